@@ -1,0 +1,123 @@
+"""The exchange contract: async methods returning domain types, never raw exchange dicts.
+
+Implementations: ``ccxt`` (any exchange ccxt knows; ``ccxt_adapter.py`` is the only ccxt importer) and
+``paper`` (a market-data source plus the simulated matching engine). Errors are raised as the
+``trading_bot.errors.ExchangeError`` tree.
+
+Order updates are pushed, not pulled: the supervisor gives the client a sink with ``attach`` before
+``connect``; the client calls it with every ``OrderStatusReport`` and ``Fill`` it learns of, from any
+source (user stream, REST answers, polling, the simulator). The tracker de-duplicates, so delivering the
+same fill twice is harmless. ``run_user_stream`` is the long-lived coroutine (owned by the supervisor's
+TaskGroup) that keeps those updates coming; simulators deliver inline and return at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
+from decimal import Decimal
+
+from trading_bot.domain import Balance
+from trading_bot.domain import Bar
+from trading_bot.domain import ClientOrderId
+from trading_bot.domain import Fill
+from trading_bot.domain import Market
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderStatusReport
+from trading_bot.domain import Symbol
+
+__all__ = ["BaseExchangeClient", "OrderUpdate", "UpdateSink"]
+
+OrderUpdate = OrderStatusReport | Fill
+UpdateSink = Callable[[OrderUpdate], None]
+
+
+class BaseExchangeClient(ABC):
+    """One exchange account (or its simulation)."""
+
+    name: str = ""
+
+    def __init__(self) -> None:
+        self._sink: UpdateSink | None = None
+
+    def attach(self, sink: UpdateSink) -> None:
+        """Set the callable that receives every order status report and fill (call before connect)."""
+        self._sink = sink
+
+    def emit(self, update: OrderUpdate) -> None:
+        """Deliver one update to the attached sink (dropped when nothing is attached)."""
+        if self._sink is not None:
+            self._sink(update)
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open connections and load markets."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every connection; safe to call twice."""
+
+    @abstractmethod
+    async def load_markets(self) -> Mapping[Symbol, Market]:
+        """Return the markets (loaded once, then cached)."""
+
+    @abstractmethod
+    def market(self, symbol: Symbol) -> Market:
+        """Return one loaded market; raise ``ConfigError`` naming close symbols if unknown."""
+
+    @abstractmethod
+    async def fetch_bbo(self, symbol: Symbol) -> MarketData:
+        """Return the current best bid and ask."""
+
+    @abstractmethod
+    def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
+        """Yield market events (quotes, trades) until cancelled or, for a replay, the data ends."""
+
+    @abstractmethod
+    async def run_user_stream(self) -> None:
+        """Keep order updates flowing to the sink until cancelled (simulators return at once)."""
+
+    @abstractmethod
+    async def place_order(
+        self, symbol: Symbol, params: OrderParams, quantity: Decimal, client_order_id: ClientOrderId
+    ) -> OrderStatusReport:
+        """Send one order with our client id and return the exchange's acknowledgement.
+
+        Raises:
+            OrderOutcomeUnknown: the request may have reached the exchange (timeout / lost connection).
+            OrderRejected: the exchange refused it (``InsufficientFunds``, ``PostOnlyWouldCross``).
+        """
+
+    @abstractmethod
+    async def cancel_order(self, symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport:
+        """Cancel one order by client id and return its resulting state.
+
+        Raises:
+            OrderNotFound: the exchange does not know it (already gone).
+        """
+
+    @abstractmethod
+    async def fetch_order(self, symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport | None:
+        """Look one order up by client id; ``None`` when the exchange does not know it."""
+
+    @abstractmethod
+    async def fetch_open_orders(self, symbol: Symbol) -> list[OrderStatusReport]:
+        """Return every open order of the account in ``symbol`` (ours and foreign)."""
+
+    @abstractmethod
+    async def fetch_my_trades(self, symbol: Symbol, since_ms: int | None = None) -> list[Fill]:
+        """Return the account's fills in ``symbol`` since ``since_ms`` (inclusive), oldest first."""
+
+    @abstractmethod
+    async def fetch_balance(self) -> dict[str, Balance]:
+        """Return the account's balances by currency."""
+
+    async def fetch_ohlcv(
+        self, symbol: Symbol, timeframe: str, since_ms: int | None = None, limit: int | None = None
+    ) -> list[Bar]:
+        """Return bars (open time ascending); clients without history raise ``NotImplementedError``."""
+        raise NotImplementedError(f"{self.name} has no OHLCV history")

@@ -1,0 +1,153 @@
+"""The strategy contract (seed 003's hooks) and the read-only context strategies see.
+
+A strategy is a pure decision object: it receives market data and order events, and returns intents
+(``StrategyResult``). It never holds an exchange client, never awaits I/O and never reads the wall
+clock; timers are deadlines on ``ctx.clock``. Hooks are synchronous so a replay at ``--speed max`` costs
+no coroutine per event. The supervisor wraps every hook call: an exception stops this strategy only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Mapping
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from typing import ClassVar
+from typing import Generic
+from typing import Protocol
+from typing import TypeVar
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+
+from trading_bot.domain import Balance
+from trading_bot.domain import ClientOrderId
+from trading_bot.domain import Clock
+from trading_bot.domain import Market
+from trading_bot.domain import MarketData
+from trading_bot.domain import Order
+from trading_bot.domain import OrderEvent
+from trading_bot.domain import Position
+from trading_bot.domain import StrategyResult
+from trading_bot.domain import Symbol
+from trading_bot.domain import TradingState
+
+__all__ = ["BaseStrategy", "StrategyContext", "StrategyParams"]
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's ``Params`` model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+P = TypeVar("P", bound=StrategyParams)
+
+
+class StrategyContext(Protocol):
+    """What a strategy may look at. Read-only: every change goes through a ``StrategyResult``."""
+
+    @property
+    def symbol(self) -> Symbol:
+        """The market this strategy trades."""
+        ...
+
+    @property
+    def market(self) -> Market:
+        """Precision, limits and fees of that market."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The injected clock (live or simulated)."""
+        ...
+
+    @property
+    def position(self) -> Position:
+        """The strategy's position from its own fills (do not mutate)."""
+        ...
+
+    @property
+    def trading_state(self) -> TradingState:
+        """The RiskManager's current state (ACTIVE / REDUCING / HALTED)."""
+        ...
+
+    @property
+    def last_market_data(self) -> MarketData | None:
+        """The latest market event, if any."""
+        ...
+
+    @property
+    def equity(self) -> Decimal:
+        """Quote-currency equity: free and locked quote plus the position marked at mid."""
+        ...
+
+    def open_orders(self) -> Sequence[Order]:
+        """The strategy's own orders that may still rest or fill (do not mutate)."""
+        ...
+
+    def order(self, client_order_id: ClientOrderId) -> Order | None:
+        """One of the strategy's own orders by client id, open or recently closed."""
+        ...
+
+    def balances(self) -> Mapping[str, Balance]:
+        """The account balances as last reported by the exchange."""
+        ...
+
+
+class BaseStrategy(ABC, Generic[P]):
+    """Base class of strategies.
+
+    Subclasses set ``name`` and ``Params`` and implement ``execute_strategy``; the other hooks have safe
+    defaults. Register with ``@STRATEGIES.register("name")``.
+    """
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+
+    def __init__(self, params: P) -> None:
+        self.params: P = params
+        self._ctx: StrategyContext | None = None
+
+    @classmethod
+    def required_parameters(cls) -> list[str]:
+        """Return the names of parameters without a default (seed 003's ``get_required_parameters``)."""
+        return [name for name, f in cls.Params.model_fields.items() if f.is_required()]
+
+    @property
+    def ctx(self) -> StrategyContext:
+        """The context given to ``initialize``."""
+        if self._ctx is None:
+            raise RuntimeError(f"strategy {self.name!r} used before initialize()")
+        return self._ctx
+
+    def initialize(self, ctx: StrategyContext) -> None:
+        """Keep the read-only context; called once before the first market event."""
+        self._ctx = ctx
+
+    def should_execute(self, market_data: MarketData) -> bool:
+        """Return True when ``execute_strategy`` should run for this event (default: always)."""
+        return True
+
+    @abstractmethod
+    def execute_strategy(self, market_data: MarketData) -> StrategyResult:
+        """Decide what to do on this market event."""
+
+    def on_order_update(self, event: OrderEvent) -> None:
+        """React to an event of one of the strategy's own orders (default: ignore)."""
+
+    def shutdown(self) -> None:
+        """Release resources; called once when the bot stops (open orders are handled by the supervisor)."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the state that must survive a restart, as JSON-serialisable data (default: none)."""
+        return {}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Restore a ``snapshot`` taken before a restart (called after ``initialize``)."""
+
+    def summary(self) -> dict[str, Any]:
+        """Return strategy-specific figures for the end-of-run summary (default: none)."""
+        return {}
