@@ -1,0 +1,67 @@
+"""Settings of the exchange side: which exchange, credentials, ccxt options, and the paper simulator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import SecretStr
+
+__all__ = ["ExchangeConfig", "PaperConfig"]
+
+
+class PaperConfig(BaseModel):
+    """The simulated account used by ``--paper`` and by replays."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    balances: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USDT": Decimal(10000)},
+        description="starting balances of the simulated account, by currency",
+    )
+    maker_fee: Decimal | None = Field(
+        default=None, ge=0, description="maker fee rate (0.001 = 0.1 %); default: the market's own fee"
+    )
+    taker_fee: Decimal | None = Field(
+        default=None, ge=0, description="taker fee rate (0.001 = 0.1 %); default: the market's own fee"
+    )
+    slippage_bps: Decimal = Field(
+        default=Decimal(0), ge=0, description="extra price paid by market orders, in basis points of the touch"
+    )
+    queue_position: bool = Field(
+        default=True,
+        description="resting limit orders wait for the size shown ahead of them at their price to trade first",
+    )
+
+
+class ExchangeConfig(BaseModel):
+    """Which exchange to trade on and how to reach it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="binance", description="ccxt exchange id (binance, kraken, ...) or 'paper'")
+    api_key: SecretStr | None = Field(
+        default=None, description="API key; set TRADING_BOT__EXCHANGE__API_KEY, never in the file"
+    )
+    secret: SecretStr | None = Field(
+        default=None, description="API secret; set TRADING_BOT__EXCHANGE__SECRET, never in the file"
+    )
+    password: SecretStr | None = Field(
+        default=None, description="API passphrase for exchanges that need one (TRADING_BOT__EXCHANGE__PASSWORD)"
+    )
+    testnet: bool = Field(default=False, description="use the exchange's sandbox (ccxt set_sandbox_mode)")
+    market_type: Literal["spot", "swap"] = Field(default="spot", description="spot or perpetual swap markets")
+    ccxt_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="deep-merged into ccxt's constructor config (urls, proxies, options); see CCXT_BINANCE.md",
+    )
+    request_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one REST request, seconds")
+    paper: PaperConfig = Field(default_factory=PaperConfig, description="the simulated account (--paper)")
+
+    def has_credentials(self) -> bool:
+        """Return True when both an API key and a secret are set."""
+        return self.api_key is not None and self.secret is not None
