@@ -1,0 +1,146 @@
+"""Settings of the risk gate: per-order rules, the position sizer and account protection.
+
+Every per-order rule can be switched off by setting its limit to ``null`` (``None``) or its
+``enabled`` flag to ``false``. The defaults are conservative but permissive enough for the grid
+strategy on a small account; tighten them for real money.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import model_validator
+
+__all__ = ["ProtectionConfig", "RiskConfig", "SizingConfig", "SizingMode"]
+
+SizingMode = Literal["fixed_quantity", "fixed_notional", "fraction_of_equity"]
+"""How the sizer picks a quantity the strategy left open."""
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class SizingConfig(BaseModel):
+    """The position sizer used when a strategy leaves ``OrderParams.quantity`` open."""
+
+    model_config = _FROZEN
+
+    mode: SizingMode = Field(
+        default="fixed_notional",
+        description=(
+            "fixed_quantity: value is base-currency units; fixed_notional: value is quote currency per "
+            "order; fraction_of_equity: value is a fraction (0.01 = 1 %) of account equity per order"
+        ),
+    )
+    value: Decimal = Field(
+        default=Decimal("20"),
+        gt=0,
+        description="the sizing figure, in the unit the mode names (base units, quote currency, or a fraction)",
+    )
+
+    @model_validator(mode="after")
+    def _fraction_at_most_one(self) -> SizingConfig:
+        if self.mode == "fraction_of_equity" and self.value > 1:
+            raise ValueError(f"sizing.value is a fraction of equity (0.01 = 1 %); {self.value} is above 1")
+        return self
+
+
+class ProtectionConfig(BaseModel):
+    """Account protection (GRID.md): emergency loss, account loss with failures, stall."""
+
+    model_config = _FROZEN
+
+    emergency_enabled: bool = Field(
+        default=True, description="act on the emergency loss limit (cancel, flatten, halt, exit non-zero)"
+    )
+    emergency_loss_pct: Decimal = Field(
+        default=Decimal("15"),
+        gt=0,
+        lt=100,
+        description="percent below starting equity at which the emergency stop fires (15 = -15 %)",
+    )
+    account_loss_enabled: bool = Field(
+        default=True, description="act on the account loss limit combined with consecutive order failures"
+    )
+    account_loss_pct: Decimal = Field(
+        default=Decimal("10"),
+        gt=0,
+        lt=100,
+        description="percent below starting equity that, with the failure streak, closes the worst positions",
+    )
+    max_consecutive_failures: int = Field(
+        default=15, ge=1, description="consecutive order failures (count) needed with the account loss"
+    )
+    failure_window_s: float = Field(
+        default=600.0, ge=0, description="seconds the failure streak must span, first to last failure"
+    )
+    close_worst_fraction: Decimal = Field(
+        default=Decimal("0.2"),
+        gt=0,
+        le=1,
+        description="fraction (0.2 = 20 %) of losing positions to close, worst first; at least one",
+    )
+    stall_enabled: bool = Field(
+        default=True, description="halt when the exchange has not answered successfully for stall_timeout_s"
+    )
+    stall_timeout_s: float = Field(
+        default=600.0, gt=0, description="seconds without a successful exchange interaction before halting"
+    )
+
+    @model_validator(mode="after")
+    def _account_loss_below_emergency(self) -> ProtectionConfig:
+        if self.account_loss_pct >= self.emergency_loss_pct:
+            raise ValueError(
+                f"protection.account_loss_pct ({self.account_loss_pct} %) must be below "
+                f"emergency_loss_pct ({self.emergency_loss_pct} %)"
+            )
+        return self
+
+
+class RiskConfig(BaseModel):
+    """Per-order risk rules, the sizer and account protection; ``null`` switches a limit off."""
+
+    model_config = _FROZEN
+
+    market_limits_enabled: bool = Field(
+        default=True,
+        description="check tick grid, lot step, min/max amount and min notional from the market's rules",
+    )
+    max_order_notional: Decimal | None = Field(
+        default=Decimal("1000"), gt=0, description="largest price × quantity of one order, quote currency"
+    )
+    max_position_quantity: Decimal | None = Field(
+        default=None, gt=0, description="largest |position| after the order fills, base currency units"
+    )
+    max_position_notional: Decimal | None = Field(
+        default=Decimal("5000"),
+        gt=0,
+        description="largest |position| × price after the order fills, quote currency",
+    )
+    max_open_orders: int | None = Field(
+        default=50, ge=1, description="largest number of the bot's own open orders, counting the new one"
+    )
+    price_band_pct: Decimal | None = Field(
+        default=Decimal("5"),
+        gt=0,
+        description="largest |limit price − mid| / mid, percent (5 = 5 %); either side of mid",
+    )
+    max_orders_per_minute: int | None = Field(
+        default=60, ge=1, description="largest number of approved orders in any sliding 60 s window"
+    )
+    max_data_age_s: float | None = Field(
+        default=30.0, gt=0, description="oldest acceptable market data, seconds before now"
+    )
+    balance_check_enabled: bool = Field(
+        default=True,
+        description="check free quote (buys, incl. taker fee) and, on spot, free base (sells) before sending",
+    )
+    sizing: SizingConfig = Field(
+        default_factory=SizingConfig, description="sizer for orders whose quantity the strategy left open"
+    )
+    protection: ProtectionConfig = Field(
+        default_factory=ProtectionConfig, description="account protection thresholds"
+    )

@@ -1,0 +1,167 @@
+"""The RiskManager: asked before every order, and the keeper of the trading state.
+
+``check`` runs the enabled rules of ``risk.rules`` in order and returns ``APPROVED`` or the first
+``Rejected(rule, reason)``; a breach is a decision, never an exception. Approvals are counted for the
+order-rate rule. ``check_account`` runs account protection (``risk.protection``) and applies the
+trading state it decides. The rules are built once from the config, so a check allocates nothing on
+the approving path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from risk.config import RiskConfig
+from risk.protection import AccountDecision
+from risk.protection import AccountProtection
+from risk.protection import AccountSnapshot
+from risk.protection import ProtectionAction
+from risk.rules import RULE_NAMES
+from risk.rules import OrderRateRule
+from risk.rules import RiskContext
+from risk.rules import RiskRule
+from risk.rules import TradingStateRule
+from risk.rules import build_rules
+from risk.sizing import SIZING_RULE
+from risk.sizing import size_order
+from trading_bot.domain import OrderParams
+from trading_bot.domain import TradingState
+
+__all__ = [
+    "APPROVED",
+    "DENIAL_RULES",
+    "Approved",
+    "Rejected",
+    "RiskContext",
+    "RiskDecision",
+    "RiskManager",
+]
+
+DENIAL_RULES: frozenset[str] = frozenset((*RULE_NAMES, SIZING_RULE))
+"""Every rule name a ``Rejected`` may carry: the per-order rules plus ``"sizing"``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Approved:
+    """The order may go to the exchange. Use the shared ``APPROVED``."""
+
+
+APPROVED = Approved()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The order may not go out.
+
+    Attributes:
+        rule: the name of the rule that refused it (one of ``DENIAL_RULES``).
+        reason: a human message with the figures.
+    """
+
+    rule: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.rule not in DENIAL_RULES:
+            raise ValueError(f"unknown risk rule {self.rule!r}; known: {', '.join(sorted(DENIAL_RULES))}")
+
+
+RiskDecision = Approved | Rejected
+
+
+class RiskManager:
+    """Pre-trade checks for every order, account protection, and the ACTIVE/REDUCING/HALTED switch."""
+
+    __slots__ = ("_config", "_protection", "_rate_rule", "_resume_state", "_rules", "_state_reason", "_state_rule")
+
+    def __init__(self, config: RiskConfig) -> None:
+        self._config = config
+        self._state_rule = TradingStateRule(TradingState.ACTIVE)
+        self._state_reason = ""
+        self._rules: tuple[RiskRule, ...] = build_rules(config, self._state_rule)
+        rate = [rule for rule in self._rules if isinstance(rule, OrderRateRule)]
+        self._rate_rule: OrderRateRule | None = rate[0] if rate else None
+        self._protection = AccountProtection(config.protection)
+        self._resume_state: TradingState | None = None
+
+    @property
+    def config(self) -> RiskConfig:
+        """The settings this manager was built from."""
+        return self._config
+
+    @property
+    def rules(self) -> tuple[RiskRule, ...]:
+        """The enabled per-order rules, in check order."""
+        return self._rules
+
+    @property
+    def trading_state(self) -> TradingState:
+        """The current kill-switch state."""
+        return self._state_rule.state
+
+    @property
+    def trading_state_reason(self) -> str:
+        """Why the state was last changed (empty at start)."""
+        return self._state_reason
+
+    def set_trading_state(self, state: TradingState, reason: str) -> None:
+        """Set the kill switch explicitly (operator or supervisor); it overrides a stall halt in force.
+
+        Args:
+            state: the new state.
+            reason: why, for the log and ``trading_state_reason``.
+        """
+        self._state_rule.state = state
+        self._state_reason = reason
+        self._resume_state = None
+        self._protection.clear_stall()
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> RiskDecision:
+        """Return ``APPROVED`` or the first rule's ``Rejected``; approvals count towards the rate limit.
+
+        Args:
+            params: the order intent.
+            quantity: the final quantity, base currency (the sizer's answer when ``params.quantity`` was open).
+            ctx: market, market data, clock time, position, open orders, balances and equity.
+        """
+        for rule in self._rules:
+            reason = rule.check(params, quantity, ctx)
+            if reason is not None:
+                return Rejected(rule.name, reason)
+        if self._rate_rule is not None:
+            self._rate_rule.record(ctx.now_ms)
+        return APPROVED
+
+    def size(self, params: OrderParams, ctx: RiskContext) -> Decimal | None:
+        """Return the configured sizer's quantity for ``params`` (base units), or ``None`` for no order."""
+        return size_order(params, ctx, self._config.sizing)
+
+    def record_exchange_ok(self, now_ms: int) -> None:
+        """Note a successful exchange interaction at ``now_ms``; a stall halt ends and the old state returns."""
+        if self._protection.record_exchange_ok(now_ms) and self._resume_state is not None:
+            self._state_rule.state = self._resume_state
+            self._state_reason = "exchange answered again after a stall"
+            self._resume_state = None
+
+    def record_order_failure(self, now_ms: int) -> None:
+        """Count an order the exchange rejected or that was lost, at ``now_ms``."""
+        self._protection.record_order_failure(now_ms)
+
+    def record_order_success(self, now_ms: int) -> None:
+        """Note an order the exchange accepted at ``now_ms``; the failure streak restarts."""
+        self._protection.record_order_success(now_ms)
+
+    def check_account(self, snapshot: AccountSnapshot) -> AccountDecision:
+        """Run account protection on ``snapshot`` and apply the trading state it decides."""
+        current = self._state_rule.state
+        decision = self._protection.evaluate(snapshot, current)
+        action = decision.action
+        if action is ProtectionAction.EMERGENCY_FLATTEN:
+            self._resume_state = None  # final: a later exchange answer does not lift it
+        elif action is ProtectionAction.STALL_HALT:
+            self._resume_state = current
+        if decision.state is not current and action is not ProtectionAction.NONE:
+            self._state_rule.state = decision.state
+            self._state_reason = decision.reason
+        return decision

@@ -1,0 +1,440 @@
+"""The per-order risk rules, each a small class with a ``name`` and one ``check``.
+
+A rule's ``check(params, quantity, ctx)`` returns ``None`` when the order passes and a human reason
+(naming the figures) when it does not. Rules never raise for a breach and allocate nothing on the
+passing path; the ``RiskManager`` runs them in ``build_rules`` order and the first reason wins.
+
+Reference price: a limit order is valued at its limit price, a stop order at its trigger price, a
+market order at the mid of the latest market data (the balance rule uses the touch instead: the ask
+for a market buy, the bid for a market sell).
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from abc import abstractmethod
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+
+from risk.config import RiskConfig
+from trading_bot.domain import ZERO
+from trading_bot.domain import Balance
+from trading_bot.domain import Market
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderSide
+from trading_bot.domain import OrderType
+from trading_bot.domain import Position
+from trading_bot.domain import TradingState
+
+__all__ = [
+    "RULE_NAMES",
+    "BalanceRule",
+    "MarketLimitsRule",
+    "MaxOpenOrdersRule",
+    "MaxOrderNotionalRule",
+    "MaxPositionRule",
+    "OrderRateRule",
+    "PriceBandRule",
+    "RiskContext",
+    "RiskRule",
+    "StaleDataRule",
+    "TradingStateRule",
+    "build_rules",
+    "fmt",
+    "reference_price",
+]
+
+_HUNDRED = Decimal(100)
+_WINDOW_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskContext:
+    """Everything a check needs, built by the supervisor for each check.
+
+    Attributes:
+        market: precision, limits and fees of the order's market.
+        market_data: the latest market event of that market, or ``None`` before the first one.
+        now_ms: the injected clock's time, epoch milliseconds UTC.
+        position: the bot's own position in that market (signed base currency).
+        open_order_count: the bot's own open orders in that market, not counting the new one.
+        balances: account balances by currency (free and locked amounts).
+        equity: account equity, quote currency.
+        spot: True on spot (a sell needs base currency), False on derivatives (swap).
+    """
+
+    market: Market
+    market_data: MarketData | None
+    now_ms: int
+    position: Position
+    open_order_count: int
+    balances: Mapping[str, Balance]
+    equity: Decimal
+    spot: bool = True
+
+
+def fmt(value: Decimal) -> str:
+    """Format a Decimal without exponent or trailing zeros (``Decimal("10")`` → ``"10"``)."""
+    return format(value.normalize(), "f")
+
+
+def reference_price(params: OrderParams, market_data: MarketData | None) -> Decimal | None:
+    """Return the price an order is valued at (quote currency), or ``None`` when it cannot be priced.
+
+    Limit orders use their limit price, stop orders their trigger price, market orders the mid.
+    """
+    if params.order_type is OrderType.LIMIT:
+        return params.price
+    if params.order_type is OrderType.STOP_MARKET:
+        return params.trigger_price
+    return None if market_data is None else market_data.mid
+
+
+def _reduces(position_qty: Decimal, side: OrderSide, quantity: Decimal) -> bool:
+    """Return True when the order lowers |position| without flipping it."""
+    if position_qty > 0:
+        return side is OrderSide.SELL and quantity <= position_qty
+    if position_qty < 0:
+        return side is OrderSide.BUY and quantity <= -position_qty
+    return False
+
+
+class RiskRule(ABC):
+    """One pre-trade rule. ``name`` appears in every ``Rejected`` it causes."""
+
+    __slots__ = ()
+    name: ClassVar[str]
+
+    @abstractmethod
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return ``None`` when the order passes, else the reason it does not (with the figures).
+
+        Args:
+            params: the order intent.
+            quantity: the final order quantity, base currency (after sizing).
+            ctx: the state of market, position, orders and balances at check time.
+        """
+
+
+class TradingStateRule(RiskRule):
+    """The kill switch: ACTIVE passes all, REDUCING only position-reducing orders, HALTED none.
+
+    A reducing order is on the side opposite the position and no larger than it (it may not flip).
+    """
+
+    __slots__ = ("state",)
+    name = "trading_state"
+
+    def __init__(self, state: TradingState = TradingState.ACTIVE) -> None:
+        self.state = state
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when the trading state forbids the order."""
+        state = self.state
+        if state is TradingState.ACTIVE:
+            return None
+        if state is TradingState.HALTED:
+            return "trading is halted: no orders are sent"
+        if _reduces(ctx.position.quantity, params.side, quantity):
+            return None
+        return (
+            f"trading is reducing: a {params.side.value} of {fmt(quantity)} does not reduce the position "
+            f"of {fmt(ctx.position.quantity)} without flipping it"
+        )
+
+
+class MarketLimitsRule(RiskRule):
+    """The market's own filters: tick grid, lot step, min/max amount and min notional.
+
+    The tick grid is checked for limit prices only; the notional uses the reference price.
+    """
+
+    __slots__ = ()
+    name = "market_limits"
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when the order breaks the market's precision or limits."""
+        market = ctx.market
+        if params.order_type is OrderType.LIMIT and params.price is not None:
+            tick = market.price_increment
+            if tick > 0 and params.price % tick != 0:
+                return f"price {fmt(params.price)} is not on the tick grid of {fmt(tick)}"
+        step = market.amount_increment
+        if step > 0 and quantity % step != 0:
+            return f"quantity {fmt(quantity)} is not a multiple of the lot step {fmt(step)}"
+        if quantity < market.min_amount:
+            return f"quantity {fmt(quantity)} is below the minimum amount {fmt(market.min_amount)}"
+        if market.max_amount is not None and quantity > market.max_amount:
+            return f"quantity {fmt(quantity)} is above the maximum amount {fmt(market.max_amount)}"
+        price = reference_price(params, ctx.market_data)
+        if price is None:
+            return "a market order cannot be valued without market data"
+        if market.min_notional > 0:
+            notional = price * quantity
+            if notional < market.min_notional:
+                return (
+                    f"notional {notional:,.2f} {market.quote} is below the minimum "
+                    f"{fmt(market.min_notional)} {market.quote}"
+                )
+        return None
+
+
+class MaxOrderNotionalRule(RiskRule):
+    """One order's ``reference price × quantity`` may not exceed ``limit`` (quote currency).
+
+    A ``reduce_only`` order that really reduces the position (a protective close) is exempt.
+    """
+
+    __slots__ = ("limit",)
+    name = "max_order_notional"
+
+    def __init__(self, limit: Decimal) -> None:
+        self.limit = limit
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when the order's notional exceeds the limit."""
+        if params.reduce_only and _reduces(ctx.position.quantity, params.side, quantity):
+            return None
+        price = reference_price(params, ctx.market_data)
+        if price is None:
+            return "a market order cannot be valued without market data"
+        notional = price * quantity
+        if notional > self.limit:
+            return f"order notional {notional:,.2f} {ctx.market.quote} exceeds the limit {self.limit:,.2f}"
+        return None
+
+
+class MaxPositionRule(RiskRule):
+    """|position after the order fills| may not exceed a base quantity and/or a quote notional.
+
+    An order that does not increase |position| always passes (a flip past zero to a larger
+    |position| is an increase and is checked). The notional uses the reference price.
+    """
+
+    __slots__ = ("max_notional", "max_quantity")
+    name = "max_position"
+
+    def __init__(self, max_quantity: Decimal | None, max_notional: Decimal | None) -> None:
+        self.max_quantity = max_quantity
+        self.max_notional = max_notional
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when the position after the fill would be too large."""
+        before = ctx.position.quantity
+        after = before + quantity if params.side is OrderSide.BUY else before - quantity
+        size = abs(after)
+        if size <= abs(before):
+            return None
+        if self.max_quantity is not None and size > self.max_quantity:
+            return (
+                f"position after the fill {fmt(after)} {ctx.market.base} exceeds the limit "
+                f"{fmt(self.max_quantity)} {ctx.market.base}"
+            )
+        if self.max_notional is not None:
+            price = reference_price(params, ctx.market_data)
+            if price is None:
+                return "a market order cannot be valued without market data"
+            notional = size * price
+            if notional > self.max_notional:
+                return (
+                    f"position notional after the fill {notional:,.2f} {ctx.market.quote} exceeds the limit "
+                    f"{self.max_notional:,.2f}"
+                )
+        return None
+
+
+class MaxOpenOrdersRule(RiskRule):
+    """The bot's own open orders, counting the new one, may not exceed ``limit``."""
+
+    __slots__ = ("limit",)
+    name = "max_open_orders"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when one more open order would exceed the limit."""
+        if ctx.open_order_count + 1 > self.limit:
+            return f"{ctx.open_order_count} orders are open; one more exceeds the limit of {self.limit}"
+        return None
+
+
+class PriceBandRule(RiskRule):
+    """Fat-finger guard: a limit price with ``|price − mid| / mid`` above the band is rejected.
+
+    Both sides and both directions count: a buy far above mid (would sweep the book) and a buy far
+    below it (a mistyped passive price) are refused alike. Market and stop orders pass; a limit order
+    without market data to compare with is rejected.
+    """
+
+    __slots__ = ("band", "band_pct")
+    name = "price_band"
+
+    def __init__(self, band_pct: Decimal) -> None:
+        self.band_pct = band_pct
+        self.band = band_pct / _HUNDRED
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when the limit price is too far from mid."""
+        if params.order_type is not OrderType.LIMIT or params.price is None:
+            return None
+        md = ctx.market_data
+        if md is None:
+            return f"limit price {fmt(params.price)} cannot be compared with mid: no market data"
+        mid = md.mid
+        if mid <= 0:
+            return f"limit price {fmt(params.price)} cannot be compared with a mid of {fmt(mid)}"
+        distance = abs(params.price - mid) / mid
+        if distance > self.band:
+            return (
+                f"limit price {fmt(params.price)} is {distance * _HUNDRED:.2f} % from mid {fmt(mid)}; "
+                f"band {fmt(self.band_pct)} %"
+            )
+        return None
+
+
+class OrderRateRule(RiskRule):
+    """At most ``limit`` approved orders in any sliding 60 s window of clock time (``ctx.now_ms``).
+
+    The manager calls ``record`` for every approval; rejected orders do not count. A ``reduce_only``
+    order that really reduces the position (a protective close) is never held back, but still counts.
+    """
+
+    __slots__ = ("_times", "limit")
+    name = "order_rate"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._times: deque[int] = deque()
+
+    def _expire(self, now_ms: int) -> None:
+        times = self._times
+        cutoff = now_ms - _WINDOW_MS
+        while times and times[0] <= cutoff:
+            times.popleft()
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when another order would exceed the per-minute limit."""
+        self._expire(ctx.now_ms)
+        if len(self._times) >= self.limit and not (
+            params.reduce_only and _reduces(ctx.position.quantity, params.side, quantity)
+        ):
+            return f"{len(self._times)} orders approved in the last 60 s; limit {self.limit} per minute"
+        return None
+
+    def record(self, now_ms: int) -> None:
+        """Count one approved order at ``now_ms`` (epoch milliseconds)."""
+        self._times.append(now_ms)
+
+
+class StaleDataRule(RiskRule):
+    """The latest market event may be at most ``max_age_s`` seconds older than ``ctx.now_ms``."""
+
+    __slots__ = ("max_age_ms", "max_age_s")
+    name = "stale_data"
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_s = max_age_s
+        self.max_age_ms = round(max_age_s * 1000)
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when there is no market data or it is too old."""
+        md = ctx.market_data
+        if md is None:
+            return "no market data has been received"
+        age_ms = ctx.now_ms - md.ts_ms
+        if age_ms > self.max_age_ms:
+            return f"market data is {age_ms / 1000:.1f} s old; limit {self.max_age_s:g} s"
+        return None
+
+
+class BalanceRule(RiskRule):
+    """The account must hold the funds the order needs, with the taker fee.
+
+    Spot: a buy needs ``price × quantity × (1 + taker fee)`` free quote (market buys priced at the ask);
+    a sell needs ``quantity`` free base. Swap: the base check is skipped; an order that does not reduce
+    the position needs its notional with fee as free quote (leverage 1, deliberately conservative); a
+    reducing order passes.
+    """
+
+    __slots__ = ()
+    name = "balance"
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when the free balance does not cover the order."""
+        market = ctx.market
+        if ctx.spot and params.side is OrderSide.SELL:
+            free_base = _free(ctx.balances, market.base)
+            if quantity > free_base:
+                return f"sell of {fmt(quantity)} {market.base} needs more than the free {fmt(free_base)} {market.base}"
+            return None
+        if not ctx.spot and _reduces(ctx.position.quantity, params.side, quantity):
+            return None
+        if params.order_type is OrderType.MARKET:
+            md = ctx.market_data
+            if md is None:
+                return "a market order cannot be valued without market data"
+            price = md.touch(params.side)
+        else:
+            ref = reference_price(params, ctx.market_data)
+            if ref is None:  # pragma: no cover - limit and stop orders always carry a price
+                return "the order has no price"
+            price = ref
+        needed = price * quantity * (1 + market.taker_fee)
+        free_quote = _free(ctx.balances, market.quote)
+        if needed > free_quote:
+            return (
+                f"{params.side.value} needs {needed:,.2f} {market.quote} with fees; "
+                f"free {free_quote:,.2f} {market.quote}"
+            )
+        return None
+
+
+def _free(balances: Mapping[str, Balance], currency: str) -> Decimal:
+    balance = balances.get(currency)
+    return ZERO if balance is None else balance.free
+
+
+RULE_NAMES: tuple[str, ...] = (
+    TradingStateRule.name,
+    MarketLimitsRule.name,
+    MaxOrderNotionalRule.name,
+    MaxPositionRule.name,
+    MaxOpenOrdersRule.name,
+    PriceBandRule.name,
+    OrderRateRule.name,
+    StaleDataRule.name,
+    BalanceRule.name,
+)
+"""Every per-order rule, in the order they are checked."""
+
+
+def build_rules(config: RiskConfig, state_rule: TradingStateRule) -> tuple[RiskRule, ...]:
+    """Return the enabled rules in check order; switched-off rules are left out entirely.
+
+    Args:
+        config: the risk settings.
+        state_rule: the kill-switch rule; always first and never switched off.
+    """
+    rules: list[RiskRule] = [state_rule]
+    if config.market_limits_enabled:
+        rules.append(MarketLimitsRule())
+    if config.max_order_notional is not None:
+        rules.append(MaxOrderNotionalRule(config.max_order_notional))
+    if config.max_position_quantity is not None or config.max_position_notional is not None:
+        rules.append(MaxPositionRule(config.max_position_quantity, config.max_position_notional))
+    if config.max_open_orders is not None:
+        rules.append(MaxOpenOrdersRule(config.max_open_orders))
+    if config.price_band_pct is not None:
+        rules.append(PriceBandRule(config.price_band_pct))
+    if config.max_orders_per_minute is not None:
+        rules.append(OrderRateRule(config.max_orders_per_minute))
+    if config.max_data_age_s is not None:
+        rules.append(StaleDataRule(config.max_data_age_s))
+    if config.balance_check_enabled:
+        rules.append(BalanceRule())
+    return tuple(rules)
