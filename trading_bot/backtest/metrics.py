@@ -1,0 +1,465 @@
+"""Backtest metrics: a pure function of the fills and the equity curve.
+
+Decimal money in, float statistics out: money figures (equity, PnL, fees, drawdown in quote currency)
+stay exact ``Decimal``; ratio statistics (returns, volatility, Sharpe, Sortino, Calmar, rates) are
+``float``, since they are estimates, not amounts anybody pays. A statistic that is undefined for the
+input (no trades, zero volatility, a single equity point) is ``None``, never ``inf`` or ``NaN``.
+
+Round trips are rebuilt from the fills per symbol. A round trip starts when the position leaves zero
+and ends when it returns to zero: adding to the position, or closing part of it, stays inside the same
+round trip. Closing fills are matched to the open lots first in, first out. A fill that crosses zero
+(long 1, sell 3) is split: the closing part ends the round trip, the rest opens the next one in the
+other direction, and the fill's fee is shared in proportion to quantity. A position still open after
+the last fill is not a round trip (its fees still count in ``Metrics.fees_paid``).
+
+Fees are converted to quote currency: a fee in the symbol's base currency is multiplied by the fill
+price; any other fee currency (quote, empty, or a third currency such as BNB) is taken at face value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections import deque
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import fields
+from decimal import Decimal
+from typing import Any
+
+from trading_bot.domain import ZERO
+from trading_bot.domain import Fill
+from trading_bot.domain import OrderSide
+
+__all__ = [
+    "MS_PER_YEAR",
+    "EquityPoint",
+    "Metrics",
+    "RoundTrip",
+    "compute_metrics",
+    "drawdown_series",
+    "fee_in_quote",
+    "infer_periods_per_year",
+    "reconstruct_round_trips",
+]
+
+MS_PER_YEAR = 365 * 24 * 60 * 60 * 1000
+"""Milliseconds in a 365-day year, the basis of every annualisation here."""
+
+_EPSILON = 1e-12  # a standard deviation at or below this is treated as zero
+
+
+@dataclass(frozen=True, slots=True)
+class EquityPoint:
+    """Account equity at one moment.
+
+    Attributes:
+        ts_ms: epoch milliseconds, UTC.
+        equity: cash plus marked-to-market positions, in quote currency.
+    """
+
+    ts_ms: int
+    equity: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundTrip:
+    """One flat-to-flat trade rebuilt from fills.
+
+    Attributes:
+        symbol: the market traded.
+        side: ``BUY`` for a long round trip, ``SELL`` for a short one.
+        entry_ts: time of the first opening fill, epoch ms UTC.
+        exit_ts: time of the fill that brought the position back to zero, epoch ms UTC.
+        quantity: total base quantity opened (equal to the total closed).
+        entry_price: volume-weighted average price of the opening fills, quote per base.
+        exit_price: volume-weighted average price of the closing fills, quote per base.
+        pnl: realized PnL net of ``fees``, quote currency.
+        return_pct: ``pnl`` over the entry notional (``entry_price × quantity``), in percent (5.0 = 5 %).
+        fees: fees of the opening and closing fills (split fills pro rata), quote currency.
+    """
+
+    symbol: str
+    side: OrderSide
+    entry_ts: int
+    exit_ts: int
+    quantity: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    pnl: Decimal
+    return_pct: float
+    fees: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metrics:
+    """Summary statistics of one backtest (or paper/live run).
+
+    Fractions are plain ratios (0.1 = 10 %). ``None`` means undefined for the input.
+
+    Attributes:
+        start_equity: the starting cash, quote currency.
+        end_equity: the last equity point (the starting cash if there is none), quote currency.
+        net_profit: ``end_equity - start_equity``, quote currency.
+        total_return: ``end_equity / start_equity - 1``, fraction.
+        cagr: compound annual growth rate over the equity curve's time span (365-day years), fraction.
+        volatility: annualised standard deviation (sample) of per-point returns, fraction.
+        sharpe: annualised mean over standard deviation of per-point returns, risk-free rate 0.
+        sortino: annualised mean over downside deviation (target 0) of per-point returns.
+        calmar: ``cagr / max_drawdown_pct``.
+        max_drawdown: largest peak-to-trough fall of equity, quote currency (>= 0).
+        max_drawdown_pct: largest peak-to-trough fall relative to the peak, fraction (>= 0).
+        max_drawdown_duration_ms: longest time from a peak until equity first reaches it again (or the
+            last point, if it never does), milliseconds.
+        win_rate: fraction of round trips with ``pnl > 0``.
+        profit_factor: gross profit over gross loss of round trips (``None`` without a losing trade).
+        expectancy: mean round-trip ``pnl``, quote currency.
+        exposure: fraction of the equity curve's time span with a non-zero position in any symbol.
+        trade_count: number of completed round trips.
+        fill_count: number of fills.
+        fees_paid: fees of all fills, quote currency.
+        buy_and_hold_return: the caller's buy-and-hold return over the same period, fraction.
+        periods_per_year: equity points per year used to annualise (given or inferred).
+        start_ts_ms: first equity point's time, epoch ms UTC.
+        end_ts_ms: last equity point's time, epoch ms UTC.
+    """
+
+    start_equity: Decimal
+    end_equity: Decimal
+    net_profit: Decimal
+    total_return: float | None
+    cagr: float | None
+    volatility: float | None
+    sharpe: float | None
+    sortino: float | None
+    calmar: float | None
+    max_drawdown: Decimal
+    max_drawdown_pct: float
+    max_drawdown_duration_ms: int
+    win_rate: float | None
+    profit_factor: float | None
+    expectancy: Decimal | None
+    exposure: float | None
+    trade_count: int
+    fill_count: int
+    fees_paid: Decimal
+    buy_and_hold_return: float | None
+    periods_per_year: float | None
+    start_ts_ms: int | None
+    end_ts_ms: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict: Decimals as strings, floats to 8 significant digits, None kept."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Decimal):
+                out[f.name] = _decimal_text(value)
+            elif isinstance(value, float):
+                out[f.name] = float(f"{value:.8g}") if math.isfinite(value) else None
+            else:
+                out[f.name] = value
+        return out
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _split_symbol(symbol: str) -> tuple[str, str]:
+    base, _, rest = symbol.partition("/")
+    quote = rest.partition(":")[0]
+    return base, quote
+
+
+def fee_in_quote(fill: Fill) -> Decimal:
+    """Return the fill's fee in quote currency (a base-currency fee is converted at the fill price)."""
+    base, quote = _split_symbol(fill.symbol)
+    if fill.fee_currency and fill.fee_currency == base and base != quote:
+        return fill.fee * fill.price
+    return fill.fee
+
+
+class _Cycle:
+    """Accumulates one flat-to-flat round trip of one symbol."""
+
+    __slots__ = (
+        "closed_notional",
+        "closed_qty",
+        "direction",
+        "entry_ts",
+        "fees",
+        "gross",
+        "lots",
+        "opened_notional",
+        "opened_qty",
+    )
+
+    def __init__(self, direction: int, entry_ts: int) -> None:
+        self.direction = direction
+        self.entry_ts = entry_ts
+        self.lots: deque[list[Decimal]] = deque()  # [quantity, price], oldest first
+        self.opened_qty = ZERO
+        self.opened_notional = ZERO
+        self.closed_qty = ZERO
+        self.closed_notional = ZERO
+        self.fees = ZERO
+        self.gross = ZERO
+
+    def open(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
+        self.lots.append([quantity, price])
+        self.opened_qty += quantity
+        self.opened_notional += quantity * price
+        self.fees += fee
+
+    def close(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
+        remaining = quantity
+        while remaining > 0:
+            lot = self.lots[0]
+            matched = min(lot[0], remaining)
+            self.gross += (price - lot[1]) * matched * self.direction
+            lot[0] -= matched
+            remaining -= matched
+            if lot[0] == 0:
+                self.lots.popleft()
+        self.closed_qty += quantity
+        self.closed_notional += quantity * price
+        self.fees += fee
+
+    @property
+    def open_quantity(self) -> Decimal:
+        return self.opened_qty - self.closed_qty
+
+    def finish(self, symbol: str, exit_ts: int) -> RoundTrip:
+        entry_price = self.opened_notional / self.opened_qty
+        pnl = self.gross - self.fees
+        return RoundTrip(
+            symbol=symbol,
+            side=OrderSide.BUY if self.direction > 0 else OrderSide.SELL,
+            entry_ts=self.entry_ts,
+            exit_ts=exit_ts,
+            quantity=self.opened_qty,
+            entry_price=entry_price,
+            exit_price=self.closed_notional / self.closed_qty,
+            pnl=pnl,
+            return_pct=float(pnl / self.opened_notional * 100) if self.opened_notional else 0.0,
+            fees=self.fees,
+        )
+
+
+def reconstruct_round_trips(fills: Iterable[Fill]) -> list[RoundTrip]:
+    """Rebuild completed round trips from fills, in the order they closed (see the module docstring).
+
+    Args:
+        fills: fills in execution order (ties keep their given order); quantities must be > 0.
+
+    Returns:
+        The completed round trips; an open position at the end contributes none.
+
+    Raises:
+        ValueError: a fill has a quantity <= 0.
+    """
+    cycles: dict[str, _Cycle] = {}
+    trips: list[RoundTrip] = []
+    for fill in sorted(fills, key=lambda f: f.ts_ms):
+        if fill.quantity <= 0:
+            raise ValueError(f"fill {fill.trade_id}: quantity must be > 0, got {fill.quantity}")
+        fee = fee_in_quote(fill)
+        sign = fill.side.sign
+        cycle = cycles.get(fill.symbol)
+        if cycle is None:
+            cycle = cycles[fill.symbol] = _Cycle(sign, fill.ts_ms)
+        if cycle.direction == sign:
+            cycle.open(fill.quantity, fill.price, fee)
+            continue
+        closing = min(fill.quantity, cycle.open_quantity)
+        cycle.close(closing, fill.price, fee * closing / fill.quantity)
+        if cycle.open_quantity != 0:
+            continue
+        trips.append(cycle.finish(fill.symbol, fill.ts_ms))
+        del cycles[fill.symbol]
+        rest = fill.quantity - closing
+        if rest > 0:
+            flipped = cycles[fill.symbol] = _Cycle(sign, fill.ts_ms)
+            flipped.open(rest, fill.price, fee * rest / fill.quantity)
+    return trips
+
+
+def drawdown_series(equity: Sequence[EquityPoint]) -> list[tuple[Decimal, float]]:
+    """Return, per equity point, the drawdown from the running peak.
+
+    Args:
+        equity: the equity curve in time order.
+
+    Returns:
+        ``(absolute, relative)`` per point: the fall below the running peak in quote currency (>= 0)
+        and as a fraction of that peak (0.0 while the peak is not positive).
+    """
+    out: list[tuple[Decimal, float]] = []
+    peak: Decimal | None = None
+    for point in equity:
+        if peak is None or point.equity > peak:
+            peak = point.equity
+        fall = peak - point.equity
+        out.append((fall, float(fall / peak) if peak > 0 else 0.0))
+    return out
+
+
+def infer_periods_per_year(equity: Sequence[EquityPoint]) -> float | None:
+    """Return 365-day years over the median spacing of equity points, or None if it cannot be told.
+
+    Args:
+        equity: the equity curve in time order.
+
+    Returns:
+        Periods per year, or None with fewer than two points or a zero median spacing.
+    """
+    gaps = [b.ts_ms - a.ts_ms for a, b in itertools.pairwise(equity)]
+    if not gaps:
+        return None
+    median = statistics.median(gaps)
+    return MS_PER_YEAR / median if median > 0 else None
+
+
+def _max_drawdown_duration(equity: Sequence[EquityPoint]) -> int:
+    if not equity:
+        return 0
+    longest = 0
+    peak, peak_ts, underwater = equity[0].equity, equity[0].ts_ms, False
+    for point in equity:
+        if point.equity >= peak:
+            if underwater:
+                longest = max(longest, point.ts_ms - peak_ts)
+            peak, peak_ts, underwater = point.equity, point.ts_ms, False
+        else:
+            underwater = True
+    if underwater:
+        longest = max(longest, equity[-1].ts_ms - peak_ts)
+    return longest
+
+
+def _returns(equity: Sequence[EquityPoint]) -> list[float]:
+    return [float(b.equity / a.equity) - 1.0 for a, b in itertools.pairwise(equity) if a.equity > 0]
+
+
+def _exposure(fills: Sequence[Fill], start: int, end: int) -> float | None:
+    if end <= start:
+        return None
+    positions: dict[str, Decimal] = {}
+    changes: list[tuple[int, bool]] = []
+    for fill in sorted(fills, key=lambda f: f.ts_ms):
+        positions[fill.symbol] = positions.get(fill.symbol, ZERO) + fill.side.sign * fill.quantity
+        exposed = any(qty != 0 for qty in positions.values())
+        if changes and changes[-1][0] == fill.ts_ms:
+            changes[-1] = (fill.ts_ms, exposed)
+        else:
+            changes.append((fill.ts_ms, exposed))
+    exposed_ms = 0
+    for i, (ts, exposed) in enumerate(changes):
+        seg_end = min(changes[i + 1][0] if i + 1 < len(changes) else end, end)
+        seg_start = max(ts, start)
+        if exposed and seg_end > seg_start:
+            exposed_ms += seg_end - seg_start
+    return exposed_ms / (end - start)
+
+
+def _risk_ratios(
+    returns: Sequence[float], periods_per_year: float | None
+) -> tuple[float | None, float | None, float | None]:
+    if periods_per_year is None or len(returns) < 2:
+        return None, None, None
+    root = math.sqrt(periods_per_year)
+    mean = statistics.fmean(returns)
+    stdev = statistics.stdev(returns)
+    volatility = stdev * root
+    sharpe = mean / stdev * root if stdev > _EPSILON else None
+    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    sortino = mean / downside * root if downside > _EPSILON else None
+    return volatility, sharpe, sortino
+
+
+def _cagr(start: Decimal, end: Decimal, span_ms: int) -> float | None:
+    if span_ms <= 0 or start <= 0 or end <= 0:
+        return None
+    try:
+        growth: float = float(end / start) ** (MS_PER_YEAR / span_ms)
+    except OverflowError:  # a span of minutes annualised: meaningless, not infinite
+        return None
+    return growth - 1.0
+
+
+def _trade_stats(trips: Sequence[RoundTrip]) -> tuple[float | None, float | None, Decimal | None]:
+    if not trips:
+        return None, None, None
+    wins = [t.pnl for t in trips if t.pnl > 0]
+    losses = [t.pnl for t in trips if t.pnl < 0]
+    win_rate = len(wins) / len(trips)
+    gross_loss = -sum(losses, ZERO)
+    profit_factor = float(sum(wins, ZERO) / gross_loss) if gross_loss > 0 else None
+    expectancy = sum((t.pnl for t in trips), ZERO) / len(trips)
+    return win_rate, profit_factor, expectancy
+
+
+def compute_metrics(
+    fills: Sequence[Fill],
+    equity: Sequence[EquityPoint],
+    *,
+    starting_cash: Decimal,
+    buy_and_hold_return: float | None,
+    periods_per_year: float | None = None,
+) -> Metrics:
+    """Compute the summary statistics of a run; pure, the inputs are not changed.
+
+    Per-point returns come from consecutive equity points (a step from a non-positive equity is
+    skipped). Annualisation uses ``periods_per_year`` or, when None, the median spacing of the equity
+    points over a 365-day year; CAGR uses the curve's first-to-last time span.
+
+    Args:
+        fills: every fill of the run, in execution order.
+        equity: the equity curve (sorted here by time), quote currency.
+        starting_cash: the equity the run started with, quote currency; the base of ``total_return``.
+        buy_and_hold_return: the benchmark's return over the same period as a fraction, or None.
+        periods_per_year: equity points per year (e.g. 8760 for hourly bars); inferred when None.
+
+    Returns:
+        The ``Metrics``; undefined statistics are None.
+    """
+    curve = sorted(equity, key=lambda p: p.ts_ms)
+    end_equity = curve[-1].equity if curve else starting_cash
+    ppy = periods_per_year if periods_per_year is not None else infer_periods_per_year(curve)
+    volatility, sharpe, sortino = _risk_ratios(_returns(curve), ppy)
+    drawdowns = drawdown_series(curve)
+    max_dd = max((d[0] for d in drawdowns), default=ZERO)
+    max_dd_pct = max((d[1] for d in drawdowns), default=0.0)
+    span_ms = curve[-1].ts_ms - curve[0].ts_ms if curve else 0
+    cagr = _cagr(starting_cash, end_equity, span_ms)
+    trips = reconstruct_round_trips(fills)
+    win_rate, profit_factor, expectancy = _trade_stats(trips)
+    return Metrics(
+        start_equity=starting_cash,
+        end_equity=end_equity,
+        net_profit=end_equity - starting_cash,
+        total_return=float(end_equity / starting_cash) - 1.0 if starting_cash > 0 else None,
+        cagr=cagr,
+        volatility=volatility,
+        sharpe=sharpe,
+        sortino=sortino,
+        calmar=cagr / max_dd_pct if cagr is not None and max_dd_pct > 0 else None,
+        max_drawdown=max_dd,
+        max_drawdown_pct=max_dd_pct,
+        max_drawdown_duration_ms=_max_drawdown_duration(curve),
+        win_rate=win_rate,
+        profit_factor=profit_factor,
+        expectancy=expectancy,
+        exposure=_exposure(fills, curve[0].ts_ms, curve[-1].ts_ms) if curve else None,
+        trade_count=len(trips),
+        fill_count=len(fills),
+        fees_paid=sum((fee_in_quote(f) for f in fills), ZERO),
+        buy_and_hold_return=buy_and_hold_return,
+        periods_per_year=ppy,
+        start_ts_ms=curve[0].ts_ms if curve else None,
+        end_ts_ms=curve[-1].ts_ms if curve else None,
+    )
