@@ -1,0 +1,34 @@
+"""Registries: plug-ins by name, unknown names get the list and a suggestion."""
+
+import pytest
+
+from strategies import STRATEGIES
+from trading_bot.errors import ConfigError
+from trading_bot.registry import Registry
+
+
+def test_create_when_name_unknown_raises_config_error_with_suggestion_and_known_names() -> None:
+    with pytest.raises(ConfigError) as info:
+        STRATEGIES.get("sma_crss")
+    message = str(info.value)
+    assert "did you mean 'sma_cross'" in message
+    assert "known:" in message
+    assert "sma_cross" in message
+
+
+def test_register_twice_under_one_name_is_refused() -> None:
+    registry: Registry[object] = Registry("thing", "trading_bot.test_things")
+    registry.register("a")(object)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("a")(dict)
+
+
+def test_create_builds_the_registered_factory_with_collaborators() -> None:
+    registry: Registry[dict[str, int]] = Registry("thing", "trading_bot.test_things")
+
+    @registry.register("counter")
+    def make(start: int) -> dict[str, int]:
+        return {"n": start}
+
+    assert registry.create("counter", 3) == {"n": 3}
+    assert registry.names() == ["counter"]
