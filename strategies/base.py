@@ -148,6 +148,14 @@ class BaseStrategy(ABC, Generic[P]):
     def restore(self, state: Mapping[str, Any]) -> None:
         """Restore a ``snapshot`` taken before a restart (called after ``initialize``)."""
 
+    def stop_reason(self) -> str | None:
+        """Return why the strategy wants the bot to stop (e.g. a stop price was hit), else ``None``.
+
+        The supervisor checks it after every pass and stops the bot in order, exit code 0; resting orders
+        are then cancelled or kept per ``bot.on_shutdown``.
+        """
+        return None
+
     def summary(self) -> dict[str, Any]:
         """Return strategy-specific figures for the end-of-run summary (default: none)."""
         return {}

@@ -1,0 +1,173 @@
+"""sma_cross: go long when the fast simple moving average crosses above the slow one, exit when it
+crosses back below (or go short, with ``long_only = false`` on derivatives).
+
+Prices: on bar data the bar's close; on quote/trade data the mid price, sampled into bars of
+``bar_seconds`` of clock time (the last mid of each bucket is its close). A signal is decided on a
+bar's close and sent at once as a market order, so on bar data it fills at the next bar's open.
+
+Sizing: ``quantity`` (fixed, base units), or ``fraction`` of equity (1.0 = all in; fees included; the
+quantity is rounded down to the market's lot step), or neither — then the configured position sizer of
+the RiskManager decides.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field
+from pydantic import model_validator
+
+from strategies import STRATEGIES
+from strategies.base import BaseStrategy
+from strategies.base import StrategyParams
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderCanceled
+from trading_bot.domain import OrderDenied
+from trading_bot.domain import OrderEvent
+from trading_bot.domain import OrderExpired
+from trading_bot.domain import OrderFilled
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderRejected
+from trading_bot.domain import OrderSide
+from trading_bot.domain import OrderType
+from trading_bot.domain import StrategyResult
+
+__all__ = ["SmaCrossParams", "SmaCrossStrategy"]
+
+_TERMINAL_EVENTS = (OrderFilled, OrderCanceled, OrderRejected, OrderDenied, OrderExpired)
+
+
+class SmaCrossParams(StrategyParams):
+    """Parameters of ``sma_cross``."""
+
+    fast: int = Field(default=10, ge=1, description="fast SMA window, in bars")
+    slow: int = Field(default=20, ge=2, description="slow SMA window, in bars")
+    quantity: Decimal | None = Field(default=None, gt=0, description="fixed order size, base units")
+    fraction: Decimal | None = Field(
+        default=None, gt=0, le=1, description="fraction of equity invested on entry (1.0 = all in)"
+    )
+    bar_seconds: int = Field(
+        default=60, ge=1, description="bar length in seconds used to sample quote/trade data (bar data ignores it)"
+    )
+    long_only: bool = Field(default=True, description="exit to flat on a down-cross instead of going short")
+
+    @model_validator(mode="after")
+    def _windows_and_size(self) -> SmaCrossParams:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
+        if self.quantity is not None and self.fraction is not None:
+            raise ValueError("give either quantity or fraction, not both")
+        return self
+
+
+@STRATEGIES.register("sma_cross")
+class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
+    """Fast/slow simple-moving-average crossover."""
+
+    name = "sma_cross"
+    Params = SmaCrossParams
+
+    def __init__(self, params: SmaCrossParams) -> None:
+        super().__init__(params)
+        self._fast: deque[Decimal] = deque(maxlen=params.fast)
+        self._slow: deque[Decimal] = deque(maxlen=params.slow)
+        self._fast_sum = Decimal(0)
+        self._slow_sum = Decimal(0)
+        self._above: bool | None = None
+        self._signal: OrderSide | None = None
+        self._bucket = -1
+        self._bucket_close: Decimal | None = None
+        self._bar_ms = params.bar_seconds * 1000
+        self._pending: str | None = None
+        self._seq = 0
+        self.signals = 0
+
+    # -- price sampling -----------------------------------------------------------------------
+    def should_execute(self, market_data: MarketData) -> bool:
+        """Return True when a bar closed and produced a cross (or an order is pending a decision)."""
+        bar = market_data.bar
+        if bar is not None:
+            self._close_bar(bar.close)
+        elif market_data.trade is None:
+            bucket = market_data.ts_ms // self._bar_ms
+            if bucket != self._bucket:
+                if self._bucket_close is not None:
+                    self._close_bar(self._bucket_close)
+                self._bucket = bucket
+            self._bucket_close = (market_data.bid + market_data.ask) / 2
+        return self._signal is not None and self._pending is None
+
+    def _close_bar(self, close: Decimal) -> None:
+        fast, slow = self._fast, self._slow
+        if len(fast) == fast.maxlen:
+            self._fast_sum -= fast[0]
+        if len(slow) == slow.maxlen:
+            self._slow_sum -= slow[0]
+        fast.append(close)
+        slow.append(close)
+        self._fast_sum += close
+        self._slow_sum += close
+        if len(slow) < self.params.slow:
+            return
+        above = self._fast_sum * self.params.slow > self._slow_sum * self.params.fast
+        if self._above is not None and above != self._above:
+            self._signal = OrderSide.BUY if above else OrderSide.SELL
+            self.signals += 1
+        self._above = above
+
+    # -- decisions ----------------------------------------------------------------------------
+    def execute_strategy(self, market_data: MarketData) -> StrategyResult:
+        """Turn a pending cross into a market order sized per the parameters."""
+        side, self._signal = self._signal, None
+        if side is None:
+            return StrategyResult.nothing()
+        position = self.ctx.position.quantity
+        if side is OrderSide.BUY:
+            quantity = -position if position < 0 else self._entry_quantity(market_data)
+            if position < 0 and not self.params.long_only:
+                quantity = -position + (self._entry_quantity(market_data) or Decimal(0))
+        else:
+            if position > 0:
+                quantity = position
+                if not self.params.long_only:
+                    quantity += self._entry_quantity(market_data) or Decimal(0)
+            elif self.params.long_only:
+                return StrategyResult.nothing()
+            else:
+                quantity = self._entry_quantity(market_data)
+        if quantity is not None and quantity <= 0:
+            return StrategyResult.nothing()
+        self._seq += 1
+        tag = f"{side.value}:{self._seq}"
+        self._pending = tag
+        order = OrderParams(side=side, quantity=quantity, order_type=OrderType.MARKET, client_tag=tag)
+        return StrategyResult.place(order, message=f"sma cross {side.value}")
+
+    def _entry_quantity(self, market_data: MarketData) -> Decimal | None:
+        params = self.params
+        if params.quantity is not None:
+            return params.quantity
+        if params.fraction is None:
+            return None  # the RiskManager's sizer decides
+        market = self.ctx.market
+        price = market_data.ask
+        if price <= 0:
+            return None
+        budget = self.ctx.equity * params.fraction
+        quantity = market.round_amount(budget / (price * (1 + market.taker_fee)))
+        return quantity if quantity > 0 else None
+
+    def on_order_update(self, event: OrderEvent) -> None:
+        """Clear the pending flag when the strategy's order reached a final state."""
+        if isinstance(event, _TERMINAL_EVENTS) and event.client_tag == self._pending:
+            self._pending = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the price windows so a restart does not wait ``slow`` bars again."""
+        return {"fast": [str(p) for p in self._fast], "slow": [str(p) for p in self._slow]}
+
+    def summary(self) -> dict[str, Any]:
+        """Return the number of crosses seen."""
+        return {"signals": self.signals}

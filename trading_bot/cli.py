@@ -1,0 +1,243 @@
+"""The command line: ``python runbot.py [COMMAND] ...``.
+
+Without a command (or with ``run``) it runs the bot. Exit codes (stable, documented in the README):
+
+* 0 — finished normally (end of a replay, SIGINT/SIGTERM handled in order, a strategy stop price);
+* 1 — runtime failure (halted by a protection rule, repeated authentication failures, a strategy crash);
+* 2 — usage or configuration error (one line naming the field and the fix; nothing was traded).
+
+Heavy modules (pydantic models, the runtime, ccxt) are imported inside the commands, so ``--help``
+answers fast and never imports ccxt.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Annotated
+from typing import Any
+
+import typer
+
+if TYPE_CHECKING:
+    from trading_bot.config import BotConfig
+
+__all__ = ["app", "main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="runbot",
+    help="An asyncio trading daemon: pluggable strategies and exchanges, a risk gate before every order.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_RUN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _load_config(path: Path | None, overrides: dict[str, Any]) -> BotConfig:
+    from trading_bot.config import load_config
+
+    return load_config(path, overrides=overrides)
+
+
+def _configure_logging(config: BotConfig, fmt: str | None, level: str | None) -> None:
+    from trading_bot.log import configure_logging
+    from trading_bot.log import register_secret
+
+    configure_logging(level or config.logging.level, fmt or config.logging.format)
+    for secret in (config.exchange.api_key, config.exchange.secret, config.exchange.password):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+
+
+def _parse_speed(speed: str) -> float | None:
+    if speed == "max":
+        return None
+    try:
+        value = float(speed)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise _fail(f"--speed must be a positive number or 'max', got {speed!r}")
+    return value
+
+
+@app.command(
+    "run",
+    context_settings=_RUN_CONTEXT,
+    help="Run the bot (the default command). Strategy parameters are flags: --take-profit 0.02 --boost.",
+)
+def run_command(
+    ctx: typer.Context,
+    strategy: Annotated[str | None, typer.Option(help="strategy name (list-strategies)")] = None,
+    exchange: Annotated[str | None, typer.Option(help="exchange id: binance, ... or paper (list-exchanges)")] = None,
+    symbol: Annotated[str | None, typer.Option(help="market symbol, e.g. BTC/USDT")] = None,
+    ticker: Annotated[str | None, typer.Option(help="shorthand: BTC is BTC/USDT (spot), BTC/USDT:USDT (swap)")] = None,
+    paper: Annotated[bool, typer.Option("--paper", help="simulated fills on live (or replayed) market data")] = False,
+    replay: Annotated[list[Path] | None, typer.Option(help="recorded CSV/CSV.gz file(s) to replay (--paper)")] = None,
+    speed: Annotated[str, typer.Option(help="replay speed factor, or 'max'")] = "max",
+    config: Annotated[Path | None, typer.Option(help="JSON config file (config.example.json)")] = None,
+    bot_id: Annotated[str | None, typer.Option(help="prefix of client order ids")] = None,
+    log_format: Annotated[str | None, typer.Option(help="console | json | auto")] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object on stdout")] = False,
+) -> None:
+    """Run the bot until stopped or until the replayed data ends."""
+    from trading_bot.errors import ConfigError
+    from trading_bot.errors import DataError
+    from trading_bot.runtime.builder import BotPlan
+    from trading_bot.runtime.builder import build_bot
+    from trading_bot.runtime.builder import build_strategy
+    from trading_bot.runtime.builder import parse_strategy_args
+    from trading_bot.runtime.builder import resolve_symbol
+
+    try:
+        params = parse_strategy_args(ctx.args)
+        overrides: dict[str, Any] = {}
+        if strategy is not None:
+            overrides.setdefault("strategy", {})["name"] = strategy
+        if params:
+            overrides.setdefault("strategy", {})["params"] = params
+        if exchange is not None:
+            overrides.setdefault("exchange", {})["name"] = exchange
+        if bot_id is not None:
+            overrides.setdefault("bot", {})["bot_id"] = bot_id
+        cfg = _load_config(config, overrides)
+        resolved = resolve_symbol(symbol, ticker, cfg.exchange.market_type)
+        if resolved is not None:
+            cfg = cfg.model_copy(update={"bot": cfg.bot.model_copy(update={"symbol": resolved})})
+        _configure_logging(cfg, log_format, log_level)
+        strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
+        plan = BotPlan(paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed))
+        bot = build_bot(cfg, plan, strategy=strat)
+        result = _run_with_signals(bot)
+    except (ConfigError, DataError) as exc:
+        raise _fail(str(exc)) from None
+    _print_summary(result.summary, json_output)
+    raise typer.Exit(result.exit_code)
+
+
+def _run_with_signals(bot: Any) -> Any:
+    """Run the bot's event loop; SIGINT/SIGTERM stop it in order, a second signal forces exit 1."""
+    import asyncio
+    import os
+    import signal
+
+    async def runner() -> Any:
+        loop = asyncio.get_running_loop()
+        received: list[str] = []
+
+        def on_signal(name: str) -> None:
+            received.append(name)
+            if len(received) > 1:
+                typer.echo(f"error: second {name}: forcing exit", err=True)
+                os._exit(EXIT_FAILURE)
+            bot.request_stop(f"signal {name}")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        try:
+            return await bot.run()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(runner())
+
+
+def _print_summary(summary: dict[str, Any], json_output: bool) -> None:
+    if json_output:
+        import json
+
+        sys.stdout.write(json.dumps(summary, sort_keys=True, default=str) + "\n")
+        return
+    from trading_bot.runtime.summary import format_summary
+
+    typer.echo(format_summary(summary))
+
+
+@app.command("list-strategies", help="List the registered strategies and their parameters.")
+def list_strategies() -> None:
+    """Print each strategy with its parameters (required ones marked)."""
+    from strategies import STRATEGIES
+
+    for name in STRATEGIES.names():
+        cls: Any = STRATEGIES.get(name)
+        typer.echo(name)
+        for field, info in cls.Params.model_fields.items():
+            flag = "--" + field.replace("_", "-")
+            default = "required" if info.is_required() else f"default {info.default}"
+            typer.echo(f"    {flag:<22} {default:<20} {info.description or ''}")
+
+
+@app.command("list-exchanges", help="List the exchanges: 'paper' and every exchange id ccxt knows.")
+def list_exchanges() -> None:
+    """Print the exchange ids (this one imports ccxt)."""
+    from exchanges import EXCHANGES
+
+    names = set(EXCHANGES.names())
+    try:
+        from exchanges.ccxt_adapter import ccxt_exchange_ids
+
+        names.update(ccxt_exchange_ids())
+    except ImportError as exc:  # pragma: no cover - ccxt is a hard dependency
+        typer.echo(f"warning: ccxt unavailable ({exc})", err=True)
+    for name in sorted(names):
+        typer.echo(name)
+
+
+@app.command("check-config", help="Validate a config file (plus environment) and print it, secrets redacted.")
+def check_config(
+    path: Annotated[Path | None, typer.Argument(help="config file; default: config.example.json rules only")] = None,
+) -> None:
+    """Print the effective, redacted config as JSON; exit 2 with a one-line reason if it is invalid."""
+    import json
+
+    from trading_bot.errors import ConfigError
+
+    try:
+        cfg = _load_config(path, {})
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(cfg.redacted(), indent=2, sort_keys=True, default=str))
+
+
+_COMMANDS = {"run", "list-strategies", "list-exchanges", "check-config"}
+
+
+def register_command_names(*names: str) -> None:
+    """Let other modules that add commands to ``app`` make them reachable by name."""
+    _COMMANDS.update(names)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: dispatch to a command, defaulting to ``run`` when the first word is not one."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _register_extra_commands()
+    if not args or (args[0] not in _COMMANDS and args[0] not in ("--help", "-h")):
+        args.insert(0, "run")
+    app(args=args, prog_name="runbot.py")
+
+
+def _register_extra_commands() -> None:
+    """Attach optional command groups (backtest, emulator, journal tools) when they are installed."""
+    from importlib import import_module
+
+    for module in ("trading_bot.cli_tools",):
+        try:
+            import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise

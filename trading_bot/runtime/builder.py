@@ -1,0 +1,176 @@
+"""Wiring: build the exchange client, the strategy, the RiskManager and the supervisor from config.
+
+This is the only place that decides which ``ExchangeClient`` and which ``Clock`` a mode uses (live:
+ccxt + live clock; paper: live public data + simulated fills; replay: recorded file + simulated clock).
+Nothing downstream branches on the mode.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from exchanges import EXCHANGES
+from exchanges.base import BaseExchangeClient
+from risk.manager import RiskContext
+from risk.manager import RiskManager
+from risk.sizing import size_order
+from strategies import STRATEGIES
+from strategies.base import BaseStrategy
+from trading_bot.config import BotConfig
+from trading_bot.domain import Clock
+from trading_bot.domain import LiveClock
+from trading_bot.domain import OrderParams
+from trading_bot.domain import SimulatedClock
+from trading_bot.domain import Symbol
+from trading_bot.errors import ConfigError
+from trading_bot.runtime.supervisor import TradingBot
+
+__all__ = ["BotPlan", "build_bot", "build_strategy", "parse_strategy_args", "resolve_symbol"]
+
+
+@dataclass(frozen=True, slots=True)
+class BotPlan:
+    """How to run: ``paper`` (simulated fills), replay files (recorded data), replay speed."""
+
+    paper: bool = False
+    replay: tuple[Path, ...] = ()
+    speed: float | None = None
+
+
+def parse_strategy_args(args: Sequence[str]) -> dict[str, Any]:
+    """Turn leftover CLI flags (``--take-profit 0.02 --boost``) into strategy parameters.
+
+    ``--name value`` sets ``name`` (dashes become underscores); a flag followed by another flag or by
+    nothing is ``True``; ``--no-name`` is ``False``. Values stay strings: the strategy's ``Params``
+    model converts and validates them.
+    """
+    params: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) < 3:
+            raise ConfigError(f"unexpected argument {token!r}: strategy parameters are given as --name value")
+        name, eq, inline = token[2:].partition("=")
+        key = name.replace("-", "_")
+        if eq:
+            params[key] = inline
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            params[key] = args[i + 1]
+            i += 1
+        elif key.startswith("no_"):
+            params[key[3:]] = False
+        else:
+            params[key] = True
+        i += 1
+    return params
+
+
+def build_strategy(name: str, params: Mapping[str, Any]) -> BaseStrategy[Any]:
+    """Create a registered strategy with validated parameters; every problem is a one-line ConfigError."""
+    cls: Any = STRATEGIES.get(name)
+    model = cls.Params
+    fields = model.model_fields
+    for key in params:
+        if key not in fields:
+            match = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean --{match[0].replace('_', '-')}?)" if match else ""
+            known = ", ".join("--" + f.replace("_", "-") for f in fields)
+            raise ConfigError(f"strategy {name}: unknown parameter --{key.replace('_', '-')}{hint}; known: {known}")
+    try:
+        validated = model.model_validate(dict(params))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "params"
+        flag = "--" + loc.replace("_", "-")
+        if err["type"] == "missing":
+            raise ConfigError(f"strategy {name}: missing required parameter {flag} (strategy.params.{loc})") from None
+        given = err.get("input")
+        raise ConfigError(f"strategy {name}: {flag}: {err['msg']} (got {given!r})") from None
+    strategy: BaseStrategy[Any] = cls(validated)
+    return strategy
+
+
+def resolve_symbol(symbol: str | None, ticker: str | None, market_type: str, quote: str = "USDT") -> str | None:
+    """Return the symbol, expanding ``--ticker BTC`` to ``BTC/USDT`` (spot) or ``BTC/USDT:USDT`` (swap)."""
+    if ticker:
+        if symbol and not symbol.startswith(ticker.upper() + "/"):
+            raise ConfigError(f"--ticker {ticker} and --symbol {symbol} disagree; give one of them")
+        base = ticker.upper()
+        return f"{base}/{quote}:{quote}" if market_type == "swap" else f"{base}/{quote}"
+    return symbol
+
+
+def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchangeClient:
+    """Build the exchange client for the plan (replay / paper / live)."""
+    exchange_cfg = config.exchange
+    if plan.replay:
+        from exchanges.paper import PaperExchange
+
+        from exchanges.markets import load_market_snapshot
+        from exchanges.replay import ReplayFeed
+
+        assert isinstance(clock, SimulatedClock)
+        snapshot_name = "binance" if exchange_cfg.name == "paper" else exchange_cfg.name
+        markets = load_market_snapshot(snapshot_name)
+        feed = ReplayFeed(list(plan.replay), Symbol(config.bot.symbol), clock, speed=plan.speed)
+        feed.validate()
+        return PaperExchange(exchange_cfg.paper, clock, feed, markets=markets)
+    if exchange_cfg.name == "paper" and not plan.paper:
+        raise ConfigError("exchange 'paper' needs market data: add --replay FILE, or use --paper --exchange binance")
+    if plan.paper or exchange_cfg.name == "paper":
+        from exchanges.paper import PaperExchange
+
+        from exchanges.ccxt_adapter import create_ccxt_exchange
+
+        source = create_ccxt_exchange(exchange_cfg, clock, public_only=True)
+        return PaperExchange(exchange_cfg.paper, clock, source)
+    if exchange_cfg.name in EXCHANGES:
+        return EXCHANGES.create(exchange_cfg.name, exchange_cfg, clock)
+    from exchanges.ccxt_adapter import create_ccxt_exchange
+
+    if not exchange_cfg.has_credentials():
+        raise ConfigError(
+            "live trading needs API keys: set TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET "
+            "(or run with --paper)"
+        )
+    return create_ccxt_exchange(exchange_cfg, clock)
+
+
+def build_bot(
+    config: BotConfig,
+    plan: BotPlan,
+    *,
+    strategy: BaseStrategy[Any] | None = None,
+    notify: Any = None,
+) -> TradingBot:
+    """Build a ready-to-run supervisor from a validated config and a run plan."""
+    clock: Clock = SimulatedClock() if plan.replay else LiveClock()
+    if strategy is None:
+        strategy = build_strategy(config.strategy.name, config.strategy.params)
+    exchange = build_exchange(config, plan, clock)
+    risk = RiskManager(config.risk)
+    sizing_cfg = config.risk.sizing
+
+    def sizing(params: OrderParams, ctx: RiskContext) -> Any:
+        return size_order(params, ctx, sizing_cfg)
+
+    return TradingBot(
+        bot_id=config.bot.bot_id,
+        symbol=Symbol(config.bot.symbol),
+        exchange=exchange,
+        strategy=strategy,
+        risk=risk,
+        clock=clock,
+        sizing=sizing,
+        on_shutdown=config.bot.on_shutdown,
+        heartbeat_s=config.bot.heartbeat_s,
+        shutdown_timeout_s=config.bot.shutdown_timeout_s,
+        notify=notify,
+    )

@@ -1,0 +1,294 @@
+"""OrderManager: the one path from a strategy's intent to the exchange.
+
+For every ``OrderParams``: size it (when the strategy left the quantity open) → ask the RiskManager →
+give it a client order id → write the intent to the journal (write-ahead, durable) → send it. A denial
+becomes an ``OrderDenied`` event, never an exception and never a request. A timeout while placing or
+cancelling means *unknown outcome*: the order stays SUBMITTED and is looked up by client id, never
+re-sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol
+
+import structlog
+
+from exchanges.base import BaseExchangeClient
+from risk.manager import Rejected
+from risk.manager import RiskContext
+from risk.manager import RiskManager
+from trading_bot.domain import ClientOrderId
+from trading_bot.domain import Clock
+from trading_bot.domain import MarketData
+from trading_bot.domain import Order
+from trading_bot.domain import OrderDenied
+from trading_bot.domain import OrderEvent
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderStatus
+from trading_bot.domain import OrderStatusReport
+from trading_bot.domain import OrderSubmitted
+from trading_bot.domain import Symbol
+from trading_bot.domain import make_client_order_id
+from trading_bot.errors import AuthenticationError
+from trading_bot.errors import ExchangeError
+from trading_bot.errors import OrderNotFound
+from trading_bot.errors import OrderRejected
+from trading_bot.errors import PostOnlyWouldCross
+from trading_bot.errors import RateLimited
+from trading_bot.errors import TransientExchangeError
+from trading_bot.runtime.tracker import OrderTracker
+
+__all__ = ["OrderJournal", "OrderManager", "SequenceSource", "TimeSeededSequence"]
+
+_log = structlog.get_logger(__name__)
+
+
+class SequenceSource(Protocol):
+    """Hands out client-order-id sequence numbers that are never reused, even across restarts."""
+
+    async def next(self) -> int:
+        """Return the next unused sequence number."""
+        ...
+
+
+class TimeSeededSequence:
+    """Sequence numbers for runs without a journal (replays, paper): start at the run's epoch ms.
+
+    Unique across restarts as long as fewer than one order per millisecond is sent on average; the
+    journal-backed sequence replaces it whenever a journal is configured.
+    """
+
+    def __init__(self, start: int) -> None:
+        self._next = start
+
+    async def next(self) -> int:
+        """Return the next number."""
+        value = self._next
+        self._next += 1
+        return value
+
+
+class OrderJournal(Protocol):
+    """What the order manager writes ahead of every request (the journal implements it)."""
+
+    async def record_intent(self, order: Order) -> None:
+        """Durably record an order before it is sent."""
+        ...
+
+    def record_denial(self, order: Order, rule: str, reason: str) -> None:
+        """Queue a record of a risk denial."""
+        ...
+
+
+class OrderManager:
+    """Turns approved intents into exchange requests and exchange answers into tracker updates.
+
+    Args:
+        bot_id: prefix of every client order id.
+        symbol: the market traded.
+        exchange: the client; the only object that talks to the exchange.
+        tracker: the order record; every answer is applied there.
+        risk: the gate asked before every order.
+        clock: the injected clock.
+        sequence: source of client-order-id numbers.
+        journal: the write-ahead journal, or ``None`` (replays).
+        risk_context: builds the RiskContext for one check (the supervisor owns the state).
+        publish: delivers events to the strategy, the logs and the journal.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        symbol: Symbol,
+        exchange: BaseExchangeClient,
+        tracker: OrderTracker,
+        risk: RiskManager,
+        clock: Clock,
+        sequence: SequenceSource,
+        journal: OrderJournal | None,
+        risk_context: Callable[[], RiskContext],
+        publish: Callable[[OrderEvent], None],
+        sizing: Callable[[OrderParams, RiskContext], Decimal | None] | None = None,
+    ) -> None:
+        self.bot_id = bot_id
+        self.symbol = symbol
+        self.exchange = exchange
+        self.tracker = tracker
+        self.risk = risk
+        self.clock = clock
+        self.sequence = sequence
+        self.journal = journal
+        self._risk_context = risk_context
+        self._publish = publish
+        self._sizing = sizing
+        self.unknown_outcomes: set[ClientOrderId] = set()
+        self.rate_limited_until_ms = 0
+        self.auth_failures = 0
+        self.stats = {"submitted": 0, "denied": 0, "rejected": 0, "unknown": 0, "cancel_requests": 0}
+
+    async def submit(self, params: OrderParams, market_data: MarketData | None) -> ClientOrderId:
+        """Size, check, journal and send one intent; return its client order id (denied ones too)."""
+        ctx = self._risk_context()
+        coid = make_client_order_id(self.bot_id, await self.sequence.next())
+        now = self.clock.now_ms()
+        quantity = params.quantity
+        if quantity is None and self._sizing is not None:
+            quantity = self._sizing(params, ctx)
+        if quantity is None:
+            self._deny(params, coid, Decimal(0), now, "sizing", "the position sizer left no quantity to trade")
+            return coid
+        if now < self.rate_limited_until_ms:
+            wait_s = (self.rate_limited_until_ms - now) / 1000
+            reason = f"the exchange asked us to wait {wait_s:.1f} s"
+            self._deny(params, coid, quantity, now, "rate_limit_backoff", reason)
+            return coid
+        decision = self.risk.check(params, quantity, ctx)
+        if isinstance(decision, Rejected):
+            self._deny(params, coid, quantity, now, decision.rule, decision.reason)
+            return coid
+        order = Order.from_params(params, coid, self.symbol, quantity, now)
+        self.tracker.add(order)
+        if self.journal is not None:
+            await self.journal.record_intent(order)
+        order.transition(OrderStatus.SUBMITTED, now)
+        self.stats["submitted"] += 1
+        self._publish(
+            OrderSubmitted(
+                client_order_id=coid,
+                symbol=self.symbol,
+                side=order.side,
+                ts_ms=now,
+                client_tag=order.client_tag,
+                quantity=quantity,
+                price=order.price,
+            )
+        )
+        await self._send(order, params, quantity)
+        return coid
+
+    async def _send(self, order: Order, params: OrderParams, quantity: Decimal) -> None:
+        coid = order.client_order_id
+        try:
+            report = await self.exchange.place_order(self.symbol, params, quantity, coid)
+        except RateLimited as exc:
+            # A 429 answers before the order is processed: it was not placed.
+            self._slow_down(exc)
+            self._reject(coid, f"rate limited: {exc}", post_only=False)
+        except TransientExchangeError as exc:
+            self.stats["unknown"] += 1
+            self.unknown_outcomes.add(coid)
+            _log.warning("order_outcome_unknown", client_order_id=coid, error=str(exc))
+        except PostOnlyWouldCross as exc:
+            self._reject(coid, str(exc), post_only=True)
+        except OrderRejected as exc:
+            self._reject(coid, str(exc), post_only=False)
+        except AuthenticationError:
+            self.auth_failures += 1
+            self._reject(coid, "authentication failed", post_only=False)
+            raise
+        else:
+            self.auth_failures = 0
+            self._apply(self.tracker.apply_report(report))
+
+    def _reject(self, coid: ClientOrderId, reason: str, *, post_only: bool) -> None:
+        self.stats["rejected"] += 1
+        self._apply(self.tracker.reject(coid, self.clock.now_ms(), reason, post_only=post_only))
+
+    def _apply(self, event: OrderEvent | None) -> None:
+        if event is not None:
+            self._publish(event)
+
+    def _deny(
+        self, params: OrderParams, coid: ClientOrderId, quantity: Decimal, now: int, rule: str, reason: str
+    ) -> None:
+        self.stats["denied"] += 1
+        order = Order.from_params(params, coid, self.symbol, quantity if quantity > 0 else Decimal(0), now)
+        self.tracker.deny(order, now, f"{rule}: {reason}")
+        if self.journal is not None:
+            self.journal.record_denial(order, rule, reason)
+        self._publish(
+            OrderDenied(
+                client_order_id=coid,
+                symbol=self.symbol,
+                side=params.side,
+                ts_ms=now,
+                client_tag=params.client_tag,
+                rule=rule,
+                reason=reason,
+            )
+        )
+
+    def _slow_down(self, exc: RateLimited) -> None:
+        pause_s = exc.retry_after if exc.retry_after is not None else 1.0
+        self.rate_limited_until_ms = max(self.rate_limited_until_ms, self.clock.now_ms() + int(pause_s * 1000))
+        _log.warning("rate_limited", retry_after_s=pause_s)
+
+    async def cancel(self, client_order_id: ClientOrderId) -> None:
+        """Request the cancel of one of the bot's open orders (no-op for unknown or closed ones)."""
+        order = self.tracker.get(client_order_id)
+        if order is None or not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
+            return
+        self.stats["cancel_requests"] += 1
+        order.transition(OrderStatus.PENDING_CANCEL, self.clock.now_ms())
+        try:
+            report = await self.exchange.cancel_order(self.symbol, client_order_id)
+        except OrderNotFound:
+            await self.resolve(client_order_id)
+        except RateLimited as exc:
+            self._slow_down(exc)
+            order.transition(OrderStatus.ACCEPTED, self.clock.now_ms(), reason="cancel rate limited")
+        except TransientExchangeError as exc:
+            self.unknown_outcomes.add(client_order_id)
+            _log.warning("cancel_outcome_unknown", client_order_id=client_order_id, error=str(exc))
+        else:
+            self._apply(self.tracker.apply_report(report))
+
+    async def resolve(self, client_order_id: ClientOrderId) -> bool:
+        """Look an order up by client id and apply what the exchange says; return True when settled.
+
+        An order the exchange has never heard of is marked REJECTED ("not received"): it was never
+        placed, and it is never re-sent.
+        """
+        try:
+            report = await self.exchange.fetch_order(self.symbol, client_order_id)
+        except ExchangeError as exc:
+            _log.warning("order_lookup_failed", client_order_id=client_order_id, error=str(exc))
+            return False
+        self.unknown_outcomes.discard(client_order_id)
+        if report is None:
+            order = self.tracker.get(client_order_id)
+            if order is not None and order.status is OrderStatus.PENDING_CANCEL:
+                self._apply(self.tracker.apply_report(_gone(order, self.clock.now_ms())))
+            else:
+                self._reject(client_order_id, "not received by the exchange", post_only=False)
+            return True
+        _log.info("order_outcome_resolved", client_order_id=client_order_id, status=report.status.value)
+        self._apply(self.tracker.apply_report(report))
+        return True
+
+    async def resolve_unknown(self) -> None:
+        """Retry the lookup of every order whose outcome is still unknown."""
+        for coid in list(self.unknown_outcomes):
+            await self.resolve(coid)
+
+    async def cancel_all(self) -> None:
+        """Cancel every open order of the bot (used at shutdown and by protection rules)."""
+        for order in self.tracker.open_orders():
+            try:
+                await self.cancel(order.client_order_id)
+            except ExchangeError as exc:
+                _log.error("cancel_failed", client_order_id=order.client_order_id, error=str(exc))
+
+
+def _gone(order: Order, ts_ms: int) -> OrderStatusReport:
+    return OrderStatusReport(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        status=OrderStatus.CANCELED,
+        ts_ms=ts_ms,
+        filled_quantity=order.filled_quantity,
+        reason="not found on the exchange after a cancel",
+    )

@@ -1,0 +1,97 @@
+"""Portfolio: the bot's position, PnL, fees and equity, from its own fills.
+
+The position is built from the bot's fills only, never from the account's whole balance of the base
+currency, so the bot can share an account with other activity (GRID.md, "Safety"). Balances are the
+exchange's reported figures, refreshed after fills. Equity counts the quote and base balances of the
+bot's market, the base marked at mid; it is sampled onto an equity curve at most once per
+``curve_interval_ms`` of clock time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading_bot.domain import ZERO
+from trading_bot.domain import Balance
+from trading_bot.domain import Fill
+from trading_bot.domain import Market
+from trading_bot.domain import Position
+
+__all__ = ["EquitySample", "Portfolio"]
+
+
+@dataclass(frozen=True, slots=True)
+class EquitySample:
+    """Equity (quote currency) at one moment (epoch ms)."""
+
+    ts_ms: int
+    equity: Decimal
+
+
+class Portfolio:
+    """Position and money of the bot in one market.
+
+    Args:
+        market: the traded market (its base and quote currencies).
+        curve_interval_ms: minimum clock time between two equity-curve samples.
+    """
+
+    def __init__(self, market: Market, curve_interval_ms: int = 60_000) -> None:
+        self.market = market
+        self.position = Position(symbol=market.symbol, quote_currency=market.quote)
+        self.balances: dict[str, Balance] = {}
+        self.starting_equity: Decimal | None = None
+        self.mark: Decimal | None = None
+        self.fills: list[Fill] = []
+        self.equity_curve: list[EquitySample] = []
+        self._curve_interval_ms = curve_interval_ms
+        self._next_sample_ms = 0
+
+    def set_balances(self, balances: Mapping[str, Balance]) -> None:
+        """Replace the balances with the exchange's latest report."""
+        self.balances = dict(balances)
+
+    def apply_fill(self, fill: Fill) -> Decimal:
+        """Apply one of the bot's fills; return the PnL it realized (quote currency, before fees)."""
+        self.fills.append(fill)
+        return self.position.apply(fill)
+
+    def update_mark(self, ts_ms: int, mark: Decimal) -> None:
+        """Record the latest mid price and sample the equity curve when its interval has passed."""
+        self.mark = mark
+        if ts_ms >= self._next_sample_ms:
+            self._next_sample_ms = ts_ms + self._curve_interval_ms
+            equity = self.equity()
+            if self.starting_equity is None:
+                self.starting_equity = equity
+            self.equity_curve.append(EquitySample(ts_ms, equity))
+
+    def _total(self, currency: str) -> Decimal:
+        balance = self.balances.get(currency)
+        return ZERO if balance is None else balance.total
+
+    def equity(self) -> Decimal:
+        """Return quote + base × mark of the bot's market, in quote currency."""
+        base = self._total(self.market.base)
+        mark = self.mark
+        if mark is None or self.market.contract:
+            return self._total(self.market.quote) + (self.unrealized_pnl() if self.market.contract else ZERO)
+        return self._total(self.market.quote) + base * mark
+
+    def unrealized_pnl(self) -> Decimal:
+        """Return the open position's PnL at the last mark (quote currency)."""
+        if self.mark is None:
+            return ZERO
+        return self.position.unrealized_pnl(self.mark)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Return the realized PnL before fees (quote currency)."""
+        return self.position.realized_pnl
+
+    @property
+    def fees(self) -> Decimal:
+        """Return the fees paid (quote currency)."""
+        return self.position.fees

@@ -1,0 +1,507 @@
+"""TradingBot: the single asyncio supervisor.
+
+One ``asyncio.TaskGroup`` owns every long-lived task: the market-data loop, the user stream, the
+heartbeat/reactor, the journal writer and the stop watcher. On every market event the loop does
+(DESIGN.md §2): account check → ``should_execute`` → ``execute_strategy`` → sizer → RiskManager → order
+manager → exchange. Order updates arrive through the exchange's sink, are applied to the tracker and
+portfolio, and are shown to the strategy at once; a strategy pass follows so that, for example, a
+take-profit goes out on the same event as the fill that caused it.
+
+Error policy, by class:
+
+* ``TransientExchangeError`` (incl. ``RateLimited``): logged, requests paused for the back-off, the bot
+  goes on; an order whose outcome is unknown is looked up by client id on the next heartbeat.
+* ``OrderRejected``: becomes an ``OrderRejected`` event for the strategy.
+* any exception from a strategy hook (``StrategyError``): that strategy is stopped, trading is halted,
+  ``strategy_failed`` is logged, the bot keeps managing its orders until stopped; exit code 1.
+* ``AuthenticationError`` three times in a row, ``OperationalError``: halt, orderly shutdown, exit 1.
+* ``EmergencyStop`` (an account-protection rule): cancel, flatten at market, halt, exit 1.
+
+Shutdown (a stop request, SIGINT/SIGTERM, or the end of a replay): strategy ``shutdown()`` → open orders
+cancelled or kept per ``on_shutdown`` → journal flushed → exchange closed → summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from typing import Any
+from typing import Literal
+
+import structlog
+
+from exchanges.base import BaseExchangeClient
+from exchanges.base import OrderUpdate
+from risk.manager import RiskContext
+from risk.manager import RiskManager
+from risk.protection import AccountSnapshot
+from risk.protection import PositionView
+from risk.protection import ProtectionAction
+from strategies.base import BaseStrategy
+from trading_bot.domain import Clock
+from trading_bot.domain import Fill
+from trading_bot.domain import Market
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderDenied
+from trading_bot.domain import OrderEvent
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderSide
+from trading_bot.domain import OrderType
+from trading_bot.domain import StrategyAction
+from trading_bot.domain import StrategyResult
+from trading_bot.domain import Symbol
+from trading_bot.domain import TradingState
+from trading_bot.errors import AuthenticationError
+from trading_bot.errors import ConfigError
+from trading_bot.errors import EmergencyStop
+from trading_bot.errors import ExchangeError
+from trading_bot.errors import OperationalError
+from trading_bot.errors import StrategyError
+from trading_bot.errors import TransientExchangeError
+from trading_bot.runtime.context import BotStrategyContext
+from trading_bot.runtime.execution import OrderJournal
+from trading_bot.runtime.execution import OrderManager
+from trading_bot.runtime.execution import SequenceSource
+from trading_bot.runtime.execution import TimeSeededSequence
+from trading_bot.runtime.portfolio import Portfolio
+from trading_bot.runtime.summary import build_summary
+from trading_bot.runtime.tracker import OrderTracker
+
+__all__ = ["RunResult", "TradingBot"]
+
+_log = structlog.get_logger(__name__)
+
+_MAX_AUTH_FAILURES = 3
+_MAX_PASSES_PER_EVENT = 4
+_ACCOUNT_CHECK_MS = 1_000
+
+
+class _StopRequested(Exception):
+    """Raised inside the TaskGroup to unwind every task on a stop request."""
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended: exit code (0 ok, 1 failure), reason, and the summary figures."""
+
+    exit_code: int
+    reason: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class TradingBot:
+    """Runs one strategy on one market of one exchange client.
+
+    Args:
+        bot_id: prefix of client order ids.
+        symbol: the traded market.
+        exchange: the exchange client (live ccxt or paper); the only path to an exchange.
+        strategy: the strategy instance (already built with validated params).
+        risk: the RiskManager asked before every order.
+        clock: live or simulated clock.
+        sizing: sizer used when a strategy leaves the quantity open.
+        on_shutdown: ``cancel`` or ``keep`` the bot's open orders when it stops.
+        heartbeat_s: wall seconds between heartbeats (strategy re-check without market data, lookups of
+            unknown outcomes, stall detection).
+        shutdown_timeout_s: bound on the orderly shutdown, in seconds.
+        journal: the write-ahead journal, or ``None``.
+        sequence: client-order-id sequence source (journal-backed in live runs).
+        notify: called with systemd-style status words (``READY=1``, ``WATCHDOG=1``...).
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        symbol: Symbol,
+        exchange: BaseExchangeClient,
+        strategy: BaseStrategy[Any],
+        risk: RiskManager,
+        clock: Clock,
+        sizing: Callable[[OrderParams, RiskContext], Decimal | None] | None = None,
+        on_shutdown: Literal["cancel", "keep"] = "cancel",
+        heartbeat_s: float = 1.0,
+        shutdown_timeout_s: float = 15.0,
+        journal: OrderJournal | None = None,
+        sequence: SequenceSource | None = None,
+        notify: Callable[[str], None] | None = None,
+        after_connect: Callable[[TradingBot], Awaitable[None]] | None = None,
+    ) -> None:
+        self.bot_id = bot_id
+        self.symbol = symbol
+        self.exchange = exchange
+        self.strategy = strategy
+        self.risk = risk
+        self.clock = clock
+        self.on_shutdown = on_shutdown
+        self.heartbeat_s = heartbeat_s
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self.journal = journal
+        self.notify = notify or (lambda _msg: None)
+        self._after_connect = after_connect
+        self._sizing = sizing
+        self._sequence = sequence or TimeSeededSequence(int(time.time() * 1000))
+        self.tracker = OrderTracker(f"{bot_id}-")
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.stop_reason = ""
+        self.exit_code = 0
+        self.strategy_failed = False
+        self.events = 0
+        self._pending_pass = False
+        self._in_pass = False
+        self._wait_until_ms = 0
+        self._next_account_check_ms = 0
+        self._balances_dirty = True
+        self._last_event_ms = 0
+        self._started_wall = 0.0
+        self.market: Market | None = None
+        self.portfolio: Portfolio | None = None
+        self.context: BotStrategyContext | None = None
+        self.orders: OrderManager | None = None
+
+    # -- public control ----------------------------------------------------------------------
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask the bot to stop in order (safe to call from a signal handler, more than once)."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            _log.info("stop_requested", reason=reason)
+            self._stop.set()
+
+    async def run(self) -> RunResult:
+        """Connect, trade until stopped (or the replay ends), shut down in order; return the result."""
+        self._started_wall = time.perf_counter()
+        self.exchange.attach(self._on_update)
+        try:
+            await self._start()
+            self.notify("READY=1")
+            self.notify(f"STATUS=trading {self.symbol} with {self.strategy.name}")
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._market_loop(), name="market_data")
+                    tg.create_task(self._user_stream(), name="user_stream")
+                    tg.create_task(self._heartbeat(), name="heartbeat")
+                    tg.create_task(self._watch_stop(), name="stop_watcher")
+            except* _StopRequested:
+                pass
+            except* EmergencyStop as group:
+                self._fail(f"emergency stop: {group.exceptions[0]}")
+            except* (OperationalError, AuthenticationError) as group:
+                self._fail(f"halted: {group.exceptions[0]}")
+        except ConfigError:
+            await self._close_exchange()
+            raise
+        except (OperationalError, ExchangeError) as exc:
+            self._fail(f"could not start: {exc}")
+        finally:
+            self.notify("STOPPING=1")
+            await self._shutdown()
+        summary = self._summary()
+        return RunResult(exit_code=self.exit_code, reason=self.stop_reason, summary=summary)
+
+    def _fail(self, reason: str) -> None:
+        self.exit_code = 1
+        self.stop_reason = reason
+        self.risk.set_trading_state(TradingState.HALTED, reason)
+        _log.error("bot_halted", reason=reason)
+
+    # -- start ------------------------------------------------------------------------------
+    async def _start(self) -> None:
+        await self.exchange.connect()
+        self.market = market = self.exchange.market(self.symbol)
+        self.portfolio = Portfolio(market)
+        self.portfolio.set_balances(await self.exchange.fetch_balance())
+        self._balances_dirty = False
+        self.context = BotStrategyContext(
+            market=market, clock=self.clock, tracker=self.tracker, portfolio=self.portfolio, risk=self.risk
+        )
+        self.orders = OrderManager(
+            bot_id=self.bot_id,
+            symbol=self.symbol,
+            exchange=self.exchange,
+            tracker=self.tracker,
+            risk=self.risk,
+            clock=self.clock,
+            sequence=self._sequence,
+            journal=self.journal,
+            risk_context=self._risk_context,
+            publish=self._publish,
+            sizing=self._sizing,
+        )
+        if self._after_connect is not None:
+            await self._after_connect(self)
+        try:
+            self.strategy.initialize(self.context)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(f"strategy {self.strategy.name!r} failed to start: {exc}") from exc
+        _log.info("bot_started", bot_id=self.bot_id, symbol=self.symbol, strategy=self.strategy.name)
+
+    # -- long-lived tasks ----------------------------------------------------------------------
+    async def _watch_stop(self) -> None:
+        await self._stop.wait()
+        raise _StopRequested
+
+    async def _user_stream(self) -> None:
+        await self.exchange.run_user_stream()
+
+    async def _market_loop(self) -> None:
+        async for md in self.exchange.stream_market_data(self.symbol):
+            self.events += 1
+            await self._on_market_data(md)
+            if self._stop.is_set():
+                return
+        self.request_stop("end of market data")
+
+    async def _heartbeat(self) -> None:
+        """Wake the strategy without market data, resolve unknown outcomes, ping the watchdog."""
+        heartbeat_ms = int(self.heartbeat_s * 1000)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.heartbeat_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            self.notify("WATCHDOG=1")
+            if self._in_pass:
+                continue
+            orders = self.orders
+            if orders is not None and orders.unknown_outcomes:
+                await orders.resolve_unknown()
+            md = self.context.last if self.context is not None else None
+            if md is None:
+                continue
+            stale = self.clock.now_ms() - self._last_event_ms >= heartbeat_ms
+            if self._pending_pass or stale:
+                await self._strategy_passes(md, self.clock.now_ms())
+
+    # -- the pipeline ---------------------------------------------------------------------------
+    async def _on_market_data(self, md: MarketData) -> None:
+        assert self.context is not None
+        assert self.portfolio is not None
+        self.context.last = md
+        now = md.ts_ms
+        self._last_event_ms = now
+        self.portfolio.update_mark(now, (md.bid + md.ask) / 2)
+        if now >= self._next_account_check_ms:
+            self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
+            self.risk.record_exchange_ok(now)
+            await self._check_account(now)
+        if not self._in_pass:
+            await self._strategy_passes(md, now)
+
+    async def _strategy_passes(self, md: MarketData, now: int) -> None:
+        self._in_pass = True
+        try:
+            for _ in range(_MAX_PASSES_PER_EVENT):
+                self._pending_pass = False
+                await self._strategy_pass(md, now)
+                if not self._pending_pass or self._stop.is_set():
+                    break
+        finally:
+            self._in_pass = False
+
+    async def _strategy_pass(self, md: MarketData, now: int) -> None:
+        strategy = self.strategy
+        if self.strategy_failed or now < self._wait_until_ms:
+            return
+        try:
+            if not strategy.should_execute(md):
+                return
+            result = strategy.execute_strategy(md)
+        except Exception as exc:  # every hook is wrapped: a strategy bug stops only the strategy
+            self._strategy_crashed("execute_strategy", exc)
+            return
+        if result.action is not StrategyAction.NONE or result.cancel:
+            await self._handle_result(result, md)
+        self._check_strategy_stop()
+
+    async def _handle_result(self, result: StrategyResult, md: MarketData) -> None:
+        orders = self.orders
+        assert orders is not None
+        if result.message:
+            _log.info("strategy_note", strategy=self.strategy.name, message=result.message)
+        for coid in result.cancel:
+            await self._guarded(orders.cancel(coid))
+        action = result.action
+        if action is StrategyAction.PLACE_ORDER:
+            if self._balances_dirty:
+                await self._refresh_balances()
+            for params in result.orders:
+                await self._guarded(orders.submit(params, md))
+        elif action is StrategyAction.CLOSE_POSITION:
+            await self._close_position("strategy asked to close the position")
+        elif action is StrategyAction.WAIT:
+            self._wait_until_ms = self.clock.now_ms() + int(result.wait_time * 1000)
+
+    async def _guarded(self, call: Awaitable[Any]) -> None:
+        """Run one exchange request with the error policy: transient errors never stop the bot."""
+        try:
+            await call
+        except AuthenticationError as exc:
+            assert self.orders is not None
+            _log.error("authentication_failed", error=str(exc), failures=self.orders.auth_failures)
+            if self.orders.auth_failures >= _MAX_AUTH_FAILURES:
+                raise OperationalError(
+                    f"the exchange refused our API keys {self.orders.auth_failures} times in a row; check "
+                    "TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET"
+                ) from exc
+        except TransientExchangeError as exc:
+            self.risk.record_order_failure(self.clock.now_ms())
+            _log.warning("exchange_transient_error", error=str(exc))
+        except ExchangeError as exc:
+            self.risk.record_order_failure(self.clock.now_ms())
+            _log.error("exchange_error", error=str(exc))
+
+    def _risk_context(self) -> RiskContext:
+        assert self.portfolio is not None
+        assert self.market is not None
+        assert self.context is not None
+        return RiskContext(
+            market=self.market,
+            market_data=self.context.last,
+            now_ms=self.clock.now_ms(),
+            position=self.portfolio.position,
+            open_order_count=self.tracker.open_count,
+            balances=self.portfolio.balances,
+            equity=self.portfolio.equity(),
+            spot=not self.market.contract,
+        )
+
+    async def _refresh_balances(self) -> None:
+        assert self.portfolio is not None
+        try:
+            self.portfolio.set_balances(await self.exchange.fetch_balance())
+            self._balances_dirty = False
+        except TransientExchangeError as exc:
+            _log.warning("balance_refresh_failed", error=str(exc))
+
+    # -- order updates (the exchange's sink) ---------------------------------------------------
+    def _on_update(self, update: OrderUpdate) -> None:
+        if isinstance(update, Fill):
+            event = self.tracker.apply_fill(update)
+            if event is None:
+                return
+            assert self.portfolio is not None
+            self.portfolio.apply_fill(update)
+            self._balances_dirty = True
+            self.risk.record_order_success(update.ts_ms)
+        else:
+            event = self.tracker.apply_report(update)
+            if event is None:
+                return
+        self._publish(event)
+
+    def _publish(self, event: OrderEvent) -> None:
+        """Log an order event, show it to the strategy, and schedule a strategy pass."""
+        if isinstance(event, OrderDenied):
+            _log.warning(
+                "order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason
+            )
+        else:
+            _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
+        if not self.strategy_failed:
+            try:
+                self.strategy.on_order_update(event)
+            except Exception as exc:
+                self._strategy_crashed("on_order_update", exc)
+                return
+        self._pending_pass = True
+        if not self._in_pass:
+            self._wake.set()
+
+    def _strategy_crashed(self, hook: str, exc: Exception) -> None:
+        error = StrategyError(f"strategy {self.strategy.name!r} raised in {hook}: {exc!r}")
+        _log.error("strategy_failed", strategy=self.strategy.name, hook=hook, error=repr(exc), exc_info=exc)
+        self.strategy_failed = True
+        self.exit_code = 1
+        self.stop_reason = str(error)
+        self.risk.set_trading_state(TradingState.HALTED, str(error))
+
+    def _check_strategy_stop(self) -> None:
+        reason = self.strategy.stop_reason()
+        if reason is not None:
+            self.request_stop(f"strategy stopped: {reason}")
+
+    # -- account protection ------------------------------------------------------------------
+    async def _check_account(self, now: int) -> None:
+        portfolio = self.portfolio
+        assert portfolio is not None
+        if portfolio.starting_equity is None:
+            return
+        position = portfolio.position
+        snapshot = AccountSnapshot(
+            now_ms=now,
+            equity=portfolio.equity(),
+            starting_equity=portfolio.starting_equity,
+            positions=(
+                PositionView(symbol=self.symbol, quantity=position.quantity, unrealized_pnl=portfolio.unrealized_pnl()),
+            ),
+        )
+        decision = self.risk.check_account(snapshot)
+        if decision.action is ProtectionAction.NONE:
+            return
+        _log.error("account_protection", action=decision.action.value, reason=decision.reason)
+        if decision.action is ProtectionAction.EMERGENCY_FLATTEN:
+            assert self.orders is not None
+            await self.orders.cancel_all()
+            await self._close_position(decision.reason)
+            self.risk.set_trading_state(TradingState.HALTED, decision.reason)
+            raise EmergencyStop(decision.reason)
+        if decision.action is ProtectionAction.CLOSE_WORST and self.symbol in decision.symbols_to_close:
+            await self._close_position(decision.reason)
+
+    async def _close_position(self, reason: str) -> None:
+        """Flatten the bot's position with a reduce-only market order (through the RiskManager)."""
+        assert self.portfolio is not None
+        assert self.orders is not None
+        assert self.market is not None
+        quantity = self.market.round_amount(abs(self.portfolio.position.quantity))
+        if quantity <= 0:
+            return
+        side = OrderSide.SELL if self.portfolio.position.quantity > 0 else OrderSide.BUY
+        previous = self.risk.trading_state
+        if previous is TradingState.HALTED:
+            self.risk.set_trading_state(TradingState.REDUCING, reason)
+        params = OrderParams(
+            side=side, quantity=quantity, order_type=OrderType.MARKET, reduce_only=True, client_tag="close"
+        )
+        _log.warning("closing_position", side=side.value, quantity=str(quantity), reason=reason)
+        await self._guarded(self.orders.submit(params, self.context.last if self.context else None))
+        if previous is TradingState.HALTED:
+            self.risk.set_trading_state(TradingState.HALTED, reason)
+
+    # -- shutdown ----------------------------------------------------------------------------
+    async def _shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            self.strategy.shutdown()
+        orders = self.orders
+        if orders is not None and self.on_shutdown == "cancel" and self.tracker.open_count:
+            try:
+                async with asyncio.timeout(self.shutdown_timeout_s):
+                    await orders.cancel_all()
+            except TimeoutError:
+                _log.error("shutdown_cancel_timeout", open_orders=self.tracker.open_count)
+        if self.portfolio is not None:
+            with contextlib.suppress(ExchangeError, asyncio.CancelledError):
+                async with asyncio.timeout(self.shutdown_timeout_s):
+                    await self._refresh_balances()
+        await self._close_exchange()
+        _log.info("bot_stopped", reason=self.stop_reason, exit_code=self.exit_code)
+
+    async def _close_exchange(self) -> None:
+        try:
+            async with asyncio.timeout(self.shutdown_timeout_s):
+                await self.exchange.close()
+        except (TimeoutError, ExchangeError) as exc:
+            _log.error("exchange_close_failed", error=str(exc))
+
+    def _summary(self) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self._started_wall
+        return build_summary(self, elapsed)
