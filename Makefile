@@ -1,0 +1,32 @@
+# The two commands of the README. Both create .venv from scratch when it is missing or stale.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DATA   := trading_bot/sample_data
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+## run: replay 11 minutes of real Binance BTC/USDT quotes and trades through the grid strategy (paper fills)
+run: $(VENV)/.installed
+	$(PY) runbot.py --strategy grid --exchange binance --symbol BTC/USDT \
+		--replay $(DATA)/binance_BTCUSDT_quotes_2024-08-08.csv.gz \
+		--replay $(DATA)/binance_BTCUSDT_trades_2024-08-08.csv.gz \
+		--quantity 0.001 --take-profit 0.02 --max-orders 10 --wait-time 35
+
+## test: the whole test suite (what CI runs), then lint and type checks
+test: $(VENV)/.installed
+	$(PY) -m pytest
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.installed
+	$(PY) bench/replay_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
