@@ -1,0 +1,524 @@
+"""The bot's configuration: frozen pydantic models and ``load_config()``.
+
+Sources, lowest priority first, deep-merged key by key:
+
+1. the JSON file (``--config``); every key optional, unknown keys rejected;
+2. ``TRADING_BOT__SECTION__KEY[__SUBKEY...]`` variables, first from the ``.env`` file, then from the
+   process environment (which wins). Section and key names are case-insensitive. Values are parsed
+   as JSON when they parse (``5`` -> 5, ``{"x": 1}`` -> a dict, ``null`` -> None), except for
+   text fields (``bot.bot_id``, ``bot.symbol``, secrets, ...), which take the value verbatim;
+3. the systemd credentials directory (``$CREDENTIALS_DIRECTORY/exchange_api_key``,
+   ``exchange_secret``, ``exchange_password``, written by ``LoadCredential=``): secrets only. A
+   secret in the process environment still wins over a credential file, which wins over ``.env``;
+4. ``overrides``: the nested dict the CLI builds from its flags.
+
+Secrets (``exchange.api_key``, ``exchange.secret``, ``exchange.password``) are never read from the
+config file or CLI overrides: a non-null one there is a ``ConfigError`` naming the variable to set,
+so keys do not end up in version control or in ``ps`` output. An empty secret counts as unset.
+
+Every failure is one ``ConfigError`` line naming the field, what was expected, the bad value and
+where it came from, e.g. ``risk.max_open_orders: expected an integer, got 'abc' (from
+TRADING_BOT__RISK__MAX_OPEN_ORDERS)``. Only ``BotConfig.redacted()`` is ever printed or logged.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import SecretStr
+from pydantic import ValidationError
+from pydantic import field_validator
+from pydantic_core import ErrorDetails
+
+from exchanges.config import ExchangeConfig
+from risk.config import RiskConfig
+from trading_bot.errors import ConfigError
+from trading_bot.log import REDACTED
+from trading_bot.log import is_secret_key
+from trading_bot.registry import did_you_mean
+
+__all__ = [
+    "ENV_PREFIX",
+    "SECRET_FIELDS",
+    "BotConfig",
+    "BotSection",
+    "LoggingSection",
+    "PersistenceSection",
+    "StrategySection",
+    "example_config_json",
+    "load_config",
+]
+
+ENV_PREFIX = "TRADING_BOT__"
+"""Prefix of environment variables that set config keys (``TRADING_BOT__RISK__MAX_OPEN_ORDERS``)."""
+
+SECRET_FIELDS = ("api_key", "secret", "password")
+"""Fields of ``exchange`` that hold secrets; read only from the environment, .env or credentials."""
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_BOT_ID = re.compile(r"[A-Za-z0-9_]{1,20}")
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@]*):([^@/]+)@")
+_TEXT_TYPES: tuple[type, ...] = (str, SecretStr, Path)
+
+
+class BotSection(BaseModel):
+    """Identity of this bot, its market and its runtime timings."""
+
+    model_config = _FROZEN
+
+    bot_id: str = Field(
+        default="tb1",
+        description="1-20 characters [A-Za-z0-9_]; prefixes client order ids as <bot_id>-<seq>",
+    )
+    symbol: str = Field(default="BTC/USDT", description="the ccxt unified symbol traded, e.g. BTC/USDT")
+    data_dir: Path = Field(
+        default=Path("./var"), description="directory of the journal and state files (relative to the cwd)"
+    )
+    on_shutdown: Literal["cancel", "keep"] = Field(
+        default="cancel", description="on a clean stop, cancel the bot's open orders or keep them resting"
+    )
+    shutdown_timeout_s: float = Field(
+        default=15.0, gt=0, description="seconds the ordered shutdown may take before it is cut short"
+    )
+    heartbeat_s: float = Field(
+        default=1.0, gt=0, description="seconds between supervisor wake-ups of the strategy when no data arrives"
+    )
+
+    @field_validator("bot_id")
+    @classmethod
+    def _check_bot_id(cls, value: str) -> str:
+        if _BOT_ID.fullmatch(value) is None:
+            raise ValueError("expected 1-20 characters of A-Z, a-z, 0-9 or _")
+        return value
+
+    @field_validator("symbol")
+    @classmethod
+    def _check_symbol(cls, value: str) -> str:
+        base, sep, quote = value.partition("/")
+        if not (base and sep and quote) or value != value.strip():
+            raise ValueError("expected a ccxt unified symbol like 'BTC/USDT'")
+        return value
+
+
+class StrategySection(BaseModel):
+    """Which strategy runs; its parameters are validated by the strategy's own ``Params`` model."""
+
+    model_config = _FROZEN
+
+    name: str = Field(default="sma_cross", min_length=1, description="registered strategy name (grid, sma_cross)")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the strategy's parameters; units as its Params model documents"
+    )
+
+
+class LoggingSection(BaseModel):
+    """How logs are written (always to stderr)."""
+
+    model_config = _FROZEN
+
+    level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="lowest level logged")
+    format: Literal["auto", "console", "json"] = Field(
+        default="auto", description="console, json, or auto: console on a terminal, json otherwise"
+    )
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class PersistenceSection(BaseModel):
+    """Where the journal (orders, fills, strategy state) is stored."""
+
+    model_config = _FROZEN
+
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite:///<bot.data_dir>/journal.db",
+    )
+    enabled: bool = Field(default=True, description="journal orders and fills; off only for throwaway runs")
+
+    def resolved_db_url(self, data_dir: Path) -> str:
+        """Return ``db_url``, or the SQLite file ``<data_dir>/journal.db`` when it is not set."""
+        if self.db_url is not None:
+            return self.db_url
+        return f"sqlite+aiosqlite:///{data_dir.expanduser() / 'journal.db'}"
+
+
+class BotConfig(BaseModel):
+    """The whole configuration of one bot process."""
+
+    model_config = _FROZEN
+
+    bot: BotSection = Field(default_factory=BotSection, description="identity, symbol, data dir, timings")
+    exchange: ExchangeConfig = Field(default_factory=ExchangeConfig, description="exchange, keys, paper account")
+    strategy: StrategySection = Field(default_factory=StrategySection, description="strategy name and params")
+    risk: RiskConfig = Field(default_factory=RiskConfig, description="risk rules, sizer, account protection")
+    logging: LoggingSection = Field(default_factory=LoggingSection, description="log level and format")
+    persistence: PersistenceSection = Field(default_factory=PersistenceSection, description="the journal")
+
+    def redacted(self) -> dict[str, Any]:
+        """Return the config as JSON-ready data with secrets hidden: the only form ever printed or logged.
+
+        Secrets show as ``"**********"`` when set and ``None`` when not; a password in ``db_url`` and
+        secret-looking keys inside ``ccxt_options`` and strategy ``params`` are hidden too.
+        """
+        return _redact(self.model_dump(mode="json"), self)
+
+    def config_hash(self) -> str:
+        """Return the sha256 hex digest of the canonical redacted config, secrets left out entirely.
+
+        Equal configs hash equally whatever their source, key order, number spelling (``1000`` or
+        ``1000.0``) or whether keys are set, so a run record can tell whether the configuration changed.
+        """
+        data = _redact(self.model_dump(mode="python"), self)
+        for name in SECRET_FIELDS:
+            del data["exchange"][name]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def secret_values(self) -> list[str]:
+        """Return the plain values of the secrets that are set, for ``trading_bot.log.register_secret``."""
+        values = (getattr(self.exchange, name) for name in SECRET_FIELDS)
+        return [value.get_secret_value() for value in values if value is not None]
+
+
+def _redact(data: dict[str, Any], config: BotConfig) -> dict[str, Any]:
+    for name in SECRET_FIELDS:
+        data["exchange"][name] = None if getattr(config.exchange, name) is None else REDACTED
+    data["exchange"]["ccxt_options"] = _mask_secret_keys(data["exchange"]["ccxt_options"])
+    data["strategy"]["params"] = _mask_secret_keys(data["strategy"]["params"])
+    if data["persistence"]["db_url"] is not None:
+        data["persistence"]["db_url"] = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", data["persistence"]["db_url"])
+    return data
+
+
+def _mask_secret_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if is_secret_key(str(key)) and item is not None else _mask_secret_keys(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secret_keys(item) for item in value]
+    return value
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)  # Path
+
+
+def example_config_json() -> str:
+    """Return the text of ``config.example.json``: every key with its default, no secrets."""
+
+    def number(value: object) -> object:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+    data = BotConfig().model_dump(mode="python")
+    data["bot"]["data_dir"] = str(data["bot"]["data_dir"])
+    return json.dumps(data, indent=2, default=number) + "\n"
+
+
+_Path = tuple[str, ...]
+_Sources = dict[_Path, str]
+
+
+def load_config(
+    path: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    dotenv: Path | None = Path(".env"),
+) -> BotConfig:
+    """Load, merge and validate the configuration (see the module docstring for the sources).
+
+    Args:
+        path: the JSON config file; ``None`` means defaults plus environment and overrides.
+        env: the environment to read; default ``os.environ``.
+        overrides: nested dict of CLI values, e.g. ``{"strategy": {"name": "grid"}}``; wins over all
+            but secrets.
+        dotenv: a ``.env`` file of ``KEY=VALUE`` lines (``#`` comments, optional quotes, optional
+            ``export``); ignored when missing or ``None``.
+
+    Returns:
+        The validated, frozen configuration.
+
+    Raises:
+        ConfigError: one line naming the field, the problem, the fix and the value's source.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    sources: _Sources = {}
+    if path is not None:
+        file_data = _read_json(path)
+        _reject_secrets(file_data, "the config file")
+        _apply(data, (), file_data, str(path), sources)
+    if dotenv is not None:
+        for var_path, value, origin in _env_entries(_read_dotenv(dotenv), f"in {dotenv}"):
+            _apply(data, var_path, value, origin, sources)
+    for var_path, value, origin in _credential_entries(environ):
+        _apply(data, var_path, value, origin, sources)
+    for var_path, value, origin in _env_entries(environ, ""):
+        _apply(data, var_path, value, origin, sources)
+    if overrides is not None:
+        override_data = copy.deepcopy(dict(overrides))
+        _reject_secrets(override_data, "the command line")
+        _apply(data, (), override_data, "the command line", sources)
+    _drop_empty_secrets(data)
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe_errors(exc, sources)) from None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config: file {path} not found; pass an existing --config file (start from config.example.json)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"config: cannot read {path}: {reason}") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config: {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # duplicate key
+        raise ConfigError(f"config: {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: {path}: the top level must be a JSON object {{...}}, got {_json_kind(data)}")
+    return data
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}; keep one")
+        result[key] = value
+    return result
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _env_name(name: str) -> str:
+    return f"{ENV_PREFIX}EXCHANGE__{name.upper()}"
+
+
+def _reject_secrets(data: dict[str, Any], where: str) -> None:
+    exchange = data.get("exchange")
+    if not isinstance(exchange, dict):
+        return
+    for name in SECRET_FIELDS:
+        if exchange.get(name) is not None:
+            raise ConfigError(f"exchange.{name}: secrets are not read from {where}; set {_env_name(name)}")
+    options = exchange.get("ccxt_options")
+    if isinstance(options, dict):
+        for key, value in options.items():
+            if is_secret_key(str(key)) and value is not None:
+                raise ConfigError(
+                    f"exchange.ccxt_options.{key}: secrets are not read from {where}; set "
+                    f"{_env_name('api_key')}, {_env_name('secret')} or {_env_name('password')}"
+                )
+
+
+def _drop_empty_secrets(data: dict[str, Any]) -> None:
+    exchange = data.get("exchange")
+    if isinstance(exchange, dict):
+        for name in SECRET_FIELDS:
+            if exchange.get(name) == "":
+                exchange[name] = None
+
+
+def _apply(node: dict[str, Any], at: _Path, value: Any, origin: str, sources: _Sources) -> None:
+    """Deep-merge ``value`` at path ``at`` of ``node``, recording where each key came from."""
+    target = node
+    for key in at[:-1]:
+        child = target.get(key)
+        if not isinstance(child, dict):
+            child = target[key] = {}
+        target = child
+    if at:
+        sources.setdefault(at, origin)
+    if isinstance(value, dict) and (not at or isinstance(target.get(at[-1]), dict)):
+        for key, item in value.items():
+            _apply(node, (*at, str(key)), item, origin, sources)
+        return
+    target[at[-1]] = value
+    sources[at] = origin
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc}") from None
+    result: dict[str, str] = {}
+    for lineno, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"config: {path}:{lineno}: expected KEY=VALUE")  # never echo: may hold a secret
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        result[key.strip()] = value
+    return result
+
+
+def _env_entries(variables: Mapping[str, str], suffix: str) -> list[tuple[_Path, Any, str]]:
+    entries = []
+    for name, raw in variables.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].split("__")
+        origin = f"{name} {suffix}".rstrip()
+        if not all(parts):
+            raise ConfigError(f"config: malformed variable {origin}: use {ENV_PREFIX}SECTION__KEY")
+        var_path = tuple(part.lower() for part in parts)
+        value = raw if _is_text_field(var_path) else _parse_json_or_text(raw)
+        entries.append((var_path, value, origin))
+    return entries
+
+
+def _credential_entries(environ: Mapping[str, str]) -> list[tuple[_Path, Any, str]]:
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return []
+    entries: list[tuple[_Path, Any, str]] = []
+    for name in SECRET_FIELDS:
+        file = Path(directory) / f"exchange_{name}"
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"exchange.{name}: cannot read credential file {file}: {exc}") from None
+        if not value:
+            raise ConfigError(f"exchange.{name}: credential file {file} is empty; put the {name} in it")
+        entries.append((("exchange", name), value, str(file)))
+    return entries
+
+
+def _parse_json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            model = _model_of(arg)
+            if model is not None:
+                return model
+    return None
+
+
+def _model_at(at: tuple[str, ...]) -> type[BaseModel] | None:
+    """Return the model class whose fields live at path ``at`` (``()`` is BotConfig), or None."""
+    model: type[BaseModel] | None = BotConfig
+    for key in at:
+        if model is None or key not in model.model_fields:
+            return None
+        model = _model_of(model.model_fields[key].annotation)
+    return model
+
+
+def _is_text_field(at: _Path) -> bool:
+    model = _model_at(at[:-1])
+    if model is None or at[-1] not in model.model_fields:
+        return False
+    annotation = model.model_fields[at[-1]].annotation
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if typing.get_origin(annotation) is Literal:
+        return all(isinstance(arg, str) for arg in args)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return all(isinstance(arg, type) and issubclass(arg, _TEXT_TYPES) for arg in args)
+    return isinstance(annotation, type) and issubclass(annotation, _TEXT_TYPES)
+
+
+_EXPECTED = {
+    "int": "expected an integer",
+    "float": "expected a number",
+    "decimal": "expected a decimal number",
+    "bool": "expected true or false",
+    "string": "expected a string",
+    "model": "expected an object {...}",
+    "dict": "expected an object {...}",
+    "list": "expected a list",
+}
+
+
+def _describe_errors(exc: ValidationError, sources: _Sources) -> str:
+    errors = exc.errors(include_url=False)
+    message = _describe(errors[0], sources)
+    return message if len(errors) == 1 else f"{message} (+{len(errors) - 1} more)"
+
+
+def _describe(error: ErrorDetails, sources: _Sources) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    origin = _origin(loc, sources)
+    where = f" (from {origin})" if origin else ""
+    dotted = ".".join(loc) or "config"
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        hint = did_you_mean(loc[-1], model.model_fields if model is not None else ())
+        return f"config: unknown key {dotted!r}{hint}{where}"
+    kind = error["type"]
+    problem = _EXPECTED.get(kind.partition("_")[0], "") if kind.endswith(("_type", "_parsing", "_float")) else ""
+    if kind == "literal_error":
+        problem = f"expected {error['ctx']['expected']}"
+    elif not problem:
+        problem = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        problem = problem.replace("Input should be", "must be")
+    got = ""
+    value = error.get("input")
+    if isinstance(value, str | int | float) and not any(is_secret_key(part) for part in loc):
+        text = repr(value)
+        got = f", got {text if len(text) <= 60 else text[:57] + '...'}"
+    return f"{dotted}: {problem}{got}{where}"
+
+
+def _origin(loc: tuple[str, ...], sources: _Sources) -> str | None:
+    for size in range(len(loc), 0, -1):
+        found = sources.get(loc[:size])
+        if found is not None:
+            return found
+    for key, found in sources.items():
+        if key[: len(loc)] == loc:
+            return found
+    return None

@@ -1,0 +1,281 @@
+"""Structured logging: console on a terminal, JSON under systemd, secrets never written.
+
+``configure_logging()`` is called once by the CLI. Events are ``snake_case`` names with key-values
+(``log.info("order_submitted", client_order_id=...)``); ids bound with
+``structlog.contextvars.bind_contextvars`` appear on every line. Logs go to stderr: stdout is
+reserved for ``--json`` command output. Records from other libraries' stdlib ``logging`` (ccxt,
+aiohttp, SQLAlchemy) go through the same timestamper, redaction and renderer.
+
+Secrets are removed twice:
+
+1. ``redact_secrets`` (a processor) replaces the value of any key that looks secret (``api_key``,
+   ``secret``, ``password``, ``token``, ``signature``, ``apiKey``, ...), any ``SecretStr``, and every
+   occurrence of a registered secret string inside text, nested dicts and lists included.
+2. the renderer's output line is scrubbed again for registered secrets, which catches them inside
+   exception texts, tracebacks and object reprs.
+
+The CLI calls ``register_secret()`` with the loaded API key, secret and password, so they are
+scrubbed even if an exchange error message or a URL echoes them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from datetime import date
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import PurePath
+from typing import Any
+from typing import TextIO
+from urllib.parse import quote
+
+import structlog
+from pydantic import SecretBytes
+from pydantic import SecretStr
+from structlog.typing import EventDict
+from structlog.typing import Processor
+from structlog.typing import WrappedLogger
+
+from trading_bot.errors import ConfigError
+
+__all__ = [
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "REDACTED",
+    "clear_registered_secrets",
+    "configure_logging",
+    "is_secret_key",
+    "redact_secrets",
+    "register_secret",
+]
+
+REDACTED = "**********"
+"""What a secret is replaced with, everywhere."""
+
+LOG_LEVELS: Mapping[str, int] = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+"""Accepted ``level`` names and their stdlib numbers."""
+
+LOG_FORMATS = ("auto", "console", "json")
+"""Accepted ``fmt`` values; ``auto`` is console on a TTY, JSON otherwise."""
+
+_SECRET_MARKERS = (
+    "apikey",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "token",
+    "signature",
+    "privatekey",
+    "authorization",
+)
+_MIN_SECRET_LENGTH = 4
+_secrets: tuple[str, ...] = ()
+
+
+@functools.lru_cache(maxsize=1024)
+def is_secret_key(name: str) -> bool:
+    """Return True when a key name looks like it holds a secret (``api_key``, ``apiKey``, ``x-token``...).
+
+    Args:
+        name: a dict key or log field name; case, ``_`` and ``-`` are ignored.
+    """
+    normalized = name.lower().replace("_", "").replace("-", "")
+    return any(marker in normalized for marker in _SECRET_MARKERS)
+
+
+def register_secret(value: str | SecretStr | None) -> None:
+    """Scrub ``value`` from every log line from now on, wherever it appears.
+
+    Its URL-encoded and JSON-escaped forms are scrubbed too. ``None`` and values shorter than
+    4 characters are ignored (scrubbing them would garble unrelated text).
+
+    Args:
+        value: the secret, plain or as a ``SecretStr``.
+    """
+    global _secrets
+    if value is None:
+        return
+    plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if len(plain) < _MIN_SECRET_LENGTH:
+        return
+    variants = {plain, quote(plain, safe=""), json.dumps(plain)[1:-1]}
+    # Longest first, so a secret that contains another is replaced whole.
+    _secrets = tuple(sorted(set(_secrets) | variants, key=len, reverse=True))
+
+
+def clear_registered_secrets() -> None:
+    """Forget every registered secret (for tests and for a reload with new keys)."""
+    global _secrets
+    _secrets = ()
+
+
+def _scrub_text(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value, secrets) if secrets else value
+    if isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if isinstance(value, dict):
+        return _scrub_mapping(value, secrets)
+    if isinstance(value, list | tuple):
+        items = [_scrub(item, secrets) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _scrub_mapping(mapping: dict[Any, Any], secrets: tuple[str, ...]) -> dict[Any, Any]:
+    changed: dict[Any, Any] | None = None
+    for key, value in mapping.items():
+        if value is None or isinstance(value, bool):
+            continue
+        new = REDACTED if isinstance(key, str) and is_secret_key(key) else _scrub(value, secrets)
+        if new is not value:
+            if changed is None:
+                changed = dict(mapping)
+            changed[key] = new
+    return mapping if changed is None else changed
+
+
+def redact_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """Replace secret values in an event dict with ``REDACTED`` (a structlog processor).
+
+    Replaces the value of every key that looks secret (see ``is_secret_key``), every ``SecretStr``,
+    and every registered secret inside strings, at any depth of dicts, lists and tuples. Values that
+    are ``None`` or booleans are left alone. Costs one dict walk and cached key checks when there is
+    nothing to redact.
+
+    Args:
+        logger: the wrapped logger (unused).
+        method_name: the log method name (unused).
+        event_dict: the event; changed in place and returned.
+    """
+    secrets = _secrets
+    for key, value in event_dict.items():
+        if value is None or isinstance(value, bool):
+            continue
+        if is_secret_key(key):
+            new: Any = REDACTED
+        elif isinstance(value, int | float):
+            continue
+        else:
+            new = _scrub(value, secrets)
+        if new is not value:
+            event_dict[key] = new
+    return event_dict
+
+
+class _ScrubbingRenderer:
+    """Run the real renderer, then scrub registered secrets from its output line."""
+
+    def __init__(self, renderer: Processor) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+        rendered = self._renderer(logger, method_name, event_dict)
+        text = rendered if isinstance(rendered, str) else str(rendered)
+        secrets = _secrets
+        return _scrub_text(text, secrets) if secrets else text
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if isinstance(value, Decimal | PurePath):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return repr(value)
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def _renderer(fmt: str, stream: TextIO) -> Processor:
+    use_console = fmt == "console" or (fmt == "auto" and _is_tty(stream))
+    if use_console:
+        colors = _is_tty(stream) and "NO_COLOR" not in os.environ
+        return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=structlog.dev.plain_traceback)
+    return structlog.processors.JSONRenderer(default=_json_default, ensure_ascii=False)
+
+
+_handler_marker = "_trading_bot_handler"
+
+
+def _route_stdlib_logging(level_no: int, pre_chain: list[Processor], renderer: Processor, stream: TextIO) -> None:
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=pre_chain,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    setattr(handler, _handler_marker, True)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, _handler_marker, False):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level_no)
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Configure structlog (and stdlib ``logging``) for the whole process.
+
+    Calling it again replaces the previous configuration. Loggers are not cached, so modules may
+    call ``structlog.get_logger()`` at import time.
+
+    Args:
+        level: lowest level written: "debug", "info", "warning" or "error" (any case).
+        fmt: "console" (human-readable), "json" (one object per line) or "auto" (console when
+            ``stream`` is a TTY, JSON otherwise, e.g. under systemd).
+        stream: where lines go; default ``sys.stderr`` (stdout is kept for ``--json`` output).
+
+    Raises:
+        ConfigError: ``level`` or ``fmt`` is not one of the accepted values.
+    """
+    level_no = LOG_LEVELS.get(level.lower())
+    if level_no is None:
+        raise ConfigError(f"logging.level: expected one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    if fmt.lower() not in LOG_FORMATS:
+        raise ConfigError(f"logging.format: expected one of {', '.join(LOG_FORMATS)}, got {fmt!r}")
+    out = sys.stderr if stream is None else stream
+    renderer: Processor = _ScrubbingRenderer(_renderer(fmt.lower(), out))
+    shared: list[Processor] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+    _route_stdlib_logging(level_no, [structlog.stdlib.add_logger_name, *shared], renderer, out)
