@@ -57,9 +57,8 @@ def _configure_logging(config: BotConfig, fmt: str | None, level: str | None) ->
     from trading_bot.log import register_secret
 
     configure_logging(level or config.logging.level, fmt or config.logging.format)
-    for secret in (config.exchange.api_key, config.exchange.secret, config.exchange.password):
-        if secret is not None:
-            register_secret(secret.get_secret_value())
+    for secret in config.secret_values():
+        register_secret(secret)
 
 
 def _parse_speed(speed: str) -> float | None:
