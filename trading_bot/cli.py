@@ -230,11 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     app(args=args, prog_name="runbot.py")
 
 
+_COMMAND_MODULES = ("trading_bot.cli_backtest", "trading_bot.cli_journal", "trading_bot.cli_emulator")
+
+
 def _register_extra_commands() -> None:
-    """Attach optional command groups (backtest, emulator, journal tools) when they are installed."""
+    """Import the modules that add commands to ``app`` (each keeps its heavy imports inside its commands)."""
     from importlib import import_module
 
-    for module in ("trading_bot.cli_tools",):
+    for module in _COMMAND_MODULES:
         try:
             import_module(module)
         except ModuleNotFoundError as exc:
