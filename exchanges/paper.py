@@ -1,0 +1,221 @@
+"""The paper exchange: market data from a source (live or recorded), fills from the matching engine.
+
+``PaperExchange`` is a full ``BaseExchangeClient``: orders, cancels, balances and trade history live in
+a simulated account (``exchanges.matching``). Market data comes from any ``MarketDataSource``: the replay
+feed (``exchanges.replay.ReplayFeed``) or, later, a live public-data client. Every event streamed is
+matched against the resting orders *before* it is yielded, so the fills an event causes reach the
+sink before the strategy sees that event. Fees default to the market's own maker/taker rates unless
+``PaperConfig`` sets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Protocol
+
+import structlog
+
+from exchanges import EXCHANGES
+from exchanges.base import BaseExchangeClient
+from exchanges.config import PaperConfig
+from exchanges.matching import MatchingEngine
+from exchanges.matching import SimAccount
+from trading_bot.domain import Balance
+from trading_bot.domain import ClientOrderId
+from trading_bot.domain import Clock
+from trading_bot.domain import Fill
+from trading_bot.domain import Market
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderStatusReport
+from trading_bot.domain import Symbol
+from trading_bot.errors import ConfigError
+from trading_bot.errors import OrderRejected
+from trading_bot.registry import did_you_mean
+
+__all__ = ["MarketDataSource", "PaperExchange"]
+
+log = structlog.get_logger(__name__)
+
+
+class MarketDataSource(Protocol):
+    """Where the paper exchange gets its markets and market data from."""
+
+    async def load_markets(self) -> Mapping[Symbol, Market]:
+        """Return the markets the source knows (precision, limits, fees)."""
+        ...
+
+    def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
+        """Yield market events of ``symbol`` until cancelled or the data ends."""
+        ...
+
+    async def fetch_bbo(self, symbol: Symbol) -> MarketData:
+        """Return the current best bid and ask of ``symbol``."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections or files."""
+        ...
+
+
+@EXCHANGES.register("paper")
+class PaperExchange(BaseExchangeClient):
+    """Simulated account over real (live or recorded) market data.
+
+    Args:
+        config: starting balances, fee overrides, slippage and queue modelling.
+        clock: stamps orders and fills (the replay's simulated clock, or the live clock).
+        source: market data and market metadata.
+        markets: market metadata to use instead of ``source.load_markets()``.
+    """
+
+    name = "paper"
+
+    def __init__(
+        self,
+        config: PaperConfig,
+        clock: Clock,
+        source: MarketDataSource,
+        markets: Mapping[Symbol, Market] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.clock = clock
+        self.source = source
+        self._markets: dict[Symbol, Market] | None = None if markets is None else dict(markets)
+        self._account = SimAccount(config.balances)
+        self._engines: dict[Symbol, MatchingEngine] = {}
+        self._closed = False
+
+    # ----------------------------------------------------------------- lifecycle and markets
+
+    async def connect(self) -> None:
+        """Load the markets (there is nothing to connect to)."""
+        await self.load_markets()
+        log.info(
+            "paper_exchange_connected",
+            markets=len(self._markets or {}),
+            balances={c: str(v) for c, v in self.config.balances.items()},
+        )
+
+    async def close(self) -> None:
+        """Close the market-data source; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.source.close()
+
+    async def load_markets(self) -> Mapping[Symbol, Market]:
+        """Return the markets (from the constructor, else the source; loaded once)."""
+        if self._markets is None:
+            self._markets = dict(await self.source.load_markets())
+        return self._markets
+
+    def market(self, symbol: Symbol) -> Market:
+        """Return one loaded market; raise ``ConfigError`` naming close symbols if unknown."""
+        markets = self._markets or {}
+        market = markets.get(symbol)
+        if market is None:
+            known = ", ".join(sorted(markets)) or "none loaded"
+            raise ConfigError(f"unknown market {symbol!r}{did_you_mean(symbol, markets)}; known: {known}")
+        return market
+
+    def engine(self, symbol: Symbol) -> MatchingEngine:
+        """Return the matching engine of ``symbol`` (created on first use, sharing the one account)."""
+        engine = self._engines.get(symbol)
+        if engine is None:
+            market = self.market(symbol)
+            cfg = self.config
+            engine = MatchingEngine(
+                market=market,
+                clock=self.clock,
+                maker_fee=market.maker_fee if cfg.maker_fee is None else cfg.maker_fee,
+                taker_fee=market.taker_fee if cfg.taker_fee is None else cfg.taker_fee,
+                slippage_bps=cfg.slippage_bps,
+                queue_position=cfg.queue_position,
+                balances=self._account,
+                on_update=self.emit,
+            )
+            self._engines[symbol] = engine
+        return engine
+
+    # ----------------------------------------------------------------- market data
+
+    async def fetch_bbo(self, symbol: Symbol) -> MarketData:
+        """Return the latest event matched for ``symbol``, else ask the source."""
+        engine = self.engine(symbol)
+        md = engine.last_market_data
+        if md is None:
+            md = await self.source.fetch_bbo(symbol)
+            engine.set_quote(md)
+        return md
+
+    async def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
+        """Yield the source's events, each matched against the resting orders before it is yielded."""
+        on_market_data = self.engine(symbol).on_market_data
+        async for md in self.source.stream_market_data(symbol):
+            on_market_data(md)
+            yield md
+
+    async def run_user_stream(self) -> None:
+        """Return at once: the simulator delivers every update inline."""
+
+    # ----------------------------------------------------------------- orders
+
+    async def place_order(
+        self, symbol: Symbol, params: OrderParams, quantity: Decimal, client_order_id: ClientOrderId
+    ) -> OrderStatusReport:
+        """Submit one order to the simulator; fills it causes reach the sink before this returns.
+
+        Raises:
+            OrderRejected: a filter failed or the client id is in use (``InsufficientFunds``,
+                ``PostOnlyWouldCross`` for those causes).
+        """
+        engine = self.engine(symbol)
+        for other in self._engines.values():
+            if other is not engine and any(o.client_order_id == client_order_id for o in other.open_orders()):
+                raise OrderRejected(
+                    f"{symbol} {params.side.value} {quantity}: duplicate client order id {client_order_id}"
+                )
+        if engine.last_market_data is None:
+            await self.fetch_bbo(symbol)
+        report = engine.submit(params, quantity, client_order_id)
+        log.info(
+            "paper_order_placed",
+            symbol=symbol,
+            client_order_id=client_order_id,
+            side=params.side.value,
+            order_type=params.order_type.value,
+            quantity=str(quantity),
+            price=str(params.price),
+            status=report.status.value,
+        )
+        return report
+
+    async def cancel_order(self, symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport:
+        """Cancel one open order by client id.
+
+        Raises:
+            OrderNotFound: the order is unknown or already closed.
+        """
+        report = self.engine(symbol).cancel(client_order_id)
+        log.info("paper_order_canceled", symbol=symbol, client_order_id=client_order_id)
+        return report
+
+    async def fetch_order(self, symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport | None:
+        """Look one order up by client id; ``None`` when the simulator never saw it."""
+        return self.engine(symbol).order(client_order_id)
+
+    async def fetch_open_orders(self, symbol: Symbol) -> list[OrderStatusReport]:
+        """Return the account's open orders in ``symbol``."""
+        return self.engine(symbol).open_orders()
+
+    async def fetch_my_trades(self, symbol: Symbol, since_ms: int | None = None) -> list[Fill]:
+        """Return the account's fills in ``symbol`` since ``since_ms`` (inclusive, epoch ms), oldest first."""
+        return self.engine(symbol).fills_since(since_ms)
+
+    async def fetch_balance(self) -> dict[str, Balance]:
+        """Return the simulated account's balances by currency."""
+        return self._account.balances()

@@ -1,0 +1,471 @@
+"""Replay of recorded market data files as a stream of ``MarketData`` events.
+
+Formats (``/work/shared/data/README.md``; plain CSV or gzip, detected from the file's magic bytes):
+
+* quotes — ``timestamp,bid_price,bid_size,ask_price,ask_size[,...]``
+* trades — ``timestamp,price,quantity,side,trade_id[,...]`` (``side`` = aggressor side)
+* bars — ``timestamp,open,high,low,close[,volume,...]`` (``timestamp`` = bar open)
+
+The kind of a file is read from its header (columns are found by name, extra columns are ignored).
+``timestamp`` is epoch milliseconds UTC; prices are in quote currency, sizes in base currency.
+
+Events:
+
+* A quote row → ``MarketData`` with its bid/ask and sizes; ``last`` is the last trade (or path) price
+  seen so far (``None`` before any).
+* A trade row → ``MarketData`` with ``trade=TradeTick(...)``, ``last=price`` and bid/ask (and sizes) of
+  the latest quote seen; before any quote, ``bid = ask = price`` with zero sizes.
+* A bar → four quote events along a documented intrabar path: **open → the extreme nearer to the open →
+  the farther extreme → close**. On a tie, a bar that closed down visits the high first, any other bar
+  the low first. The events are at ``ts``, ``ts + i/3``, ``ts + 2i/3`` and ``ts + i`` (ms), where the
+  bar interval ``i`` is the smallest step between consecutive bar timestamps seen so far, including the
+  step to the next bar (so a path never runs past the next bar's open; 60 000 ms for a lone bar).
+  Each path point ``p`` becomes a synthetic quote ``bid = p − tick/2``,
+  ``ask = p + tick/2`` (a one-tick spread centred on the path; sizes 0 = unknown), with ``last = p``. The
+  close event also carries ``bar=Bar(...)``. ``tick`` is the market's price increment (the ``tick``
+  argument, else the bundled snapshot's, else the finest decimal step of the first bar's open price).
+  These synthetic bid/ask prices lie half a tick off the price grid, on purpose: a resting buy at the
+  bar's low does not fill by touching it (the ask stays half a tick above), only by trading through.
+
+Several files are merged by timestamp; the merge is stable: on equal timestamps the event of the file
+listed first comes first, and within a file rows keep file order, except that trades sharing a
+timestamp are ordered by numeric ``trade_id``. A timestamp may step back by at most
+``backstep_tolerance_ms`` (it is then clamped to the previous one); a larger step back is a
+``DataError``. Note that the bundled Binance spot quotes are stamped with local receive time, about
+1.27 s behind the trades' exchange time; the merge does not correct that skew.
+
+Every problem in a file is a ``DataError`` naming the file and line: missing file, unreadable gzip,
+unknown header (naming the expected columns), non-numeric value, timestamps going backwards, crossed
+quote (bid > ask).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import heapq
+import io
+import zlib
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from decimal import InvalidOperation
+from pathlib import Path
+from typing import Any
+from typing import TextIO
+
+import structlog
+
+from exchanges.markets import load_market_snapshot
+from trading_bot.domain import Bar
+from trading_bot.domain import Market
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderSide
+from trading_bot.domain import SimulatedClock
+from trading_bot.domain import Symbol
+from trading_bot.domain import TradeTick
+from trading_bot.errors import ConfigError
+from trading_bot.errors import DataError
+
+__all__ = ["BAR_COLUMNS", "QUOTE_COLUMNS", "TRADE_COLUMNS", "ReplayFeed", "ReplayFile"]
+
+log = structlog.get_logger(__name__)
+
+QUOTE_COLUMNS = ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size")
+TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")
+BAR_COLUMNS = ("timestamp", "open", "high", "low", "close")
+_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("quotes", QUOTE_COLUMNS),
+    ("trades", TRADE_COLUMNS),
+    ("bars", BAR_COLUMNS),
+)
+_QUOTE, _TRADE, _PATH = 0, 1, 2
+_DEFAULT_BAR_MS = 60_000
+_SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL, "b": OrderSide.BUY, "s": OrderSide.SELL}
+_ZERO = Decimal(0)
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayFile:
+    """One validated input file: its path, kind (``quotes``/``trades``/``bars``) and header columns."""
+
+    path: Path
+    kind: str
+    columns: tuple[str, ...]
+
+
+# A raw merged record: (ts_ms, file index, kind, a, b, c, d). Quotes: bid, bid_size, ask, ask_size.
+# Trades: price, quantity, side, trade_id. Path points: price, bar-or-None, unused, unused.
+_Record = tuple[int, int, int, Any, Any, Any, Any]
+
+
+def _open_text(path: Path) -> TextIO:
+    if not path.is_file():
+        raise DataError(f"{path}: replay file not found")
+    try:
+        with path.open("rb") as raw:
+            magic = raw.read(2)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read replay file: {exc}") from exc
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")
+
+
+def _detect(path: Path, header: list[str]) -> tuple[str, dict[str, int]]:
+    names = [name.strip().lstrip("\ufeff").lower() for name in header]
+    for kind, required in _KINDS:
+        if all(column in names for column in required):
+            return kind, {name: i for i, name in enumerate(names)}
+    expected = "; ".join(f"{kind}: {','.join(cols)}" for kind, cols in _KINDS)
+    raise DataError(f"{path}:1: unknown header {','.join(header)!r}; expected columns for {expected}")
+
+
+class ReplayFeed:
+    """Recorded quotes/trades/bars of one symbol, replayed in time order through a simulated clock.
+
+    Satisfies the paper exchange's ``MarketDataSource`` protocol.
+
+    Args:
+        paths: the files to merge (CSV or CSV.gz, any mix of kinds).
+        symbol: the unified symbol the data belongs to (``BTC/USDT``).
+        clock: advanced to each event's ``ts_ms`` before the event is yielded.
+        speed: replay speed factor: ``N`` sleeps ``Δt / N`` real seconds between events; ``None`` replays
+            at full speed without sleeping or yielding to the event loop between events.
+        start_ms: first event time to yield (earlier quotes still set the book); ``None`` = from the start.
+        end_ms: last event time to yield (inclusive); ``None`` = to the end.
+        markets: market metadata returned by ``load_markets``; default: the bundled Binance snapshot.
+        tick: price increment for the synthetic bar spread, quote currency; default: the market's.
+        backstep_tolerance_ms: largest backwards timestamp step accepted (clamped), milliseconds.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        symbol: Symbol,
+        clock: SimulatedClock,
+        speed: float | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        *,
+        markets: Mapping[Symbol, Market] | None = None,
+        tick: Decimal | None = None,
+        backstep_tolerance_ms: int = 100,
+    ) -> None:
+        if not paths:
+            raise ConfigError("replay needs at least one data file")
+        if speed is not None and speed <= 0:
+            raise ConfigError(f"replay speed must be > 0, got {speed}")
+        self.paths = tuple(Path(p) for p in paths)
+        self.symbol = symbol
+        self.clock = clock
+        self.speed = speed
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self._markets = markets
+        self._tick = tick
+        self._tolerance = backstep_tolerance_ms
+        self._latest: MarketData | None = None
+
+    # ----------------------------------------------------------------- public API
+
+    def validate(self) -> list[ReplayFile]:
+        """Open every file and read its header, so a bad file fails before trading starts.
+
+        Returns:
+            One ``ReplayFile`` per path, in order.
+
+        Raises:
+            DataError: a file is missing, not readable (bad gzip) or has an unknown header.
+        """
+        found: list[ReplayFile] = []
+        for path in self.paths:
+            with _open_text(path) as text:
+                header = self._header(path, csv.reader(text))
+            kind, _ = _detect(path, header)
+            columns = tuple(h.strip().lstrip("\ufeff").lower() for h in header)
+            found.append(ReplayFile(path=path, kind=kind, columns=columns))
+        return found
+
+    @property
+    def latest(self) -> MarketData | None:
+        """Return the last event yielded by ``stream_market_data`` (``None`` before the first)."""
+        return self._latest
+
+    async def load_markets(self) -> Mapping[Symbol, Market]:
+        """Return ``markets`` if given, else the bundled Binance snapshot's market of the feed's symbol.
+
+        Raises:
+            ConfigError: no ``markets`` were given and the snapshot does not know the symbol.
+        """
+        if self._markets is not None:
+            return self._markets
+        snapshot = load_market_snapshot("binance")
+        if self.symbol not in snapshot:
+            raise ConfigError(
+                f"no bundled market metadata for {self.symbol} (known: {', '.join(sorted(snapshot))}); "
+                "pass markets= to the replay feed"
+            )
+        return {self.symbol: snapshot[self.symbol]}
+
+    async def fetch_bbo(self, symbol: Symbol) -> MarketData:
+        """Return the latest event streamed, or the first event of the data if nothing streamed yet."""
+        self._check_symbol(symbol)
+        if self._latest is not None:
+            return self._latest
+        for md in self.iter_events():
+            return md
+        raise DataError(f"{', '.join(map(str, self.paths))}: replay data has no events")
+
+    async def close(self) -> None:
+        """Release resources (files are closed as each pass ends; nothing to do)."""
+
+    async def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
+        """Yield every event in time order, advancing the clock to each event's time before yielding it.
+
+        Raises:
+            ConfigError: ``symbol`` is not the feed's symbol.
+            DataError: a file is malformed (raised when the bad line is reached).
+        """
+        self._check_symbol(symbol)
+        advance = self.clock.advance_to
+        speed = self.speed
+        if speed is None:
+            for md in self.iter_events():
+                advance(md.ts_ms)
+                self._latest = md
+                yield md
+            return
+        prev_ts: int | None = None
+        for md in self.iter_events():
+            if prev_ts is not None and md.ts_ms > prev_ts:
+                await asyncio.sleep((md.ts_ms - prev_ts) / 1000 / speed)
+            prev_ts = md.ts_ms
+            advance(md.ts_ms)
+            self._latest = md
+            yield md
+
+    def iter_events(self) -> Iterator[MarketData]:
+        """Yield every event in time order, synchronously (for a backtest engine; the clock is untouched).
+
+        Raises:
+            DataError: a file is malformed (raised when the bad line is reached).
+        """
+        sources = [self._records(i, path) for i, path in enumerate(self.paths)]
+        merged: Iterator[_Record] = sources[0] if len(sources) == 1 else heapq.merge(*sources)
+        symbol = self.symbol
+        start_ms = self.start_ms
+        end_ms = self.end_ms
+        md_cls = MarketData
+        tick_cls = TradeTick
+        bid: Decimal | None = None
+        ask: Decimal | None = None
+        bid_size = ask_size = _ZERO
+        last: Decimal | None = None
+        for ts, _, kind, a, b, c, d in merged:
+            if end_ms is not None and ts > end_ms:
+                return
+            if kind == _QUOTE:
+                bid, bid_size, ask, ask_size = a, b, c, d
+                if start_ms is not None and ts < start_ms:
+                    continue
+                yield md_cls(symbol=symbol, ts_ms=ts, bid=a, ask=c, bid_size=b, ask_size=d, last=last)
+            elif kind == _TRADE:
+                last = a
+                if start_ms is not None and ts < start_ms:
+                    continue
+                trade = tick_cls(ts_ms=ts, symbol=symbol, price=a, quantity=b, side=c, trade_id=d)
+                if bid is None or ask is None:
+                    yield md_cls(symbol=symbol, ts_ms=ts, bid=a, ask=a, last=a, trade=trade)
+                else:
+                    yield md_cls(
+                        symbol=symbol,
+                        ts_ms=ts,
+                        bid=bid,
+                        ask=ask,
+                        bid_size=bid_size,
+                        ask_size=ask_size,
+                        last=a,
+                        trade=trade,
+                    )
+            else:
+                bid, ask, last = c, d, a
+                bid_size = ask_size = _ZERO
+                if start_ms is not None and ts < start_ms:
+                    continue
+                yield md_cls(symbol=symbol, ts_ms=ts, bid=c, ask=d, last=a, bar=b)
+
+    # ----------------------------------------------------------------- internals
+
+    def _check_symbol(self, symbol: Symbol) -> None:
+        if symbol != self.symbol:
+            raise ConfigError(f"the replay feed serves {self.symbol}, not {symbol}")
+
+    @staticmethod
+    def _header(path: Path, reader: Any) -> list[str]:
+        try:
+            header: list[str] = next(reader, [])
+        except _GZIP_ERRORS as exc:
+            raise DataError(f"{path}:1: unreadable gzip or text: {exc}") from exc
+        except csv.Error as exc:
+            raise DataError(f"{path}:1: malformed CSV header: {exc}") from exc
+        if not any(h.strip() for h in header):
+            raise DataError(f"{path}:1: empty file, expected a CSV header")
+        return header
+
+    def _records(self, index: int, path: Path) -> Iterator[_Record]:
+        with _open_text(path) as text:
+            reader = csv.reader(text)
+            header = self._header(path, reader)
+            kind, cols = _detect(path, header)
+            try:
+                if kind == "quotes":
+                    yield from self._quote_records(index, path, reader, cols)
+                elif kind == "trades":
+                    yield from self._trade_records(index, path, reader, cols)
+                else:
+                    yield from self._bar_records(index, path, reader, cols)
+            except _GZIP_ERRORS as exc:
+                raise DataError(f"{path}:{reader.line_num + 1}: unreadable gzip or text: {exc}") from exc
+            except csv.Error as exc:
+                raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from exc
+            except (ValueError, InvalidOperation, IndexError, KeyError) as exc:
+                raise DataError(f"{path}:{reader.line_num}: not a valid number or value in row: {exc!r}") from exc
+
+    def _backstep(self, path: Path, line: int, ts: int, prev: int) -> int:
+        if prev - ts > self._tolerance:
+            raise DataError(
+                f"{path}:{line}: timestamps go backwards ({ts} after {prev}, more than "
+                f"{self._tolerance} ms); sort the file by timestamp"
+            )
+        return prev
+
+    def _quote_records(self, index: int, path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Record]:
+        i_ts, i_bp, i_bs = cols["timestamp"], cols["bid_price"], cols["bid_size"]
+        i_ap, i_as = cols["ask_price"], cols["ask_size"]
+        dec = Decimal
+        prev = -(2**62)
+        # Consecutive quotes often repeat a field: reuse the Decimal instead of parsing the string again.
+        bp_s = bs_s = ap_s = as_s = ""
+        bp = bs = ap = asz = _ZERO
+        for row in reader:
+            ts = int(row[i_ts])
+            if ts < prev:
+                ts = self._backstep(path, reader.line_num, ts, prev)
+            prev = ts
+            s = row[i_bp]
+            if s != bp_s:
+                bp_s, bp = s, dec(s)
+            s = row[i_bs]
+            if s != bs_s:
+                bs_s, bs = s, dec(s)
+            s = row[i_ap]
+            if s != ap_s:
+                ap_s, ap = s, dec(s)
+            s = row[i_as]
+            if s != as_s:
+                as_s, asz = s, dec(s)
+            if bp > ap:
+                raise DataError(f"{path}:{reader.line_num}: crossed quote: bid {bp} > ask {ap}")
+            yield (ts, index, _QUOTE, bp, bs, ap, asz)
+
+    def _trade_records(self, index: int, path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Record]:
+        i_ts, i_p, i_q = cols["timestamp"], cols["price"], cols["quantity"]
+        i_side, i_id = cols["side"], cols["trade_id"]
+        dec = Decimal
+        sides = _SIDES
+        prev = -(2**62)
+        group: list[_Record] = []
+        p_s = ""
+        price = _ZERO
+        for row in reader:
+            ts = int(row[i_ts])
+            if ts < prev:
+                ts = self._backstep(path, reader.line_num, ts, prev)
+            s = row[i_p]
+            if s != p_s:
+                p_s, price = s, dec(s)
+                if not price.is_finite() or price <= 0:
+                    raise DataError(f"{path}:{reader.line_num}: trade price must be a positive number, got {s!r}")
+            side_s = row[i_side]
+            side = sides.get(side_s.strip().lower())
+            if side is None:
+                raise DataError(f"{path}:{reader.line_num}: trade side must be buy or sell, got {side_s!r}")
+            record = (ts, index, _TRADE, price, dec(row[i_q]), side, row[i_id])
+            if ts != prev:
+                if len(group) > 1:
+                    yield from _by_trade_id(group)
+                elif group:
+                    yield group[0]
+                group = [record]
+                prev = ts
+            else:
+                group.append(record)
+        if len(group) > 1:
+            yield from _by_trade_id(group)
+        elif group:
+            yield group[0]
+
+    def _bar_records(self, index: int, path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Record]:
+        i_ts, i_o, i_h, i_l, i_c = (cols[c] for c in BAR_COLUMNS)
+        i_v = cols.get("volume")
+        dec = Decimal
+        interval: int | None = None
+        pending: Bar | None = None
+        prev = -(2**62)
+        for row in reader:
+            ts = int(row[i_ts])
+            if ts <= prev:
+                if ts < prev:
+                    ts = self._backstep(path, reader.line_num, ts, prev)
+                if ts == prev:
+                    raise DataError(f"{path}:{reader.line_num}: duplicate bar timestamp {ts}")
+            bar = Bar(
+                ts_ms=ts,
+                open=dec(row[i_o]),
+                high=dec(row[i_h]),
+                low=dec(row[i_l]),
+                close=dec(row[i_c]),
+                volume=_ZERO if i_v is None or not row[i_v] else dec(row[i_v]),
+            )
+            if not bar.low <= min(bar.open, bar.close) or not bar.high >= max(bar.open, bar.close):
+                raise DataError(f"{path}:{reader.line_num}: impossible bar: low/high do not contain open/close")
+            if pending is not None:
+                step = ts - prev
+                interval = step if interval is None else min(interval, step)
+                yield from self._bar_path(index, pending, interval)
+            pending = bar
+            prev = ts
+        if pending is not None:
+            yield from self._bar_path(index, pending, interval or _DEFAULT_BAR_MS)
+
+    def _bar_path(self, index: int, bar: Bar, interval: int) -> Iterator[_Record]:
+        half = self._half_tick(bar.open)
+        o, h, low, c = bar.open, bar.high, bar.low, bar.close
+        high_first = h - o < o - low or (h - o == o - low and c < o)
+        first, second = (h, low) if high_first else (low, h)
+        ts = bar.ts_ms
+        yield (ts, index, _PATH, o, None, o - half, o + half)
+        yield (ts + interval // 3, index, _PATH, first, None, first - half, first + half)
+        yield (ts + 2 * interval // 3, index, _PATH, second, None, second - half, second + half)
+        yield (ts + interval, index, _PATH, c, bar, c - half, c + half)
+
+    def _half_tick(self, price: Decimal) -> Decimal:
+        if self._tick is None:
+            markets = self._markets if self._markets is not None else load_market_snapshot("binance")
+            market = markets.get(self.symbol)
+            exponent = price.as_tuple().exponent
+            fallback = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+            self._tick = market.price_increment if market is not None else fallback
+        return self._tick / 2
+
+
+def _by_trade_id(group: list[_Record]) -> list[_Record]:
+    if all(str(r[6]).isdigit() for r in group):
+        return sorted(group, key=lambda r: int(r[6]))
+    return group
