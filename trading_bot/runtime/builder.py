@@ -161,6 +161,12 @@ def build_bot(
     def sizing(params: OrderParams, ctx: RiskContext) -> Any:
         return size_order(params, ctx, sizing_cfg)
 
+    journal = None
+    if config.persistence.enabled and not plan.replay:
+        from trading_bot.runtime.persistence import JournalLink
+
+        db_url = config.persistence.resolved_db_url(config.bot.data_dir)
+        journal = JournalLink(db_url, config.bot.bot_id, config.config_hash())
     return TradingBot(
         bot_id=config.bot.bot_id,
         symbol=Symbol(config.bot.symbol),
@@ -173,4 +179,5 @@ def build_bot(
         heartbeat_s=config.bot.heartbeat_s,
         shutdown_timeout_s=config.bot.shutdown_timeout_s,
         notify=notify,
+        journal=journal,
     )

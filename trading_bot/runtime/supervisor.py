@@ -65,10 +65,10 @@ from trading_bot.errors import OperationalError
 from trading_bot.errors import StrategyError
 from trading_bot.errors import TransientExchangeError
 from trading_bot.runtime.context import BotStrategyContext
-from trading_bot.runtime.execution import OrderJournal
 from trading_bot.runtime.execution import OrderManager
 from trading_bot.runtime.execution import SequenceSource
 from trading_bot.runtime.execution import TimeSeededSequence
+from trading_bot.runtime.persistence import JournalLink
 from trading_bot.runtime.portfolio import Portfolio
 from trading_bot.runtime.summary import build_summary
 from trading_bot.runtime.tracker import OrderTracker
@@ -80,6 +80,7 @@ _log = structlog.get_logger(__name__)
 _MAX_AUTH_FAILURES = 3
 _MAX_PASSES_PER_EVENT = 4
 _ACCOUNT_CHECK_MS = 1_000
+_STATE_SAVE_MS = 10_000
 
 
 class _StopRequested(Exception):
@@ -110,8 +111,9 @@ class TradingBot:
         heartbeat_s: wall seconds between heartbeats (strategy re-check without market data, lookups of
             unknown outcomes, stall detection).
         shutdown_timeout_s: bound on the orderly shutdown, in seconds.
-        journal: the write-ahead journal, or ``None``.
-        sequence: client-order-id sequence source (journal-backed in live runs).
+        journal: the run's journal link (write-ahead intents, updates, fills, strategy state), or
+            ``None`` (replays); when set it also supplies the client-order-id sequence.
+        sequence: client-order-id sequence source when there is no journal.
         notify: called with systemd-style status words (``READY=1``, ``WATCHDOG=1``...).
     """
 
@@ -128,7 +130,7 @@ class TradingBot:
         on_shutdown: Literal["cancel", "keep"] = "cancel",
         heartbeat_s: float = 1.0,
         shutdown_timeout_s: float = 15.0,
-        journal: OrderJournal | None = None,
+        journal: JournalLink | None = None,
         sequence: SequenceSource | None = None,
         notify: Callable[[str], None] | None = None,
         after_connect: Callable[[TradingBot], Awaitable[None]] | None = None,
@@ -146,7 +148,9 @@ class TradingBot:
         self.notify = notify or (lambda _msg: None)
         self._after_connect = after_connect
         self._sizing = sizing
-        self._sequence = sequence or TimeSeededSequence(int(time.time() * 1000))
+        self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
+        self._saved_state: dict[str, Any] | None = None
+        self._next_state_save_ms = 0
         self.tracker = OrderTracker(f"{bot_id}-")
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -184,6 +188,8 @@ class TradingBot:
             self.notify(f"STATUS=trading {self.symbol} with {self.strategy.name}")
             try:
                 async with asyncio.TaskGroup() as tg:
+                    if self.journal is not None:
+                        tg.create_task(self.journal.run_writer(), name="journal_writer")
                     tg.create_task(self._market_loop(), name="market_data")
                     tg.create_task(self._user_stream(), name="user_stream")
                     tg.create_task(self._heartbeat(), name="heartbeat")
@@ -213,6 +219,8 @@ class TradingBot:
 
     # -- start ------------------------------------------------------------------------------
     async def _start(self) -> None:
+        if self.journal is not None:
+            await self.journal.open(self.clock)
         await self.exchange.connect()
         self.market = market = self.exchange.market(self.symbol)
         self.portfolio = Portfolio(market)
@@ -274,6 +282,9 @@ class TradingBot:
             orders = self.orders
             if orders is not None and orders.unknown_outcomes:
                 await orders.resolve_unknown()
+            if self.journal is not None and self.clock.now_ms() >= self._next_state_save_ms:
+                self._next_state_save_ms = self.clock.now_ms() + _STATE_SAVE_MS
+                await self._save_strategy_state()
             md = self.context.last if self.context is not None else None
             if md is None:
                 continue
@@ -390,6 +401,8 @@ class TradingBot:
                 return
             assert self.portfolio is not None
             self.portfolio.apply_fill(update)
+            if self.journal is not None:
+                self.journal.record_fill(update)
             self._balances_dirty = True
             self.risk.record_order_success(update.ts_ms)
         else:
@@ -406,6 +419,10 @@ class TradingBot:
             )
         else:
             _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
+            if self.journal is not None:
+                order = self.tracker.get(event.client_order_id)
+                if order is not None:
+                    self.journal.record_order(order)
         if not self.strategy_failed:
             try:
                 self.strategy.on_order_update(event)
@@ -493,7 +510,28 @@ class TradingBot:
                 async with asyncio.timeout(self.shutdown_timeout_s):
                     await self._refresh_balances()
         await self._close_exchange()
+        if self.journal is not None:
+            await self._save_strategy_state()
+            try:
+                await self.journal.close(self.clock.now_ms(), self.stop_reason, self.exit_code)
+            except Exception as exc:  # the run is over; a journal failure must not hide its result
+                _log.error("journal_close_failed", error=repr(exc))
+                self.exit_code = 1
         _log.info("bot_stopped", reason=self.stop_reason, exit_code=self.exit_code)
+
+    async def _save_strategy_state(self) -> None:
+        """Store the strategy's snapshot in the journal when it changed since the last save."""
+        journal = self.journal
+        if journal is None or journal.run_id is None:
+            return
+        try:
+            state = self.strategy.snapshot()
+        except Exception as exc:
+            _log.error("strategy_snapshot_failed", error=repr(exc))
+            return
+        if state != self._saved_state:
+            await journal.save_state(self.strategy.name, self.clock.now_ms(), state)
+            self._saved_state = state
 
     async def _close_exchange(self) -> None:
         try:

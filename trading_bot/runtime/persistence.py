@@ -1,0 +1,137 @@
+"""JournalLink: the supervisor's connection to the journal for one run.
+
+It gives the order manager what it needs (a durable write-ahead ``record_intent``, denial records and
+client-order-id sequence numbers that survive restarts) and queues order updates and fills on the
+batching writer, whose ``run`` loop the supervisor owns in its TaskGroup.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from trading_bot.domain import Clock
+from trading_bot.domain import Fill
+from trading_bot.domain import Order
+from trading_bot.runtime.journal import Journal
+from trading_bot.runtime.journal import JournalWriter
+
+__all__ = ["JournalLink"]
+
+_log = structlog.get_logger(__name__)
+
+_SEQUENCE_BLOCK = 50
+
+
+class JournalLink:
+    """One run's journal: opened by ``open``, closed by ``close``.
+
+    Args:
+        db_url: SQLAlchemy URL of the journal.
+        bot_id: the bot's id (prefix of client order ids).
+        config_hash: hash of the redacted config, recorded with the run.
+    """
+
+    def __init__(self, db_url: str, bot_id: str, config_hash: str) -> None:
+        self.db_url = db_url
+        self.bot_id = bot_id
+        self.config_hash = config_hash
+        self._journal: Journal | None = None
+        self._writer: JournalWriter | None = None
+        self.run_id: int | None = None
+        self._next_seq = 0
+        self._seq_end = 0
+
+    @property
+    def journal(self) -> Journal:
+        """The open journal."""
+        if self._journal is None:
+            raise RuntimeError("journal used before open()")
+        return self._journal
+
+    @property
+    def writer(self) -> JournalWriter:
+        """The batching writer."""
+        if self._writer is None:
+            raise RuntimeError("journal used before open()")
+        return self._writer
+
+    async def open(self, clock: Clock) -> None:
+        """Open (and migrate) the journal and record the start of a run."""
+        self._journal = await Journal.open(self.db_url)
+        self._writer = JournalWriter(self._journal, clock)
+        self.run_id = await self._journal.start_run(self.bot_id, self.config_hash, clock.now_ms())
+        _log.info("journal_opened", run_id=self.run_id, db=_safe_url(self.db_url))
+
+    async def next(self) -> int:
+        """Return the next client-order-id sequence number (reserved durably in blocks)."""
+        if self._next_seq >= self._seq_end:
+            first = await self.journal.next_sequence(self.bot_id, _SEQUENCE_BLOCK)
+            self._next_seq, self._seq_end = first, first + _SEQUENCE_BLOCK
+        value = self._next_seq
+        self._next_seq += 1
+        return value
+
+    async def record_intent(self, order: Order) -> None:
+        """Durably record an order before its request leaves (write-ahead)."""
+        assert self.run_id is not None
+        await self.journal.record_intent(order, self.run_id, self.bot_id)
+
+    def record_denial(self, order: Order, rule: str, reason: str) -> None:
+        """Queue the record of a risk denial."""
+        self.writer.submit_risk_decision(
+            ts_ms=order.created_ms,
+            run_id=self.run_id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity if order.quantity > 0 else None,
+            price=order.price,
+            rule=rule,
+            reason=reason,
+        )
+
+    def record_order(self, order: Order) -> None:
+        """Queue a snapshot of an order's new state."""
+        self.writer.submit_order_update(order)
+
+    def record_fill(self, fill: Fill) -> None:
+        """Queue a fill (the journal keeps one row per trade id)."""
+        self.writer.submit_fill(fill)
+
+    async def run_writer(self) -> None:
+        """Write queued rows until cancelled (a TaskGroup task)."""
+        await self.writer.run()
+
+    async def save_state(self, strategy: str, ts_ms: int, state: dict[str, Any]) -> None:
+        """Store the strategy's snapshot."""
+        await self.journal.save_strategy_state(strategy, ts_ms, state)
+
+    async def close(self, stopped_ms: int, exit_reason: str, exit_code: int) -> None:
+        """Flush queued rows, record the end of the run and close the journal."""
+        if self._journal is None:
+            return
+        try:
+            if self._writer is not None:
+                await self._writer.flush()
+            if self.run_id is not None:
+                await self._journal.finish_run(self.run_id, stopped_ms, exit_reason, exit_code)
+        finally:
+            await self._journal.close()
+            self._journal = None
+
+    async def position(self, symbol: str) -> Decimal:
+        """Return the signed position from the journal's fills."""
+        return await self.journal.position(symbol)
+
+
+def _safe_url(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
