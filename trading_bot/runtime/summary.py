@@ -13,8 +13,16 @@ if TYPE_CHECKING:
 __all__ = ["build_summary", "format_summary"]
 
 
+_REPORT_QUANTUM = Decimal("1e-8")
+
+
 def _num(value: Decimal) -> str:
-    """Render a Decimal without exponent noise (``1E+1`` → ``10``)."""
+    """Render a Decimal for a report: at most 8 decimal places, no exponent (``1E+1`` → ``10``).
+
+    Only the printed figure is rounded; the bot's own arithmetic stays exact.
+    """
+    if value.as_tuple().exponent < -8:  # type: ignore[operator]
+        value = value.quantize(_REPORT_QUANTUM)
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "") else text
 
