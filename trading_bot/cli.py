@@ -124,6 +124,8 @@ def run_command(
         result = _run_with_signals(bot)
     except (ConfigError, DataError) as exc:
         raise _fail(str(exc)) from None
+    if result.exit_code == EXIT_USAGE:
+        raise _fail(result.reason)
     _print_summary(result.summary, json_output)
     raise typer.Exit(result.exit_code)
 

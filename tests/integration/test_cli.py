@@ -157,3 +157,10 @@ def test_check_config_prints_effective_config_without_secrets(tmp_path: Path) ->
     assert "secret-visible-nowhere" not in proc.stdout + proc.stderr
     config = json.loads(proc.stdout)
     assert config["exchange"]["api_key"] == "**********"
+
+
+def test_grid_quantity_below_minimum_notional_exits_2_naming_the_minimum() -> None:
+    proc = run_cli("--strategy", "grid", "--replay", str(QUOTES), "--quantity", "0.00001")
+    assert proc.returncode == 2
+    assert "minimum notional" in proc.stderr
+    assert "use at least" in proc.stderr

@@ -196,6 +196,10 @@ class TradingBot:
                     tg.create_task(self._watch_stop(), name="stop_watcher")
             except* _StopRequested:
                 pass
+            except* ConfigError as group:
+                self.exit_code = 2
+                self.stop_reason = str(group.exceptions[0])
+                _log.error("config_error", reason=self.stop_reason)
             except* EmergencyStop as group:
                 self._fail(f"emergency stop: {group.exceptions[0]}")
             except* (OperationalError, AuthenticationError) as group:
@@ -244,6 +248,10 @@ class TradingBot:
         )
         if self._after_connect is not None:
             await self._after_connect(self)
+        try:
+            self.context.last = await self.exchange.fetch_bbo(self.symbol)
+        except TransientExchangeError as exc:
+            _log.warning("initial_quote_unavailable", error=str(exc))
         try:
             self.strategy.initialize(self.context)
         except ConfigError:
@@ -326,6 +334,8 @@ class TradingBot:
             if not strategy.should_execute(md):
                 return
             result = strategy.execute_strategy(md)
+        except ConfigError:
+            raise  # e.g. a quantity below the market minimum, found at the first price: exit 2
         except Exception as exc:  # every hook is wrapped: a strategy bug stops only the strategy
             self._strategy_crashed("execute_strategy", exc)
             return
