@@ -174,7 +174,8 @@ class TradingBot:
     def request_stop(self, reason: str = "stop requested") -> None:
         """Ask the bot to stop in order (safe to call from a signal handler, more than once)."""
         if not self._stop.is_set():
-            self.stop_reason = reason
+            if self.exit_code == 0:  # a failure's reason is kept: it is why the run failed
+                self.stop_reason = reason
             _log.info("stop_requested", reason=reason)
             self._stop.set()
 
