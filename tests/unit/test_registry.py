@@ -32,3 +32,17 @@ def test_create_builds_the_registered_factory_with_collaborators() -> None:
 
     assert registry.create("counter", 3) == {"n": 3}
     assert registry.names() == ["counter"]
+
+
+def test_plugins_published_through_entry_points_are_discovered(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A real installed-distribution layout: a module plus a dist-info with entry_points.txt on sys.path.
+    (tmp_path / "my_plugin_mod.py").write_text("def make():\n    return 'plugin-made'\n")
+    dist = tmp_path / "my_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[trading_bot.test_plugins]\nfancy = my_plugin_mod:make\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry: Registry[str] = Registry("thing", "trading_bot.test_plugins")
+
+    assert "fancy" in registry.names()
+    assert registry.create("fancy") == "plugin-made"
