@@ -1,0 +1,488 @@
+"""The emulator: an aiohttp server speaking enough Binance spot (REST, streams, WS API) for real ccxt."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from aiohttp import web
+
+from trading_bot.emulator.config import EmulatorConfig
+from trading_bot.emulator.config import default_filters
+from trading_bot.emulator.config import market_id
+from trading_bot.emulator.config import split_symbol
+from trading_bot.emulator.control import control_routes
+from trading_bot.emulator.engine import Engine
+from trading_bot.emulator.errors import BinanceApiError
+from trading_bot.emulator.events import book_ticker_event
+from trading_bot.emulator.events import depth_event
+from trading_bot.emulator.events import mini_ticker_event
+from trading_bot.emulator.events import ticker_event
+from trading_bot.emulator.events import trade_events
+from trading_bot.emulator.faults import FaultState
+from trading_bot.emulator.feed import run_replay
+from trading_bot.emulator.feed import run_walk
+from trading_bot.emulator.klines import BarStore
+from trading_bot.emulator.market import MarketState
+from trading_bot.emulator.market import PublicTrade
+from trading_bot.emulator.price import RandomWalk
+from trading_bot.emulator.price import ReplayFile
+from trading_bot.emulator.price import load_replay
+from trading_bot.emulator.price import symbol_from_filename
+from trading_bot.emulator.rest import HELD_KEY
+from trading_bot.emulator.rest import PARAMS_KEY
+from trading_bot.emulator.rest import RAW_BODY_KEY
+from trading_bot.emulator.rest import RestApi
+from trading_bot.emulator.streams import StreamHub
+from trading_bot.emulator.wsapi import WsApi
+
+__all__ = ["BinanceEmulator", "DecimalLike", "run_emulator"]
+
+DecimalLike = Decimal | str | int
+"""A price or quantity accepted by the control methods (converted with ``Decimal(str(x))``)."""
+
+_log = structlog.get_logger(__name__)
+_REST_PATHS = {
+    "public": "/api/v3",
+    "private": "/api/v3",
+    "v1": "/api/v1",
+    "sapi": "/sapi/v1",
+    "sapiV2": "/sapi/v2",
+    "sapiV3": "/sapi/v3",
+    "sapiV4": "/sapi/v4",
+    "fapiPublic": "/fapi/v1",
+    "fapiPublicV2": "/fapi/v2",
+    "fapiPublicV3": "/fapi/v3",
+    "fapiPrivate": "/fapi/v1",
+    "fapiPrivateV2": "/fapi/v2",
+    "fapiPrivateV3": "/fapi/v3",
+    "fapiData": "/futures/data",
+    "dapiPublic": "/dapi/v1",
+    "dapiPrivate": "/dapi/v1",
+    "dapiPrivateV2": "/dapi/v2",
+    "dapiData": "/futures/data",
+    "eapiPublic": "/eapi/v1",
+    "eapiPrivate": "/eapi/v1",
+    "papi": "/papi/v1",
+    "papiV2": "/papi/v2",
+}
+_WS_TYPES = ("spot", "margin", "linear", "inverse", "stock", "option", "optionMarket", "optionPrivate", "papi")
+_REQUEST_LOG_MAX = 10_000
+_RUNNING_MSG = "the emulator is not started; use 'async with BinanceEmulator(config)' or await start()"
+
+
+class BinanceEmulator:
+    """A loopback Binance spot exchange for tests and the ``emulator`` CLI command.
+
+    Args:
+        config: Accounts, markets, price source and faults.
+    """
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.port = 0
+        self._faults = FaultState(config.faults, config.seed)
+        self._hub = StreamHub()
+        self._requests: list[dict[str, object]] = []
+        self._markets: dict[str, MarketState] = {}
+        self._bars: dict[str, BarStore] = {}
+        self._engine: Engine | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> BinanceEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Build the markets (loading the replay file), bind the port and start the market drivers."""
+        cfg = self.config
+        symbols = [_unified(s) for s in cfg.symbols]
+        replay: ReplayFile | None = None
+        replay_symbol: str | None = None
+        if cfg.replay is not None:
+            replay_symbol = _unified(cfg.replay_symbol or symbol_from_filename(cfg.replay) or symbols[0])
+            if replay_symbol not in symbols:
+                symbols.append(replay_symbol)
+            replay = await asyncio.to_thread(load_replay, cfg.replay, replay_symbol)
+        now = self.now_ms()
+        for index, symbol in enumerate(symbols):
+            base, quote = split_symbol(symbol)
+            price = replay.first_price() if replay is not None and symbol == replay_symbol else cfg.start_price
+            filters = cfg.filters.get(symbol) or default_filters(price, quote)
+            market = MarketState(symbol, base, quote, filters, price)
+            self._markets[market.market_id] = market
+            if replay is not None and symbol == replay_symbol and replay.kind == "bars":
+                store = BarStore(replay.bar_ms, live=False)
+                store.extend(replay.bars)
+                store.cursor_ms = replay.bars[min(cfg.replay_start_index, len(replay.bars) - 1)].open_ms
+            else:
+                store = BarStore(60_000, live=True)
+                if symbol != replay_symbol and cfg.history_bars > 0:
+                    history = RandomWalk(cfg.seed * 7919 + index, filters.tick_size, filters.step_size)
+                    store.extend(history.history(price, now, cfg.history_bars))
+            self._bars[market.market_id] = store
+        self._engine = Engine(self._markets, cfg.balances, cfg.maker_fee, cfg.taker_fee, self.now_ms, self)
+        for market in self._markets.values():
+            self._publish_book(market)
+        await self._serve()
+        for index, market in enumerate(self._markets.values()):
+            if replay is not None and market.symbol == replay_symbol:
+                self._spawn(
+                    run_replay(
+                        self,
+                        market,
+                        replay,
+                        self._bars[market.market_id],
+                        speed=cfg.replay_speed,
+                        events_per_s=cfg.replay_events_per_s,
+                        loop=cfg.replay_loop,
+                        start_index=cfg.replay_start_index,
+                    ),
+                    f"emulator-replay-{market.market_id}",
+                )
+            elif cfg.walk_interval_s is not None:
+                walk = RandomWalk(cfg.seed + index, market.filters.tick_size, market.filters.step_size)
+                self._spawn(run_walk(self, market, walk, cfg.walk_interval_s), f"emulator-walk-{market.market_id}")
+        _log.info("emulator_started", port=self.port, symbols=symbols, replay=str(cfg.replay) if cfg.replay else None)
+
+    async def _serve(self) -> None:
+        engine = self._require_engine()
+        rest = RestApi(
+            self._markets,
+            self._bars,
+            engine,
+            self.now_ms,
+            self.config.api_key,
+            self.config.api_secret,
+            self._faults,
+            self._stopping,
+        )
+        ws_api = WsApi(self._hub, self.config.api_key, self.config.api_secret, self.now_ms, self._log_ws_request)
+        app = web.Application(middlewares=[self._middleware])
+        app.add_routes(rest.routes())
+        app.add_routes(control_routes(self))
+        app.add_routes(
+            [
+                web.get("/ws-api/v3", ws_api.handle),
+                web.get("/ws", self._hub.handle_market),
+                web.get("/ws/{tail:.*}", self._hub.handle_market),
+                web.get("/stream", self._hub.handle_market),
+                web.get("/stream/{tail:.*}", self._hub.handle_market),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        """Stop the drivers, close every socket and release the port."""
+        self._stopping.set()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._runner is not None:
+            await self._hub.drop_all()
+            await self._runner.cleanup()
+            self._runner = None
+            _log.info("emulator_stopped", port=self.port)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("emulator_task_failed", task=task.get_name(), error=repr(task.exception()))
+
+    # -- addresses -------------------------------------------------------------------------------------
+
+    @property
+    def base_http(self) -> str:
+        """Return ``http://host:port``."""
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def base_ws(self) -> str:
+        """Return ``ws://host:port``."""
+        return f"ws://{self.config.host}:{self.port}"
+
+    def ccxt_options(self) -> dict[str, Any]:
+        """Return the ccxt constructor config without credentials (for ``exchange.ccxt_options``)."""
+        api: dict[str, Any] = {k: self.base_http + p for k, p in _REST_PATHS.items()}
+        api["ws"] = {k: f"{self.base_ws}/stream/ws" for k in _WS_TYPES}
+        api["ws"]["ws-api"] = {
+            "spot": f"{self.base_ws}/ws-api/v3",
+            "linear": f"{self.base_ws}/ws-fapi/v1",
+            "inverse": f"{self.base_ws}/ws-dapi/v1",
+        }
+        return {
+            "urls": {"api": api},
+            "options": {
+                "defaultType": "spot",
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchMargins": False,
+                "fetchCurrencies": False,
+                "adjustForTimeDifference": False,
+                "recvWindow": 10000,
+            },
+        }
+
+    def ccxt_config(self) -> dict[str, Any]:
+        """Return the full ccxt constructor config (CCXT_BINANCE.md §1) with this emulator's key and secret."""
+        return {"apiKey": self.config.api_key, "secret": self.config.api_secret, **self.ccxt_options()}
+
+    # -- clock and engine listener ---------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """Return the server clock in epoch ms, including the ``clock_skew_ms`` fault."""
+        return int(time.time() * 1000) + self._faults.clock_skew_ms
+
+    def user_event(self, event: dict[str, object]) -> None:
+        """Forward a user-data event to the WS-API subscribers."""
+        self._hub.publish_user(event)
+
+    def book_changed(self, market: MarketState) -> None:
+        """Publish the visible book of ``market``."""
+        self._publish_book(market)
+
+    def public_trade(self, market: MarketState, trade: PublicTrade) -> None:
+        """Publish a print (trade, aggTrade, tickers) and fold it into the candles."""
+        now = self.now_ms()
+        key = market.market_id.lower()
+        trade_event, agg_event = trade_events(market, trade, now)
+        self._hub.publish(f"{key}@trade", trade_event)
+        self._hub.publish(f"{key}@aggtrade", agg_event)
+        self._bars[market.market_id].record(now, trade.price, trade.qty, taker_buy=not trade.buyer_maker)
+        self._publish_tickers(market)
+
+    def _publish_book(self, market: MarketState) -> None:
+        change = market.refresh(*self._require_engine().own_levels(market.market_id))
+        if change is None:
+            return
+        now = self.now_ms()
+        key = market.market_id.lower()
+        self._hub.publish(f"{key}@depth", depth_event(market, change, now))
+        for levels in (5, 10, 20):
+            if self._hub.wants(f"{key}@depth{levels}"):
+                self._hub.publish(f"{key}@depth{levels}", market.snapshot(levels))
+        if change.top_changed:
+            self._hub.publish(f"{key}@bookticker", book_ticker_event(market))
+            self._publish_tickers(market)
+
+    def _publish_tickers(self, market: MarketState) -> None:
+        now = self.now_ms()
+        key = market.market_id.lower()
+        if self._hub.wants(f"{key}@ticker"):
+            self._hub.publish(f"{key}@ticker", ticker_event(market, now))
+        if self._hub.wants(f"{key}@miniticker"):
+            self._hub.publish(f"{key}@miniticker", mini_ticker_event(market, now))
+
+    def _require_engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError(_RUNNING_MSG)
+        return self._engine
+
+    def _market(self, symbol: str) -> MarketState:
+        try:
+            return self._markets[market_id(symbol)]
+        except (KeyError, ValueError):
+            raise KeyError(f"unknown symbol {symbol!r}; served: {sorted(self._markets)}") from None
+
+    # -- control ---------------------------------------------------------------------------------------
+
+    async def set_quote(
+        self,
+        symbol: str,
+        bid: DecimalLike,
+        ask: DecimalLike,
+        bid_qty: DecimalLike = Decimal(1),
+        ask_qty: DecimalLike = Decimal(1),
+    ) -> None:
+        """Move the external best bid/ask; publish bookTicker/depth/ticker and fill crossed resting orders.
+
+        Raises:
+            KeyError: For an unknown symbol.
+            ValueError: For a crossed or non-positive quote.
+        """
+        market = self._market(symbol)
+        market.set_quote(Decimal(str(bid)), Decimal(str(ask)), Decimal(str(bid_qty)), Decimal(str(ask_qty)))
+        self._bars[market.market_id].record(self.now_ms(), (market.bid + market.ask) / 2, Decimal(0), False)
+        self._require_engine().match_quote(market)
+        self._publish_book(market)
+
+    async def trade(self, symbol: str, price: DecimalLike, qty: DecimalLike, taker_side: str) -> None:
+        """Print a public trade (``taker_side`` buy/sell) and fill resting orders at or through its price.
+
+        Raises:
+            KeyError: For an unknown symbol.
+            ValueError: For a bad side, price or quantity.
+        """
+        market = self._market(symbol)
+        side = taker_side.lower()
+        px, amount = Decimal(str(price)), Decimal(str(qty))
+        if side not in ("buy", "sell") or px <= 0 or amount <= 0:
+            raise ValueError(f"bad trade: side={taker_side!r} price={px} qty={amount}")
+        printed = market.print_trade(px, amount, buyer_maker=side == "sell", time_ms=self.now_ms())
+        self.public_trade(market, printed)
+        self._require_engine().match_trade(market, px, amount, taker_buy=side == "buy")
+
+    def set_balance(self, asset: str, free: DecimalLike) -> None:
+        """Set the free balance of ``asset``."""
+        self._require_engine().set_balance(asset.upper(), Decimal(str(free)))
+
+    def orders(self) -> list[dict[str, object]]:
+        """Return every order the account placed, in ``GET /api/v3/order`` shape plus ``fills``."""
+        return [
+            {**o.rest_query(), "fills": [f.control() for f in o.fills]} for o in self._require_engine().orders.values()
+        ]
+
+    def fills(self) -> list[dict[str, object]]:
+        """Return every fill, in ``myTrades`` shape plus ``side`` and ``clientOrderId``."""
+        return [f.control() for f in self._require_engine().fills]
+
+    def request_log(self) -> list[dict[str, object]]:
+        """Return the logged requests: ``ts, method, path, params`` (signature removed), ``status``."""
+        return [dict(r) for r in self._requests]
+
+    def state(self) -> dict[str, object]:
+        """Return each market's quote and update id, and the account balances."""
+        engine = self._require_engine()
+        return {
+            "markets": {
+                m.symbol: {
+                    "bid": str(m.bid),
+                    "ask": str(m.ask),
+                    "bid_qty": str(m.bid_qty),
+                    "ask_qty": str(m.ask_qty),
+                    "last": str(m.last_price),
+                    "update_id": m.update_id,
+                }
+                for m in self._markets.values()
+            },
+            "balances": {
+                a: {"free": str(engine.free[a]), "locked": str(engine.locked[a])} for a in sorted(engine.free)
+            },
+        }
+
+    def faults(self) -> dict[str, object]:
+        """Return the current fault settings."""
+        return dataclasses.asdict(self._faults.config)
+
+    def set_faults(self, **kwargs: object) -> dict[str, object]:
+        """Change fault settings at run time (names of ``FaultConfig``; ``drop_ws=True`` closes every socket).
+
+        Raises:
+            ValueError: On an unknown name.
+        """
+        self._faults.update(**kwargs)
+        if kwargs.get("drop_ws"):
+            self._spawn(self._hub.drop_all(), "emulator-drop-ws")
+        _log.info("emulator_faults_set", **{k: str(v) for k, v in kwargs.items()})
+        return self.faults()
+
+    async def drop_websockets(self) -> int:
+        """Close every WebSocket now; return how many were closed."""
+        return await self._hub.drop_all()
+
+    # -- request path ----------------------------------------------------------------------------------
+
+    def _log_ws_request(self, method: str, params: dict[str, str], status: int) -> None:
+        self._append_log(
+            {"ts": self.now_ms(), "method": "WS", "path": f"/ws-api/v3 {method}", "params": params, "status": status}
+        )
+
+    def _append_log(self, entry: dict[str, object]) -> None:
+        self._requests.append(entry)
+        if len(self._requests) > _REQUEST_LOG_MAX:
+            del self._requests[: len(self._requests) - _REQUEST_LOG_MAX]
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        if path.startswith(("/_control", "/ws", "/stream")):
+            response: web.StreamResponse = await handler(request)
+            return response
+        raw_body = await request.text() if request.can_read_body else ""
+        params = dict(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True))
+        params.update(parse_qsl(raw_body, keep_blank_values=True))
+        request[PARAMS_KEY] = params
+        request[RAW_BODY_KEY] = raw_body
+        entry: dict[str, object] = {
+            "ts": self.now_ms(),
+            "method": request.method,
+            "path": path,
+            "params": {k: v for k, v in params.items() if k != "signature"},
+            "status": None,
+        }
+        self._append_log(entry)
+        if self._faults.latency_s > 0:
+            await asyncio.sleep(self._faults.latency_s)
+        response = await self._answer(request, handler)
+        entry["status"] = response.status
+        if HELD_KEY in request:
+            entry["held_s"] = request[HELD_KEY]
+        return response
+
+    async def _answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        fault = self._faults.take_http_fault()
+        if fault is not None and fault.status == 429:
+            return web.json_response(
+                {
+                    "code": -1003,
+                    "msg": "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per "
+                    "minute. Please use the websocket for live updates to avoid bans.",
+                },
+                status=429,
+                headers={"Retry-After": str(fault.retry_after_s)},
+            )
+        if fault is not None:
+            return web.Response(
+                status=fault.status, text=f"<html><body>{fault.status} injected</body></html>", content_type="text/html"
+            )
+        try:
+            response: web.StreamResponse = await handler(request)
+        except BinanceApiError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        except web.HTTPNotFound:
+            return web.json_response({"code": -1000, "msg": f"Unknown endpoint {request.path}"}, status=404)
+        return response
+
+
+def _unified(symbol: str) -> str:
+    base, quote = split_symbol(symbol)
+    return f"{base}/{quote}"
+
+
+async def run_emulator(config: EmulatorConfig) -> None:
+    """Serve ``config`` until cancelled; print the ``exchange.ccxt_options`` JSON to use against it."""
+    async with BinanceEmulator(config) as emulator:
+        print(json.dumps(emulator.ccxt_options(), indent=2), flush=True)
+        print(
+            f"# emulator on {emulator.base_http}; API key {config.api_key!r}, secret {config.api_secret!r} "
+            "(set TRADING_BOT__EXCHANGE__API_KEY / TRADING_BOT__EXCHANGE__SECRET)",
+            flush=True,
+        )
+        await asyncio.Event().wait()  # until cancelled; leaving the context stops the server

@@ -1,0 +1,145 @@
+"""Validation of new-order parameters with Binance's error codes and filter messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from decimal import InvalidOperation
+
+from trading_bot.emulator.config import MarketFilters
+from trading_bot.emulator.errors import BinanceApiError
+from trading_bot.emulator.errors import mandatory
+
+__all__ = ["NewOrder", "check_client_id", "check_filters", "parse_new_order"]
+
+_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_NUMBER_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
+_NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+_TYPES = frozenset({"LIMIT", "MARKET", "LIMIT_MAKER"})
+_TIFS = frozenset({"GTC", "IOC", "FOK"})
+_RESP_TYPES = frozenset({"ACK", "RESULT", "FULL"})
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A syntactically valid new order (filters and funds not yet checked)."""
+
+    side: str
+    type: str
+    time_in_force: str
+    price: Decimal
+    quantity: Decimal | None
+    quote_order_qty: Decimal | None
+    client_order_id: str | None
+    resp_type: str
+
+
+def check_client_id(name: str, value: str) -> str:
+    """Return ``value`` if it matches Binance's client-id pattern.
+
+    Raises:
+        BinanceApiError: -1100 on illegal characters or length.
+    """
+    if not _CLIENT_ID.match(value):
+        raise BinanceApiError(
+            -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{{1,36}}$'."
+        )
+    return value
+
+
+def _decimal(params: Mapping[str, str], name: str) -> Decimal | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not _NUMBER.match(raw):
+        raise BinanceApiError(
+            -1100, f"Illegal characters found in parameter '{name}'; legal range is '{_NUMBER_RANGE}'."
+        )
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise mandatory(name) from None
+
+
+def _side_and_type(params: Mapping[str, str]) -> tuple[str, str]:
+    side = params.get("side", "").upper()
+    if not side:
+        raise mandatory("side")
+    if side not in ("BUY", "SELL"):
+        raise BinanceApiError(-1117, "Invalid side.")
+    kind = params.get("type", "").upper()
+    if not kind:
+        raise mandatory("type")
+    if kind not in _TYPES:
+        raise BinanceApiError(-1116, "Invalid orderType.")
+    return side, kind
+
+
+def _time_in_force(kind: str, raw: str, price: Decimal | None, qty: Decimal | None, quote: Decimal | None) -> str:
+    tif = raw.upper()
+    if kind == "LIMIT":
+        if not tif:
+            raise mandatory("timeInForce")
+        if tif not in _TIFS:
+            raise BinanceApiError(-1115, "Invalid timeInForce.")
+    if kind in ("LIMIT", "LIMIT_MAKER"):
+        if price is None:
+            raise mandatory("price")
+        if qty is None:
+            raise mandatory("quantity")
+    if kind == "MARKET":
+        if qty is None and quote is None:
+            raise BinanceApiError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
+        if qty is not None and quote is not None:
+            raise BinanceApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+    return tif or "GTC"
+
+
+def parse_new_order(params: Mapping[str, str]) -> NewOrder:
+    """Parse ``POST /api/v3/order`` parameters (symbol handled by the caller).
+
+    Raises:
+        BinanceApiError: -1102/-1100/-1106/-1115/-1116/-1117 for missing, malformed or conflicting params.
+    """
+    side, kind = _side_and_type(params)
+    client_id = params.get("newClientOrderId") or None
+    if client_id is not None:
+        check_client_id("newClientOrderId", client_id)
+    price = _decimal(params, "price")
+    quantity = _decimal(params, "quantity")
+    quote_qty = _decimal(params, "quoteOrderQty")
+    tif = _time_in_force(kind, params.get("timeInForce", ""), price, quantity, quote_qty)
+    resp_type = params.get("newOrderRespType", "FULL").upper()
+    if resp_type not in _RESP_TYPES:
+        raise BinanceApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
+    return NewOrder(
+        side=side,
+        type=kind,
+        time_in_force=tif,
+        price=price if price is not None else Decimal(0),
+        quantity=quantity,
+        quote_order_qty=quote_qty,
+        client_order_id=client_id,
+        resp_type=resp_type,
+    )
+
+
+def check_filters(filters: MarketFilters, price: Decimal | None, qty: Decimal, notional: Decimal) -> None:
+    """Apply PRICE_FILTER (when ``price`` is given), LOT_SIZE and NOTIONAL.
+
+    Raises:
+        BinanceApiError: -1013 ``Filter failure: <FILTER>``.
+    """
+    if price is not None and (
+        price < filters.min_price
+        or price > filters.max_price
+        or price <= 0
+        or (price - filters.min_price) % filters.tick_size != 0
+    ):
+        raise BinanceApiError(-1013, "Filter failure: PRICE_FILTER")
+    if qty < filters.min_qty or qty > filters.max_qty or (qty - filters.min_qty) % filters.step_size != 0:
+        raise BinanceApiError(-1013, "Filter failure: LOT_SIZE")
+    if notional < filters.min_notional:
+        raise BinanceApiError(-1013, "Filter failure: NOTIONAL")
