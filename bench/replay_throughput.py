@@ -70,7 +70,8 @@ def main() -> None:
         wall = time.perf_counter() - start
         walls.append(wall)
         rates.append(summary["market_events"] / wall)
-    print(f"strategy={args.strategy} events={summary['market_events']} fills={summary.get('fills')} repeat={args.repeat}")
+    events, fills = summary["market_events"], summary.get("fills")
+    print(f"strategy={args.strategy} events={events} fills={fills} repeat={args.repeat}")
     print(f"median wall {statistics.median(walls):.3f} s   median {statistics.median(rates):,.0f} events/s "
           f"(best {max(rates):,.0f})")
 

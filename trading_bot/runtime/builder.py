@@ -111,9 +111,8 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
     """Build the exchange client for the plan (replay / paper / live)."""
     exchange_cfg = config.exchange
     if plan.replay:
-        from exchanges.paper import PaperExchange
-
         from exchanges.markets import load_market_snapshot
+        from exchanges.paper import PaperExchange
         from exchanges.replay import ReplayFeed
 
         assert isinstance(clock, SimulatedClock)
@@ -125,9 +124,8 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
     if exchange_cfg.name == "paper" and not plan.paper:
         raise ConfigError("exchange 'paper' needs market data: add --replay FILE, or use --paper --exchange binance")
     if plan.paper or exchange_cfg.name == "paper":
-        from exchanges.paper import PaperExchange
-
         from exchanges.ccxt_adapter import create_ccxt_exchange
+        from exchanges.paper import PaperExchange
 
         source = create_ccxt_exchange(exchange_cfg, clock, public_only=True)
         return PaperExchange(exchange_cfg.paper, clock, source)
