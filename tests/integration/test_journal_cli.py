@@ -1,0 +1,192 @@
+"""``runbot.py orders | trades | status`` run as subprocesses against a journal filled through its API."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import run_cli
+from trading_bot.domain import ClientOrderId
+from trading_bot.domain import Fill
+from trading_bot.domain import Order
+from trading_bot.domain import OrderSide
+from trading_bot.domain import OrderStatus
+from trading_bot.domain import OrderType
+from trading_bot.domain import Symbol
+from trading_bot.domain import TradeId
+from trading_bot.runtime.journal import Journal
+
+BTC = Symbol("BTC/USDT")
+ETH = Symbol("ETH/USDT")
+T0 = 1_723_075_200_000  # 2024-08-08T00:00:00Z
+HOUR = 3_600_000
+
+
+def _order(seq: int, symbol: Symbol, side: OrderSide, qty: str, price: str, created_ms: int) -> Order:
+    return Order(
+        client_order_id=ClientOrderId(f"tb1-{seq}"),
+        symbol=symbol,
+        side=side,
+        quantity=Decimal(qty),
+        order_type=OrderType.LIMIT,
+        price=Decimal(price),
+        client_tag="open" if side is OrderSide.BUY else "tp",
+        created_ms=created_ms,
+        updated_ms=created_ms,
+    )
+
+
+def _fill(order: Order, trade: str, ts_ms: int) -> Fill:
+    assert order.price is not None
+    return Fill(
+        trade_id=TradeId(trade),
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        price=order.price,
+        fee=order.quantity * order.price * Decimal("0.001"),
+        fee_currency="USDT",
+        ts_ms=ts_ms,
+    )
+
+
+async def _fill_journal(path: Path) -> None:
+    """Two runs: a round trip on BTC (bought 0.02 @ 60000, sold 0.01 @ 61000), one resting order."""
+    journal = await Journal.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        first = await journal.start_run("tb1", "abc", T0)
+        await journal.finish_run(first, T0 + HOUR, "signal SIGTERM", 0)
+        run_id = await journal.start_run("tb1", "abc", T0 + 2 * HOUR)
+        buy = _order(1, BTC, OrderSide.BUY, "0.02", "60000", T0 + 2 * HOUR)
+        sell = _order(2, BTC, OrderSide.SELL, "0.01", "61000", T0 + 3 * HOUR)
+        rest = _order(3, BTC, OrderSide.BUY, "0.01", "59000.5", T0 + 4 * HOUR)
+        eth = _order(4, ETH, OrderSide.BUY, "0.5", "2500", T0 + 4 * HOUR)
+        for order in (buy, sell, rest, eth):
+            await journal.record_intent(order, run_id, "tb1")
+            order.transition(OrderStatus.SUBMITTED, order.created_ms)
+            order.transition(OrderStatus.ACCEPTED, order.created_ms + 5)
+            await journal.record_order(order)
+        for order, trade, ts in ((buy, "t1", T0 + 2 * HOUR + 60_000), (sell, "t2", T0 + 3 * HOUR + 60_000)):
+            fill = _fill(order, trade, ts)
+            order.apply_fill(fill)
+            await journal.record_fill(fill, ts)
+            await journal.record_order(order)
+    finally:
+        await journal.close()
+
+
+@pytest.fixture(scope="module")
+def journal_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("journal") / "journal.db"
+    asyncio.run(_fill_journal(path))
+    return path
+
+
+def test_orders_lists_every_order_as_an_aligned_table(journal_path: Path, workdir: Path) -> None:
+    proc = run_cli("orders", "--db", str(journal_path), cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["created", "client_order_id", "symbol"]
+    assert [line.split()[1] for line in lines[1:]] == ["tb1-1", "tb1-2", "tb1-3", "tb1-4"]
+    assert lines[1].index("tb1-1") == lines[0].index("client_order_id")  # columns line up
+    assert "59000.5" in lines[3]
+
+
+def test_orders_filters_by_symbol_status_since_and_limit_as_json(journal_path: Path, workdir: Path) -> None:
+    proc = run_cli(
+        "orders", "--db", str(journal_path), "--symbol", "BTC/USDT", "--status", "open",
+        "--since", "2024-08-08T01:00", "--json", cwd=workdir,
+    )  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    orders = json.loads(proc.stdout)
+    assert [o["client_order_id"] for o in orders] == ["tb1-3"]
+    assert orders[0]["price"] == "59000.5"
+    assert orders[0]["status"] == "accepted"
+    limited = json.loads(run_cli("orders", "--db", str(journal_path), "--limit", "1", "--json", cwd=workdir).stdout)
+    assert [o["client_order_id"] for o in limited] == ["tb1-4"]
+
+
+def test_trades_exports_fills_as_csv_trade_log_and_json(journal_path: Path, workdir: Path) -> None:
+    out = workdir / "trades.csv"
+
+    proc = run_cli("trades", "--db", str(journal_path), "--csv", str(out), "--json", cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == [
+        "time", "symbol", "side", "quantity", "price", "fee", "fee_currency", "client_order_id", "trade_id",
+    ]  # fmt: skip
+    assert rows[0] == {
+        "time": "2024-08-08T02:01:00.000Z",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "quantity": "0.02",
+        "price": "60000",
+        "fee": "1.20000",
+        "fee_currency": "USDT",
+        "client_order_id": "tb1-1",
+        "trade_id": "t1",
+    }
+    assert [r["trade_id"] for r in rows] == ["t1", "t2"]
+    assert json.loads(proc.stdout) == rows
+
+
+def test_status_shows_last_run_open_orders_and_position_with_pnl(journal_path: Path, workdir: Path) -> None:
+    proc = run_cli("status", "--db", str(journal_path), "--json", cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["last_run"]["id"] == 2
+    assert status["last_run"]["stopped_ms"] is None
+    assert sorted(o["client_order_id"] for o in status["open_orders"]) == ["tb1-3", "tb1-4"]
+    (btc,) = status["positions"]
+    assert btc["symbol"] == "BTC/USDT"
+    assert Decimal(btc["quantity"]) == Decimal("0.01")
+    assert Decimal(btc["average_entry"]) == Decimal("60000")
+    assert Decimal(btc["realized_pnl"]) == Decimal("10")
+    assert Decimal(btc["fees"]) == Decimal("1.2") + Decimal("0.61")
+    assert Decimal(btc["net_pnl"]) == Decimal("10") - Decimal("1.81")
+
+    text = run_cli("status", "--db", str(journal_path), cwd=workdir)
+    assert text.returncode == 0, text.stderr
+    assert "#2 bot tb1" in text.stdout
+    assert "without a clean stop" in text.stdout
+    assert "open orders  2" in text.stdout
+
+
+def test_status_reads_the_journal_location_from_the_config(journal_path: Path, workdir: Path) -> None:
+    config = workdir / "config.json"
+    config.write_text(json.dumps({"persistence": {"db_url": f"sqlite+aiosqlite:///{journal_path}"}}))
+
+    proc = run_cli("status", "--config", str(config), "--json", cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["last_run"]["bot_id"] == "tb1"
+
+
+def test_missing_journal_exits_2_with_one_line_naming_the_path(workdir: Path) -> None:
+    proc = run_cli("trades", cwd=workdir)  # default: ./var/journal.db under the working directory
+
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert str(workdir.resolve() / "var" / "journal.db") in line
+    assert "run" in line
+    assert proc.stdout == ""
+    assert not (workdir / "var" / "journal.db").exists()  # the command did not create one
+
+
+def test_bad_filters_exit_2_with_one_line(journal_path: Path, workdir: Path) -> None:
+    proc = run_cli("orders", "--db", str(journal_path), "--status", "bogus", "--since", "yesterday", cwd=workdir)
+
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "--status" in proc.stderr or "--since" in proc.stderr

@@ -1,0 +1,433 @@
+"""Journal commands: ``runbot.py orders``, ``runbot.py trades`` and ``runbot.py status``.
+
+They read the bot's journal (``--db URL`` or a SQLite file path; else the config's
+``persistence.db_url``, default ``<bot.data_dir>/journal.db``) and never talk to an exchange. Tables are
+plain aligned text; ``--json`` prints one JSON value on stdout (money as exact decimal strings, times
+as epoch ms plus ISO-8601 UTC). ``trades --csv FILE`` exports the fills as a trade log. A missing
+journal file exits 2 with a one-line message naming the path.
+
+Only typer is imported at module level: ``--help`` stays fast and never imports the runtime.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Annotated
+from typing import Any
+
+import typer
+
+from trading_bot.cli import app
+from trading_bot.cli import register_command_names
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from collections.abc import Callable
+    from collections.abc import Sequence
+    from typing import TypeVar
+
+    from trading_bot.domain import Fill
+    from trading_bot.domain import Order
+    from trading_bot.domain import OrderStatus
+    from trading_bot.runtime.journal import Journal
+
+    T = TypeVar("T")
+
+__all__ = ["TRADE_LOG_COLUMNS", "orders_command", "status_command", "trades_command"]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+TRADE_LOG_COLUMNS = (
+    "time",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "fee",
+    "fee_currency",
+    "client_order_id",
+    "trade_id",
+)
+"""Columns of ``trades --csv`` (time is ISO-8601 UTC; amounts are exact decimals)."""
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="JSON config file (for the journal's location)")]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="journal URL (sqlite+aiosqlite:///..., postgresql+asyncpg://...) or file")
+]
+SymbolOption = Annotated[str | None, typer.Option("--symbol", help="only this market, e.g. BTC/USDT")]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="only from this UTC date/time (2024-08-08, 2024-08-08T12:00) or epoch ms")
+]
+LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="only the latest N rows")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON value on stdout")]
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+# -- journal location and access -------------------------------------------------------------------
+def _db_url(config: Path | None, db: str | None) -> str:
+    """Return the journal URL from ``--db``, else from the config (file, environment, defaults)."""
+    if db is not None:
+        return db if "://" in db else f"sqlite+aiosqlite:///{Path(db).expanduser().resolve()}"
+    from trading_bot.config import load_config
+    from trading_bot.errors import ConfigError
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    return cfg.persistence.resolved_db_url(cfg.bot.data_dir)
+
+
+def _check_exists(url: str) -> str:
+    """Return the URL for display (password hidden); exit 2 when a SQLite journal file is missing."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise _fail(f"--db: not a database URL or file: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database not in ("", ":memory:") and not database.startswith("file:"):
+            path = Path(database).expanduser()
+            if not path.is_file():
+                raise _fail(
+                    f"no journal at {path.resolve()}: it is created when the bot runs "
+                    "(python runbot.py --config FILE); or point --db / --config at an existing one"
+                )
+    return parsed.render_as_string(hide_password=True)
+
+
+def _with_journal(config: Path | None, db: str | None, query: Callable[[Journal], Awaitable[T]]) -> tuple[str, T]:
+    """Open the journal, run ``query`` on it, close it; return the display URL and the result."""
+    import asyncio
+
+    from trading_bot.errors import TradingBotError
+    from trading_bot.log import configure_logging
+    from trading_bot.runtime.journal import Journal
+
+    configure_logging("warning", "console")  # logs go to stderr; stdout is the command's output
+    url = _db_url(config, db)
+    shown = _check_exists(url)
+
+    async def run() -> T:
+        journal = await Journal.open(url)
+        try:
+            return await query(journal)
+        finally:
+            await journal.close()
+
+    try:
+        return shown, asyncio.run(run())
+    except TradingBotError as exc:
+        raise _fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
+    except Exception as exc:  # a database error: one line, not a traceback
+        if type(exc).__module__.startswith("sqlalchemy") or isinstance(exc, OSError):
+            raise _fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
+        raise
+
+
+# -- parsing and formatting ------------------------------------------------------------------------
+def _parse_since(since: str | None) -> int | None:
+    """Return ``--since`` as epoch ms (naive times are UTC)."""
+    if since is None:
+        return None
+    from datetime import UTC
+    from datetime import datetime
+
+    text = since.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"--since: expected a date like 2024-08-08, 2024-08-08T12:00 or epoch ms, got {since!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _parse_status(status: str | None) -> list[OrderStatus] | None:
+    """Return the statuses of ``--status`` (comma-separated; ``open`` = every status that may still fill)."""
+    if status is None:
+        return None
+    from trading_bot.domain import OrderStatus
+    from trading_bot.runtime.journal import OPEN_STATUSES
+
+    names = {s.value for s in OrderStatus}
+    chosen: list[OrderStatus] = []
+    for word in (part.strip().lower() for part in status.split(",")):
+        if word == "open":
+            chosen.extend(sorted(OPEN_STATUSES))
+        elif word in names:
+            chosen.append(OrderStatus(word))
+        else:
+            raise _fail(f"--status: unknown status {word!r}; known: open, {', '.join(sorted(names))}")
+    return chosen
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    from datetime import UTC
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Return rows as plain text, each column left-aligned to its widest cell."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _print_json(value: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def _order_json(order: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "exchange_order_id": order.exchange_order_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.order_type.value,
+        "quantity": str(order.quantity),
+        "price": _text(order.price) or None,
+        "status": order.status.value,
+        "filled_quantity": str(order.filled_quantity),
+        "average_price": _text(order.average_price) or None,
+        "fees": str(order.fees),
+        "client_tag": order.client_tag,
+        "reason": order.reason,
+        "created_ms": order.created_ms,
+        "created": _iso(order.created_ms),
+        "updated_ms": order.updated_ms,
+        "updated": _iso(order.updated_ms),
+    }
+
+
+_ORDER_HEADERS = ("created", "client_order_id", "symbol", "side", "type", "quantity", "price", "status", "filled")
+_ORDER_HEADERS_TAIL = ("avg_price", "fees", "tag")
+
+
+def _order_row(order: Order) -> list[str]:
+    return [
+        _iso(order.created_ms),
+        order.client_order_id,
+        order.symbol,
+        order.side.value,
+        order.order_type.value,
+        str(order.quantity),
+        _text(order.price),
+        order.status.value,
+        str(order.filled_quantity),
+        _text(order.average_price),
+        str(order.fees),
+        order.client_tag,
+    ]
+
+
+def _fill_record(fill: Fill) -> dict[str, Any]:
+    return {
+        "time": _iso(fill.ts_ms),
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "quantity": str(fill.quantity),
+        "price": str(fill.price),
+        "fee": str(fill.fee),
+        "fee_currency": fill.fee_currency,
+        "client_order_id": fill.client_order_id,
+        "trade_id": fill.trade_id,
+    }
+
+
+def _orders_table(orders: Sequence[Order]) -> str:
+    return _table((*_ORDER_HEADERS, *_ORDER_HEADERS_TAIL), [_order_row(o) for o in orders])
+
+
+# -- commands --------------------------------------------------------------------------------------
+@app.command("orders", help="List the orders in the journal (newest last).")
+def orders_command(
+    config: ConfigOption = None,
+    db: DbOption = None,
+    symbol: SymbolOption = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="only these statuses, comma-separated (open, filled, canceled...)")
+    ] = None,
+    since: SinceOption = None,
+    limit: LimitOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print the journal's orders as a table, or as a JSON list with ``--json``."""
+    statuses = _parse_status(status)
+    since_ms = _parse_since(since)
+
+    async def query(journal: Journal) -> list[Order]:
+        return await journal.orders(symbol=symbol, status=statuses, since_ms=since_ms, limit=limit)
+
+    _, orders = _with_journal(config, db, query)
+    if json_output:
+        _print_json([_order_json(o) for o in orders])
+    elif orders:
+        typer.echo(_orders_table(orders))
+    else:
+        typer.echo("no orders")
+
+
+@app.command("trades", help="List the fills in the journal (oldest first); --csv exports them as a trade log.")
+def trades_command(
+    config: ConfigOption = None,
+    db: DbOption = None,
+    symbol: SymbolOption = None,
+    order: Annotated[str | None, typer.Option("--order", help="only the fills of this client order id")] = None,
+    since: SinceOption = None,
+    limit: LimitOption = None,
+    json_output: JsonOption = False,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="write the fills to this CSV file")] = None,
+) -> None:
+    """Print the journal's fills as a table or JSON; with ``--csv FILE`` also write them as CSV."""
+    since_ms = _parse_since(since)
+
+    async def query(journal: Journal) -> list[Fill]:
+        return await journal.fills(symbol=symbol, since_ms=since_ms, client_order_id=order, limit=limit)
+
+    _, fills = _with_journal(config, db, query)
+    records = [_fill_record(f) for f in fills]
+    if csv_path is not None:
+        _write_csv(csv_path, records)
+    if json_output:
+        _print_json(records)
+    elif csv_path is not None:
+        typer.echo(f"wrote {len(records)} fills to {csv_path}")
+    elif records:
+        typer.echo(_table(TRADE_LOG_COLUMNS, [[r[c] for c in TRADE_LOG_COLUMNS] for r in records]))
+    else:
+        typer.echo("no fills")
+
+
+def _write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    import csv
+
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=TRADE_LOG_COLUMNS)
+            writer.writeheader()
+            writer.writerows(records)
+    except OSError as exc:
+        raise _fail(f"--csv: cannot write {path}: {exc}", EXIT_FAILURE) from None
+
+
+@app.command("status", help="Show the last run, the open orders, positions and PnL from the journal.")
+def status_command(config: ConfigOption = None, db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Print the bot's state as the journal records it (no exchange is asked)."""
+
+    async def query(journal: Journal) -> dict[str, Any]:
+        run = await journal.last_run()
+        return {
+            "last_run": None if run is None else _run_json(run),
+            "open_orders": await journal.open_orders(),
+            "positions": _positions(await journal.fills()),
+        }
+
+    shown, state = _with_journal(config, db, query)
+    open_orders: list[Order] = state["open_orders"]
+    if json_output:
+        _print_json(
+            {
+                "journal": shown,
+                "last_run": state["last_run"],
+                "open_orders": [_order_json(o) for o in open_orders],
+                "positions": state["positions"],
+            }
+        )
+        return
+    typer.echo(f"journal      {shown}")
+    typer.echo(f"last run     {_describe_run(state['last_run'])}")
+    typer.echo(f"open orders  {len(open_orders)}")
+    if open_orders:
+        typer.echo(_indent(_orders_table(open_orders)))
+    positions: list[dict[str, Any]] = state["positions"]
+    if not positions:
+        typer.echo("positions    none (no fills)")
+        return
+    typer.echo("positions")
+    headers = ("symbol", "quantity", "avg_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
+    keys = ("symbol", "quantity", "average_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
+    rows = [[str(p[key]) for key in keys] for p in positions]
+    typer.echo(_indent(_table(headers, rows)))
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "bot_id": run.bot_id,
+        "config_hash": run.config_hash,
+        "started_ms": run.started_ms,
+        "started": _iso(run.started_ms),
+        "stopped_ms": run.stopped_ms,
+        "stopped": _iso(run.stopped_ms) or None,
+        "exit_reason": run.exit_reason,
+        "exit_code": run.exit_code,
+    }
+
+
+def _describe_run(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "none (the bot has not run with this journal)"
+    head = f"#{run['id']} bot {run['bot_id']}, started {run['started']}"
+    if run["stopped_ms"] is None:
+        return f"{head}, still running or ended without a clean stop (crash, kill -9, power loss)"
+    return f"{head}, stopped {run['stopped']} (exit {run['exit_code']}: {run['exit_reason']})"
+
+
+def _positions(fills: Sequence[Fill]) -> list[dict[str, Any]]:
+    """Return one position per symbol, built from its fills in order (``trading_bot.domain.Position``)."""
+    from trading_bot.domain import Position
+
+    positions: dict[str, Position] = {}
+    for fill in fills:
+        position = positions.get(fill.symbol)
+        if position is None:
+            quote = fill.symbol.partition("/")[2].partition(":")[0]
+            position = positions[fill.symbol] = Position(symbol=fill.symbol, quote_currency=quote)
+        position.apply(fill)
+    return [
+        {
+            "symbol": p.symbol,
+            "quantity": str(p.quantity),
+            "average_entry": str(p.average_price),
+            "realized_pnl": str(p.realized_pnl),
+            "fees": str(p.fees),
+            "net_pnl": str(p.realized_pnl - p.fees),
+            "currency": p.quote_currency,
+            "fills": p.fill_count,
+        }
+        for p in sorted(positions.values(), key=lambda p: p.symbol)
+    ]
+
+
+register_command_names("orders", "trades", "status")
