@@ -120,8 +120,15 @@ def run_command(
         _configure_logging(cfg, log_format, log_level)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
         plan = BotPlan(paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed))
-        bot = build_bot(cfg, plan, strategy=strat)
-        result = _run_with_signals(bot)
+        from trading_bot.runtime.notify import SystemdNotifier
+
+        notifier = SystemdNotifier.from_env()
+        bot = build_bot(cfg, plan, strategy=strat, notify=notifier.notify if notifier is not None else None)
+        try:
+            result = _run_with_signals(bot)
+        finally:
+            if notifier is not None:
+                notifier.close()
     except (ConfigError, DataError) as exc:
         raise _fail(str(exc)) from None
     if result.exit_code == EXIT_USAGE:

@@ -70,6 +70,8 @@ from trading_bot.runtime.execution import SequenceSource
 from trading_bot.runtime.execution import TimeSeededSequence
 from trading_bot.runtime.persistence import JournalLink
 from trading_bot.runtime.portfolio import Portfolio
+from trading_bot.runtime.reconcile import reconcile
+from trading_bot.runtime.reconcile import restore_strategy
 from trading_bot.runtime.summary import build_summary
 from trading_bot.runtime.tracker import OrderTracker
 
@@ -249,6 +251,17 @@ class TradingBot:
         )
         if self._after_connect is not None:
             await self._after_connect(self)
+        if self.journal is not None:
+            report = await reconcile(
+                exchange=self.exchange,
+                journal=self.journal.journal,
+                tracker=self.tracker,
+                portfolio=self.portfolio,
+                symbol=self.symbol,
+                bot_id=self.bot_id,
+                now_ms=self.clock.now_ms(),
+            )
+            self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in report.counts().items()))
         try:
             self.context.last = await self.exchange.fetch_bbo(self.symbol)
         except TransientExchangeError as exc:
@@ -259,6 +272,8 @@ class TradingBot:
             raise
         except Exception as exc:
             raise ConfigError(f"strategy {self.strategy.name!r} failed to start: {exc}") from exc
+        if self.journal is not None and await restore_strategy(self.strategy, self.journal.journal):
+            _log.info("strategy_state_restored", strategy=self.strategy.name)
         _log.info("bot_started", bot_id=self.bot_id, symbol=self.symbol, strategy=self.strategy.name)
 
     # -- long-lived tasks ----------------------------------------------------------------------
