@@ -37,7 +37,7 @@ def _bot(exchange: PaperExchange, clock: SimulatedClock, db_url: str, strategy: 
 
 
 @pytest.mark.asyncio
-async def test_restart_with_resting_orders_restores_them_from_the_journal_and_sends_nothing_twice(tmp_path: Path) -> None:
+async def test_restart_with_resting_orders_restores_them_and_sends_nothing_twice(tmp_path: Path) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
     clock = SimulatedClock()
     source = ListSource([quote(1000, "60000", "60001"), quote(2000, "60000", "60001")], clock)
