@@ -43,6 +43,10 @@ log = structlog.get_logger(__name__)
 class MarketDataSource(Protocol):
     """Where the paper exchange gets its markets and market data from."""
 
+    async def connect(self) -> None:
+        """Open connections (a live exchange's public API); recorded data has nothing to open."""
+        ...
+
     async def load_markets(self) -> Mapping[Symbol, Market]:
         """Return the markets the source knows (precision, limits, fees)."""
         ...
@@ -92,7 +96,8 @@ class PaperExchange(BaseExchangeClient):
     # ----------------------------------------------------------------- lifecycle and markets
 
     async def connect(self) -> None:
-        """Load the markets (there is nothing to connect to)."""
+        """Connect the market-data source and load the markets."""
+        await self.source.connect()
         await self.load_markets()
         log.info(
             "paper_exchange_connected",

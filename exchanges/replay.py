@@ -197,6 +197,10 @@ class ReplayFeed:
         """Return the last event yielded by ``stream_market_data`` (``None`` before the first)."""
         return self._latest
 
+    async def connect(self) -> None:
+        """Check the files up front (``validate``); there is nothing else to open."""
+        self.validate()
+
     async def load_markets(self) -> Mapping[Symbol, Market]:
         """Return ``markets`` if given, else the bundled Binance snapshot's market of the feed's symbol.
 

@@ -35,6 +35,9 @@ class QueueSource:
         self.latest: MarketData | None = None
         self.closed = False
 
+    async def connect(self) -> None:
+        return None
+
     async def load_markets(self) -> Mapping[Symbol, Market]:
         return self.markets
 

@@ -49,6 +49,9 @@ class ListSource:
         self.clock = clock
         self.markets: Mapping[Symbol, Market] = load_market_snapshot("binance")
 
+    async def connect(self) -> None:
+        return None
+
     async def load_markets(self) -> Mapping[Symbol, Market]:
         return self.markets
 

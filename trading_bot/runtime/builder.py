@@ -121,6 +121,8 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
         feed = ReplayFeed(list(plan.replay), Symbol(config.bot.symbol), clock, speed=plan.speed)
         feed.validate()
         return PaperExchange(exchange_cfg.paper, clock, feed, markets=markets)
+    if exchange_cfg.name not in EXCHANGES:
+        _check_ccxt_id(exchange_cfg.name)
     if exchange_cfg.name == "paper" and not plan.paper:
         raise ConfigError("exchange 'paper' needs market data: add --replay FILE, or use --paper --exchange binance")
     if plan.paper or exchange_cfg.name == "paper":
@@ -139,6 +141,19 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
             "(or run with --paper)"
         )
     return create_ccxt_exchange(exchange_cfg, clock)
+
+
+def _check_ccxt_id(name: str) -> None:
+    """Raise ConfigError with the closest names when ccxt does not know the exchange id."""
+    from exchanges.ccxt_adapter import ccxt_exchange_ids
+    from trading_bot.registry import did_you_mean
+
+    known = ccxt_exchange_ids()
+    if name not in known:
+        raise ConfigError(
+            f"exchange.name: unknown exchange {name!r}{did_you_mean(name, known)}; "
+            "see `runbot.py list-exchanges` (or use 'paper' with --replay)"
+        )
 
 
 def build_bot(

@@ -59,6 +59,9 @@ class FixedQuoteSource:
         self.markets = markets
         self.clock = clock
 
+    async def connect(self) -> None:
+        return None
+
     async def load_markets(self) -> Mapping[Symbol, Market]:
         return self.markets
 

@@ -1,0 +1,122 @@
+"""End to end: the real CLI with real ccxt trading against the in-process Binance emulator.
+
+The emulator's prices follow a seeded random walk; the bot runs as a subprocess with
+``exchange.ccxt_options`` pointing at it, trades, receives fills over the WS-API user stream, and
+exits 0 on SIGTERM. Assertions come from the emulator's own order, fill and request logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.integration.conftest import ROOT
+from tests.integration.conftest import cli_env
+from trading_bot.emulator import BinanceEmulator
+from trading_bot.emulator import EmulatorConfig
+
+KEY, SECRET = "live-test-key", "live-test-secret"
+
+
+@pytest_asyncio.fixture
+async def walking_emulator() -> AsyncIterator[BinanceEmulator]:
+    config = EmulatorConfig(api_key=KEY, api_secret=SECRET, walk_interval_s=0.02, seed=11, history_bars=30)
+    async with BinanceEmulator(config) as emu:
+        yield emu
+
+
+def _write_config(tmp_path: Path, emu: BinanceEmulator, strategy: str, params: dict[str, Any]) -> Path:
+    config = {
+        "bot": {"bot_id": "e2e", "data_dir": str(tmp_path / "var"), "heartbeat_s": 0.2, "shutdown_timeout_s": 10},
+        "exchange": {"name": "binance", "ccxt_options": emu.ccxt_options(), "request_timeout_s": 5},
+        "strategy": {"name": strategy, "params": params},
+        "risk": {"max_data_age_s": None, "max_orders_per_minute": None, "price_band_pct": None},
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+async def _run_bot_until(
+    tmp_path: Path, config: Path, done: Any, timeout_s: float = 45
+) -> tuple[int, dict[str, Any], str]:
+    """Start the bot, wait until ``done()`` is true (or the timeout), SIGTERM it; return code, summary, logs."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "runbot.py"), "--config", str(config), "--log-format", "json", "--json",
+        cwd=tmp_path, env=cli_env(TRADING_BOT__EXCHANGE__API_KEY=KEY, TRADING_BOT__EXCHANGE__SECRET=SECRET),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline and proc.returncode is None and not done():
+        await asyncio.sleep(0.2)
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    logs = err.decode()
+    assert proc.returncode is not None
+    summary = json.loads(out.decode()) if out.strip() else {}
+    return proc.returncode, summary, logs
+
+
+def _own(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return [i for i in items if str(i.get(key, "")).startswith("e2e-")]
+
+
+@pytest.mark.asyncio
+async def test_sma_cross_trades_live_on_the_emulator_gets_fills_over_the_user_stream_and_exits_0_on_sigterm(
+    tmp_path: Path, walking_emulator: BinanceEmulator
+) -> None:
+    emu = walking_emulator
+    params = {"fast": 2, "slow": 4, "bar_seconds": 1, "quantity": "0.001", "long_only": False}
+    config = _write_config(tmp_path, emu, "sma_cross", params)
+
+    code, summary, logs = await _run_bot_until(tmp_path, config, lambda: len(_own(emu.fills(), "clientOrderId")) >= 3)
+
+    assert code == 0, logs[-3000:]
+    assert summary["stop_reason"] == "signal SIGTERM"
+    exchange_fills = _own(emu.fills(), "clientOrderId")
+    assert len(exchange_fills) >= 3
+    assert summary["fills"] == len(exchange_fills)  # every exchange fill reached the bot exactly once
+    posts = [r["params"].get("newClientOrderId") for r in emu.request_log() if r["method"] == "POST"]
+    assert all(n == 1 for n in Counter(posts).values())  # no client order id sent twice
+    assert SECRET not in logs
+    assert KEY not in logs
+
+
+@pytest.mark.asyncio
+async def test_grid_cycles_open_and_take_profit_live_on_the_emulator(
+    tmp_path: Path, walking_emulator: BinanceEmulator
+) -> None:
+    emu = walking_emulator
+    params = {"quantity": "0.001", "take_profit": "0.005", "max_orders": 5, "wait_time": 1, "fill_timeout": 2,
+              "recheck_interval": 1}
+    config = _write_config(tmp_path, emu, "grid", params)
+
+    def cycles_done() -> bool:
+        sells = [f for f in _own(emu.fills(), "clientOrderId") if f.get("side") in ("SELL", "sell")]
+        return len(sells) >= 2
+
+    code, summary, logs = await _run_bot_until(tmp_path, config, cycles_done, timeout_s=60)
+
+    assert code == 0, logs[-3000:]
+    own_orders = _own(emu.orders(), "clientOrderId")
+    buys = [o for o in own_orders if o["side"] == "BUY"]
+    assert buys
+    assert all(o["type"] == "LIMIT_MAKER" for o in buys)  # grid opens are post-only
+    assert summary["strategy_summary"]["cycles_completed"] >= 2
+    posts = [r["params"].get("newClientOrderId") for r in emu.request_log() if r["method"] == "POST"]
+    assert all(n == 1 for n in Counter(posts).values())
+    take_profit_qty = sum(Decimal(str(o["origQty"])) for o in own_orders if o["side"] == "SELL")
+    filled_buy_qty = sum(Decimal(str(o["executedQty"])) for o in buys)
+    assert take_profit_qty == filled_buy_qty  # a take-profit for exactly what filled
