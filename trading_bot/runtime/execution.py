@@ -9,6 +9,9 @@ re-sent.
 
 from __future__ import annotations
 
+import os
+import random
+import signal
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
@@ -124,6 +127,7 @@ class OrderManager:
         self._risk_context = risk_context
         self._publish = publish
         self._sizing = sizing
+        self.after_intent: Callable[[], None] | None = chaos_kill_hook()
         self.unknown_outcomes: set[ClientOrderId] = set()
         self.rate_limited_until_ms = 0
         self.auth_failures = 0
@@ -153,6 +157,8 @@ class OrderManager:
         self.tracker.add(order)
         if self.journal is not None:
             await self.journal.record_intent(order)
+            if self.after_intent is not None:
+                self.after_intent()  # chaos testing: the process may die here, between journal and request
         order.transition(OrderStatus.SUBMITTED, now)
         self.stats["submitted"] += 1
         self._publish(
@@ -281,6 +287,31 @@ class OrderManager:
                 await self.cancel(order.client_order_id)
             except ExchangeError as exc:
                 _log.error("cancel_failed", client_order_id=order.client_order_id, error=str(exc))
+
+
+CHAOS_ENV = "TRADING_BOT_CHAOS_KILL_AFTER_INTENT"
+
+
+def chaos_kill_hook() -> Callable[[], None] | None:
+    """Return a hook that SIGKILLs this process after a journaled intent, for chaos tests only.
+
+    Enabled only by the environment variable ``TRADING_BOT_CHAOS_KILL_AFTER_INTENT=<probability>[:<seed>]``;
+    it lets a test kill the bot exactly between the journal write and the request. Never set it in
+    production.
+    """
+    spec = os.environ.get(CHAOS_ENV)
+    if not spec:
+        return None
+    probability_text, _, seed_text = spec.partition(":")
+    probability = float(probability_text)
+    rng = random.Random(int(seed_text) if seed_text else None)
+
+    def maybe_die() -> None:
+        if rng.random() < probability:
+            _log.warning("chaos_kill_after_intent")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return maybe_die
 
 
 def _gone(order: Order, ts_ms: int) -> OrderStatusReport:
