@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Our backtester against backtesting.py and backtrader on the same SMA(10)/SMA(20) crossover.
+
+Long-only, all-in, enter and exit at the next bar's open, no fees, cash 10,000, fractional units. Ours
+runs ``sma_cross --fraction 1`` through the full pipeline (supervisor → strategy → sizer → RiskManager
+→ order manager → bar simulator) on a market whose lot step is 1e-8. The reference engines run in
+their own venv (``bench/.venv-field``, created here: pip install backtesting backtrader pandas).
+
+Datasets: (a) /work/shared/data/binance_FILUSDT_1m.csv.gz (175,680 bars); (b) 1,000,000 bars of a
+seeded random walk (written once to bench/.cache). Trades are compared on entry/exit time and price.
+Times exclude imports and data loading: ours is ``TradingBot.run()`` (plus metrics, shown apart),
+backtesting.py ``Backtest.run()``, backtrader ``Cerebro.run()``.
+
+    python bench/backtest_vs_field.py [--dataset fil|walk|both] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import pstats
+import random
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELD_VENV = ROOT / "bench" / ".venv-field"
+CACHE = ROOT / "bench" / ".cache"
+FIL = Path("/work/shared/data/binance_FILUSDT_1m.csv.gz")
+WALK_BARS = 1_000_000
+
+
+# --------------------------------------------------------------------------- the reference engines
+def field_worker(path: str) -> None:  # noqa: C901 - one self-contained script for the other venv
+    """Run inside the field venv: both reference engines on ``path``; print one JSON line."""
+    import backtrader as bt
+    import pandas as pd
+    from backtesting import Backtest
+    from backtesting import Strategy
+    from backtesting.lib import crossover
+
+    df = pd.read_csv(path, usecols=["timestamp", "open", "high", "low", "close", "volume"])
+    df.index = pd.to_datetime(df["timestamp"], unit="ms")
+    df = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
+
+    def sma(values: Any, n: int) -> Any:
+        return pd.Series(values).rolling(n).mean()
+
+    class SmaCross(Strategy):
+        def init(self) -> None:
+            self.fast = self.I(sma, self.data.Close, 10)
+            self.slow = self.I(sma, self.data.Close, 20)
+
+        def next(self) -> None:
+            if crossover(self.fast, self.slow) and not self.position:
+                self.buy()
+            elif crossover(self.slow, self.fast) and self.position:
+                self.position.close()
+
+    out: dict[str, Any] = {}
+    bt_scaled = df.copy()
+    scale = 1e6  # backtesting.py trades whole units: price per micro-unit keeps sizes fractional
+    bt_scaled[["Open", "High", "Low", "Close"]] = bt_scaled[["Open", "High", "Low", "Close"]] / scale
+    test = Backtest(bt_scaled, SmaCross, cash=10_000, commission=0, finalize_trades=True)
+    start = time.perf_counter()
+    stats = test.run()
+    out["backtesting"] = {
+        "seconds": time.perf_counter() - start,
+        "trades": [
+            [int(t.EntryTime.value // 1_000_000), round(t.EntryPrice * scale, 8),
+             int(t.ExitTime.value // 1_000_000), round(t.ExitPrice * scale, 8)]
+            for t in stats["_trades"].itertuples()
+        ],
+    }  # fmt: skip
+
+    class Cross(bt.Strategy):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.cross = bt.ind.CrossOver(bt.ind.SMA(period=10), bt.ind.SMA(period=20))
+            self.trades: list[list[Any]] = []
+
+        def next(self) -> None:
+            if self.cross[0] > 0 and not self.position:
+                self.buy(size=self.broker.getcash() / self.data.close[0])
+            elif self.cross[0] < 0 and self.position:
+                self.close()
+
+        def notify_trade(self, trade: Any) -> None:
+            if trade.isclosed:
+                self.trades.append([trade.dtopen, trade.price, trade.dtclose, None])
+
+        def notify_order(self, order: Any) -> None:
+            if order.status == order.Completed and order.issell() and self.trades is not None:
+                self.last_exit = order.executed.price
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=df))
+    cerebro.addstrategy(Cross)
+    cerebro.broker.setcash(10_000)
+    cerebro.broker.set_checksubmit(False)
+    exits: list[list[Any]] = []
+
+    class Log(bt.Analyzer):  # type: ignore[misc]
+        def notify_order(self, order: Any) -> None:
+            if order.status == order.Completed:
+                ts = int(bt.num2date(order.executed.dt).timestamp() * 1000)
+                exits.append([ts, order.executed.price, order.isbuy()])
+
+    cerebro.addanalyzer(Log)
+    start = time.perf_counter()
+    cerebro.run()
+    seconds = time.perf_counter() - start
+    trades, entry = [], None
+    for ts, price, is_buy in exits:
+        if is_buy:
+            entry = [ts, round(price, 8)]
+        elif entry is not None:
+            trades.append([*entry, ts, round(price, 8)])
+            entry = None
+    out["backtrader"] = {"seconds": seconds, "trades": trades}
+    print(json.dumps(out))
+
+
+def ensure_field_venv() -> Path:
+    """Create bench/.venv-field with the reference engines if it is missing; return its python."""
+    python = FIELD_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(FIELD_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "backtesting", "backtrader", "pandas"], check=True)
+    return python
+
+
+# --------------------------------------------------------------------------- ours
+def random_walk(path: Path, bars: int = WALK_BARS, seed: int = 42) -> Path:
+    """Write a seeded random walk of 1m bars (prices with 2 decimals, opens = previous close)."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    price, ts = 10_000, 1_600_000_000_000  # in cents
+    lines = ["timestamp,open,high,low,close,volume"]
+    for _ in range(bars):
+        o = price
+        c = max(100, o + round(rng.gauss(0, 12)))
+        h = max(o, c) + abs(round(rng.gauss(0, 5)))
+        low = max(1, min(o, c) - abs(round(rng.gauss(0, 5))))
+        lines.append(f"{ts},{o / 100:.2f},{h / 100:.2f},{low / 100:.2f},{c / 100:.2f},1")
+        price, ts = c, ts + 60_000
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_ours(path: Path, symbol: str, profile: bool) -> dict[str, Any]:
+    """Run sma_cross through the full pipeline; return timings and trades."""
+    from trading_bot.backtest.data import synthetic_market
+    from trading_bot.backtest.engine import BacktestSpec
+    from trading_bot.backtest.engine import prepare_backtest
+    from trading_bot.log import configure_logging
+
+    configure_logging("error", "json")
+    market = synthetic_market(symbol, 3 if "FIL" in symbol else 2, Decimal(0))
+    spec = BacktestSpec(strategy="sma_cross", params={"fast": 10, "slow": 20, "fraction": "1"}, data=(path,),
+                        symbol=symbol, fee=Decimal(0), market=market)  # fmt: skip
+    start = time.perf_counter()
+    prepared = prepare_backtest(spec)
+    load = time.perf_counter() - start
+    profiler = cProfile.Profile() if profile else None
+    out: list[Any] = []
+
+    async def main() -> None:
+        if profiler is not None:
+            profiler.enable()
+        out.append(await prepared.run())
+        if profiler is not None:
+            profiler.disable()
+
+    start = time.perf_counter()
+    asyncio.run(main())
+    total = time.perf_counter() - start
+    result = out[0]
+    if profiler is not None:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(20)
+        print(text.getvalue())
+    trades = [[t.entry_ts, float(t.entry_price), t.exit_ts, float(t.exit_price)] for t in result.round_trips]
+    return {"seconds": result.run_seconds, "with_metrics": total, "load": load, "bars": result.events,
+            "trades": trades, "fingerprint": result.fingerprint}  # fmt: skip
+
+
+def compare(ours: list[list[Any]], theirs: list[list[Any]]) -> str:
+    """Return ``identical`` or a description of the first difference."""
+    if ours == theirs:
+        return "identical"
+    n = min(len(ours), len(theirs))
+    for i in range(n):
+        if ours[i] != theirs[i]:
+            return f"{len(ours)} vs {len(theirs)} trades; first difference at #{i}: ours {ours[i]} theirs {theirs[i]}"
+    return f"{len(ours)} vs {len(theirs)} trades; the first {n} are identical"
+
+
+def bench(name: str, path: Path, symbol: str, profile: bool) -> None:
+    """Run the three engines on one dataset and print the table."""
+    python = ensure_field_venv()
+    ours = run_ours(path, symbol, profile)
+    proc = subprocess.run([str(python), __file__, "--field-worker", str(path)], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    field = json.loads(proc.stdout.strip().splitlines()[-1])
+    bars = ours["bars"]
+    print(f"\n## {name}: {bars:,} bars  (ours: load {ours['load']:.2f} s, run + metrics {ours['with_metrics']:.2f} s)")
+    print(f"{'engine':<16}{'run s':>9}{'bars/s':>12}{'ours ×':>9}  trades  vs ours")
+    print(f"{'ours (pipeline)':<16}{ours['seconds']:>9.2f}{bars / ours['seconds']:>12,.0f}{'1.00':>9}  "
+          f"{len(ours['trades']):>6}  fingerprint {ours['fingerprint'][:16]}")  # fmt: skip
+    for engine in ("backtesting", "backtrader"):
+        seconds = field[engine]["seconds"]
+        ratio = seconds / ours["seconds"]
+        verdict = compare(ours["trades"], field[engine]["trades"])
+        print(f"{engine:<16}{seconds:>9.2f}{bars / seconds:>12,.0f}{ratio:>9.2f}  "
+              f"{len(field[engine]['trades']):>6}  {verdict}")  # fmt: skip
+
+
+def main() -> None:
+    """Parse the arguments and run the benchmark."""
+    if len(sys.argv) == 3 and sys.argv[1] == "--field-worker":
+        field_worker(sys.argv[2])
+        return
+    sys.path.insert(0, str(ROOT))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", choices=("fil", "walk", "both"), default="both")
+    parser.add_argument("--profile", action="store_true", help="print our top functions by own time")
+    args = parser.parse_args()
+    if args.dataset in ("fil", "both"):
+        bench("(a) Binance FIL/USDT 1m", FIL, "FIL/USDT", args.profile)
+    if args.dataset in ("walk", "both"):
+        bench("(b) random walk", random_walk(CACHE / "walk_1m.csv"), "RW/USD", args.profile)
+
+
+if __name__ == "__main__":
+    main()

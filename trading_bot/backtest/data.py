@@ -1,0 +1,284 @@
+"""Backtest input: which kind of data the files hold, bar loading, dates, timeframes, synthetic markets.
+
+Formats are those of ``/work/shared/data`` (CSV or CSV.gz, gzip detected from the magic bytes):
+
+* bars — ``timestamp,open,high,low,close[,volume,...]``; ``timestamp`` is the bar **open** time, epoch
+  milliseconds UTC; extra columns are ignored;
+* quotes — ``timestamp,bid_price,bid_size,ask_price,ask_size[,...]``;
+* trades — ``timestamp,price,quantity,side,trade_id[,...]``.
+
+Bars must be strictly ascending in time within a file (unsorted or duplicate timestamps are a
+``DataError`` naming the file and line); several bar files are merged by time, and the same timestamp
+in two files is a duplicate too. Quote and trade files are handed to the replay feed unchanged.
+
+Markets without a bundled snapshot get a **synthetic market**: tick = the finest decimal step of the
+prices in the first rows of the data, lot step ``1e-8`` base units, no minimum amount or notional.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import heapq
+import io
+import re
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from decimal import Decimal
+from decimal import InvalidOperation
+from pathlib import Path
+from typing import TextIO
+
+from trading_bot.domain import Bar
+from trading_bot.domain import Market
+from trading_bot.domain import Symbol
+from trading_bot.errors import ConfigError
+from trading_bot.errors import DataError
+
+__all__ = [
+    "BAR_COLUMNS",
+    "QUOTE_COLUMNS",
+    "TRADE_COLUMNS",
+    "BarSeries",
+    "data_kind",
+    "guess_symbol",
+    "load_bars",
+    "parse_date",
+    "parse_timeframe",
+    "sample_price_decimals",
+    "synthetic_market",
+]
+
+BAR_COLUMNS = ("timestamp", "open", "high", "low", "close")
+QUOTE_COLUMNS = ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size")
+TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")
+_KINDS = (("quotes", QUOTE_COLUMNS), ("trades", TRADE_COLUMNS), ("bars", BAR_COLUMNS))
+_UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
+_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
+_ZERO = Decimal(0)
+_SAMPLE_ROWS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class BarSeries:
+    """Bars loaded for a backtest.
+
+    Attributes:
+        bars: open time strictly ascending.
+        interval_ms: the smallest step between consecutive bars, milliseconds (``None`` for one bar).
+        price_decimals: the most decimal places seen in the sampled prices.
+    """
+
+    bars: list[Bar]
+    interval_ms: int | None
+    price_decimals: int
+
+
+def _open_text(path: Path) -> TextIO:
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")
+
+
+def _header(path: Path, text: TextIO) -> list[str]:
+    try:
+        first = text.readline()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}:1: unreadable gzip or text: {exc}") from exc
+    names = [n.strip().lstrip("\ufeff").lower() for n in first.strip().split(",")]
+    if not any(names):
+        raise DataError(f"{path}:1: empty file, expected a CSV header")
+    return names
+
+
+def data_kind(path: Path) -> str:
+    """Return ``bars``, ``quotes`` or ``trades`` from a file's header.
+
+    Raises:
+        DataError: the file is missing, unreadable or has none of the known sets of columns.
+    """
+    with _open_text(path) as text:
+        names = _header(path, text)
+    for kind, required in _KINDS:
+        if all(column in names for column in required):
+            return kind
+    expected = "; ".join(f"{kind}: {','.join(cols)}" for kind, cols in _KINDS)
+    raise DataError(f"{path}:1: unknown columns {','.join(names)!r}; expected {expected}")
+
+
+def _decimals(text: str) -> int:
+    point = text.find(".")
+    return 0 if point < 0 else len(text.rstrip("0")) - point - 1
+
+
+def _file_bars(path: Path, start_ms: int | None, end_ms: int | None, decimals: list[int]) -> Iterator[Bar]:
+    with _open_text(path) as text:
+        names = _header(path, text)
+        if not all(c in names for c in BAR_COLUMNS):
+            raise DataError(f"{path}:1: not a bar file: expected columns {','.join(BAR_COLUMNS)}[,volume]")
+        i_ts, i_o, i_h, i_l, i_c = (names.index(c) for c in BAR_COLUMNS)
+        i_v = names.index("volume") if "volume" in names else None
+        dec = Decimal
+        bar_cls = Bar
+        prev = -(2**62)
+        line = 1
+        reader = csv.reader(text)
+        try:
+            for row in reader:
+                line += 1
+                ts = int(row[i_ts])
+                if ts <= prev:
+                    what = "duplicate" if ts == prev else "unsorted"
+                    raise DataError(f"{path}:{line}: {what} bar timestamp {ts} after {prev}; bars must be ascending")
+                prev = ts
+                if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts > end_ms):
+                    continue
+                o, h, low, c = row[i_o], row[i_h], row[i_l], row[i_c]
+                if len(decimals) < _SAMPLE_ROWS:
+                    decimals.append(max(_decimals(o), _decimals(h), _decimals(low), _decimals(c)))
+                bar = bar_cls(
+                    ts_ms=ts,
+                    open=dec(o),
+                    high=dec(h),
+                    low=dec(low),
+                    close=dec(c),
+                    volume=_ZERO if i_v is None or not row[i_v] else dec(row[i_v]),
+                )
+                if not (bar.low <= bar.open <= bar.high and bar.low <= bar.close <= bar.high):
+                    raise DataError(f"{path}:{line}: impossible bar: low/high do not contain open/close")
+                yield bar
+        except (ValueError, InvalidOperation, IndexError) as exc:
+            raise DataError(f"{path}:{line}: not a valid number in row: {exc!r}") from None
+        except (OSError, EOFError, csv.Error) as exc:
+            raise DataError(f"{path}:{line}: unreadable data: {exc}") from None
+
+
+def load_bars(paths: Sequence[Path], start_ms: int | None = None, end_ms: int | None = None) -> BarSeries:
+    """Load and merge bar files, keeping bars whose open time is in ``[start_ms, end_ms]``.
+
+    Args:
+        paths: bar files (CSV or CSV.gz).
+        start_ms: first bar open time kept, epoch ms (``None`` = from the start).
+        end_ms: last bar open time kept, epoch ms, inclusive (``None`` = to the end).
+
+    Raises:
+        DataError: a file is missing or malformed, bars are unsorted or duplicated, or none are left.
+    """
+    decimals: list[int] = []
+    sources = [_file_bars(p, start_ms, end_ms, decimals) for p in paths]
+    merged: Iterator[Bar] = sources[0] if len(sources) == 1 else heapq.merge(*sources, key=lambda b: b.ts_ms)
+    bars: list[Bar] = []
+    interval: int | None = None
+    prev: Bar | None = None
+    for bar in merged:
+        if prev is not None:
+            step = bar.ts_ms - prev.ts_ms
+            if step <= 0:
+                raise DataError(f"duplicate bar timestamp {bar.ts_ms} in {', '.join(map(str, paths))}")
+            interval = step if interval is None else min(interval, step)
+        bars.append(bar)
+        prev = bar
+    if not bars:
+        raise DataError(f"no bars in {', '.join(map(str, paths))} between the --from and --to dates")
+    return BarSeries(bars=bars, interval_ms=interval, price_decimals=max(decimals, default=0))
+
+
+def parse_timeframe(text: str) -> int:
+    """Return a timeframe such as ``1m``, ``4h``, ``1d`` in milliseconds.
+
+    Raises:
+        ConfigError: the text is not ``<number><s|m|h|d|w>``.
+    """
+    match = _TIMEFRAME.match(text.strip())
+    if match is None or int(match.group(1)) <= 0:
+        raise ConfigError(f"--timeframe: expected a number and a unit (s, m, h, d, w) such as 1m or 4h, got {text!r}")
+    return int(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def parse_date(text: str, *, end: bool = False) -> int:
+    """Return epoch milliseconds UTC for ``2023-08-01``, ``2023-08-01T12:00``, or a number of epoch ms.
+
+    A bare date means the start of that day (UTC), or with ``end`` its last millisecond, so
+    ``--to 2023-08-31`` includes that whole day. Times without a zone are UTC.
+
+    Raises:
+        ConfigError: the text is not a date.
+    """
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"expected a date such as 2023-08-01 or 2023-08-01T12:00, got {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    ms = int(parsed.timestamp() * 1000)
+    if end and len(value) == 10:
+        ms += 86_400_000 - 1
+    return ms
+
+
+def guess_symbol(path: Path) -> str | None:
+    """Return ``FIL/USDT`` for ``binance_FILUSDT_1m.csv.gz`` (``<exchange>_<SYMBOL>_...``), else ``None``."""
+    parts = path.name.split("_")
+    if len(parts) < 2:
+        return None
+    pair = parts[1].replace("-", "").replace("/", "").upper()
+    for quote in _QUOTES:
+        if pair.endswith(quote) and len(pair) > len(quote):
+            return f"{pair[: -len(quote)]}/{quote}"
+    return None
+
+
+def synthetic_market(symbol: str, price_decimals: int, fee: Decimal) -> Market:
+    """Return a market for a symbol without a bundled snapshot (see the module docstring).
+
+    Args:
+        symbol: ``BASE/QUOTE``.
+        price_decimals: decimal places of the data's prices (the tick is ``10^-price_decimals``).
+        fee: maker and taker fee rate.
+
+    Raises:
+        ConfigError: the symbol is not ``BASE/QUOTE``.
+    """
+    base, slash, quote = symbol.partition("/")
+    quote = quote.partition(":")[0]
+    if not slash or not base or not quote:
+        raise ConfigError(f"--symbol: expected BASE/QUOTE such as BTC/USDT, got {symbol!r}")
+    return Market(
+        symbol=Symbol(symbol),
+        base=base,
+        quote=quote,
+        price_increment=Decimal(1).scaleb(-price_decimals),
+        amount_increment=Decimal("1e-8"),
+        min_amount=_ZERO,
+        min_notional=_ZERO,
+        maker_fee=fee,
+        taker_fee=fee,
+    )
+
+
+def sample_price_decimals(path: Path) -> int:
+    """Return the most decimal places among the prices of the first rows of a quote or trade file.
+
+    Raises:
+        DataError: the file is missing or unreadable.
+    """
+    with _open_text(path) as text:
+        names = _header(path, text)
+        columns = [names.index(c) for c in ("bid_price", "ask_price", "price", "open", "close") if c in names]
+        most = 0
+        for n, row in enumerate(csv.reader(text)):
+            if n >= _SAMPLE_ROWS:
+                break
+            most = max([most, *(_decimals(row[i]) for i in columns if i < len(row))])
+    return most

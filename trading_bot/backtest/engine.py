@@ -1,0 +1,396 @@
+"""The backtest engine: the spine's ``TradingBot`` over recorded data, a simulated clock and exchange.
+
+A backtest is a normal bot run. The strategy (unchanged), the sizer, the ``RiskManager``, the order
+manager, the tracker and the portfolio are the ones live and paper trading use; only the exchange
+client and the clock differ:
+
+* **bars** → ``exchanges.backtest.BarExchange``: one event per bar (the strategy sees each bar at its
+  close time, ``open time + interval``), market orders fill at the next bar's open, limits and stops
+  along the intrabar path (the fill rules are in that module's docstring);
+* **quotes / trades** → the paper exchange over the replay feed, built exactly as ``runbot.py --replay``
+  builds it, so a backtest and a paper replay of the same files make the same trades.
+
+Risk in backtests: unless a config file is given, the per-order caps that would block an ordinary
+backtest are off (``relaxed_risk_config``): no order or position notional cap, no price band, no order
+rate limit, no stale-data limit, and account protection (emergency loss, account loss, stall) is off.
+The trading-state gate, the market's limits, the open-order count and the balance check stay on.
+
+Equity curve (quote currency): on bars one point per bar at its close (quote + base × close, from the
+simulated account); on quotes/trades at most one point per ``curve_interval_ms`` of data time, taken
+as each event arrives (the account after the previous event, marked at this event's mid), plus a last
+point at the end. Buy & hold: first bar open → last bar close (bars) or first → last mid (ticks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from exchanges.backtest import BarExchange
+from exchanges.base import BaseExchangeClient
+from exchanges.config import PaperConfig
+from exchanges.markets import load_market_snapshot
+from exchanges.paper import PaperExchange
+from exchanges.replay import ReplayFeed
+from risk.config import ProtectionConfig
+from risk.config import RiskConfig
+from risk.manager import RiskContext
+from risk.manager import RiskManager
+from risk.sizing import size_order
+from trading_bot.backtest.data import data_kind
+from trading_bot.backtest.data import guess_symbol
+from trading_bot.backtest.data import load_bars
+from trading_bot.backtest.data import sample_price_decimals
+from trading_bot.backtest.data import synthetic_market
+from trading_bot.backtest.fingerprint import trade_fingerprint
+from trading_bot.backtest.metrics import EquityPoint
+from trading_bot.backtest.metrics import Metrics
+from trading_bot.backtest.metrics import RoundTrip
+from trading_bot.backtest.metrics import compute_metrics
+from trading_bot.backtest.metrics import reconstruct_round_trips
+from trading_bot.domain import Fill
+from trading_bot.domain import Market
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderParams
+from trading_bot.domain import SimulatedClock
+from trading_bot.domain import Symbol
+from trading_bot.errors import ConfigError
+from trading_bot.runtime.builder import build_strategy
+from trading_bot.runtime.execution import TimeSeededSequence
+from trading_bot.runtime.supervisor import TradingBot
+
+__all__ = [
+    "BacktestResult",
+    "BacktestRun",
+    "BacktestSpec",
+    "prepare_backtest",
+    "relaxed_risk_config",
+    "resolve_market",
+    "run_backtest",
+]
+
+_DEFAULT_SYMBOL = "BTC/USDT"
+_DEFAULT_BAR_MS = 60_000
+
+
+def relaxed_risk_config() -> RiskConfig:
+    """Return the backtest's default risk settings (see the module docstring for what is off)."""
+    return RiskConfig(
+        max_order_notional=None,
+        max_position_notional=None,
+        price_band_pct=None,
+        max_orders_per_minute=None,
+        max_data_age_s=None,
+        protection=ProtectionConfig(emergency_enabled=False, account_loss_enabled=False, stall_enabled=False),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestSpec:
+    """What to backtest.
+
+    Attributes:
+        strategy: registered strategy name.
+        params: strategy parameters (strings are converted by the strategy's ``Params`` model).
+        data: data files: all bars, or any mix of quotes and trades.
+        symbol: the market; default: guessed from the first file name, else ``BTC/USDT``.
+        timeframe_ms: bar interval, ms; default: the smallest step between bars (60 000 for one bar).
+        cash: starting quote-currency balance.
+        fee: fee rate of every fill (0.001 = 0.1 %).
+        slippage_bps: price moved against market and stop fills, basis points.
+        start_ms: first event (bar open) time kept, epoch ms UTC, inclusive; ``None`` = from the start.
+        end_ms: last event (bar open) time kept, epoch ms UTC, inclusive; ``None`` = to the end.
+        market: market rules to use instead of the bundled snapshot or a synthetic market.
+        risk: risk settings; default ``relaxed_risk_config()``.
+        bot_id: prefix of client order ids.
+        curve_interval_ms: equity sampling interval for quotes/trades data, ms of data time.
+    """
+
+    strategy: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    data: tuple[Path, ...]
+    symbol: str | None = None
+    timeframe_ms: int | None = None
+    cash: Decimal = Decimal(10_000)
+    fee: Decimal = Decimal("0.001")
+    slippage_bps: Decimal = Decimal(0)
+    start_ms: int | None = None
+    end_ms: int | None = None
+    market: Market | None = None
+    risk: RiskConfig | None = None
+    bot_id: str = "bt"
+    curve_interval_ms: int = 1_000
+
+
+@dataclass(slots=True, kw_only=True)
+class BacktestResult:
+    """A finished backtest.
+
+    Attributes:
+        kind: ``bars`` or ``ticks``.
+        market: the market's rules as used.
+        events: market events processed (bars, or quotes plus trades).
+        fills: every fill, in execution order.
+        equity: the equity curve, quote currency.
+        metrics: ``compute_metrics`` of the fills and the curve.
+        round_trips: completed round trips.
+        fingerprint: ``trade_fingerprint`` of the fills.
+        run_seconds: wall time of the bot run (no data loading, no metrics), seconds.
+        exit_code: the bot's exit code (0 ok, 1 failure).
+        stop_reason: why the run ended.
+        summary: the supervisor's end-of-run summary.
+    """
+
+    kind: str
+    market: Market
+    events: int
+    fills: list[Fill]
+    equity: list[EquityPoint]
+    metrics: Metrics
+    round_trips: list[RoundTrip]
+    fingerprint: str
+    run_seconds: float
+    exit_code: int
+    stop_reason: str
+    summary: dict[str, Any]
+
+
+def resolve_market(symbol: str, price_decimals: int, fee: Decimal, override: Market | None = None) -> Market:
+    """Return the market's rules: ``override``, else the bundled Binance snapshot's, else a synthetic one.
+
+    The fee rates are replaced by ``fee`` in every case, so sizers and risk checks use the backtest's fee.
+    """
+    if override is not None:
+        return dataclasses.replace(override, maker_fee=fee, taker_fee=fee)
+    snapshot = load_market_snapshot("binance")
+    known = snapshot.get(Symbol(symbol))
+    if known is not None:
+        return dataclasses.replace(known, maker_fee=fee, taker_fee=fee)
+    return synthetic_market(symbol, price_decimals, fee)
+
+
+class _SampledFeed:
+    """A replay feed that samples the paper account's equity as events pass (see the module docstring)."""
+
+    def __init__(self, feed: ReplayFeed, market: Market, interval_ms: int) -> None:
+        self.feed = feed
+        self.market = market
+        self.interval_ms = max(1, interval_ms)
+        self.exchange: PaperExchange | None = None
+        self.curve: list[EquityPoint] = []
+        self.first: MarketData | None = None
+        self.last: MarketData | None = None
+
+    async def connect(self) -> None:
+        await self.feed.connect()
+
+    async def load_markets(self) -> Mapping[Symbol, Market]:
+        return {self.market.symbol: self.market}
+
+    async def fetch_bbo(self, symbol: Symbol) -> MarketData:
+        return await self.feed.fetch_bbo(symbol)
+
+    async def close(self) -> None:
+        await self.feed.close()
+
+    async def equity(self, mid: Decimal) -> Decimal:
+        assert self.exchange is not None
+        balances = await self.exchange.fetch_balance()
+        quote = balances.get(self.market.quote)
+        base = balances.get(self.market.base)
+        total = quote.total if quote is not None else Decimal(0)
+        return total + (base.total * mid if base is not None else Decimal(0))
+
+    async def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
+        next_ms = -(2**62)
+        interval = self.interval_ms
+        async for md in self.feed.stream_market_data(symbol):
+            if self.first is None:
+                self.first = md
+            self.last = md
+            if md.ts_ms >= next_ms:
+                next_ms = md.ts_ms + interval
+                self.curve.append(EquityPoint(md.ts_ms, await self.equity((md.bid + md.ask) / 2)))
+            yield md
+
+
+@dataclass(slots=True)
+class BacktestRun:
+    """A backtest ready to run: data loaded, bot built. ``run()`` once; data loading is already done.
+
+    Attributes:
+        spec: what was asked.
+        kind: ``bars`` or ``ticks``.
+        market: the market's rules.
+        bot: the supervisor.
+        bars: the bar simulator (bar data) or ``None``.
+        feed: the sampled replay feed (quote/trade data) or ``None``.
+    """
+
+    spec: BacktestSpec
+    kind: str
+    market: Market
+    bot: TradingBot
+    bars: BarExchange | None = None
+    feed: _SampledFeed | None = None
+
+    async def run(self) -> BacktestResult:
+        """Run the bot to the end of the data and compute the metrics."""
+        started = time.perf_counter()
+        result = await self.bot.run()
+        run_seconds = time.perf_counter() - started
+        portfolio = self.bot.portfolio
+        fills = list(portfolio.fills) if portfolio is not None else []
+        equity, buy_and_hold = await self._curve()
+        metrics = compute_metrics(fills, equity, starting_cash=self.spec.cash, buy_and_hold_return=buy_and_hold)
+        return BacktestResult(
+            kind=self.kind,
+            market=self.market,
+            events=self.bot.events,
+            fills=fills,
+            equity=equity,
+            metrics=metrics,
+            round_trips=reconstruct_round_trips(fills),
+            fingerprint=trade_fingerprint(fills),
+            run_seconds=run_seconds,
+            exit_code=result.exit_code,
+            stop_reason=result.reason,
+            summary=result.summary,
+        )
+
+    async def _curve(self) -> tuple[list[EquityPoint], float | None]:
+        if self.bars is not None:
+            sim = self.bars
+            curve = [EquityPoint(t, e) for t, e in sim.equity_curve()]
+            first, last = sim.bars[0], sim.bars[-1]
+            return curve, float(last.close / first.open) - 1.0 if first.open > 0 else None
+        feed = self.feed
+        assert feed is not None
+        curve = list(feed.curve)
+        if feed.first is None or feed.last is None:
+            return curve, None
+        last_mid = (feed.last.bid + feed.last.ask) / 2
+        end = EquityPoint(feed.last.ts_ms, await feed.equity(last_mid))
+        if curve and curve[-1].ts_ms == end.ts_ms:
+            curve[-1] = end
+        else:
+            curve.append(end)
+        first_mid = (feed.first.bid + feed.first.ask) / 2
+        return curve, float(last_mid / first_mid) - 1.0 if first_mid > 0 else None
+
+
+def _kind(paths: tuple[Path, ...]) -> str:
+    if not paths:
+        raise ConfigError("backtest needs at least one --data FILE")
+    kinds = {data_kind(p) for p in paths}
+    if "bars" in kinds and len(kinds) > 1:
+        raise ConfigError("--data: bars cannot be mixed with quotes or trades; give bar files only, or ticks only")
+    return "bars" if kinds == {"bars"} else "ticks"
+
+
+def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | None = None) -> BacktestRun:
+    """Load the data and build the bot (nothing runs yet).
+
+    Args:
+        spec: what to backtest.
+        progress: bar data only: called with the number of bars done, now and then.
+
+    Raises:
+        ConfigError: bad strategy name or parameter, bad symbol, mixed data kinds, ``start > end``.
+        DataError: a data file is missing or malformed.
+    """
+    if spec.start_ms is not None and spec.end_ms is not None and spec.start_ms > spec.end_ms:
+        raise ConfigError("--from is after --to")
+    if spec.cash <= 0:
+        raise ConfigError(f"--cash must be > 0, got {spec.cash}")
+    if not Decimal(0) <= spec.fee < 1:
+        raise ConfigError(f"--fee is a rate (0.001 = 0.1 %) in [0, 1), got {spec.fee}")
+    if spec.slippage_bps < 0:
+        raise ConfigError(f"--slippage-bps must be >= 0, got {spec.slippage_bps}")
+    strategy = build_strategy(spec.strategy, spec.params)
+    kind = _kind(spec.data)
+    symbol = spec.symbol or guess_symbol(spec.data[0]) or _DEFAULT_SYMBOL
+    clock = SimulatedClock()
+    exchange: BaseExchangeClient
+    sim: BarExchange | None = None
+    feed: _SampledFeed | None = None
+    if kind == "bars":
+        series = load_bars(spec.data, spec.start_ms, spec.end_ms)
+        market = resolve_market(symbol, series.price_decimals, spec.fee, spec.market)
+        quote = market.quote
+        sim = exchange = BarExchange(
+            market=market,
+            bars=series.bars,
+            bar_ms=spec.timeframe_ms or series.interval_ms or _DEFAULT_BAR_MS,
+            clock=clock,
+            balances={quote: spec.cash},
+            fee=spec.fee,
+            slippage_bps=spec.slippage_bps,
+            progress=progress,
+        )
+        sim.prepare()
+        clock.advance_to(series.bars[0].ts_ms)
+    else:
+        market = resolve_market(symbol, sample_price_decimals(spec.data[0]), spec.fee, spec.market)
+        replay = ReplayFeed(
+            list(spec.data),
+            market.symbol,
+            clock,
+            speed=None,
+            start_ms=spec.start_ms,
+            end_ms=spec.end_ms,
+            markets={market.symbol: market},
+        )
+        replay.validate()
+        feed = _SampledFeed(replay, market, spec.curve_interval_ms)
+        paper = PaperConfig(
+            balances={market.quote: spec.cash},
+            maker_fee=spec.fee,
+            taker_fee=spec.fee,
+            slippage_bps=spec.slippage_bps,
+        )
+        feed.exchange = exchange = PaperExchange(paper, clock, feed, markets={market.symbol: market})
+    risk_config = spec.risk or relaxed_risk_config()
+    sizing_config = risk_config.sizing
+
+    def sizing(params: OrderParams, ctx: RiskContext) -> Decimal | None:
+        return size_order(params, ctx, sizing_config)
+
+    async def after_connect(bot: TradingBot) -> None:
+        if sim is not None and bot.portfolio is not None:
+            sim.balance_listener = bot.portfolio.set_balances
+
+    bot = TradingBot(
+        bot_id=spec.bot_id,
+        symbol=market.symbol,
+        exchange=exchange,
+        strategy=strategy,
+        risk=RiskManager(risk_config),
+        clock=clock,
+        sizing=sizing,
+        on_shutdown="cancel",
+        sequence=TimeSeededSequence(1),
+        after_connect=after_connect,
+    )
+    return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed)
+
+
+def run_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | None = None) -> BacktestResult:
+    """Load, run and measure one backtest in a fresh event loop (see ``prepare_backtest`` for errors)."""
+    prepared = prepare_backtest(spec, progress=progress)
+    out: list[BacktestResult] = []
+
+    async def main() -> None:  # returns None: asyncio.run's teardown would repr a returned result
+        out.append(await prepared.run())
+
+    asyncio.run(main())
+    return out[0]

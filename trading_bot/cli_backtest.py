@@ -1,0 +1,240 @@
+"""The ``backtest`` and ``download-data`` commands.
+
+Only typer is imported at module level: ``runbot.py --help`` imports this module and must stay fast and
+never import ccxt or pydantic. ``backtest`` never imports ccxt at all; ``download-data`` does (through
+the ccxt adapter), inside the command.
+
+Exit codes: 0 done, 1 the run failed (a strategy crash), 2 bad input (one line on stderr naming the
+problem: missing file, wrong columns, unsorted or duplicate bars, ``--from`` after ``--to``, unknown
+strategy parameter, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+from typing import Any
+
+import typer
+
+from trading_bot.cli import app
+from trading_bot.cli import register_command_names
+
+__all__ = ["backtest_command", "download_data_command"]
+
+_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _decimal(flag: str, text: str) -> Any:
+    from decimal import Decimal
+    from decimal import InvalidOperation
+
+    from trading_bot.errors import ConfigError
+
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"{flag}: expected a number, got {text!r}") from None
+    if not value.is_finite():
+        raise ConfigError(f"{flag}: expected a finite number, got {text!r}")
+    return value
+
+
+@app.command(
+    "backtest",
+    context_settings=_EXTRA,
+    help="Backtest a strategy on recorded bars, quotes or trades. Strategy parameters are flags: --fast 10.",
+)
+def backtest_command(
+    ctx: typer.Context,
+    strategy: Annotated[str, typer.Option(help="strategy name (list-strategies)")],
+    data: Annotated[list[Path], typer.Option(help="CSV/CSV.gz data file; repeat to merge files by time")],
+    symbol: Annotated[str | None, typer.Option(help="market symbol; default: from the file name")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="bar interval (1m, 1h, 1d); default: from the data")] = None,
+    cash: Annotated[str, typer.Option(help="starting quote-currency balance")] = "10000",
+    fee: Annotated[str, typer.Option(help="fee rate of every fill (0.001 = 0.1 %)")] = "0.001",
+    slippage_bps: Annotated[str, typer.Option(help="market/stop fill slippage, basis points")] = "0",
+    from_: Annotated[str | None, typer.Option("--from", help="first date (UTC), e.g. 2023-08-01")] = None,
+    to: Annotated[str | None, typer.Option(help="last date (UTC), inclusive")] = None,
+    report: Annotated[Path | None, typer.Option(help="write report.html, trades.csv, equity.csv here")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
+    config: Annotated[Path | None, typer.Option(help="JSON config; its risk section replaces the relaxed one")] = None,
+    log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "warning",
+) -> None:
+    """Run the backtest and print the metrics table (or JSON), the trade fingerprint and the report path."""
+    from trading_bot.errors import ConfigError
+    from trading_bot.errors import DataError
+
+    try:
+        _run_backtest(ctx.args, locals())
+    except (ConfigError, DataError) as exc:
+        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
+    import asyncio
+
+    from trading_bot.backtest.data import parse_date
+    from trading_bot.backtest.data import parse_timeframe
+    from trading_bot.backtest.engine import BacktestSpec
+    from trading_bot.backtest.engine import prepare_backtest
+    from trading_bot.log import configure_logging
+    from trading_bot.runtime.builder import parse_strategy_args
+
+    configure_logging(opts["log_level"], "json" if opts["json_output"] else "auto")
+    risk = None
+    if opts["config"] is not None:
+        from trading_bot.config import load_config
+
+        risk = load_config(opts["config"], dotenv=None).risk
+    spec = BacktestSpec(
+        strategy=opts["strategy"],
+        params=parse_strategy_args(extra),
+        data=tuple(opts["data"]),
+        symbol=opts["symbol"],
+        timeframe_ms=parse_timeframe(opts["timeframe"]) if opts["timeframe"] else None,
+        cash=_decimal("--cash", opts["cash"]),
+        fee=_decimal("--fee", opts["fee"]),
+        slippage_bps=_decimal("--slippage-bps", opts["slippage_bps"]),
+        start_ms=parse_date(opts["from_"]) if opts["from_"] else None,
+        end_ms=parse_date(opts["to"], end=True) if opts["to"] else None,
+        risk=risk,
+    )
+    show_progress = not opts["json_output"] and sys.stderr.isatty()
+    with _Progress(show_progress) as progress:
+        prepared = prepare_backtest(spec, progress=progress.update)
+        if prepared.bars is not None:
+            progress.start(len(prepared.bars.bars))
+        out: list[Any] = []
+
+        async def main() -> None:  # returns None: asyncio.run's teardown would repr a returned result
+            out.append(await prepared.run())
+
+        asyncio.run(main())
+    result = out[0]
+    report_path = None
+    if opts["report"] is not None:
+        from trading_bot.backtest.report import write_report
+
+        params = {"strategy": spec.strategy, **dict(spec.params), "symbol": result.market.symbol,
+                  "data": ", ".join(str(p) for p in spec.data), "cash": str(spec.cash), "fee": str(spec.fee),
+                  "slippage_bps": str(spec.slippage_bps)}  # fmt: skip
+        report_path = write_report(
+            opts["report"],
+            metrics=result.metrics,
+            round_trips=result.round_trips,
+            fills=result.fills,
+            equity=result.equity,
+            params=params,
+            title=f"Backtest: {spec.strategy} on {result.market.symbol}",
+        )
+    _print_result(result, spec, report_path, opts["json_output"])
+    raise typer.Exit(result.exit_code)
+
+
+def _print_result(result: Any, spec: Any, report_path: Path | None, json_output: bool) -> None:
+    run = {
+        "strategy": spec.strategy,
+        "params": {k: str(v) for k, v in dict(spec.params).items()},
+        "symbol": result.market.symbol,
+        "data_kind": result.kind,
+        "events": result.events,
+        "fills": len(result.fills),
+        "run_seconds": round(result.run_seconds, 4),
+        "exit_code": result.exit_code,
+        "stop_reason": result.stop_reason,
+        "report": str(report_path) if report_path is not None else None,
+    }
+    if json_output:
+        import json
+
+        trades = [
+            {"side": t.side.value, "entry_ts": t.entry_ts, "exit_ts": t.exit_ts, "quantity": str(t.quantity),
+             "entry_price": str(t.entry_price), "exit_price": str(t.exit_price), "pnl": str(t.pnl),
+             "return_pct": t.return_pct, "fees": str(t.fees)}
+            for t in result.round_trips
+        ]  # fmt: skip
+        document = {"metrics": result.metrics.to_dict(), "trades": trades, "fingerprint": result.fingerprint,
+                    "run": run}  # fmt: skip
+        sys.stdout.write(json.dumps(document, sort_keys=True) + "\n")
+        return
+    from trading_bot.backtest.report import format_metrics_table
+
+    typer.echo(format_metrics_table(result.metrics))
+    rate = result.events / result.run_seconds if result.run_seconds > 0 else 0.0
+    typer.echo(
+        f"\n{result.events:,} {result.kind} events, {len(result.fills):,} fills, "
+        f"{result.run_seconds:.3f} s ({rate:,.0f} events/s)"
+    )
+    typer.echo(f"trade fingerprint: {result.fingerprint}")
+    if report_path is not None:
+        typer.echo(f"report: {report_path}")
+
+
+class _Progress:
+    """A rich progress bar on stderr when ``enabled`` (a TTY and no --json); otherwise it does nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def start(self, total: int) -> None:
+        if not self.enabled or total < 50_000:  # short runs finish before a bar is worth drawing
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._bar = Progress(console=Console(stderr=True), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("backtest", total=total)
+
+    def update(self, done: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@app.command("download-data", help="Download OHLCV bars through ccxt into a CSV file (resumable).")
+def download_data_command(
+    symbol: Annotated[str, typer.Option(help="market symbol, e.g. BTC/USDT")],
+    out: Annotated[Path, typer.Option(help="CSV file to write or extend")],
+    exchange: Annotated[str, typer.Option(help="ccxt exchange id")] = "binance",
+    timeframe: Annotated[str, typer.Option(help="bar interval: 1m, 1h, 1d")] = "1m",
+    from_: Annotated[str | None, typer.Option("--from", help="first bar (UTC date)")] = None,
+    to: Annotated[str | None, typer.Option(help="last bar (UTC date), inclusive; default: now")] = None,
+    config: Annotated[Path | None, typer.Option(help="JSON config (exchange.ccxt_options, e.g. an emulator)")] = None,
+    limit: Annotated[int, typer.Option(help="bars per request")] = 1000,
+) -> None:
+    """Fetch bars page by page and append the missing ones to ``out`` (``timestamp,open,...,volume``)."""
+    from trading_bot.errors import ConfigError
+    from trading_bot.errors import DataError
+    from trading_bot.errors import ExchangeError
+
+    try:
+        from trading_bot.backtest.download import download_bars
+
+        count = download_bars(
+            exchange=exchange, symbol=symbol, timeframe=timeframe, start=from_, end=to, out=out,
+            config_path=config, limit=limit, progress=sys.stderr.isatty(),
+        )  # fmt: skip
+    except (ConfigError, DataError) as exc:
+        raise _fail(str(exc)) from None
+    except ExchangeError as exc:
+        raise _fail(f"exchange error: {exc}", 1) from None
+    typer.echo(f"{count} bars appended to {out}")
+
+
+register_command_names("backtest", "download-data")
