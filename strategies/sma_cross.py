@@ -81,12 +81,20 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         self._bucket_close: Decimal | None = None
         self._bar_ms = params.bar_seconds * 1000
         self._pending: str | None = None
+        self._last_seen: MarketData | None = None
         self._seq = 0
         self.signals = 0
 
     # -- price sampling -----------------------------------------------------------------------
     def should_execute(self, market_data: MarketData) -> bool:
-        """Return True when a bar closed and produced a cross (or an order is pending a decision)."""
+        """Return True when a bar closed and produced a cross (or an order is pending a decision).
+
+        The supervisor may ask again about the same event (a pass after an order event); an event is
+        sampled once.
+        """
+        if market_data is self._last_seen:
+            return self._signal is not None and self._pending is None
+        self._last_seen = market_data
         bar = market_data.bar
         if bar is not None:
             self._close_bar(bar.close)

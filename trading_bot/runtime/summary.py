@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from typing import Any
 
+from trading_bot.backtest.fingerprint import trade_fingerprint
+
 if TYPE_CHECKING:
     from trading_bot.runtime.supervisor import TradingBot
 
@@ -51,6 +53,7 @@ def build_summary(bot: TradingBot, elapsed_s: float) -> dict[str, Any]:
         summary.update(
             {
                 "fills": len(portfolio.fills),
+                "trade_fingerprint": trade_fingerprint(portfolio.fills),
                 "fees": _num(portfolio.fees),
                 "realized_pnl": _num(portfolio.realized_pnl),
                 "unrealized_pnl": _num(portfolio.unrealized_pnl()),

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
@@ -68,12 +69,12 @@ from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.execution import OrderManager
 from trading_bot.runtime.execution import SequenceSource
 from trading_bot.runtime.execution import TimeSeededSequence
-from trading_bot.runtime.persistence import JournalLink
 from trading_bot.runtime.portfolio import Portfolio
-from trading_bot.runtime.reconcile import reconcile
-from trading_bot.runtime.reconcile import restore_strategy
 from trading_bot.runtime.summary import build_summary
 from trading_bot.runtime.tracker import OrderTracker
+
+if TYPE_CHECKING:  # the journal pulls in SQLAlchemy: imported only when a run has one
+    from trading_bot.runtime.persistence import JournalLink
 
 __all__ = ["RunResult", "TradingBot"]
 
@@ -83,6 +84,12 @@ _MAX_AUTH_FAILURES = 3
 _MAX_PASSES_PER_EVENT = 4
 _ACCOUNT_CHECK_MS = 1_000
 _STATE_SAVE_MS = 10_000
+
+
+async def _restore(strategy: BaseStrategy[Any], journal: JournalLink) -> bool:
+    from trading_bot.runtime.reconcile import restore_strategy
+
+    return await restore_strategy(strategy, journal.journal)
 
 
 class _StopRequested(Exception):
@@ -164,6 +171,10 @@ class TradingBot:
         self._in_pass = False
         self._wait_until_ms = 0
         self._next_account_check_ms = 0
+        protection = risk.config.protection
+        self._protection_on = (
+            protection.emergency_enabled or protection.account_loss_enabled or protection.stall_enabled
+        )
         self._balances_dirty = True
         self._last_event_ms = 0
         self._started_wall = 0.0
@@ -252,6 +263,8 @@ class TradingBot:
         if self._after_connect is not None:
             await self._after_connect(self)
         if self.journal is not None:
+            from trading_bot.runtime.reconcile import reconcile
+
             report = await reconcile(
                 exchange=self.exchange,
                 journal=self.journal.journal,
@@ -272,7 +285,7 @@ class TradingBot:
             raise
         except Exception as exc:
             raise ConfigError(f"strategy {self.strategy.name!r} failed to start: {exc}") from exc
-        if self.journal is not None and await restore_strategy(self.strategy, self.journal.journal):
+        if self.journal is not None and await _restore(self.strategy, self.journal):
             _log.info("strategy_state_restored", strategy=self.strategy.name)
         _log.info("bot_started", bot_id=self.bot_id, symbol=self.symbol, strategy=self.strategy.name)
 
@@ -324,30 +337,46 @@ class TradingBot:
         now = md.ts_ms
         self._last_event_ms = now
         self.portfolio.update_mark(now, (md.bid + md.ask) / 2)
-        if now >= self._next_account_check_ms:
+        if self._protection_on and now >= self._next_account_check_ms:
             self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
             self.risk.record_exchange_ok(now)
             await self._check_account(now)
-        if not self._in_pass:
-            await self._strategy_passes(md, now)
+        if self._in_pass or self.strategy_failed or now < self._wait_until_ms:
+            return
+        try:
+            wanted = self.strategy.should_execute(md)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            self._strategy_crashed("should_execute", exc)
+            return
+        if wanted or self._pending_pass:
+            await self._strategy_passes(md, now, checked=wanted)
 
-    async def _strategy_passes(self, md: MarketData, now: int) -> None:
+    async def _strategy_passes(self, md: MarketData, now: int, *, checked: bool = False) -> None:
+        """Run strategy passes until no order event asks for another (bounded per event).
+
+        ``checked`` means ``should_execute`` already said yes for this event (the first pass skips it).
+        """
         self._in_pass = True
         try:
+            if self._balances_dirty:
+                await self._refresh_balances()
             for _ in range(_MAX_PASSES_PER_EVENT):
                 self._pending_pass = False
-                await self._strategy_pass(md, now)
+                await self._strategy_pass(md, now, checked=checked)
+                checked = False
                 if not self._pending_pass or self._stop.is_set():
                     break
         finally:
             self._in_pass = False
 
-    async def _strategy_pass(self, md: MarketData, now: int) -> None:
+    async def _strategy_pass(self, md: MarketData, now: int, *, checked: bool = False) -> None:
         strategy = self.strategy
         if self.strategy_failed or now < self._wait_until_ms:
             return
         try:
-            if not strategy.should_execute(md):
+            if not checked and not strategy.should_execute(md):
                 return
             result = strategy.execute_strategy(md)
         except ConfigError:
@@ -368,8 +397,6 @@ class TradingBot:
             await self._guarded(orders.cancel(coid))
         action = result.action
         if action is StrategyAction.PLACE_ORDER:
-            if self._balances_dirty:
-                await self._refresh_balances()
             for params in result.orders:
                 await self._guarded(orders.submit(params, md))
         elif action is StrategyAction.CLOSE_POSITION:

@@ -1,0 +1,38 @@
+"""sma_cross: crosses on bar closes, each market event sampled once."""
+
+from decimal import Decimal
+
+from strategies.sma_cross import SmaCrossParams
+from strategies.sma_cross import SmaCrossStrategy
+from trading_bot.domain import Bar
+from trading_bot.domain import MarketData
+from trading_bot.domain import Symbol
+
+CLOSES = [10, 10, 10, 10, 11, 12, 13, 12, 11, 10, 9, 8, 9, 10, 11, 12]
+
+
+def _bar_event(i: int, close: int) -> MarketData:
+    c = Decimal(close)
+    bar = Bar(ts_ms=i * 60_000, open=c, high=c, low=c, close=c)
+    return MarketData(symbol=Symbol("X/USDT"), ts_ms=i * 60_000 + 60_000, bid=c, ask=c, last=c, bar=bar)
+
+
+def _signals(asks_per_event: int) -> list[int]:
+    strategy = SmaCrossStrategy(SmaCrossParams(fast=2, slow=4))
+    fired = []
+    for i, close in enumerate(CLOSES):
+        md = _bar_event(i, close)
+        results = [strategy.should_execute(md) for _ in range(asks_per_event)]
+        if results[0]:
+            fired.append(i)
+            strategy._signal = None  # consumed, as execute_strategy would
+    return fired
+
+
+def test_should_execute_asked_twice_for_one_event_samples_the_bar_once() -> None:
+    assert _signals(asks_per_event=2) == _signals(asks_per_event=1)
+
+
+def test_crosses_fire_on_the_bar_where_the_fast_average_crosses_the_slow() -> None:
+    # fast(2) crosses above slow(4) at index 4 (10.5 > 10.25) and below at index 8 (11.5 < 12)
+    assert _signals(asks_per_event=1)[:2] == [4, 8]
