@@ -1,6 +1,9 @@
 """sma_cross: go long when the fast simple moving average crosses above the slow one, exit when it
 crosses back below (or go short, with ``long_only = false`` on derivatives).
 
+A cross is a change of side of ``fast − slow``; bars where the two averages are exactly equal do not
+change the side (a tie is not a cross), so a touch followed by a return is no trade.
+
 Prices: on bar data the bar's close; on quote/trade data the mid price, sampled into bars of
 ``bar_seconds`` of clock time (the last mid of each bucket is its close). A signal is decided on a
 bar's close and sent at once as a market order, so on bar data it fills at the next bar's open.
@@ -119,7 +122,10 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         self._slow_sum += close
         if len(slow) < self.params.slow:
             return
-        above = self._fast_sum * self.params.slow > self._slow_sum * self.params.fast
+        difference = self._fast_sum * self.params.slow - self._slow_sum * self.params.fast
+        if difference == 0:
+            return  # a tie is not a cross: the last side holds (as backtrader's CrossOver)
+        above = difference > 0
         if self._above is not None and above != self._above:
             self._signal = OrderSide.BUY if above else OrderSide.SELL
             self.signals += 1

@@ -34,5 +34,18 @@ def test_should_execute_asked_twice_for_one_event_samples_the_bar_once() -> None
 
 
 def test_crosses_fire_on_the_bar_where_the_fast_average_crosses_the_slow() -> None:
-    # fast(2) crosses above slow(4) at index 4 (10.5 > 10.25) and below at index 8 (11.5 < 12)
-    assert _signals(asks_per_event=1)[:2] == [4, 8]
+    # the first side is set at index 4 (10.5 > 10.25; index 3 was a tie, so no earlier side: no signal);
+    # fast(2) crosses below slow(4) at index 8 (11.5 < 12) and back above at index 13 (9.5 > 9)
+    assert _signals(asks_per_event=1) == [8, 13]
+
+
+def test_a_tie_between_the_averages_is_not_a_cross() -> None:
+    # fast(2)/slow(4): the averages meet at index 5 (10.5 = 10.5) and part the same way again: no signal
+    strategy = SmaCrossStrategy(SmaCrossParams(fast=2, slow=4))
+    closes = [12, 12, 11, 11, 10, 11, 10, 10]
+    fired = []
+    for i, close in enumerate(closes):
+        if strategy.should_execute(_bar_event(i, close)):
+            fired.append(i)
+            strategy._signal = None
+    assert fired == []
