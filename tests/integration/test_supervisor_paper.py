@@ -145,3 +145,31 @@ async def test_strategy_exception_stops_the_strategy_halts_and_exits_1_without_c
     assert "boom" in result.reason
     assert strategy.calls == 1  # not called again after it failed
     assert result.summary["trading_state"] == "halted"
+
+
+@pytest.mark.asyncio
+async def test_emergency_loss_cancels_orders_flattens_at_market_halts_and_exits_1() -> None:
+    def script(i: int, md: MarketData, s: ScriptedStrategy) -> StrategyResult | None:
+        if i == 0:
+            return StrategyResult.place(
+                OrderParams(side=OrderSide.BUY, quantity=D("0.1"), order_type=OrderType.MARKET, client_tag="buy"),
+                OrderParams(side=OrderSide.BUY, quantity=D("0.001"), price=D("50000"), client_tag="resting"),
+            )
+        return None
+
+    strategy = ScriptedStrategy(script)
+    # 0.1 BTC bought at 60,001 on a 10,000 USDT account; BTC then halves: equity falls ~30 % (limit 15 %).
+    events = [quote(1000, "60000", "60001")] + [quote(2000 + 1000 * k, "30000", "30001") for k in range(4)]
+    risk = RiskConfig(price_band_pct=None, max_data_age_s=None, max_order_notional=None, max_position_notional=None)
+    bot, exchange = make_bot(events, strategy, risk=risk)
+
+    result = await bot.run()
+
+    assert result.exit_code == 1
+    assert "emergency" in result.reason
+    assert "15" in result.reason  # the message names the limit
+    assert exchange.engine(bot.symbol).open_orders() == []  # the resting buy was cancelled
+    assert result.summary["position"] == "0"  # flattened with a market sell
+    assert result.summary["trading_state"] == "halted"
+    closes = [e for e in strategy.events if isinstance(e, OrderFilled) and e.side is OrderSide.SELL]
+    assert len(closes) == 1
