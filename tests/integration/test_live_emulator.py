@@ -120,3 +120,42 @@ async def test_grid_cycles_open_and_take_profit_live_on_the_emulator(
     take_profit_qty = sum(Decimal(str(o["origQty"])) for o in own_orders if o["side"] == "SELL")
     filled_buy_qty = sum(Decimal(str(o["executedQty"])) for o in buys)
     assert take_profit_qty == filled_buy_qty  # a take-profit for exactly what filled
+
+
+@pytest.mark.asyncio
+async def test_faults_during_a_live_run_do_not_stop_the_bot_lose_fills_or_send_an_order_twice(
+    tmp_path: Path, walking_emulator: BinanceEmulator
+) -> None:
+    emu = walking_emulator
+    params = {"fast": 2, "slow": 4, "bar_seconds": 1, "quantity": "0.001", "long_only": False}
+    config = _write_config(tmp_path, emu, "sma_cross", params)
+    # 5xx bursts, 429 with Retry-After, dropped sockets, then an accepted order whose answer outlasts the
+    # client's 5 s timeout: each fault is injected once the bot has made progress past the previous one.
+    faults: list[dict[str, Any]] = [
+        {"next_n_5xx": 3},
+        {"next_n_429": 2, "retry_after_s": 1},
+        {"drop_ws": True},
+        {"accept_then_timeout": True, "accept_timeout_delay_s": 7},
+        {},
+    ]
+    progress = {"stage": 0, "mark": 2}
+
+    def inject_and_check() -> bool:
+        fills = len(_own(emu.fills(), "clientOrderId"))
+        if fills < progress["mark"]:
+            return False
+        if progress["stage"] == len(faults) - 1:
+            return True
+        emu.set_faults(**faults[progress["stage"]])
+        progress["stage"] += 1
+        progress["mark"] = fills + 1
+        return False
+
+    code, summary, logs = await _run_bot_until(tmp_path, config, inject_and_check, timeout_s=120)
+
+    assert code == 0, logs[-3000:]
+    assert progress["stage"] == len(faults) - 1, f"the bot stopped trading after fault {progress['stage']}"
+    exchange_fills = _own(emu.fills(), "clientOrderId")
+    assert summary["fills"] == len(exchange_fills)  # nothing lost, nothing counted twice
+    posts = [r["params"].get("newClientOrderId") for r in emu.request_log() if r["method"] == "POST"]
+    assert all(n == 1 for n in Counter(posts).values())  # no order re-sent
