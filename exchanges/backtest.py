@@ -53,6 +53,9 @@ from decimal import Decimal
 
 from exchanges.base import BaseExchangeClient
 from exchanges.matching import SimAccount
+from exchanges.simulation import check_market_filters
+from exchanges.simulation import describe_order
+from exchanges.simulation import status_report
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
@@ -461,38 +464,10 @@ class BarExchange(BaseExchangeClient):
         return _ZERO if balance is None else balance.total
 
     def _check_filters(self, params: OrderParams, quantity: Decimal, reference: Decimal) -> None:
-        m = self._market
-        what = self._describe(params, quantity)
-        if quantity <= 0 or quantity % m.amount_increment != 0:
-            raise OrderRejected(f"{what}: quantity is not a positive multiple of the lot step {m.amount_increment}")
-        if quantity < m.min_amount:
-            raise OrderRejected(f"{what}: quantity below the minimum {m.min_amount} {m.base}")
-        if m.max_amount is not None and quantity > m.max_amount:
-            raise OrderRejected(f"{what}: quantity above the maximum {m.max_amount} {m.base}")
-        for label, value in (("price", params.price), ("trigger price", params.trigger_price)):
-            if value is not None and value % m.price_increment != 0:
-                raise OrderRejected(f"{what}: {label} is not a multiple of the tick {m.price_increment}")
-        price = params.price or params.trigger_price or reference
-        if price * quantity < m.min_notional:
-            raise OrderRejected(f"{what}: notional {price * quantity} below the minimum {m.min_notional} {m.quote}")
+        check_market_filters(self._market, params, quantity, reference)
 
     def _describe(self, params: OrderParams, quantity: Decimal) -> str:
-        price = params.price if params.price is not None else params.trigger_price
-        at = "market" if price is None else str(price)
-        return f"{self._market.symbol} {params.order_type.value} {params.side.value} {quantity} @ {at}"
+        return describe_order(self._market, params, quantity)
 
     def _report(self, order: Order) -> OrderStatusReport:
-        return OrderStatusReport(
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            status=order.status,
-            ts_ms=self.clock.now_ms(),
-            exchange_order_id=order.exchange_order_id,
-            side=order.side,
-            order_type=order.order_type,
-            quantity=order.quantity,
-            price=order.price,
-            filled_quantity=order.filled_quantity,
-            average_price=order.average_price,
-            reason=order.reason,
-        )
+        return status_report(order, self.clock.now_ms())

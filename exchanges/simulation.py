@@ -1,0 +1,63 @@
+"""What the two simulators (the paper matching engine and the bar simulator) share: the exchange's order
+filters, the order description used in rejection messages, and the status report of an order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from trading_bot.domain import Market
+from trading_bot.domain import Order
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderStatusReport
+from trading_bot.errors import OrderRejected
+
+__all__ = ["check_market_filters", "describe_order", "status_report"]
+
+
+def describe_order(market: Market, params: OrderParams, quantity: Decimal) -> str:
+    """Return ``"BTC/USDT limit buy 0.001 @ 60000"`` for rejection messages."""
+    price = params.price if params.price is not None else params.trigger_price
+    at = "market" if price is None else str(price)
+    return f"{market.symbol} {params.order_type.value} {params.side.value} {quantity} @ {at}"
+
+
+def check_market_filters(market: Market, params: OrderParams, quantity: Decimal, reference: Decimal | None) -> None:
+    """Apply the exchange's filters like an exchange would: lot step, min/max amount, tick, min notional.
+
+    ``reference`` prices market orders for the notional check (``None``: skip it when no price is known).
+
+    Raises:
+        OrderRejected: naming the order and the filter it broke.
+    """
+    m = market
+    what = describe_order(market, params, quantity)
+    if quantity <= 0 or quantity % m.amount_increment != 0:
+        raise OrderRejected(f"{what}: quantity is not a positive multiple of the lot step {m.amount_increment}")
+    if quantity < m.min_amount:
+        raise OrderRejected(f"{what}: quantity below the minimum {m.min_amount} {m.base}")
+    if m.max_amount is not None and quantity > m.max_amount:
+        raise OrderRejected(f"{what}: quantity above the maximum {m.max_amount} {m.base}")
+    for label, value in (("price", params.price), ("trigger price", params.trigger_price)):
+        if value is not None and value % m.price_increment != 0:
+            raise OrderRejected(f"{what}: {label} is not a multiple of the tick {m.price_increment}")
+    price = params.price or params.trigger_price or reference
+    if price is not None and price * quantity < m.min_notional:
+        raise OrderRejected(f"{what}: notional {price * quantity} below the minimum {m.min_notional} {m.quote}")
+
+
+def status_report(order: Order, ts_ms: int) -> OrderStatusReport:
+    """Return the exchange-style status report of a simulated order at ``ts_ms``."""
+    return OrderStatusReport(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        status=order.status,
+        ts_ms=ts_ms,
+        exchange_order_id=order.exchange_order_id,
+        side=order.side,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        price=order.price,
+        filled_quantity=order.filled_quantity,
+        average_price=order.average_price,
+        reason=order.reason,
+    )
