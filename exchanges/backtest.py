@@ -55,6 +55,7 @@ from exchanges.base import BaseExchangeClient
 from exchanges.matching import SimAccount
 from exchanges.simulation import check_market_filters
 from exchanges.simulation import describe_order
+from exchanges.simulation import simulated_fill
 from exchanges.simulation import status_report
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
@@ -425,18 +426,15 @@ class BarExchange(BaseExchangeClient):
             self._base_total -= quantity
         w.locked = _ZERO
         self._changes.append((self._done - 1, self._quote_total, self._base_total))
-        fill = Fill(
+        fill = simulated_fill(
+            order,
             trade_id=account.next_trade_id(),
-            client_order_id=order.client_order_id,
-            symbol=market.symbol,
-            side=order.side,
             quantity=quantity,
             price=price,
             fee=fee,
             fee_currency=market.quote,
             ts_ms=self.clock.now_ms(),
             liquidity=liquidity,
-            exchange_order_id=order.exchange_order_id,
         )
         order.apply_fill(fill)
         self.fills.append(fill)

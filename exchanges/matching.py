@@ -59,6 +59,7 @@ import structlog
 
 from exchanges.simulation import check_market_filters
 from exchanges.simulation import describe_order
+from exchanges.simulation import simulated_fill
 from exchanges.simulation import status_report
 from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
@@ -438,18 +439,15 @@ class MatchingEngine:
         else:
             self.account.settle(market.base, unlock, quantity)
             self.account.credit(market.quote, notional - fee)
-        fill = Fill(
+        fill = simulated_fill(
+            order,
             trade_id=self.account.next_trade_id(),
-            client_order_id=order.client_order_id,
-            symbol=market.symbol,
-            side=order.side,
             quantity=quantity,
             price=price,
             fee=fee,
             fee_currency=market.quote,
             ts_ms=self.clock.now_ms(),
             liquidity=liquidity,
-            exchange_order_id=order.exchange_order_id,
         )
         order.apply_fill(fill)
         self._fills.append(fill)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from trading_bot.domain import Fill
+from trading_bot.domain import LiquiditySide
 from trading_bot.domain import Market
 from trading_bot.domain import Order
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderStatusReport
+from trading_bot.domain import TradeId
 from trading_bot.errors import OrderRejected
 
-__all__ = ["check_market_filters", "describe_order", "status_report"]
+__all__ = ["check_market_filters", "describe_order", "simulated_fill", "status_report"]
 
 
 def describe_order(market: Market, params: OrderParams, quantity: Decimal) -> str:
@@ -60,4 +63,31 @@ def status_report(order: Order, ts_ms: int) -> OrderStatusReport:
         filled_quantity=order.filled_quantity,
         average_price=order.average_price,
         reason=order.reason,
+    )
+
+
+def simulated_fill(
+    order: Order,
+    *,
+    trade_id: TradeId,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    fee_currency: str,
+    ts_ms: int,
+    liquidity: LiquiditySide,
+) -> Fill:
+    """Return the fill of ``quantity`` of a simulated order at ``price`` (fee in ``fee_currency``)."""
+    return Fill(
+        trade_id=trade_id,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=quantity,
+        price=price,
+        fee=fee,
+        fee_currency=fee_currency,
+        ts_ms=ts_ms,
+        liquidity=liquidity,
+        exchange_order_id=order.exchange_order_id,
     )
