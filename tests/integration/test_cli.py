@@ -164,3 +164,16 @@ def test_grid_quantity_below_minimum_notional_exits_2_naming_the_minimum() -> No
     assert proc.returncode == 2
     assert "minimum notional" in proc.stderr
     assert "use at least" in proc.stderr
+
+
+def test_malformed_row_in_the_middle_of_a_replay_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+    import gzip
+
+    rows = gzip.open(QUOTES, "rt").read().splitlines()[:2000]
+    rows.insert(1500, "1723161300000,notanumber,1,61000,1,1,1")
+    bad = tmp_path / "quotes.csv"
+    bad.write_text("\n".join(rows) + "\n")
+    proc = run_cli("--strategy", "sma_cross", "--replay", str(bad), "--log-level", "error")
+    assert proc.returncode == 2
+    assert f"{bad}:1501" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -60,6 +60,7 @@ from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
 from trading_bot.errors import AuthenticationError
 from trading_bot.errors import ConfigError
+from trading_bot.errors import DataError
 from trading_bot.errors import EmergencyStop
 from trading_bot.errors import ExchangeError
 from trading_bot.errors import OperationalError
@@ -218,6 +219,13 @@ class TradingBot:
                 self._fail(f"emergency stop: {group.exceptions[0]}")
             except* (OperationalError, AuthenticationError) as group:
                 self._fail(f"halted: {group.exceptions[0]}")
+            except* DataError as group:
+                self.exit_code = 2
+                self.stop_reason = str(group.exceptions[0])
+                _log.error("data_error", reason=self.stop_reason)
+            except* Exception as group:  # a bug: stop in order, say what it was, exit 1
+                _log.error("internal_error", error=repr(group.exceptions[0]), exc_info=group.exceptions[0])
+                self._fail(f"internal error: {group.exceptions[0]!r}")
         except ConfigError:
             await self._close_exchange()
             raise
@@ -319,6 +327,8 @@ class TradingBot:
             orders = self.orders
             if orders is not None and orders.unknown_outcomes:
                 await orders.resolve_unknown()
+            if self._protection_on and self.portfolio is not None:
+                await self._check_account(self.clock.now_ms())  # the stall rule needs no market data
             if self.journal is not None and self.clock.now_ms() >= self._next_state_save_ms:
                 self._next_state_save_ms = self.clock.now_ms() + _STATE_SAVE_MS
                 await self._save_strategy_state()
