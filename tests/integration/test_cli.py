@@ -169,7 +169,8 @@ def test_grid_quantity_below_minimum_notional_exits_2_naming_the_minimum() -> No
 def test_malformed_row_in_the_middle_of_a_replay_exits_2_naming_file_and_line(tmp_path: Path) -> None:
     import gzip
 
-    rows = gzip.open(QUOTES, "rt").read().splitlines()[:2000]
+    with gzip.open(QUOTES, "rt") as source:
+        rows = source.read().splitlines()[:2000]
     rows.insert(1500, "1723161300000,notanumber,1,61000,1,1,1")
     bad = tmp_path / "quotes.csv"
     bad.write_text("\n".join(rows) + "\n")
