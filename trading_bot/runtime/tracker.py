@@ -176,7 +176,9 @@ class OrderTracker:
             return None
         return self._close(order, status, ts, report.reason)
 
-    def _close(self, order: Order, status: OrderStatus, ts: int, reason: str) -> OrderEvent | None:
+    def _close(
+        self, order: Order, status: OrderStatus, ts: int, reason: str, *, post_only: bool | None = None
+    ) -> OrderEvent | None:
         if order.status is OrderStatus.INITIALIZED and status is not OrderStatus.REJECTED:
             order.transition(OrderStatus.SUBMITTED, ts)
         if not order.can_transition(status):
@@ -216,26 +218,19 @@ class OrderTracker:
                 ts_ms=ts,
                 client_tag=tag,
                 reason=reason or "rejected by the exchange",
-                post_only=order.post_only,
+                post_only=order.post_only if post_only is None else post_only,
             )
         return None
 
     def reject(self, client_order_id: ClientOrderId, ts_ms: int, reason: str, *, post_only: bool) -> OrderEvent | None:
-        """Mark an order REJECTED after the exchange refused the request (an exception, not a report)."""
+        """Mark an order REJECTED after the exchange refused the request (an exception, not a report).
+
+        ``post_only`` says whether it was refused for crossing (the strategy may retry at a new price).
+        """
         order = self.get(client_order_id)
         if order is None or order.status.is_terminal:
             return None
-        order.transition(OrderStatus.REJECTED, ts_ms, reason=reason)
-        self._settle(order)
-        return OrderRejected(
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            ts_ms=ts_ms,
-            client_tag=order.client_tag,
-            reason=reason,
-            post_only=post_only,
-        )
+        return self._close(order, OrderStatus.REJECTED, ts_ms, reason, post_only=post_only)
 
     def deny(self, order: Order, ts_ms: int, reason: str) -> None:
         """Record an order the RiskManager denied (it never reaches the exchange)."""
