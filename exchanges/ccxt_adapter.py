@@ -734,14 +734,7 @@ class CcxtExchange(BaseExchangeClient):
                 ctx, self._client.create_order, symbol, order_type, params.side.value, amount, price, extra
             )
         except OrderOutcomeUnknown as e:
-            _log.warning(
-                "order_outcome_unknown",
-                action="place_order",
-                symbol=symbol,
-                client_order_id=client_order_id,
-                error=str(e),
-            )
-            report = await self._resolve_outcome(ctx, sent_at)
+            report = await self._resolve_outcome(ctx, sent_at, e)
             if report is not None:
                 return report
             _log.warning("order_not_received", symbol=symbol, client_order_id=client_order_id)
@@ -794,8 +787,10 @@ class CcxtExchange(BaseExchangeClient):
         report = self._ack_report(raw, symbol, client_order_id)
         return report
 
-    async def _resolve_outcome(self, ctx: ErrorContext, sent_at: float) -> OrderStatusReport | None:
-        """Look an order of unknown outcome up by client id with bounded back-off.
+    async def _resolve_outcome(
+        self, ctx: ErrorContext, sent_at: float, error: OrderOutcomeUnknown
+    ) -> OrderStatusReport | None:
+        """Log the unknown outcome of ``ctx.action``, then look the order up by client id with bounded back-off.
 
         Returns its report when found; ``None`` when the exchange cleanly said "not found" after its receive
         window (``recvWindow``) had passed since the request was signed, so it can no longer accept it.
@@ -804,6 +799,9 @@ class CcxtExchange(BaseExchangeClient):
             OrderOutcomeUnknown: the last lookup failed, so nothing can be concluded.
         """
         symbol, coid = Symbol(ctx.symbol or ""), ClientOrderId(ctx.client_order_id or "")
+        _log.warning(
+            "order_outcome_unknown", action=ctx.action, symbol=symbol, client_order_id=coid, error=str(error)
+        )
         window = self._receive_window_s()
         delays = [*self.lookup_delays_s]
         clean_miss = False
@@ -855,14 +853,7 @@ class CcxtExchange(BaseExchangeClient):
                 ctx, self._client.cancel_order, exchange_id, symbol, {"clientOrderId": client_order_id}
             )
         except OrderOutcomeUnknown as e:
-            _log.warning(
-                "order_outcome_unknown",
-                action="cancel_order",
-                symbol=symbol,
-                client_order_id=client_order_id,
-                error=str(e),
-            )
-            report = await self._resolve_outcome(ctx, sent_at)
+            report = await self._resolve_outcome(ctx, sent_at, e)
             if report is None:
                 raise OrderNotFound(f"{ctx.describe()}: the exchange does not know the order") from e
             return report
