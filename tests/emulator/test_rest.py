@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import ccxt.pro as ccxtpro
@@ -154,3 +155,25 @@ async def test_trade_print_through_a_resting_sell_fills_it_partially_then_fully(
     assert (full["status"], full["filled"]) == ("closed", pytest.approx(0.02))
     assert full["average"] == pytest.approx(60100)
     assert [f["isMaker"] for f in emulator.fills()] == [True, True]
+
+
+@pytest.mark.asyncio
+async def test_request_log_numbers_requests_and_stamps_their_arrival_on_the_monotonic_clock(
+    emulator: BinanceEmulator,
+) -> None:
+    before_ns = time.monotonic_ns()
+    ex = ccxtpro.binance(emulator.ccxt_config())
+    try:
+        await ex.load_markets()
+        await ex.fetch_order_book(SYMBOL)
+        await ex.fetch_ticker(SYMBOL)
+    finally:
+        await ex.close()
+    after_ns = time.monotonic_ns()
+
+    log = emulator.request_log()
+    assert [r["seq"] for r in log] == [1, 2, 3]
+    stamps = [r["received_ns"] for r in log]
+    assert before_ns <= stamps[0] <= stamps[1] <= stamps[2] <= after_ns  # shared clock, arrival order
+    assert [r["path"] for r in emulator.requests_after(1)] == ["/api/v3/depth", "/api/v3/ticker/24hr"]
+    assert emulator.requests_after(3) == []

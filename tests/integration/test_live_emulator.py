@@ -8,8 +8,10 @@ exits 0 on SIGTERM. Assertions come from the emulator's own order, fill and requ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -48,13 +50,13 @@ def _write_config(tmp_path: Path, emu: BinanceEmulator, strategy: str, params: d
 
 
 async def _run_bot_until(
-    tmp_path: Path, config: Path, done: Any, timeout_s: float = 45
+    tmp_path: Path, config: Path, done: Any, timeout_s: float = 45, *extra_args: str, keys: bool = True
 ) -> tuple[int, dict[str, Any], str]:
     """Start the bot, wait until ``done()`` is true (or the timeout), SIGTERM it; return code, summary, logs."""
+    env = cli_env(TRADING_BOT__EXCHANGE__API_KEY=KEY, TRADING_BOT__EXCHANGE__SECRET=SECRET) if keys else cli_env()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "runbot.py"), "--config", str(config), "--log-format", "json", "--json",
-        cwd=tmp_path, env=cli_env(TRADING_BOT__EXCHANGE__API_KEY=KEY, TRADING_BOT__EXCHANGE__SECRET=SECRET),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *extra_args, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -159,3 +161,37 @@ async def test_faults_during_a_live_run_do_not_stop_the_bot_lose_fills_or_send_a
     assert summary["fills"] == len(exchange_fills)  # nothing lost, nothing counted twice
     posts = [r["params"].get("newClientOrderId") for r in emu.request_log() if r["method"] == "POST"]
     assert all(n == 1 for n in Counter(posts).values())  # no order re-sent
+
+
+_PUBLIC_REST = {"/api/v3/exchangeInfo", "/api/v3/time", "/api/v3/ticker/24hr", "/api/v3/ticker/bookTicker",
+                "/api/v3/depth", "/api/v3/klines", "/api/v3/trades", "/api/v3/ping"}
+
+
+@pytest.mark.asyncio
+async def test_paper_on_binance_trades_on_the_live_public_data_with_simulated_fills_and_no_keys(
+    tmp_path: Path, walking_emulator: BinanceEmulator
+) -> None:
+    emu = walking_emulator
+    params = {"fast": 2, "slow": 4, "bar_seconds": 1, "quantity": "0.001"}
+    config = _write_config(tmp_path, emu, "sma_cross", params)
+    journal_fills: list[int] = []
+
+    def two_simulated_fills() -> bool:
+        # The bot's own fills are simulated: nothing reaches the exchange, so watch its journal instead.
+        journal = tmp_path / "var" / "journal.db"
+        if not journal.exists():
+            return False
+        with contextlib.suppress(sqlite3.Error), sqlite3.connect(journal) as raw:
+            journal_fills[:] = [raw.execute("SELECT count(*) FROM fills").fetchone()[0]]
+        return bool(journal_fills) and journal_fills[0] >= 2
+
+    code, summary, logs = await _run_bot_until(tmp_path, config, two_simulated_fills, 60, "--paper", keys=False)
+
+    assert code == 0, logs[-3000:]
+    assert summary["stop_reason"] == "signal SIGTERM"
+    assert summary["fills"] >= 2  # sma_cross traded on the emulator's moving prices
+    assert emu.orders() == []  # every fill was simulated: no order reached the exchange
+    requests = emu.request_log()
+    assert requests  # the market data came from the exchange
+    assert {r["path"] for r in requests} <= _PUBLIC_REST  # public endpoints only: no account, no user stream
+    assert all(r["method"] == "GET" for r in requests)

@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
+from typing import cast
 from urllib.parse import parse_qsl
 
 import structlog
@@ -91,6 +92,7 @@ class BinanceEmulator:
         self._faults = FaultState(config.faults, config.seed)
         self._hub = StreamHub()
         self._requests: list[dict[str, object]] = []
+        self._requests_total = 0
         self._markets: dict[str, MarketState] = {}
         self._bars: dict[str, BarStore] = {}
         self._engine: Engine | None = None
@@ -364,8 +366,27 @@ class BinanceEmulator:
         return [f.control() for f in self._require_engine().fills]
 
     def request_log(self) -> list[dict[str, object]]:
-        """Return the logged requests: ``ts, method, path, params`` (signature removed), ``status``."""
+        """Return the logged requests, oldest first (REST, and WS-API calls as ``/ws-api/v3 <method>``).
+
+        Each entry: ``ts`` (server clock, epoch ms), ``method``, ``path``, ``params`` (signature removed),
+        ``status``, ``seq`` (arrival number), and for REST ``received_ns``: ``time.monotonic_ns()`` when the
+        request reached the server's middleware (headers parsed, body not yet read). That clock is shared by
+        every process of a Linux host, which is what the latency benchmark relies on.
+        """
         return [dict(r) for r in self._requests]
+
+    def requests_after(self, seq: int) -> list[dict[str, object]]:
+        """Return the logged requests whose ``seq`` (1, 2, … in arrival order) is above ``seq``.
+
+        Cheap for a short tail, so a driver can poll it; entries older than the last 10,000 are gone.
+        """
+        tail: list[dict[str, object]] = []
+        for entry in reversed(self._requests):
+            if cast(int, entry["seq"]) <= seq:
+                break
+            tail.append(dict(entry))
+        tail.reverse()
+        return tail
 
     def state(self) -> dict[str, object]:
         """Return each market's quote and update id, and the account balances."""
@@ -415,12 +436,15 @@ class BinanceEmulator:
         )
 
     def _append_log(self, entry: dict[str, object]) -> None:
+        self._requests_total += 1
+        entry["seq"] = self._requests_total
         self._requests.append(entry)
         if len(self._requests) > _REQUEST_LOG_MAX:
             del self._requests[: len(self._requests) - _REQUEST_LOG_MAX]
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        received_ns = time.monotonic_ns()
         path = request.path
         if path.startswith(("/_control", "/ws", "/stream")):
             response: web.StreamResponse = await handler(request)
@@ -436,6 +460,7 @@ class BinanceEmulator:
             "path": path,
             "params": {k: v for k, v in params.items() if k != "signature"},
             "status": None,
+            "received_ns": received_ns,
         }
         self._append_log(entry)
         if self._faults.latency_s > 0:

@@ -7,8 +7,10 @@ portable; only the PRAGMAs below are SQLite-specific). Money is stored as exact 
 Two write paths:
 
 * **Direct, awaited** (:class:`Journal`): :meth:`Journal.record_intent` is the write-ahead record of an
-  order; it is committed and on disk before it returns, so the request may then leave. Other
-  ``record_*`` methods commit before returning too.
+  order; it is committed and on disk before it returns, so the request may then leave. On a SQLite
+  file it goes through :class:`~trading_bot.runtime.journal_intent.SqliteIntentWriter` (a plain
+  ``sqlite3`` connection in its own thread, ~0.3 ms instead of ~1.1 ms). Other ``record_*`` methods
+  commit before returning too.
 * **Batched** (:class:`JournalWriter`): the hot loop queues order snapshots, fills and risk decisions
   with sync ``submit_*`` calls; the writer's ``run()`` task writes them in batches, one transaction each.
   On shutdown, cancel ``run()`` and await :meth:`JournalWriter.flush`.
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Collection
@@ -64,6 +67,7 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
 from trading_bot.errors import OperationalError
 from trading_bot.runtime import journal_schema as js
+from trading_bot.runtime.journal_intent import SqliteIntentWriter
 from trading_bot.runtime.journal_schema import RiskDecisionFields
 from trading_bot.runtime.journal_schema import RiskDecisionRecord
 from trading_bot.runtime.journal_schema import RunRecord
@@ -86,9 +90,10 @@ class Journal:
     (readers see every committed write), but only one bot should write to it.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        """Wrap an engine whose schema is migrated; use :meth:`open` instead."""
+    def __init__(self, engine: AsyncEngine, intents: SqliteIntentWriter | None = None) -> None:
+        """Wrap an engine whose schema is migrated (and the SQLite intent fast path); use :meth:`open`."""
         self._engine = engine
+        self._intents = intents
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -105,12 +110,14 @@ class Journal:
         url = make_url(db_url)
         is_sqlite = url.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
+        sqlite_file: Path | None = None  # a plain file path gets the intent fast path
         if is_sqlite:
             database = url.database or ""
             if database in ("", ":memory:"):
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
             elif not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, at start)
+                sqlite_file = Path(database).expanduser()  # noqa: ASYNC240 (once, at start)
+                sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         elif url.get_backend_name() != "postgresql":
             raise OperationalError(f"journal: database {url.get_backend_name()!r} is not supported")
         engine = create_async_engine(url, **kwargs)
@@ -124,11 +131,20 @@ class Journal:
         except BaseException:
             await engine.dispose()
             raise
+        intents = None
+        if sqlite_file is not None:
+            try:
+                intents = await SqliteIntentWriter.open(str(sqlite_file), js.orders)
+            except BaseException:
+                await engine.dispose()
+                raise
         _log.info("journal_opened", url=url.render_as_string(hide_password=True), version=len(steps), migrated=applied)
-        return cls(engine)
+        return cls(engine, intents)
 
     async def close(self) -> None:
         """Close every connection; the journal cannot be used afterwards."""
+        if self._intents is not None:
+            await self._intents.close()
         await self._engine.dispose()
         _log.info("journal_closed")
 
@@ -186,12 +202,18 @@ class Journal:
         """
         row = js.order_to_row(order) | {"run_id": run_id, "bot_id": bot_id}
         try:
-            async with self._write_lock, self._engine.begin() as conn:
-                await conn.execute(insert(js.orders).values(**row))
-        except IntegrityError as exc:
+            async with self._write_lock:
+                if self._intents is not None:
+                    await self._intents.insert(row)  # SQLite file: one thread hop (see journal_intent)
+                else:
+                    async with self._engine.begin() as conn:
+                        await conn.execute(insert(js.orders).values(**row))
+        except (IntegrityError, sqlite3.IntegrityError) as exc:
             raise OperationalError(
                 f"journal refused the intent of {order.client_order_id} (duplicate client id or unknown run {run_id})"
             ) from exc
+        except sqlite3.Error as exc:
+            raise OperationalError(f"journal could not record the intent of {order.client_order_id}: {exc}") from exc
         _log.debug("journal_intent_recorded", client_order_id=order.client_order_id, run_id=run_id)
 
     async def record_order(self, order: Order) -> None:

@@ -138,7 +138,7 @@ async def test_decimals_round_trip_exactly_and_are_stored_as_text(journal: Journ
 
 
 async def test_decimal_column_refuses_a_float(journal: Journal, run_id: int) -> None:
-    with pytest.raises(StatementError, match="expects Decimal"):
+    with pytest.raises((StatementError, TypeError), match="expects Decimal"):
         await journal.record_intent(make_order(1, quantity=0.3), run_id, "bot")
 
 
@@ -157,6 +157,28 @@ async def test_intent_survives_close_and_reopen(db_url: str) -> None:
         assert (order.client_order_id, order.status) == ("bot-7", OrderStatus.INITIALIZED)
     finally:
         await reopened.close()
+
+
+async def test_the_sqlite_intent_fast_path_stores_exactly_what_the_sqlalchemy_path_stores(tmp_path: Path) -> None:
+    # A plain file path takes the one-thread-hop sqlite3 path; a ``file:`` URI takes SQLAlchemy's.
+    order = make_order(3, trigger_price=Decimal("1E-8"), post_only=True, client_tag="tp")
+    rows = []
+    fast = f"sqlite+aiosqlite:///{tmp_path / 'fast.db'}"
+    slow = f"sqlite+aiosqlite:///file:{tmp_path / 'slow.db'}?uri=true"
+    for url in (fast, slow):
+        journal = await Journal.open(url)
+        try:
+            run_id = await journal.start_run("bot", "cfg", 1)
+            await journal.record_intent(order, run_id, "bot")
+        finally:
+            await journal.close()
+    for name in ("fast.db", "slow.db"):
+        with sqlite3.connect(tmp_path / name) as raw:
+            columns = [c[1] for c in raw.execute("PRAGMA table_info(orders)")]
+            select = ", ".join(f"{c}, typeof({c})" for c in columns)
+            rows.append(raw.execute(f"SELECT {select} FROM orders").fetchall())  # noqa: S608 (column names)
+    assert rows[0] == rows[1]
+    assert len(rows[0]) == 1
 
 
 async def test_committed_intent_is_visible_to_a_second_journal_while_the_first_is_abandoned(sqlite_url: str) -> None:
