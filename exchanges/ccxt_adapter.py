@@ -24,8 +24,6 @@ from decimal import Decimal
 from typing import Any
 from typing import TypeVar
 
-import structlog
-
 from exchanges.base import BaseExchangeClient
 from exchanges.ccxt_errors import ErrorContext
 from exchanges.ccxt_errors import map_ccxt_errors
@@ -59,11 +57,12 @@ from trading_bot.errors import OrderNotFound
 from trading_bot.errors import OrderOutcomeUnknown
 from trading_bot.errors import RateLimited
 from trading_bot.errors import TransientExchangeError
+from trading_bot.log import get_logger
 from trading_bot.registry import did_you_mean
 
 __all__ = ["CcxtExchange", "ccxt_exchange_ids", "create_ccxt_exchange"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 T = TypeVar("T")
 
 LOOKUP_DELAYS_S: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)

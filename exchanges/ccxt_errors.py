@@ -47,8 +47,6 @@ from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
 
-import structlog
-
 from trading_bot.errors import AuthenticationError
 from trading_bot.errors import BadExchangeResponse
 from trading_bot.errors import ExchangeError
@@ -59,6 +57,7 @@ from trading_bot.errors import OrderRejected
 from trading_bot.errors import PostOnlyWouldCross
 from trading_bot.errors import RateLimited
 from trading_bot.errors import TransientExchangeError
+from trading_bot.log import get_logger
 
 __all__ = [
     "ErrorContext",
@@ -68,7 +67,7 @@ __all__ = [
     "translate_ccxt_error",
 ]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")

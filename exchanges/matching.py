@@ -55,8 +55,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-import structlog
-
 from exchanges.simulation import check_market_filters
 from exchanges.simulation import describe_order
 from exchanges.simulation import simulated_fill
@@ -81,10 +79,11 @@ from trading_bot.errors import InsufficientFunds
 from trading_bot.errors import OrderNotFound
 from trading_bot.errors import OrderRejected
 from trading_bot.errors import PostOnlyWouldCross
+from trading_bot.log import get_logger
 
 __all__ = ["MatchingEngine", "SimAccount"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)

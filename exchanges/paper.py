@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Protocol
 
-import structlog
-
 from exchanges import EXCHANGES
 from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
@@ -33,11 +31,12 @@ from trading_bot.domain import OrderStatusReport
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.errors import OrderRejected
+from trading_bot.log import get_logger
 from trading_bot.registry import did_you_mean
 
 __all__ = ["MarketDataSource", "PaperExchange"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class MarketDataSource(Protocol):

@@ -58,8 +58,6 @@ from pathlib import Path
 from typing import Any
 from typing import TextIO
 
-import structlog
-
 from exchanges.markets import load_market_snapshot
 from trading_bot.domain import Bar
 from trading_bot.domain import Market
@@ -70,10 +68,11 @@ from trading_bot.domain import Symbol
 from trading_bot.domain import TradeTick
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
+from trading_bot.log import get_logger
 
 __all__ = ["BAR_COLUMNS", "QUOTE_COLUMNS", "TRADE_COLUMNS", "ReplayFeed", "ReplayFile"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 QUOTE_COLUMNS = ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size")
 TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")

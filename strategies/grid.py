@@ -36,7 +36,6 @@ from decimal import Decimal
 from typing import Any
 from typing import Literal
 
-import structlog
 from pydantic import Field
 
 from strategies import STRATEGIES
@@ -62,10 +61,11 @@ from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import TradingState
 from trading_bot.errors import ConfigError
+from trading_bot.log import get_logger
 
 __all__ = ["GridParams", "GridStrategy"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 _KINDS = ("open", "tp", "close")
 _KEEP_DONE = 256  # finished orders remembered for late fills (the cancel-vs-fill race)
 

@@ -48,8 +48,10 @@ __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
     "REDACTED",
+    "Logger",
     "clear_registered_secrets",
     "configure_logging",
+    "get_logger",
     "is_secret_key",
     "redact_secrets",
     "register_secret",
@@ -243,11 +245,67 @@ def _route_stdlib_logging(level_no: int, pre_chain: list[Processor], renderer: P
     root.setLevel(level_no)
 
 
+_configuration = 0
+"""Bumped by every ``configure_logging`` call; a ``Logger`` rebinds when it changes."""
+
+
+class Logger:
+    """A module's logger: binds structlog once per logging configuration, not on every call.
+
+    structlog's lazy proxy (what ``structlog.get_logger`` returns) builds a new bound logger on every
+    call unless loggers are cached, and cached loggers would ignore a later ``configure_logging``.
+    This keeps both: one bind per configuration, so a filtered-out ``debug`` costs a method call
+    (≈ 0.2 µs instead of ≈ 15 µs), and a new configuration still applies everywhere.
+    """
+
+    __slots__ = ("_bound", "_configuration", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._configuration = -1
+        self._bound: Any = None
+
+    def _logger(self) -> Any:
+        if self._configuration != _configuration:
+            self._bound = structlog.get_logger(self._name).bind()
+            self._configuration = _configuration
+        return self._bound
+
+    def debug(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at debug level with ``kw`` as fields."""
+        return self._logger().debug(event, **kw)
+
+    def info(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at info level with ``kw`` as fields."""
+        return self._logger().info(event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at warning level with ``kw`` as fields."""
+        return self._logger().warning(event, **kw)
+
+    def error(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at error level with ``kw`` as fields."""
+        return self._logger().error(event, **kw)
+
+    def exception(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at error level with the current exception's traceback."""
+        return self._logger().exception(event, **kw)
+
+    def critical(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at critical level with ``kw`` as fields."""
+        return self._logger().critical(event, **kw)
+
+
+def get_logger(name: str) -> Logger:
+    """Return the logger of module ``name``; safe to call at import time, before ``configure_logging``."""
+    return Logger(name)
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog (and stdlib ``logging``) for the whole process.
 
-    Calling it again replaces the previous configuration. Loggers are not cached, so modules may
-    call ``structlog.get_logger()`` at import time.
+    Calling it again replaces the previous configuration, also for loggers from :func:`get_logger`
+    created earlier (modules create theirs at import time).
 
     Args:
         level: lowest level written: "debug", "info", "warning" or "error" (any case).
@@ -278,4 +336,6 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    global _configuration
+    _configuration += 1
     _route_stdlib_logging(level_no, [structlog.stdlib.add_logger_name, *shared], renderer, out)

@@ -21,8 +21,6 @@ from decimal import ROUND_UP
 from decimal import Decimal
 from typing import Protocol
 
-import structlog
-
 from trading_bot.emulator.errors import MSG_DUPLICATE
 from trading_bot.emulator.errors import MSG_INSUFFICIENT
 from trading_bot.emulator.errors import MSG_UNKNOWN_ORDER_CANCEL
@@ -40,10 +38,11 @@ from trading_bot.emulator.validate import NewOrder
 from trading_bot.emulator.validate import check_client_id
 from trading_bot.emulator.validate import check_filters
 from trading_bot.emulator.validate import parse_new_order
+from trading_bot.log import get_logger
 
 __all__ = ["Engine", "EngineListener"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 _EIGHT = Decimal("0.00000001")
 
 

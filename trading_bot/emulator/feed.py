@@ -6,18 +6,17 @@ import asyncio
 from decimal import Decimal
 from typing import Protocol
 
-import structlog
-
 from trading_bot.emulator.klines import BarStore
 from trading_bot.emulator.market import MarketState
 from trading_bot.emulator.price import QuoteEvent
 from trading_bot.emulator.price import RandomWalk
 from trading_bot.emulator.price import ReplayFile
 from trading_bot.emulator.price import TradeEvent
+from trading_bot.log import get_logger
 
 __all__ = ["MarketDriver", "run_replay", "run_walk"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 _MIN_SLEEP_S = 0.005
 
 

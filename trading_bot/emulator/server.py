@@ -12,7 +12,6 @@ from typing import Any
 from typing import cast
 from urllib.parse import parse_qsl
 
-import structlog
 from aiohttp import web
 
 from trading_bot.emulator.config import EmulatorConfig
@@ -43,13 +42,14 @@ from trading_bot.emulator.rest import RAW_BODY_KEY
 from trading_bot.emulator.rest import RestApi
 from trading_bot.emulator.streams import StreamHub
 from trading_bot.emulator.wsapi import WsApi
+from trading_bot.log import get_logger
 
 __all__ = ["BinanceEmulator", "DecimalLike", "run_emulator"]
 
 DecimalLike = Decimal | str | int
 """A price or quantity accepted by the control methods (converted with ``Decimal(str(x))``)."""
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 _REST_PATHS = {
     "public": "/api/v3",
     "private": "/api/v3",

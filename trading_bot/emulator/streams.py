@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 
-import structlog
 from aiohttp import WSMsgType
 from aiohttp import web
 
+from trading_bot.log import get_logger
+
 __all__ = ["Connection", "StreamHub", "TextHandler", "canonical_stream"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 TextHandler = Callable[["Connection", str], Awaitable[None]]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import structlog
 from aiohttp import web
 
 from trading_bot.emulator.auth import check_api_key
@@ -14,10 +13,11 @@ from trading_bot.emulator.auth import check_ws_signature
 from trading_bot.emulator.errors import BinanceApiError
 from trading_bot.emulator.streams import Connection
 from trading_bot.emulator.streams import StreamHub
+from trading_bot.log import get_logger
 
 __all__ = ["WsApi"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 _RATE_LIMITS = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000, "count": 2}]
 
 

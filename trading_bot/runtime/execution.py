@@ -16,8 +16,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-import structlog
-
 from exchanges.base import BaseExchangeClient
 from risk.manager import Rejected
 from risk.manager import RiskContext
@@ -41,11 +39,12 @@ from trading_bot.errors import OrderRejected
 from trading_bot.errors import PostOnlyWouldCross
 from trading_bot.errors import RateLimited
 from trading_bot.errors import TransientExchangeError
+from trading_bot.log import get_logger
 from trading_bot.runtime.tracker import OrderTracker
 
 __all__ = ["OrderJournal", "OrderManager", "SequenceSource", "TimeSeededSequence"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 class SequenceSource(Protocol):

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 from typing import Unpack
 
-import structlog
 from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -66,6 +65,7 @@ from trading_bot.domain import Order
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
 from trading_bot.errors import OperationalError
+from trading_bot.log import get_logger
 from trading_bot.runtime import journal_schema as js
 from trading_bot.runtime.journal_intent import SqliteIntentWriter
 from trading_bot.runtime.journal_schema import RiskDecisionFields
@@ -74,7 +74,7 @@ from trading_bot.runtime.journal_schema import RunRecord
 
 __all__ = ["OPEN_STATUSES", "Journal", "JournalWriter", "RiskDecisionFields", "RiskDecisionRecord", "RunRecord"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 OPEN_STATUSES: frozenset[OrderStatus] = frozenset({OrderStatus.INITIALIZED} | {s for s in OrderStatus if s.is_open})
 """Statuses :meth:`Journal.open_orders` returns: maybe on the exchange (INITIALIZED = intent, outcome unknown)."""

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from collections.abc import Mapping
 
-import structlog
+from trading_bot.log import get_logger
 
 __all__ = ["SystemdNotifier"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 _WATCHDOG = "WATCHDOG=1"
 

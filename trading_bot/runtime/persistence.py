@@ -10,17 +10,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import structlog
-
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
 from trading_bot.domain import Order
+from trading_bot.log import get_logger
 from trading_bot.runtime.journal import Journal
 from trading_bot.runtime.journal import JournalWriter
 
 __all__ = ["JournalLink"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 _SEQUENCE_BLOCK = 50
 

@@ -3,14 +3,13 @@
 The position is built from the bot's fills only, never from the account's whole balance of the base
 currency, so the bot can share an account with other activity (GRID.md, "Safety"). Balances are the
 exchange's reported figures, refreshed after fills. Equity counts the quote and base balances of the
-bot's market, the base marked at mid; it is sampled onto an equity curve at most once per
-``curve_interval_ms`` of clock time.
+bot's market, the base marked at mid. Equity curves are the backtester's job (it derives them from
+the fills after the run), so a mark update costs one assignment on the hot path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 
 from trading_bot.domain import ZERO
@@ -19,15 +18,7 @@ from trading_bot.domain import Fill
 from trading_bot.domain import Market
 from trading_bot.domain import Position
 
-__all__ = ["EquitySample", "Portfolio"]
-
-
-@dataclass(frozen=True, slots=True)
-class EquitySample:
-    """Equity (quote currency) at one moment (epoch ms)."""
-
-    ts_ms: int
-    equity: Decimal
+__all__ = ["Portfolio"]
 
 
 class Portfolio:
@@ -35,19 +26,15 @@ class Portfolio:
 
     Args:
         market: the traded market (its base and quote currencies).
-        curve_interval_ms: minimum clock time between two equity-curve samples.
     """
 
-    def __init__(self, market: Market, curve_interval_ms: int = 60_000) -> None:
+    def __init__(self, market: Market) -> None:
         self.market = market
         self.position = Position(symbol=market.symbol, quote_currency=market.quote)
         self.balances: dict[str, Balance] = {}
         self.starting_equity: Decimal | None = None
         self.mark: Decimal | None = None
         self.fills: list[Fill] = []
-        self.equity_curve: list[EquitySample] = []
-        self._curve_interval_ms = curve_interval_ms
-        self._next_sample_ms = 0
 
     def set_balances(self, balances: Mapping[str, Balance]) -> None:
         """Replace the balances with the exchange's latest report."""
@@ -58,15 +45,11 @@ class Portfolio:
         self.fills.append(fill)
         return self.position.apply(fill)
 
-    def update_mark(self, ts_ms: int, mark: Decimal) -> None:
-        """Record the latest mid price and sample the equity curve when its interval has passed."""
+    def update_mark(self, mark: Decimal) -> None:
+        """Record the latest mid price (quote per base); the first one fixes ``starting_equity``."""
         self.mark = mark
-        if ts_ms >= self._next_sample_ms:
-            self._next_sample_ms = ts_ms + self._curve_interval_ms
-            equity = self.equity()
-            if self.starting_equity is None:
-                self.starting_equity = equity
-            self.equity_curve.append(EquitySample(ts_ms, equity))
+        if self.starting_equity is None:
+            self.starting_equity = self.equity()
 
     def _total(self, currency: str) -> Decimal:
         balance = self.balances.get(currency)

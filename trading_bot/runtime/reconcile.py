@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import structlog
-
 from exchanges.base import BaseExchangeClient
 from strategies.base import BaseStrategy
 from trading_bot.domain import ZERO
@@ -44,13 +42,14 @@ from trading_bot.domain import OrderType
 from trading_bot.domain import Position
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
+from trading_bot.log import get_logger
 from trading_bot.runtime.journal import Journal
 from trading_bot.runtime.portfolio import Portfolio
 from trading_bot.runtime.tracker import OrderTracker
 
 __all__ = ["NOT_RECEIVED", "ReconcileReport", "is_own_client_id", "reconcile", "restore_strategy"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 NOT_RECEIVED = "not received by the exchange"
 """Reason given to a journaled order the exchange never got; such an order is never re-sent."""

@@ -35,8 +35,6 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
-import structlog
-
 from exchanges.base import BaseExchangeClient
 from exchanges.base import OrderUpdate
 from risk.manager import RiskContext
@@ -66,6 +64,7 @@ from trading_bot.errors import ExchangeError
 from trading_bot.errors import OperationalError
 from trading_bot.errors import StrategyError
 from trading_bot.errors import TransientExchangeError
+from trading_bot.log import get_logger
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.execution import OrderManager
 from trading_bot.runtime.execution import SequenceSource
@@ -79,7 +78,7 @@ if TYPE_CHECKING:  # the journal pulls in SQLAlchemy: imported only when a run h
 
 __all__ = ["RunResult", "TradingBot"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 _MAX_AUTH_FAILURES = 3
 _MAX_PASSES_PER_EVENT = 4
@@ -306,10 +305,20 @@ class TradingBot:
         await self.exchange.run_user_stream()
 
     async def _market_loop(self) -> None:
+        """Feed every market event through the pipeline; an event that needs no await costs no coroutine."""
+        stop = self._stop
         async for md in self.exchange.stream_market_data(self.symbol):
             self.events += 1
-            await self._on_market_data(md)
-            if self._stop.is_set():
+            now = md.ts_ms
+            self._observe(md)
+            if self._protection_on and now >= self._next_account_check_ms:
+                self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
+                self.risk.record_exchange_ok(now)
+                await self._check_account(now)
+            wanted = self._wants_pass(md, now)
+            if wanted is not None:
+                await self._strategy_passes(md, now, checked=wanted)
+            if stop.is_set():
                 return
         self.request_stop("end of market data")
 
@@ -340,28 +349,30 @@ class TradingBot:
                 await self._strategy_passes(md, self.clock.now_ms())
 
     # -- the pipeline ---------------------------------------------------------------------------
-    async def _on_market_data(self, md: MarketData) -> None:
-        assert self.context is not None
-        assert self.portfolio is not None
-        self.context.last = md
-        now = md.ts_ms
-        self._last_event_ms = now
-        self.portfolio.update_mark(now, (md.bid + md.ask) / 2)
-        if self._protection_on and now >= self._next_account_check_ms:
-            self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
-            self.risk.record_exchange_ok(now)
-            await self._check_account(now)
+    def _observe(self, md: MarketData) -> None:
+        """Record ``md`` as the latest event and mark the portfolio at its mid."""
+        context, portfolio = self.context, self.portfolio
+        assert context is not None
+        assert portfolio is not None
+        context.last = md
+        self._last_event_ms = md.ts_ms
+        portfolio.update_mark((md.bid + md.ask) / 2)
+
+    def _wants_pass(self, md: MarketData, now: int) -> bool | None:
+        """Return whether a strategy pass is due for ``md``: None = no; True/False = ``should_execute``'s answer.
+
+        False with a pending pass (an order event asked for one) still runs the pass.
+        """
         if self._in_pass or self.strategy_failed or now < self._wait_until_ms:
-            return
+            return None
         try:
             wanted = self.strategy.should_execute(md)
         except ConfigError:
             raise
         except Exception as exc:
             self._strategy_crashed("should_execute", exc)
-            return
-        if wanted or self._pending_pass:
-            await self._strategy_passes(md, now, checked=wanted)
+            return None
+        return wanted if wanted or self._pending_pass else None
 
     async def _strategy_passes(self, md: MarketData, now: int, *, checked: bool = False) -> None:
         """Run strategy passes until no order event asks for another (bounded per event).

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-import structlog
-
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
 from trading_bot.domain import Order
@@ -30,10 +28,11 @@ from trading_bot.domain import OrderPartiallyFilled
 from trading_bot.domain import OrderRejected
 from trading_bot.domain import OrderStatus
 from trading_bot.domain import OrderStatusReport
+from trading_bot.log import get_logger
 
 __all__ = ["OrderTracker"]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 _RECENT_CLOSED_MAX = 10_000
 
