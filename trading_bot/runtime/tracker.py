@@ -36,6 +36,12 @@ _log = get_logger(__name__)
 
 _RECENT_CLOSED_MAX = 10_000
 
+_LEFT_BOOK_EVENTS: dict[OrderStatus, type[OrderCanceled] | type[OrderExpired]] = {
+    OrderStatus.CANCELED: OrderCanceled,
+    OrderStatus.EXPIRED: OrderExpired,
+}
+"""The event of an order that left the book with ``filled_quantity`` filled before that."""
+
 
 class OrderTracker:
     """In-flight and recently closed orders of one bot, keyed by client order id.
@@ -191,17 +197,9 @@ class OrderTracker:
         order.transition(status, ts, reason=reason)
         self._settle(order)
         coid, symbol, side, tag = order.client_order_id, order.symbol, order.side, order.client_tag
-        if status is OrderStatus.CANCELED:
-            return OrderCanceled(
-                client_order_id=coid,
-                symbol=symbol,
-                side=side,
-                ts_ms=ts,
-                client_tag=tag,
-                filled_quantity=order.filled_quantity,
-            )
-        if status is OrderStatus.EXPIRED:
-            return OrderExpired(
+        left_book = _LEFT_BOOK_EVENTS.get(status)
+        if left_book is not None:
+            return left_book(
                 client_order_id=coid,
                 symbol=symbol,
                 side=side,
