@@ -29,6 +29,7 @@ from exchanges.ccxt_errors import ErrorContext
 from exchanges.ccxt_errors import map_ccxt_errors
 from exchanges.ccxt_errors import retry_transient
 from exchanges.config import ExchangeConfig
+from exchanges.market_queue import MarketDataQueue
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
@@ -501,16 +502,16 @@ class CcxtExchange(BaseExchangeClient):
         """Yield quotes and public trades of ``symbol`` until the consumer stops iterating.
 
         WebSocket (bookTicker + trades) when the exchange has it, else REST polling every
-        ``poll_interval_s``. The feeding loops live in a TaskGroup owned by this generator; they never
+        ``poll_interval_s``. A consumer that falls behind gets the newest book, not a backlog of quotes
+        (``MarketDataQueue``). The feeding loops live in a TaskGroup owned by this generator; they never
         raise into it (a permanent error is queued and raised here), so closing the generator cancels
         them cleanly.
         """
         await self.load_markets()
         self.market(symbol)
         self._symbols.add(symbol)
-        queue: asyncio.Queue[MarketData | ExchangeError] = asyncio.Queue(maxsize=1000)
+        queue = MarketDataQueue()
         ex = self._client
-        failure: ExchangeError | None = None
         async with asyncio.TaskGroup() as tg:
             if self._ws and ex.has.get("watchBidsAsks"):
                 loops = [self._ws_loop(symbol, queue, "quotes")]
@@ -519,13 +520,15 @@ class CcxtExchange(BaseExchangeClient):
             else:
                 loops = [self._poll_loop(symbol, queue)]
             tasks = [tg.create_task(loop, name=f"market-data-{symbol}") for loop in loops]
+            failure: ExchangeError | None = None
             try:
-                while failure is None:
-                    item = await queue.get()
-                    if isinstance(item, ExchangeError):
-                        failure = item
-                    else:
-                        yield item
+                while True:
+                    try:
+                        md = await queue.get()
+                    except ExchangeError as e:
+                        failure = e
+                        break
+                    yield md
             except GeneratorExit:
                 pass  # the consumer closed the stream: stop the loops, leave the TaskGroup cleanly
             finally:
@@ -534,14 +537,15 @@ class CcxtExchange(BaseExchangeClient):
         if failure is not None:
             raise failure
 
-    def _publish(self, queue: asyncio.Queue[MarketData | ExchangeError], md: MarketData) -> None:
-        self._quotes[md.symbol] = md
+    def _publish(self, queue: MarketDataQueue, md: MarketData) -> None:
         self.last_market_data_ms = self._clock.now_ms()
-        if queue.full():  # a slow consumer gets the newest data, not a growing backlog
-            queue.get_nowait()
-        queue.put_nowait(md)
+        if md.trade is None:
+            self._quotes[md.symbol] = md
+            queue.put_quote(md)  # a slow consumer gets the newest book, not a growing backlog
+        else:
+            queue.put_trade(md)
 
-    async def _ws_loop(self, symbol: Symbol, queue: asyncio.Queue[MarketData | ExchangeError], kind: str) -> None:
+    async def _ws_loop(self, symbol: Symbol, queue: MarketDataQueue, kind: str) -> None:
         ex = self._client
         attempt = 0
         while True:
@@ -574,7 +578,7 @@ class CcxtExchange(BaseExchangeClient):
                 await asyncio.sleep(delay)
             except ExchangeError as e:
                 _log.error("market_stream_failed", symbol=symbol, stream=kind, error=str(e))
-                await queue.put(e)
+                queue.fail(e)
                 return
 
     def _trade_event(self, symbol: Symbol, t: Mapping[str, Any]) -> MarketData | None:
@@ -609,7 +613,7 @@ class CcxtExchange(BaseExchangeClient):
             trade=tick,
         )
 
-    async def _poll_loop(self, symbol: Symbol, queue: asyncio.Queue[MarketData | ExchangeError]) -> None:
+    async def _poll_loop(self, symbol: Symbol, queue: MarketDataQueue) -> None:
         attempt = 0
         while True:
             try:
@@ -633,7 +637,7 @@ class CcxtExchange(BaseExchangeClient):
                 )
                 await asyncio.sleep(delay)
             except ExchangeError as e:
-                await queue.put(e)
+                queue.fail(e)
                 return
 
     @retry_transient()
