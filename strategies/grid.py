@@ -14,6 +14,11 @@ Decisions where GRID.md leaves room (each guarded by a test in ``tests/unit/stra
 * The take-profit basis is the order's cumulative average fill price; a buy-grid take-profit is rounded
   UP to the tick and a sell-grid one DOWN, so the profit is never below ``take_profit``. If it would
   cross, it goes to the best price on its own side (a sell take-profit to the best ask).
+* A take-profit refused as post-only crossing is re-placed at the best price on its own side of a
+  newer book than the one that saw the refusal (a retry on the same book would be refused again).
+  After ``post_only_retries`` such tries it keeps trying every ``recheck_interval``: it hedges a real
+  fill, so it is never given up. A risk-denied one is retried every ``recheck_interval`` up to
+  ``post_only_retries`` times, then reported lost (``orders_lost``, alert).
 * Open price: buy ``best ask - 1 tick`` rounded down, sell ``best bid + 1 tick`` rounded up. With a
   one-tick spread that is the touch on our side (still passive). No open on a crossed or empty book.
 * "Open at once" (no cooldown) follows a take-profit fill, a resting take-profit that disappeared, or an
@@ -99,7 +104,10 @@ class GridParams(StrategyParams):
         default=5.0, gt=0, description="after fill_timeout, re-check the unfilled open order every N seconds"
     )
     post_only_retries: int = Field(
-        default=15, ge=0, description="re-tries of a post-only order refused for crossing, per attempt"
+        default=15,
+        ge=0,
+        description="quick re-tries of a post-only order refused for crossing, per attempt"
+        " (take-profits then go on every recheck_interval)",
     )
     position_check_interval: float = Field(
         default=60.0, gt=0, description="position guard period, seconds (two bad reads in a row halt opens)"
@@ -124,6 +132,7 @@ class _Leg:
     covered: Decimal = ZERO  # open orders: filled quantity already handed to take-profits / closes
     retries: int = 0  # exits: retries so far (post-only refusals and risk denials)
     at_touch: bool = False  # exits: re-place at the best price on our own side (after a post-only refusal)
+    refused_on: MarketData | None = None  # exits: the book that saw the post-only refusal (wait for a newer one)
     next_check_ms: int = 0
     cancel_ms: int | None = None
     done: bool = False
@@ -391,12 +400,16 @@ class GridStrategy(BaseStrategy[GridParams]):
         left = leg.quantity - leg.filled
         if self._at_shutdown is not None and status is OrderStatus.CANCELED:
             return  # cancelled by the supervisor's shutdown (bot.on_shutdown = cancel): expected
-        if leg.retries < self.params.post_only_retries and (status is OrderStatus.DENIED or post_only):
+        fast = leg.retries < self.params.post_only_retries
+        if post_only or (fast and status is OrderStatus.DENIED):
             self._counts["exit_retries"] += 1
             retry = self._queue_exit(left, leg.price, leg.retries + 1)
-            retry.at_touch = post_only  # crossed: the market is past the target, rest at our own best price
-            if status is OrderStatus.DENIED:  # e.g. a rate limit: try again after recheck_interval
+            if post_only:  # crossed: the market is past the target; rest at our own best price of a newer book
+                retry.at_touch, retry.refused_on = True, self._md
+            if not fast or status is OrderStatus.DENIED:  # e.g. a rate limit: try again after recheck_interval
                 retry.next_check_ms = self.ctx.clock.now_ms() + int(self.params.recheck_interval * 1000)
+            if not fast and post_only:
+                _log.warning("grid_exit_still_crossing", tag=leg.tag, retries=leg.retries, quantity=str(left))
             return
         self._counts["orders_lost"] += 1
         self._unhedged += left
@@ -438,9 +451,9 @@ class GridStrategy(BaseStrategy[GridParams]):
         """Turn queued exits into intents priced against this pass's book (a crossing take-profit and a
         retry after a post-only refusal go to the best price on their own side)."""
         out, reduce, now = [], self.ctx.market.contract, self.ctx.clock.now_ms()
-        waiting = [leg for leg in self._queued if leg.next_check_ms > now]
+        waiting = [leg for leg in self._queued if leg.next_check_ms > now or leg.refused_on is md]
         for leg in self._queued:
-            if leg.next_check_ms > now:
+            if leg.next_check_ms > now or leg.refused_on is md:
                 continue
             side, qty = leg.side, leg.quantity
             if leg.price is None:  # boost: close at market

@@ -121,7 +121,8 @@ async def test_grid_cycles_open_and_take_profit_live_on_the_emulator(
     assert all(n == 1 for n in Counter(posts).values())
     take_profit_qty = sum(Decimal(str(o["origQty"])) for o in own_orders if o["side"] == "SELL")
     filled_buy_qty = sum(Decimal(str(o["executedQty"])) for o in buys)
-    assert take_profit_qty == filled_buy_qty  # a take-profit for exactly what filled
+    problems = [line for line in logs.splitlines() if '"grid_' in line and '"info"' not in line]
+    assert take_profit_qty == filled_buy_qty, (summary["strategy_summary"], problems)  # a take-profit per fill
 
 
 @pytest.mark.asyncio

@@ -233,6 +233,41 @@ def test_take_profit_post_only_rejection_retries_at_own_side_best() -> None:
     assert (retry.side, retry.quantity, retry.price, retry.post_only) == (OrderSide.SELL, QTY, Decimal("100.60"), True)
 
 
+def test_take_profit_refused_as_crossing_is_retried_on_a_newer_book_not_the_one_that_saw_the_refusal() -> None:
+    strategy, ctx = make()
+    order = open_order(strategy, ctx)
+    strategy.on_order_update(ctx.fill(order.client_order_id))
+    book = ctx.quote("100.00", "100.10")
+    first = step(strategy, ctx, book)
+
+    strategy.on_order_update(ctx.reject(ids(ctx, first)[0]))
+    same_book = step(strategy, ctx, book)  # the supervisor's extra pass after an order event
+    newer_book = step(strategy, ctx, ctx.quote("100.50", "100.60"))
+
+    assert kinds(same_book) == []  # the same stale book would be refused again
+    assert [(p.client_tag[:3], p.price) for p in newer_book.orders] == [("tp:", Decimal("100.60"))]
+
+
+def test_take_profit_still_crossing_after_the_quick_retries_keeps_trying_every_recheck_interval() -> None:
+    strategy, ctx = make(post_only_retries=1, recheck_interval=5)
+    order = open_order(strategy, ctx)
+    strategy.on_order_update(ctx.fill(order.client_order_id))
+    first = step(strategy, ctx, ctx.quote("100.00", "100.10"))
+    strategy.on_order_update(ctx.reject(ids(ctx, first)[0]))
+    quick = step(strategy, ctx, ctx.quote("100.50", "100.60"))
+    strategy.on_order_update(ctx.reject(ids(ctx, quick)[0]))
+
+    too_soon = step(strategy, ctx, ctx.quote("100.70", "100.80", after=1))
+    later = step(strategy, ctx, ctx.quote("100.70", "100.80", after=5))
+
+    assert kinds(quick) == ["tp"]
+    assert "tp" not in kinds(too_soon)
+    assert [(p.client_tag[:3], p.quantity, p.price) for p in later.orders if p.client_tag.startswith("tp:")] == [
+        ("tp:", QTY, Decimal("100.80"))
+    ]
+    assert strategy.summary()["orders_lost"] == 0  # a take-profit hedges a real fill: never given up
+
+
 def test_keep_unfilled_open_while_price_unchanged_rechecking_every_recheck_interval() -> None:
     strategy, ctx = make()
     order = open_order(strategy, ctx)
