@@ -50,6 +50,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from exchanges.base import BaseExchangeClient
 from exchanges.matching import SimAccount
@@ -89,6 +90,7 @@ _BUY = OrderSide.BUY
 _SELL = OrderSide.SELL
 _MARKET = OrderType.MARKET
 _STOP = OrderType.STOP_MARKET
+_Point = TypeVar("_Point")
 
 
 @dataclass(slots=True)
@@ -225,12 +227,12 @@ class BarExchange(BaseExchangeClient):
         """Build the per-bar market events now (part of data loading), not at the first bar."""
         self._events()
 
-    def equity_curve(self) -> list[tuple[int, Decimal]]:
-        """Return ``(close time, equity)`` per bar streamed: quote + base × close, quote currency.
+    def equity_curve(self, point: Callable[[int, Decimal], _Point]) -> list[_Point]:
+        """Return ``point(close time, equity)`` per bar streamed: quote + base × close, quote currency.
 
         Computed after the run from the balances recorded at each fill, so the bar loop does no work for it.
         """
-        curve: list[tuple[int, Decimal]] = []
+        curve: list[_Point] = []
         changes = self._changes
         quote, base = self._start_quote, self._start_base
         k = 0
@@ -239,7 +241,7 @@ class BarExchange(BaseExchangeClient):
             while k < len(changes) and changes[k][0] <= index:
                 _, quote, base = changes[k]
                 k += 1
-            curve.append((bar.ts_ms + bar_ms, quote + base * bar.close if base else quote))
+            curve.append(point(bar.ts_ms + bar_ms, quote + base * bar.close if base else quote))
         return curve
 
     # ----------------------------------------------------------------- orders

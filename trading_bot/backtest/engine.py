@@ -24,10 +24,13 @@ point at the end. Buy & hold: first bar open → last bar close (bars) or first 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import gc
 import time
 from collections.abc import AsyncIterator
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -245,13 +248,17 @@ class BacktestRun:
 
     async def run(self) -> BacktestResult:
         """Run the bot to the end of the data and compute the metrics."""
-        started = time.perf_counter()
-        result = await self.bot.run()
-        run_seconds = time.perf_counter() - started
-        portfolio = self.bot.portfolio
-        fills = list(portfolio.fills) if portfolio is not None else []
-        equity, buy_and_hold = await self._curve()
-        metrics = compute_metrics(fills, equity, starting_cash=self.spec.cash, buy_and_hold_return=buy_and_hold)
+        with _loaded_data_frozen():
+            started = time.perf_counter()
+            result = await self.bot.run()
+            run_seconds = time.perf_counter() - started
+            portfolio = self.bot.portfolio
+            fills = list(portfolio.fills) if portfolio is not None else []
+            equity, buy_and_hold = await self._curve()
+            trips = reconstruct_round_trips(fills)
+            metrics = compute_metrics(fills, equity, starting_cash=self.spec.cash,
+                                      buy_and_hold_return=buy_and_hold, round_trips=trips)  # fmt: skip
+        fingerprint = result.summary.get("trade_fingerprint") or trade_fingerprint(fills)
         return BacktestResult(
             kind=self.kind,
             market=self.market,
@@ -259,8 +266,8 @@ class BacktestRun:
             fills=fills,
             equity=equity,
             metrics=metrics,
-            round_trips=reconstruct_round_trips(fills),
-            fingerprint=trade_fingerprint(fills),
+            round_trips=trips,
+            fingerprint=fingerprint,
             run_seconds=run_seconds,
             exit_code=result.exit_code,
             stop_reason=result.reason,
@@ -270,7 +277,7 @@ class BacktestRun:
     async def _curve(self) -> tuple[list[EquityPoint], float | None]:
         if self.bars is not None:
             sim = self.bars
-            curve = [EquityPoint(t, e) for t, e in sim.equity_curve()]
+            curve = sim.equity_curve(EquityPoint)
             first, last = sim.bars[0], sim.bars[-1]
             return curve, float(last.close / first.open) - 1.0 if first.open > 0 else None
         feed = self.feed
@@ -286,6 +293,21 @@ class BacktestRun:
             curve.append(end)
         first_mid = (feed.first.bid + feed.first.ask) / 2
         return curve, float(last_mid / first_mid) - 1.0 if first_mid > 0 else None
+
+
+@contextlib.contextmanager
+def _loaded_data_frozen() -> Iterator[None]:
+    """Keep the loaded data (hundreds of thousands of bars, millions of objects) out of the garbage collector.
+
+    Every full collection would walk all of it although none of it can be garbage while the run holds
+    it; ``gc.freeze`` moves what exists now to a generation the collector skips (≈ 15 % of a bar run's
+    time on 175,680 bars), and the objects go back to the collector when the run is over.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _kind(paths: tuple[Path, ...]) -> str:

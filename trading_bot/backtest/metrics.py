@@ -341,8 +341,26 @@ def _max_drawdown_duration(equity: Sequence[EquityPoint]) -> int:
     return longest
 
 
-def _returns(equity: Sequence[EquityPoint]) -> list[float]:
-    return [float(b.equity / a.equity) - 1.0 for a, b in itertools.pairwise(equity) if a.equity > 0]
+def _returns(values: Sequence[float]) -> list[float]:
+    """Per-step simple returns of the equity values (as floats); a step from a non-positive value is skipped."""
+    return [b / a - 1.0 for a, b in itertools.pairwise(values) if a > 0]
+
+
+def _max_drawdowns(equity: Sequence[EquityPoint], values: Sequence[float]) -> tuple[Decimal, float]:
+    """Return the largest fall below the running peak: exact in quote currency, and relative to its peak."""
+    max_fall, peak = ZERO, None
+    for point in equity:
+        if peak is None or point.equity > peak:
+            peak = point.equity
+        elif peak - point.equity > max_fall:
+            max_fall = peak - point.equity
+    max_pct, peak_value = 0.0, -math.inf
+    for value in values:
+        if value > peak_value:
+            peak_value = value
+        elif peak_value > 0 and 1.0 - value / peak_value > max_pct:
+            max_pct = 1.0 - value / peak_value
+    return max_fall, max_pct
 
 
 def _exposure(fills: Sequence[Fill], start: int, end: int) -> float | None:
@@ -372,8 +390,8 @@ def _risk_ratios(
     if periods_per_year is None or len(returns) < 2:
         return None, None, None
     root = math.sqrt(periods_per_year)
-    mean = statistics.fmean(returns)
-    stdev = statistics.stdev(returns)
+    mean = math.fsum(returns) / len(returns)
+    stdev = math.sqrt(math.fsum((r - mean) ** 2 for r in returns) / (len(returns) - 1))  # sample stdev
     volatility = stdev * root
     sharpe = mean / stdev * root if stdev > _EPSILON else None
     downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
@@ -410,6 +428,7 @@ def compute_metrics(
     starting_cash: Decimal,
     buy_and_hold_return: float | None,
     periods_per_year: float | None = None,
+    round_trips: Sequence[RoundTrip] | None = None,
 ) -> Metrics:
     """Compute the summary statistics of a run; pure, the inputs are not changed.
 
@@ -423,6 +442,7 @@ def compute_metrics(
         starting_cash: the equity the run started with, quote currency; the base of ``total_return``.
         buy_and_hold_return: the benchmark's return over the same period as a fraction, or None.
         periods_per_year: equity points per year (e.g. 8760 for hourly bars); inferred when None.
+        round_trips: ``reconstruct_round_trips(fills)`` when the caller has it already; rebuilt when None.
 
     Returns:
         The ``Metrics``; undefined statistics are None.
@@ -430,13 +450,12 @@ def compute_metrics(
     curve = sorted(equity, key=lambda p: p.ts_ms)
     end_equity = curve[-1].equity if curve else starting_cash
     ppy = periods_per_year if periods_per_year is not None else infer_periods_per_year(curve)
-    volatility, sharpe, sortino = _risk_ratios(_returns(curve), ppy)
-    drawdowns = drawdown_series(curve)
-    max_dd = max((d[0] for d in drawdowns), default=ZERO)
-    max_dd_pct = max((d[1] for d in drawdowns), default=0.0)
+    values = [float(point.equity) for point in curve]
+    volatility, sharpe, sortino = _risk_ratios(_returns(values), ppy)
+    max_dd, max_dd_pct = _max_drawdowns(curve, values)
     span_ms = curve[-1].ts_ms - curve[0].ts_ms if curve else 0
     cagr = _cagr(starting_cash, end_equity, span_ms)
-    trips = reconstruct_round_trips(fills)
+    trips = reconstruct_round_trips(fills) if round_trips is None else round_trips
     win_rate, profit_factor, expectancy = _trade_stats(trips)
     return Metrics(
         start_equity=starting_cash,

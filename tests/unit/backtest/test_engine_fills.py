@@ -139,4 +139,5 @@ def test_insufficient_funds_are_refused_on_arrival() -> None:
 def test_equity_curve_marks_the_position_at_each_close() -> None:
     h = Harness(BARS)
     h.run({0: [market(OrderSide.BUY)]})
-    assert h.ex.equity_curve() == [(60_000, D("100000")), (120_000, D("99995")), (180_000, D("99989"))]
+    curve = h.ex.equity_curve(lambda ts, equity: (ts, equity))
+    assert curve == [(60_000, D("100000")), (120_000, D("99995")), (180_000, D("99989"))]
