@@ -134,9 +134,9 @@ class BacktestSpec:
     curve_interval_ms: int = 1_000
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, repr=False)
 class BacktestResult:
-    """A finished backtest.
+    """A finished backtest (its ``repr`` is a one-line summary, not a million equity points).
 
     Attributes:
         kind: ``bars`` or ``ticks``.
@@ -165,6 +165,13 @@ class BacktestResult:
     exit_code: int
     stop_reason: str
     summary: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return (
+            f"BacktestResult(kind={self.kind!r}, symbol={self.market.symbol!r}, events={self.events},"
+            f" fills={len(self.fills)}, round_trips={len(self.round_trips)}, fingerprint={self.fingerprint!r},"
+            f" exit_code={self.exit_code})"
+        )
 
 
 def resolve_market(symbol: str, price_decimals: int, fee: Decimal, override: Market | None = None) -> Market:
@@ -248,7 +255,7 @@ class BacktestRun:
 
     async def run(self) -> BacktestResult:
         """Run the bot to the end of the data and compute the metrics."""
-        with _loaded_data_frozen():
+        with _batch_garbage_collection():
             started = time.perf_counter()
             result = await self.bot.run()
             run_seconds = time.perf_counter() - started
@@ -296,17 +303,23 @@ class BacktestRun:
 
 
 @contextlib.contextmanager
-def _loaded_data_frozen() -> Iterator[None]:
-    """Keep the loaded data (hundreds of thousands of bars, millions of objects) out of the garbage collector.
+def _batch_garbage_collection() -> Iterator[None]:
+    """Tune the garbage collector for one batch run, and restore it afterwards.
 
-    Every full collection would walk all of it although none of it can be garbage while the run holds
-    it; ``gc.freeze`` moves what exists now to a generation the collector skips (≈ 15 % of a bar run's
-    time on 175,680 bars), and the objects go back to the collector when the run is over.
+    A bar run holds millions of objects (the loaded bars) that cannot be garbage while it runs, and
+    creates millions of short-lived ones (events, Decimals, the equity curve). With the default
+    settings every full collection walks all of them. ``gc.freeze`` moves what exists at the start to
+    a generation the collector skips, and a first-generation threshold of 100,000 instead of 700 makes
+    collections rare; cycles are still collected. Measured on 1,000,000 bars: run 4.5 → 4.2 s and the
+    metrics after it 2.6 → 1.7 s (freeze alone already saved ≈ 15 % of the run).
     """
+    threshold = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(100_000, *threshold[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*threshold)
         gc.unfreeze()
 
 
