@@ -105,11 +105,17 @@ async def test_grid_cycles_open_and_take_profit_live_on_the_emulator(
               "recheck_interval": 1}
     config = _write_config(tmp_path, emu, "grid", params)
 
-    def cycles_done() -> bool:
-        sells = [f for f in _own(emu.fills(), "clientOrderId") if f.get("side") in ("SELL", "sell")]
-        return len(sells) >= 2
+    def unhedged() -> Decimal:
+        """Filled buy quantity minus the quantity of every take-profit placed (resting, filled or cancelled)."""
+        own = _own(emu.orders(), "clientOrderId")
+        filled = sum((Decimal(str(o["executedQty"])) for o in own if o["side"] == "BUY"), Decimal(0))
+        return filled - sum((Decimal(str(o["origQty"])) for o in own if o["side"] == "SELL"), Decimal(0))
 
-    code, summary, logs = await _run_bot_until(tmp_path, config, cycles_done, timeout_s=60)
+    def cycles_done_and_hedged() -> bool:
+        sells = [f for f in _own(emu.fills(), "clientOrderId") if f.get("side") in ("SELL", "sell")]
+        return len(sells) >= 2 and unhedged() == 0
+
+    code, summary, logs = await _run_bot_until(tmp_path, config, cycles_done_and_hedged, timeout_s=60)
 
     assert code == 0, logs[-3000:]
     own_orders = _own(emu.orders(), "clientOrderId")
@@ -119,10 +125,11 @@ async def test_grid_cycles_open_and_take_profit_live_on_the_emulator(
     assert summary["strategy_summary"]["cycles_completed"] >= 2
     posts = [r["params"].get("newClientOrderId") for r in emu.request_log() if r["method"] == "POST"]
     assert all(n == 1 for n in Counter(posts).values())
-    take_profit_qty = sum(Decimal(str(o["origQty"])) for o in own_orders if o["side"] == "SELL")
-    filled_buy_qty = sum(Decimal(str(o["executedQty"])) for o in buys)
     problems = [line for line in logs.splitlines() if '"grid_' in line and '"info"' not in line]
-    assert take_profit_qty == filled_buy_qty, (summary["strategy_summary"], problems)  # a take-profit per fill
+    # A take-profit for exactly what filled: the run reached a hedged state after two cycles (the stop
+    # condition), and after the stop only the one open buy that may fill while SIGTERM lands can lack its
+    # take-profit (never more, never a take-profit too many).
+    assert unhedged() in (Decimal(0), Decimal("0.001")), (summary["strategy_summary"], problems)
 
 
 @pytest.mark.asyncio
