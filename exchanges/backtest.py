@@ -56,7 +56,6 @@ from exchanges.base import BaseExchangeClient
 from exchanges.matching import SimAccount
 from exchanges.simulation import check_market_filters
 from exchanges.simulation import describe_order
-from exchanges.simulation import simulated_fill
 from exchanges.simulation import status_report
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
@@ -417,28 +416,15 @@ class BarExchange(BaseExchangeClient):
             if cost > w.locked:  # the open gapped up: take the difference from the free balance
                 account.lock(market.quote, cost - w.locked)
                 w.locked = cost
-            account.settle(market.quote, w.locked, cost)
-            account.credit(market.base, quantity)
             self._quote_total -= cost
             self._base_total += quantity
         else:
-            account.settle(market.base, w.locked, quantity)
-            account.credit(market.quote, notional - fee)
             self._quote_total += notional - fee
             self._base_total -= quantity
+        fill = account.fill(order, market, unlock=w.locked, quantity=quantity, price=price, fee=fee,
+                            ts_ms=self.clock.now_ms(), liquidity=liquidity)  # fmt: skip
         w.locked = _ZERO
         self._changes.append((self._done - 1, self._quote_total, self._base_total))
-        fill = simulated_fill(
-            order,
-            trade_id=account.next_trade_id(),
-            quantity=quantity,
-            price=price,
-            fee=fee,
-            fee_currency=market.quote,
-            ts_ms=self.clock.now_ms(),
-            liquidity=liquidity,
-        )
-        order.apply_fill(fill)
         self.fills.append(fill)
         del self._open[order.client_order_id]
         if order.status.is_open:  # reduced market buy: the rest expires

@@ -142,6 +142,28 @@ class SimAccount:
         """Return a new trade id."""
         return TradeId(str(next(self._trade_seq)))
 
+    def fill(
+        self, order: Order, market: Market, *, unlock: Decimal, quantity: Decimal, price: Decimal, fee: Decimal,
+        ts_ms: int, liquidity: LiquiditySide,
+    ) -> Fill:  # fmt: skip
+        """Settle a spot fill of ``order`` and apply it to the order; return the fill.
+
+        A buy pays ``price × quantity + fee`` quote out of ``unlock`` (its locked quote; the difference
+        returns to free) and receives ``quantity`` base; a sell delivers ``quantity`` base out of
+        ``unlock`` and receives ``price × quantity − fee`` quote. The fee is in quote currency.
+        """
+        notional = price * quantity
+        if order.side is _BUY:
+            self.settle(market.quote, unlock, notional + fee)
+            self.credit(market.base, quantity)
+        else:
+            self.settle(market.base, unlock, quantity)
+            self.credit(market.quote, notional - fee)
+        fill = simulated_fill(order, trade_id=self.next_trade_id(), quantity=quantity, price=price, fee=fee,
+                              fee_currency=market.quote, ts_ms=ts_ms, liquidity=liquidity)  # fmt: skip
+        order.apply_fill(fill)
+        return fill
+
 
 @dataclass(slots=True)
 class _Working:
@@ -432,23 +454,8 @@ class MatchingEngine:
         completes = quantity >= order.leaves_quantity
         unlock = w.locked if completes else min(w.locked, w.lock_per_unit * quantity)
         w.locked -= unlock
-        if order.side is _BUY:
-            self.account.settle(market.quote, unlock, notional + fee)
-            self.account.credit(market.base, quantity)
-        else:
-            self.account.settle(market.base, unlock, quantity)
-            self.account.credit(market.quote, notional - fee)
-        fill = simulated_fill(
-            order,
-            trade_id=self.account.next_trade_id(),
-            quantity=quantity,
-            price=price,
-            fee=fee,
-            fee_currency=market.quote,
-            ts_ms=self.clock.now_ms(),
-            liquidity=liquidity,
-        )
-        order.apply_fill(fill)
+        fill = self.account.fill(order, market, unlock=unlock, quantity=quantity, price=price, fee=fee,
+                                 ts_ms=self.clock.now_ms(), liquidity=liquidity)  # fmt: skip
         self._fills.append(fill)
         if completes:
             self._open.pop(order.client_order_id, None)
