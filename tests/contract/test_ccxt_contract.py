@@ -11,7 +11,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from exchanges.base import OrderUpdate
-from exchanges.ccxt_adapter import CcxtExchange
+from exchanges.ccxt.adapter import CcxtExchange
 from exchanges.config import ExchangeConfig
 from tests.contract.contract import ExchangeContract
 from trading_bot.domain import LiveClock

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from exchanges.base import OrderUpdate
-from exchanges.ccxt_adapter import CcxtExchange
+from exchanges.ccxt.adapter import CcxtExchange
 from exchanges.config import ExchangeConfig
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill

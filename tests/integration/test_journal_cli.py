@@ -19,7 +19,7 @@ from trading_bot.domain import OrderStatus
 from trading_bot.domain import OrderType
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
-from trading_bot.runtime.journal import Journal
+from trading_bot.runtime.journal.store import Journal
 
 BTC = Symbol("BTC/USDT")
 ETH = Symbol("ETH/USDT")

@@ -21,8 +21,8 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import StrategyResult
-from trading_bot.runtime.journal import Journal
-from trading_bot.runtime.persistence import JournalLink
+from trading_bot.runtime.journal.link import JournalLink
+from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.supervisor import TradingBot
 
 D = Decimal

@@ -25,7 +25,7 @@ from typing import Any
 
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
-from trading_bot.runtime.journal import Journal
+from trading_bot.runtime.journal.store import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "chaos-key", "chaos-secret"

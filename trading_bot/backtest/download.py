@@ -62,7 +62,7 @@ async def _download(
     exchange: str, symbol: str, timeframe: str, since_ms: int, end_ms: int, out: Path,
     config_path: Path | None, limit: int, progress: bool, new_file: bool,
 ) -> int:  # fmt: skip
-    from exchanges.ccxt_adapter import create_ccxt_exchange
+    from exchanges.ccxt.adapter import create_ccxt_exchange
     from trading_bot.config import load_config
 
     cfg = load_config(config_path, overrides={"exchange": {"name": exchange}}, dotenv=None)

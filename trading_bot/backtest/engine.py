@@ -68,7 +68,7 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.runtime.builder import build_strategy
-from trading_bot.runtime.execution import TimeSeededSequence
+from trading_bot.runtime.orders.manager import TimeSeededSequence
 from trading_bot.runtime.supervisor import TradingBot
 
 __all__ = [

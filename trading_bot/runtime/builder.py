@@ -126,14 +126,14 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
     if exchange_cfg.name == "paper" and not plan.paper:
         raise ConfigError("exchange 'paper' needs market data: add --replay FILE, or use --paper --exchange binance")
     if plan.paper or exchange_cfg.name == "paper":
-        from exchanges.ccxt_adapter import create_ccxt_exchange
+        from exchanges.ccxt.adapter import create_ccxt_exchange
         from exchanges.paper import PaperExchange
 
         source = create_ccxt_exchange(exchange_cfg, clock, public_only=True)
         return PaperExchange(exchange_cfg.paper, clock, source)
     if exchange_cfg.name in EXCHANGES:
         return EXCHANGES.create(exchange_cfg.name, exchange_cfg, clock)
-    from exchanges.ccxt_adapter import create_ccxt_exchange
+    from exchanges.ccxt.adapter import create_ccxt_exchange
 
     if not exchange_cfg.has_credentials():
         raise ConfigError(
@@ -145,7 +145,7 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
 
 def _check_ccxt_id(name: str) -> None:
     """Raise ConfigError with the closest names when ccxt does not know the exchange id."""
-    from exchanges.ccxt_adapter import ccxt_exchange_ids
+    from exchanges.ccxt.adapter import ccxt_exchange_ids
     from trading_bot.registry import did_you_mean
 
     known = ccxt_exchange_ids()
@@ -176,7 +176,7 @@ def build_bot(
 
     journal = None
     if config.persistence.enabled and not plan.replay:
-        from trading_bot.runtime.persistence import JournalLink
+        from trading_bot.runtime.journal.link import JournalLink
 
         db_url = config.persistence.resolved_db_url(config.bot.data_dir)
         journal = JournalLink(db_url, config.bot.bot_id, config.config_hash())

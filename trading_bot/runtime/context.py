@@ -16,8 +16,8 @@ from trading_bot.domain import Order
 from trading_bot.domain import Position
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
+from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
-from trading_bot.runtime.tracker import OrderTracker
 
 __all__ = ["BotStrategyContext"]
 

@@ -43,9 +43,9 @@ from trading_bot.domain import Position
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
 from trading_bot.log import get_logger
-from trading_bot.runtime.journal import Journal
+from trading_bot.runtime.journal.store import Journal
+from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
-from trading_bot.runtime.tracker import OrderTracker
 
 __all__ = ["NOT_RECEIVED", "ReconcileReport", "is_own_client_id", "reconcile", "restore_strategy"]
 

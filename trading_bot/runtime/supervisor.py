@@ -66,15 +66,15 @@ from trading_bot.errors import StrategyError
 from trading_bot.errors import TransientExchangeError
 from trading_bot.log import get_logger
 from trading_bot.runtime.context import BotStrategyContext
-from trading_bot.runtime.execution import OrderManager
-from trading_bot.runtime.execution import SequenceSource
-from trading_bot.runtime.execution import TimeSeededSequence
+from trading_bot.runtime.orders.manager import OrderManager
+from trading_bot.runtime.orders.manager import SequenceSource
+from trading_bot.runtime.orders.manager import TimeSeededSequence
+from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
 from trading_bot.runtime.summary import build_summary
-from trading_bot.runtime.tracker import OrderTracker
 
 if TYPE_CHECKING:  # the journal pulls in SQLAlchemy: imported only when a run has one
-    from trading_bot.runtime.persistence import JournalLink
+    from trading_bot.runtime.journal.link import JournalLink
 
 __all__ = ["RunResult", "TradingBot"]
 

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import ccxt
 import pytest
 
-from exchanges.ccxt_errors import ErrorContext
-from exchanges.ccxt_errors import map_ccxt_errors
-from exchanges.ccxt_errors import parse_retry_after
-from exchanges.ccxt_errors import retry_transient
-from exchanges.ccxt_errors import translate_ccxt_error
+from exchanges.ccxt.errors import ErrorContext
+from exchanges.ccxt.errors import map_ccxt_errors
+from exchanges.ccxt.errors import parse_retry_after
+from exchanges.ccxt.errors import retry_transient
+from exchanges.ccxt.errors import translate_ccxt_error
 from trading_bot import errors
 
 READ = ErrorContext(action="fetch_ticker", symbol="BTC/USDT")

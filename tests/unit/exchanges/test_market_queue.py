@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from exchanges.market_queue import MarketDataQueue
+from exchanges.ccxt.market_queue import MarketDataQueue
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderSide
 from trading_bot.domain import Symbol

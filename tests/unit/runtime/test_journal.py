@@ -37,9 +37,9 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
 from trading_bot.errors import OperationalError
-from trading_bot.runtime import journal_schema as js
-from trading_bot.runtime.journal import Journal
-from trading_bot.runtime.journal import JournalWriter
+from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal.store import Journal
+from trading_bot.runtime.journal.store import JournalWriter
 
 pytestmark = pytest.mark.asyncio
 
@@ -200,7 +200,7 @@ async def test_intent_survives_sigkill_of_the_writing_process(sqlite_url: str) -
 import asyncio, os, signal
 from decimal import Decimal
 from trading_bot.domain import ClientOrderId, Order, OrderSide, OrderType, Symbol
-from trading_bot.runtime.journal import Journal
+from trading_bot.runtime.journal.store import Journal
 
 async def main():
     journal = await Journal.open({sqlite_url!r})

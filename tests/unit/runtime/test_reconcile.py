@@ -36,14 +36,14 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeTick
-from trading_bot.runtime.journal import Journal
+from trading_bot.runtime.journal.store import Journal
+from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
 from trading_bot.runtime.reconcile import NOT_RECEIVED
 from trading_bot.runtime.reconcile import ReconcileReport
 from trading_bot.runtime.reconcile import is_own_client_id
 from trading_bot.runtime.reconcile import reconcile
 from trading_bot.runtime.reconcile import restore_strategy
-from trading_bot.runtime.tracker import OrderTracker
 
 pytestmark = pytest.mark.asyncio
 

@@ -16,7 +16,7 @@ from trading_bot.domain import OrderStatus
 from trading_bot.domain import OrderStatusReport
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
-from trading_bot.runtime.tracker import OrderTracker
+from trading_bot.runtime.orders.tracker import OrderTracker
 
 D = Decimal
 SYM = Symbol("BTC/USDT")

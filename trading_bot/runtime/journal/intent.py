@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
 
-from trading_bot.runtime import journal_schema as js
+from trading_bot.runtime.journal import schema as js
 
 __all__ = ["SqliteIntentWriter"]
 

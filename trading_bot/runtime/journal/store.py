@@ -8,7 +8,7 @@ Two write paths:
 
 * **Direct, awaited** (:class:`Journal`): :meth:`Journal.record_intent` is the write-ahead record of an
   order; it is committed and on disk before it returns, so the request may then leave. On a SQLite
-  file it goes through :class:`~trading_bot.runtime.journal_intent.SqliteIntentWriter` (a plain
+  file it goes through :class:`~trading_bot.runtime.journal.intent.SqliteIntentWriter` (a plain
   ``sqlite3`` connection in its own thread, ~0.3 ms instead of ~1.1 ms). Other ``record_*`` methods
   commit before returning too.
 * **Batched** (:class:`JournalWriter`): the hot loop queues order snapshots, fills and risk decisions
@@ -66,11 +66,11 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
 from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
-from trading_bot.runtime import journal_schema as js
-from trading_bot.runtime.journal_intent import SqliteIntentWriter
-from trading_bot.runtime.journal_schema import RiskDecisionFields
-from trading_bot.runtime.journal_schema import RiskDecisionRecord
-from trading_bot.runtime.journal_schema import RunRecord
+from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal.intent import SqliteIntentWriter
+from trading_bot.runtime.journal.schema import RiskDecisionFields
+from trading_bot.runtime.journal.schema import RiskDecisionRecord
+from trading_bot.runtime.journal.schema import RunRecord
 
 __all__ = ["OPEN_STATUSES", "Journal", "JournalWriter", "RiskDecisionFields", "RiskDecisionRecord", "RunRecord"]
 
@@ -102,7 +102,7 @@ class Journal:
 
         Args:
             db_url: SQLAlchemy async URL, e.g. ``sqlite+aiosqlite:///var/lib/bot/journal.db``.
-            migrations: schema steps to apply (tests only); defaults to ``journal_schema.MIGRATIONS``.
+            migrations: schema steps to apply (tests only); defaults to ``schema.MIGRATIONS``.
 
         Raises:
             OperationalError: the database is newer than this code, or its dialect is unsupported.

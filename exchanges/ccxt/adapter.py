@@ -25,11 +25,11 @@ from typing import Any
 from typing import TypeVar
 
 from exchanges.base import BaseExchangeClient
-from exchanges.ccxt_errors import ErrorContext
-from exchanges.ccxt_errors import map_ccxt_errors
-from exchanges.ccxt_errors import retry_transient
+from exchanges.ccxt.errors import ErrorContext
+from exchanges.ccxt.errors import map_ccxt_errors
+from exchanges.ccxt.errors import retry_transient
+from exchanges.ccxt.market_queue import MarketDataQueue
 from exchanges.config import ExchangeConfig
-from exchanges.market_queue import MarketDataQueue
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar

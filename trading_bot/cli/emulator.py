@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from trading_bot.cli import app
-from trading_bot.cli import register_command_names
+from trading_bot.cli.app import app
 
 __all__ = ["emulator_command"]
 
@@ -42,6 +41,3 @@ def emulator_command(
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_emulator(config))
-
-
-register_command_names("emulator")

@@ -1,10 +1,5 @@
-"""The command line: ``python runbot.py [COMMAND] ...``.
-
-Without a command (or with ``run``) it runs the bot. Exit codes (stable, documented in the README):
-
-* 0 — finished normally (end of a replay, SIGINT/SIGTERM handled in order, a strategy stop price);
-* 1 — runtime failure (halted by a protection rule, repeated authentication failures, a strategy crash);
-* 2 — usage or configuration error (one line naming the field and the fix; nothing was traded).
+"""The ``run`` command (the default) and the commands that describe a run: ``list-strategies``,
+``list-exchanges``, ``check-config``.
 
 Heavy modules (pydantic models, the runtime, ccxt) are imported inside the commands, so ``--help``
 answers fast and never imports ccxt.
@@ -20,30 +15,17 @@ from typing import Any
 
 import typer
 
+from trading_bot.cli.app import EXIT_FAILURE
+from trading_bot.cli.app import EXIT_USAGE
+from trading_bot.cli.app import app
+from trading_bot.cli.app import fail
+
 if TYPE_CHECKING:
     from trading_bot.config import BotConfig
 
-__all__ = ["app", "main"]
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-
-app = typer.Typer(
-    name="runbot",
-    help="An asyncio trading daemon: pluggable strategies and exchanges, a risk gate before every order.",
-    no_args_is_help=False,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+__all__ = ["check_config", "list_exchanges", "list_strategies", "run_command"]
 
 _RUN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _load_config(path: Path | None, overrides: dict[str, Any]) -> BotConfig:
@@ -69,7 +51,7 @@ def _parse_speed(speed: str) -> float | None:
     except ValueError:
         value = -1.0
     if value <= 0:
-        raise _fail(f"--speed must be a positive number or 'max', got {speed!r}")
+        raise fail(f"--speed must be a positive number or 'max', got {speed!r}")
     return value
 
 
@@ -130,9 +112,9 @@ def run_command(
             if notifier is not None:
                 notifier.close()
     except (ConfigError, DataError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if result.exit_code == EXIT_USAGE:
-        raise _fail(result.reason)
+        raise fail(result.reason)
     _print_summary(result.summary, json_output)
     raise typer.Exit(result.exit_code)
 
@@ -197,7 +179,7 @@ def list_exchanges() -> None:
 
     names = set(EXCHANGES.names())
     try:
-        from exchanges.ccxt_adapter import ccxt_exchange_ids
+        from exchanges.ccxt.adapter import ccxt_exchange_ids
 
         names.update(ccxt_exchange_ids())
     except ImportError as exc:  # pragma: no cover - ccxt is a hard dependency
@@ -218,37 +200,5 @@ def check_config(
     try:
         cfg = _load_config(path, {})
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(json.dumps(cfg.redacted(), indent=2, sort_keys=True, default=str))
-
-
-_COMMANDS = {"run", "list-strategies", "list-exchanges", "check-config"}
-
-
-def register_command_names(*names: str) -> None:
-    """Let other modules that add commands to ``app`` make them reachable by name."""
-    _COMMANDS.update(names)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: dispatch to a command, defaulting to ``run`` when the first word is not one."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    _register_extra_commands()
-    if not args or (args[0] not in _COMMANDS and args[0] not in ("--help", "-h")):
-        args.insert(0, "run")
-    app(args=args, prog_name="runbot.py")
-
-
-_COMMAND_MODULES = ("trading_bot.cli_backtest", "trading_bot.cli_journal", "trading_bot.cli_emulator")
-
-
-def _register_extra_commands() -> None:
-    """Import the modules that add commands to ``app`` (each keeps its heavy imports inside its commands)."""
-    from importlib import import_module
-
-    for module in _COMMAND_MODULES:
-        try:
-            import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise

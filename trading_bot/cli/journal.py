@@ -19,8 +19,9 @@ from typing import Any
 
 import typer
 
-from trading_bot.cli import app
-from trading_bot.cli import register_command_names
+from trading_bot.cli.app import EXIT_FAILURE
+from trading_bot.cli.app import app
+from trading_bot.cli.app import fail
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -31,14 +32,12 @@ if TYPE_CHECKING:
     from trading_bot.domain import Fill
     from trading_bot.domain import Order
     from trading_bot.domain import OrderStatus
-    from trading_bot.runtime.journal import Journal
+    from trading_bot.runtime.journal.store import Journal
 
     T = TypeVar("T")
 
 __all__ = ["TRADE_LOG_COLUMNS", "orders_command", "status_command", "trades_command"]
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 TRADE_LOG_COLUMNS = (
     "time",
@@ -65,11 +64,6 @@ LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="only th
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON value on stdout")]
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 # -- journal location and access -------------------------------------------------------------------
 def _db_url(config: Path | None, db: str | None) -> str:
     """Return the journal URL from ``--db``, else from the config (file, environment, defaults)."""
@@ -81,7 +75,7 @@ def _db_url(config: Path | None, db: str | None) -> str:
     try:
         cfg = load_config(config)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     return cfg.persistence.resolved_db_url(cfg.bot.data_dir)
 
 
@@ -93,13 +87,13 @@ def _check_exists(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise _fail(f"--db: not a database URL or file: {url!r}") from None
+        raise fail(f"--db: not a database URL or file: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database not in ("", ":memory:") and not database.startswith("file:"):
             path = Path(database).expanduser()
             if not path.is_file():
-                raise _fail(
+                raise fail(
                     f"no journal at {path.resolve()}: it is created when the bot runs "
                     "(python runbot.py --config FILE); or point --db / --config at an existing one"
                 )
@@ -112,7 +106,7 @@ def _with_journal(config: Path | None, db: str | None, query: Callable[[Journal]
 
     from trading_bot.errors import TradingBotError
     from trading_bot.log import configure_logging
-    from trading_bot.runtime.journal import Journal
+    from trading_bot.runtime.journal.store import Journal
 
     configure_logging("warning", "console")  # logs go to stderr; stdout is the command's output
     url = _db_url(config, db)
@@ -128,10 +122,10 @@ def _with_journal(config: Path | None, db: str | None, query: Callable[[Journal]
     try:
         return shown, asyncio.run(run())
     except TradingBotError as exc:
-        raise _fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
+        raise fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
     except Exception as exc:  # a database error: one line, not a traceback
         if type(exc).__module__.startswith("sqlalchemy") or isinstance(exc, OSError):
-            raise _fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
+            raise fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
         raise
 
 
@@ -149,7 +143,7 @@ def _parse_since(since: str | None) -> int | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise _fail(f"--since: expected a date like 2024-08-08, 2024-08-08T12:00 or epoch ms, got {since!r}") from None
+        raise fail(f"--since: expected a date like 2024-08-08, 2024-08-08T12:00 or epoch ms, got {since!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
@@ -160,7 +154,7 @@ def _parse_status(status: str | None) -> list[OrderStatus] | None:
     if status is None:
         return None
     from trading_bot.domain import OrderStatus
-    from trading_bot.runtime.journal import OPEN_STATUSES
+    from trading_bot.runtime.journal.store import OPEN_STATUSES
 
     names = {s.value for s in OrderStatus}
     chosen: list[OrderStatus] = []
@@ -170,7 +164,7 @@ def _parse_status(status: str | None) -> list[OrderStatus] | None:
         elif word in names:
             chosen.append(OrderStatus(word))
         else:
-            raise _fail(f"--status: unknown status {word!r}; known: open, {', '.join(sorted(names))}")
+            raise fail(f"--status: unknown status {word!r}; known: open, {', '.join(sorted(names))}")
     return chosen
 
 
@@ -334,7 +328,7 @@ def _write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
             writer.writeheader()
             writer.writerows(records)
     except OSError as exc:
-        raise _fail(f"--csv: cannot write {path}: {exc}", EXIT_FAILURE) from None
+        raise fail(f"--csv: cannot write {path}: {exc}", EXIT_FAILURE) from None
 
 
 @app.command("status", help="Show the last run, the open orders, positions and PnL from the journal.")
@@ -428,6 +422,3 @@ def _positions(fills: Sequence[Fill]) -> list[dict[str, Any]]:
         }
         for p in sorted(positions.values(), key=lambda p: p.symbol)
     ]
-
-
-register_command_names("orders", "trades", "status")

@@ -18,17 +18,12 @@ from typing import Any
 
 import typer
 
-from trading_bot.cli import app
-from trading_bot.cli import register_command_names
+from trading_bot.cli.app import app
+from trading_bot.cli.app import fail
 
 __all__ = ["backtest_command", "download_data_command"]
 
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _decimal(flag: str, text: str) -> Any:
@@ -74,7 +69,7 @@ def backtest_command(
     try:
         _run_backtest(ctx.args, locals())
     except (ConfigError, DataError) as exc:
-        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
 
 def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
@@ -231,10 +226,7 @@ def download_data_command(
             config_path=config, limit=limit, progress=sys.stderr.isatty(),
         )  # fmt: skip
     except (ConfigError, DataError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ExchangeError as exc:
-        raise _fail(f"exchange error: {exc}", 1) from None
+        raise fail(f"exchange error: {exc}", 1) from None
     typer.echo(f"{count} bars appended to {out}")
-
-
-register_command_names("backtest", "download-data")

@@ -14,8 +14,8 @@ from trading_bot.domain import Clock
 from trading_bot.domain import Fill
 from trading_bot.domain import Order
 from trading_bot.log import get_logger
-from trading_bot.runtime.journal import Journal
-from trading_bot.runtime.journal import JournalWriter
+from trading_bot.runtime.journal.store import Journal
+from trading_bot.runtime.journal.store import JournalWriter
 
 __all__ = ["JournalLink"]
 

@@ -40,7 +40,7 @@ from trading_bot.errors import PostOnlyWouldCross
 from trading_bot.errors import RateLimited
 from trading_bot.errors import TransientExchangeError
 from trading_bot.log import get_logger
-from trading_bot.runtime.tracker import OrderTracker
+from trading_bot.runtime.orders.tracker import OrderTracker
 
 __all__ = ["OrderJournal", "OrderManager", "SequenceSource", "TimeSeededSequence"]
 

@@ -1,0 +1,204 @@
+"""The configuration models: frozen pydantic sections, redaction, the config hash and the example file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import field_validator
+
+from exchanges.config import ExchangeConfig
+from risk.config import RiskConfig
+from trading_bot.log import REDACTED
+from trading_bot.log import is_secret_key
+
+__all__ = [
+    "ENV_PREFIX",
+    "SECRET_FIELDS",
+    "BotConfig",
+    "BotSection",
+    "LoggingSection",
+    "PersistenceSection",
+    "StrategySection",
+    "example_config_json",
+]
+
+ENV_PREFIX = "TRADING_BOT__"
+"""Prefix of environment variables that set config keys (``TRADING_BOT__RISK__MAX_OPEN_ORDERS``)."""
+
+SECRET_FIELDS = ("api_key", "secret", "password")
+"""Fields of ``exchange`` that hold secrets; read only from the environment, .env or credentials."""
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_BOT_ID = re.compile(r"[A-Za-z0-9_]{1,20}")
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@]*):([^@/]+)@")
+
+
+class BotSection(BaseModel):
+    """Identity of this bot, its market and its runtime timings."""
+
+    model_config = _FROZEN
+
+    bot_id: str = Field(
+        default="tb1",
+        description="1-20 characters [A-Za-z0-9_]; prefixes client order ids as <bot_id>-<seq>",
+    )
+    symbol: str = Field(default="BTC/USDT", description="the ccxt unified symbol traded, e.g. BTC/USDT")
+    data_dir: Path = Field(
+        default=Path("./var"), description="directory of the journal and state files (relative to the cwd)"
+    )
+    on_shutdown: Literal["cancel", "keep"] = Field(
+        default="cancel", description="on a clean stop, cancel the bot's open orders or keep them resting"
+    )
+    shutdown_timeout_s: float = Field(
+        default=15.0, gt=0, description="seconds the ordered shutdown may take before it is cut short"
+    )
+    heartbeat_s: float = Field(
+        default=1.0, gt=0, description="seconds between supervisor wake-ups of the strategy when no data arrives"
+    )
+
+    @field_validator("bot_id")
+    @classmethod
+    def _check_bot_id(cls, value: str) -> str:
+        if _BOT_ID.fullmatch(value) is None:
+            raise ValueError("expected 1-20 characters of A-Z, a-z, 0-9 or _")
+        return value
+
+    @field_validator("symbol")
+    @classmethod
+    def _check_symbol(cls, value: str) -> str:
+        base, sep, quote = value.partition("/")
+        if not (base and sep and quote) or value != value.strip():
+            raise ValueError("expected a ccxt unified symbol like 'BTC/USDT'")
+        return value
+
+
+class StrategySection(BaseModel):
+    """Which strategy runs; its parameters are validated by the strategy's own ``Params`` model."""
+
+    model_config = _FROZEN
+
+    name: str = Field(default="sma_cross", min_length=1, description="registered strategy name (grid, sma_cross)")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the strategy's parameters; units as its Params model documents"
+    )
+
+
+class LoggingSection(BaseModel):
+    """How logs are written (always to stderr)."""
+
+    model_config = _FROZEN
+
+    level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="lowest level logged")
+    format: Literal["auto", "console", "json"] = Field(
+        default="auto", description="console, json, or auto: console on a terminal, json otherwise"
+    )
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class PersistenceSection(BaseModel):
+    """Where the journal (orders, fills, strategy state) is stored."""
+
+    model_config = _FROZEN
+
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite:///<bot.data_dir>/journal.db",
+    )
+    enabled: bool = Field(default=True, description="journal orders and fills; off only for throwaway runs")
+
+    def resolved_db_url(self, data_dir: Path) -> str:
+        """Return ``db_url``, or the SQLite file ``<data_dir>/journal.db`` when it is not set."""
+        if self.db_url is not None:
+            return self.db_url
+        return f"sqlite+aiosqlite:///{data_dir.expanduser() / 'journal.db'}"
+
+
+class BotConfig(BaseModel):
+    """The whole configuration of one bot process."""
+
+    model_config = _FROZEN
+
+    bot: BotSection = Field(default_factory=BotSection, description="identity, symbol, data dir, timings")
+    exchange: ExchangeConfig = Field(default_factory=ExchangeConfig, description="exchange, keys, paper account")
+    strategy: StrategySection = Field(default_factory=StrategySection, description="strategy name and params")
+    risk: RiskConfig = Field(default_factory=RiskConfig, description="risk rules, sizer, account protection")
+    logging: LoggingSection = Field(default_factory=LoggingSection, description="log level and format")
+    persistence: PersistenceSection = Field(default_factory=PersistenceSection, description="the journal")
+
+    def redacted(self) -> dict[str, Any]:
+        """Return the config as JSON-ready data with secrets hidden: the only form ever printed or logged.
+
+        Secrets show as ``"**********"`` when set and ``None`` when not; a password in ``db_url`` and
+        secret-looking keys inside ``ccxt_options`` and strategy ``params`` are hidden too.
+        """
+        return _redact(self.model_dump(mode="json"), self)
+
+    def config_hash(self) -> str:
+        """Return the sha256 hex digest of the canonical redacted config, secrets left out entirely.
+
+        Equal configs hash equally whatever their source, key order, number spelling (``1000`` or
+        ``1000.0``) or whether keys are set, so a run record can tell whether the configuration changed.
+        """
+        data = _redact(self.model_dump(mode="python"), self)
+        for name in SECRET_FIELDS:
+            del data["exchange"][name]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def secret_values(self) -> list[str]:
+        """Return the plain values of the secrets that are set, for ``trading_bot.log.register_secret``."""
+        values = (getattr(self.exchange, name) for name in SECRET_FIELDS)
+        return [value.get_secret_value() for value in values if value is not None]
+
+
+def _redact(data: dict[str, Any], config: BotConfig) -> dict[str, Any]:
+    for name in SECRET_FIELDS:
+        data["exchange"][name] = None if getattr(config.exchange, name) is None else REDACTED
+    data["exchange"]["ccxt_options"] = _mask_secret_keys(data["exchange"]["ccxt_options"])
+    data["strategy"]["params"] = _mask_secret_keys(data["strategy"]["params"])
+    if data["persistence"]["db_url"] is not None:
+        data["persistence"]["db_url"] = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", data["persistence"]["db_url"])
+    return data
+
+
+def _mask_secret_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if is_secret_key(str(key)) and item is not None else _mask_secret_keys(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secret_keys(item) for item in value]
+    return value
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)  # Path
+
+
+def example_config_json() -> str:
+    """Return the text of ``config.example.json``: every key with its default, no secrets."""
+
+    def number(value: object) -> object:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+    data = BotConfig().model_dump(mode="python")
+    data["bot"]["data_dir"] = str(data["bot"]["data_dir"])
+    return json.dumps(data, indent=2, default=number) + "\n"
