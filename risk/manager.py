@@ -57,10 +57,12 @@ class Rejected:
     Attributes:
         rule: the name of the rule that refused it (one of ``DENIAL_RULES``).
         reason: a human message with the figures.
+        transient: the rule's ``transient`` flag: the same order may pass later unchanged.
     """
 
     rule: str
     reason: str
+    transient: bool = False
 
     def __post_init__(self) -> None:
         if self.rule not in DENIAL_RULES:
@@ -128,7 +130,7 @@ class RiskManager:
         for rule in self._rules:
             reason = rule.check(params, quantity, ctx)
             if reason is not None:
-                return Rejected(rule.name, reason)
+                return Rejected(rule.name, reason, rule.transient)
         if self._rate_rule is not None:
             self._rate_rule.record(ctx.now_ms)
         return APPROVED

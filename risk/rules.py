@@ -4,6 +4,27 @@ A rule's ``check(params, quantity, ctx)`` returns ``None`` when the order passes
 (naming the figures) when it does not. Rules never raise for a breach and allocate nothing on the
 passing path; the ``RiskManager`` runs them in ``build_rules`` order and the first reason wins.
 
+Each rule says whether its denials are **transient** (``transient``, carried on ``OrderDenied``): True
+when the same order may pass later without any change to it, because the rule depends on time, the
+market or state that changes by itself. A strategy may retry a transient denial (the grid does, with
+back-off, for the take-profits that hedge real fills); a permanent one will refuse the same order again.
+
+=================== ========= ==============================================================================
+rule                transient why
+=================== ========= ==============================================================================
+trading_state       yes       the state changes: a stall halt lifts when the exchange answers, the operator
+                              resumes (a take-profit reduces the position, so REDUCING lets it through)
+market_limits       no        tick, lot step, min/max amount and min notional are the order's own figures
+max_order_notional  no        the order's price × quantity against a fixed limit
+max_position        no        only an order that would grow |position| is refused: our books disagree
+max_open_orders     yes       open orders fill or are cancelled
+price_band          yes       the mid moves back towards the price
+order_rate          yes       the 60 s window slides
+stale_data          yes       fresh market data arrives
+balance             yes       the balances are our last view, refreshed after every fill (an exchange
+                              ``InsufficientFunds`` answer, which is authoritative, is permanent)
+=================== ========= ==============================================================================
+
 Reference price: a limit order is valued at its limit price, a stop order at its trigger price, a
 market order at the mid of the latest market data (the balance rule uses the touch instead: the ask
 for a market buy, the bid for a market sell).
@@ -108,6 +129,8 @@ class RiskRule(ABC):
 
     __slots__ = ()
     name: ClassVar[str]
+    transient: ClassVar[bool] = False
+    """True when a denial may clear by itself (time, market, state): the same order may pass later."""
 
     @abstractmethod
     def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
@@ -128,6 +151,7 @@ class TradingStateRule(RiskRule):
 
     __slots__ = ("state",)
     name = "trading_state"
+    transient = True
 
     def __init__(self, state: TradingState = TradingState.ACTIVE) -> None:
         self.state = state
@@ -252,6 +276,7 @@ class MaxOpenOrdersRule(RiskRule):
 
     __slots__ = ("limit",)
     name = "max_open_orders"
+    transient = True
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -273,6 +298,7 @@ class PriceBandRule(RiskRule):
 
     __slots__ = ("band", "band_pct")
     name = "price_band"
+    transient = True
 
     def __init__(self, band_pct: Decimal) -> None:
         self.band_pct = band_pct
@@ -306,6 +332,7 @@ class OrderRateRule(RiskRule):
 
     __slots__ = ("_times", "limit")
     name = "order_rate"
+    transient = True
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -336,6 +363,7 @@ class StaleDataRule(RiskRule):
 
     __slots__ = ("max_age_ms", "max_age_s")
     name = "stale_data"
+    transient = True
 
     def __init__(self, max_age_s: float) -> None:
         self.max_age_s = max_age_s
@@ -363,6 +391,7 @@ class BalanceRule(RiskRule):
 
     __slots__ = ()
     name = "balance"
+    transient = True
 
     def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
         """Return the reason when the free balance does not cover the order."""

@@ -751,6 +751,7 @@ class CcxtExchange(BaseExchangeClient):
                 quantity=quantity,
                 price=params.price,
                 reason="not received by the exchange",
+                transient=True,  # it never reached the exchange: the same order may be sent again
             )
         report = self._ack_report(raw, symbol, client_order_id)
         trades = [

@@ -55,10 +55,16 @@ class OrderSubmitted(OrderEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderDenied(OrderEvent):
-    """The RiskManager refused the order; nothing was sent. ``rule`` names the rule that said no."""
+    """The RiskManager refused the order; nothing was sent. ``rule`` names the rule that said no.
+
+    ``transient`` is True when the same order may pass later unchanged: the rule depends on time, the
+    market or state that changes by itself (the order rate, stale data, the trading state...; see
+    ``risk.rules``), or the exchange asked us to wait (``rate_limit_backoff``).
+    """
 
     rule: str
     reason: str
+    transient: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,10 +76,20 @@ class OrderAccepted(OrderEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderRejected(OrderEvent):
-    """The exchange refused the order. ``post_only`` is True when it was refused for crossing."""
+    """The exchange refused the order, or it never reached the exchange.
+
+    The order manager classifies the refusal once, where it knows the cause:
+
+    * ``post_only``: refused for crossing (a post-only order would have taken); a retry needs a new price.
+    * ``transient``: the refusal says nothing about the order itself, so the same order may be sent again
+      later: a rate limit (429), "not received by the exchange" after an unknown outcome (a 5xx, a
+      timeout), a clock-skew or authentication failure of the request.
+    * neither: permanent (filters, insufficient funds, any other refusal); sending it again would fail.
+    """
 
     reason: str
     post_only: bool = False
+    transient: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

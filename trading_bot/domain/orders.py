@@ -129,7 +129,8 @@ class Fill:
 class OrderStatusReport:
     """The exchange's view of one order at one moment (an ack, a status update, a lookup result).
 
-    ``filled_quantity`` is cumulative. ``reason`` explains a rejection or expiry.
+    ``filled_quantity`` is cumulative. ``reason`` explains a rejection or expiry; ``transient`` marks a
+    REJECTED report whose cause says nothing about the order (it never reached the exchange).
     """
 
     client_order_id: ClientOrderId
@@ -144,6 +145,7 @@ class OrderStatusReport:
     filled_quantity: Decimal = ZERO
     average_price: Decimal | None = None
     reason: str = ""
+    transient: bool = False
 
 
 @dataclass(slots=True, kw_only=True)

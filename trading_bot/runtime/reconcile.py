@@ -266,7 +266,7 @@ class _Run:
                 )
                 self.emit(self.tracker.apply_report(gone))
             else:
-                self.emit(self.tracker.reject(coid, self.now_ms, NOT_RECEIVED, post_only=order.post_only))
+                self.emit(self.tracker.reject(coid, self.now_ms, NOT_RECEIVED, post_only=False, transient=True))
                 self.not_received.append(coid)
                 _log.warning("order_not_received", client_order_id=coid, status_was=order.status.value)
 

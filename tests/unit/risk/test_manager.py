@@ -144,7 +144,7 @@ def test_check_when_market_data_is_stale_returns_rejected_stale_data() -> None:
 
     decision = manager.check(buy(), D("0.001"), ctx(market_data=quote(ts_ms=NOW_MS - 6000)))
 
-    assert decision == Rejected("stale_data", "market data is 6.0 s old; limit 5 s")
+    assert decision == Rejected("stale_data", "market data is 6.0 s old; limit 5 s", transient=True)
 
 
 def test_rejected_when_rule_name_is_unknown_raises() -> None:

@@ -5,6 +5,24 @@ give it a client order id → write the intent to the journal (write-ahead, dura
 becomes an ``OrderDenied`` event, never an exception and never a request. A timeout while placing or
 cancelling means *unknown outcome*: the order stays SUBMITTED and is looked up by client id, never
 re-sent.
+
+Refusals are classified here, once, where the cause is known, and carried on the events so that every
+strategy can decide what to retry (``OrderRejected.transient`` / ``.post_only``, ``OrderDenied.transient``):
+
+=============================================== ============ ============================================
+cause                                           event        classification
+=============================================== ============ ============================================
+``RateLimited`` (429/418; nothing was placed)   rejected     transient
+unknown outcome (5xx, timeout, network), then   rejected     transient ("not received by the exchange")
+  the lookup finds nothing
+``AuthenticationError`` (keys, signature)       rejected     transient (the supervisor halts after 3)
+``PostOnlyWouldCross``                          rejected     post_only
+``InsufficientFunds``, other ``OrderRejected``  rejected     permanent
+a malformed or unmapped answer to a placement   (lookup)     unknown outcome: looked up, as for a 5xx
+exchange back-off in force                      denied       transient (rule ``rate_limit_backoff``)
+a RiskManager rule                              denied       the rule's ``transient`` (see ``risk.rules``)
+the sizer left no quantity                      denied       permanent (rule ``sizing``)
+=============================================== ============ ============================================
 """
 
 from __future__ import annotations
@@ -20,6 +38,7 @@ from exchanges.base import BaseExchangeClient
 from risk.manager import Rejected
 from risk.manager import RiskContext
 from risk.manager import RiskManager
+from risk.sizing import SIZING_RULE
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
 from trading_bot.domain import MarketData
@@ -45,6 +64,8 @@ from trading_bot.runtime.orders.tracker import OrderTracker
 __all__ = ["OrderJournal", "OrderManager", "SequenceSource", "TimeSeededSequence"]
 
 _log = get_logger(__name__)
+
+_BACKOFF_RULE = "rate_limit_backoff"
 
 
 class SequenceSource(Protocol):
@@ -141,16 +162,16 @@ class OrderManager:
         if quantity is None and self._sizing is not None:
             quantity = self._sizing(params, ctx)
         if quantity is None:
-            self._deny(params, coid, Decimal(0), now, "sizing", "the position sizer left no quantity to trade")
+            self._deny(params, coid, Decimal(0), now, SIZING_RULE, "the position sizer left no quantity to trade")
             return coid
         if now < self.rate_limited_until_ms:
             wait_s = (self.rate_limited_until_ms - now) / 1000
             reason = f"the exchange asked us to wait {wait_s:.1f} s"
-            self._deny(params, coid, quantity, now, "rate_limit_backoff", reason)
+            self._deny(params, coid, quantity, now, _BACKOFF_RULE, reason, transient=True)
             return coid
         decision = self.risk.check(params, quantity, ctx)
         if isinstance(decision, Rejected):
-            self._deny(params, coid, quantity, now, decision.rule, decision.reason)
+            self._deny(params, coid, quantity, now, decision.rule, decision.reason, transient=decision.transient)
             return coid
         order = Order.from_params(params, coid, self.symbol, quantity, now)
         self.tracker.add(order)
@@ -181,33 +202,48 @@ class OrderManager:
         except RateLimited as exc:
             # A 429 answers before the order is processed: it was not placed.
             self._slow_down(exc)
-            self._reject(coid, f"rate limited: {exc}", post_only=False)
+            self._reject(coid, f"rate limited: {exc}", transient=True)
         except TransientExchangeError as exc:
-            self.stats["unknown"] += 1
-            self.unknown_outcomes.add(coid)
-            _log.warning("order_outcome_unknown", client_order_id=coid, error=str(exc))
+            self._unknown(coid, exc)
         except PostOnlyWouldCross as exc:
             self._reject(coid, str(exc), post_only=True)
         except OrderRejected as exc:
-            self._reject(coid, str(exc), post_only=False)
+            self._reject(coid, str(exc))
         except AuthenticationError:
             self.auth_failures += 1
-            self._reject(coid, "authentication failed", post_only=False)
+            self._reject(coid, "authentication failed", transient=True)
+            raise
+        except ExchangeError as exc:
+            self._unknown(coid, exc)  # a malformed or unmapped answer: the order may be on the book
             raise
         else:
             self.auth_failures = 0
             self._apply(self.tracker.apply_report(report))
 
-    def _reject(self, coid: ClientOrderId, reason: str, *, post_only: bool) -> None:
+    def _unknown(self, coid: ClientOrderId, exc: ExchangeError) -> None:
+        self.stats["unknown"] += 1
+        self.unknown_outcomes.add(coid)
+        _log.warning("order_outcome_unknown", client_order_id=coid, error=str(exc))
+
+    def _reject(self, coid: ClientOrderId, reason: str, *, post_only: bool = False, transient: bool = False) -> None:
         self.stats["rejected"] += 1
-        self._apply(self.tracker.reject(coid, self.clock.now_ms(), reason, post_only=post_only))
+        now = self.clock.now_ms()
+        self._apply(self.tracker.reject(coid, now, reason, post_only=post_only, transient=transient))
 
     def _apply(self, event: OrderEvent | None) -> None:
         if event is not None:
             self._publish(event)
 
     def _deny(
-        self, params: OrderParams, coid: ClientOrderId, quantity: Decimal, now: int, rule: str, reason: str
+        self,
+        params: OrderParams,
+        coid: ClientOrderId,
+        quantity: Decimal,
+        now: int,
+        rule: str,
+        reason: str,
+        *,
+        transient: bool = False,
     ) -> None:
         self.stats["denied"] += 1
         order = Order.from_params(params, coid, self.symbol, quantity if quantity > 0 else Decimal(0), now)
@@ -223,6 +259,7 @@ class OrderManager:
                 client_tag=params.client_tag,
                 rule=rule,
                 reason=reason,
+                transient=transient,
             )
         )
 
@@ -268,7 +305,7 @@ class OrderManager:
             if order is not None and order.status is OrderStatus.PENDING_CANCEL:
                 self._apply(self.tracker.apply_report(_gone(order, self.clock.now_ms())))
             else:
-                self._reject(client_order_id, "not received by the exchange", post_only=False)
+                self._reject(client_order_id, "not received by the exchange", transient=True)
             return True
         _log.info("order_outcome_resolved", client_order_id=client_order_id, status=report.status.value)
         self._apply(self.tracker.apply_report(report))

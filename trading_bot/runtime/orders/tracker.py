@@ -9,6 +9,9 @@ Rules it keeps:
   canceled, expired, rejected) but never invent filled quantity.
 * Reports and fills for client ids that are not ours are ignored and reported once as foreign.
 * Closed orders stay in a bounded "recently closed" cache so late updates still find them.
+* A rejection carries its classification to the strategy (``OrderRejected.post_only`` / ``.transient``),
+  decided once by whoever knew the cause: the order manager (by exception class) or the exchange
+  client's report (``OrderStatusReport.transient``: "not received by the exchange").
 """
 
 from __future__ import annotations
@@ -78,6 +81,20 @@ class OrderTracker:
     def open_orders(self) -> list[Order]:
         """Return the orders that may still rest or fill, oldest first."""
         return list(self._open.values())
+
+    def tagged(self, client_tag: str) -> Order | None:
+        """Return the order carrying the strategy's ``client_tag``: an open one, else the latest closed one.
+
+        Scans every tracked order (meant for restarts, when a strategy matches what it queued before
+        the stop with what reconciliation found); ``None`` when no tracked order has the tag.
+        """
+        for order in self._open.values():
+            if order.client_tag == client_tag:
+                return order
+        for order in reversed(self._closed.values()):
+            if order.client_tag == client_tag:
+                return order
+        return None
 
     @property
     def open_count(self) -> int:
@@ -179,10 +196,17 @@ class OrderTracker:
             if order.can_transition(status):
                 order.transition(status, ts)
             return None
-        return self._close(order, status, ts, report.reason)
+        return self._close(order, status, ts, report.reason, transient=report.transient)
 
     def _close(
-        self, order: Order, status: OrderStatus, ts: int, reason: str, *, post_only: bool | None = None
+        self,
+        order: Order,
+        status: OrderStatus,
+        ts: int,
+        reason: str,
+        *,
+        post_only: bool | None = None,
+        transient: bool = False,
     ) -> OrderEvent | None:
         if order.status is OrderStatus.INITIALIZED and status is not OrderStatus.REJECTED:
             order.transition(OrderStatus.SUBMITTED, ts)
@@ -215,19 +239,24 @@ class OrderTracker:
                 ts_ms=ts,
                 client_tag=tag,
                 reason=reason or "rejected by the exchange",
-                post_only=order.post_only if post_only is None else post_only,
+                post_only=not transient and (order.post_only if post_only is None else post_only),
+                transient=transient,
             )
         return None
 
-    def reject(self, client_order_id: ClientOrderId, ts_ms: int, reason: str, *, post_only: bool) -> OrderEvent | None:
+    def reject(
+        self, client_order_id: ClientOrderId, ts_ms: int, reason: str, *, post_only: bool, transient: bool = False
+    ) -> OrderEvent | None:
         """Mark an order REJECTED after the exchange refused the request (an exception, not a report).
 
-        ``post_only`` says whether it was refused for crossing (the strategy may retry at a new price).
+        ``post_only`` says whether it was refused for crossing (the strategy may retry at a new price);
+        ``transient`` whether the cause says nothing about the order (a rate limit, "not received"), so
+        the same order may be sent again later. A transient refusal is never a crossing.
         """
         order = self.get(client_order_id)
         if order is None or order.status.is_terminal:
             return None
-        return self._close(order, OrderStatus.REJECTED, ts_ms, reason, post_only=post_only)
+        return self._close(order, OrderStatus.REJECTED, ts_ms, reason, post_only=post_only, transient=transient)
 
     def deny(self, order: Order, ts_ms: int, reason: str) -> None:
         """Record an order the RiskManager denied (it never reaches the exchange)."""
