@@ -39,6 +39,7 @@ from trading_bot.domain.orders import Order
 from trading_bot.domain.orders import OrderParams
 from trading_bot.domain.orders import OrderStatusReport
 from trading_bot.domain.position import Position
+from trading_bot.domain.strategy import StateRequest
 from trading_bot.domain.strategy import StrategyResult
 from trading_bot.domain.values import ZERO
 from trading_bot.domain.values import Money
@@ -80,6 +81,7 @@ __all__ = [
     "Price",
     "Quantity",
     "SimulatedClock",
+    "StateRequest",
     "StrategyAction",
     "StrategyId",
     "StrategyResult",

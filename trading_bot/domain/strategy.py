@@ -1,14 +1,45 @@
-"""What a strategy returns: ``StrategyResult`` (seed 003's contract, kept)."""
+"""What a strategy returns: ``StrategyResult`` (seed 003's contract, kept), and ``StateRequest``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from trading_bot.domain.enums import StrategyAction
+from trading_bot.domain.enums import TradingState
 from trading_bot.domain.ids import ClientOrderId
 from trading_bot.domain.orders import OrderParams
 
-__all__ = ["StrategyResult"]
+__all__ = ["StateRequest", "StrategyResult"]
+
+_RESTRICTION = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateRequest:
+    """A strategy's request to restrict trading, with the reason (for the log and the operator).
+
+    Strategies cannot touch the trading state themselves; they ask through their result and the
+    supervisor applies the request only when it is more restrictive than the current state (never back
+    towards ACTIVE: lifting it is the operator's decision), logging ``strategy_requested_state``.
+
+    Attributes:
+        state: REDUCING (only position-reducing orders go out) or HALTED (no orders); never ACTIVE.
+        reason: why, in words an operator can act on.
+
+    Raises:
+        ValueError: ``state`` is ACTIVE.
+    """
+
+    state: TradingState
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.state is TradingState.ACTIVE:
+            raise ValueError("a strategy may only restrict trading (REDUCING or HALTED), not resume it")
+
+    def restricts(self, current: TradingState) -> bool:
+        """Return True when ``state`` is more restrictive than ``current`` (so applying it changes something)."""
+        return _RESTRICTION[self.state] > _RESTRICTION[current]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,6 +54,8 @@ class StrategyResult:
         cancel: client order ids of the strategy's own orders to cancel (honoured with any action).
         message: a human note for the log.
         wait_time: seconds (clock time) for WAIT.
+        state_request: ask the supervisor to restrict trading (honoured with any action, before the
+            orders of this result are sent).
     """
 
     action: StrategyAction = StrategyAction.NONE
@@ -30,6 +63,7 @@ class StrategyResult:
     cancel: tuple[ClientOrderId, ...] = ()
     message: str = ""
     wait_time: float = 0.0
+    state_request: StateRequest | None = None
 
     @classmethod
     def nothing(cls) -> StrategyResult:

@@ -52,6 +52,7 @@ from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
+from trading_bot.domain import StateRequest
 from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
@@ -405,7 +406,7 @@ class TradingBot:
         except Exception as exc:  # every hook is wrapped: a strategy bug stops only the strategy
             self._strategy_crashed("execute_strategy", exc)
             return
-        if result.action is not StrategyAction.NONE or result.cancel:
+        if result.action is not StrategyAction.NONE or result.cancel or result.state_request is not None:
             await self._handle_result(result, md)
         self._check_strategy_stop()
 
@@ -414,6 +415,8 @@ class TradingBot:
         assert orders is not None
         if result.message:
             _log.info("strategy_note", strategy=self.strategy.name, message=result.message)
+        if result.state_request is not None:
+            self._restrict(result.state_request)
         for coid in result.cancel:
             await self._guarded(orders.cancel(coid))
         action = result.action
@@ -424,6 +427,17 @@ class TradingBot:
             await self._close_position("strategy asked to close the position")
         elif action is StrategyAction.WAIT:
             self._wait_until_ms = self.clock.now_ms() + int(result.wait_time * 1000)
+
+    def _restrict(self, request: StateRequest) -> None:
+        """Apply a strategy's request for a more restrictive trading state (never back towards ACTIVE)."""
+        previous = self.risk.trading_state
+        applied = request.restricts(previous)
+        if applied:
+            self.risk.set_trading_state(request.state, f"strategy {self.strategy.name}: {request.reason}")
+        _log.error(
+            "strategy_requested_state", strategy=self.strategy.name, state=request.state.value,
+            previous=previous.value, applied=applied, reason=request.reason, alert=applied,
+        )  # fmt: skip
 
     async def _guarded(self, call: Awaitable[Any]) -> None:
         """Run one exchange request with the error policy: transient errors never stop the bot."""
