@@ -92,6 +92,14 @@ class StrategyContext(Protocol):
         """One of the strategy's own orders by client id, open or recently closed."""
         ...
 
+    def tagged_order(self, client_tag: str) -> Order | None:
+        """The strategy's own order carrying ``client_tag``: an open one, else the latest closed one.
+
+        Scans every tracked order: meant for a restart, to match what the strategy had queued with what
+        reconciliation found (the client id of an order sent just before a stop is not in the snapshot).
+        """
+        ...
+
     def balances(self) -> Mapping[str, Balance]:
         """The account balances as last reported by the exchange."""
         ...

@@ -110,6 +110,12 @@ class FakeStrategyContext:
         """Return one order by client id (open or closed), or ``None``."""
         return self.orders.get(client_order_id)
 
+    def tagged_order(self, client_tag: str) -> Order | None:
+        """Return the open order with ``client_tag``, else the latest one that closed, or ``None``."""
+        tagged = [order for order in self.orders.values() if order.client_tag == client_tag]
+        candidates = [order for order in tagged if order.is_open] or tagged
+        return candidates[-1] if candidates else None
+
     def balances(self) -> Mapping[str, Balance]:
         """Return ``balance_map``."""
         return self.balance_map
@@ -165,8 +171,13 @@ class FakeStrategyContext:
         """``submit`` every intent of ``result``, in order (its cancels are left to the test)."""
         return [self.submit(params) for params in result.orders]
 
-    def deny(self, params: OrderParams, *, rule: str = "test_rule", reason: str = "denied") -> OrderDenied:
-        """Refuse an intent as the RiskManager would: a DENIED order and its ``OrderDenied`` event."""
+    def deny(
+        self, params: OrderParams, *, rule: str = "test_rule", reason: str = "denied", transient: bool = False
+    ) -> OrderDenied:
+        """Refuse an intent as the RiskManager would: a DENIED order and its ``OrderDenied`` event.
+
+        ``transient`` is the rule's classification (``risk.rules``: e.g. True for ``order_rate``).
+        """
         now = self.clock.now_ms()
         order = Order.from_params(params, self._next_id(), self.market.symbol, params.quantity or Decimal(1), now)
         order.transition(OrderStatus.DENIED, now, reason)
@@ -179,13 +190,21 @@ class FakeStrategyContext:
             client_tag=order.client_tag,
             rule=rule,
             reason=reason,
+            transient=transient,
         )
 
-    def reject(self, client_order_id: ClientOrderId, *, post_only: bool = True) -> OrderRejected:
-        """Refuse a submitted order as the exchange would (post-only-would-cross by default)."""
+    def reject(
+        self, client_order_id: ClientOrderId, *, post_only: bool = True, transient: bool = False, reason: str = ""
+    ) -> OrderRejected:
+        """Refuse a submitted order as the exchange would (post-only-would-cross by default).
+
+        ``transient`` plays the order manager's classification (a 429, "not received by the exchange");
+        ``post_only`` is ignored then, as the tracker does.
+        """
         order = self.orders[client_order_id]
         now = self.clock.now_ms()
-        reason = "post-only order would cross" if post_only else "rejected"
+        post_only = post_only and not transient
+        reason = reason or ("post-only order would cross" if post_only else "rejected")
         order.transition(OrderStatus.REJECTED, now, reason)
         return OrderRejected(
             client_order_id=client_order_id,
@@ -195,6 +214,7 @@ class FakeStrategyContext:
             client_tag=order.client_tag,
             reason=reason,
             post_only=post_only,
+            transient=transient,
         )
 
     def fill(

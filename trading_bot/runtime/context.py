@@ -81,6 +81,10 @@ class BotStrategyContext:
         """One of the bot's orders by client id."""
         return self._tracker.get(client_order_id)
 
+    def tagged_order(self, client_tag: str) -> Order | None:
+        """The bot's open order with ``client_tag``, else the latest closed one (a scan: for restarts)."""
+        return self._tracker.tagged(client_tag)
+
     def balances(self) -> Mapping[str, Balance]:
         """The balances last reported by the exchange."""
         return self._portfolio.balances

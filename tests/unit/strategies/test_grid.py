@@ -11,10 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from strategies import STRATEGIES
 from strategies.grid import GridParams
 from strategies.grid import GridStrategy
+from strategies.grid_legs import retry_delay_ms
 from tests.kit.strategy_context import FakeStrategyContext
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import MarketData
@@ -614,7 +616,7 @@ def test_denied_take_profit_is_retried_at_its_target_after_recheck_interval() ->
     strategy.on_order_update(ctx.fill(order.client_order_id))
     first = strategy.execute_strategy(ctx.quote("100.00", "100.10"))
 
-    strategy.on_order_update(ctx.deny(first.orders[0], rule="order_rate"))  # e.g. a transient rate limit
+    strategy.on_order_update(ctx.deny(first.orders[0], rule="order_rate", transient=True))  # the rate limit
     too_soon = step(strategy, ctx, ctx.quote("100.00", "100.10", after=1))
     retried = step(strategy, ctx, ctx.quote("100.00", "100.10", after=4))
 
@@ -637,3 +639,242 @@ def test_boost_close_fill_does_not_skip_the_cooldown() -> None:
 
     assert next_pass.orders == ()  # no resting take-profit dropped: W/4 = 100 s applies
     assert kinds(after_cooldown) == ["open"]
+
+
+# -- exits refused: transient causes are retried with back-off, permanent ones give up and ask REDUCING -----
+
+
+def filled_take_profit(strategy: GridStrategy, ctx: FakeStrategyContext) -> tuple[StrategyResult, ClientOrderId]:
+    """Open, fill it, run the pass that sends the take-profit; return that pass and the take-profit's id."""
+    order = open_order(strategy, ctx)
+    strategy.on_order_update(ctx.fill(order.client_order_id))
+    result = step(strategy, ctx, ctx.quote("100.00", "100.10"))
+    assert kinds(result) == ["tp"]
+    return result, ids(ctx, result)[0]
+
+
+def tps_of(result: StrategyResult) -> list[tuple[Decimal | None, Decimal | None]]:
+    return [(p.quantity, p.price) for p in result.orders if p.client_tag.startswith("tp:")]
+
+
+@pytest.mark.parametrize(
+    "reason", ["rate limited: 429 Too Many Requests", "not received by the exchange", "authentication failed"]
+)
+def test_take_profit_rejected_for_a_transient_cause_is_requeued_and_replaced_at_its_target(reason: str) -> None:
+    strategy, ctx = make(recheck_interval=5)
+    first, tp_id = filled_take_profit(strategy, ctx)
+
+    strategy.on_order_update(ctx.reject(tp_id, transient=True, reason=reason))
+    too_soon = step(strategy, ctx, ctx.quote("100.00", "100.10", after=4))
+    retried = step(strategy, ctx, ctx.quote("100.00", "100.10", after=1))
+
+    assert tps_of(too_soon) == []
+    assert tps_of(retried) == [(QTY, first.orders[0].price)]  # the same target, not pulled to the touch
+    assert strategy.summary()["orders_lost"] == 0
+    assert retried.state_request is None
+
+
+def test_take_profit_transient_retries_back_off_exponentially_up_to_exit_retry_max() -> None:
+    strategy, ctx = make(recheck_interval=5, exit_retry_max=20)
+    _, tp_id = filled_take_profit(strategy, ctx)
+    waits = []
+
+    for _ in range(5):
+        strategy.on_order_update(ctx.reject(tp_id, transient=True, reason="rate limited"))
+        waited = 0
+        while True:
+            result = step(strategy, ctx, ctx.quote("100.00", "100.10", after=1))
+            waited += 1
+            if tps_of(result):
+                tp_id = ids(ctx, result)[0]
+                break
+        waits.append(waited)
+
+    assert waits == [5, 10, 20, 20, 20]
+    assert strategy.summary()["exit_transient_retries"] == 5
+    assert strategy.summary()["orders_lost"] == 0
+
+
+def test_retry_delay_is_capped_and_never_overflows_after_days_of_refusals() -> None:
+    assert [retry_delay_ms(k, 5.0, 60.0) for k in range(6)] == [5000, 10000, 20000, 40000, 60000, 60000]
+    assert retry_delay_ms(100_000, 5.0, 60.0) == 60000  # 2 ** 100000 would overflow a float
+
+
+def test_take_profit_retry_alerts_once_when_the_wait_reaches_the_cap() -> None:
+    strategy, ctx = make(recheck_interval=5, exit_retry_max=10)
+    _, tp_id = filled_take_profit(strategy, ctx)
+
+    with capture_logs() as logs:
+        for _ in range(4):
+            strategy.on_order_update(ctx.reject(tp_id, transient=True, reason="rate limited"))
+            result = step(strategy, ctx, ctx.quote("100.00", "100.10", after=10))
+            tp_id = ids(ctx, result)[0]
+
+    retries = [e for e in logs if e["event"] == "grid_exit_retry"]
+    assert [(e["retry_in_s"], e["alert"]) for e in retries] == [(5, False), (10, True), (10, False), (10, False)]
+
+
+def test_take_profit_denied_for_a_transient_rule_is_retried_forever_not_lost() -> None:
+    strategy, ctx = make(post_only_retries=1, recheck_interval=1, exit_retry_max=2)
+    order = open_order(strategy, ctx)
+    strategy.on_order_update(ctx.fill(order.client_order_id))
+    result = strategy.execute_strategy(ctx.quote("100.00", "100.10"))
+
+    for _ in range(20):  # far past post_only_retries: a denial that clears by itself is never a loss
+        (tp,) = [p for p in result.orders if p.client_tag.startswith("tp:")]
+        strategy.on_order_update(ctx.deny(tp, rule="stale_data", transient=True))
+        result = strategy.execute_strategy(ctx.quote("100.00", "100.10", after=2))
+
+    assert tps_of(result) == [(QTY, Decimal("100.12"))]
+    assert strategy.summary()["orders_lost"] == 0
+
+
+@pytest.mark.parametrize("refusal", ["rejected", "denied"])
+def test_take_profit_refused_permanently_is_reported_lost_and_the_grid_asks_for_reducing(refusal: str) -> None:
+    strategy, ctx = make(wait_time=4)  # the cooldown (1 s) is over at the next pass, and n dropped
+    first, tp_id = filled_take_profit(strategy, ctx)
+
+    with capture_logs() as logs:
+        if refusal == "rejected":  # e.g. InsufficientFunds: the exchange's authoritative answer
+            strategy.on_order_update(ctx.reject(tp_id, post_only=False, reason="insufficient balance"))
+        else:  # a permanent rule: the same order would be refused again
+            strategy.on_order_update(ctx.deny(first.orders[0], rule="market_limits", reason="price off the tick grid"))
+        asking = step(strategy, ctx, ctx.quote("100.00", "100.10", after=1))
+        later = step(strategy, ctx, ctx.quote("100.00", "100.10", after=3600))
+
+    request = asking.state_request
+    assert request is not None
+    assert request.state is TradingState.REDUCING
+    assert "take-profit" in request.reason
+    assert "1 BTC" in request.reason
+    assert asking.orders == ()  # no open goes out with the request: the grid stops carrying on
+    assert later.state_request is None  # asked once
+    assert tps_of(later) == []
+    assert strategy.summary()["orders_lost"] == 1
+    assert strategy.summary()["unhedged_quantity"] == "1"
+    (lost,) = [e for e in logs if e["event"] == "grid_exit_order_lost"]
+    assert lost["alert"] is True
+
+
+def test_crossing_refusal_after_a_transient_one_goes_to_the_touch_and_resets_the_back_off() -> None:
+    strategy, ctx = make(recheck_interval=5, exit_retry_max=60)
+    _, tp_id = filled_take_profit(strategy, ctx)
+    strategy.on_order_update(ctx.reject(tp_id, transient=True, reason="rate limited"))
+    retried = step(strategy, ctx, ctx.quote("100.00", "100.10", after=5))
+    strategy.on_order_update(ctx.reject(ids(ctx, retried)[0]))  # post-only would cross
+    at_touch = step(strategy, ctx, ctx.quote("100.50", "100.60"))
+    strategy.on_order_update(ctx.reject(ids(ctx, at_touch)[0], transient=True, reason="rate limited"))
+
+    after_5s = step(strategy, ctx, ctx.quote("100.50", "100.60", after=5))
+
+    assert tps_of(at_touch) == [(QTY, Decimal("100.60"))]
+    assert tps_of(after_5s) == [(QTY, Decimal("100.60"))]  # the back-off started over: 5 s, not 10 s
+
+
+# -- exits survive a restart, and are never sent twice --------------------------------------------------
+
+
+def snapshot_between_fill_and_take_profit(strategy: GridStrategy, ctx: FakeStrategyContext) -> dict[str, Any]:
+    """Fill an open order, then take the snapshot before the pass that would send its take-profit."""
+    order = open_order(strategy, ctx)
+    strategy.on_order_update(ctx.fill(order.client_order_id))
+    state: dict[str, Any] = json.loads(json.dumps(strategy.snapshot()))  # JSON-serialisable
+    return state
+
+
+def restarted(state: dict[str, Any], ctx: FakeStrategyContext, **overrides: Any) -> GridStrategy:
+    strategy = GridStrategy(GridParams(**{"quantity": QTY, **overrides}))
+    strategy.initialize(ctx)
+    strategy.restore(state)
+    return strategy
+
+
+def test_queued_take_profit_survives_snapshot_and_restore_and_goes_out_at_the_first_pass() -> None:
+    strategy, ctx = make()
+    state = snapshot_between_fill_and_take_profit(strategy, ctx)
+
+    grid = restarted(state, ctx)
+    first = step(grid, ctx, ctx.quote("100.00", "100.10", after=60))
+    second = step(grid, ctx, ctx.quote("100.00", "100.10", after=1))
+
+    assert [e["kind"] for e in state["exits"]] == ["tp"]
+    assert tps_of(first) == [(QTY, Decimal("100.12"))]  # 100.09 × 1.0002, rounded up
+    assert tps_of(second) == []  # once
+    assert grid.summary()["resting_take_profits"] == 1
+
+
+def test_queued_boost_close_survives_a_restart_too() -> None:
+    strategy, ctx = make(boost=True)
+    state = snapshot_between_fill_and_take_profit(strategy, ctx)
+
+    first = step(restarted(state, ctx, boost=True), ctx, ctx.quote("100.00", "100.10", after=60))
+
+    assert [(p.side, p.order_type, p.quantity) for p in first.orders] == [(OrderSide.SELL, OrderType.MARKET, QTY)]
+
+
+def test_restored_exit_that_had_been_sent_and_rests_is_adopted_not_sent_again() -> None:
+    strategy, ctx = make()
+    state = snapshot_between_fill_and_take_profit(strategy, ctx)
+    step(strategy, ctx, ctx.quote("100.00", "100.10"))  # the take-profit went out after that snapshot
+
+    grid = restarted(state, ctx)
+    first = step(grid, ctx, ctx.quote("100.00", "100.10", after=60))
+
+    assert tps_of(first) == []
+    assert grid.summary()["resting_take_profits"] == 1
+    assert len([o for o in ctx.orders.values() if o.side is OrderSide.SELL]) == 1
+
+
+def test_restored_exit_that_filled_while_down_completes_the_cycle_and_is_not_sent_again() -> None:
+    strategy, ctx = make()
+    state = snapshot_between_fill_and_take_profit(strategy, ctx)
+    sent = step(strategy, ctx, ctx.quote("100.00", "100.10"))
+    ctx.fill(ids(ctx, sent)[0])  # filled while the bot was down
+
+    grid = restarted(state, ctx)
+    first = step(grid, ctx, ctx.quote("100.00", "100.10", after=60))
+
+    assert tps_of(first) == []
+    assert grid.summary()["cycles_completed"] == 1
+    assert grid.summary()["resting_take_profits"] == 0
+
+
+def test_restored_exit_whose_intent_never_reached_the_exchange_is_sent_again_once() -> None:
+    strategy, ctx = make()
+    state = snapshot_between_fill_and_take_profit(strategy, ctx)
+    sent = step(strategy, ctx, ctx.quote("100.00", "100.10"))
+    ctx.reject(ids(ctx, sent)[0], transient=True, reason="not received by the exchange")  # reconciliation's verdict
+
+    grid = restarted(state, ctx)
+    first = step(grid, ctx, ctx.quote("100.00", "100.10", after=60))
+    second = step(grid, ctx, ctx.quote("100.00", "100.10", after=60))
+
+    assert tps_of(first) + tps_of(second) == [(QTY, Decimal("100.12"))]
+    assert grid.summary()["orders_lost"] == 0
+
+
+def test_restored_take_profit_found_rejected_at_restart_is_retried_not_lost() -> None:
+    strategy, ctx = make()
+    _, tp_id = filled_take_profit(strategy, ctx)
+    state = json.loads(json.dumps(strategy.snapshot()))  # the take-profit was sent: it is in "legs"
+    ctx.reject(tp_id, transient=True, reason="not received by the exchange")  # found so at reconciliation
+
+    grid = restarted(state, ctx)
+    first = step(grid, ctx, ctx.quote("100.00", "100.10", after=60))
+    retried = step(grid, ctx, ctx.quote("100.00", "100.10", after=5))
+
+    assert tps_of(first) + tps_of(retried) == [(QTY, Decimal("100.12"))]
+    assert grid.summary()["orders_lost"] == 0
+
+
+def test_version_1_snapshot_without_exits_still_restores() -> None:
+    strategy, ctx = make()
+    filled_take_profit(strategy, ctx)
+    state = json.loads(json.dumps(strategy.snapshot()))
+    state["version"] = 1
+    del state["exits"]
+
+    grid = restarted(state, ctx)
+    step(grid, ctx, ctx.quote("100.00", "100.10", after=60))
+
+    assert grid.summary()["resting_take_profits"] == 1
