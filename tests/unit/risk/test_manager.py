@@ -164,3 +164,11 @@ def test_size_uses_the_configured_sizer() -> None:
     quantity = manager.size(buy("60000.00"), ctx())
 
     assert quantity == D("0.01")
+
+
+def test_rules_whose_denials_are_transient_match_the_table_in_risk_rules() -> None:
+    rules = _manager(max_position_quantity="1").rules
+
+    transient = {rule.name for rule in rules if rule.transient}
+
+    assert transient == {"trading_state", "max_open_orders", "price_band", "order_rate", "stale_data", "balance"}

@@ -677,18 +677,18 @@ def test_take_profit_rejected_for_a_transient_cause_is_requeued_and_replaced_at_
 def test_take_profit_transient_retries_back_off_exponentially_up_to_exit_retry_max() -> None:
     strategy, ctx = make(recheck_interval=5, exit_retry_max=20)
     _, tp_id = filled_take_profit(strategy, ctx)
-    waits = []
+    waits: list[int | None] = []
 
     for _ in range(5):
         strategy.on_order_update(ctx.reject(tp_id, transient=True, reason="rate limited"))
-        waited = 0
-        while True:
+        for waited in range(1, 61):  # one pass a second, for at most a minute
             result = step(strategy, ctx, ctx.quote("100.00", "100.10", after=1))
-            waited += 1
             if tps_of(result):
                 tp_id = ids(ctx, result)[0]
+                waits.append(waited)
                 break
-        waits.append(waited)
+        else:
+            waits.append(None)  # not re-placed within a minute
 
     assert waits == [5, 10, 20, 20, 20]
     assert strategy.summary()["exit_transient_retries"] == 5
