@@ -16,6 +16,9 @@ Secrets (``exchange.api_key``, ``exchange.secret``, ``exchange.password``) are n
 config file or CLI overrides: a non-null one there is a ``ConfigError`` naming the variable to set,
 so keys do not end up in version control or in ``ps`` output. An empty secret counts as unset.
 
+Files are read only when regular and at most ``MAX_CONFIG_BYTES`` (a FIFO or a device is refused without
+waiting for a writer); JSON from a file or a variable may nest at most ``MAX_CONFIG_DEPTH`` levels.
+
 Every failure is one ``ConfigError`` line naming the field, what was expected, the bad value and
 where it came from, e.g. ``risk.max_open_orders: expected an integer, got 'abc' (from
 TRADING_BOT__RISK__MAX_OPEN_ORDERS)``. Only ``BotConfig.redacted()`` is ever printed or logged.
@@ -42,10 +45,18 @@ from trading_bot.config.models import ENV_PREFIX
 from trading_bot.config.models import SECRET_FIELDS
 from trading_bot.config.models import BotConfig
 from trading_bot.errors import ConfigError
+from trading_bot.files import NotARegularFileError
+from trading_bot.files import read_regular_text
 from trading_bot.log import is_secret_key
 from trading_bot.registry import did_you_mean
 
-__all__ = ["load_config"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_CONFIG_DEPTH", "load_config"]
+
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config, ``.env`` or credential file read, bytes (1 MiB); FIFOs and devices are refused."""
+MAX_CONFIG_DEPTH = 32
+"""Deepest nesting of objects and arrays accepted in a config file or a JSON variable value."""
+_TOO_DEEP = f"JSON nested deeper than {MAX_CONFIG_DEPTH} levels; flatten it"
 
 _TEXT_TYPES: tuple[type, ...] = (str, SecretStr, Path)
 
@@ -101,25 +112,56 @@ def load_config(
         raise ConfigError(_describe_errors(exc, sources)) from None
 
 
+def _read_text(path: Path) -> str:
+    """Read a config, .env or credential file: regular files up to 1 MiB only, so nothing can hang."""
+    try:
+        return read_regular_text(path, max_bytes=MAX_CONFIG_BYTES)
+    except NotARegularFileError as exc:
+        raise ConfigError(f"config: {exc}; give a regular file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config: cannot read {path}: not UTF-8 text") from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise ConfigError(f"config: cannot read {str(path)!r}: {exc}") from None
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
     except FileNotFoundError:
         raise ConfigError(
             f"config: file {path} not found; pass an existing --config file (start from config.example.json)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(f"config: cannot read {path}: {reason}") from None
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"config: {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # duplicate key
         raise ConfigError(f"config: {path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config: {path}: {_TOO_DEEP}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config: {path}: the top level must be a JSON object {{...}}, got {_json_kind(data)}")
+    if _too_deep(data):
+        raise ConfigError(f"config: {path}: {_TOO_DEEP}")
     return data
+
+
+def _too_deep(value: Any) -> bool:
+    """Return True when ``value`` nests dicts and lists deeper than ``MAX_CONFIG_DEPTH`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > MAX_CONFIG_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -185,11 +227,9 @@ def _apply(node: dict[str, Any], at: _Path, value: Any, origin: str, sources: _S
 
 def _read_dotenv(path: Path) -> dict[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config: cannot read {path}: {exc}") from None
     result: dict[str, str] = {}
     for lineno, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
@@ -218,7 +258,7 @@ def _env_entries(variables: Mapping[str, str], suffix: str) -> list[tuple[_Path,
         if not all(parts):
             raise ConfigError(f"config: malformed variable {origin}: use {ENV_PREFIX}SECTION__KEY")
         var_path = tuple(part.lower() for part in parts)
-        value = raw if _is_text_field(var_path) else _parse_json_or_text(raw)
+        value = raw if _is_text_field(var_path) else _parse_json_or_text(raw, origin)
         entries.append((var_path, value, origin))
     return entries
 
@@ -231,22 +271,27 @@ def _credential_entries(environ: Mapping[str, str]) -> list[tuple[_Path, Any, st
     for name in SECRET_FIELDS:
         file = Path(directory) / f"exchange_{name}"
         try:
-            value = file.read_text(encoding="utf-8").strip()
+            value = _read_text(file).strip()
         except FileNotFoundError:
             continue
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"exchange.{name}: cannot read credential file {file}: {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"exchange.{name}: credential file: {str(exc).removeprefix('config: ')}") from None
         if not value:
             raise ConfigError(f"exchange.{name}: credential file {file} is empty; put the {name} in it")
         entries.append((("exchange", name), value, str(file)))
     return entries
 
 
-def _parse_json_or_text(raw: str) -> Any:
+def _parse_json_or_text(raw: str, origin: str) -> Any:
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except ValueError:
         return raw
+    except RecursionError:
+        raise ConfigError(f"config: {origin}: {_TOO_DEEP}") from None
+    if _too_deep(value):
+        raise ConfigError(f"config: {origin}: {_TOO_DEEP}")
+    return value
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
