@@ -11,6 +11,11 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import SecretStr
 
+from trading_bot.domain.bounds import BalanceAmount
+from trading_bot.domain.bounds import BasisPoints
+from trading_bot.domain.bounds import FeeRate
+from trading_bot.domain.bounds import TimeoutSeconds
+
 __all__ = ["ExchangeConfig", "PaperConfig"]
 
 
@@ -19,18 +24,18 @@ class PaperConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    balances: dict[str, Decimal] = Field(
+    balances: dict[str, BalanceAmount] = Field(
         default_factory=lambda: {"USDT": Decimal(10000)},
         description="starting balances of the simulated account, by currency",
     )
-    maker_fee: Decimal | None = Field(
-        default=None, ge=0, description="maker fee rate (0.001 = 0.1 %); default: the market's own fee"
+    maker_fee: FeeRate | None = Field(
+        default=None, description="maker fee rate (0.001 = 0.1 %); default: the market's own fee"
     )
-    taker_fee: Decimal | None = Field(
-        default=None, ge=0, description="taker fee rate (0.001 = 0.1 %); default: the market's own fee"
+    taker_fee: FeeRate | None = Field(
+        default=None, description="taker fee rate (0.001 = 0.1 %); default: the market's own fee"
     )
-    slippage_bps: Decimal = Field(
-        default=Decimal(0), ge=0, description="extra price paid by market orders, in basis points of the touch"
+    slippage_bps: BasisPoints = Field(
+        default=Decimal(0), description="extra price paid by market orders, in basis points of the touch"
     )
     queue_position: bool = Field(
         default=True,
@@ -59,7 +64,7 @@ class ExchangeConfig(BaseModel):
         default_factory=dict,
         description="deep-merged into ccxt's constructor config (urls, proxies, options); see CCXT_BINANCE.md",
     )
-    request_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one REST request, seconds")
+    request_timeout_s: TimeoutSeconds = Field(default=10.0, description="timeout of one REST request, seconds")
     paper: PaperConfig = Field(default_factory=PaperConfig, description="the simulated account (--paper)")
 
     def has_credentials(self) -> bool:

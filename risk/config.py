@@ -15,6 +15,14 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import model_validator
 
+from trading_bot.domain.bounds import BaseAmount
+from trading_bot.domain.bounds import Count
+from trading_bot.domain.bounds import DurationSeconds
+from trading_bot.domain.bounds import Fraction
+from trading_bot.domain.bounds import LossPercent
+from trading_bot.domain.bounds import QuoteAmount
+from trading_bot.domain.bounds import WindowSeconds
+
 __all__ = ["ProtectionConfig", "RiskConfig", "SizingConfig", "SizingMode"]
 
 SizingMode = Literal["fixed_quantity", "fixed_notional", "fraction_of_equity"]
@@ -35,9 +43,8 @@ class SizingConfig(BaseModel):
             "order; fraction_of_equity: value is a fraction (0.01 = 1 %) of account equity per order"
         ),
     )
-    value: Decimal = Field(
+    value: QuoteAmount = Field(
         default=Decimal("20"),
-        gt=0,
         description="the sizing figure, in the unit the mode names (base units, quote currency, or a fraction)",
     )
 
@@ -56,38 +63,32 @@ class ProtectionConfig(BaseModel):
     emergency_enabled: bool = Field(
         default=True, description="act on the emergency loss limit (cancel, flatten, halt, exit non-zero)"
     )
-    emergency_loss_pct: Decimal = Field(
+    emergency_loss_pct: LossPercent = Field(
         default=Decimal("15"),
-        gt=0,
-        lt=100,
         description="percent below starting equity at which the emergency stop fires (15 = -15 %)",
     )
     account_loss_enabled: bool = Field(
         default=True, description="act on the account loss limit combined with consecutive order failures"
     )
-    account_loss_pct: Decimal = Field(
+    account_loss_pct: LossPercent = Field(
         default=Decimal("10"),
-        gt=0,
-        lt=100,
         description="percent below starting equity that, with the failure streak, closes the worst positions",
     )
-    max_consecutive_failures: int = Field(
-        default=15, ge=1, description="consecutive order failures (count) needed with the account loss"
+    max_consecutive_failures: Count = Field(
+        default=15, description="consecutive order failures (count) needed with the account loss"
     )
-    failure_window_s: float = Field(
-        default=600.0, ge=0, description="seconds the failure streak must span, first to last failure"
+    failure_window_s: WindowSeconds = Field(
+        default=600.0, description="seconds the failure streak must span, first to last failure"
     )
-    close_worst_fraction: Decimal = Field(
+    close_worst_fraction: Fraction = Field(
         default=Decimal("0.2"),
-        gt=0,
-        le=1,
         description="fraction (0.2 = 20 %) of losing positions to close, worst first; at least one",
     )
     stall_enabled: bool = Field(
         default=True, description="halt when the exchange has not answered successfully for stall_timeout_s"
     )
-    stall_timeout_s: float = Field(
-        default=600.0, gt=0, description="seconds without a successful exchange interaction before halting"
+    stall_timeout_s: DurationSeconds = Field(
+        default=600.0, description="seconds without a successful exchange interaction before halting"
     )
 
     @model_validator(mode="after")
@@ -109,30 +110,31 @@ class RiskConfig(BaseModel):
         default=True,
         description="check tick grid, lot step, min/max amount and min notional from the market's rules",
     )
-    max_order_notional: Decimal | None = Field(
-        default=Decimal("1000"), gt=0, description="largest price × quantity of one order, quote currency"
+    max_order_notional: QuoteAmount | None = Field(
+        default=Decimal("1000"), description="largest price × quantity of one order, quote currency"
     )
-    max_position_quantity: Decimal | None = Field(
-        default=None, gt=0, description="largest |position| after the order fills, base currency units"
+    max_position_quantity: BaseAmount | None = Field(
+        default=None, description="largest |position| after the order fills, base currency units"
     )
-    max_position_notional: Decimal | None = Field(
+    max_position_notional: QuoteAmount | None = Field(
         default=Decimal("5000"),
-        gt=0,
         description="largest |position| × price after the order fills, quote currency",
     )
-    max_open_orders: int | None = Field(
-        default=50, ge=1, description="largest number of the bot's own open orders, counting the new one"
+    max_open_orders: Count | None = Field(
+        default=50, description="largest number of the bot's own open orders, counting the new one"
     )
     price_band_pct: Decimal | None = Field(
         default=Decimal("5"),
         gt=0,
+        le=100,
+        allow_inf_nan=False,
         description="largest |limit price − mid| / mid, percent (5 = 5 %); either side of mid",
     )
-    max_orders_per_minute: int | None = Field(
-        default=60, ge=1, description="largest number of approved orders in any sliding 60 s window"
+    max_orders_per_minute: Count | None = Field(
+        default=60, description="largest number of approved orders in any sliding 60 s window"
     )
-    max_data_age_s: float | None = Field(
-        default=30.0, gt=0, description="oldest acceptable market data, seconds before now"
+    max_data_age_s: DurationSeconds | None = Field(
+        default=30.0, description="oldest acceptable market data, seconds before now"
     )
     balance_check_enabled: bool = Field(
         default=True,
@@ -141,6 +143,4 @@ class RiskConfig(BaseModel):
     sizing: SizingConfig = Field(
         default_factory=SizingConfig, description="sizer for orders whose quantity the strategy left open"
     )
-    protection: ProtectionConfig = Field(
-        default_factory=ProtectionConfig, description="account protection thresholds"
-    )
+    protection: ProtectionConfig = Field(default_factory=ProtectionConfig, description="account protection thresholds")

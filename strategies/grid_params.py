@@ -10,6 +10,11 @@ from pydantic import Field
 from strategies.base import StrategyParams
 from trading_bot.domain import Market
 from trading_bot.domain import OrderSide
+from trading_bot.domain.bounds import BaseAmount
+from trading_bot.domain.bounds import IntervalSeconds
+from trading_bot.domain.bounds import PriceLevel
+from trading_bot.domain.bounds import TimeoutSeconds
+from trading_bot.domain.bounds import WindowSeconds
 from trading_bot.errors import ConfigError
 
 __all__ = ["GridParams", "check_notional", "check_quantity"]
@@ -18,47 +23,46 @@ __all__ = ["GridParams", "check_notional", "check_quantity"]
 class GridParams(StrategyParams):
     """Parameters of ``grid`` (GRID.md "Parameters"); the symbol comes from the bot config / ``--ticker``."""
 
-    quantity: Decimal = Field(gt=0, description="size of every open order, base units (e.g. BTC)")
+    quantity: BaseAmount = Field(description="size of every open order, base units (e.g. BTC)")
     take_profit: Decimal = Field(
         default=Decimal("0.02"), gt=0, lt=100, description="take-profit distance in PERCENT: 0.02 means 0.02 %"
     )
     direction: Literal["buy", "sell"] = Field(
         default="buy", description="buy = long grid (open buys, take-profit sells); sell = the mirror"
     )
-    max_orders: int = Field(default=40, ge=1, description="cap on resting take-profit orders (count)")
-    wait_time: float = Field(default=450.0, ge=0, description="base cooldown between opens, seconds")
+    max_orders: int = Field(default=40, ge=1, le=10_000, description="cap on resting take-profit orders (count)")
+    wait_time: WindowSeconds = Field(default=450.0, description="base cooldown between opens, seconds")
     grid_step: Decimal = Field(
         default=Decimal(-100),
         ge=-100,
+        le=100,
         description="minimum gap between a new take-profit and the nearest resting one, percent; -100 = off",
     )
-    stop_price: Decimal | None = Field(
-        default=None, gt=0, description="buy: stop and exit when best ask >= it (sell: best bid <= it); quote"
+    stop_price: PriceLevel | None = Field(
+        default=None, description="buy: stop and exit when best ask >= it (sell: best bid <= it); quote"
     )
-    pause_price: Decimal | None = Field(
-        default=None, gt=0, description="buy: no new opens while best ask >= it (sell: best bid <= it); quote"
+    pause_price: PriceLevel | None = Field(
+        default=None, description="buy: no new opens while best ask >= it (sell: best bid <= it); quote"
     )
     boost: bool = Field(default=False, description="close each fill at once with a market order, no take-profit")
-    fill_timeout: float = Field(default=10.0, gt=0, description="wait for the open order to fill, seconds")
-    recheck_interval: float = Field(
-        default=5.0, gt=0, description="after fill_timeout, re-check the unfilled open order every N seconds"
+    fill_timeout: TimeoutSeconds = Field(default=10.0, description="wait for the open order to fill, seconds")
+    recheck_interval: IntervalSeconds = Field(
+        default=5.0, description="after fill_timeout, re-check the unfilled open order every N seconds"
     )
     post_only_retries: int = Field(
         default=15,
         ge=0,
+        le=1000,
         description="quick re-tries of a post-only order refused for crossing, per attempt"
         " (take-profits then go on every recheck_interval)",
     )
-    exit_retry_max: float = Field(
+    exit_retry_max: IntervalSeconds = Field(
         default=60.0,
-        gt=0,
-        le=86_400,
-        allow_inf_nan=False,
         description="longest wait between retries of a take-profit refused for a transient cause (429, 5xx,"
         " rate or stale-data denial), seconds; the wait starts at recheck_interval and doubles",
     )
-    position_check_interval: float = Field(
-        default=60.0, gt=0, description="position guard period, seconds (two bad reads in a row halt opens)"
+    position_check_interval: IntervalSeconds = Field(
+        default=60.0, description="position guard period, seconds (two bad reads in a row halt opens)"
     )
 
     @property

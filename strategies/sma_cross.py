@@ -36,6 +36,10 @@ from trading_bot.domain import OrderRejected
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import StrategyResult
+from trading_bot.domain.bounds import YEAR_S
+from trading_bot.domain.bounds import BaseAmount
+from trading_bot.domain.bounds import Count
+from trading_bot.domain.bounds import Fraction
 
 __all__ = ["SmaCrossParams", "SmaCrossStrategy"]
 
@@ -45,14 +49,15 @@ _TERMINAL_EVENTS = (OrderFilled, OrderCanceled, OrderRejected, OrderDenied, Orde
 class SmaCrossParams(StrategyParams):
     """Parameters of ``sma_cross``."""
 
-    fast: int = Field(default=10, ge=1, description="fast SMA window, in bars")
-    slow: int = Field(default=20, ge=2, description="slow SMA window, in bars")
-    quantity: Decimal | None = Field(default=None, gt=0, description="fixed order size, base units")
-    fraction: Decimal | None = Field(
-        default=None, gt=0, le=1, description="fraction of equity invested on entry (1.0 = all in)"
-    )
+    fast: Count = Field(default=10, description="fast SMA window, in bars")
+    slow: Count = Field(default=20, ge=2, description="slow SMA window, in bars")
+    quantity: BaseAmount | None = Field(default=None, description="fixed order size, base units")
+    fraction: Fraction | None = Field(default=None, description="fraction of equity invested on entry (1.0 = all in)")
     bar_seconds: int = Field(
-        default=60, ge=1, description="bar length in seconds used to sample quote/trade data (bar data ignores it)"
+        default=60,
+        ge=1,
+        le=int(YEAR_S),
+        description="bar length in seconds used to sample quote/trade data (bar data ignores it)",
     )
     long_only: bool = Field(default=True, description="exit to flat on a down-cross instead of going short")
 

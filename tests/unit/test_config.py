@@ -273,12 +273,15 @@ def test_config_hash_changes_when_a_setting_changes() -> None:
 
 def test_wrong_type_from_env_names_field_value_and_variable() -> None:
     message = _error(env={"TRADING_BOT__RISK__MAX_OPEN_ORDERS": "abc"})
-    assert message == "risk.max_open_orders: expected an integer, got 'abc' (from TRADING_BOT__RISK__MAX_OPEN_ORDERS)"
+    assert message == (
+        "risk.max_open_orders: expected an integer, got 'abc'; allowed: [1, 1000000] "
+        "(from TRADING_BOT__RISK__MAX_OPEN_ORDERS)"
+    )
 
 
 def test_wrong_type_from_the_file_names_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, {"bot": {"heartbeat_s": "often"}})
-    assert _error(path) == f"bot.heartbeat_s: expected a number, got 'often' (from {path})"
+    assert _error(path) == f"bot.heartbeat_s: expected a number, got 'often'; allowed: [0.01, 60] (from {path})"
 
 
 def test_wrong_value_from_overrides_names_the_command_line() -> None:
@@ -288,8 +291,9 @@ def test_wrong_value_from_overrides_names_the_command_line() -> None:
 
 def test_out_of_range_value_says_what_is_allowed() -> None:
     message = _error(env={"TRADING_BOT__BOT__SHUTDOWN_TIMEOUT_S": "0"})
-    assert (
-        message == "bot.shutdown_timeout_s: must be greater than 0, got 0 (from TRADING_BOT__BOT__SHUTDOWN_TIMEOUT_S)"
+    assert message == (
+        "bot.shutdown_timeout_s: must be greater than or equal to 0.01, got 0; allowed: [0.01, 86400] "
+        "(from TRADING_BOT__BOT__SHUTDOWN_TIMEOUT_S)"
     )
 
 
@@ -367,3 +371,4 @@ def test_db_url_defaults_to_sqlite_journal_in_the_data_dir() -> None:
 def test_explicit_db_url_is_used_as_given() -> None:
     section = PersistenceSection(db_url="postgresql+asyncpg://db/journal")
     assert section.resolved_db_url(Path("/srv/bot")) == "postgresql+asyncpg://db/journal"
+

@@ -44,6 +44,7 @@ from pydantic_core import ErrorDetails
 from trading_bot.config.models import ENV_PREFIX
 from trading_bot.config.models import SECRET_FIELDS
 from trading_bot.config.models import BotConfig
+from trading_bot.domain.bounds import describe_range
 from trading_bot.errors import ConfigError
 from trading_bot.files import NotARegularFileError
 from trading_bot.files import read_regular_text
@@ -367,7 +368,15 @@ def _describe(error: ErrorDetails, sources: _Sources) -> str:
     if isinstance(value, str | int | float) and not any(is_secret_key(part) for part in loc):
         text = repr(value)
         got = f", got {text if len(text) <= 60 else text[:57] + '...'}"
-    return f"{dotted}: {problem}{got}{where}"
+    return f"{dotted}: {problem}{got}{_range_hint(loc)}{where}"
+
+
+def _range_hint(loc: tuple[str, ...]) -> str:
+    """Return ``"; allowed: [0.01, 60]"`` for a field with a documented range, else ``""``."""
+    model = _model_at(loc[:-1]) if loc else None
+    info = model.model_fields.get(loc[-1]) if model is not None else None
+    text = describe_range(info) if info is not None else None
+    return f"; allowed: {text}" if text is not None else ""
 
 
 def _origin(loc: tuple[str, ...], sources: _Sources) -> str | None:

@@ -17,6 +17,8 @@ from pydantic import field_validator
 
 from exchanges.config import ExchangeConfig
 from risk.config import RiskConfig
+from trading_bot.domain.bounds import HeartbeatSeconds
+from trading_bot.domain.bounds import TimeoutSeconds
 from trading_bot.log import REDACTED
 from trading_bot.log import is_secret_key
 
@@ -58,11 +60,11 @@ class BotSection(BaseModel):
     on_shutdown: Literal["cancel", "keep"] = Field(
         default="cancel", description="on a clean stop, cancel the bot's open orders or keep them resting"
     )
-    shutdown_timeout_s: float = Field(
-        default=15.0, gt=0, description="seconds the ordered shutdown may take before it is cut short"
+    shutdown_timeout_s: TimeoutSeconds = Field(
+        default=15.0, description="seconds the ordered shutdown may take before it is cut short"
     )
-    heartbeat_s: float = Field(
-        default=1.0, gt=0, description="seconds between supervisor wake-ups of the strategy when no data arrives"
+    heartbeat_s: HeartbeatSeconds = Field(
+        default=1.0, description="seconds between supervisor wake-ups of the strategy when no data arrives"
     )
 
     @field_validator("bot_id")

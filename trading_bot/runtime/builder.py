@@ -29,10 +29,19 @@ from trading_bot.domain import LiveClock
 from trading_bot.domain import OrderParams
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
+from trading_bot.domain.bounds import describe_range
 from trading_bot.errors import ConfigError
 from trading_bot.runtime.supervisor import TradingBot
 
-__all__ = ["BotPlan", "build_bot", "build_strategy", "parse_strategy_args", "resolve_symbol"]
+__all__ = [
+    "BotPlan",
+    "build_bot",
+    "build_strategy",
+    "check_exchange_name",
+    "parse_strategy_args",
+    "resolve_symbol",
+    "validate_strategy_params",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,16 @@ def parse_strategy_args(args: Sequence[str]) -> dict[str, Any]:
 def build_strategy(name: str, params: Mapping[str, Any]) -> BaseStrategy[Any]:
     """Create a registered strategy with validated parameters; every problem is a one-line ConfigError."""
     cls: Any = STRATEGIES.get(name)
+    strategy: BaseStrategy[Any] = cls(validate_strategy_params(name, params))
+    return strategy
+
+
+def validate_strategy_params(name: str, params: Mapping[str, Any]) -> Any:
+    """Return the strategy's validated ``Params``; raise a one-line ConfigError for an unknown name or a bad value.
+
+    Needs no market data, so ``check-config`` runs it too.
+    """
+    cls: Any = STRATEGIES.get(name)
     model = cls.Params
     fields = model.model_fields
     for key in params:
@@ -92,9 +111,12 @@ def build_strategy(name: str, params: Mapping[str, Any]) -> BaseStrategy[Any]:
         if err["type"] == "missing":
             raise ConfigError(f"strategy {name}: missing required parameter {flag} (strategy.params.{loc})") from None
         given = err.get("input")
-        raise ConfigError(f"strategy {name}: {flag}: {err['msg']} (got {given!r})") from None
-    strategy: BaseStrategy[Any] = cls(validated)
-    return strategy
+        info = fields.get(loc)
+        allowed = describe_range(info) if info is not None else None
+        problem = str(err["msg"]).replace("Input should be", "must be").removeprefix("Value error, ")
+        hint = f"; allowed: {allowed}" if allowed is not None else ""
+        raise ConfigError(f"strategy {name}: {flag}: {problem} (got {given!r}){hint}") from None
+    return validated
 
 
 def resolve_symbol(symbol: str | None, ticker: str | None, market_type: str, quote: str = "USDT") -> str | None:
@@ -121,8 +143,7 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
         feed = ReplayFeed(list(plan.replay), Symbol(config.bot.symbol), clock, speed=plan.speed)
         feed.validate()
         return PaperExchange(exchange_cfg.paper, clock, feed, markets=markets)
-    if exchange_cfg.name not in EXCHANGES:
-        _check_ccxt_id(exchange_cfg.name)
+    check_exchange_name(exchange_cfg.name)
     if exchange_cfg.name == "paper" and not plan.paper:
         raise ConfigError("exchange 'paper' needs market data: add --replay FILE, or use --paper --exchange binance")
     if plan.paper or exchange_cfg.name == "paper":
@@ -141,6 +162,12 @@ def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchan
             "(or run with --paper)"
         )
     return create_ccxt_exchange(exchange_cfg, clock)
+
+
+def check_exchange_name(name: str) -> None:
+    """Raise ConfigError unless ``name`` is a registered exchange (``paper``, plug-ins) or a ccxt id."""
+    if name not in EXCHANGES:
+        _check_ccxt_id(name)
 
 
 def _check_ccxt_id(name: str) -> None:
