@@ -9,8 +9,12 @@ aiohttp, SQLAlchemy) go through the same timestamper, redaction and renderer.
 Secrets are removed twice:
 
 1. ``redact_secrets`` (a processor) replaces the value of any key that looks secret (``api_key``,
-   ``secret``, ``password``, ``token``, ``signature``, ``apiKey``, ...), any ``SecretStr``, and every
-   occurrence of a registered secret string inside text, nested dicts and lists included.
+   ``secret``, ``password``, ``token``, ``signature``, ``apiKey``, ``Authorization``, ``X-MBX-APIKEY``,
+   ...), any ``SecretStr``, and every occurrence of a registered secret string inside text, nested
+   dicts and lists included. Inside text (messages, exception texts, URLs) ``redact_text`` masks the
+   password of ``scheme://user:password@host`` URLs, secret-named query or form values
+   (``...&timestamp=1&signature=**********``) and secret-named ``"key": "value"`` pairs, so the signed
+   request URLs ccxt logs at debug level never show a signature.
 2. the renderer's output line is scrubbed again for registered secrets, which catches them inside
    exception texts, tracebacks and object reprs.
 
@@ -24,6 +28,7 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from datetime import date
@@ -54,7 +59,9 @@ __all__ = [
     "get_logger",
     "is_secret_key",
     "redact_secrets",
+    "redact_text",
     "register_secret",
+    "url_passwords",
 ]
 
 REDACTED = "**********"
@@ -80,7 +87,14 @@ _SECRET_MARKERS = (
     "token",
     "signature",
     "privatekey",
-    "authorization",
+    "auth",
+)
+_SECRET_SUFFIXES = ("key",)  # apiKey, X-MBX-APIKEY, accessKey, secretKey, listenKey
+_SECRET_PARAMETERS = frozenset({"sign", "sig"})  # query/form names too short to be markers
+_URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@'\"]*):(?P<password>[^\s'\"]*)@")
+_PAIR = re.compile(r"(?P<head>(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=)(?P<value>[^&\s'\"#,;)]*)")
+_QUOTED_PAIR = re.compile(
+    r"(?P<head>(?P<q>['\"])(?P<name>[^'\"]{1,64})(?P=q)\s*:\s*(?P<q2>['\"]))(?P<value>(?:[^'\"\\]|\\.)*)(?P=q2)"
 )
 _MIN_SECRET_LENGTH = 4
 _secrets: tuple[str, ...] = ()
@@ -94,7 +108,40 @@ def is_secret_key(name: str) -> bool:
         name: a dict key or log field name; case, ``_`` and ``-`` are ignored.
     """
     normalized = name.lower().replace("_", "").replace("-", "")
-    return any(marker in normalized for marker in _SECRET_MARKERS)
+    return any(marker in normalized for marker in _SECRET_MARKERS) or normalized.endswith(_SECRET_SUFFIXES)
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    name = match["name"]
+    if is_secret_key(name) or name.lower() in _SECRET_PARAMETERS:
+        return match["head"] + REDACTED + match.group(0)[len(match["head"]) + len(match["value"]) :]
+    return match.group(0)
+
+
+def url_passwords(text: str) -> list[str]:
+    """Return the passwords of the ``scheme://user:password@host`` URLs in ``text``, as ``redact_text`` reads them."""
+    return [match["password"] for match in _URL_USERINFO.finditer(text) if match["password"]]
+
+
+def redact_text(text: str) -> str:
+    """Mask the secrets that free text can carry without their value being known in advance.
+
+    Masks the password of ``scheme://user:password@host`` URLs (the whole password, whatever ``/``,
+    ``@`` or ``:`` it holds: it runs to the last ``@`` before a space), the value of secret-named
+    query or form parameters (``signature=``, ``apiKey=``, ``sign=``, ...) and of secret-named quoted
+    pairs (``"X-MBX-APIKEY": "..."``, ``'token': '...'``). Cheap when the text holds none of ``://``,
+    ``=`` or quotes.
+
+    Args:
+        text: any text: a log message, an exception text, a URL.
+    """
+    if "://" in text:
+        text = _URL_USERINFO.sub(rf"\g<head>:{REDACTED}@", text)
+    if "=" in text:
+        text = _PAIR.sub(_mask_pair, text)
+    if "'" in text or '"' in text:
+        text = _QUOTED_PAIR.sub(_mask_pair, text)
+    return text
 
 
 def register_secret(value: str | SecretStr | None) -> None:
@@ -132,7 +179,8 @@ def _scrub_text(text: str, secrets: tuple[str, ...]) -> str:
 
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
-        return _scrub_text(value, secrets) if secrets else value
+        masked = redact_text(value)
+        return _scrub_text(masked, secrets) if secrets else masked
     if isinstance(value, SecretStr | SecretBytes):
         return REDACTED
     if isinstance(value, dict):

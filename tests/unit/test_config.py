@@ -372,3 +372,88 @@ def test_explicit_db_url_is_used_as_given() -> None:
     section = PersistenceSection(db_url="postgresql+asyncpg://db/journal")
     assert section.resolved_db_url(Path("/srv/bot")) == "postgresql+asyncpg://db/journal"
 
+
+# ------------------------------------------------------------------------------------- nested secrets
+
+
+@pytest.mark.parametrize(
+    ("options", "dotted"),
+    [
+        ({"headers": {"X-MBX-APIKEY": SECRET}}, "exchange.ccxt_options.headers.X-MBX-APIKEY"),
+        ({"headers": {"Authorization": f"Bearer {SECRET}"}}, "exchange.ccxt_options.headers.Authorization"),
+        ({"headers": {"AUTH": SECRET}}, "exchange.ccxt_options.headers.AUTH"),
+        ({"options": {"secret": SECRET}}, "exchange.ccxt_options.options.secret"),
+        ({"options": {"ws": {"listenKey": SECRET}}}, "exchange.ccxt_options.options.ws.listenKey"),
+        ({"privateKey": SECRET}, "exchange.ccxt_options.privateKey"),
+        ({"urls": [{"signature": SECRET}]}, "exchange.ccxt_options.urls.0.signature"),
+    ],
+)
+def test_secret_nested_anywhere_in_ccxt_options_of_the_file_is_refused_naming_its_path(
+    tmp_path: Path, options: dict[str, Any], dotted: str
+) -> None:
+    message = _error(_write(tmp_path, {"exchange": {"ccxt_options": options}}))
+    assert message.startswith(f"{dotted}: secrets are not read from the config file; set TRADING_BOT__EXCHANGE__")
+    assert SECRET not in message
+
+
+def test_secret_in_strategy_params_of_the_file_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, {"strategy": {"name": "grid", "params": {"api_token": SECRET}}}))
+    assert message == (
+        "strategy.params.api_token: secrets are not read from the config file; "
+        "set TRADING_BOT__STRATEGY__PARAMS__API_TOKEN in the environment or .env"
+    )
+
+
+def test_secret_strategy_param_on_the_command_line_is_refused() -> None:
+    message = _error(overrides={"strategy": {"params": {"webhook_token": SECRET}}})
+    assert message.startswith("strategy.params.webhook_token: secrets are not read from the command line")
+    assert SECRET not in message
+
+
+def test_the_variable_named_for_a_nested_header_secret_loads_it_with_its_case_and_redacts_it(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, {"exchange": {"ccxt_options": {"headers": {"X-MBX-APIKEY": SECRET}}}}))
+    variable, _, value = message.partition("; set ")[2].partition("=")
+    value = value.split(" in the environment")[0].strip("'").replace("...", SECRET)
+    file = _write(tmp_path, {"exchange": {"ccxt_options": {"headers": {"User-Agent": "bot"}}}}, "clean.json")
+
+    config = _load(file, env={variable: value})
+
+    assert config.exchange.ccxt_options["headers"] == {"User-Agent": "bot", "X-MBX-APIKEY": SECRET}
+    assert config.redacted()["exchange"]["ccxt_options"]["headers"]["X-MBX-APIKEY"] == "**********"
+    assert SECRET in config.secret_values()  # registered with the log scrubber by the CLI
+
+
+def test_the_variable_named_for_a_strategy_param_secret_loads_it(tmp_path: Path) -> None:
+    config = _load(env={"TRADING_BOT__STRATEGY__PARAMS__API_TOKEN": SECRET})
+    assert config.strategy.params == {"api_token": SECRET}
+    assert config.redacted()["strategy"]["params"]["api_token"] == "**********"
+    assert SECRET in config.secret_values()
+
+
+def test_redacted_hides_a_header_named_auth_set_from_the_environment() -> None:
+    config = _load(env={"TRADING_BOT__EXCHANGE__CCXT_OPTIONS": json.dumps({"headers": {"AUTH": SECRET}})})
+    assert SECRET not in json.dumps(config.redacted())
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("postgresql+asyncpg://bot:pa/ss@db:5432/journal", "postgresql+asyncpg://bot:**********@db:5432/journal"),
+        ("postgresql+asyncpg://bot:p@ss@db/journal", "postgresql+asyncpg://bot:**********@db/journal"),
+        ("postgresql+asyncpg://bot:a:b:c@db/journal", "postgresql+asyncpg://bot:**********@db/journal"),
+        ("postgresql+asyncpg://bot:%2F%40x@db/journal", "postgresql+asyncpg://bot:**********@db/journal"),
+        (
+            "postgresql+asyncpg://db/journal?user=bot&password=pw",
+            "postgresql+asyncpg://db/journal?user=bot&password=**********",
+        ),
+        ("sqlite+aiosqlite:////srv/bot@host/journal.db", "sqlite+aiosqlite:////srv/bot@host/journal.db"),
+    ],
+)
+def test_db_url_password_is_redacted_whole_whatever_it_contains(url: str, redacted: str) -> None:
+    config = _load(env={"TRADING_BOT__PERSISTENCE__DB_URL": url})
+    assert config.redacted()["persistence"]["db_url"] == redacted
+
+
+def test_db_url_password_is_registered_as_a_secret_for_the_logs() -> None:
+    config = _load(env={"TRADING_BOT__PERSISTENCE__DB_URL": "postgresql+asyncpg://bot:p@ss/w0rd@db/journal"})
+    assert "p@ss/w0rd" in config.secret_values()

@@ -19,6 +19,7 @@ from trading_bot.log import clear_registered_secrets
 from trading_bot.log import configure_logging
 from trading_bot.log import is_secret_key
 from trading_bot.log import redact_secrets
+from trading_bot.log import redact_text
 from trading_bot.log import register_secret
 
 API_SECRET = "Zq9-api-secret-77x"
@@ -199,11 +200,75 @@ def test_redact_secrets_does_not_mutate_nested_containers_of_the_caller() -> Non
     assert headers == {"Authorization": "Bearer plain-token"}
 
 
-@pytest.mark.parametrize("name", ["api_key", "apiKey", "secret", "password", "token", "signature", "X-MBX-APIKEY"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "api_key", "apiKey", "secret", "password", "token", "signature", "X-MBX-APIKEY", "AUTH", "x-auth-token",
+        "Authorization", "listenKey", "accessKey", "privateKey",
+    ],
+)  # fmt: skip
 def test_is_secret_key_matches_secret_names(name: str) -> None:
     assert is_secret_key(name)
 
 
-@pytest.mark.parametrize("name", ["event", "symbol", "client_order_id", "price", "level"])
+@pytest.mark.parametrize("name", ["event", "symbol", "client_order_id", "price", "level", "keys", "timestamp"])
 def test_is_secret_key_leaves_ordinary_names_alone(name: str) -> None:
     assert not is_secret_key(name)
+
+
+# ------------------------------------------------------------------------------- secrets inside text
+
+SIGNATURE = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_signed_request_url_logged_by_ccxt_at_debug_level_shows_no_signature(fmt: str) -> None:
+    stream = _configured(fmt, level="debug")
+    clear_registered_secrets()  # the signature is never registered: it changes with every request
+    url = f"https://api.binance.com/api/v3/order?symbol=BTCUSDT&timestamp=1723075200000&signature={SIGNATURE}"
+    # what ccxt's async fetch() logs, word for word: self.logger.debug("%s %s, Request: %s %s", ...)
+    logging.getLogger("ccxt.base.exchange").debug(
+        "%s %s, Request: %s %s", "DELETE", url, {"X-MBX-APIKEY": "k3y-v4lue"}, None
+    )
+    structlog.get_logger().warning("exchange_error", error=f"binance DELETE {url} 503 Service Unavailable")
+    output = stream.getvalue()
+    assert SIGNATURE not in output
+    assert "k3y-v4lue" not in output
+    assert output.count("signature=" + REDACTED) == 2
+    assert "timestamp=1723075200000" in output  # only the secret part of the URL is masked
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("GET /x?apiKey=abc&recvWindow=5000", "GET /x?apiKey=**********&recvWindow=5000"),
+        (
+            "POST body symbol=BTCUSDT&timestamp=1&signature=ff00",
+            "POST body symbol=BTCUSDT&timestamp=1&signature=**********",
+        ),
+        ("okx sign=abc123 ts=1", "okx sign=********** ts=1"),
+        (
+            "{'Authorization': 'Bearer xyz', 'User-Agent': 'ccxt'}",
+            "{'Authorization': '**********', 'User-Agent': 'ccxt'}",
+        ),
+        ('{"listenKey": "pqr\\"s", "e": 1}', '{"listenKey": "**********", "e": 1}'),
+        (
+            "db postgresql+asyncpg://bot:p@ss/w:rd@db:5432/j failed",
+            "db postgresql+asyncpg://bot:**********@db:5432/j failed",
+        ),
+        ("https://host:8443/path?symbol=BTCUSDT", "https://host:8443/path?symbol=BTCUSDT"),
+        ("order_placed price=60000 quantity=0.001", "order_placed price=60000 quantity=0.001"),
+    ],
+)
+def test_redact_text_masks_url_passwords_and_secret_named_values(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_secret_named_values_inside_an_exception_traceback_are_masked() -> None:
+    stream = _configured("json")
+    clear_registered_secrets()
+    try:
+        raise RuntimeError(f"GET https://x/api?timestamp=1&signature={SIGNATURE}")
+    except RuntimeError:
+        structlog.get_logger().exception("request_failed")
+    assert SIGNATURE not in stream.getvalue()

@@ -14,7 +14,11 @@ Sources, lowest priority first, deep-merged key by key:
 
 Secrets (``exchange.api_key``, ``exchange.secret``, ``exchange.password``) are never read from the
 config file or CLI overrides: a non-null one there is a ``ConfigError`` naming the variable to set,
-so keys do not end up in version control or in ``ps`` output. An empty secret counts as unset.
+so keys do not end up in version control or in ``ps`` output. The same goes for a secret-looking key
+(``trading_bot.log.is_secret_key``) at any depth of ``exchange.ccxt_options`` or ``strategy.params``;
+as variable names are lower-cased, the variable named for a key that needs its case is a JSON value at
+its parent (``TRADING_BOT__EXCHANGE__CCXT_OPTIONS__HEADERS='{"X-MBX-APIKEY": "..."}'``). An empty
+secret counts as unset.
 
 Files are read only when regular and at most ``MAX_CONFIG_BYTES`` (a FIFO or a device is refused without
 waiting for a writer); JSON from a file or a variable may nest at most ``MAX_CONFIG_DEPTH`` levels.
@@ -29,6 +33,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -44,6 +49,7 @@ from pydantic_core import ErrorDetails
 from trading_bot.config.models import ENV_PREFIX
 from trading_bot.config.models import SECRET_FIELDS
 from trading_bot.config.models import BotConfig
+from trading_bot.config.models import secret_paths
 from trading_bot.domain.bounds import describe_range
 from trading_bot.errors import ConfigError
 from trading_bot.files import NotARegularFileError
@@ -183,21 +189,49 @@ def _env_name(name: str) -> str:
     return f"{ENV_PREFIX}EXCHANGE__{name.upper()}"
 
 
+_CCXT_CREDENTIALS = {"apikey": "api_key", "secret": "secret", "password": "password"}
+"""ccxt constructor keys that are the ``exchange`` secret fields under another name (compared lower-case)."""
+_ENV_SAFE_KEY = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+
+
 def _reject_secrets(data: dict[str, Any], where: str) -> None:
+    """Refuse a secret-looking key at any depth of ``exchange`` or ``strategy.params``, naming the variable to set.
+
+    The secrets that ``ccxt_options`` or strategy params may need (a header, a token) come from the
+    environment or ``.env`` like the API keys, never from the file or the command line.
+    """
     exchange = data.get("exchange")
-    if not isinstance(exchange, dict):
-        return
-    for name in SECRET_FIELDS:
-        if exchange.get(name) is not None:
-            raise ConfigError(f"exchange.{name}: secrets are not read from {where}; set {_env_name(name)}")
-    options = exchange.get("ccxt_options")
-    if isinstance(options, dict):
-        for key, value in options.items():
-            if is_secret_key(str(key)) and value is not None:
-                raise ConfigError(
-                    f"exchange.ccxt_options.{key}: secrets are not read from {where}; set "
-                    f"{_env_name('api_key')}, {_env_name('secret')} or {_env_name('password')}"
-                )
+    if isinstance(exchange, dict):
+        for name in SECRET_FIELDS:
+            if exchange.get(name) is not None:
+                raise ConfigError(f"exchange.{name}: secrets are not read from {where}; set {_env_name(name)}")
+    for section, key in (("exchange", "ccxt_options"), ("strategy", "params")):
+        node = data.get(section)
+        found = next(secret_paths(node.get(key)), None) if isinstance(node, dict) else None
+        if found is not None:
+            path = (section, key, *found[0])
+            dotted = ".".join(str(part) for part in path)
+            raise ConfigError(f"{dotted}: secrets are not read from {where}; {_secret_fix(path)}")
+
+
+def _secret_fix(path: tuple[str | int, ...]) -> str:
+    """Say which variable carries the secret at ``path`` (the environment loader lower-cases key names)."""
+    if path[:2] == ("exchange", "ccxt_options") and len(path) == 3:
+        field = _CCXT_CREDENTIALS.get(str(path[2]).lower())
+        if field is not None:
+            return f"set {_env_name(field)}"
+    parts = [str(part) for part in path]
+    safe = 0
+    while safe < len(parts) - 1 and isinstance(path[safe], str) and _ENV_SAFE_KEY.fullmatch(parts[safe]):
+        safe += 1
+    if safe == len(parts) - 1 and _ENV_SAFE_KEY.fullmatch(parts[-1]):
+        return f"set {ENV_PREFIX}{'__'.join(parts).upper()} in the environment or .env"
+    safe = max(safe, 2)  # the variable names at least the section and the field
+    value: Any = "..."
+    for part in reversed(path[safe:]):
+        value = [value] if isinstance(part, int) else {part: value}
+    variable = ENV_PREFIX + "__".join(parts[:safe]).upper()
+    return f"set {variable}='{json.dumps(value)}' in the environment or .env (JSON keeps the key's case)"
 
 
 def _drop_empty_secrets(data: dict[str, Any]) -> None:

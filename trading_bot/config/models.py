@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from trading_bot.domain.bounds import HeartbeatSeconds
 from trading_bot.domain.bounds import TimeoutSeconds
 from trading_bot.log import REDACTED
 from trading_bot.log import is_secret_key
+from trading_bot.log import redact_text
+from trading_bot.log import url_passwords
 
 __all__ = [
     "ENV_PREFIX",
@@ -31,6 +34,7 @@ __all__ = [
     "PersistenceSection",
     "StrategySection",
     "example_config_json",
+    "secret_paths",
 ]
 
 ENV_PREFIX = "TRADING_BOT__"
@@ -41,7 +45,6 @@ SECRET_FIELDS = ("api_key", "secret", "password")
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _BOT_ID = re.compile(r"[A-Za-z0-9_]{1,20}")
-_URL_PASSWORD = re.compile(r"(?<=://)([^:/@]*):([^@/]+)@")
 
 
 class BotSection(BaseModel):
@@ -161,9 +164,44 @@ class BotConfig(BaseModel):
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def secret_values(self) -> list[str]:
-        """Return the plain values of the secrets that are set, for ``trading_bot.log.register_secret``."""
+        """Return the plain values of the secrets that are set, for ``trading_bot.log.register_secret``.
+
+        The exchange's key, secret and password first, then every text under a secret-looking key of
+        ``ccxt_options`` (a header, a token) or of the strategy params, and the password of ``db_url``.
+        """
         values = (getattr(self.exchange, name) for name in SECRET_FIELDS)
-        return [value.get_secret_value() for value in values if value is not None]
+        found = [value.get_secret_value() for value in values if value is not None]
+        for tree in (self.exchange.ccxt_options, self.strategy.params):
+            for _, value in secret_paths(tree):
+                found.extend(_texts(value))
+        if self.persistence.db_url is not None:
+            found.extend(url_passwords(self.persistence.db_url))
+        return [text for text in dict.fromkeys(found) if text]
+
+
+def secret_paths(value: Any, at: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Yield ``(path, value)`` for every secret-looking key (``trading_bot.log.is_secret_key``) set to non-null.
+
+    Walks dicts and lists at any depth; a secret key's value is not walked further. ``path`` is the
+    key path from ``value`` (list items by index).
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if is_secret_key(str(key)) and item is not None:
+                yield (*at, str(key)), item
+            else:
+                yield from secret_paths(item, (*at, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from secret_paths(item, (*at, index))
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    return [] if value is None or isinstance(value, bool) else [str(value)]
 
 
 def _redact(data: dict[str, Any], config: BotConfig) -> dict[str, Any]:
@@ -172,7 +210,7 @@ def _redact(data: dict[str, Any], config: BotConfig) -> dict[str, Any]:
     data["exchange"]["ccxt_options"] = _mask_secret_keys(data["exchange"]["ccxt_options"])
     data["strategy"]["params"] = _mask_secret_keys(data["strategy"]["params"])
     if data["persistence"]["db_url"] is not None:
-        data["persistence"]["db_url"] = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", data["persistence"]["db_url"])
+        data["persistence"]["db_url"] = redact_text(data["persistence"]["db_url"])
     return data
 
 
