@@ -9,14 +9,62 @@ from dataclasses import field
 from decimal import Decimal
 from pathlib import Path
 
+from trading_bot.domain.bounds import DAY_S
+from trading_bot.domain.bounds import MAX_SPEED
+from trading_bot.domain.bounds import MIN_PERIOD_S
+
 __all__ = [
+    "FAULT_RANGES",
     "EmulatorConfig",
     "FaultConfig",
     "MarketFilters",
+    "check_faults",
     "default_filters",
     "market_id",
     "split_symbol",
 ]
+
+FAULT_RANGES: Mapping[str, tuple[type, float, float]] = {
+    "latency_ms": (int, 0, 600_000),
+    "error_5xx_rate": (float, 0, 1),
+    "next_n_5xx": (int, 0, 1_000_000),
+    "error_5xx_status": (int, 500, 599),
+    "next_n_429": (int, 0, 1_000_000),
+    "retry_after_s": (int, 0, 3600),
+    "clock_skew_ms": (int, -86_400_000, 86_400_000),
+    "accept_then_timeout": (bool, 0, 1),
+    "accept_timeout_delay_s": (float, 0, 3600),
+    "drop_ws": (bool, 0, 1),
+}
+"""Every fault name (``FaultConfig`` fields plus the ``drop_ws`` action): its JSON type and inclusive range."""
+
+
+def _check_fault(name: str, value: object) -> object:
+    kind, low, high = FAULT_RANGES[name]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: expected true or false (a JSON boolean), got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and isinstance(value, float)):
+        expected = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}: expected {expected} in [{low:g}, {high:g}], got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name}: expected a value in [{low:g}, {high:g}], got {value!r}")
+    return float(value) if kind is float else value
+
+
+def check_faults(changes: Mapping[str, object]) -> dict[str, object]:
+    """Return ``changes`` checked against ``FAULT_RANGES``: exact JSON types (a boolean must be ``true`` or
+    ``false``, never ``"false"``), finite numbers, inclusive ranges.
+
+    Raises:
+        ValueError: an unknown fault name, a wrong type or a value outside its range (one line).
+    """
+    unknown = set(changes) - set(FAULT_RANGES)
+    if unknown:
+        raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {sorted(FAULT_RANGES)}")
+    return {name: _check_fault(name, value) for name, value in changes.items()}
+
 
 _QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
 _USD_LIKE = frozenset({"FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR"})
@@ -47,6 +95,9 @@ class FaultConfig:
     clock_skew_ms: int = 0
     accept_then_timeout: bool = False
     accept_timeout_delay_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        check_faults({name: getattr(self, name) for name in FAULT_RANGES if name != "drop_ws"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +164,23 @@ class EmulatorConfig:
     taker_fee: Decimal = Decimal("0.001")
     filters: Mapping[str, MarketFilters] = field(default_factory=dict)
     faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.port, bool) or not 0 <= self.port <= 65535:
+            raise ValueError(f"port: expected 0 to 65535 (0 = any free port), got {self.port!r}")
+        _check_positive("replay_speed", self.replay_speed, 0, MAX_SPEED)
+        if self.replay_events_per_s is not None:
+            _check_positive("replay_events_per_s", self.replay_events_per_s, 0, MAX_SPEED)
+        if self.walk_interval_s is not None:
+            _check_positive("walk_interval_s", self.walk_interval_s, MIN_PERIOD_S, DAY_S, inclusive=True)
+
+
+def _check_positive(name: str, value: float, low: float, high: float, *, inclusive: bool = False) -> None:
+    """Raise ValueError unless ``low < value <= high`` (``low <= value`` when ``inclusive``) and finite."""
+    above = value >= low if inclusive else value > low
+    if not (math.isfinite(value) and above and value <= high):
+        left = "[" if inclusive else "("
+        raise ValueError(f"{name}: expected a number in {left}{low:g}, {high:g}], got {value!r}")
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:

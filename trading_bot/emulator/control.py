@@ -5,7 +5,9 @@
 ``GET|POST /_control/faults`` (POST body: fault names as in ``FaultConfig``, plus ``drop_ws``);
 ``POST /_control/balance`` ``{"asset","free"}``;
 ``GET /_control/orders``, ``/_control/fills``, ``/_control/requests``, ``/_control/state``.
-Numbers may be JSON strings or numbers; they become Decimal via ``str``.
+Numbers may be JSON strings or numbers; they become Decimal via ``str`` and must be finite, positive
+(a balance may be 0) and at most 1e15. Fault values must have their exact JSON type (``true``, not
+``"true"``) and lie in their range (``FAULT_RANGES``). Every bad input is a 400 with ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -54,16 +56,23 @@ class ControlTarget(Protocol):
         """Return quotes and balances."""
 
 
-def _dec(body: Mapping[str, object], name: str, default: str | None = None) -> Decimal:
+_MAX_NUMBER = Decimal("1e15")
+
+
+def _dec(body: Mapping[str, object], name: str, default: str | None = None, *, zero_ok: bool = False) -> Decimal:
     raw = body.get(name, default)
     if raw is None:
         raise web.HTTPBadRequest(text=json.dumps({"error": f"missing {name}"}), content_type="application/json")
     try:
-        return Decimal(str(raw))
+        value = Decimal(str(raw)) if isinstance(raw, str | int | float) and not isinstance(raw, bool) else None
     except InvalidOperation:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"bad number {name}={raw!r}"}), content_type="application/json"
-        ) from None
+        value = None
+    low_ok = value is not None and value.is_finite() and (value >= 0 if zero_ok else value > 0)
+    if value is None or not low_ok or value > _MAX_NUMBER:
+        low = "0 (inclusive)" if zero_ok else "0"
+        message = f"bad number {name}={raw!r}: expected a finite number above {low}, at most 1e15"
+        raise web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+    return value
 
 
 async def _body(request: web.Request) -> dict[str, object]:
@@ -120,7 +129,10 @@ class _Control:
 
     async def balance(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        self._t.set_balance(str(body.get("asset", "")).upper(), _dec(body, "free"))
+        asset = body.get("asset")
+        if not isinstance(asset, str) or not asset.isalnum():
+            return _bad(f"asset: expected a currency code like 'USDT', got {asset!r}")
+        self._t.set_balance(asset.upper(), _dec(body, "free", zero_ok=True))
         return web.json_response(self._t.state())
 
     async def orders(self, request: web.Request) -> web.Response:

@@ -6,11 +6,13 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
+from trading_bot.emulator.config import FAULT_RANGES
 from trading_bot.emulator.config import FaultConfig
+from trading_bot.emulator.config import check_faults
 
 __all__ = ["FAULT_NAMES", "FaultState", "HttpFault"]
 
-FAULT_NAMES = frozenset(f.name for f in dataclasses.fields(FaultConfig)) | {"drop_ws"}
+FAULT_NAMES = frozenset(FAULT_RANGES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +54,11 @@ class FaultState:
         """Replace some settings; ``drop_ws`` is an action handled by the server, not stored here.
 
         Raises:
-            ValueError: On an unknown fault name or a value of the wrong type.
+            ValueError: On an unknown fault name, a value of the wrong type or out of range
+                (``trading_bot.emulator.config.FAULT_RANGES``); nothing is changed then.
         """
-        unknown = set(changes) - FAULT_NAMES
-        if unknown:
-            raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {sorted(FAULT_NAMES)}")
-        changes.pop("drop_ws", None)
-        fields = {f.name: f.type for f in dataclasses.fields(FaultConfig)}
-        clean: dict[str, object] = {}
-        for name, value in changes.items():
-            kind = fields[name]
-            if kind in ("int", int):
-                clean[name] = int(value)  # type: ignore[call-overload]
-            elif kind in ("float", float):
-                clean[name] = float(value)  # type: ignore[arg-type]
-            elif kind in ("bool", bool):
-                clean[name] = bool(value)
+        clean = check_faults(changes)
+        clean.pop("drop_ws", None)
         self._config = dataclasses.replace(self._config, **clean)  # type: ignore[arg-type]
         return self._config
 
