@@ -22,6 +22,7 @@ from trading_bot.domain import LiveClock
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
+from trading_bot.files import open_private
 
 __all__ = ["HEADER", "download_bars", "last_timestamp"]
 
@@ -79,7 +80,7 @@ async def _download(
         task = bar_progress.add_task("download", total=max(1, (end_ms - since_ms) // step + 1))
     try:
         await client.connect()
-        with out.open("a", encoding="utf-8", newline="") as handle:
+        with open_private(out, "a", newline="") as handle:
             if new_file:
                 handle.write(HEADER + "\n")
             since = since_ms

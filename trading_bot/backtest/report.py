@@ -34,6 +34,8 @@ from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import drawdown_series
 from trading_bot.domain import Fill
+from trading_bot.files import open_private
+from trading_bot.files import private_dir
 
 __all__ = [
     "EQUITY_CSV_HEADER",
@@ -239,7 +241,7 @@ def _trades_html(round_trips: Sequence[RoundTrip]) -> str:
 
 
 def _write_csvs(out_dir: Path, round_trips: Sequence[RoundTrip], equity: Sequence[EquityPoint]) -> None:
-    with (out_dir / "trades.csv").open("w", newline="", encoding="utf-8") as handle:
+    with open_private(out_dir / "trades.csv", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(TRADES_CSV_HEADER)
         for t in round_trips:
@@ -248,7 +250,7 @@ def _write_csvs(out_dir: Path, round_trips: Sequence[RoundTrip], equity: Sequenc
                 _iso(t.exit_ts), _exact(t.quantity), _exact(t.entry_price), _exact(t.exit_price), _exact(t.pnl),
                 f"{t.return_pct:.6f}", _exact(t.fees),
             ])  # fmt: skip
-    with (out_dir / "equity.csv").open("w", newline="", encoding="utf-8") as handle:
+    with open_private(out_dir / "equity.csv", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(EQUITY_CSV_HEADER)
         for point, (fall, fall_pct) in zip(equity, drawdown_series(equity), strict=True):
@@ -268,7 +270,9 @@ def write_report(
     """Write ``report.html``, ``trades.csv`` and ``equity.csv`` into ``out_dir`` (created if missing).
 
     Args:
-        out_dir: the directory to write into; existing files of the same names are replaced.
+        out_dir: the directory to write into, created ``0700`` if missing; existing files of the same names
+            are replaced. Every file is written ``0600`` (owner only): a report shows the strategy's
+            parameters and results.
         metrics: the run's metrics (from ``compute_metrics``).
         round_trips: the run's round trips (from ``reconstruct_round_trips``).
         fills: the run's fills (counted and fingerprinted in the report).
@@ -279,7 +283,7 @@ def write_report(
     Returns:
         The path of ``report.html``.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     curve = sorted(equity, key=lambda p: p.ts_ms)
     _write_csvs(out_dir, round_trips, curve)
     drawdowns = drawdown_series(curve)
@@ -304,5 +308,6 @@ def write_report(
         "</body></html>\n"
     )
     path = out_dir / "report.html"
-    path.write_text(page, encoding="utf-8")
+    with open_private(path) as handle:
+        handle.write(page)
     return path

@@ -6,6 +6,9 @@ Without a command (or with ``run``) it runs the bot. Exit codes (stable, documen
 * 1 — runtime failure (halted by a protection rule, repeated authentication failures, a strategy crash);
 * 2 — usage or configuration error (one line naming the field and the fix; nothing was traded).
 
+Usage errors found by the parser (a missing option, a bad choice, an option given a value outside its
+range, an unknown command) are one ``error:`` line too, exit 2, like every other bad input.
+
 Heavy modules (pydantic models, the runtime, ccxt) are imported inside the commands, so ``--help``
 answers fast and never imports ccxt.
 """
@@ -38,12 +41,32 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _click_error() -> type[Exception]:
+    """Return the parser's base exception class (click's ``ClickException``, vendored by recent typer)."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: dispatch to a command, defaulting to ``run`` when the first word is not one."""
+    """Entry point: dispatch to a command, defaulting to ``run`` when the first word is not one.
+
+    Exits with the command's code; a usage error of the parser is one line ``error: ...`` on stderr
+    naming the command's ``--help``, exit 2.
+    """
     from trading_bot.cli import commands
 
     known = commands.names()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or (args[0] not in known and args[0] not in ("--help", "-h")):
         args.insert(0, "run")
-    app(args=args, prog_name="runbot.py")
+    try:
+        code = app(args=args, prog_name="runbot.py", standalone_mode=False)
+    except _click_error() as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        command = args[0] if args[0] in known else None
+        hint = f" (see runbot.py {command} --help)" if command is not None else ""
+        typer.echo(f"error: {' '.join(message.split())}{hint}", err=True)
+        code = getattr(exc, "exit_code", EXIT_USAGE)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        code = EXIT_FAILURE
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -4,9 +4,12 @@ Only typer is imported at module level: ``runbot.py --help`` imports this module
 never import ccxt or pydantic. ``backtest`` never imports ccxt at all; ``download-data`` does (through
 the ccxt adapter), inside the command.
 
-Exit codes: 0 done, 1 the run failed (a strategy crash), 2 bad input (one line on stderr naming the
-problem: missing file, wrong columns, unsorted or duplicate bars, ``--from`` after ``--to``, unknown
-strategy parameter, ...).
+Exit codes: 0 done, 1 the run failed (a strategy crash, or an output file that could not be written
+once the run was done: disk full, ...), 2 bad input (one line on stderr naming the problem: missing
+file, wrong columns, unsorted or duplicate bars, ``--from`` after ``--to``, unknown strategy parameter,
+a number outside its range, an output path that cannot be written: ``--report`` naming a file,
+``--out`` naming a directory, a parent that is not a writable directory, ...). Output paths are checked
+before anything runs or is downloaded.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import typer
 
+from trading_bot.cli.app import EXIT_FAILURE
 from trading_bot.cli.app import app
 from trading_bot.cli.app import fail
 
@@ -26,19 +30,14 @@ __all__ = ["backtest_command", "download_data_command"]
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-def _decimal(flag: str, text: str) -> Any:
-    from decimal import Decimal
-    from decimal import InvalidOperation
-
+def _check_output(flag: str, path: Path, *, directory: bool) -> None:
+    """Raise ConfigError (exit 2) when ``path`` cannot be written, before any work is done."""
     from trading_bot.errors import ConfigError
+    from trading_bot.files import output_path_problem
 
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ConfigError(f"{flag}: expected a number, got {text!r}") from None
-    if not value.is_finite():
-        raise ConfigError(f"{flag}: expected a finite number, got {text!r}")
-    return value
+    problem = output_path_problem(path, directory=directory)
+    if problem is not None:
+        raise ConfigError(f"{flag}: {problem}")
 
 
 @app.command(
@@ -79,10 +78,16 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     from trading_bot.backtest.data import parse_timeframe
     from trading_bot.backtest.engine import BacktestSpec
     from trading_bot.backtest.engine import prepare_backtest
+    from trading_bot.cli.values import check_flag
+    from trading_bot.domain.bounds import BasisPoints
+    from trading_bot.domain.bounds import FeeRate
+    from trading_bot.domain.bounds import QuoteAmount
     from trading_bot.log import configure_logging
     from trading_bot.runtime.builder import parse_strategy_args
 
     configure_logging(opts["log_level"], "json" if opts["json_output"] else "auto")
+    if opts["report"] is not None:
+        _check_output("--report", opts["report"], directory=True)
     risk = None
     if opts["config"] is not None:
         from trading_bot.config import load_config
@@ -94,9 +99,9 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         data=tuple(opts["data"]),
         symbol=opts["symbol"],
         timeframe_ms=parse_timeframe(opts["timeframe"]) if opts["timeframe"] else None,
-        cash=_decimal("--cash", opts["cash"]),
-        fee=_decimal("--fee", opts["fee"]),
-        slippage_bps=_decimal("--slippage-bps", opts["slippage_bps"]),
+        cash=check_flag("--cash", opts["cash"], QuoteAmount),
+        fee=check_flag("--fee", opts["fee"], FeeRate),
+        slippage_bps=check_flag("--slippage-bps", opts["slippage_bps"], BasisPoints),
         start_ms=parse_date(opts["from_"]) if opts["from_"] else None,
         end_ms=parse_date(opts["to"], end=True) if opts["to"] else None,
         risk=risk,
@@ -120,15 +125,19 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         params = {"strategy": spec.strategy, **dict(spec.params), "symbol": result.market.symbol,
                   "data": ", ".join(str(p) for p in spec.data), "cash": str(spec.cash), "fee": str(spec.fee),
                   "slippage_bps": str(spec.slippage_bps)}  # fmt: skip
-        report_path = write_report(
-            opts["report"],
-            metrics=result.metrics,
-            round_trips=result.round_trips,
-            fills=result.fills,
-            equity=result.equity,
-            params=params,
-            title=f"Backtest: {spec.strategy} on {result.market.symbol}",
-        )
+        try:
+            report_path = write_report(
+                opts["report"],
+                metrics=result.metrics,
+                round_trips=result.round_trips,
+                fills=result.fills,
+                equity=result.equity,
+                params=params,
+                title=f"Backtest: {spec.strategy} on {result.market.symbol}",
+            )
+        except OSError as exc:  # found only by writing: a full disk, a path changed during the run
+            where = exc.filename or opts["report"]
+            raise fail(f"--report: cannot write {where}: {exc.strerror or exc}", EXIT_FAILURE) from None
     _print_result(result, spec, report_path, opts["json_output"])
     raise typer.Exit(result.exit_code)
 
@@ -211,14 +220,19 @@ def download_data_command(
     from_: Annotated[str | None, typer.Option("--from", help="first bar (UTC date)")] = None,
     to: Annotated[str | None, typer.Option(help="last bar (UTC date), inclusive; default: now")] = None,
     config: Annotated[Path | None, typer.Option(help="JSON config (exchange.ccxt_options, e.g. an emulator)")] = None,
-    limit: Annotated[int, typer.Option(help="bars per request")] = 1000,
+    limit: Annotated[int, typer.Option(help="bars per request", min=1, max=100_000)] = 1000,
 ) -> None:
-    """Fetch bars page by page and append the missing ones to ``out`` (``timestamp,open,...,volume``)."""
+    """Fetch bars page by page and append the missing ones to ``out`` (``timestamp,open,...,volume``).
+
+    Exit 2 when ``--out`` is a directory or cannot be created (checked before connecting); exit 1 when
+    the exchange fails or the file cannot be written during the download.
+    """
     from trading_bot.errors import ConfigError
     from trading_bot.errors import DataError
     from trading_bot.errors import ExchangeError
 
     try:
+        _check_output("--out", out, directory=False)
         from trading_bot.backtest.download import download_bars
 
         count = download_bars(
@@ -228,5 +242,7 @@ def download_data_command(
     except (ConfigError, DataError) as exc:
         raise fail(str(exc)) from None
     except ExchangeError as exc:
-        raise fail(f"exchange error: {exc}", 1) from None
+        raise fail(f"exchange error: {exc}", EXIT_FAILURE) from None
+    except OSError as exc:
+        raise fail(f"--out: cannot write {out}: {exc.strerror or exc}", EXIT_FAILURE) from None
     typer.echo(f"{count} bars appended to {out}")

@@ -1,4 +1,9 @@
-"""``runbot.py emulator``: a Binance-compatible exchange on loopback, to rehearse against with real ccxt."""
+"""``runbot.py emulator``: a Binance-compatible exchange on loopback, to rehearse against with real ccxt.
+
+Every flag is checked before the server starts: ``--port`` 0 to 65535, ``--speed`` above 0 and at most
+1e6, ``--walk-interval`` 0.01 s to 1 day, the fault flags within their ranges, ``--replay`` a regular
+file. A bad one is one ``error:`` line, exit 2.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,23 @@ from typing import Annotated
 
 import typer
 
+from trading_bot.cli.app import EXIT_FAILURE
 from trading_bot.cli.app import app
+from trading_bot.cli.app import fail
 
 __all__ = ["emulator_command"]
 
 
 @app.command("emulator", help="Serve a Binance-compatible exchange on 127.0.0.1 (REST, market streams, user stream).")
 def emulator_command(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free port)")] = 8765,
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free port)", min=0, max=65535)] = 8765,
     replay: Annotated[Path | None, typer.Option(help="recorded bars/quotes/trades CSV the market follows")] = None,
-    speed: Annotated[float, typer.Option(help="replay time factor (1 = real time)")] = 1.0,
+    speed: Annotated[str, typer.Option(help="replay time factor (1 = real time), above 0, at most 1e6")] = "1",
     walk_interval: Annotated[
-        float | None, typer.Option(help="seconds between random-walk price steps (default: price moves only on replay)")
+        str | None,
+        typer.Option(
+            help="seconds between random-walk price steps, 0.01 to 86400 (default: price moves only on replay)"
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="random-walk seed")] = 7,
     latency_ms: Annotated[int, typer.Option(help="fault: added latency per request, ms")] = 0,
@@ -28,16 +38,37 @@ def emulator_command(
     import asyncio
     import contextlib
 
+    from trading_bot.cli.values import check_flag
+    from trading_bot.domain.bounds import IntervalSeconds
+    from trading_bot.domain.bounds import SpeedFactor
     from trading_bot.emulator.config import EmulatorConfig
     from trading_bot.emulator.config import FaultConfig
     from trading_bot.emulator.server import run_emulator
+    from trading_bot.errors import ConfigError
 
     if replay is not None and not replay.exists():
-        typer.echo(f"error: --replay: file {replay} not found", err=True)
-        raise typer.Exit(2)
-    faults = FaultConfig(latency_ms=latency_ms, clock_skew_ms=clock_skew_ms)
-    config = EmulatorConfig(
-        port=port, replay=replay, replay_speed=speed, walk_interval_s=walk_interval, seed=seed, faults=faults
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_emulator(config))
+        raise fail(f"--replay: file {replay} not found")
+    if replay is not None and not replay.is_file():
+        raise fail(f"--replay: {replay} is not a regular file; give a CSV/CSV.gz file")
+    try:
+        replay_speed: float = check_flag("--speed", speed, SpeedFactor)
+        walk_s: float | None = (
+            None if walk_interval is None else check_flag("--walk-interval", walk_interval, IntervalSeconds)
+        )
+        faults = FaultConfig(latency_ms=latency_ms, clock_skew_ms=clock_skew_ms)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except ValueError as exc:  # a fault flag out of range: "latency_ms: expected ..."
+        name, _, problem = str(exc).partition(": ")
+        raise fail(f"--{name.replace('_', '-')}: {problem}") from None
+    config = EmulatorConfig(port=port, replay=replay, replay_speed=replay_speed, walk_interval_s=walk_s, seed=seed,
+                            faults=faults)  # fmt: skip
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_emulator(config))
+    except ValueError as exc:  # the replay file's rows (load_replay), read before the port is bound
+        if replay is None:
+            raise
+        raise fail(f"--replay: {exc}") from None
+    except OSError as exc:  # the port is taken, ...
+        raise fail(f"--port: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", EXIT_FAILURE) from None

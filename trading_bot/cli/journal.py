@@ -320,15 +320,22 @@ def trades_command(
 
 
 def _write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    """Write the trade log ``0600``: exit 2 when ``path`` cannot be a file there, 1 when writing fails."""
     import csv
 
+    from trading_bot.files import open_private
+    from trading_bot.files import output_path_problem
+
+    problem = output_path_problem(path, directory=False)
+    if problem is not None:
+        raise fail(f"--csv: {problem}")
     try:
-        with path.open("w", newline="", encoding="utf-8") as handle:
+        with open_private(path, newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=TRADE_LOG_COLUMNS)
             writer.writeheader()
             writer.writerows(records)
     except OSError as exc:
-        raise fail(f"--csv: cannot write {path}: {exc}", EXIT_FAILURE) from None
+        raise fail(f"--csv: cannot write {path}: {exc.strerror or exc}", EXIT_FAILURE) from None
 
 
 @app.command("status", help="Show the last run, the open orders, positions and PnL from the journal.")

@@ -44,14 +44,13 @@ def _configure_logging(config: BotConfig, fmt: str | None, level: str | None) ->
 
 
 def _parse_speed(speed: str) -> float | None:
+    """Return the replay speed factor, or None for ``max``; raise ConfigError outside (0, 1e6]."""
     if speed == "max":
         return None
-    try:
-        value = float(speed)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise fail(f"--speed must be a positive number or 'max', got {speed!r}")
+    from trading_bot.cli.values import check_flag
+    from trading_bot.domain.bounds import SpeedFactor
+
+    value: float = check_flag("--speed", speed, SpeedFactor)
     return value
 
 
@@ -160,8 +159,9 @@ def _print_summary(summary: dict[str, Any], json_output: bool) -> None:
 
 @app.command("list-strategies", help="List the registered strategies and their parameters.")
 def list_strategies() -> None:
-    """Print each strategy with its parameters (required ones marked)."""
+    """Print each strategy with its parameters (required ones marked) and each number's allowed range."""
     from strategies import STRATEGIES
+    from trading_bot.domain.bounds import describe_range
 
     for name in STRATEGIES.names():
         cls: Any = STRATEGIES.get(name)
@@ -169,7 +169,9 @@ def list_strategies() -> None:
         for field, info in cls.Params.model_fields.items():
             flag = "--" + field.replace("_", "-")
             default = "required" if info.is_required() else f"default {info.default}"
-            typer.echo(f"    {flag:<22} {default:<20} {info.description or ''}")
+            allowed = describe_range(info)
+            suffix = f"; range {allowed}" if allowed is not None else ""
+            typer.echo(f"    {flag:<22} {default:<20} {info.description or ''}{suffix}")
 
 
 @app.command("list-exchanges", help="List the exchanges: 'paper' and every exchange id ccxt knows.")
@@ -192,13 +194,38 @@ def list_exchanges() -> None:
 def check_config(
     path: Annotated[Path | None, typer.Argument(help="config file; default: config.example.json rules only")] = None,
 ) -> None:
-    """Print the effective, redacted config as JSON; exit 2 with a one-line reason if it is invalid."""
+    """Print the effective, redacted config as JSON; exit 2 with a one-line reason if it is invalid.
+
+    Beyond the config models it checks what the plug-ins know (``_check_plugins``): the strategy name
+    and its params, and the exchange name. A FIFO, device or directory given as FILE is refused, never
+    read.
+    """
     import json
 
     from trading_bot.errors import ConfigError
 
     try:
         cfg = _load_config(path, {})
+        _check_plugins(cfg)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     typer.echo(json.dumps(cfg.redacted(), indent=2, sort_keys=True, default=str))
+
+
+def _check_plugins(cfg: BotConfig) -> None:
+    """Validate ``strategy.name``, ``strategy.params`` (the strategy's ``Params``) and ``exchange.name``.
+
+    Raises:
+        ConfigError: one line naming the field; unknown names come with a "did you mean".
+    """
+    from trading_bot.errors import ConfigError
+    from trading_bot.runtime.builder import check_exchange_name
+    from trading_bot.runtime.builder import validate_strategy_params
+
+    try:
+        validate_strategy_params(cfg.strategy.name, cfg.strategy.params)
+    except ConfigError as exc:
+        text = str(exc)
+        field = "strategy.name" if text.startswith("unknown strategy") else "strategy.params"
+        raise ConfigError(f"{field}: {text}") from None
+    check_exchange_name(cfg.exchange.name)
