@@ -224,3 +224,10 @@ def test_config_file_above_1_mib_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="larger than 1,048,576 bytes"):
         load_config(file, env={}, dotenv=None)
 
+
+@pytest.mark.parametrize(("path", "info"), CONFIG_FIELDS, ids=lambda v: _dotted(v) if isinstance(v, tuple) else "")
+def test_readme_config_reference_states_every_range(path: tuple[str, ...], info: FieldInfo) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    name = f"`{path[-1]}`"
+    rows = [line[line.index(name) :] for line in readme.splitlines() if line.startswith("| `") and name in line]
+    assert any(str(describe_range(info)) in row for row in rows), f"README: state {describe_range(info)} for {name}"
