@@ -17,8 +17,20 @@ Error policy, by class:
 * ``AuthenticationError`` three times in a row, ``OperationalError``: halt, orderly shutdown, exit 1.
 * ``EmergencyStop`` (an account-protection rule): cancel, flatten at market, halt, exit 1.
 
-Shutdown (a stop request, SIGINT/SIGTERM, or the end of a replay): strategy ``shutdown()`` → open orders
-cancelled or kept per ``on_shutdown`` → journal flushed → exchange closed → summary.
+Start and stop (a stop request, SIGINT/SIGTERM/SIGHUP, or the end of a replay):
+
+* The start (journal open, connect, reconcile, initial quote) is raced against the stop request: a stop
+  during the start cancels it and goes straight to the shutdown, exit 0.
+* The shutdown has ONE deadline, ``shutdown_timeout_s`` counted from the stop request: strategy
+  ``shutdown()`` → open orders cancelled or kept per ``on_shutdown`` → fills cross-checked with the
+  exchange (what the user stream did not deliver is applied and journaled) → balances → strategy state
+  saved → journal closed (flush, run row) → exchange closed → summary. Each step is guarded: a failure
+  or a timeout is logged (``shutdown_step_failed`` / ``shutdown_step_timeout`` / ``shutdown_step_skipped``)
+  and the next step runs. The network steps share the budget minus a slice reserved for the local ones,
+  and saving the state, closing the journal and closing the exchange each get at least a small floor, so
+  the shutdown ends at most ``shutdown_timeout_s`` + 2 s (the floors) after the stop request. Failing to
+  save the state or to close the journal makes the exit code 1; an exchange that does not answer does not
+  (the run was stopped as asked; what was left open is logged).
 """
 
 from __future__ import annotations
@@ -72,6 +84,8 @@ from trading_bot.runtime.orders.manager import SequenceSource
 from trading_bot.runtime.orders.manager import TimeSeededSequence
 from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
+from trading_bot.runtime.shutdown import run_step
+from trading_bot.runtime.shutdown import time_left
 from trading_bot.runtime.summary import build_summary
 
 if TYPE_CHECKING:  # the journal pulls in SQLAlchemy: imported only when a run has one
@@ -85,6 +99,13 @@ _MAX_AUTH_FAILURES = 3
 _MAX_PASSES_PER_EVENT = 4
 _ACCOUNT_CHECK_MS = 1_000
 _STATE_SAVE_MS = 10_000
+_YIELD_EVERY = 1024  # market events between the market loop's yields to the event loop (signals, stop watcher)
+_LOCAL_RESERVE_S = 2.0  # of the shutdown budget, kept for saving the state and closing the journal (at most)
+_VENUE_RESERVE_S = 1.0  # of the shutdown budget, kept for closing the exchange (at most)
+_STATE_FLOOR_S = 0.5  # saving the strategy state gets at least this long, even past the deadline
+_JOURNAL_FLOOR_S = 1.0  # closing the journal gets at least this long, even past the deadline
+_VENUE_FLOOR_S = 0.5  # closing the exchange gets at least this long, even past the deadline
+_DRAIN_MARGIN_MS = 60_000  # the fill cross-check starts this long before the run started (clock skew)
 
 
 async def _restore(strategy: BaseStrategy[Any], journal: JournalLink) -> bool:
@@ -163,7 +184,11 @@ class TradingBot:
         self._next_state_save_ms = 0
         self.tracker = OrderTracker(f"{bot_id}-")
         self._stop = asyncio.Event()
+        self._stop_requested_at: float | None = None  # time.monotonic() of the first stop request
         self._wake = asyncio.Event()
+        self._journal_opening: asyncio.Task[None] | None = None
+        self._market_yield = False  # True while the market loop yields mid-stream (the heartbeat defers)
+        self._started_ms = 0
         self.stop_reason = ""
         self.exit_code = 0
         self.strategy_failed = False
@@ -191,51 +216,65 @@ class TradingBot:
             if self.exit_code == 0:  # a failure's reason is kept: it is why the run failed
                 self.stop_reason = reason
             _log.info("stop_requested", reason=reason)
+            self._stop_requested_at = time.monotonic()
             self._stop.set()
 
     async def run(self) -> RunResult:
-        """Connect, trade until stopped (or the replay ends), shut down in order; return the result."""
+        """Connect, trade until stopped (or the replay ends), shut down in order; return the result.
+
+        Raises:
+            ConfigError, DataError: the configuration or the data is unusable (found while starting); the
+                shutdown has run and the run row records exit code 2.
+        """
         self._started_wall = time.perf_counter()
         self.exchange.attach(self._on_update)
         try:
-            await self._start()
-            self.notify("READY=1")
-            self.notify(f"STATUS=trading {self.symbol} with {self.strategy.name}")
-            try:
-                async with asyncio.TaskGroup() as tg:
-                    if self.journal is not None:
-                        tg.create_task(self.journal.run_writer(), name="journal_writer")
-                    tg.create_task(self._market_loop(), name="market_data")
-                    tg.create_task(self._user_stream(), name="user_stream")
-                    tg.create_task(self._heartbeat(), name="heartbeat")
-                    tg.create_task(self._watch_stop(), name="stop_watcher")
-            except* _StopRequested:
-                pass
-            except* ConfigError as group:
-                self.exit_code = 2
-                self.stop_reason = str(group.exceptions[0])
-                _log.error("config_error", reason=self.stop_reason)
-            except* EmergencyStop as group:
-                self._fail(f"emergency stop: {group.exceptions[0]}")
-            except* (OperationalError, AuthenticationError) as group:
-                self._fail(f"halted: {group.exceptions[0]}")
-            except* DataError as group:
-                self.exit_code = 2
-                self.stop_reason = str(group.exceptions[0])
-                _log.error("data_error", reason=self.stop_reason)
-            except* Exception as group:  # a bug: stop in order, say what it was, exit 1
-                _log.error("internal_error", error=repr(group.exceptions[0]), exc_info=group.exceptions[0])
-                self._fail(f"internal error: {group.exceptions[0]!r}")
-        except ConfigError:
-            await self._close_exchange()
+            if await self._start_unless_stopped():
+                self.notify("READY=1")
+                self.notify(f"STATUS=trading {self.symbol} with {self.strategy.name}")
+                await self._trade()
+        except (ConfigError, DataError) as exc:
+            self.exit_code = 2
+            self.stop_reason = str(exc)
             raise
         except (OperationalError, ExchangeError) as exc:
             self._fail(f"could not start: {exc}")
+        except Exception as exc:  # a bug while starting: stop in order, say what it was, exit 1
+            _log.error("internal_error", error=repr(exc), exc_info=exc)
+            self._fail(f"internal error: {exc!r}")
         finally:
             self.notify("STOPPING=1")
             await self._shutdown()
         summary = self._summary()
         return RunResult(exit_code=self.exit_code, reason=self.stop_reason, summary=summary)
+
+    async def _trade(self) -> None:
+        """Run the long-lived tasks until a stop request or a failure; set the exit code and reason."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self.journal is not None:
+                    tg.create_task(self.journal.run_writer(), name="journal_writer")
+                tg.create_task(self._market_loop(), name="market_data")
+                tg.create_task(self._user_stream(), name="user_stream")
+                tg.create_task(self._heartbeat(), name="heartbeat")
+                tg.create_task(self._watch_stop(), name="stop_watcher")
+        except* _StopRequested:
+            pass
+        except* ConfigError as group:
+            self.exit_code = 2
+            self.stop_reason = str(group.exceptions[0])
+            _log.error("config_error", reason=self.stop_reason)
+        except* EmergencyStop as group:
+            self._fail(f"emergency stop: {group.exceptions[0]}")
+        except* (OperationalError, AuthenticationError) as group:
+            self._fail(f"halted: {group.exceptions[0]}")
+        except* DataError as group:
+            self.exit_code = 2
+            self.stop_reason = str(group.exceptions[0])
+            _log.error("data_error", reason=self.stop_reason)
+        except* Exception as group:  # a bug: stop in order, say what it was, exit 1
+            _log.error("internal_error", error=repr(group.exceptions[0]), exc_info=group.exceptions[0])
+            self._fail(f"internal error: {group.exceptions[0]!r}")
 
     def _fail(self, reason: str) -> None:
         self.exit_code = 1
@@ -244,9 +283,34 @@ class TradingBot:
         _log.error("bot_halted", reason=reason)
 
     # -- start ------------------------------------------------------------------------------
+    async def _start_unless_stopped(self) -> bool:
+        """Run the start phase raced against a stop request; return False when the stop came first."""
+        if self._stop.is_set():
+            _log.info("stopped_before_start", reason=self.stop_reason)
+            return False
+        start = asyncio.create_task(self._start(), name="start")
+        stopped = asyncio.create_task(self._stop.wait(), name="stop_during_start")
+        try:
+            await asyncio.wait((start, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            interrupted = not start.done()
+            if interrupted:
+                start.cancel()
+            await asyncio.wait((start, stopped), timeout=self.shutdown_timeout_s)
+        if not interrupted:
+            start.result()  # the start's own error, if it failed
+            return True
+        error = start.exception() if start.done() and not start.cancelled() else None
+        _log.warning("start_interrupted", reason=self.stop_reason, error=repr(error) if error else None)
+        return False
+
     async def _start(self) -> None:
+        self._started_ms = self.clock.now_ms()
         if self.journal is not None:
-            await self.journal.open(self.clock)
+            # Shielded: a stop during the open must not leave a run row behind that nobody closes.
+            self._journal_opening = asyncio.create_task(self.journal.open(self.clock), name="journal_open")
+            await asyncio.shield(self._journal_opening)
         await self.exchange.connect()
         self.market = market = self.exchange.market(self.symbol)
         self.portfolio = Portfolio(market)
@@ -306,8 +370,14 @@ class TradingBot:
         await self.exchange.run_user_stream()
 
     async def _market_loop(self) -> None:
-        """Feed every market event through the pipeline; an event that needs no await costs no coroutine."""
+        """Feed every market event through the pipeline; an event that needs no await costs no coroutine.
+
+        A replay at full speed never waits for anything, so once every 1024 events the loop yields to the
+        event loop: a signal is handled, and the stop seen, within about 3000 events (~0.05 s). The
+        heartbeat defers to the market loop during that yield, so a replay stays deterministic.
+        """
         stop = self._stop
+        countdown = _YIELD_EVERY
         async for md in self.exchange.stream_market_data(self.symbol):
             self.events += 1
             now = md.ts_ms
@@ -319,9 +389,20 @@ class TradingBot:
             wanted = self._wants_pass(md, now)
             if wanted is not None:
                 await self._strategy_passes(md, now, checked=wanted)
+            countdown -= 1
+            if not countdown:
+                countdown = _YIELD_EVERY
+                await self._yield_mid_stream()
             if stop.is_set():
                 return
         self.request_stop("end of market data")
+
+    async def _yield_mid_stream(self) -> None:
+        self._market_yield = True
+        try:
+            await asyncio.sleep(0)
+        finally:
+            self._market_yield = False
 
     async def _heartbeat(self) -> None:
         """Wake the strategy without market data, resolve unknown outcomes, ping the watchdog."""
@@ -332,7 +413,7 @@ class TradingBot:
                     await self._wake.wait()
             self._wake.clear()
             self.notify("WATCHDOG=1")
-            if self._in_pass:
+            if self._in_pass or self._market_yield:
                 continue
             orders = self.orders
             if orders is not None and orders.unknown_outcomes:
@@ -584,28 +665,78 @@ class TradingBot:
 
     # -- shutdown ----------------------------------------------------------------------------
     async def _shutdown(self) -> None:
-        with contextlib.suppress(Exception):
+        """Stop in order within one deadline (the module docstring has the steps); never raises."""
+        began = time.monotonic()
+        budget = self.shutdown_timeout_s
+        requested = self._stop_requested_at
+        deadline = (began if requested is None else min(requested, began)) + budget
+        journal_end = deadline - min(_VENUE_RESERVE_S, budget * 0.1)
+        local_reserve = min(_LOCAL_RESERVE_S, budget * 0.25)
+        network_end = journal_end - local_reserve
+        self._stop_strategy()
+        await run_step("orders", self._settle_orders, time_left(network_end))
+        await run_step("drain_fills", self._drain_fills, time_left(network_end))
+        await run_step("balances", self._final_balances, time_left(network_end))
+        if self.on_shutdown == "cancel" and self.tracker.open_count:
+            left = [o.client_order_id for o in self.tracker.open_orders()]
+            _log.error("shutdown_orders_left_open", open_orders=len(left), client_order_ids=left[:20])
+        state_s = time_left(journal_end - local_reserve / 2, floor=_STATE_FLOOR_S)
+        problem = await run_step("save_state", self._save_strategy_state, state_s)
+        if problem is not None:
+            self._shutdown_failed("save_state", problem)
+        journal_s = time_left(journal_end, floor=_JOURNAL_FLOOR_S)
+        problem = await run_step("journal_close", lambda: self._close_journal(journal_s * 0.6), journal_s)
+        if problem is not None:
+            self._shutdown_failed("journal_close", problem)
+        await run_step("venue_close", self.exchange.close, time_left(deadline, floor=_VENUE_FLOOR_S))
+        _log.info(
+            "bot_stopped",
+            reason=self.stop_reason,
+            exit_code=self.exit_code,
+            shutdown_s=round(time.monotonic() - began, 3),
+        )
+
+    def _shutdown_failed(self, step: str, problem: str) -> None:
+        """A local shutdown step failed: the run ends with exit code 1 (2 stays 2) and says why."""
+        if self.exit_code == 0:
+            self.exit_code = 1
+        self.stop_reason = f"{self.stop_reason}; {step} failed during shutdown: {problem}"
+
+    def _stop_strategy(self) -> None:
+        try:
             self.strategy.shutdown()
+        except Exception as exc:  # every hook is wrapped
+            self._strategy_crashed("shutdown", exc)
+
+    async def _settle_orders(self) -> None:
         orders = self.orders
-        if orders is not None and self.on_shutdown == "cancel" and self.tracker.open_count:
-            try:
-                async with asyncio.timeout(self.shutdown_timeout_s):
-                    await orders.cancel_all()
-            except TimeoutError:
-                _log.error("shutdown_cancel_timeout", open_orders=self.tracker.open_count)
+        if orders is None or not self.tracker.open_count:
+            return
+        if self.on_shutdown == "cancel":
+            await orders.cancel_all()
+        else:
+            _log.info("orders_kept", open_orders=self.tracker.open_count)
+
+    async def _drain_fills(self) -> None:
+        """Apply (and so journal) the run's fills the exchange has but the user stream did not deliver."""
+        if self.orders is None or self.portfolio is None:
+            return
+        since = max(0, self._started_ms - _DRAIN_MARGIN_MS)
+        fills = await self.exchange.fetch_my_trades(self.symbol, since)
+        tracker, recovered = self.tracker, []
+        for fill in fills:
+            if tracker.is_ours(fill.client_order_id) and not tracker.seen_trade(fill.symbol, fill.trade_id):
+                self._on_update(fill)
+                if tracker.seen_trade(fill.symbol, fill.trade_id):
+                    recovered.append(fill.trade_id)
+        if recovered:
+            _log.warning("fills_recovered_at_shutdown", count=len(recovered), trade_ids=recovered[:20])
+        else:
+            _log.info("fills_cross_checked", exchange_fills=len(fills))
+
+    async def _final_balances(self) -> None:
         if self.portfolio is not None:
-            with contextlib.suppress(ExchangeError, asyncio.CancelledError):
-                async with asyncio.timeout(self.shutdown_timeout_s):
-                    await self._refresh_balances()
-        await self._close_exchange()
-        if self.journal is not None:
-            await self._save_strategy_state()
-            try:
-                await self.journal.close(self.clock.now_ms(), self.stop_reason, self.exit_code)
-            except Exception as exc:  # the run is over; a journal failure must not hide its result
-                _log.error("journal_close_failed", error=repr(exc))
-                self.exit_code = 1
-        _log.info("bot_stopped", reason=self.stop_reason, exit_code=self.exit_code)
+            await self._refresh_balances()
 
     async def _save_strategy_state(self) -> None:
         """Store the strategy's snapshot in the journal when it changed since the last save."""
@@ -621,12 +752,14 @@ class TradingBot:
             await journal.save_state(self.strategy.name, self.clock.now_ms(), state)
             self._saved_state = state
 
-    async def _close_exchange(self) -> None:
-        try:
-            async with asyncio.timeout(self.shutdown_timeout_s):
-                await self.exchange.close()
-        except (TimeoutError, ExchangeError) as exc:
-            _log.error("exchange_close_failed", error=str(exc))
+    async def _close_journal(self, flush_timeout_s: float) -> None:
+        journal = self.journal
+        if journal is None:
+            return
+        opening = self._journal_opening
+        if opening is not None and not opening.done():
+            await asyncio.wait((opening,))  # stopped during the open: let it finish, then close its run row
+        await journal.close(self.clock.now_ms(), self.stop_reason, self.exit_code, flush_timeout_s=flush_timeout_s)
 
     def _summary(self) -> dict[str, Any]:
         elapsed = time.perf_counter() - self._started_wall

@@ -7,12 +7,14 @@ batching writer, whose ``run`` loop the supervisor owns in its TaskGroup.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
 from trading_bot.domain import Order
+from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.journal.store import JournalWriter
@@ -108,18 +110,45 @@ class JournalLink:
         """Store the strategy's snapshot."""
         await self.journal.save_strategy_state(strategy, ts_ms, state)
 
-    async def close(self, stopped_ms: int, exit_reason: str, exit_code: int) -> None:
-        """Flush queued rows, record the end of the run and close the journal."""
-        if self._journal is None:
+    async def close(
+        self, stopped_ms: int, exit_reason: str, exit_code: int, *, flush_timeout_s: float | None = None
+    ) -> None:
+        """Flush queued rows, record the end of the run and close the journal.
+
+        The end of the run is recorded even when the flush fails or runs out of time (the rows still
+        queued are lost from the journal, not the run row; the next start reconciles them with the
+        exchange).
+
+        Args:
+            stopped_ms: when the run stopped, epoch ms.
+            exit_reason: why it stopped.
+            exit_code: the process exit code.
+            flush_timeout_s: longest wait for the queued rows, seconds; ``None`` waits for all.
+
+        Raises:
+            OperationalError: the queued rows could not be written (the run row was still recorded if possible).
+            Exception: whatever recording the end of the run raised (the journal is closed either way).
+        """
+        journal = self._journal
+        if journal is None:
             return
+        flush_error: Exception | None = None
         try:
             if self._writer is not None:
-                await self._writer.flush()
+                try:
+                    async with asyncio.timeout(flush_timeout_s):
+                        await self._writer.flush()
+                except Exception as exc:  # incl. TimeoutError and a full disk: the run row comes first
+                    flush_error = exc
+                    _log.error("journal_flush_failed", error=repr(exc), pending=self._writer.pending)
             if self.run_id is not None:
-                await self._journal.finish_run(self.run_id, stopped_ms, exit_reason, exit_code)
+                await journal.finish_run(self.run_id, stopped_ms, exit_reason, exit_code)
         finally:
-            await self._journal.close()
             self._journal = None
+            await journal.close()
+        if flush_error is not None:
+            pending = self._writer.pending if self._writer is not None else 0
+            raise OperationalError(f"journal: {pending} queued rows not written: {flush_error!r}") from flush_error
 
     async def position(self, symbol: str) -> Decimal:
         """Return the signed position from the journal's fills."""
