@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or (args[0] not in known and args[0] not in ("--help", "-h")):
         args.insert(0, "run")
+    if args[0] != "run":  # the run command takes the stop signals over from runbot.py; the others get the defaults
+        from trading_bot.stop_signals import restore_defaults
+
+        restore_defaults()
     try:
         code = app(args=args, prog_name="runbot.py", standalone_mode=False)
     except _click_error() as exc:

@@ -7,7 +7,10 @@ answers fast and never imports ccxt.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Annotated
@@ -19,6 +22,7 @@ from trading_bot.cli.app import EXIT_FAILURE
 from trading_bot.cli.app import EXIT_USAGE
 from trading_bot.cli.app import app
 from trading_bot.cli.app import fail
+from trading_bot.stop_signals import STOP_SIGNALS
 
 if TYPE_CHECKING:
     from trading_bot.config import BotConfig
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["check_config", "list_exchanges", "list_strategies", "run_command"]
 
 _RUN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+_WATCHDOG_MARGIN_S = 5.0  # after the first stop signal, exit 1 is forced at shutdown_timeout_s + this
 
 
 def _load_config(path: Path | None, overrides: dict[str, Any]) -> BotConfig:
@@ -75,6 +80,8 @@ def run_command(
     json_output: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object on stdout")] = False,
 ) -> None:
     """Run the bot until stopped or until the replayed data ends."""
+    signals = _StopSignals()
+    signals.install()  # before anything slow: from here on a signal is an orderly stop, exit 0
     from trading_bot.errors import ConfigError
     from trading_bot.errors import DataError
     from trading_bot.runtime.builder import BotPlan
@@ -106,7 +113,7 @@ def run_command(
         notifier = SystemdNotifier.from_env()
         bot = build_bot(cfg, plan, strategy=strat, notify=notifier.notify if notifier is not None else None)
         try:
-            result = _run_with_signals(bot)
+            result = _run_with_signals(bot, signals)
         finally:
             if notifier is not None:
                 notifier.close()
@@ -118,30 +125,83 @@ def run_command(
     raise typer.Exit(result.exit_code)
 
 
-def _run_with_signals(bot: Any) -> Any:
-    """Run the bot's event loop; SIGINT/SIGTERM stop it in order, a second signal forces exit 1."""
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP for the run command, from its first line to the process exit.
+
+    The first signal is an orderly stop: before the event loop runs it is only recorded (the bot, once
+    built, is stopped before it starts anything); in the loop it asks the bot to stop and arms a
+    watchdog that forces exit 1 should the process still be there ``shutdown_timeout_s`` + 5 s later
+    (the orderly shutdown takes at most ``shutdown_timeout_s`` + 2 s). A second signal forces exit 1 at
+    once: that is safe for the exactly-once rule, as every order intent is committed to the journal
+    before its request leaves; updates still queued are reconciled with the exchange at the next start.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self._bot: Any = None
+
+    def install(self) -> None:
+        """Record stop signals (outside the event loop: a second one still forces exit 1)."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._on_signal_outside_loop)
+
+    def _on_signal_outside_loop(self, signum: int, frame: object) -> None:
+        self._record(signal.Signals(signum).name)
+
+    def _record(self, name: str) -> None:
+        self.received.append(name)
+        if len(self.received) > 1:
+            typer.echo(f"error: second {name}: forcing exit", err=True)
+            os._exit(EXIT_FAILURE)
+
+    def on_loop_signal(self, name: str) -> None:
+        """Handle a signal inside the event loop: stop the bot in order (a second one forces exit 1)."""
+        self._record(name)
+        self._stop_bot(name)
+
+    def take_over(self, bot: Any) -> None:
+        """Give the signals to ``bot`` (in its event loop); a signal recorded earlier stops it at once."""
+        self._bot = bot
+        if self.received:
+            self._stop_bot(self.received[0])
+
+    def _stop_bot(self, name: str) -> None:
+        bot = self._bot
+        if bot is None:
+            return
+        bot.request_stop(f"signal {name}")
+        limit_s = bot.shutdown_timeout_s + _WATCHDOG_MARGIN_S
+        watchdog = threading.Timer(limit_s, _force_exit, args=(limit_s,))
+        watchdog.daemon = True  # a backstop only: it dies with the process
+        watchdog.start()
+
+
+def _force_exit(limit_s: float) -> None:
+    typer.echo(f"error: the orderly stop took longer than {limit_s:.0f} s: forcing exit", err=True)
+    os._exit(EXIT_FAILURE)
+
+
+def _run_with_signals(bot: Any, signals: _StopSignals) -> Any:
+    """Run the bot's event loop with the stop signals handled in it (``_StopSignals``)."""
     import asyncio
-    import os
-    import signal
 
     async def runner() -> Any:
         loop = asyncio.get_running_loop()
-        received: list[str] = []
-
-        def on_signal(name: str) -> None:
-            received.append(name)
-            if len(received) > 1:
-                typer.echo(f"error: second {name}: forcing exit", err=True)
-                os._exit(EXIT_FAILURE)
-            bot.request_stop(f"signal {name}")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig.name)
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, signals.on_loop_signal, sig.name)
+        signals.take_over(bot)
         try:
             return await bot.run()
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            # Back to the recording handlers, not the defaults the loop would restore: a late signal must
+            # not kill the process (143). Blocked meanwhile, so none lands in between.
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                for sig in STOP_SIGNALS:
+                    loop.remove_signal_handler(sig)
+                signals.install()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     return asyncio.run(runner())
 
