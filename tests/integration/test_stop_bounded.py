@@ -8,9 +8,9 @@ journal's SQLite file.
 
 from __future__ import annotations
 
-import asyncio
 import resource
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -42,12 +42,20 @@ async def _static_emulator(faults: FaultConfig | None = None) -> BinanceEmulator
 
 
 @pytest_asyncio.fixture
-async def emulator() -> AsyncIterator[BinanceEmulator]:
+async def emu() -> AsyncIterator[BinanceEmulator]:
     emu = await _static_emulator()
     try:
         yield emu
     finally:
         await emu.stop()
+
+
+async def _trading(tmp_path: Path, emu: BinanceEmulator, shutdown_timeout_s: float) -> BotProcess:
+    """Start the grid bot on ``emu`` and return once its first buy rests at the exchange."""
+    config = write_config(tmp_path, emu, shutdown_timeout_s=shutdown_timeout_s, request_timeout_s=5)
+    bot = await BotProcess.start(tmp_path, "--config", str(config))
+    await bot.wait_until(lambda: bool(own_open_orders(emu)))
+    return bot
 
 
 def _assert_orderly(stopped_code: int, stderr: str) -> None:
@@ -58,12 +66,9 @@ def _assert_orderly(stopped_code: int, stderr: str) -> None:
 
 @pytest.mark.asyncio
 async def test_sigterm_while_the_exchange_is_slow_stops_within_shutdown_timeout_and_closes_the_run(
-    tmp_path: Path, emulator: BinanceEmulator
+    tmp_path: Path, emu: BinanceEmulator
 ) -> None:
-    emu = emulator
-    config = write_config(tmp_path, emu, shutdown_timeout_s=3, request_timeout_s=5)
-    bot = await BotProcess.start(tmp_path, "--config", str(config))
-    await bot.wait_until(lambda: bool(own_open_orders(emu)))
+    bot = await _trading(tmp_path, emu, shutdown_timeout_s=3)
     emu.set_faults(latency_ms=8000)  # every answer now outlasts the 5 s request timeout and the 3 s budget
 
     stopped = await bot.stop(signal.SIGTERM)
@@ -105,9 +110,8 @@ async def test_sigterm_while_connecting_to_a_dead_exchange_stops_within_shutdown
 
 @pytest.mark.asyncio
 async def test_sigterm_mid_reconcile_with_a_slow_exchange_stops_within_shutdown_timeout(
-    tmp_path: Path, emulator: BinanceEmulator
+    tmp_path: Path, emu: BinanceEmulator
 ) -> None:
-    emu = emulator
 
     def reconciling() -> bool:
         paths = {r["path"] for r in emu.request_log()}
@@ -119,11 +123,8 @@ async def test_sigterm_mid_reconcile_with_a_slow_exchange_stops_within_shutdown_
 
 
 @pytest.mark.asyncio
-async def test_sighup_stops_in_order_and_cancels_the_resting_orders(tmp_path: Path, emulator: BinanceEmulator) -> None:
-    emu = emulator
-    config = write_config(tmp_path, emu, shutdown_timeout_s=5)
-    bot = await BotProcess.start(tmp_path, "--config", str(config))
-    await bot.wait_until(lambda: bool(own_open_orders(emu)))
+async def test_sighup_stops_in_order_and_cancels_the_resting_orders(tmp_path: Path, emu: BinanceEmulator) -> None:
+    bot = await _trading(tmp_path, emu, shutdown_timeout_s=5)
     buy = own_open_orders(emu)[0]
     await emu.trade("BTC/USDT", str(buy["price"]), str(buy["origQty"]), "sell")  # fills it: a take-profit rests
     await bot.wait_until(lambda: len(own_open_orders(emu)) >= 2)  # the take-profit and the next buy
@@ -137,18 +138,15 @@ async def test_sighup_stops_in_order_and_cancels_the_resting_orders(tmp_path: Pa
 
 @pytest.mark.asyncio
 async def test_a_fill_the_exchange_made_during_the_shutdown_is_journaled_before_exit(
-    tmp_path: Path, emulator: BinanceEmulator
+    tmp_path: Path, emu: BinanceEmulator
 ) -> None:
-    emu = emulator
-    config = write_config(tmp_path, emu, shutdown_timeout_s=8)
-    bot = await BotProcess.start(tmp_path, "--config", str(config))
-    await bot.wait_until(lambda: bool(own_open_orders(emu)))
+    bot = await _trading(tmp_path, emu, shutdown_timeout_s=8)
     buy = own_open_orders(emu)[0]
     emu.set_faults(latency_ms=500)
     seen = len(emu.request_log())
 
     bot.proc.send_signal(signal.SIGTERM)
-    sent = asyncio.get_running_loop().time()
+    sent = time.monotonic()
     await bot.wait_until(lambda: any(r["method"] == "DELETE" for r in emu.request_log()[seen:]))
     # The cancel is on its way (held by the latency) and the user stream has stopped: the buy fills now.
     await emu.trade("BTC/USDT", str(buy["price"]), str(buy["origQty"]), "sell")
@@ -162,13 +160,8 @@ async def test_a_fill_the_exchange_made_during_the_shutdown_is_journaled_before_
 
 
 @pytest.mark.asyncio
-async def test_disk_full_during_shutdown_is_logged_bounded_and_exits_1(
-    tmp_path: Path, emulator: BinanceEmulator
-) -> None:
-    emu = emulator
-    config = write_config(tmp_path, emu, shutdown_timeout_s=4)
-    bot = await BotProcess.start(tmp_path, "--config", str(config))
-    await bot.wait_until(lambda: bool(own_open_orders(emu)))
+async def test_disk_full_during_shutdown_is_logged_bounded_and_exits_1(tmp_path: Path, emu: BinanceEmulator) -> None:
+    bot = await _trading(tmp_path, emu, shutdown_timeout_s=4)
     # A real out-of-space condition for this process only: every file write past 1 byte fails (EFBIG,
     # which SQLite reports as "database or disk is full"); Python ignores SIGXFSZ, so writes just fail.
     _, hard = resource.prlimit(bot.proc.pid, resource.RLIMIT_FSIZE)
