@@ -106,6 +106,7 @@ _STATE_FLOOR_S = 0.5  # saving the strategy state gets at least this long, even 
 _JOURNAL_FLOOR_S = 1.0  # closing the journal gets at least this long, even past the deadline
 _VENUE_FLOOR_S = 0.5  # closing the exchange gets at least this long, even past the deadline
 _DRAIN_MARGIN_MS = 60_000  # the fill cross-check starts this long before the run started (clock skew)
+_DRAIN_LOOKBACK_MS = 600_000  # ... but looks back at most this far (the user stream's own REST check runs every 30 s)
 
 
 async def _restore(strategy: BaseStrategy[Any], journal: JournalLink) -> bool:
@@ -301,8 +302,12 @@ class TradingBot:
         if not interrupted:
             start.result()  # the start's own error, if it failed
             return True
-        error = start.exception() if start.done() and not start.cancelled() else None
-        _log.warning("start_interrupted", reason=self.stop_reason, error=repr(error) if error else None)
+        if not start.done():
+            _log.error("start_interrupted", reason=self.stop_reason, problem="the start did not stop in time")
+        elif not start.cancelled() and start.exception() is not None:
+            _log.warning("start_interrupted", reason=self.stop_reason, error=repr(start.exception()))
+        else:
+            _log.info("start_interrupted", reason=self.stop_reason)
         return False
 
     async def _start(self) -> None:
@@ -718,10 +723,15 @@ class TradingBot:
             _log.info("orders_kept", open_orders=self.tracker.open_count)
 
     async def _drain_fills(self) -> None:
-        """Apply (and so journal) the run's fills the exchange has but the user stream did not deliver."""
+        """Apply (and so journal) the run's fills the exchange has but the user stream did not deliver.
+
+        Asks for the fills since the run started (less a clock-skew margin), or of the last 10 minutes
+        in a longer run: older ones were already cross-checked by the user stream's periodic REST check,
+        and the next start's reconciliation looks again.
+        """
         if self.orders is None or self.portfolio is None:
             return
-        since = max(0, self._started_ms - _DRAIN_MARGIN_MS)
+        since = max(0, self._started_ms - _DRAIN_MARGIN_MS, self.clock.now_ms() - _DRAIN_LOOKBACK_MS)
         fills = await self.exchange.fetch_my_trades(self.symbol, since)
         tracker, recovered = self.tracker, []
         for fill in fills:
