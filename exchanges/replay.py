@@ -35,8 +35,14 @@ timestamp are ordered by numeric ``trade_id``. A timestamp may step back by at m
 1.27 s behind the trades' exchange time; the merge does not correct that skew.
 
 Every problem in a file is a ``DataError`` naming the file and line: missing file, unreadable gzip,
-unknown header (naming the expected columns), non-numeric value, timestamps going backwards, crossed
-quote (bid > ask).
+unknown header (naming the expected columns), non-numeric value, timestamps going backwards, and every
+impossible record of ``trading_bot.domain.checks`` (a non-positive, infinite or NaN price, a negative
+size, a zero trade quantity, a crossed quote ``bid > ask``, a bar whose low/high do not contain its
+open/close, a timestamp outside 1970–2100 in ms), e.g. ``q.csv.gz:1234: bid -2 must be > 0``. A bad
+line stops the replay where it is: a bad record is never skipped or traded on.
+
+A file whose name carries a symbol (``binance_BTCUSDT_quotes_2024-08-08.csv.gz``) is refused by
+``validate`` when the feed serves another symbol (``ConfigError``); a name without one is accepted.
 """
 
 from __future__ import annotations
@@ -66,6 +72,10 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeTick
+from trading_bot.domain.checks import bar_problem
+from trading_bot.domain.checks import file_symbol_problem
+from trading_bot.domain.checks import quote_problem
+from trading_bot.domain.checks import trade_problem
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
 from trading_bot.log import get_logger
@@ -181,9 +191,13 @@ class ReplayFeed:
 
         Raises:
             DataError: a file is missing, not readable (bad gzip) or has an unknown header.
+            ConfigError: a file's name carries another symbol than the feed's.
         """
         found: list[ReplayFile] = []
         for path in self.paths:
+            problem = file_symbol_problem(str(path), self.symbol)
+            if problem is not None:
+                raise ConfigError(problem)
             with _open_text(path) as text:
                 header = self._header(path, csv.reader(text))
             kind, _ = _detect(path, header)
@@ -352,6 +366,7 @@ class ReplayFeed:
         i_ts, i_bp, i_bs = cols["timestamp"], cols["bid_price"], cols["bid_size"]
         i_ap, i_as = cols["ask_price"], cols["ask_size"]
         dec = Decimal
+        check = quote_problem
         prev = -(2**62)
         # Consecutive quotes often repeat a field: reuse the Decimal instead of parsing the string again.
         bp_s = bs_s = ap_s = as_s = ""
@@ -373,14 +388,16 @@ class ReplayFeed:
             s = row[i_as]
             if s != as_s:
                 as_s, asz = s, dec(s)
-            if bp > ap:
-                raise DataError(f"{path}:{reader.line_num}: crossed quote: bid {bp} > ask {ap}")
+            problem = check(ts, bp, bs, ap, asz)
+            if problem is not None:
+                raise DataError(f"{path}:{reader.line_num}: {problem}")
             yield (ts, index, _QUOTE, bp, bs, ap, asz)
 
     def _trade_records(self, index: int, path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Record]:
         i_ts, i_p, i_q = cols["timestamp"], cols["price"], cols["quantity"]
         i_side, i_id = cols["side"], cols["trade_id"]
         dec = Decimal
+        check = trade_problem
         sides = _SIDES
         prev = -(2**62)
         group: list[_Record] = []
@@ -393,13 +410,15 @@ class ReplayFeed:
             s = row[i_p]
             if s != p_s:
                 p_s, price = s, dec(s)
-                if not price.is_finite() or price <= 0:
-                    raise DataError(f"{path}:{reader.line_num}: trade price must be a positive number, got {s!r}")
+            quantity = dec(row[i_q])
+            problem = check(ts, price, quantity)
+            if problem is not None:
+                raise DataError(f"{path}:{reader.line_num}: {problem}")
             side_s = row[i_side]
             side = sides.get(side_s.strip().lower())
             if side is None:
                 raise DataError(f"{path}:{reader.line_num}: trade side must be buy or sell, got {side_s!r}")
-            record = (ts, index, _TRADE, price, dec(row[i_q]), side, row[i_id])
+            record = (ts, index, _TRADE, price, quantity, side, row[i_id])
             if ts != prev:
                 if len(group) > 1:
                     yield from _by_trade_id(group)
@@ -436,8 +455,9 @@ class ReplayFeed:
                 close=dec(row[i_c]),
                 volume=_ZERO if i_v is None or not row[i_v] else dec(row[i_v]),
             )
-            if not bar.low <= min(bar.open, bar.close) or not bar.high >= max(bar.open, bar.close):
-                raise DataError(f"{path}:{reader.line_num}: impossible bar: low/high do not contain open/close")
+            problem = bar_problem(ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            if problem is not None:
+                raise DataError(f"{path}:{reader.line_num}: {problem}")
             if pending is not None:
                 step = ts - prev
                 interval = step if interval is None else min(interval, step)

@@ -8,8 +8,12 @@ Formats are those of ``/work/shared/data`` (CSV or CSV.gz, gzip detected from th
 * trades — ``timestamp,price,quantity,side,trade_id[,...]``.
 
 Bars must be strictly ascending in time within a file (unsorted or duplicate timestamps are a
-``DataError`` naming the file and line); several bar files are merged by time, and the same timestamp
-in two files is a duplicate too. Quote and trade files are handed to the replay feed unchanged.
+``DataError`` naming the file and line) and plausible by ``trading_bot.domain.checks.bar_problem``
+(prices finite and > 0, low/high containing open/close, volume >= 0, a timestamp in 1970–2100 ms): an
+impossible bar is a ``DataError`` such as ``bars.csv:12: low 101 is above min(open 100, close 100.5)``.
+Several bar files are merged by time, and the same timestamp in two files is a duplicate too. Quote and
+trade files are handed to the replay feed unchanged (it applies the same rules to them). A file whose
+name carries a symbol (``binance_FILUSDT_1m.csv.gz``) is data of that symbol only (``check_data_symbol``).
 
 Markets without a bundled snapshot get a **synthetic market**: tick = the finest decimal step of the
 prices in the first rows of the data, lot step ``1e-8`` base units, no minimum amount or notional.
@@ -35,6 +39,9 @@ from typing import TextIO
 from trading_bot.domain import Bar
 from trading_bot.domain import Market
 from trading_bot.domain import Symbol
+from trading_bot.domain.checks import bar_problem
+from trading_bot.domain.checks import file_symbol
+from trading_bot.domain.checks import file_symbol_problem
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
 
@@ -43,6 +50,7 @@ __all__ = [
     "QUOTE_COLUMNS",
     "TRADE_COLUMNS",
     "BarSeries",
+    "check_data_symbol",
     "data_kind",
     "guess_symbol",
     "load_bars",
@@ -58,7 +66,6 @@ TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")
 _KINDS = (("quotes", QUOTE_COLUMNS), ("trades", TRADE_COLUMNS), ("bars", BAR_COLUMNS))
 _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
-_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
 _ZERO = Decimal(0)
 _SAMPLE_ROWS = 200
 
@@ -128,6 +135,7 @@ def _file_bars(path: Path, start_ms: int | None, end_ms: int | None, decimals: l
         i_v = names.index("volume") if "volume" in names else None
         dec = Decimal
         bar_cls = Bar
+        check = bar_problem
         prev = -(2**62)
         line = 1
         reader = csv.reader(text)
@@ -152,8 +160,9 @@ def _file_bars(path: Path, start_ms: int | None, end_ms: int | None, decimals: l
                     close=dec(c),
                     volume=_ZERO if i_v is None or not row[i_v] else dec(row[i_v]),
                 )
-                if not (bar.low <= bar.open <= bar.high and bar.low <= bar.close <= bar.high):
-                    raise DataError(f"{path}:{line}: impossible bar: low/high do not contain open/close")
+                problem = check(ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                if problem is not None:
+                    raise DataError(f"{path}:{line}: {problem}")
                 yield bar
         except (ValueError, InvalidOperation, IndexError) as exc:
             raise DataError(f"{path}:{line}: not a valid number in row: {exc!r}") from None
@@ -229,14 +238,19 @@ def parse_date(text: str, *, end: bool = False) -> int:
 
 def guess_symbol(path: Path) -> str | None:
     """Return ``FIL/USDT`` for ``binance_FILUSDT_1m.csv.gz`` (``<exchange>_<SYMBOL>_...``), else ``None``."""
-    parts = path.name.split("_")
-    if len(parts) < 2:
-        return None
-    pair = parts[1].replace("-", "").replace("/", "").upper()
-    for quote in _QUOTES:
-        if pair.endswith(quote) and len(pair) > len(quote):
-            return f"{pair[: -len(quote)]}/{quote}"
-    return None
+    return file_symbol(path.name)
+
+
+def check_data_symbol(paths: Sequence[Path], symbol: str) -> None:
+    """Refuse data files whose names carry another symbol than ``symbol`` (names without one pass).
+
+    Raises:
+        ConfigError: naming the file, the symbol it carries and the fix.
+    """
+    for path in paths:
+        problem = file_symbol_problem(str(path), symbol)
+        if problem is not None:
+            raise ConfigError(problem)
 
 
 def synthetic_market(symbol: str, price_decimals: int, fee: Decimal) -> Market:

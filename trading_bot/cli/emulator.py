@@ -45,6 +45,7 @@ def emulator_command(
     from trading_bot.emulator.config import FaultConfig
     from trading_bot.emulator.server import run_emulator
     from trading_bot.errors import ConfigError
+    from trading_bot.errors import DataError
 
     if replay is not None and not replay.exists():
         raise fail(f"--replay: file {replay} not found")
@@ -66,6 +67,8 @@ def emulator_command(
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_emulator(config))
+    except DataError as exc:  # an unreadable or impossible replay file, named with its line
+        raise fail(f"--replay: {exc}") from None
     except ValueError as exc:  # the replay file's rows (load_replay), read before the port is bound
         if replay is None:
             raise

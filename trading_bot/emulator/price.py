@@ -14,15 +14,20 @@ import io
 import itertools
 import math
 import random
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from trading_bot.domain.checks import bar_problem
+from trading_bot.domain.checks import file_symbol
+from trading_bot.domain.checks import quote_problem
+from trading_bot.domain.checks import trade_problem
 from trading_bot.emulator.config import market_id
-from trading_bot.emulator.config import split_symbol
 from trading_bot.emulator.klines import StoredBar
 from trading_bot.emulator.market import quantize_down
+from trading_bot.errors import DataError
 
 __all__ = [
     "QuoteEvent",
@@ -85,14 +90,7 @@ class ReplayFile:
 
 def symbol_from_filename(path: Path) -> str | None:
     """Return the unified symbol named by a ``<exchange>_<SYMBOL>_<kind>.csv[.gz]`` file, if any."""
-    parts = path.name.split("_")
-    if len(parts) < 3 or parts[1].upper().startswith("MULTI"):
-        return None
-    try:
-        base, quote = split_symbol(parts[1])
-    except ValueError:
-        return None
-    return f"{base}/{quote}"
+    return file_symbol(path.name)
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -104,39 +102,58 @@ def _open_text(path: Path) -> io.TextIOBase:
 def load_replay(path: Path, symbol: str) -> ReplayFile:
     """Load ``path`` for ``symbol`` (rows of other symbols are skipped in long-format files).
 
+    Every row must be a plausible record (``trading_bot.domain.checks``): the emulator never replays a
+    quote, trade or bar a real venue could not send.
+
     Raises:
-        ValueError: If the header is none of the known formats or no row is left.
+        DataError: naming the file (and line) if the header is none of the known formats, no row is
+            left, a value is not a number, or a record is impossible (``q.csv:7: bid -2 must be > 0``).
     """
     wanted = market_id(symbol)
-    with _open_text(path) as handle:
-        reader = csv.DictReader(handle)
-        header = set(reader.fieldnames or ())
-        rows = [r for r in reader if "symbol" not in r or _same(r["symbol"], wanted)]
+    try:
+        with _open_text(path) as handle:
+            reader = csv.DictReader(handle)
+            header = set(reader.fieldnames or ())
+            rows = [(reader.line_num, r) for r in reader if "symbol" not in r or _same(r["symbol"], wanted)]
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: unreadable replay file: {exc}") from None
     if not rows:
-        raise ValueError(f"{path}: no rows for {symbol}")
+        raise DataError(f"{path}: no rows for {symbol}")
+    parse: Callable[[dict[str, str]], QuoteEvent | TradeEvent | StoredBar]
     if {"bid_price", "ask_price"} <= header:
-        quotes: list[QuoteEvent | TradeEvent] = [
-            QuoteEvent(
-                int(r["timestamp"]),
-                Decimal(r["bid_price"]),
-                Decimal(r["bid_size"] or "1"),
-                Decimal(r["ask_price"]),
-                Decimal(r["ask_size"] or "1"),
-            )
-            for r in rows
-        ]
-        return ReplayFile("quotes", quotes, [], 0)
-    if {"price", "quantity", "side"} <= header:
-        trades: list[QuoteEvent | TradeEvent] = [
-            TradeEvent(int(r["timestamp"]), Decimal(r["price"]), Decimal(r["quantity"]), r["side"] == "buy")
-            for r in rows
-        ]
-        return ReplayFile("trades", trades, [], 0)
-    if {"open", "high", "low", "close"} <= header:
-        bars = [_bar(r) for r in rows]
-        diffs = [b.open_ms - a.open_ms for a, b in itertools.pairwise(bars) if b.open_ms > a.open_ms]
-        return ReplayFile("bars", [], bars, min(diffs) if diffs else 60_000)
-    raise ValueError(f"{path}: unknown replay format, header {sorted(header)}")
+        kind, parse = "quotes", _quote
+    elif {"price", "quantity", "side"} <= header:
+        kind, parse = "trades", _trade
+    elif {"open", "high", "low", "close"} <= header:
+        kind, parse = "bars", _bar
+    else:
+        raise DataError(f"{path}:1: unknown replay format, header {sorted(header)}")
+    events: list[QuoteEvent | TradeEvent] = []
+    bars: list[StoredBar] = []
+    for line, row in rows:
+        try:
+            record = parse(row)
+        except (ValueError, ArithmeticError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}:{line}: not a valid number or value in row: {exc!r}") from None
+        problem = _problem(record)
+        if problem is not None:
+            raise DataError(f"{path}:{line}: {problem}")
+        if isinstance(record, StoredBar):
+            bars.append(record)
+        else:
+            events.append(record)
+    if kind != "bars":
+        return ReplayFile(kind, events, [], 0)
+    diffs = [b.open_ms - a.open_ms for a, b in itertools.pairwise(bars) if b.open_ms > a.open_ms]
+    return ReplayFile("bars", [], bars, min(diffs) if diffs else 60_000)
+
+
+def _problem(record: QuoteEvent | TradeEvent | StoredBar) -> str | None:
+    if isinstance(record, QuoteEvent):
+        return quote_problem(record.time_ms, record.bid, record.bid_qty, record.ask, record.ask_qty)
+    if isinstance(record, TradeEvent):
+        return trade_problem(record.time_ms, record.price, record.qty)
+    return bar_problem(record.open_ms, record.open, record.high, record.low, record.close, record.volume)
 
 
 def _same(raw: str, wanted: str) -> bool:
@@ -144,6 +161,20 @@ def _same(raw: str, wanted: str) -> bool:
         return market_id(raw) == wanted
     except ValueError:
         return False
+
+
+def _quote(row: dict[str, str]) -> QuoteEvent:
+    return QuoteEvent(
+        int(row["timestamp"]),
+        Decimal(row["bid_price"]),
+        Decimal(row["bid_size"] or "1"),
+        Decimal(row["ask_price"]),
+        Decimal(row["ask_size"] or "1"),
+    )
+
+
+def _trade(row: dict[str, str]) -> TradeEvent:
+    return TradeEvent(int(row["timestamp"]), Decimal(row["price"]), Decimal(row["quantity"]), row["side"] == "buy")
 
 
 def _bar(row: dict[str, str]) -> StoredBar:
