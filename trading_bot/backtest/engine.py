@@ -15,6 +15,10 @@ backtest are off (``relaxed_risk_config``): no order or position notional cap, n
 rate limit, no stale-data limit, and account protection (emergency loss, account loss, stall) is off.
 The trading-state gate, the market's limits, the open-order count and the balance check stay on.
 
+Bad data: bar files are read (and checked by ``trading_bot.domain.checks``) in full before the run;
+quote and trade files are checked as they replay. A run whose data breaks mid-file raises ``DataError``
+from ``BacktestRun.run`` instead of returning a result: no metrics, no report for partial data.
+
 Equity curve (quote currency): on bars one point per bar at its close (quote + base × close, from the
 simulated account); on quotes/trades at most one point per ``curve_interval_ms`` of data time, taken
 as each event arrives (the account after the previous event, marked at this event's mid), plus a last
@@ -49,6 +53,7 @@ from risk.config import RiskConfig
 from risk.manager import RiskContext
 from risk.manager import RiskManager
 from risk.sizing import size_order
+from trading_bot.backtest.data import check_data_symbol
 from trading_bot.backtest.data import data_kind
 from trading_bot.backtest.data import guess_symbol
 from trading_bot.backtest.data import load_bars
@@ -67,6 +72,7 @@ from trading_bot.domain import OrderParams
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
+from trading_bot.errors import DataError
 from trading_bot.runtime.builder import build_strategy
 from trading_bot.runtime.orders.manager import TimeSeededSequence
 from trading_bot.runtime.supervisor import TradingBot
@@ -83,6 +89,7 @@ __all__ = [
 
 _DEFAULT_SYMBOL = "BTC/USDT"
 _DEFAULT_BAR_MS = 60_000
+_EXIT_USAGE = 2  # the supervisor's exit code for a ConfigError or DataError raised while running
 
 
 def relaxed_risk_config() -> RiskConfig:
@@ -254,10 +261,18 @@ class BacktestRun:
     feed: _SampledFeed | None = None
 
     async def run(self) -> BacktestResult:
-        """Run the bot to the end of the data and compute the metrics."""
+        """Run the bot to the end of the data and compute the metrics.
+
+        Raises:
+            DataError: the data broke during the run (an impossible or malformed record mid-file, or a
+                configuration problem found only once running, both exit code 2). What ran before it is
+                a partial run: no result, no metrics and no report are produced for it.
+        """
         with _batch_garbage_collection():
             started = time.perf_counter()
             result = await self.bot.run()
+            if result.exit_code == _EXIT_USAGE:
+                raise DataError(result.reason or "the data broke during the run")
             run_seconds = time.perf_counter() - started
             portfolio = self.bot.portfolio
             fills = list(portfolio.fills) if portfolio is not None else []
@@ -340,8 +355,10 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         progress: bar data only: called with the number of bars done, now and then.
 
     Raises:
-        ConfigError: bad strategy name or parameter, bad symbol, mixed data kinds, ``start > end``.
-        DataError: a data file is missing or malformed.
+        ConfigError: bad strategy name or parameter, bad symbol (or one that a data file's name
+            contradicts), mixed data kinds, ``start > end``.
+        DataError: a data file is missing or malformed (bars are read here in full; quote and trade
+            files only have their headers checked here and the rest while running: see ``run``).
     """
     if spec.start_ms is not None and spec.end_ms is not None and spec.start_ms > spec.end_ms:
         raise ConfigError("--from is after --to")
@@ -354,6 +371,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
     strategy = build_strategy(spec.strategy, spec.params)
     kind = _kind(spec.data)
     symbol = spec.symbol or guess_symbol(spec.data[0]) or _DEFAULT_SYMBOL
+    check_data_symbol(spec.data, symbol)
     clock = SimulatedClock()
     exchange: BaseExchangeClient
     sim: BarExchange | None = None
