@@ -4,6 +4,9 @@
 client and polling where it has not. ccxt is imported lazily (in ``connect``/``ccxt_exchange_ids``), so
 importing this module stays cheap. Numbers cross the boundary once: ccxt floats/strings become
 ``Decimal(str(x))`` here, and our Decimals are rounded with ccxt's ``*_to_precision`` before sending.
+Market data too is checked once, here: a quote, trade or bar that is malformed or impossible by
+``trading_bot.domain.checks`` is logged as ``market_data_rejected``, dropped (it never reaches the
+strategy) and counted per kind, with an alert past a threshold (``exchanges/ccxt/rejections.py``).
 
 Exactly-once: an order request that times out is never re-sent; the order is looked up by client id
 (bounded back-off) and the answer decides: found → its report; cleanly not found after the exchange's
@@ -29,6 +32,7 @@ from exchanges.ccxt.errors import ErrorContext
 from exchanges.ccxt.errors import map_ccxt_errors
 from exchanges.ccxt.errors import retry_transient
 from exchanges.ccxt.market_queue import MarketDataQueue
+from exchanges.ccxt.rejections import MarketDataRejections
 from exchanges.config import ExchangeConfig
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
@@ -50,6 +54,9 @@ from trading_bot.domain import TimeInForce
 from trading_bot.domain import TradeId
 from trading_bot.domain import TradeTick
 from trading_bot.domain import to_decimal
+from trading_bot.domain.checks import bar_problem
+from trading_bot.domain.checks import quote_problem
+from trading_bot.domain.checks import trade_problem
 from trading_bot.errors import AuthenticationError
 from trading_bot.errors import BadExchangeResponse
 from trading_bot.errors import ConfigError
@@ -144,6 +151,8 @@ class CcxtExchange(BaseExchangeClient):
         rate_limited_until_ms: clock time until which the exchange asked us to slow down (0: never).
         auth_failures: authentication failures seen so far (the supervisor halts after N).
         lookup_delays_s: waits before each lookup of an order whose request outcome is unknown.
+        rejections: market data dropped at this boundary (malformed, or impossible by
+            ``trading_bot.domain.checks``): counts per kind, an alert past a threshold (``rejections.py``).
     """
 
     def __init__(
@@ -176,6 +185,7 @@ class CcxtExchange(BaseExchangeClient):
         self.auth_failures = 0
         self.poll_interval_s = poll_interval_s
         self.lookup_delays_s = LOOKUP_DELAYS_S
+        self.rejections = MarketDataRejections(clock)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -438,26 +448,25 @@ class CcxtExchange(BaseExchangeClient):
         return fills
 
     def _quote(self, symbol: Symbol, t: Mapping[str, Any] | None, source: str) -> MarketData | None:
-        """Return a validated quote, or log ``bad_market_data`` and return None."""
+        """Return a quote that passes ``quote_problem``, or reject it (``market_data_rejected``) and return None."""
         try:
             if t is None:
                 raise BadExchangeResponse("no data")
-            bid, ask = _dec(t.get("bid"), "bid"), _dec(t.get("ask"), "ask")
-            if bid <= 0 or ask <= 0:
-                raise BadExchangeResponse(f"non-positive price bid={bid} ask={ask}")
-            if bid >= ask:
-                raise BadExchangeResponse(f"crossed book bid={bid} >= ask={ask}")
-            return MarketData(
+            md = MarketData(
                 symbol=symbol,
                 ts_ms=int(t.get("timestamp") or self._clock.now_ms()),
-                bid=bid,
-                ask=ask,
+                bid=_dec(t.get("bid"), "bid"),
+                ask=_dec(t.get("ask"), "ask"),
                 bid_size=_opt_dec(t.get("bidVolume"), "bidVolume") or ZERO,
                 ask_size=_opt_dec(t.get("askVolume"), "askVolume") or ZERO,
                 last=_opt_dec(t.get("last"), "last"),
             )
+            problem = quote_problem(md.ts_ms, md.bid, md.bid_size, md.ask, md.ask_size)
+            if problem is not None:
+                raise BadExchangeResponse(problem)
+            return md
         except (BadExchangeResponse, TypeError, ValueError, AttributeError) as e:
-            _log.error("bad_market_data", symbol=symbol, source=source, error=str(e))
+            self.rejections.reject("quote", symbol, source, str(e))
             return None
 
     # -- market data -----------------------------------------------------------------------------------
@@ -467,12 +476,12 @@ class CcxtExchange(BaseExchangeClient):
         """Return the best bid and ask from REST (ticker, or the order book when the ticker lacks them).
 
         Raises:
-            BadExchangeResponse: the answer is malformed, non-numeric or crossed (logged as ``bad_market_data``).
+            BadExchangeResponse: the answer is malformed or an impossible quote (``market_data_rejected``).
         """
         try:
             t = await self._rest_quote(symbol)
         except BadExchangeResponse as e:
-            _log.error("bad_market_data", symbol=symbol, source="rest", error=str(e))
+            self.rejections.reject("quote", symbol, "rest", str(e))
             raise
         md = self._quote(symbol, t, "rest")
         if md is None:
@@ -595,10 +604,11 @@ class CcxtExchange(BaseExchangeClient):
                 side=OrderSide(side),
                 trade_id=str(t.get("id") or ""),
             )
-            if tick.price <= 0 or tick.quantity <= 0:
-                raise BadExchangeResponse(f"non-positive trade price={tick.price} qty={tick.quantity}")
+            problem = trade_problem(tick.ts_ms, tick.price, tick.quantity)
+            if problem is not None:
+                raise BadExchangeResponse(problem)
         except (BadExchangeResponse, TypeError, ValueError, AttributeError) as e:
-            _log.error("bad_market_data", symbol=symbol, source="ws_trade", error=str(e))
+            self.rejections.reject("trade", symbol, "ws_trade", str(e))
             return None
         if quote is None:
             return None  # a trade before the first quote: no book to attach it to
@@ -622,7 +632,7 @@ class CcxtExchange(BaseExchangeClient):
                 await asyncio.sleep(self.poll_interval_s)
             except asyncio.CancelledError:
                 raise
-            except BadExchangeResponse:  # already logged as bad_market_data; the next poll may be fine
+            except BadExchangeResponse:  # already counted as market_data_rejected; the next poll may be fine
                 await asyncio.sleep(self.poll_interval_s)
             except TransientExchangeError as e:
                 attempt += 1
@@ -652,18 +662,20 @@ class CcxtExchange(BaseExchangeClient):
         for row in rows or ():
             try:
                 ts, o, h, low, c, v = row[:6]
-                bars.append(
-                    Bar(
-                        ts_ms=int(ts),
-                        open=_dec(o, "open"),
-                        high=_dec(h, "high"),
-                        low=_dec(low, "low"),
-                        close=_dec(c, "close"),
-                        volume=_opt_dec(v, "volume") or ZERO,
-                    )
+                bar = Bar(
+                    ts_ms=int(ts),
+                    open=_dec(o, "open"),
+                    high=_dec(h, "high"),
+                    low=_dec(low, "low"),
+                    close=_dec(c, "close"),
+                    volume=_opt_dec(v, "volume") or ZERO,
                 )
+                problem = bar_problem(bar.ts_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                if problem is not None:
+                    raise BadExchangeResponse(problem)
+                bars.append(bar)
             except (BadExchangeResponse, TypeError, ValueError) as e:
-                _log.error("bad_market_data", symbol=symbol, source="ohlcv", error=str(e))
+                self.rejections.reject("bar", symbol, "ohlcv", str(e))
         return sorted(bars, key=lambda b: b.ts_ms)
 
     # -- orders ----------------------------------------------------------------------------------------

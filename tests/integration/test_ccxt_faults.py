@@ -155,7 +155,7 @@ async def test_fetch_bbo_on_a_garbage_answer_raises_bad_exchange_response_and_lo
     with capture_logs() as logs, pytest.raises(BadExchangeResponse):
         await garbage_client.fetch_bbo(SYMBOL)
 
-    assert any(e["event"] == "bad_market_data" for e in logs)
+    assert any(e["event"] == "market_data_rejected" for e in logs)
 
 
 @pytest.mark.asyncio
@@ -168,9 +168,9 @@ async def test_polled_stream_skips_garbage_non_numeric_and_crossed_quotes_withou
         await stream.aclose()
 
     assert (first.bid, first.ask) == (Decimal("100.00"), Decimal("100.50"))
-    bad = [e for e in logs if e["event"] == "bad_market_data"]
+    bad = [e for e in logs if e["event"] == "market_data_rejected"]
     assert len(bad) == 3
-    assert any("crossed" in e["error"] for e in bad)
+    assert any("crossed" in e["reason"] for e in bad)
     assert garbage_client.last_market_data_ms is not None
 
 

@@ -84,6 +84,9 @@ class FaultConfig:
         clock_skew_ms: Offset added to the server clock (serverTime, recvWindow checks, event times).
         accept_then_timeout: Arm once: the next order POST is booked, but its answer is held back.
         accept_timeout_delay_s: How long the held-back answer is delayed, in seconds.
+        bad_quotes: The next N ``bookTicker`` stream messages carry bid -2 and ask -1 (an impossible quote;
+            the book itself, REST answers and matching are unchanged).
+        bad_trades: The next N public prints are streamed (``trade`` and ``aggTrade``) with quantity -1.
     """
 
     latency_ms: int = 0
@@ -95,6 +98,8 @@ class FaultConfig:
     clock_skew_ms: int = 0
     accept_then_timeout: bool = False
     accept_timeout_delay_s: float = 15.0
+    bad_quotes: int = 0
+    bad_trades: int = 0
 
     def __post_init__(self) -> None:
         check_faults({name: getattr(self, name) for name in FAULT_RANGES if name != "drop_ws"})

@@ -1,4 +1,4 @@
-"""Run-time fault state: latency, injected 5xx / 429, clock skew and held-back order answers."""
+"""Run-time fault state: latency, injected 5xx / 429, clock skew, held-back order answers, impossible market data."""
 
 from __future__ import annotations
 
@@ -81,3 +81,17 @@ class FaultState:
             return None
         self._config = dataclasses.replace(self._config, accept_then_timeout=False)
         return self._config.accept_timeout_delay_s
+
+    def take_bad_quote(self) -> bool:
+        """Consume one armed ``bad_quotes``; return True if the next bookTicker message must be impossible."""
+        if self._config.bad_quotes <= 0:
+            return False
+        self._config = dataclasses.replace(self._config, bad_quotes=self._config.bad_quotes - 1)
+        return True
+
+    def take_bad_trade(self) -> bool:
+        """Consume one armed ``bad_trades``; return True if the next public print must be streamed impossible."""
+        if self._config.bad_trades <= 0:
+            return False
+        self._config = dataclasses.replace(self._config, bad_trades=self._config.bad_trades - 1)
+        return True

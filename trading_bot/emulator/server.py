@@ -275,6 +275,8 @@ class BinanceEmulator:
         now = self.now_ms()
         key = market.market_id.lower()
         trade_event, agg_event = trade_events(market, trade, now)
+        if self._faults.take_bad_trade():  # fault: an impossible print on the stream only
+            trade_event, agg_event = {**trade_event, "q": "-1"}, {**agg_event, "q": "-1"}
         self._hub.publish(f"{key}@trade", trade_event)
         self._hub.publish(f"{key}@aggtrade", agg_event)
         self._bars[market.market_id].record(now, trade.price, trade.qty, taker_buy=not trade.buyer_maker)
@@ -291,7 +293,10 @@ class BinanceEmulator:
             if self._hub.wants(f"{key}@depth{levels}"):
                 self._hub.publish(f"{key}@depth{levels}", market.snapshot(levels))
         if change.top_changed:
-            self._hub.publish(f"{key}@bookticker", book_ticker_event(market))
+            ticker = book_ticker_event(market)
+            if self._faults.take_bad_quote():  # fault: an impossible quote on the stream only
+                ticker = {**ticker, "b": "-2", "a": "-1"}
+            self._hub.publish(f"{key}@bookticker", ticker)
             self._publish_tickers(market)
 
     def _publish_tickers(self, market: MarketState) -> None:
