@@ -72,9 +72,13 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeTick
+from trading_bot.domain.checks import MAX_TS_MS
 from trading_bot.domain.checks import bar_problem
+from trading_bot.domain.checks import book_problem
 from trading_bot.domain.checks import file_symbol_problem
+from trading_bot.domain.checks import price_problem
 from trading_bot.domain.checks import quote_problem
+from trading_bot.domain.checks import size_problem
 from trading_bot.domain.checks import trade_problem
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
@@ -366,9 +370,10 @@ class ReplayFeed:
         i_ts, i_bp, i_bs = cols["timestamp"], cols["bid_price"], cols["bid_size"]
         i_ap, i_as = cols["ask_price"], cols["ask_size"]
         dec = Decimal
-        check = quote_problem
+        book, size, max_ts = book_problem, size_problem, MAX_TS_MS
         prev = -(2**62)
-        # Consecutive quotes often repeat a field: reuse the Decimal instead of parsing the string again.
+        # Consecutive quotes often repeat a field: reuse the Decimal instead of parsing the string again,
+        # and apply quote_problem's parts only to what is new: fields when parsed, the time on every row.
         bp_s = bs_s = ap_s = as_s = ""
         bp = bs = ap = asz = _ZERO
         for row in reader:
@@ -376,44 +381,55 @@ class ReplayFeed:
             if ts < prev:
                 ts = self._backstep(path, reader.line_num, ts, prev)
             prev = ts
+            new_book = new_bs = new_as = False
             s = row[i_bp]
             if s != bp_s:
-                bp_s, bp = s, dec(s)
+                bp_s, bp, new_book = s, dec(s), True
             s = row[i_bs]
             if s != bs_s:
-                bs_s, bs = s, dec(s)
+                bs_s, bs, new_bs = s, dec(s), True
             s = row[i_ap]
             if s != ap_s:
-                ap_s, ap = s, dec(s)
+                ap_s, ap, new_book = s, dec(s), True
             s = row[i_as]
             if s != as_s:
-                as_s, asz = s, dec(s)
-            problem = check(ts, bp, bs, ap, asz)
-            if problem is not None:
-                raise DataError(f"{path}:{reader.line_num}: {problem}")
+                as_s, asz, new_as = s, dec(s), True
+            if (
+                not 0 <= ts < max_ts
+                or (new_book and book(bp, ap) is not None)
+                or (new_bs and size("bid_size", bs) is not None)
+                or (new_as and size("ask_size", asz) is not None)
+            ):
+                raise DataError(f"{path}:{reader.line_num}: {quote_problem(ts, bp, bs, ap, asz)}")
             yield (ts, index, _QUOTE, bp, bs, ap, asz)
 
     def _trade_records(self, index: int, path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Record]:
         i_ts, i_p, i_q = cols["timestamp"], cols["price"], cols["quantity"]
         i_side, i_id = cols["side"], cols["trade_id"]
         dec = Decimal
-        check = trade_problem
+        positive, max_ts = price_problem, MAX_TS_MS
         sides = _SIDES
         prev = -(2**62)
         group: list[_Record] = []
-        p_s = ""
-        price = _ZERO
+        p_s = q_s = ""
+        price = quantity = _ZERO
         for row in reader:
             ts = int(row[i_ts])
             if ts < prev:
                 ts = self._backstep(path, reader.line_num, ts, prev)
+            new_price = new_quantity = False
             s = row[i_p]
             if s != p_s:
-                p_s, price = s, dec(s)
-            quantity = dec(row[i_q])
-            problem = check(ts, price, quantity)
-            if problem is not None:
-                raise DataError(f"{path}:{reader.line_num}: {problem}")
+                p_s, price, new_price = s, dec(s), True
+            s = row[i_q]
+            if s != q_s:
+                q_s, quantity, new_quantity = s, dec(s), True
+            if (
+                not 0 <= ts < max_ts
+                or (new_price and positive("price", price) is not None)
+                or (new_quantity and positive("quantity", quantity) is not None)
+            ):
+                raise DataError(f"{path}:{reader.line_num}: {trade_problem(ts, price, quantity)}")
             side_s = row[i_side]
             side = sides.get(side_s.strip().lower())
             if side is None:

@@ -18,10 +18,13 @@ The rules (prices in quote currency, sizes in base currency, times in epoch mill
 * **bar** — ``open``, ``high``, ``low``, ``close`` finite and ``> 0``; ``low <= min(open, close)`` and
   ``high >= max(open, close)``; ``volume`` finite and ``>= 0``.
 
-The replay hot path calls these once per row, so each starts with one cheap test that lets a plausible
-record through (comparisons between finite numbers and ``is_finite`` / ``is_signed``, never a comparison
-with infinity, which costs twice as much); only a record that fails it is examined field by field for
-the reason. A negative zero size passes the slow path (``-0 >= 0``) after failing the fast one.
+Each record rule is composed of the field rules ``timestamp_problem``, ``price_problem``,
+``size_problem`` and ``book_problem`` (bid/ask together). A reader may apply those parts where they are
+cheapest — the replay feed checks a field when it parses a new value and the timestamp on every row —
+and gets the same verdict and the same reason. The record rules start with one cheap test that lets a
+plausible record through (comparisons between finite numbers and ``is_finite`` / ``is_signed``, never a
+comparison with infinity, which costs twice as much); only a record that fails it is examined field by
+field for the reason. A negative zero size passes the slow path (``-0 >= 0``) after failing the fast one.
 
 The module also reads the symbol a data file's name carries (``binance_BTCUSDT_quotes_2024-08-08.csv.gz``
 → ``BTC/USDT``), so a file of one market is not replayed as another.
@@ -38,9 +41,12 @@ from trading_bot.domain.ids import Symbol
 __all__ = [
     "MAX_TS_MS",
     "bar_problem",
+    "book_problem",
     "file_symbol",
     "file_symbol_problem",
+    "price_problem",
     "quote_problem",
+    "size_problem",
     "timestamp_problem",
     "trade_problem",
 ]
@@ -59,20 +65,31 @@ def timestamp_problem(ts_ms: int) -> str | None:
     return f"timestamp {ts_ms} is outside 1970-2100 in epoch milliseconds (a file in micro- or nanoseconds?)"
 
 
-def _price(name: str, value: Decimal) -> str | None:
+def price_problem(name: str, value: Decimal) -> str | None:
+    """Return why ``value`` cannot be the price (or trade quantity) ``name``: it must be finite and > 0."""
     if not value.is_finite():
         return f"{name} {value} must be a finite number"
-    if value <= 0:
+    if value <= _ZERO:
         return f"{name} {value} must be > 0"
     return None
 
 
-def _size(name: str, value: Decimal) -> str | None:
+def size_problem(name: str, value: Decimal) -> str | None:
+    """Return why ``value`` cannot be the size (or volume) ``name``: it must be finite and >= 0."""
     if not value.is_finite():
         return f"{name} {value} must be a finite number"
-    if value < 0:
+    if value < _ZERO:
         return f"{name} {value} must be >= 0"
     return None
+
+
+def book_problem(bid: Decimal, ask: Decimal) -> str | None:
+    """Return why ``bid``/``ask`` cannot be a top of book: each a price, and not crossed (``bid > ask``)."""
+    return (
+        price_problem("bid", bid)
+        or price_problem("ask", ask)
+        or (f"crossed quote: bid {bid} > ask {ask}" if bid > ask else None)
+    )
 
 
 def quote_problem(ts_ms: int, bid: Decimal, bid_size: Decimal, ask: Decimal, ask_size: Decimal) -> str | None:
@@ -92,11 +109,9 @@ def quote_problem(ts_ms: int, bid: Decimal, bid_size: Decimal, ask: Decimal, ask
         pass
     return (
         timestamp_problem(ts_ms)
-        or _price("bid", bid)
-        or _price("ask", ask)
-        or (f"crossed quote: bid {bid} > ask {ask}" if bid > ask else None)
-        or _size("bid_size", bid_size)
-        or _size("ask_size", ask_size)
+        or book_problem(bid, ask)
+        or size_problem("bid_size", bid_size)
+        or size_problem("ask_size", ask_size)
     )
 
 
@@ -107,7 +122,7 @@ def trade_problem(ts_ms: int, price: Decimal, quantity: Decimal) -> str | None:
             return None
     except InvalidOperation:
         pass
-    return timestamp_problem(ts_ms) or _price("price", price) or _price("quantity", quantity)
+    return timestamp_problem(ts_ms) or price_problem("price", price) or price_problem("quantity", quantity)
 
 
 def bar_problem(ts_ms: int, open_: Decimal, high: Decimal, low: Decimal, close: Decimal, volume: Decimal) -> str | None:
@@ -126,10 +141,10 @@ def bar_problem(ts_ms: int, open_: Decimal, high: Decimal, low: Decimal, close: 
         pass
     problem = (
         timestamp_problem(ts_ms)
-        or _price("open", open_)
-        or _price("high", high)
-        or _price("low", low)
-        or _price("close", close)
+        or price_problem("open", open_)
+        or price_problem("high", high)
+        or price_problem("low", low)
+        or price_problem("close", close)
     )
     if problem is not None:
         return problem
@@ -137,7 +152,7 @@ def bar_problem(ts_ms: int, open_: Decimal, high: Decimal, low: Decimal, close: 
         return f"low {low} is above min(open {open_}, close {close})"
     if high < max(open_, close):
         return f"high {high} is below max(open {open_}, close {close})"
-    return _size("volume", volume)
+    return size_problem("volume", volume)
 
 
 def file_symbol(name: str) -> Symbol | None:
