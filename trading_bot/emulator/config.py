@@ -34,6 +34,8 @@ FAULT_RANGES: Mapping[str, tuple[type, float, float]] = {
     "clock_skew_ms": (int, -86_400_000, 86_400_000),
     "accept_then_timeout": (bool, 0, 1),
     "accept_timeout_delay_s": (float, 0, 3600),
+    "bad_quotes": (int, 0, 1_000_000),
+    "bad_trades": (int, 0, 1_000_000),
     "drop_ws": (bool, 0, 1),
 }
 """Every fault name (``FaultConfig`` fields plus the ``drop_ws`` action): its JSON type and inclusive range."""
