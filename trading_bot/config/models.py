@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
@@ -20,12 +21,14 @@ from exchanges.config import ExchangeConfig
 from risk.config import RiskConfig
 from trading_bot.domain.bounds import HeartbeatSeconds
 from trading_bot.domain.bounds import TimeoutSeconds
+from trading_bot.errors import ConfigError
 from trading_bot.log import REDACTED
 from trading_bot.log import is_secret_key
 from trading_bot.log import redact_text
 from trading_bot.log import url_passwords
 
 __all__ = [
+    "DB_URL_FORMS",
     "ENV_PREFIX",
     "SECRET_FIELDS",
     "BotConfig",
@@ -34,6 +37,7 @@ __all__ = [
     "PersistenceSection",
     "StrategySection",
     "example_config_json",
+    "normalize_db_url",
     "secret_paths",
 ]
 
@@ -114,21 +118,84 @@ class LoggingSection(BaseModel):
 
 
 class PersistenceSection(BaseModel):
-    """Where the journal (orders, fills, strategy state) is stored."""
+    """Where the journal (orders, fills, strategy state) is stored.
+
+    ``db_url`` is normalised once, here: ``sqlite:///PATH`` (the form freqtrade and SQLAlchemy users write)
+    becomes ``sqlite+aiosqlite:///PATH``; ``postgresql://`` and ``postgres://`` become
+    ``postgresql+asyncpg://``. Any other scheme, a URL without a path, an in-memory SQLite database and a
+    NUL byte are refused with the list of supported forms (:data:`DB_URL_FORMS`).
+    """
 
     model_config = _FROZEN
 
     db_url: str | None = Field(
         default=None,
-        description="SQLAlchemy async URL; default sqlite+aiosqlite:///<bot.data_dir>/journal.db",
+        description="SQLAlchemy URL of the journal: sqlite:///PATH or postgresql://USER@HOST/DB (async drivers "
+        "added); default sqlite+aiosqlite:///<bot.data_dir>/journal.db",
     )
     enabled: bool = Field(default=True, description="journal orders and fills; off only for throwaway runs")
 
+    @field_validator("db_url")
+    @classmethod
+    def _check_db_url(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_db_url(value)
+
     def resolved_db_url(self, data_dir: Path) -> str:
-        """Return ``db_url``, or the SQLite file ``<data_dir>/journal.db`` when it is not set."""
+        """Return ``db_url``, or the SQLite file ``<data_dir>/journal.db`` when it is not set.
+
+        Raises:
+            ConfigError: ``data_dir`` contains a NUL byte (no file system accepts one).
+        """
         if self.db_url is not None:
             return self.db_url
-        return f"sqlite+aiosqlite:///{data_dir.expanduser() / 'journal.db'}"
+        text = str(data_dir.expanduser() / "journal.db")
+        if "\x00" in text:
+            raise ConfigError(f"bot.data_dir: contains a NUL byte ({str(data_dir)!r}); give a directory path")
+        return f"sqlite+aiosqlite:///{quote(text, safe=_PATH_SAFE)}"
+
+
+DB_URL_FORMS = (
+    "sqlite+aiosqlite:///PATH (or sqlite:///PATH; four slashes for an absolute path), "
+    "postgresql+asyncpg://USER@HOST/DB (or postgresql://, postgres://; pip install 'trading-bot[postgres]')"
+)
+"""The journal URLs ``persistence.db_url`` accepts, for error messages and the README."""
+
+_DB_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+_PATH_SAFE = "/~!$&'()*+,;=:@-._"  # kept as typed in a file URL; '?', '#', '%' and spaces are escaped
+
+
+def normalize_db_url(url: str) -> str:
+    """Return the async-driver form of a journal URL (see :class:`PersistenceSection`).
+
+    Raises:
+        ValueError: not a supported journal URL; the message lists :data:`DB_URL_FORMS`.
+    """
+    if "\x00" in url:
+        raise ValueError("contains a NUL byte; remove it")
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or not scheme:
+        raise ValueError(f"not a database URL; expected {DB_URL_FORMS}")
+    driver = _DB_SCHEMES.get(scheme.lower())
+    if driver is None:
+        raise ValueError(f"unsupported database {scheme!r}; expected {DB_URL_FORMS}")
+    if driver.startswith("sqlite"):
+        path = rest[1:].partition("?")[0] if rest.startswith("/") else ""
+        if not rest.startswith("/"):
+            raise ValueError(f"a SQLite URL names a file after three slashes; expected {DB_URL_FORMS}")
+        if path in ("", ":memory:"):
+            raise ValueError(
+                "an in-memory journal forgets every order when the bot stops; name a file, e.g. "
+                "sqlite:///var/journal.db (or set persistence.enabled=false for a throwaway run)"
+            )
+    elif not rest.strip("/"):
+        raise ValueError(f"a PostgreSQL URL needs a host and database; expected {DB_URL_FORMS}")
+    return f"{driver}://{rest}"
 
 
 class BotConfig(BaseModel):
