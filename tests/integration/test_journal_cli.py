@@ -190,3 +190,80 @@ def test_bad_filters_exit_2_with_one_line(journal_path: Path, workdir: Path) -> 
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "--status" in proc.stderr or "--since" in proc.stderr
+
+
+def test_status_of_an_empty_file_reports_no_journal_and_writes_nothing_into_it(workdir: Path) -> None:
+    empty = workdir / "empty.db"
+    empty.touch()
+
+    proc = run_cli("status", "--db", str(empty), cwd=workdir)
+
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: no journal at {empty} (the file is empty)")
+    assert empty.stat().st_size == 0  # no schema written into it
+    assert sorted(p.name for p in workdir.iterdir()) == ["empty.db"]
+
+
+@pytest.mark.parametrize("command", [["orders"], ["trades"], ["status"], ["status", "--json"]])
+def test_read_commands_open_the_journal_read_only_and_change_no_byte(
+    journal_path: Path, workdir: Path, command: list[str]
+) -> None:
+    copy = workdir / "journal.db"
+    copy.write_bytes(journal_path.read_bytes())
+    before = copy.read_bytes()
+
+    proc = run_cli(*command, "--db", str(copy), cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    assert copy.read_bytes() == before
+    assert sorted(p.name for p in workdir.iterdir()) == ["journal.db"]  # no -wal, -shm or lock file
+
+
+async def _fill_uneven_entries(path: Path) -> None:
+    """Three buys at prices whose average does not terminate, then one sell."""
+    journal = await Journal.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        for i, (side, price) in enumerate(
+            [(OrderSide.BUY, "60000.01"), (OrderSide.BUY, "60001.13"), (OrderSide.BUY, "60003.37"),
+             (OrderSide.SELL, "60100.11")]
+        ):  # fmt: skip
+            order = _order(i + 1, BTC, side, "0.001", price, T0 + i)
+            await journal.record_fill(_fill(order, f"u{i}", T0 + i), T0 + i)
+    finally:
+        await journal.close()
+
+
+def test_status_prints_pnl_and_average_entry_without_decimal_residue(workdir: Path) -> None:
+    path = workdir / "journal.db"
+    asyncio.run(_fill_uneven_entries(path))
+
+    proc = run_cli("status", "--db", str(path), "--json", cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    (btc,) = json.loads(proc.stdout)["positions"]
+    # average entry 180004.51 / 3 = 60001.503333...; realized (60100.11 - that) * 0.001 = 0.0986066...
+    assert btc["average_entry"] == "60001.50333"  # 2 price decimals + 3 quantity decimals
+    assert btc["realized_pnl"] == "0.09861"
+    assert btc["quantity"] == "0.002"
+    assert btc["fees"] == "0.24010462"  # a sum of fills: exact
+    assert btc["net_pnl"] == "-0.14149462"
+    text = run_cli("status", "--db", str(path), cwd=workdir).stdout
+    assert "60001.50333 " in text
+    assert "0000000" not in text
+
+
+@pytest.mark.parametrize("target", ["a_dir", "missing/trades.csv", "a_file/trades.csv"])
+def test_trades_csv_to_a_path_that_cannot_be_a_file_exits_2_with_one_line(
+    journal_path: Path, workdir: Path, target: str
+) -> None:
+    (workdir / "a_dir").mkdir()
+    (workdir / "a_file").write_text("x")
+
+    proc = run_cli("trades", "--db", str(journal_path), "--csv", str(workdir / target), cwd=workdir)
+
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: --csv: ")
+    assert str(workdir / target) in line
+    assert "Traceback" not in proc.stderr

@@ -1,10 +1,12 @@
 """Journal commands: ``runbot.py orders``, ``runbot.py trades`` and ``runbot.py status``.
 
 They read the bot's journal (``--db URL`` or a SQLite file path; else the config's
-``persistence.db_url``, default ``<bot.data_dir>/journal.db``) and never talk to an exchange. Tables are
-plain aligned text; ``--json`` prints one JSON value on stdout (money as exact decimal strings, times
-as epoch ms plus ISO-8601 UTC). ``trades --csv FILE`` exports the fills as a trade log. A missing
-journal file exits 2 with a one-line message naming the path.
+``persistence.db_url``, default ``<bot.data_dir>/journal.db``) and never talk to an exchange. The
+journal is opened read-only (``Journal.open(read_only=True)``): nothing is created, migrated or written,
+and a missing, empty or foreign file exits 2 with a one-line message naming the path. They take no lock,
+so they work while the bot runs. Tables are plain aligned text; ``--json`` prints one JSON value on
+stdout (money as exact decimal strings, times as epoch ms plus ISO-8601 UTC). ``trades --csv FILE``
+exports the fills as a trade log.
 
 Only typer is imported at module level: ``--help`` stays fast and never imports the runtime.
 """
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
     from collections.abc import Callable
     from collections.abc import Sequence
+    from decimal import Decimal
     from typing import TypeVar
 
     from trading_bot.domain import Fill
@@ -66,67 +69,58 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON value o
 
 # -- journal location and access -------------------------------------------------------------------
 def _db_url(config: Path | None, db: str | None) -> str:
-    """Return the journal URL from ``--db``, else from the config (file, environment, defaults)."""
-    if db is not None:
-        return db if "://" in db else f"sqlite+aiosqlite:///{Path(db).expanduser().resolve()}"
-    from trading_bot.config import load_config
+    """Return the journal URL from ``--db`` (a URL or a SQLite file), else from the config."""
     from trading_bot.errors import ConfigError
+
+    if db is not None:
+        if "://" not in db:
+            return f"sqlite+aiosqlite:///{_file_url_path(Path(db).expanduser().absolute())}"
+        from trading_bot.config.models import normalize_db_url
+
+        try:
+            return normalize_db_url(db)
+        except ValueError as exc:
+            raise fail(f"--db: {exc}") from None
+    from trading_bot.config import load_config
 
     try:
         cfg = load_config(config)
+        return cfg.persistence.resolved_db_url(cfg.bot.data_dir)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    return cfg.persistence.resolved_db_url(cfg.bot.data_dir)
 
 
-def _check_exists(url: str) -> str:
-    """Return the URL for display (password hidden); exit 2 when a SQLite journal file is missing."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+def _file_url_path(path: Path) -> str:
+    from urllib.parse import quote
 
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise fail(f"--db: not a database URL or file: {url!r}") from None
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database not in ("", ":memory:") and not database.startswith("file:"):
-            path = Path(database).expanduser()
-            if not path.is_file():
-                raise fail(
-                    f"no journal at {path.resolve()}: it is created when the bot runs "
-                    "(python runbot.py --config FILE); or point --db / --config at an existing one"
-                )
-    return parsed.render_as_string(hide_password=True)
+    return quote(str(path), safe="/~-._")
 
 
 def _with_journal(config: Path | None, db: str | None, query: Callable[[Journal], Awaitable[T]]) -> tuple[str, T]:
-    """Open the journal, run ``query`` on it, close it; return the display URL and the result."""
+    """Open the journal read-only, run ``query`` on it, close it; return the display URL and the result."""
     import asyncio
 
+    from trading_bot.errors import ConfigError
     from trading_bot.errors import TradingBotError
     from trading_bot.log import configure_logging
     from trading_bot.runtime.journal.store import Journal
 
     configure_logging("warning", "console")  # logs go to stderr; stdout is the command's output
     url = _db_url(config, db)
-    shown = _check_exists(url)
 
-    async def run() -> T:
-        journal = await Journal.open(url)
+    async def run() -> tuple[str, T]:
+        journal = await Journal.open(url, read_only=True)
         try:
-            return await query(journal)
+            return journal.location.shown, await query(journal)
         finally:
             await journal.close()
 
     try:
-        return shown, asyncio.run(run())
+        return asyncio.run(run())
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     except TradingBotError as exc:
-        raise fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
-    except Exception as exc:  # a database error: one line, not a traceback
-        if type(exc).__module__.startswith("sqlalchemy") or isinstance(exc, OSError):
-            raise fail(f"journal {shown}: {exc}", EXIT_FAILURE) from None
-        raise
+        raise fail(str(exc), EXIT_FAILURE) from None
 
 
 # -- parsing and formatting ------------------------------------------------------------------------
@@ -301,6 +295,8 @@ def trades_command(
 ) -> None:
     """Print the journal's fills as a table or JSON; with ``--csv FILE`` also write them as CSV."""
     since_ms = _parse_since(since)
+    if csv_path is not None:
+        _check_csv_path(csv_path)
 
     async def query(journal: Journal) -> list[Fill]:
         return await journal.fills(symbol=symbol, since_ms=since_ms, client_order_id=order, limit=limit)
@@ -317,6 +313,19 @@ def trades_command(
         typer.echo(_table(TRADE_LOG_COLUMNS, [[r[c] for c in TRADE_LOG_COLUMNS] for r in records]))
     else:
         typer.echo("no fills")
+
+
+def _check_csv_path(path: Path) -> None:
+    """Exit 2 with one line when ``--csv`` names something that cannot become a CSV file."""
+    import os
+
+    parent = path.parent
+    if path.is_dir():
+        raise fail(f"--csv: {path} is a directory; give a file name, e.g. {path / 'trades.csv'}")
+    if not parent.is_dir():
+        raise fail(f"--csv: the directory of {path} does not exist (or is a file); create it or give another path")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise fail(f"--csv: permission denied: cannot write {path}; give a path this user may write")
 
 
 def _write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
@@ -406,26 +415,56 @@ def _describe_run(run: dict[str, Any] | None) -> str:
 
 
 def _positions(fills: Sequence[Fill]) -> list[dict[str, Any]]:
-    """Return one position per symbol, built from its fills in order (``trading_bot.domain.Position``)."""
+    """Return one position per symbol, built from its fills in order (``trading_bot.domain.Position``).
+
+    The average entry and the realized PnL come from an average-cost division (``Position.apply``), so
+    they carry up to 28 significant digits (``0.09782000000000000000000004``). They are shown rounded to
+    the finest amount the symbol's fills can express exactly: price decimals + quantity decimals (a
+    realized PnL of fills never needs more). Quantities and fees are sums of fills: shown exactly.
+    """
     from trading_bot.domain import Position
 
     positions: dict[str, Position] = {}
+    places: dict[str, int] = {}
     for fill in fills:
         position = positions.get(fill.symbol)
         if position is None:
             quote = fill.symbol.partition("/")[2].partition(":")[0]
             position = positions[fill.symbol] = Position(symbol=fill.symbol, quote_currency=quote)
         position.apply(fill)
-    return [
-        {
-            "symbol": p.symbol,
-            "quantity": str(p.quantity),
-            "average_entry": str(p.average_price),
-            "realized_pnl": str(p.realized_pnl),
-            "fees": str(p.fees),
-            "net_pnl": str(p.realized_pnl - p.fees),
-            "currency": p.quote_currency,
-            "fills": p.fill_count,
-        }
-        for p in sorted(positions.values(), key=lambda p: p.symbol)
-    ]
+        places[fill.symbol] = max(places.get(fill.symbol, 0), _places(fill.price) + _places(fill.quantity))
+    rows = []
+    for p in sorted(positions.values(), key=lambda p: p.symbol):
+        digits = places[p.symbol]
+        realized = _rounded(p.realized_pnl, digits)
+        rows.append(
+            {
+                "symbol": p.symbol,
+                "quantity": _plain(p.quantity),
+                "average_entry": _plain(_rounded(p.average_price, digits)),
+                "realized_pnl": _plain(realized),
+                "fees": _plain(p.fees),
+                "net_pnl": _plain(realized - p.fees),
+                "currency": p.quote_currency,
+                "fills": p.fill_count,
+            }
+        )
+    return rows
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _rounded(value: Decimal, places: int) -> Decimal:
+    from decimal import Context
+    from decimal import Decimal
+
+    return value.quantize(Decimal(1).scaleb(-places), context=Context(prec=100))
+
+
+def _plain(value: Decimal) -> str:
+    """Render ``value`` without exponent or trailing zeros (``1E+1`` → ``10``, ``-0`` → ``0``)."""
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text

@@ -78,15 +78,25 @@ def run_command(
     log_format: Annotated[str | None, typer.Option(help="console | json | auto")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object on stdout")] = False,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="once, after restoring an older journal: take the exchange's orders and fills of this bot id "
+            "into it and move the id sequence past them (see README, 'A journal older than the exchange')",
+        ),
+    ] = False,
 ) -> None:
     """Run the bot until stopped or until the replayed data ends."""
     signals = _StopSignals()
     signals.install()  # before anything slow: from here on a signal is an orderly stop, exit 0
     from trading_bot.errors import ConfigError
     from trading_bot.errors import DataError
+    from trading_bot.errors import OperationalError
     from trading_bot.runtime.builder import BotPlan
     from trading_bot.runtime.builder import build_bot
     from trading_bot.runtime.builder import build_strategy
+    from trading_bot.runtime.builder import journal_url
     from trading_bot.runtime.builder import parse_strategy_args
     from trading_bot.runtime.builder import resolve_symbol
 
@@ -107,7 +117,10 @@ def run_command(
             cfg = cfg.model_copy(update={"bot": cfg.bot.model_copy(update={"symbol": resolved})})
         _configure_logging(cfg, log_format, log_level)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
-        plan = BotPlan(paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed))
+        plan = BotPlan(
+            paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed), adopt=adopt
+        )
+        _check_journal(journal_url(cfg, plan))
         from trading_bot.runtime.notify import SystemdNotifier
 
         notifier = SystemdNotifier.from_env()
@@ -119,10 +132,28 @@ def run_command(
                 notifier.close()
     except (ConfigError, DataError) as exc:
         raise fail(str(exc)) from None
+    except OperationalError as exc:  # the journal's disk or permissions, found before trading
+        raise fail(str(exc), EXIT_FAILURE) from None
     if result.exit_code == EXIT_USAGE:
         raise fail(result.reason)
     _print_summary(result.summary, json_output)
     raise typer.Exit(result.exit_code)
+
+
+def _check_journal(db_url: str | None) -> str | None:
+    """Check the journal a run would open (nothing is created or changed); describe it, or ``None`` if none.
+
+    Raises:
+        ConfigError: the bot would refuse it (exit 2).
+        OperationalError: the bot could not use it on this machine (exit 1).
+    """
+    if db_url is None:
+        return None
+    import asyncio
+
+    from trading_bot.runtime.journal.connect import check_journal
+
+    return asyncio.run(check_journal(db_url))
 
 
 class _StopSignals:
@@ -250,26 +281,40 @@ def list_exchanges() -> None:
         typer.echo(name)
 
 
-@app.command("check-config", help="Validate a config file (plus environment) and print it, secrets redacted.")
+@app.command(
+    "check-config",
+    help="Validate a config file (plus environment) and the journal it names; print the config, secrets redacted.",
+)
 def check_config(
     path: Annotated[Path | None, typer.Argument(help="config file; default: config.example.json rules only")] = None,
 ) -> None:
-    """Print the effective, redacted config as JSON; exit 2 with a one-line reason if it is invalid.
+    """Print the effective, redacted config as JSON; exit 2 (or 1) with a one-line reason if it is unusable.
 
     Beyond the config models it checks what the plug-ins know (``_check_plugins``): the strategy name
-    and its params, and the exchange name. A FIFO, device or directory given as FILE is refused, never
-    read.
+    and its params, and the exchange name; and, read-only, the journal a live or paper run would open:
+    the URL and its driver, the path (SQLite: a writable directory or file, a SQLite database whose
+    schema this code can read). The journal's description goes to stderr; stdout is the config alone. A
+    FIFO, device or directory given as FILE is refused, never read.
     """
     import json
 
     from trading_bot.errors import ConfigError
+    from trading_bot.errors import OperationalError
 
     try:
         cfg = _load_config(path, {})
         _check_plugins(cfg)
+        from trading_bot.runtime.builder import BotPlan
+        from trading_bot.runtime.builder import journal_url
+
+        described = _check_journal(journal_url(cfg, BotPlan()))
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    except OperationalError as exc:
+        raise fail(str(exc), EXIT_FAILURE) from None
     typer.echo(json.dumps(cfg.redacted(), indent=2, sort_keys=True, default=str))
+    if described is not None:
+        typer.echo(described, err=True)
 
 
 def _check_plugins(cfg: BotConfig) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "build_bot",
     "build_strategy",
     "check_exchange_name",
+    "journal_url",
     "parse_strategy_args",
     "resolve_symbol",
     "validate_strategy_params",
@@ -46,11 +47,29 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class BotPlan:
-    """How to run: ``paper`` (simulated fills), replay files (recorded data), replay speed."""
+    """How to run: ``paper`` (simulated fills), replay files (recorded data), replay speed, ``adopt``.
+
+    ``adopt`` lets reconciliation take the exchange's history of this bot into a journal older than it
+    (``reconcile``); without it such a journal stops the start with exit 2.
+    """
 
     paper: bool = False
     replay: tuple[Path, ...] = ()
     speed: float | None = None
+    adopt: bool = False
+
+
+def journal_url(config: BotConfig, plan: BotPlan) -> str | None:
+    """Return the journal URL the run uses, or ``None`` when it journals nothing (replays, journal off).
+
+    Raises:
+        ConfigError: ``--adopt`` without a journal; a NUL byte in ``bot.data_dir``.
+    """
+    if not config.persistence.enabled or plan.replay:
+        if plan.adopt:
+            raise ConfigError("--adopt: this run keeps no journal (a replay, or persistence.enabled=false)")
+        return None
+    return config.persistence.resolved_db_url(config.bot.data_dir)
 
 
 def parse_strategy_args(args: Sequence[str]) -> dict[str, Any]:
@@ -202,11 +221,11 @@ def build_bot(
         return size_order(params, ctx, sizing_cfg)
 
     journal = None
-    if config.persistence.enabled and not plan.replay:
+    db_url = journal_url(config, plan)
+    if db_url is not None:
         from trading_bot.runtime.journal.link import JournalLink
 
-        db_url = config.persistence.resolved_db_url(config.bot.data_dir)
-        journal = JournalLink(db_url, config.bot.bot_id, config.config_hash())
+        journal = JournalLink(db_url, config.bot.bot_id, config.config_hash(), adopt=plan.adopt)
     return TradingBot(
         bot_id=config.bot.bot_id,
         symbol=Symbol(config.bot.symbol),

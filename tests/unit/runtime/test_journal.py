@@ -36,6 +36,7 @@ from trading_bot.domain import OrderType
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
+from trading_bot.errors import ConfigError
 from trading_bot.errors import OperationalError
 from trading_bot.runtime.journal import schema as js
 from trading_bot.runtime.journal.store import Journal
@@ -456,28 +457,28 @@ async def test_reopening_a_current_journal_applies_no_migration_and_keeps_data(d
 
     reopened = await Journal.open(db_url)
     try:
-        assert await _versions(reopened) == [1]
+        assert await _versions(reopened) == list(range(1, js.SCHEMA_VERSION + 1))
         assert len(await reopened.fills()) == 1
     finally:
         await reopened.close()
 
 
-async def test_opening_a_v1_journal_with_a_newer_migration_list_applies_only_the_new_step(db_url: str) -> None:
+async def test_opening_a_journal_with_a_newer_migration_list_applies_only_the_new_step(db_url: str) -> None:
     journal = await Journal.open(db_url)
     await journal.record_fill(make_fill("t"), 1)
     await journal.close()
 
     upgraded = await Journal.open(db_url, migrations=[*js.MIGRATIONS, _add_future_table])
     try:
-        assert await _versions(upgraded) == [1, 2]
+        assert await _versions(upgraded) == list(range(1, js.SCHEMA_VERSION + 2))
         assert len(await upgraded.fills()) == 1
         async with upgraded._engine.begin() as conn:
             await conn.execute(text("INSERT INTO test_future_table (note) VALUES ('v2 table exists')"))
     finally:
         await upgraded.close()
 
-    with pytest.raises(OperationalError, match="newer than this code"):
-        await Journal.open(db_url)  # the current code must not run on a v2 journal
+    with pytest.raises(ConfigError, match="newer than this code"):
+        await Journal.open(db_url)  # the current code must not run on a newer journal (exit 2: upgrade the bot)
 
 
 # -- batched writer ------------------------------------------------------------------------------------

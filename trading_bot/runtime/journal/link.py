@@ -2,7 +2,8 @@
 
 It gives the order manager what it needs (a durable write-ahead ``record_intent``, denial records and
 client-order-id sequence numbers that survive restarts) and queues order updates and fills on the
-batching writer, whose ``run`` loop the supervisor owns in its TaskGroup.
+batching writer, whose ``run`` loop the supervisor owns in its TaskGroup. It holds the one-bot lock
+(``lock``) from ``open`` to ``close``, and carries the run's ``adopt`` choice to reconciliation.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from trading_bot.domain import Fill
 from trading_bot.domain import Order
 from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
+from trading_bot.runtime.journal.store import SEQUENCE_BLOCK
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.journal.store import JournalWriter
 
 __all__ = ["JournalLink"]
 
 _log = get_logger(__name__)
-
-_SEQUENCE_BLOCK = 50
 
 
 class JournalLink:
@@ -33,12 +33,15 @@ class JournalLink:
         db_url: SQLAlchemy URL of the journal.
         bot_id: the bot's id (prefix of client order ids).
         config_hash: hash of the redacted config, recorded with the run.
+        adopt: at reconciliation, take the exchange's history of this bot into a journal that is older than
+            it (``reconcile``); otherwise such a journal stops the start.
     """
 
-    def __init__(self, db_url: str, bot_id: str, config_hash: str) -> None:
+    def __init__(self, db_url: str, bot_id: str, config_hash: str, *, adopt: bool = False) -> None:
         self.db_url = db_url
         self.bot_id = bot_id
         self.config_hash = config_hash
+        self.adopt = adopt
         self._journal: Journal | None = None
         self._writer: JournalWriter | None = None
         self.run_id: int | None = None
@@ -60,17 +63,27 @@ class JournalLink:
         return self._writer
 
     async def open(self, clock: Clock) -> None:
-        """Open (and migrate) the journal and record the start of a run."""
-        self._journal = await Journal.open(self.db_url)
-        self._writer = JournalWriter(self._journal, clock)
-        self.run_id = await self._journal.start_run(self.bot_id, self.config_hash, clock.now_ms())
-        _log.info("journal_opened", run_id=self.run_id, db=_safe_url(self.db_url))
+        """Lock, open (and migrate) the journal and record the start of a run.
+
+        Raises:
+            ConfigError: the journal is unusable as configured, or another bot holds it.
+            OperationalError: permissions, disk or database server (see ``access``).
+        """
+        journal = await Journal.open(self.db_url, lock_as=self.bot_id)
+        try:
+            self.run_id = await journal.start_run(self.bot_id, self.config_hash, clock.now_ms())
+        except BaseException:
+            await journal.close()
+            raise
+        self._journal = journal
+        self._writer = JournalWriter(journal, clock)
+        _log.info("journal_run_started", run_id=self.run_id, db=journal.location.shown)
 
     async def next(self) -> int:
         """Return the next client-order-id sequence number (reserved durably in blocks)."""
         if self._next_seq >= self._seq_end:
-            first = await self.journal.next_sequence(self.bot_id, _SEQUENCE_BLOCK)
-            self._next_seq, self._seq_end = first, first + _SEQUENCE_BLOCK
+            first = await self.journal.next_sequence(self.bot_id, SEQUENCE_BLOCK)
+            self._next_seq, self._seq_end = first, first + SEQUENCE_BLOCK
         value = self._next_seq
         self._next_seq += 1
         return value
@@ -154,12 +167,3 @@ class JournalLink:
         """Return the signed position from the journal's fills."""
         return await self.journal.position(symbol)
 
-
-def _safe_url(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"

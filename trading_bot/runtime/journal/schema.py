@@ -13,14 +13,10 @@ keep creating the *old* shape, so freeze its definitions in ``_create_v1`` befor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from collections.abc import Mapping
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from typing import TypedDict
 
 from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
@@ -43,30 +39,34 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.types import TypeDecorator
 
-from trading_bot.domain import ClientOrderId
-from trading_bot.domain import ExchangeOrderId
-from trading_bot.domain import Fill
-from trading_bot.domain import LiquiditySide
-from trading_bot.domain import Order
-from trading_bot.domain import OrderSide
-from trading_bot.domain import OrderStatus
-from trading_bot.domain import OrderType
-from trading_bot.domain import Symbol
-from trading_bot.domain import TimeInForce
-from trading_bot.domain import TradeId
+from trading_bot.errors import ConfigError
 from trading_bot.errors import OperationalError
+from trading_bot.runtime.journal.rows import AdoptionRecord
+from trading_bot.runtime.journal.rows import RiskDecisionFields
+from trading_bot.runtime.journal.rows import RiskDecisionRecord
+from trading_bot.runtime.journal.rows import RunRecord
+from trading_bot.runtime.journal.rows import bot_id_of
+from trading_bot.runtime.journal.rows import decode_state
+from trading_bot.runtime.journal.rows import encode_state
+from trading_bot.runtime.journal.rows import fill_from_row
+from trading_bot.runtime.journal.rows import fill_to_row
+from trading_bot.runtime.journal.rows import order_from_row
+from trading_bot.runtime.journal.rows import order_to_row
 
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "AdoptionRecord",
     "DecimalText",
     "Migration",
     "RiskDecisionFields",
     "RiskDecisionRecord",
     "RunRecord",
+    "adoptions",
     "apply_migrations",
     "bot_id_of",
+    "check_version",
     "current_version",
     "decode_state",
     "encode_state",
@@ -74,6 +74,7 @@ __all__ = [
     "fill_to_row",
     "fills",
     "insert_ignore",
+    "journal_version",
     "metadata",
     "order_from_row",
     "order_to_row",
@@ -84,6 +85,7 @@ __all__ = [
     "sequences",
     "sqlite_on_begin",
     "sqlite_on_connect",
+    "sqlite_on_connect_read_only",
     "strategy_state",
     "strategy_state_history",
 ]
@@ -231,6 +233,22 @@ sequences = Table(
     Column("last_sequence", BigInteger, nullable=False),
 )
 
+adoptions = Table(
+    "adoptions",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
+    Column("bot_id", String(64), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("journal_sequence", BigInteger, nullable=False),
+    Column("exchange_sequence", BigInteger, nullable=False),
+    Column("new_sequence", BigInteger, nullable=False),
+    Column("orders", Text, nullable=False),
+    Column("fills", Text, nullable=False),
+)
+"""One row per ``--adopt`` start that took the exchange's history of this bot into an older journal."""
+
 _V1_TABLES = (runs, orders, fills, strategy_state, strategy_state_history, risk_decisions, sequences)
 
 
@@ -238,7 +256,11 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(_V1_TABLES), checkfirst=True)
 
 
-MIGRATIONS: list[Migration] = [_create_v1]
+def _create_v2(conn: Connection) -> None:
+    adoptions.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Migration] = [_create_v1, _create_v2]
 """Schema steps in order; ``MIGRATIONS[i]`` moves the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -253,20 +275,52 @@ def current_version(conn: Connection) -> int:
     return 0 if version is None else int(version)
 
 
-def apply_migrations(conn: Connection, now_ms: int, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+def check_version(version: int, supported: int, name: str = "journal") -> None:
+    """Refuse a journal whose schema ``version`` is newer than the ``supported`` one (never downgraded).
+
+    Raises:
+        ConfigError: the journal ``name`` was written by a newer version of the bot.
+    """
+    if version > supported:
+        raise ConfigError(
+            f"journal {name} has schema version {version}, newer than this code supports ({supported}): it was "
+            "written by a newer version of the bot; upgrade the bot, or point persistence.db_url at another journal"
+        )
+
+
+def journal_version(conn: Connection, supported: int, name: str = "journal") -> int:
+    """Return the schema version of the journal behind ``conn`` after checking that this code may use it.
+
+    Raises:
+        ConfigError: the schema is newer than ``supported`` (see :func:`check_version`), or a SQLite file
+            without a journal schema holds other tables (another application's database: never migrated).
+    """
+    version = current_version(conn)
+    check_version(version, supported, name)
+    if version == 0 and conn.dialect.name == "sqlite":  # a file holds one application's data
+        foreign = sorted(set(inspect(conn).get_table_names()) - set(metadata.tables))
+        if foreign:
+            raise ConfigError(
+                f"journal {name} is a SQLite database of something else (tables {', '.join(foreign[:5])}); point "
+                "persistence.db_url (or bot.data_dir) at the bot's own journal"
+            )
+    return version
+
+
+def apply_migrations(
+    conn: Connection, now_ms: int, migrations: Sequence[Migration] = MIGRATIONS, name: str = "journal"
+) -> list[int]:
     """Bring the schema up to ``len(migrations)``; return the versions applied (empty when up to date).
 
     Run inside one transaction: either every missing step lands, with its ``schema_version`` row, or none.
 
     Raises:
-        OperationalError: the database is newer than this code (a downgrade is never attempted).
+        ConfigError: this code may not use the database (see :func:`journal_version`).
     """
+    version = journal_version(conn, len(migrations), name)
+    if version == len(migrations):
+        return []  # up to date: nothing written
     schema_version.create(conn, checkfirst=True)
-    version = current_version(conn)
-    if version > len(migrations):
-        raise OperationalError(
-            f"journal schema version {version} is newer than this code supports ({len(migrations)}); upgrade the bot"
-        )
     applied: list[int] = []
     for index in range(version, len(migrations)):
         migrations[index](conn)
@@ -295,6 +349,17 @@ def sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+def sqlite_on_connect_read_only(dbapi_connection: Any, connection_record: Any) -> None:
+    """Prepare a read-only SQLite connection: no journal-mode change, ``query_only``, the busy timeout."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
 def sqlite_on_begin(conn: Any) -> None:
     """Start every transaction with an explicit ``BEGIN`` (a ``begin`` event listener)."""
     conn.exec_driver_sql("BEGIN")
@@ -311,182 +376,3 @@ def insert_ignore(dialect: str, table: Table) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     raise OperationalError(f"journal: database dialect {dialect!r} is not supported (use sqlite or postgresql)")
-
-
-# -- records and rows <-> domain objects
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunRecord:
-    """One run of the bot: ``stopped_ms is None`` means it is running or ended without a clean stop."""
-
-    id: int
-    bot_id: str
-    config_hash: str
-    started_ms: int
-    stopped_ms: int | None
-    exit_reason: str | None
-    exit_code: int | None
-
-
-class RiskDecisionFields(TypedDict):
-    """The fields of one risk decision, passed as keywords to ``record_risk_decision``.
-
-    ``ts_ms`` is epoch ms; ``quantity`` (base currency) and ``price`` (quote) may be unknown (``None``).
-    """
-
-    ts_ms: int
-    run_id: int | None
-    client_order_id: str | None
-    symbol: str
-    side: OrderSide
-    quantity: Decimal | None
-    price: Decimal | None
-    rule: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RiskDecisionRecord:
-    """One risk decision as journaled (usually a denial)."""
-
-    id: int
-    ts_ms: int
-    run_id: int | None
-    client_order_id: str | None
-    symbol: str
-    side: OrderSide
-    quantity: Decimal | None
-    price: Decimal | None
-    rule: str
-    reason: str
-
-
-def bot_id_of(client_order_id: str) -> str | None:
-    """Return the ``<bot-id>`` prefix of a ``<bot-id>-<sequence>`` client order id, or ``None``."""
-    prefix, sep, sequence = client_order_id.rpartition("-")
-    if not sep or not prefix or not sequence.isdigit():
-        return None
-    return prefix
-
-
-def order_to_row(order: Order) -> dict[str, Any]:
-    """Return the ``orders`` columns of a snapshot of ``order`` (without ``run_id`` and ``bot_id``)."""
-    return {
-        "client_order_id": str(order.client_order_id),
-        "exchange_order_id": None if order.exchange_order_id is None else str(order.exchange_order_id),
-        "symbol": str(order.symbol),
-        "side": order.side.value,
-        "order_type": order.order_type.value,
-        "quantity": order.quantity,
-        "price": order.price,
-        "trigger_price": order.trigger_price,
-        "time_in_force": order.time_in_force.value,
-        "post_only": order.post_only,
-        "reduce_only": order.reduce_only,
-        "client_tag": order.client_tag,
-        "status": order.status.value,
-        "filled_quantity": order.filled_quantity,
-        "average_price": order.average_price,
-        "fees": order.fees,
-        "reason": order.reason,
-        "created_ms": order.created_ms,
-        "updated_ms": order.updated_ms,
-    }
-
-
-def order_from_row(row: Mapping[Any, Any]) -> Order:
-    """Rebuild an ``Order`` from an ``orders`` row (enums by value, Decimals exact)."""
-    exchange_order_id = row["exchange_order_id"]
-    return Order(
-        client_order_id=ClientOrderId(row["client_order_id"]),
-        symbol=Symbol(row["symbol"]),
-        side=OrderSide(row["side"]),
-        quantity=row["quantity"],
-        order_type=OrderType(row["order_type"]),
-        price=row["price"],
-        time_in_force=TimeInForce(row["time_in_force"]),
-        post_only=bool(row["post_only"]),
-        reduce_only=bool(row["reduce_only"]),
-        trigger_price=row["trigger_price"],
-        client_tag=row["client_tag"],
-        status=OrderStatus(row["status"]),
-        exchange_order_id=None if exchange_order_id is None else ExchangeOrderId(exchange_order_id),
-        filled_quantity=row["filled_quantity"],
-        average_price=row["average_price"],
-        fees=row["fees"],
-        created_ms=int(row["created_ms"]),
-        updated_ms=int(row["updated_ms"]),
-        reason=row["reason"],
-    )
-
-
-def fill_to_row(fill: Fill, recorded_ms: int) -> dict[str, Any]:
-    """Return the ``fills`` columns of ``fill``, recorded at ``recorded_ms``."""
-    return {
-        "trade_id": str(fill.trade_id),
-        "client_order_id": str(fill.client_order_id),
-        "exchange_order_id": None if fill.exchange_order_id is None else str(fill.exchange_order_id),
-        "symbol": str(fill.symbol),
-        "side": fill.side.value,
-        "quantity": fill.quantity,
-        "price": fill.price,
-        "fee": fill.fee,
-        "fee_currency": fill.fee_currency,
-        "liquidity": fill.liquidity.value,
-        "ts_ms": fill.ts_ms,
-        "recorded_ms": recorded_ms,
-    }
-
-
-def fill_from_row(row: Mapping[Any, Any]) -> Fill:
-    """Rebuild a ``Fill`` from a ``fills`` row."""
-    exchange_order_id = row["exchange_order_id"]
-    return Fill(
-        trade_id=TradeId(row["trade_id"]),
-        client_order_id=ClientOrderId(row["client_order_id"]),
-        symbol=Symbol(row["symbol"]),
-        side=OrderSide(row["side"]),
-        quantity=row["quantity"],
-        price=row["price"],
-        fee=row["fee"],
-        fee_currency=row["fee_currency"],
-        ts_ms=int(row["ts_ms"]),
-        liquidity=LiquiditySide(row["liquidity"]),
-        exchange_order_id=None if exchange_order_id is None else ExchangeOrderId(exchange_order_id),
-    )
-
-
-_DECIMAL_TAG = "__decimal__"
-
-
-def _encode_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return {_DECIMAL_TAG: str(value)}
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=repr)
-    raise TypeError(f"strategy state value of type {type(value).__name__} is not JSON-serialisable")
-
-
-def _decode_object(obj: dict[str, Any]) -> object:
-    if len(obj) == 1 and _DECIMAL_TAG in obj:
-        return Decimal(obj[_DECIMAL_TAG])
-    return obj
-
-
-def encode_state(state: Mapping[str, Any]) -> str:
-    """Serialise a strategy snapshot to JSON; ``Decimal`` values are tagged so they load back exactly.
-
-    Raises:
-        TypeError: a value is neither JSON-native, ``Decimal`` nor a set.
-        ValueError: a float is NaN or infinite.
-    """
-    return json.dumps(dict(state), default=_encode_default, allow_nan=False, separators=(",", ":"))
-
-
-def decode_state(text: str) -> dict[str, Any]:
-    """Load a snapshot written by :func:`encode_state` (tagged Decimals come back as ``Decimal``)."""
-    loaded = json.loads(text, object_hook=_decode_object)
-    if not isinstance(loaded, dict):
-        raise ValueError("stored strategy state is not a JSON object")
-    return loaded

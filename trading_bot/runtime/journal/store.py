@@ -33,33 +33,26 @@ every write transaction starts with a write, so deferred transactions never need
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import sqlite3
-import time
-from collections import deque
+from collections.abc import AsyncIterator
 from collections.abc import Collection
 from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from typing import Unpack
 
-from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Select
 
 from trading_bot.domain import ZERO
-from trading_bot.domain import Clock
 from trading_bot.domain import Fill
 from trading_bot.domain import Order
 from trading_bot.domain import OrderSide
@@ -67,17 +60,41 @@ from trading_bot.domain import OrderStatus
 from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
 from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal.access import JournalLocation
+from trading_bot.runtime.journal.access import check_sqlite_file
+from trading_bot.runtime.journal.access import locate
+from trading_bot.runtime.journal.access import prepare_sqlite_file
+from trading_bot.runtime.journal.access import translate
+from trading_bot.runtime.journal.connect import connect
+from trading_bot.runtime.journal.connect import lock_postgres
+from trading_bot.runtime.journal.connect import unlock_postgres
 from trading_bot.runtime.journal.intent import SqliteIntentWriter
-from trading_bot.runtime.journal.schema import RiskDecisionFields
-from trading_bot.runtime.journal.schema import RiskDecisionRecord
-from trading_bot.runtime.journal.schema import RunRecord
+from trading_bot.runtime.journal.lock import FileLock
+from trading_bot.runtime.journal.rows import AdoptionRecord
+from trading_bot.runtime.journal.rows import RiskDecisionFields
+from trading_bot.runtime.journal.rows import RiskDecisionRecord
+from trading_bot.runtime.journal.rows import RunRecord
+from trading_bot.runtime.journal.rows import risk_row
+from trading_bot.runtime.journal.writer import JournalWriter
 
-__all__ = ["OPEN_STATUSES", "Journal", "JournalWriter", "RiskDecisionFields", "RiskDecisionRecord", "RunRecord"]
+__all__ = [
+    "OPEN_STATUSES",
+    "SEQUENCE_BLOCK",
+    "AdoptionRecord",
+    "Journal",
+    "JournalWriter",
+    "RiskDecisionFields",
+    "RiskDecisionRecord",
+    "RunRecord",
+]
 
 _log = get_logger(__name__)
 
 OPEN_STATUSES: frozenset[OrderStatus] = frozenset({OrderStatus.INITIALIZED} | {s for s in OrderStatus if s.is_open})
 """Statuses :meth:`Journal.open_orders` returns: maybe on the exchange (INITIALIZED = intent, outcome unknown)."""
+
+SEQUENCE_BLOCK = 50
+"""Client-order-id sequence numbers a run reserves at a time (``JournalLink.next``)."""
 
 _STATE_HISTORY_KEEP = 100
 _ORDER_MUTABLE = ("status", "filled_quantity", "average_price", "fees", "exchange_order_id", "reason", "updated_ms")
@@ -86,72 +103,118 @@ _ORDER_MUTABLE = ("status", "filled_quantity", "average_price", "fees", "exchang
 class Journal:
     """The bot's durable record; open with :meth:`open`, close with :meth:`close`.
 
-    Safe to share between tasks of one event loop. Several processes may open the same SQLite file
-    (readers see every committed write), but only one bot should write to it.
+    Safe to share between tasks of one event loop. Several processes may read the same SQLite file
+    (readers see every committed write); one bot writes it, which ``lock_as`` enforces (``lock``).
+    Every database failure surfaces as a one-line ``ConfigError`` or ``OperationalError``
+    (``access.translate``), never as a raw driver error.
     """
 
-    def __init__(self, engine: AsyncEngine, intents: SqliteIntentWriter | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        intents: SqliteIntentWriter | None = None,
+        *,
+        location: JournalLocation | None = None,
+        read_only: bool = False,
+    ) -> None:
         """Wrap an engine whose schema is migrated (and the SQLite intent fast path); use :meth:`open`."""
         self._engine = engine
         self._intents = intents
         self._write_lock = asyncio.Lock()
+        self.location = location or locate(engine.url.render_as_string(hide_password=False))
+        self.read_only = read_only
+        self._file_lock: FileLock | None = None
+        self._pg_lock: tuple[AsyncConnection, str] | None = None
 
     @classmethod
-    async def open(cls, db_url: str, *, migrations: list[js.Migration] | None = None) -> Journal:
-        """Connect to ``db_url``, create the SQLite file's directory if needed and migrate the schema.
+    async def open(
+        cls,
+        db_url: str,
+        *,
+        migrations: list[js.Migration] | None = None,
+        read_only: bool = False,
+        lock_as: str | None = None,
+    ) -> Journal:
+        """Connect to ``db_url`` and migrate the schema (SQLite: create the file, ``0600``, and its directory).
 
         Args:
             db_url: SQLAlchemy async URL, e.g. ``sqlite+aiosqlite:///var/lib/bot/journal.db``.
             migrations: schema steps to apply (tests only); defaults to ``schema.MIGRATIONS``.
+            read_only: open an existing journal for reading only: nothing is created, migrated or written.
+            lock_as: take the one-bot lock for this bot id (``lock``) before anything is written.
 
         Raises:
-            OperationalError: the database is newer than this code, or its dialect is unsupported.
+            ConfigError: bad URL, driver missing, not a journal, newer schema, journal in use by another bot,
+                (read-only) no journal there.
+            OperationalError: permission denied, read-only or full disk, database unreachable.
         """
-        url = make_url(db_url)
-        is_sqlite = url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {}
-        sqlite_file: Path | None = None  # a plain file path gets the intent fast path
-        if is_sqlite:
-            database = url.database or ""
-            if database in ("", ":memory:"):
-                kwargs["poolclass"] = StaticPool  # one shared in-memory database
-            elif not database.startswith("file:"):
-                sqlite_file = Path(database).expanduser()  # noqa: ASYNC240 (once, at start)
-                sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        elif url.get_backend_name() != "postgresql":
-            raise OperationalError(f"journal: database {url.get_backend_name()!r} is not supported")
-        engine = create_async_engine(url, **kwargs)
-        if is_sqlite:
-            event.listen(engine.sync_engine, "connect", js.sqlite_on_connect)
-            event.listen(engine.sync_engine, "begin", js.sqlite_on_begin)
+        location = locate(db_url)
         steps = js.MIGRATIONS if migrations is None else migrations
+        file_lock = None
         try:
-            async with engine.begin() as conn:
-                applied = await conn.run_sync(js.apply_migrations, time.time_ns() // 1_000_000, steps)
-        except BaseException:
-            await engine.dispose()
+            if lock_as is not None and location.path is not None:
+                check_sqlite_file(location.path, write=True)
+                prepare_sqlite_file(location.path)
+                file_lock = FileLock.acquire(location.path, lock_as)
+            engine, applied = await connect(location, read_only=read_only, migrations=steps)
+        except Exception as exc:
+            if file_lock is not None:
+                file_lock.release()
+            raise translate(exc, location) from None
+        journal = cls(engine, location=location, read_only=read_only)
+        journal._file_lock = file_lock
+        try:
+            if lock_as is not None and location.path is None and not location.is_sqlite:
+                journal._pg_lock = (await lock_postgres(engine, lock_as, location.shown), lock_as)
+            if location.path is not None and not read_only:
+                journal._intents = await SqliteIntentWriter.open(str(location.path), js.orders)
+        except BaseException as exc:
+            await journal.close()
+            if isinstance(exc, Exception):
+                raise translate(exc, location) from None
             raise
-        intents = None
-        if sqlite_file is not None:
-            try:
-                intents = await SqliteIntentWriter.open(str(sqlite_file), js.orders)
-            except BaseException:
-                await engine.dispose()
-                raise
-        _log.info("journal_opened", url=url.render_as_string(hide_password=True), version=len(steps), migrated=applied)
-        return cls(engine, intents)
+        _log.info("journal_opened", url=location.shown, version=len(steps), migrated=applied, read_only=read_only)
+        return journal
 
     async def close(self) -> None:
-        """Close every connection; the journal cannot be used afterwards."""
-        if self._intents is not None:
-            await self._intents.close()
-        await self._engine.dispose()
+        """Close every connection and release the bot lock; the journal cannot be used afterwards."""
+        try:
+            if self._intents is not None:
+                await self._intents.close()
+            if self._pg_lock is not None:
+                conn, bot_id = self._pg_lock
+                self._pg_lock = None
+                with contextlib.suppress(Exception):  # the session ends below either way
+                    await unlock_postgres(conn, bot_id)
+            await self._engine.dispose()
+        finally:
+            if self._file_lock is not None:
+                self._file_lock.release()
+                self._file_lock = None
         _log.info("journal_closed")
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; a database failure becomes a one-line error (``access.translate``)."""
+        try:
+            async with self._write_lock, self._engine.begin() as conn:
+                yield conn
+        except (DBAPIError, sqlite3.Error, OSError) as exc:
+            raise translate(exc, self.location) from exc
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only connection; a database failure becomes a one-line error."""
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except (DBAPIError, sqlite3.Error, OSError) as exc:
+            raise translate(exc, self.location) from exc
 
     # -- runs and sequences ----------------------------------------------------------------------
     async def start_run(self, bot_id: str, config_hash: str, started_ms: int) -> int:
         """Record the start of a run; return its id."""
-        async with self._write_lock, self._engine.begin() as conn:
+        async with self._tx() as conn:
             result = await conn.execute(
                 insert(js.runs).values(bot_id=bot_id, config_hash=config_hash, started_ms=started_ms)
             )
@@ -161,7 +224,7 @@ class Journal:
 
     async def finish_run(self, run_id: int, stopped_ms: int, exit_reason: str, exit_code: int) -> None:
         """Record how run ``run_id`` ended."""
-        async with self._write_lock, self._engine.begin() as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 update(js.runs)
                 .where(js.runs.c.id == run_id)
@@ -170,7 +233,7 @@ class Journal:
 
     async def last_run(self) -> RunRecord | None:
         """Return the most recent run, or ``None`` on a fresh journal."""
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(js.runs).order_by(js.runs.c.id.desc()).limit(1))).mappings().first()
         if row is None:
             return None
@@ -184,13 +247,45 @@ class Journal:
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count}")
         seq = js.sequences
-        async with self._write_lock, self._engine.begin() as conn:
+        async with self._tx() as conn:
             bump = update(seq).where(seq.c.bot_id == bot_id).values(last_sequence=seq.c.last_sequence + count)
             if (await conn.execute(bump)).rowcount == 0:
                 await conn.execute(insert(seq).values(bot_id=bot_id, last_sequence=count))
                 return 1
             last = (await conn.execute(select(seq.c.last_sequence).where(seq.c.bot_id == bot_id))).scalar_one()
             return int(last) - count + 1
+
+    async def reserved_sequence(self, bot_id: str) -> int:
+        """Return the highest sequence number ever reserved for ``bot_id`` (0 when none was)."""
+        stmt = select(js.sequences.c.last_sequence).where(js.sequences.c.bot_id == bot_id)
+        async with self._read() as conn:
+            value = (await conn.execute(stmt)).scalar_one_or_none()
+        return 0 if value is None else int(value)
+
+    async def advance_sequence(self, bot_id: str, at_least: int) -> int:
+        """Move ``bot_id``'s reserved sequence up to ``at_least`` (never down); return the reserved value."""
+        seq = js.sequences
+        async with self._tx() as conn:
+            bump = (
+                update(seq).where(seq.c.bot_id == bot_id, seq.c.last_sequence < at_least).values(last_sequence=at_least)
+            )
+            if (await conn.execute(bump)).rowcount == 0:
+                await conn.execute(
+                    js.insert_ignore(conn.dialect.name, seq).values(bot_id=bot_id, last_sequence=at_least)
+                )
+            value = (await conn.execute(select(seq.c.last_sequence).where(seq.c.bot_id == bot_id))).scalar_one()
+            return int(value)
+
+    async def record_adoption(self, **fields: Any) -> None:
+        """Record one ``--adopt`` start (the columns of ``schema.adoptions`` but ``id``)."""
+        async with self._tx() as conn:
+            await conn.execute(insert(js.adoptions).values(**fields))
+
+    async def adoptions(self) -> list[AdoptionRecord]:
+        """Return the recorded ``--adopt`` starts, oldest first."""
+        async with self._read() as conn:
+            rows = (await conn.execute(select(js.adoptions).order_by(js.adoptions.c.id))).mappings().all()
+        return [AdoptionRecord(**row) for row in rows]
 
     # -- orders and fills ------------------------------------------------------------------------
     async def record_intent(self, order: Order, run_id: int, bot_id: str) -> None:
@@ -212,8 +307,9 @@ class Journal:
             raise OperationalError(
                 f"journal refused the intent of {order.client_order_id} (duplicate client id or unknown run {run_id})"
             ) from exc
-        except sqlite3.Error as exc:
-            raise OperationalError(f"journal could not record the intent of {order.client_order_id}: {exc}") from exc
+        except (DBAPIError, sqlite3.Error, OSError) as exc:
+            problem = translate(exc, self.location)
+            raise OperationalError(f"could not record the intent of {order.client_order_id}: {problem}") from exc
         _log.debug("journal_intent_recorded", client_order_id=order.client_order_id, run_id=run_id)
 
     async def record_order(self, order: Order) -> None:
@@ -222,12 +318,12 @@ class Journal:
         A snapshot older than the stored one (smaller ``updated_ms``) is ignored, so a stale queued write
         cannot undo a newer one.
         """
-        async with self._write_lock, self._engine.begin() as conn:
+        async with self._tx() as conn:
             await self._upsert_order(conn, js.order_to_row(order))
 
     async def record_fill(self, fill: Fill, recorded_ms: int) -> bool:
         """Insert ``fill`` unless its ``(trade_id, symbol)`` is already journaled; return True if new."""
-        async with self._write_lock, self._engine.begin() as conn:
+        async with self._tx() as conn:
             result = await conn.execute(
                 js.insert_ignore(conn.dialect.name, js.fills).values(**js.fill_to_row(fill, recorded_ms))
             )
@@ -236,13 +332,13 @@ class Journal:
     async def has_fill(self, trade_id: str, symbol: str) -> bool:
         """Return True if the fill ``(trade_id, symbol)`` is journaled."""
         stmt = select(js.fills.c.id).where(js.fills.c.trade_id == trade_id, js.fills.c.symbol == symbol).limit(1)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             return (await conn.execute(stmt)).first() is not None
 
     async def last_fill_ms(self, symbol: str) -> int | None:
         """Return the exchange time (epoch ms) of the latest journaled fill of ``symbol``."""
         stmt = select(func.max(js.fills.c.ts_ms)).where(js.fills.c.symbol == symbol)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             value = (await conn.execute(stmt)).scalar_one_or_none()
         return None if value is None else int(value)
 
@@ -250,7 +346,7 @@ class Journal:
         """Return the signed sum of the journaled fills of ``symbol`` (buys +, sells −), in base currency."""
         stmt = select(js.fills.c.side, js.fills.c.quantity).where(js.fills.c.symbol == symbol)
         total = ZERO
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             for side, quantity in await conn.execute(stmt):
                 total += quantity if side == OrderSide.BUY.value else -quantity
         return total
@@ -316,7 +412,7 @@ class Journal:
         stmt = stmt.order_by(js.fills.c.ts_ms.desc(), js.fills.c.id.desc())
         if limit is not None:
             stmt = stmt.limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         return [js.fill_from_row(row) for row in reversed(rows)]
 
@@ -329,7 +425,7 @@ class Journal:
         """
         text = js.encode_state(state)
         table, history = js.strategy_state, js.strategy_state_history
-        async with self._write_lock, self._engine.begin() as conn:
+        async with self._tx() as conn:
             result = await conn.execute(
                 update(table).where(table.c.strategy == strategy).values(ts_ms=ts_ms, state=text)
             )
@@ -349,14 +445,14 @@ class Journal:
     async def load_strategy_state(self, strategy: str) -> dict[str, Any] | None:
         """Return the latest snapshot of ``strategy``, or ``None`` if it never saved one."""
         stmt = select(js.strategy_state.c.state).where(js.strategy_state.c.strategy == strategy)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             text = (await conn.execute(stmt)).scalar_one_or_none()
         return None if text is None else js.decode_state(text)
 
     async def record_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
         """Record one risk decision (a denial, or any decision worth keeping); fields as ``RiskDecisionFields``."""
-        async with self._write_lock, self._engine.begin() as conn:
-            await conn.execute(insert(js.risk_decisions).values(**_risk_row(decision)))
+        async with self._tx() as conn:
+            await conn.execute(insert(js.risk_decisions).values(**risk_row(decision)))
 
     async def risk_decisions(
         self, *, since_ms: int | None = None, limit: int | None = None
@@ -368,7 +464,7 @@ class Journal:
             stmt = stmt.where(table.c.ts_ms >= since_ms)
         if limit is not None:
             stmt = stmt.limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         return [RiskDecisionRecord(**(dict(row) | {"side": OrderSide(row["side"])})) for row in reversed(rows)]
 
@@ -377,7 +473,7 @@ class Journal:
         stmt = stmt.order_by(js.orders.c.created_ms.desc(), js.orders.c.client_order_id.desc())
         if limit is not None:
             stmt = stmt.limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         return [js.order_from_row(row) for row in reversed(rows)]
 
@@ -403,7 +499,7 @@ class Journal:
                 fill_rows.append(row)
             else:
                 risk_rows.append(row)
-        async with self._write_lock, self._engine.begin() as conn:
+        async with self._tx() as conn:
             for row in latest_orders.values():
                 await self._upsert_order(conn, row)
             if fill_rows:
@@ -411,109 +507,3 @@ class Journal:
             if risk_rows:
                 await conn.execute(insert(js.risk_decisions), risk_rows)
 
-
-def _risk_row(decision: RiskDecisionFields) -> dict[str, Any]:
-    return dict(decision) | {"side": OrderSide(decision["side"]).value}
-
-
-class JournalWriter:
-    """Batched, non-blocking journal writes for the hot loop.
-
-    ``submit_*`` are sync and O(1): they snapshot the object and queue it. :meth:`run` (a long-lived task
-    the supervisor owns) writes the queue in batches of at most ``max_batch`` rows, one transaction per
-    batch; a write in progress is shielded from cancellation, so a cancel never splits a transaction.
-    On shutdown cancel ``run()``, then ``await flush()`` to write what is left. Failed batches stay
-    queued and are retried with back-off; after ``max_failures`` failures in a row ``run()`` raises
-    ``OperationalError``.
-
-    Args:
-        journal: the open journal.
-        clock: stamps ``recorded_ms`` of queued fills.
-        max_batch: rows per transaction.
-        max_failures: consecutive failed batches before ``run()`` gives up.
-    """
-
-    def __init__(self, journal: Journal, clock: Clock, *, max_batch: int = 500, max_failures: int = 10) -> None:
-        """Create an idle writer; start :meth:`run` in the supervisor's TaskGroup."""
-        if max_batch < 1:
-            raise ValueError("max_batch must be >= 1")
-        self._journal = journal
-        self._clock = clock
-        self._max_batch = max_batch
-        self._max_failures = max_failures
-        self._pending: deque[tuple[str, dict[str, Any]]] = deque()
-        self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._inflight: asyncio.Task[None] | None = None
-        self.batches_written = 0
-        self.rows_written = 0
-
-    @property
-    def pending(self) -> int:
-        """Return the number of queued rows not yet committed."""
-        return len(self._pending)
-
-    def submit_order_update(self, order: Order) -> None:
-        """Queue a snapshot of ``order`` (taken now; later changes to the object are not included)."""
-        self._enqueue("order", js.order_to_row(order))
-
-    def submit_fill(self, fill: Fill) -> None:
-        """Queue ``fill``; a fill already journaled under its ``(trade_id, symbol)`` is skipped."""
-        self._enqueue("fill", js.fill_to_row(fill, self._clock.now_ms()))
-
-    def submit_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
-        """Queue a risk decision (same fields as :meth:`Journal.record_risk_decision`)."""
-        self._enqueue("risk", _risk_row(decision))
-
-    async def run(self) -> None:
-        """Write queued rows until cancelled.
-
-        Raises:
-            OperationalError: ``max_failures`` batches in a row failed to write.
-        """
-        failures = 0
-        while True:
-            if not self._pending:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if self._inflight is None or self._inflight.done():
-                self._inflight = asyncio.create_task(self._write_next(), name="journal_write_batch")
-            try:
-                await asyncio.shield(self._inflight)
-            except asyncio.CancelledError:
-                raise
-            except SQLAlchemyError as exc:
-                failures += 1
-                _log.error("journal_write_failed", error=repr(exc), failures=failures, pending=len(self._pending))
-                if failures >= self._max_failures:
-                    raise OperationalError(f"journal: {failures} batch writes failed in a row: {exc}") from exc
-                await asyncio.sleep(min(0.1 * 2 ** (failures - 1), 5.0))
-            else:
-                failures = 0
-
-    async def flush(self) -> None:
-        """Write everything queued (including a batch interrupted by cancelling :meth:`run`)."""
-        inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            try:
-                await inflight
-            except SQLAlchemyError as exc:
-                _log.warning("journal_write_retry_on_flush", error=repr(exc))
-        while self._pending:
-            await self._write_next()
-
-    def _enqueue(self, kind: str, row: dict[str, Any]) -> None:
-        self._pending.append((kind, row))
-        self._wake.set()
-
-    async def _write_next(self) -> None:
-        async with self._lock:
-            batch = list(itertools.islice(self._pending, self._max_batch))
-            if not batch:
-                return
-            await self._journal._write_batch(batch)
-            for _ in batch:
-                self._pending.popleft()
-            self.batches_written += 1
-            self.rows_written += len(batch)
