@@ -4,6 +4,9 @@ Run once after the exchange is connected and before the strategy starts (``Tradi
 The exchange is the truth about what happened while the bot was down; the journal is the truth about
 what the bot asked for. Steps:
 
+0. a journal older than the exchange's history is refused, or repaired with ``adopt``
+   (``trading_bot.runtime.history``); with ``adopt`` the steps below take in the exchange's open orders
+   and recent fills of this bot, and the adoption is journaled;
 a. the journal's open orders of this bot and symbol go into the tracker, their fill state rebuilt from
    the journal's fills (fills are facts; an order snapshot may lag or lead them after a ``kill -9``);
 b. the exchange's open orders: ours and known → the report is applied; ours and unknown → adopted
@@ -43,6 +46,9 @@ from trading_bot.domain import Position
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
 from trading_bot.log import get_logger
+from trading_bot.runtime.history import check_history
+from trading_bot.runtime.history import is_own_client_id
+from trading_bot.runtime.history import record_adoption
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
@@ -98,14 +104,6 @@ class ReconcileReport:
             "fill_gaps": len(self.fill_gaps),
             "fills_replayed": self.fills_replayed,
         }
-
-
-def is_own_client_id(client_order_id: str | None, bot_id: str) -> bool:
-    """Return True when ``client_order_id`` is ``<bot_id>-<digits>`` (one of this bot's ids)."""
-    if not client_order_id:
-        return False
-    prefix, sep, sequence = client_order_id.rpartition("-")
-    return bool(sep) and prefix == bot_id and sequence.isdigit()
 
 
 def _state(order: Order) -> tuple[Any, ...]:
@@ -200,8 +198,7 @@ class _Run:
             self.tracker.add(order)
             self.restored.append(order.client_order_id)
 
-    async def match_open_orders(self) -> set[str]:
-        reports = await self.exchange.fetch_open_orders(self.symbol)
+    async def match_open_orders(self, reports: Sequence[OrderStatusReport]) -> set[str]:
         listed: set[str] = set()
         for report in reports:
             coid = report.client_order_id
@@ -278,8 +275,13 @@ class _Run:
                 candidates.append(order.created_ms)
         return None if not candidates else max(0, min(candidates) - lookback_ms)
 
-    async def record_trades(self, since: int | None) -> None:
-        for fill in await self.exchange.fetch_my_trades(self.symbol, since):
+    async def record_trades(self, since: int | None, also: Sequence[Fill] = ()) -> None:
+        """Record and apply the own fills since ``since`` (epoch ms) and ``also`` (adopting: the newest ones)."""
+        fetched = list(also) if since is None and also else await self.exchange.fetch_my_trades(self.symbol, since)
+        if also:  # each trade once, in exchange order
+            unique = {(f.symbol, f.trade_id): f for f in [*fetched, *also]}
+            fetched = sorted(unique.values(), key=lambda f: (f.ts_ms, f.trade_id))
+        for fill in fetched:
             coid = fill.client_order_id
             if not is_own_client_id(coid, self.bot_id) or self.tracker.seen_trade(fill.symbol, fill.trade_id):
                 continue
@@ -388,6 +390,7 @@ async def reconcile(
     bot_id: str,
     now_ms: int,
     lookback_ms: int = 60_000,
+    adopt: bool = False,
 ) -> ReconcileReport:
     """Reconcile the journal, the tracker and the portfolio with the exchange (see the module docstring).
 
@@ -401,19 +404,27 @@ async def reconcile(
         now_ms: the clock's time (epoch ms), stamped on every change.
         lookback_ms: extra history fetched before the last fill / oldest open order, in ms, to cover
             clock skew between us and the exchange (fills are de-duplicated, so overlap is harmless).
+        adopt: repair a journal older than the exchange's history instead of refusing it (step 0).
 
     Returns:
         What was found and done.
 
     Raises:
+        ConfigError: the journal is older than the exchange's history and ``adopt`` is off (nothing changed).
         ExchangeError: the exchange could not be asked; do not start trading.
     """
     run = _Run(exchange=exchange, journal=journal, tracker=tracker, symbol=symbol, bot_id=bot_id, now_ms=now_ms)
+    reports = await exchange.fetch_open_orders(symbol)
+    history = await check_history(
+        exchange=exchange, journal=journal, symbol=symbol, bot_id=bot_id, open_orders=reports, adopt=adopt
+    )
     await run.load_journal()
-    listed = await run.match_open_orders()
+    listed = await run.match_open_orders(reports)
     await run.settle_missing(listed)
     since = run.since_ms(await journal.last_fill_ms(symbol), lookback_ms)
-    if since is not None or run.adopted:
+    if history.adopted:
+        await run.record_trades(since, also=history.recent_fills)
+    elif since is not None or run.adopted:
         await run.record_trades(since)
     if run.gaps() and since is not None:
         await run.record_trades(None)  # the recent history without a lower bound, once
@@ -423,6 +434,10 @@ async def reconcile(
     replayed = _rebuild_position(portfolio, run.own_fills)
     tracker.mark_trades_seen((symbol, f.trade_id) for f in run.own_fills)
     changed = await run.persist()
+    if history.adopted:
+        await record_adoption(
+            history, journal, bot_id=bot_id, symbol=symbol, now_ms=now_ms, orders=run.adopted, fills=run.missed
+        )
     adopted = set(run.adopted)
     report = ReconcileReport(
         restored_open=tuple(run.restored),

@@ -182,6 +182,7 @@ class TradingBot:
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
         self._saved_state: dict[str, Any] | None = None
+        self._strategy_started = False
         self._next_state_save_ms = 0
         self.tracker = OrderTracker(f"{bot_id}-")
         self._stop = asyncio.Event()
@@ -350,6 +351,7 @@ class TradingBot:
                 symbol=self.symbol,
                 bot_id=self.bot_id,
                 now_ms=self.clock.now_ms(),
+                adopt=self.journal.adopt,
             )
             self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in report.counts().items()))
         try:
@@ -362,6 +364,7 @@ class TradingBot:
             raise
         except Exception as exc:
             raise ConfigError(f"strategy {self.strategy.name!r} failed to start: {exc}") from exc
+        self._strategy_started = True
         if self.journal is not None and await _restore(self.strategy, self.journal):
             _log.info("strategy_state_restored", strategy=self.strategy.name)
         _log.info("bot_started", bot_id=self.bot_id, symbol=self.symbol, strategy=self.strategy.name)
@@ -751,8 +754,8 @@ class TradingBot:
     async def _save_strategy_state(self) -> None:
         """Store the strategy's snapshot in the journal when it changed since the last save."""
         journal = self.journal
-        if journal is None or journal.run_id is None:
-            return
+        if journal is None or journal.run_id is None or not self._strategy_started:
+            return  # a start refused before the strategy ran must not overwrite its journaled state
         try:
             state = self.strategy.snapshot()
         except Exception as exc:

@@ -36,6 +36,8 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeTick
+from trading_bot.errors import ConfigError
+from trading_bot.runtime.journal import schema as js
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
@@ -133,7 +135,9 @@ class World:
         """Move the market so resting orders fill (the bot is down: nobody receives the fills)."""
         self.exchange.engine(BTC).on_market_data(quote(self.tick(), bid, ask))
 
-    async def reconcile(self, tracker: OrderTracker | None = None, portfolio: Portfolio | None = None) -> Run:
+    async def reconcile(
+        self, tracker: OrderTracker | None = None, portfolio: Portfolio | None = None, *, adopt: bool = False
+    ) -> Run:
         tracker = tracker or OrderTracker(f"{BOT}-")
         portfolio = portfolio or Portfolio(self.market)
         report = await reconcile(
@@ -144,6 +148,7 @@ class World:
             symbol=BTC,
             bot_id=BOT,
             now_ms=self.tick(),
+            adopt=adopt,
         )
         return Run(report, tracker, portfolio)
 
@@ -176,6 +181,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await exchange.connect()
     journal = await Journal.open(f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}")
     run_id = await journal.start_run(BOT, "hash", T0)
+    await journal.next_sequence(BOT, 50)  # the crashed bot reserved its ids before using them (tb1-1..50)
     try:
         yield World(journal, exchange, clock, run_id)
     finally:
@@ -459,3 +465,99 @@ async def test_restore_strategy_without_a_snapshot_returns_false(world: World) -
 
     assert await restore_strategy(strategy, world.journal) is False
     assert strategy.restored is None
+
+
+# -- a journal older than the exchange (step 0) -------------------------------------------------------
+# The fixture's journal reserved tb1-1..50. Orders sent with journal=False and a sequence beyond 50 are
+# what a lost journal (emptied, restored from an older copy, rolled back) no longer knows about.
+
+
+async def _assert_refused_and_untouched(world: World, seen: int) -> None:
+    before = await world.snapshot()
+    tracker = OrderTracker(f"{BOT}-")
+    with pytest.raises(ConfigError) as raised:
+        await world.reconcile(tracker)
+    message = str(raised.value)
+    assert "older than the exchange's history" in message
+    assert f"the exchange knows order tb1-{seen}" in message
+    assert "reserved ids only up to tb1-50" in message
+    assert "--adopt" in message
+    assert "\n" not in message
+    assert tracker.open_count == 0  # nothing loaded, so a shutdown has nothing to cancel
+    assert await world.snapshot() == before
+    assert await world.journal.reserved_sequence(BOT) == 50
+
+
+async def test_reconcile_when_the_exchange_has_an_open_order_beyond_the_journal_refuses_and_changes_nothing(
+    world: World,
+) -> None:
+    await world.order(1, OrderSide.BUY, "0.01", "59000")
+    await world.order(57, OrderSide.BUY, "0.01", "58000", journal=False)
+
+    await _assert_refused_and_untouched(world, 57)
+
+
+async def test_reconcile_when_the_exchange_has_a_fill_beyond_the_journal_refuses(world: World) -> None:
+    await world.order(60, OrderSide.BUY, "0.01", "59000", journal=False)
+    world.cross("58900", "58950")  # filled: only the trade history shows it
+
+    await _assert_refused_and_untouched(world, 60)
+
+
+async def test_reconcile_finds_an_order_beyond_the_journal_that_left_no_trace_but_its_id(world: World) -> None:
+    await world.order(52, OrderSide.BUY, "0.01", "59000", journal=False)  # tb1-51 was denied, never sent
+    await world.exchange.cancel_order(BTC, ClientOrderId("tb1-52"))  # not open, never filled
+
+    await _assert_refused_and_untouched(world, 52)
+
+
+async def test_reconcile_of_an_emptied_journal_refuses_when_the_exchange_knows_the_bot(world: World) -> None:
+    async with world.journal._tx() as conn:
+        await conn.execute(js.sequences.delete())  # what a fresh journal has reserved: nothing
+
+    await world.order(3, OrderSide.BUY, "0.01", "59000", journal=False)
+
+    with pytest.raises(ConfigError, match="knows order tb1-3, the journal reserved ids only up to tb1-0"):
+        await world.reconcile()
+
+
+async def test_reconcile_with_adopt_takes_the_exchange_history_in_and_moves_the_sequence_past_it(
+    world: World,
+) -> None:
+    await world.order(1, OrderSide.BUY, "0.01", "57000")  # journaled, still resting
+    await world.order(51, OrderSide.BUY, "0.01", "59000", journal=False)  # will fill
+    await world.order(52, OrderSide.BUY, "0.01", "58000", journal=False)  # rests
+    world.cross("58900", "58950")
+    await world.order(101, OrderSide.BUY, "0.01", "50000", journal=False)  # a later block, cancelled unfilled
+    await world.exchange.cancel_order(BTC, ClientOrderId("tb1-101"))
+
+    run = await world.reconcile(adopt=True)
+
+    assert set(run.report.adopted) == {"tb1-51", "tb1-52"}
+    assert run.order(51).status is OrderStatus.FILLED
+    assert run.order(52).status is OrderStatus.ACCEPTED
+    assert {o.client_order_id for o in run.tracker.open_orders()} == {"tb1-1", "tb1-52"}
+    assert len(run.report.missed_fills_recorded) == 1
+    assert run.portfolio.position.quantity == Decimal("0.01")
+    assert await world.journal.position(BTC) == Decimal("0.01")
+    reserved = await world.journal.reserved_sequence(BOT)
+    assert reserved == 151  # past the last id the exchange knows (tb1-101) and the rest of its block
+    assert await world.journal.next_sequence(BOT, 50) == 152
+    (adoption,) = await world.journal.adoptions()
+    assert (adoption.journal_sequence, adoption.exchange_sequence, adoption.new_sequence) == (50, 101, 151)
+    assert set(adoption.orders.split(",")) == {"tb1-51", "tb1-52"}
+    assert adoption.run_id == world.run_id
+
+    again = await world.reconcile()  # healthy now: no --adopt needed, nothing adopted twice
+    assert again.report.adopted == ()
+    assert len(await world.journal.adoptions()) == 1
+
+
+async def test_reconcile_with_adopt_on_a_healthy_journal_adopts_nothing(world: World) -> None:
+    await world.order(1, OrderSide.BUY, "0.01", "59000")
+
+    run = await world.reconcile(adopt=True)
+
+    assert run.report.adopted == ()
+    assert await world.journal.reserved_sequence(BOT) == 50
+    assert await world.journal.adoptions() == []
