@@ -61,5 +61,5 @@ def test_default_journal_url_escapes_characters_a_url_would_cut_off() -> None:
 
 
 def test_nul_byte_in_data_dir_is_a_config_error_naming_bot_data_dir() -> None:
-    with pytest.raises(ConfigError, match="^bot.data_dir: contains a NUL byte"):
+    with pytest.raises(ConfigError, match=r"^bot\.data_dir: contains a NUL byte"):
         PersistenceSection().resolved_db_url(Path("var\x00x"))

@@ -117,9 +117,7 @@ def run_command(
             cfg = cfg.model_copy(update={"bot": cfg.bot.model_copy(update={"symbol": resolved})})
         _configure_logging(cfg, log_format, log_level)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
-        plan = BotPlan(
-            paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed), adopt=adopt
-        )
+        plan = BotPlan(paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed), adopt=adopt)
         _check_journal(journal_url(cfg, plan))
         from trading_bot.runtime.notify import SystemdNotifier
 

@@ -153,7 +153,7 @@ async def test_read_only_open_reads_a_journal_without_changing_a_byte(tmp_path: 
     reader = await Journal.open(_url(path), read_only=True)
     try:
         assert (await reader.last_run()) is not None
-        with pytest.raises(OperationalError, match="read-only|readonly"):
+        with pytest.raises(OperationalError, match=r"read-only|readonly"):
             await reader.start_run("tb1", "hash", 2)
     finally:
         await reader.close()
@@ -190,13 +190,34 @@ async def test_disk_full_while_recording_an_intent_is_one_line_operational_error
     pages = (path.stat().st_size // 4096) + 8
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(intents._executor, intents._connection.execute, f"PRAGMA max_page_count={pages}")
+
+    async def fill_the_disk() -> None:
+        for seq in range(1, 10_000):
+            await journal.record_intent(_order(seq), run_id, "tb1")
+
     try:
         with pytest.raises(OperationalError) as raised:
-            for seq in range(1, 10_000):
-                await journal.record_intent(_order(seq), run_id, "tb1")
+            await fill_the_disk()
     finally:
         await journal.close()
     message = str(raised.value)
     assert "\n" not in message
     assert "the disk is full" in message
     assert str(path) in message
+
+
+@pytest.mark.skipif(
+    "TRADING_BOT_TEST_PG_URL" not in os.environ, reason="set TRADING_BOT_TEST_PG_URL to test the PostgreSQL lock"
+)
+async def test_postgres_journal_refuses_a_second_bot_with_the_same_bot_id_only() -> None:
+    url = os.environ["TRADING_BOT_TEST_PG_URL"]
+    first = await Journal.open(url, lock_as="tb1")
+    try:
+        with pytest.raises(ConfigError, match=r"bot id tb1 is already running on journal .*trading-bot pid"):
+            await Journal.open(url, lock_as="tb1")
+        other = await Journal.open(url, lock_as="tb2")  # many bots share one PostgreSQL journal
+        await other.close()
+    finally:
+        await first.close()
+    again = await Journal.open(url, lock_as="tb1")
+    await again.close()

@@ -166,4 +166,3 @@ class JournalLink:
     async def position(self, symbol: str) -> Decimal:
         """Return the signed position from the journal's fills."""
         return await self.journal.position(symbol)
-

@@ -73,9 +73,12 @@ class RiskDecisionFields(TypedDict):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdoptionRecord:
-    """One ``--adopt`` start: the journal had reserved ids up to ``journal_sequence``, the exchange knew
-    ``exchange_sequence``, the sequence moved to ``new_sequence``; ``orders`` and ``fills`` are the client
-    order ids and trade ids taken in (comma-separated)."""
+    """One ``--adopt`` start, as journaled.
+
+    The journal had reserved ids up to ``journal_sequence``, the exchange knew ``exchange_sequence``, the
+    sequence moved to ``new_sequence``; ``orders`` and ``fills`` are the client order ids and trade ids
+    taken in (comma-separated); ``ts_ms`` is epoch ms.
+    """
 
     id: int
     ts_ms: int

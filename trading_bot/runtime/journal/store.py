@@ -506,4 +506,3 @@ class Journal:
                 await conn.execute(js.insert_ignore(conn.dialect.name, js.fills), fill_rows)
             if risk_rows:
                 await conn.execute(insert(js.risk_decisions), risk_rows)
-
