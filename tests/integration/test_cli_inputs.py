@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -168,21 +169,35 @@ def _cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_config_prints_no_secret_from_the_environment_wherever_it_sits(tmp_path: Path) -> None:
+    """A URL password must be percent-encoded to be a URL at all; encoded or not, it is never printed."""
     options = {"headers": {"AUTH": SECRET, "X-MBX-APIKEY": SECRET}, "options": {"apiToken": SECRET}}
+    encoded = quote(SECRET, safe="")
     proc = _cli(
         "check-config",
         cwd=tmp_path,
         TRADING_BOT__EXCHANGE__CCXT_OPTIONS=json.dumps(options),
-        TRADING_BOT__PERSISTENCE__DB_URL=f"postgresql+asyncpg://bot:{SECRET}@db:5432/journal",
+        TRADING_BOT__PERSISTENCE__DB_URL=f"postgresql+asyncpg://bot:{encoded}@db:5432/journal",
+        TRADING_BOT__PERSISTENCE__ENABLED="false",  # validated and printed, not opened (no server here)
         TRADING_BOT__EXCHANGE__SECRET=SECRET,
     )
     assert proc.returncode == 0, proc.stderr
-    assert SECRET not in proc.stdout + proc.stderr
+    for text in (SECRET, encoded):
+        assert text not in proc.stdout + proc.stderr
     for part in SECRET.replace("@", "/").replace(":", "/").split("/"):
         assert part not in proc.stdout  # no half of it either
     printed = json.loads(proc.stdout)
     assert printed["persistence"]["db_url"] == "postgresql+asyncpg://bot:**********@db:5432/journal"
     assert printed["exchange"]["ccxt_options"]["headers"] == {"AUTH": "**********", "X-MBX-APIKEY": "**********"}
+
+
+def test_check_config_refuses_an_unencoded_url_password_without_printing_it(tmp_path: Path) -> None:
+    proc = _cli(
+        "check-config", cwd=tmp_path, TRADING_BOT__PERSISTENCE__DB_URL=f"postgresql+asyncpg://bot:{SECRET}@db:5432/j"
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: persistence.db_url")
+    for part in SECRET.replace("@", "/").replace(":", "/").split("/"):
+        assert part not in proc.stdout + proc.stderr
 
 
 # ----------------------------------------------------------------------------------- private files
