@@ -106,7 +106,7 @@ class GridStrategy(BaseStrategy[GridParams]):
         self._counts = dict.fromkeys(
             ("cycles_completed", "open_attempts", "opens_filled", "opens_unfilled", "opens_refused",
              "post_only_retries", "post_only_give_ups", "take_profits_placed", "exit_retries",
-             "exit_transient_retries", "boost_closes", "orders_lost"), 0,
+             "exit_transient_retries", "boost_closes", "orders_lost", "exits_rebuilt"), 0,
         )  # fmt: skip
         self._exits = GridExits(params, self._book, self._counts)
 
@@ -429,10 +429,35 @@ class GridStrategy(BaseStrategy[GridParams]):
         for leg in restored:
             self._exits.resume(self.ctx, leg)
         self._reconcile()  # restored exits that ended while the bot was down
+        self._rebuild_exits()
         n = len(self._tps())
         self._last_count, self._open_now = n, False
         if n > 0:  # never open at once after a restart while take-profits rest: wait one cooldown
             self._last_open_ms = now
+
+    def _rebuild_exits(self) -> None:
+        """At start, hedge what the position holds beyond every exit the grid knows of.
+
+        The snapshot is saved every few seconds, so after a kill -9 it may predate an open order that filled
+        (or its fill): the journal's position, reconciled with the exchange, is the truth. The shortfall is
+        the position (in the grid's direction) less the exits resting or queued, the open legs' uncovered
+        fills and what was recorded as unhedged; it gets one exit priced from the position's average entry.
+        More exits than position is only reported (the position guard watches it).
+        """
+        book, position = self._book, self.ctx.position
+        hedged = sum((leg.quantity - leg.filled for leg in book.legs.values() if leg.kind != "open"), ZERO)
+        hedged += sum((leg.filled - leg.covered for leg in book.legs.values() if leg.kind == "open"), ZERO)
+        shortfall = position.quantity * self._side.sign - hedged - self._exits.unhedged
+        if shortfall < 0:
+            _log.warning("grid_exits_exceed_position", position=str(position.quantity), hedged=str(hedged))
+            return
+        basis = position.average_price
+        if shortfall == 0 or basis <= 0:
+            return
+        leg = self._exits.rebuild(self.ctx, shortfall, basis)
+        _log.warning("grid_exit_rebuilt", position=str(position.quantity), hedged=str(hedged),
+                     quantity=str(shortfall), tag=None if leg is None else leg.tag,
+                     price=None if leg is None else str(leg.price))  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
         """Return the state that must survive a restart (JSON-safe; Decimals as strings).

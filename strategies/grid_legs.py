@@ -296,6 +296,19 @@ class GridExits:
         leg.covered += amount
         self.queue(amount, None if self.params.boost else self._tp_price(ctx.market, basis))
 
+    def rebuild(self, ctx: StrategyContext, amount: Decimal, basis: Decimal) -> Leg | None:
+        """Queue an exit for ``amount`` (base units) that the position holds and no exit covers, priced from
+        ``basis`` (the position's average entry) like any take-profit; ``None`` (and ``unhedged`` grows) when
+        it is below the market's minimum."""
+        market = ctx.market
+        amount = market.round_amount(amount)
+        if amount <= 0 or amount < market.min_amount or amount * basis < market.min_notional:
+            self.unhedged += amount
+            _log.error("grid_fill_below_minimum", tag=None, unhedged=str(amount), alert=True)
+            return None
+        self.counts["exits_rebuilt"] += 1
+        return self.queue(amount, None if self.params.boost else self._tp_price(market, basis))
+
     def _tp_price(self, market: Market, basis: Decimal) -> Decimal:
         rate = self.params.take_profit / 100
         if self.side is OrderSide.SELL:  # a buy grid: rounded up, so the profit is never below take_profit

@@ -336,6 +336,68 @@ async def test_restart_from_a_stale_snapshot_after_the_take_profit_filled_comple
     assert summary["orders_lost"] == 0
 
 
+# -- kill -9: the snapshot is older than what happened; the journal and the position decide -------------
+
+
+async def _open_resting(world: _World) -> dict[str, Any]:
+    """Run 1: the grid places its open buy, which rests; return the snapshot that knows it (covered 0)."""
+    summary = await world.run(GridStrategy(world.params), quote(1000, "60000.00", "60000.10"))
+    assert summary["open_attempts"] == 1
+    return await world.grid_state()
+
+
+async def test_kill9_after_a_fill_with_a_snapshot_from_before_the_open_order_hedges_it_at_its_target(
+    tmp_path: Path,
+) -> None:
+    # The open buy is sent and fills, and the process dies before any snapshot knew the order.
+    world = _World(tmp_path)
+    fresh = GridStrategy(world.params).snapshot()
+    await _stopped_between_fill_and_take_profit(world)
+    await world.grid_state(fresh)
+
+    summary = await world.run(GridStrategy(world.params), quote(3000, "60000.00", "60000.10"))
+
+    assert world.sells() == [(QTY, TARGET)]
+    assert len(await world.journaled_sells()) == 1
+    assert summary["exits_rebuilt"] == 1
+
+
+async def test_kill9_after_a_fill_with_a_snapshot_of_the_unfilled_open_order_hedges_it_once(tmp_path: Path) -> None:
+    # The snapshot knew the open buy with nothing filled; it filled (and ended) before the process died.
+    world = _World(tmp_path)
+    stale = await _open_resting(world)
+    await world.run(_StopsBeforeTakeProfit(world.params), quote(2000, "59990.00", "59990.05"))
+    assert world.sells() == []
+    await world.grid_state(stale)
+
+    summary = await world.run(GridStrategy(world.params), quote(3000, "60000.00", "60000.10"))
+
+    assert world.sells() == [(QTY, TARGET)]
+    assert len(await world.journaled_sells()) == 1
+    assert summary["orders_lost"] == 0
+
+
+async def test_kill9_after_the_take_profit_filled_with_a_snapshot_that_queued_it_sends_no_second_one(
+    tmp_path: Path,
+) -> None:
+    # The snapshot still had the take-profit queued; it went out and filled while the bot ran, then kill -9.
+    world = _World(tmp_path)
+    stale = await _stopped_between_fill_and_take_profit(world)
+    await world.run(
+        GridStrategy(world.params), quote(3000, "60000.00", "60000.10"), quote(4000, "60013.00", "60013.10")
+    )
+    assert len(await world.journaled_sells()) == 1
+    await world.grid_state(stale)
+
+    summary = await world.run(GridStrategy(world.params), quote(5000, "60013.00", "60013.10"))
+
+    assert len(await world.journaled_sells()) == 1  # the cycle is complete: nothing more to sell...
+    assert summary["exit_transient_retries"] == 0  # ...nor tried (a second sell was denied only for want of BTC)
+    state = await world.grid_state()
+    assert state["exits"] == []
+    assert [leg["kind"] for leg in state["legs"]] == ["open"]
+
+
 # -- end to end: storms of 429 and 5xx on the order POSTs, take-profits == filled opens --------------------
 
 KEY, SECRET = "exits-key", "exits-secret"

@@ -53,7 +53,14 @@ from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
 
-__all__ = ["NOT_RECEIVED", "ReconcileReport", "is_own_client_id", "reconcile", "restore_strategy"]
+__all__ = [
+    "NOT_RECEIVED",
+    "RECENT_CLOSED_LOADED",
+    "ReconcileReport",
+    "is_own_client_id",
+    "reconcile",
+    "restore_strategy",
+]
 
 _log = get_logger(__name__)
 
@@ -104,6 +111,10 @@ class ReconcileReport:
             "fill_gaps": len(self.fill_gaps),
             "fills_replayed": self.fills_replayed,
         }
+
+
+RECENT_CLOSED_LOADED = 1000
+"""How many of the bot's latest closed orders a restart loads from the journal (for the strategy's restore)."""
 
 
 def _state(order: Order) -> tuple[Any, ...]:
@@ -190,13 +201,17 @@ class _Run:
                 self.fills_by_order.setdefault(fill.client_order_id, []).append(fill)
                 self.own_fills.append(fill)
         self.tracker.mark_trades_seen((self.symbol, f.trade_id) for f in self.own_fills)
-        for order in await self.journal.open_orders(bot_id=self.bot_id, symbol=self.symbol):
+        # The recently closed orders first: a strategy's snapshot may be older than them (it is saved every
+        # few seconds; a kill -9 loses the newest), and its restore looks them up by id and by tag.
+        closed = await self.journal.recent_closed_orders(self.bot_id, self.symbol, RECENT_CLOSED_LOADED)
+        for order in [*closed, *await self.journal.open_orders(bot_id=self.bot_id, symbol=self.symbol)]:
             if self.tracker.get(order.client_order_id) is not None:
                 continue  # already tracked (a second run in the same process)
             self.watch(order)
             self.resync_from_fills(order)
             self.tracker.add(order)
-            self.restored.append(order.client_order_id)
+            if not order.status.is_terminal:
+                self.restored.append(order.client_order_id)
 
     async def match_open_orders(self, reports: Sequence[OrderStatusReport]) -> set[str]:
         listed: set[str] = set()

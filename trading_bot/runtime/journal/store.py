@@ -360,6 +360,16 @@ class Journal:
             stmt = stmt.where(js.orders.c.symbol == symbol)
         return await self._select_orders(stmt, None)
 
+    async def recent_closed_orders(self, bot_id: str, symbol: str, limit: int) -> list[Order]:
+        """Return the latest ``limit`` orders of ``bot_id`` on ``symbol`` that are over (filled, cancelled,
+        rejected, expired), oldest first: what a restart needs to settle a strategy snapshot older than them."""
+        stmt = select(js.orders).where(
+            js.orders.c.status.not_in(sorted(s.value for s in OPEN_STATUSES)),
+            js.orders.c.bot_id == bot_id,
+            js.orders.c.symbol == symbol,
+        )
+        return await self._select_orders(stmt, limit)
+
     async def orders(
         self,
         *,
