@@ -241,12 +241,12 @@ class _World:
         )
         self.params = GridParams(quantity=QTY, take_profit=D("0.02"))
 
-    async def run(self, strategy: GridStrategy, *events: MarketData) -> dict[str, Any]:
+    async def run(self, strategy: GridStrategy, *events: MarketData, on_shutdown: str = "keep") -> dict[str, Any]:
         self.source.events = list(events)
         bot = TradingBot(
             bot_id="r1", symbol=SYMBOL, exchange=self.exchange, strategy=strategy,
             risk=RiskManager(RiskConfig(price_band_pct=None, max_data_age_s=None)), clock=self.clock,
-            on_shutdown="keep", journal=JournalLink(self.db_url, "r1", "hash"),
+            on_shutdown=on_shutdown, journal=JournalLink(self.db_url, "r1", "hash"),
         )  # fmt: skip
         if isinstance(strategy, _StopsBeforeTakeProfit):
             strategy.request_stop = bot.request_stop
@@ -396,6 +396,22 @@ async def test_kill9_after_the_take_profit_filled_with_a_snapshot_that_queued_it
     state = await world.grid_state()
     assert state["exits"] == []
     assert [leg["kind"] for leg in state["legs"]] == ["open"]
+
+
+async def test_restart_after_a_stop_that_cancelled_the_take_profits_hedges_the_position_again(tmp_path: Path) -> None:
+    # on_shutdown=cancel takes the resting take-profit off the book; the position it hedged stays.
+    world = _World(tmp_path)
+    await world.run(
+        GridStrategy(world.params), quote(1000, "60000.00", "60000.10"), quote(2000, "59990.00", "59990.05"),
+        quote(3000, "60000.00", "60000.10"), on_shutdown="cancel",
+    )  # fmt: skip
+    assert world.sells() == []
+    assert len(await world.journaled_sells()) == 1
+
+    summary = await world.run(GridStrategy(world.params), quote(4000, "60000.00", "60000.10"))
+
+    assert world.sells() == [(QTY, TARGET)]
+    assert summary["exits_rebuilt"] == 1
 
 
 # -- end to end: storms of 429 and 5xx on the order POSTs, take-profits == filled opens --------------------
