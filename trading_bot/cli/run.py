@@ -115,7 +115,12 @@ def run_command(
         resolved = resolve_symbol(symbol, ticker, cfg.exchange.market_type)
         if resolved is not None:
             cfg = cfg.model_copy(update={"bot": cfg.bot.model_copy(update={"symbol": resolved})})
+        cfg, instrument = cfg.select_venue()
         _configure_logging(cfg, log_format, log_level)
+        if cfg.venues:
+            from trading_bot.log import get_logger
+
+            get_logger(__name__).info("venue_selected", instrument=str(instrument), exchange=cfg.exchange.name)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
         plan = BotPlan(paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed), adopt=adopt)
         _check_journal(journal_url(cfg, plan))
@@ -331,4 +336,11 @@ def _check_plugins(cfg: BotConfig) -> None:
         text = str(exc)
         field = "strategy.name" if text.startswith("unknown strategy") else "strategy.params"
         raise ConfigError(f"{field}: {text}") from None
-    check_exchange_name(cfg.exchange.name)
+    if not cfg.venues:
+        check_exchange_name(cfg.exchange.name)
+    for name, venue in cfg.venues.items():
+        try:
+            check_exchange_name(venue.name)
+        except ConfigError as exc:
+            raise ConfigError(f"venues.{name}.name: {str(exc).removeprefix('exchange.name: ')}") from None
+    cfg.select_venue()

@@ -8,11 +8,13 @@ Sources, lowest priority first, deep-merged key by key:
    as JSON when they parse (``5`` -> 5, ``{"x": 1}`` -> a dict, ``null`` -> None), except for
    text fields (``bot.bot_id``, ``bot.symbol``, secrets, ...), which take the value verbatim;
 3. the systemd credentials directory (``$CREDENTIALS_DIRECTORY/exchange_api_key``,
-   ``exchange_secret``, ``exchange_password``, written by ``LoadCredential=``): secrets only. A
+   ``exchange_secret``, ``exchange_password``, and ``venues_<name>_api_key`` ... for each venue,
+   written by ``LoadCredential=``): secrets only. A
    secret in the process environment still wins over a credential file, which wins over ``.env``;
 4. ``overrides``: the nested dict the CLI builds from its flags.
 
-Secrets (``exchange.api_key``, ``exchange.secret``, ``exchange.password``) are never read from the
+Secrets (``exchange.api_key``, ``exchange.secret``, ``exchange.password``, the same fields of every
+``venues`` entry) are never read from the
 config file or CLI overrides: a non-null one there is a ``ConfigError`` naming the variable to set,
 so keys do not end up in version control or in ``ps`` output. The same goes for a secret-looking key
 (``trading_bot.log.is_secret_key``) at any depth of ``exchange.ccxt_options`` or ``strategy.params``;
@@ -185,8 +187,21 @@ def _json_kind(value: object) -> str:
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
-def _env_name(name: str) -> str:
-    return f"{ENV_PREFIX}EXCHANGE__{name.upper()}"
+def _env_name(name: str, venue: str | None = None) -> str:
+    section = "EXCHANGE" if venue is None else f"VENUES__{venue.upper()}"
+    return f"{ENV_PREFIX}{section}__{name.upper()}"
+
+
+def _accounts(data: dict[str, Any]) -> list[tuple[tuple[str, ...], str | None, dict[str, Any]]]:
+    """Return ``(path, venue name, section)`` of the ``exchange`` section and of every ``venues`` entry."""
+    found: list[tuple[tuple[str, ...], str | None, dict[str, Any]]] = []
+    exchange = data.get("exchange")
+    if isinstance(exchange, dict):
+        found.append((("exchange",), None, exchange))
+    venues = data.get("venues")
+    if isinstance(venues, dict):
+        found += [(("venues", str(name)), str(name), v) for name, v in venues.items() if isinstance(v, dict)]
+    return found
 
 
 _CCXT_CREDENTIALS = {"apikey": "api_key", "secret": "secret", "password": "password"}
@@ -200,33 +215,39 @@ def _reject_secrets(data: dict[str, Any], where: str) -> None:
     The secrets that ``ccxt_options`` or strategy params may need (a header, a token) come from the
     environment or ``.env`` like the API keys, never from the file or the command line.
     """
-    exchange = data.get("exchange")
-    if isinstance(exchange, dict):
+    trees: list[tuple[tuple[str, ...], Any]] = []
+    for at, venue, account in _accounts(data):
         for name in SECRET_FIELDS:
-            if exchange.get(name) is not None:
-                raise ConfigError(f"exchange.{name}: secrets are not read from {where}; set {_env_name(name)}")
-    for section, key in (("exchange", "ccxt_options"), ("strategy", "params")):
-        node = data.get(section)
-        found = next(secret_paths(node.get(key)), None) if isinstance(node, dict) else None
+            if account.get(name) is not None:
+                dotted = ".".join((*at, name))
+                raise ConfigError(f"{dotted}: secrets are not read from {where}; set {_env_name(name, venue)}")
+        trees.append(((*at, "ccxt_options"), account.get("ccxt_options")))
+    strategy = data.get("strategy")
+    if isinstance(strategy, dict):
+        trees.append((("strategy", "params"), strategy.get("params")))
+    for at, tree in trees:
+        found = next(secret_paths(tree), None)
         if found is not None:
-            path = (section, key, *found[0])
+            path = (*at, *found[0])
             dotted = ".".join(str(part) for part in path)
             raise ConfigError(f"{dotted}: secrets are not read from {where}; {_secret_fix(path)}")
 
 
 def _secret_fix(path: tuple[str | int, ...]) -> str:
     """Say which variable carries the secret at ``path`` (the environment loader lower-cases key names)."""
-    if path[:2] == ("exchange", "ccxt_options") and len(path) == 3:
-        field = _CCXT_CREDENTIALS.get(str(path[2]).lower())
+    venue = str(path[1]) if path[0] == "venues" and len(path) > 1 else None
+    options = path[2:] if venue is not None else path[1:]
+    if path[0] in ("exchange", "venues") and len(options) == 2 and options[0] == "ccxt_options":
+        field = _CCXT_CREDENTIALS.get(str(options[1]).lower())
         if field is not None:
-            return f"set {_env_name(field)}"
+            return f"set {_env_name(field, venue)}"
     parts = [str(part) for part in path]
     safe = 0
     while safe < len(parts) - 1 and isinstance(path[safe], str) and _ENV_SAFE_KEY.fullmatch(parts[safe]):
         safe += 1
     if safe == len(parts) - 1 and _ENV_SAFE_KEY.fullmatch(parts[-1]):
         return f"set {ENV_PREFIX}{'__'.join(parts).upper()} in the environment or .env"
-    safe = max(safe, 2)  # the variable names at least the section and the field
+    safe = max(safe, 3 if venue is not None else 2)  # the variable names at least the section and the field
     value: Any = "..."
     for part in reversed(path[safe:]):
         value = [value] if isinstance(part, int) else {part: value}
@@ -235,11 +256,10 @@ def _secret_fix(path: tuple[str | int, ...]) -> str:
 
 
 def _drop_empty_secrets(data: dict[str, Any]) -> None:
-    exchange = data.get("exchange")
-    if isinstance(exchange, dict):
+    for _, _, account in _accounts(data):
         for name in SECRET_FIELDS:
-            if exchange.get(name) == "":
-                exchange[name] = None
+            if account.get(name) == "":
+                account[name] = None
 
 
 def _apply(node: dict[str, Any], at: _Path, value: Any, origin: str, sources: _Sources) -> None:
@@ -302,19 +322,37 @@ def _credential_entries(environ: Mapping[str, str]) -> list[tuple[_Path, Any, st
     directory = environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
         return []
+    files: list[tuple[Path, _Path]] = [(Path(directory) / f"exchange_{n}", ("exchange", n)) for n in SECRET_FIELDS]
+    files += _venue_credential_files(Path(directory))
     entries: list[tuple[_Path, Any, str]] = []
-    for name in SECRET_FIELDS:
-        file = Path(directory) / f"exchange_{name}"
+    for file, at in files:
+        dotted = ".".join(at)
         try:
             value = _read_text(file).strip()
         except FileNotFoundError:
             continue
         except ConfigError as exc:
-            raise ConfigError(f"exchange.{name}: credential file: {str(exc).removeprefix('config: ')}") from None
+            raise ConfigError(f"{dotted}: credential file: {str(exc).removeprefix('config: ')}") from None
         if not value:
-            raise ConfigError(f"exchange.{name}: credential file {file} is empty; put the {name} in it")
-        entries.append((("exchange", name), value, str(file)))
+            raise ConfigError(f"{dotted}: credential file {file} is empty; put the {at[-1]} in it")
+        entries.append((at, value, str(file)))
     return entries
+
+
+def _venue_credential_files(directory: Path) -> list[tuple[Path, _Path]]:
+    """Return the ``venues_<name>_<api_key|secret|password>`` files of the credentials directory."""
+    try:
+        names = sorted(entry.name for entry in directory.iterdir())
+    except OSError:
+        return []
+    found: list[tuple[Path, _Path]] = []
+    for file_name in names:
+        stem = file_name.removeprefix("venues_")
+        for field in SECRET_FIELDS:
+            venue = stem.removesuffix(f"_{field}")
+            if file_name.startswith("venues_") and venue != stem and venue:
+                found.append((directory / file_name, ("venues", venue, field)))
+    return found
 
 
 def _parse_json_or_text(raw: str, origin: str) -> Any:
@@ -341,12 +379,21 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def _model_at(at: tuple[str, ...]) -> type[BaseModel] | None:
-    """Return the model class whose fields live at path ``at`` (``()`` is BotConfig), or None."""
+    """Return the model class whose fields live at path ``at`` (``()`` is BotConfig), or None.
+
+    A mapping of models (``venues``) takes any key: ``("venues", "spot")`` is an ``ExchangeConfig``.
+    """
     model: type[BaseModel] | None = BotConfig
-    for key in at:
+    keys = iter(at)
+    for key in keys:
         if model is None or key not in model.model_fields:
             return None
-        model = _model_of(model.model_fields[key].annotation)
+        annotation = model.model_fields[key].annotation
+        if typing.get_origin(annotation) is dict:
+            if next(keys, None) is None:
+                return None
+            annotation = typing.get_args(annotation)[1]
+        model = _model_of(annotation)
     return model
 
 

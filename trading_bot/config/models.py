@@ -21,6 +21,10 @@ from exchanges.config import ExchangeConfig
 from risk.config import RiskConfig
 from trading_bot.domain.bounds import HeartbeatSeconds
 from trading_bot.domain.bounds import TimeoutSeconds
+from trading_bot.domain.ids import Symbol
+from trading_bot.domain.instrument import VENUE_NAME_PATTERN
+from trading_bot.domain.instrument import InstrumentId
+from trading_bot.domain.instrument import split_venue
 from trading_bot.errors import ConfigError
 from trading_bot.log import REDACTED
 from trading_bot.log import is_secret_key
@@ -60,7 +64,10 @@ class BotSection(BaseModel):
         default="tb1",
         description="1-20 characters [A-Za-z0-9_]; prefixes client order ids as <bot_id>-<seq>",
     )
-    symbol: str = Field(default="BTC/USDT", description="the ccxt unified symbol traded, e.g. BTC/USDT")
+    symbol: str = Field(
+        default="BTC/USDT",
+        description="the ccxt unified symbol traded, e.g. BTC/USDT; VENUE:SYMBOL (spot:BTC/USDT) picks one of venues",
+    )
     data_dir: Path = Field(
         default=Path("./var"), description="directory of the journal and state files (relative to the cwd)"
     )
@@ -84,7 +91,7 @@ class BotSection(BaseModel):
     @field_validator("symbol")
     @classmethod
     def _check_symbol(cls, value: str) -> str:
-        base, sep, quote = value.partition("/")
+        base, sep, quote = split_venue(value)[1].partition("/")
         if not (base and sep and quote) or value != value.strip():
             raise ValueError("expected a ccxt unified symbol like 'BTC/USDT'")
         return value
@@ -209,6 +216,64 @@ class BotConfig(BaseModel):
     risk: RiskConfig = Field(default_factory=RiskConfig, description="risk rules, sizer, account protection")
     logging: LoggingSection = Field(default_factory=LoggingSection, description="log level and format")
     persistence: PersistenceSection = Field(default_factory=PersistenceSection, description="the journal")
+    venues: dict[str, ExchangeConfig] = Field(
+        default_factory=dict,
+        description="named exchange accounts, each like the exchange section (keys from "
+        "TRADING_BOT__VENUES__<NAME>__API_KEY / __SECRET); bot.symbol VENUE:SYMBOL picks one",
+    )
+
+    @field_validator("venues")
+    @classmethod
+    def _check_venue_names(cls, value: dict[str, ExchangeConfig]) -> dict[str, ExchangeConfig]:
+        for name in value:
+            if not VENUE_NAME_PATTERN.fullmatch(name):
+                raise ValueError(
+                    f"venue name {name!r}: use lower-case letters, digits and _, starting with a letter (at most 32)"
+                )
+        return value
+
+    def venue_configs(self) -> dict[str, ExchangeConfig]:
+        """Return the exchange accounts by venue name: ``venues``, or else the ``exchange`` section as the one
+        venue, named after its exchange (``binance``)."""
+        return dict(self.venues) if self.venues else {self.exchange.name: self.exchange}
+
+    def select_venue(self) -> tuple[BotConfig, InstrumentId]:
+        """Return this config narrowed to the venue that ``bot.symbol`` names, and the instrument traded.
+
+        The returned config's ``exchange`` is that venue's section and its ``bot.symbol`` the bare symbol,
+        so everything that reads ``exchange`` trades the chosen account. A bare symbol picks the only
+        venue; with several, the symbol must name one (``spot:BTC/USDT``).
+
+        Raises:
+            ConfigError: ``exchange`` and ``venues`` both set, an unknown venue (with "did you mean"),
+                or a bare symbol while several venues are configured (one line each).
+        """
+        venues = self.venue_configs()
+        names = ", ".join(sorted(venues))
+        if self.venues and "exchange" in self.model_fields_set:
+            raise ConfigError(
+                "exchange: set either the exchange section (one venue) or venues, not both; with venues, name "
+                f"the venue in the symbol (--symbol VENUE:{split_venue(self.bot.symbol)[1]}; venues: {names})"
+            )
+        venue, symbol = split_venue(self.bot.symbol)
+        if venue is None:
+            if len(venues) > 1:
+                raise ConfigError(
+                    f"bot.symbol: {symbol} names no venue and {len(venues)} are configured; write VENUE:SYMBOL, "
+                    f"e.g. {min(venues)}:{symbol} (venues: {names})"
+                )
+            venue = next(iter(venues))
+        elif venue not in venues:
+            from trading_bot.registry import did_you_mean
+
+            raise ConfigError(
+                f"bot.symbol: unknown venue {venue!r} in {self.bot.symbol!r}{did_you_mean(venue, venues)}; "
+                f"venues: {names}"
+            )
+        narrowed = self.model_copy(
+            update={"exchange": venues[venue], "bot": self.bot.model_copy(update={"symbol": symbol})}
+        )
+        return narrowed, InstrumentId(venue, Symbol(symbol))
 
     def redacted(self) -> dict[str, Any]:
         """Return the config as JSON-ready data with secrets hidden: the only form ever printed or logged.
@@ -225,8 +290,9 @@ class BotConfig(BaseModel):
         ``1000.0``) or whether keys are set, so a run record can tell whether the configuration changed.
         """
         data = _redact(self.model_dump(mode="python"), self)
-        for name in SECRET_FIELDS:
-            del data["exchange"][name]
+        for section in [data["exchange"], *data["venues"].values()]:
+            for name in SECRET_FIELDS:
+                del section[name]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -236,9 +302,10 @@ class BotConfig(BaseModel):
         The exchange's key, secret and password first, then every text under a secret-looking key of
         ``ccxt_options`` (a header, a token) or of the strategy params, and the password of ``db_url``.
         """
-        values = (getattr(self.exchange, name) for name in SECRET_FIELDS)
+        accounts = [self.exchange, *self.venues.values()]
+        values = (getattr(account, name) for account in accounts for name in SECRET_FIELDS)
         found = [value.get_secret_value() for value in values if value is not None]
-        for tree in (self.exchange.ccxt_options, self.strategy.params):
+        for tree in (*(account.ccxt_options for account in accounts), self.strategy.params):
             for _, value in secret_paths(tree):
                 found.extend(_texts(value))
         if self.persistence.db_url is not None:
@@ -272,9 +339,12 @@ def _texts(value: Any) -> list[str]:
 
 
 def _redact(data: dict[str, Any], config: BotConfig) -> dict[str, Any]:
-    for name in SECRET_FIELDS:
-        data["exchange"][name] = None if getattr(config.exchange, name) is None else REDACTED
-    data["exchange"]["ccxt_options"] = _mask_secret_keys(data["exchange"]["ccxt_options"])
+    accounts = [(data["exchange"], config.exchange)]
+    accounts += [(data["venues"][name], venue) for name, venue in config.venues.items()]
+    for section, account in accounts:
+        for name in SECRET_FIELDS:
+            section[name] = None if getattr(account, name) is None else REDACTED
+        section["ccxt_options"] = _mask_secret_keys(section["ccxt_options"])
     data["strategy"]["params"] = _mask_secret_keys(data["strategy"]["params"])
     if data["persistence"]["db_url"] is not None:
         data["persistence"]["db_url"] = redact_text(data["persistence"]["db_url"])

@@ -28,6 +28,7 @@ from trading_bot.domain.ids import StrategyId
 from trading_bot.domain.ids import Symbol
 from trading_bot.domain.ids import TradeId
 from trading_bot.domain.ids import make_client_order_id
+from trading_bot.domain.instrument import InstrumentId
 from trading_bot.domain.market import Balance
 from trading_bot.domain.market import Bar
 from trading_bot.domain.market import Market
@@ -56,6 +57,7 @@ __all__ = [
     "Clock",
     "ExchangeOrderId",
     "Fill",
+    "InstrumentId",
     "InvalidOrderTransition",
     "LiquiditySide",
     "LiveClock",
