@@ -19,11 +19,12 @@ run: $(VENV)/.installed
 		--replay $(DATA)/binance_BTCUSDT_trades_2024-08-08.csv.gz \
 		--quantity 0.001 --take-profit 0.02 --max-orders 10 --wait-time 35
 
-## test: the whole test suite (what CI runs), then lint and type checks
+## test: the whole test suite (what CI runs), then lint, type and import-layering (DESIGN.md §3) checks
 test: $(VENV)/.installed
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed
 	$(PY) bench/replay_throughput.py

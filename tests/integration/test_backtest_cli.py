@@ -11,8 +11,8 @@ import pytest
 from tests.integration.conftest import QUOTES
 from tests.integration.conftest import TRADES
 from tests.integration.conftest import run_cli
-from trading_bot.backtest.fingerprint import trade_fingerprint
 from trading_bot.config import load_config
+from trading_bot.domain.fingerprint import trade_fingerprint
 from trading_bot.runtime.builder import BotPlan
 from trading_bot.runtime.builder import build_bot
 

@@ -1,6 +1,5 @@
 """Backtesting: metrics as a pure function of fills and equity, trade fingerprints, and reports."""
 
-from trading_bot.backtest.fingerprint import trade_fingerprint
 from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
@@ -9,6 +8,7 @@ from trading_bot.backtest.metrics import drawdown_series
 from trading_bot.backtest.metrics import reconstruct_round_trips
 from trading_bot.backtest.report import format_metrics_table
 from trading_bot.backtest.report import write_report
+from trading_bot.domain.fingerprint import trade_fingerprint
 
 __all__ = [
     "EquityPoint",

@@ -59,7 +59,6 @@ from trading_bot.backtest.data import guess_symbol
 from trading_bot.backtest.data import load_bars
 from trading_bot.backtest.data import sample_price_decimals
 from trading_bot.backtest.data import synthetic_market
-from trading_bot.backtest.fingerprint import trade_fingerprint
 from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
@@ -71,6 +70,7 @@ from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
+from trading_bot.domain.fingerprint import trade_fingerprint
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
 from trading_bot.runtime.builder import build_strategy

@@ -28,12 +28,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from trading_bot.backtest.fingerprint import trade_fingerprint
 from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import drawdown_series
 from trading_bot.domain import Fill
+from trading_bot.domain.fingerprint import trade_fingerprint
 from trading_bot.files import open_private
 from trading_bot.files import private_dir
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from typing import Any
 
-from trading_bot.backtest.fingerprint import trade_fingerprint
+from trading_bot.domain.fingerprint import trade_fingerprint
 
 if TYPE_CHECKING:
     from trading_bot.runtime.supervisor import TradingBot

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 from tests.unit.backtest.helpers import make_fill
-from trading_bot.backtest.fingerprint import canonical_fill_text
-from trading_bot.backtest.fingerprint import trade_fingerprint
 from trading_bot.domain import Fill
+from trading_bot.domain.fingerprint import canonical_fill_text
+from trading_bot.domain.fingerprint import trade_fingerprint
 
 
 def _fills() -> list[Fill]:

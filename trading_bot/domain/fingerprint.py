@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
 
-from trading_bot.domain import Fill
+from trading_bot.domain.orders import Fill
 
 __all__ = ["FINGERPRINT_VERSION", "canonical_fill_text", "trade_fingerprint"]
 
