@@ -24,3 +24,5 @@ async def test_twenty_kill9_restarts_send_no_order_twice_and_lose_no_fill(tmp_pa
     assert result.journal_position == result.exchange_position, verdict
     assert result.untracked_orders == [], verdict  # no order the bot sent is left untracked
     assert result.final_exit_code == 0, verdict
+    # the after_intent kills came from the test seam (tests/stress/chaos_bot.py), between journal and request
+    assert "chaos_kill_after_intent" in (tmp_path / "bot.log").read_text(), verdict

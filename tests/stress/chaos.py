@@ -1,7 +1,7 @@
 """The kill -9 chaos run: the bot trades on the emulator and is SIGKILLed at random moments, then restarted.
 
 Kill moments (seeded): at a random time while trading; right after a journaled intent and before its
-request leaves (the bot kills itself through ``TRADING_BOT_CHAOS_KILL_AFTER_INTENT``); and while the
+request leaves (the bot, started by ``chaos_bot.py``, kills itself from an ``after_intent`` hook); and while the
 emulator holds back the answer to an order it has already accepted (``accept_then_timeout``). After the
 kills, prices stop moving, one last orderly run reconciles and stops with SIGTERM, and the emulator's own
 logs are checked against the journal.
@@ -28,6 +28,8 @@ from trading_bot.emulator import EmulatorConfig
 from trading_bot.runtime.journal.store import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
+RUNBOT = ROOT / "runbot.py"
+CHAOS_BOT = Path(__file__).resolve().parent / "chaos_bot.py"  # runbot.py + a SIGKILL after a journaled intent
 KEY, SECRET = "chaos-key", "chaos-secret"
 BOT_ID = "cx"
 D = Decimal
@@ -90,12 +92,12 @@ def _config(workdir: Path, emu: BinanceEmulator) -> Path:
     return path
 
 
-async def _start_bot(workdir: Path, config: Path, log: Path, extra_env: dict[str, str]) -> asyncio.subprocess.Process:
+async def _start_bot(workdir: Path, config: Path, log: Path, entry: list[str]) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADING_BOT")}
-    env.update({"TRADING_BOT__EXCHANGE__API_KEY": KEY, "TRADING_BOT__EXCHANGE__SECRET": SECRET, **extra_env})
+    env.update({"TRADING_BOT__EXCHANGE__API_KEY": KEY, "TRADING_BOT__EXCHANGE__SECRET": SECRET})
     with log.open("ab") as err:
         return await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "runbot.py"), "--config", str(config), "--log-format", "json",
+            sys.executable, *entry, "--config", str(config), "--log-format", "json",
             cwd=workdir, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=err,
         )
 
@@ -125,9 +127,9 @@ async def run_chaos(workdir: Path, kills: int, seed: int = 20261121) -> ChaosRes
             driver = tg.create_task(_drive_prices(emu, rng, stop_prices))
             for i in range(kills):
                 mode = rng.choice(("random", "random", "after_intent", "accept_hold"))
-                env = {"TRADING_BOT_CHAOS_KILL_AFTER_INTENT": f"0.5:{seed + i}"} if mode == "after_intent" else {}
+                entry = [str(CHAOS_BOT), "0.5", str(seed + i)] if mode == "after_intent" else [str(RUNBOT)]
                 since = log.stat().st_size if log.exists() else 0
-                proc = await _start_bot(workdir, config, log, env)
+                proc = await _start_bot(workdir, config, log, entry)
                 started = await _wait_started(proc, log, since)
                 if mode == "accept_hold" and started:
                     emu.set_faults(accept_then_timeout=True, accept_timeout_delay_s=5)
@@ -143,7 +145,7 @@ async def run_chaos(workdir: Path, kills: int, seed: int = 20261121) -> ChaosRes
             await driver
         # The final, orderly run: reconcile everything, then SIGTERM (prices no longer move: nothing fills).
         since = log.stat().st_size
-        proc = await _start_bot(workdir, config, log, {})
+        proc = await _start_bot(workdir, config, log, [str(RUNBOT)])
         await _wait_started(proc, log, since)
         await asyncio.sleep(1.5)
         if proc.returncode is None:

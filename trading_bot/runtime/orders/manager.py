@@ -27,9 +27,6 @@ the sizer left no quantity                      denied       permanent (rule ``s
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
@@ -119,6 +116,9 @@ class OrderManager:
         journal: the write-ahead journal, or ``None`` (replays).
         risk_context: builds the RiskContext for one check (the supervisor owns the state).
         publish: delivers events to the strategy, the logs and the journal.
+        sizing: sizes an intent whose quantity the strategy left open.
+        after_intent: called right after each intent is journaled and before its request is sent; ``None``
+            in production. A test seam: the chaos test (``tests/stress/chaos_bot.py``) kills the process here.
     """
 
     def __init__(
@@ -135,6 +135,7 @@ class OrderManager:
         risk_context: Callable[[], RiskContext],
         publish: Callable[[OrderEvent], None],
         sizing: Callable[[OrderParams, RiskContext], Decimal | None] | None = None,
+        after_intent: Callable[[], None] | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = symbol
@@ -147,7 +148,7 @@ class OrderManager:
         self._risk_context = risk_context
         self._publish = publish
         self._sizing = sizing
-        self.after_intent: Callable[[], None] | None = chaos_kill_hook()
+        self.after_intent = after_intent
         self.unknown_outcomes: set[ClientOrderId] = set()
         self.rate_limited_until_ms = 0
         self.auth_failures = 0
@@ -178,7 +179,7 @@ class OrderManager:
         if self.journal is not None:
             await self.journal.record_intent(order)
             if self.after_intent is not None:
-                self.after_intent()  # chaos testing: the process may die here, between journal and request
+                self.after_intent()  # a test seam: the chaos test kills the process here
         order.transition(OrderStatus.SUBMITTED, now)
         self.stats["submitted"] += 1
         self._publish(
@@ -323,31 +324,6 @@ class OrderManager:
                 await self.cancel(order.client_order_id)
             except ExchangeError as exc:
                 _log.error("cancel_failed", client_order_id=order.client_order_id, error=str(exc))
-
-
-CHAOS_ENV = "TRADING_BOT_CHAOS_KILL_AFTER_INTENT"
-
-
-def chaos_kill_hook() -> Callable[[], None] | None:
-    """Return a hook that SIGKILLs this process after a journaled intent, for chaos tests only.
-
-    Enabled only by the environment variable ``TRADING_BOT_CHAOS_KILL_AFTER_INTENT=<probability>[:<seed>]``;
-    it lets a test kill the bot exactly between the journal write and the request. Never set it in
-    production.
-    """
-    spec = os.environ.get(CHAOS_ENV)
-    if not spec:
-        return None
-    probability_text, _, seed_text = spec.partition(":")
-    probability = float(probability_text)
-    rng = random.Random(int(seed_text) if seed_text else None)
-
-    def maybe_die() -> None:
-        if rng.random() < probability:
-            _log.warning("chaos_kill_after_intent")
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return maybe_die
 
 
 def _gone(order: Order, ts_ms: int) -> OrderStatusReport:
