@@ -1,7 +1,10 @@
-"""Exchange clients, chosen by name through the ``EXCHANGES`` registry.
+"""Exchange clients, built by name through the ``EXCHANGES`` registry: ``EXCHANGES.create(name, request)``.
 
-``paper`` is the simulator; every other name is an exchange id ccxt knows (``binance``, ``kraken``...),
-served by the ccxt adapter, which is imported only when such a name is used.
+Every factory takes one ``exchanges.request.ExchangeRequest``. ``paper`` and ``replay`` are the simulator
+over live or recorded data (``exchanges.factories``); every other built-in name is an exchange id ccxt
+knows (``binance``, ``kraken``...), a family served by the ccxt adapter (``exchanges.ccxt.factory``),
+whose names are read from ccxt only when such a name is looked up. Plug-ins register under the
+entry-point group ``trading_bot.exchanges`` with the same one-argument factory.
 """
 
 from exchanges.base import BaseExchangeClient
@@ -12,5 +15,5 @@ from trading_bot.registry import Registry
 __all__ = ["EXCHANGES", "BaseExchangeClient", "OrderUpdate", "UpdateSink"]
 
 EXCHANGES: Registry[BaseExchangeClient] = Registry(
-    "exchange", "trading_bot.exchanges", builtin_modules=("exchanges.paper",)
+    "exchange", "trading_bot.exchanges", builtin_modules=("exchanges.factories", "exchanges.ccxt.factory")
 )

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Protocol
 
-from exchanges import EXCHANGES
 from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
 from exchanges.matching import MatchingEngine
@@ -63,7 +62,6 @@ class MarketDataSource(Protocol):
         ...
 
 
-@EXCHANGES.register("paper")
 class PaperExchange(BaseExchangeClient):
     """Simulated account over real (live or recorded) market data.
 

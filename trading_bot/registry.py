@@ -3,7 +3,8 @@
 ``STRATEGIES`` and ``EXCHANGES`` (defined in their packages) are ``Registry`` instances filled by the
 ``@register("name")`` decorator when the defining module is imported, plus plug-ins published by other
 distributions through the entry-point groups ``trading_bot.strategies`` / ``trading_bot.exchanges``.
-Unknown names raise ``ConfigError`` listing the known names and the closest match.
+A *family* is one factory serving many names known only at lookup (every exchange id ccxt knows), see
+``register_family``. Unknown names raise ``ConfigError`` listing the known names and the closest match.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._builtin_modules = tuple(builtin_modules)
         self._factories: dict[str, Callable[..., T]] = {}
+        self._families: list[tuple[Callable[[], Iterable[str]], Callable[..., T]]] = []
+        self._family_names: list[frozenset[str]] | None = None
         self._loaded = False
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -58,6 +61,25 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def register_family(self, names: Callable[[], Iterable[str]], factory: Callable[..., T]) -> None:
+        """Register ``factory`` for every name ``names()`` returns; single registrations win over a family.
+
+        ``names`` is called once, at the first lookup of a name that is not registered singly (so that,
+        for example, ccxt is imported only when a ccxt exchange id is used).
+        """
+        self._families.append((names, factory))
+        self._family_names = None
+
+    def _family_of(self, name: str) -> Callable[..., T] | None:
+        if not self._families:
+            return None
+        if self._family_names is None:
+            self._family_names = [frozenset(names()) for names, _ in self._families]
+        for known, (_, factory) in zip(self._family_names, self._families, strict=True):
+            if name in known:
+                return factory
+        return None
+
     def _load(self) -> None:
         if self._loaded:
             return
@@ -69,24 +91,25 @@ class Registry(Generic[T]):
                 self._factories[ep.name] = ep.load()
 
     def names(self) -> list[str]:
-        """Return the registered names, sorted."""
+        """Return the registered names, families' names included, sorted."""
         self._load()
-        return sorted(self._factories)
+        self._family_of("")  # resolves the families' names
+        families = self._family_names or []
+        return sorted(set(self._factories).union(*families))
 
     def __contains__(self, name: object) -> bool:
         self._load()
-        return name in self._factories
+        return isinstance(name, str) and (name in self._factories or self._family_of(name) is not None)
 
     def get(self, name: str) -> Callable[..., T]:
         """Return the factory for ``name``; raise ``ConfigError`` with a suggestion if unknown."""
         self._load()
-        try:
-            return self._factories[name]
-        except KeyError:
-            known = ", ".join(self.names()) or "none"
-            raise ConfigError(
-                f"unknown {self.kind} {name!r}{did_you_mean(name, self._factories)}; known: {known}"
-            ) from None
+        factory = self._factories.get(name) or self._family_of(name)
+        if factory is None:
+            names = self.names()
+            known = ", ".join(names) or "none"
+            raise ConfigError(f"unknown {self.kind} {name!r}{did_you_mean(name, names)}; known: {known}")
+        return factory
 
     def create(self, name: str, *args: object, **kwargs: object) -> T:
         """Build the plug-in registered as ``name`` with the given collaborators."""

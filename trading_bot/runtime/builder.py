@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from exchanges import EXCHANGES
 from exchanges.base import BaseExchangeClient
+from exchanges.request import ExchangeRequest
 from risk.manager import RiskContext
 from risk.manager import RiskManager
 from risk.sizing import size_order
@@ -31,6 +32,7 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import describe_range
 from trading_bot.errors import ConfigError
+from trading_bot.registry import did_you_mean
 from trading_bot.runtime.supervisor import TradingBot
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "build_bot",
     "build_strategy",
     "check_exchange_name",
+    "exchange_kind",
     "journal_url",
     "parse_strategy_args",
     "resolve_symbol",
@@ -148,56 +151,41 @@ def resolve_symbol(symbol: str | None, ticker: str | None, market_type: str, quo
     return symbol
 
 
-def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchangeClient:
-    """Build the exchange client for the plan (replay / paper / live)."""
-    exchange_cfg = config.exchange
+def exchange_kind(config: BotConfig, plan: BotPlan) -> str:
+    """Return the ``EXCHANGES`` name of the client a plan runs on.
+
+    Recorded data → ``replay``; ``--paper`` → ``paper`` (live data of ``exchange.name``); otherwise
+    ``exchange.name`` itself (a ccxt id, ``paper``, or a plug-in).
+    """
     if plan.replay:
-        from exchanges.markets import load_market_snapshot
-        from exchanges.paper import PaperExchange
-        from exchanges.replay import ReplayFeed
+        return "replay"
+    if plan.paper:
+        return "paper"
+    return config.exchange.name
 
-        assert isinstance(clock, SimulatedClock)
-        snapshot_name = "binance" if exchange_cfg.name == "paper" else exchange_cfg.name
-        markets = load_market_snapshot(snapshot_name)
-        feed = ReplayFeed(list(plan.replay), Symbol(config.bot.symbol), clock, speed=plan.speed)
-        feed.validate()
-        return PaperExchange(exchange_cfg.paper, clock, feed, markets=markets)
-    check_exchange_name(exchange_cfg.name)
-    if exchange_cfg.name == "paper" and not plan.paper:
-        raise ConfigError("exchange 'paper' needs market data: add --replay FILE, or use --paper --exchange binance")
-    if plan.paper or exchange_cfg.name == "paper":
-        from exchanges.ccxt.adapter import create_ccxt_exchange
-        from exchanges.paper import PaperExchange
 
-        source = create_ccxt_exchange(exchange_cfg, clock, public_only=True)
-        return PaperExchange(exchange_cfg.paper, clock, source)
-    if exchange_cfg.name in EXCHANGES:
-        return EXCHANGES.create(exchange_cfg.name, exchange_cfg, clock)
-    from exchanges.ccxt.adapter import create_ccxt_exchange
+def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchangeClient:
+    """Build the exchange client for the plan (replay / paper / live) through the ``EXCHANGES`` registry.
 
-    if not exchange_cfg.has_credentials():
-        raise ConfigError(
-            "live trading needs API keys: set TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET "
-            "(or run with --paper)"
-        )
-    return create_ccxt_exchange(exchange_cfg, clock)
+    Raises:
+        ConfigError: an unknown exchange name (with the closest one), missing keys or market data.
+    """
+    if not plan.replay:
+        check_exchange_name(config.exchange.name)
+    request = ExchangeRequest(
+        config=config.exchange, clock=clock, symbol=Symbol(config.bot.symbol), replay=plan.replay, speed=plan.speed
+    )
+    return EXCHANGES.create(exchange_kind(config, plan), request)
 
 
 def check_exchange_name(name: str) -> None:
-    """Raise ConfigError unless ``name`` is a registered exchange (``paper``, plug-ins) or a ccxt id."""
+    """Raise ConfigError unless ``name`` is a registered exchange (``paper``, a ccxt id, a plug-in).
+
+    Looking up a name that is not a simulator or plug-in imports ccxt (the names of its family).
+    """
     if name not in EXCHANGES:
-        _check_ccxt_id(name)
-
-
-def _check_ccxt_id(name: str) -> None:
-    """Raise ConfigError with the closest names when ccxt does not know the exchange id."""
-    from exchanges.ccxt.adapter import ccxt_exchange_ids
-    from trading_bot.registry import did_you_mean
-
-    known = ccxt_exchange_ids()
-    if name not in known:
         raise ConfigError(
-            f"exchange.name: unknown exchange {name!r}{did_you_mean(name, known)}; "
+            f"exchange.name: unknown exchange {name!r}{did_you_mean(name, EXCHANGES.names())}; "
             "see `runbot.py list-exchanges` (or use 'paper' with --replay)"
         )
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from exchanges import EXCHANGES
 from exchanges.base import OrderUpdate
 from exchanges.config import PaperConfig
 from exchanges.paper import PaperExchange
@@ -31,8 +30,7 @@ def make(tmp_path: Path, config: PaperConfig | None = None) -> tuple[PaperExchan
     path = tmp_path / "q.csv"
     path.write_text(QUOTES)
     clock = SimulatedClock()
-    client = EXCHANGES.create("paper", config or PaperConfig(), clock, ReplayFeed([path], SYMBOL, clock))
-    assert isinstance(client, PaperExchange)
+    client = PaperExchange(config or PaperConfig(), clock, ReplayFeed([path], SYMBOL, clock))
     updates: list[OrderUpdate] = []
     client.attach(updates.append)
     return client, updates

@@ -1,0 +1,31 @@
+"""What the runtime hands the ``EXCHANGES`` registry to build one exchange client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from exchanges.config import ExchangeConfig
+from trading_bot.domain import Clock
+from trading_bot.domain import Symbol
+
+__all__ = ["ExchangeRequest"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRequest:
+    """The one argument of every exchange factory: ``EXCHANGES.create(name, request)``.
+
+    Args:
+        config: the venue's settings (``exchange`` section): its name, credentials, ccxt options, paper account.
+        clock: the run's clock; a ``SimulatedClock`` for recorded data.
+        symbol: the traded market (the ``replay`` kind reads it from its files).
+        replay: recorded market-data files, for the ``replay`` kind.
+        speed: replay speed (1 = real time, ``None`` = as fast as possible).
+    """
+
+    config: ExchangeConfig
+    clock: Clock
+    symbol: Symbol | None = None
+    replay: tuple[Path, ...] = ()
+    speed: float | None = None
