@@ -19,7 +19,8 @@ from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.runtime.builder import check_exchange_name
 
-QUOTES = Path(__file__).resolve().parents[3] / "trading_bot" / "sample_data" / "binance_BTCUSDT_quotes_2024-08-08.csv.gz"
+SAMPLE_DATA = Path(__file__).resolve().parents[3] / "trading_bot" / "sample_data"
+QUOTES = SAMPLE_DATA / "binance_BTCUSDT_quotes_2024-08-08.csv.gz"
 KEYS = {"api_key": SecretStr("k"), "secret": SecretStr("s")}
 
 
