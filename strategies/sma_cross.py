@@ -16,6 +16,7 @@ the RiskManager decides.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -184,8 +185,60 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
             self._pending = None
 
     def snapshot(self) -> dict[str, Any]:
-        """Return the price windows so a restart does not wait ``slow`` bars again."""
-        return {"fast": [str(p) for p in self._fast], "slow": [str(p) for p in self._slow]}
+        """Return the state a restart needs to go on as if it had not stopped (JSON-safe; Decimals as strings).
+
+        The price windows (so a restart does not wait ``slow`` bars again), the side of the last
+        comparison (so the first bar after a restart can be a cross), a cross not yet acted on, the
+        quote-sampling bucket (epoch ms // bar length) and its last mid, the tag of the order awaiting its
+        outcome, the tag sequence and the number of crosses seen.
+        """
+        return {
+            "version": 2,
+            "fast": [str(p) for p in self._fast],
+            "slow": [str(p) for p in self._slow],
+            "above": self._above,
+            "signal": None if self._signal is None else self._signal.value,
+            "bucket": self._bucket,
+            "bucket_close": None if self._bucket_close is None else str(self._bucket_close),
+            "pending": self._pending,
+            "seq": self._seq,
+            "signals": self.signals,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Restore a ``snapshot`` (version 1: the windows only; version 2: everything it holds).
+
+        Called after ``initialize``, once reconciliation has rebuilt the open orders: a pending tag is kept
+        only while an open order carries it (a market order that finished while the bot was down has no
+        event left to clear it). Windows longer than the current parameters keep their newest prices.
+        """
+        if not state:
+            return
+        self._fast.clear()
+        self._slow.clear()
+        self._fast.extend(Decimal(str(p)) for p in state.get("fast", []))
+        self._slow.extend(Decimal(str(p)) for p in state.get("slow", []))
+        self._fast_sum = sum(self._fast, Decimal(0))
+        self._slow_sum = sum(self._slow, Decimal(0))
+        above = state.get("above")
+        self._above = bool(above) if above is not None else self._side_of_windows()
+        signal = state.get("signal")
+        self._signal = None if signal is None else OrderSide(signal)
+        self._bucket = int(state.get("bucket", -1))
+        close = state.get("bucket_close")
+        self._bucket_close = None if close is None else Decimal(str(close))
+        pending = state.get("pending")
+        open_tags = {order.client_tag for order in self.ctx.open_orders()}
+        self._pending = str(pending) if pending is not None and pending in open_tags else None
+        self._seq = int(state.get("seq", 0))
+        self.signals = int(state.get("signals", 0))
+
+    def _side_of_windows(self) -> bool | None:
+        """Return whether fast > slow on full windows, ``None`` on a tie or before ``slow`` bars."""
+        if len(self._slow) < self.params.slow or len(self._fast) < self.params.fast:
+            return None
+        difference = self._fast_sum * self.params.slow - self._slow_sum * self.params.fast
+        return None if difference == 0 else difference > 0
 
     def summary(self) -> dict[str, Any]:
         """Return the number of crosses seen."""
