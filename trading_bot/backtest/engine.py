@@ -41,6 +41,7 @@ from dataclasses import field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from typing import Literal
 
 from exchanges.backtest import BarExchange
 from exchanges.base import BaseExchangeClient
@@ -123,6 +124,12 @@ class BacktestSpec:
         risk: risk settings; default ``relaxed_risk_config()``.
         bot_id: prefix of client order ids.
         curve_interval_ms: equity sampling interval for quotes/trades data, ms of data time.
+        exchange: whose bundled market snapshot gives the market's rules (``paper``: Binance's).
+        cash_currency: the currency ``cash`` is in when a config named it; must be the market's quote.
+        queue_position: quotes/trades: resting limits wait for the size ahead of them (``None``: yes); bars
+            have no book, so ``True`` is refused there.
+        on_shutdown: ``cancel`` or ``keep`` the open orders when the data ends.
+        heartbeat_s: the supervisor's heartbeat, seconds.
     """
 
     strategy: str
@@ -139,6 +146,11 @@ class BacktestSpec:
     risk: RiskConfig | None = None
     bot_id: str = "bt"
     curve_interval_ms: int = 1_000
+    exchange: str = "binance"
+    cash_currency: str | None = None
+    queue_position: bool | None = None
+    on_shutdown: Literal["cancel", "keep"] = "cancel"
+    heartbeat_s: float = 1.0
 
 
 @dataclass(slots=True, kw_only=True, repr=False)
@@ -181,14 +193,22 @@ class BacktestResult:
         )
 
 
-def resolve_market(symbol: str, price_decimals: int, fee: Decimal, override: Market | None = None) -> Market:
-    """Return the market's rules: ``override``, else the bundled Binance snapshot's, else a synthetic one.
+def resolve_market(
+    symbol: str, price_decimals: int, fee: Decimal, override: Market | None = None, exchange: str = "binance"
+) -> Market:
+    """Return the market's rules: ``override``, else the ``exchange``'s bundled snapshot's, else a synthetic one.
 
     The fee rates are replaced by ``fee`` in every case, so sizers and risk checks use the backtest's fee.
+
+    Raises:
+        ConfigError: no snapshot is bundled for ``exchange`` (``paper`` means Binance's).
     """
     if override is not None:
         return dataclasses.replace(override, maker_fee=fee, taker_fee=fee)
-    snapshot = load_market_snapshot("binance")
+    try:
+        snapshot = load_market_snapshot("binance" if exchange == "paper" else exchange)
+    except ConfigError as exc:
+        raise ConfigError(f"exchange.name: {exc}") from None
     known = snapshot.get(Symbol(symbol))
     if known is not None:
         return dataclasses.replace(known, maker_fee=fee, taker_fee=fee)
@@ -378,7 +398,13 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
     feed: _SampledFeed | None = None
     if kind == "bars":
         series = load_bars(spec.data, spec.start_ms, spec.end_ms)
-        market = resolve_market(symbol, series.price_decimals, spec.fee, spec.market)
+        if spec.queue_position:
+            raise ConfigError(
+                "exchange.paper.queue_position: bar data has no order book to queue in; remove it or set it "
+                "false (quote and trade data honour it)"
+            )
+        market = resolve_market(symbol, series.price_decimals, spec.fee, spec.market, spec.exchange)
+        _check_cash_currency(spec, market)
         quote = market.quote
         sim = exchange = BarExchange(
             market=market,
@@ -393,7 +419,8 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         sim.prepare()
         clock.advance_to(series.bars[0].ts_ms)
     else:
-        market = resolve_market(symbol, sample_price_decimals(spec.data[0]), spec.fee, spec.market)
+        market = resolve_market(symbol, sample_price_decimals(spec.data[0]), spec.fee, spec.market, spec.exchange)
+        _check_cash_currency(spec, market)
         replay = ReplayFeed(
             list(spec.data),
             market.symbol,
@@ -410,6 +437,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             maker_fee=spec.fee,
             taker_fee=spec.fee,
             slippage_bps=spec.slippage_bps,
+            queue_position=spec.queue_position is not False,
         )
         feed.exchange = exchange = PaperExchange(paper, clock, feed, markets={market.symbol: market})
     risk_config = spec.risk or relaxed_risk_config()
@@ -430,11 +458,20 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         risk=RiskManager(risk_config),
         clock=clock,
         sizing=sizing,
-        on_shutdown="cancel",
+        on_shutdown=spec.on_shutdown,
+        heartbeat_s=spec.heartbeat_s,
         sequence=TimeSeededSequence(1),
         after_connect=after_connect,
     )
     return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed)
+
+
+def _check_cash_currency(spec: BacktestSpec, market: Market) -> None:
+    if spec.cash_currency is not None and spec.cash_currency != market.quote:
+        raise ConfigError(
+            f"exchange.paper.balances: a backtest of {market.symbol} starts with cash in {market.quote}, "
+            f"not {spec.cash_currency}; give the balance in {market.quote} (or use --cash)"
+        )
 
 
 def run_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | None = None) -> BacktestResult:

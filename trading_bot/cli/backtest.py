@@ -15,6 +15,7 @@ before anything runs or is downloaded.
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from typing import Any
@@ -47,19 +48,21 @@ def _check_output(flag: str, path: Path, *, directory: bool) -> None:
 )
 def backtest_command(
     ctx: typer.Context,
-    strategy: Annotated[str, typer.Option(help="strategy name (list-strategies)")],
     data: Annotated[list[Path], typer.Option(help="CSV/CSV.gz data file; repeat to merge files by time")],
-    symbol: Annotated[str | None, typer.Option(help="market symbol; default: from the file name")] = None,
+    strategy: Annotated[str | None, typer.Option(help="strategy name (list-strategies); default: the config's")] = None,
+    symbol: Annotated[str | None, typer.Option(help="market symbol; default: the config's, else the file name")] = None,
     timeframe: Annotated[str | None, typer.Option(help="bar interval (1m, 1h, 1d); default: from the data")] = None,
-    cash: Annotated[str, typer.Option(help="starting quote-currency balance")] = "10000",
-    fee: Annotated[str, typer.Option(help="fee rate of every fill (0.001 = 0.1 %)")] = "0.001",
-    slippage_bps: Annotated[str, typer.Option(help="market/stop fill slippage, basis points")] = "0",
+    cash: Annotated[str | None, typer.Option(help="starting quote-currency balance [default: 10000]")] = None,
+    fee: Annotated[str | None, typer.Option(help="fee rate of every fill (0.001 = 0.1 %) [default: 0.001]")] = None,
+    slippage_bps: Annotated[str | None, typer.Option(help="market/stop fill slippage, bps [default: 0]")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="first date (UTC), e.g. 2023-08-01")] = None,
     to: Annotated[str | None, typer.Option(help="last date (UTC), inclusive")] = None,
     report: Annotated[Path | None, typer.Option(help="write report.html, trades.csv, equity.csv here")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
-    config: Annotated[Path | None, typer.Option(help="JSON config; its risk section replaces the relaxed one")] = None,
-    log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "warning",
+    config: Annotated[
+        Path | None, typer.Option(help="JSON config: every section applies, flags win (trading_bot.backtest.settings)")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error [default: warning]")] = None,
 ) -> None:
     """Run the backtest and print the metrics table (or JSON), the trade fingerprint and the report path."""
     from trading_bot.errors import ConfigError
@@ -82,29 +85,46 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     from trading_bot.domain.bounds import BasisPoints
     from trading_bot.domain.bounds import FeeRate
     from trading_bot.domain.bounds import QuoteAmount
+    from trading_bot.errors import ConfigError
     from trading_bot.log import configure_logging
     from trading_bot.runtime.builder import parse_strategy_args
 
-    configure_logging(opts["log_level"], "json" if opts["json_output"] else "auto")
+    choices = _config_choices(opts)
+    log_format = "json" if opts["json_output"] else (choices.log_format or "auto")
+    configure_logging(opts["log_level"] or choices.log_level or "warning", log_format)
     if opts["report"] is not None:
         _check_output("--report", opts["report"], directory=True)
-    risk = None
-    if opts["config"] is not None:
-        from trading_bot.config import load_config
-
-        risk = load_config(opts["config"], dotenv=None).risk
+    strategy = opts["strategy"] or choices.strategy
+    if strategy is None:
+        raise ConfigError("--strategy: name the strategy (see list-strategies), or set strategy.name in --config")
+    if choices.strategy not in (None, strategy) and choices.params:
+        raise ConfigError(
+            f"--strategy {strategy}: the config's strategy.params are for {choices.strategy}; "
+            "drop --strategy or the config's params"
+        )
+    params = {**(choices.params if choices.strategy in (None, strategy) else {}), **parse_strategy_args(extra)}
     spec = BacktestSpec(
-        strategy=opts["strategy"],
-        params=parse_strategy_args(extra),
+        strategy=strategy,
+        params=params,
         data=tuple(opts["data"]),
-        symbol=opts["symbol"],
+        symbol=opts["symbol"] or choices.symbol,
         timeframe_ms=parse_timeframe(opts["timeframe"]) if opts["timeframe"] else None,
-        cash=check_flag("--cash", opts["cash"], QuoteAmount),
-        fee=check_flag("--fee", opts["fee"], FeeRate),
-        slippage_bps=check_flag("--slippage-bps", opts["slippage_bps"], BasisPoints),
+        cash=check_flag("--cash", opts["cash"], QuoteAmount) if opts["cash"] else choices.cash or Decimal(10_000),
+        fee=check_flag("--fee", opts["fee"], FeeRate) if opts["fee"] else _or(choices.fee, Decimal("0.001")),
+        slippage_bps=(
+            check_flag("--slippage-bps", opts["slippage_bps"], BasisPoints)
+            if opts["slippage_bps"]
+            else _or(choices.slippage_bps, Decimal(0))
+        ),
         start_ms=parse_date(opts["from_"]) if opts["from_"] else None,
         end_ms=parse_date(opts["to"], end=True) if opts["to"] else None,
-        risk=risk,
+        risk=choices.risk,
+        bot_id=choices.bot_id or "bt",
+        exchange=choices.exchange,
+        cash_currency=None if opts["cash"] else choices.cash_currency,
+        queue_position=choices.queue_position,
+        on_shutdown=choices.on_shutdown,
+        heartbeat_s=choices.heartbeat_s,
     )
     show_progress = not opts["json_output"] and sys.stderr.isatty()
     with _Progress(show_progress) as progress:
@@ -140,6 +160,23 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
             raise fail(f"--report: cannot write {where}: {exc.strerror or exc}", EXIT_FAILURE) from None
     _print_result(result, spec, report_path, opts["json_output"])
     raise typer.Exit(result.exit_code)
+
+
+def _config_choices(opts: dict[str, Any]) -> Any:
+    """Return the ``ConfigChoices`` of ``--config`` (defaults without one); flags given are not checked there."""
+    from trading_bot.backtest.settings import ConfigChoices
+    from trading_bot.backtest.settings import backtest_choices
+
+    if opts["config"] is None:
+        return ConfigChoices()
+    from trading_bot.config import load_config
+
+    overridden = {name for name in ("cash", "fee", "slippage_bps") if opts[name]}
+    return backtest_choices(load_config(opts["config"], dotenv=None), overridden)
+
+
+def _or(value: Decimal | None, default: Decimal) -> Decimal:
+    return default if value is None else value
 
 
 def _print_result(result: Any, spec: Any, report_path: Path | None, json_output: bool) -> None:

@@ -1,0 +1,140 @@
+"""What a config file means to a backtest: ``runbot.py backtest --config FILE``.
+
+Every section is read. A setting is either honoured, refused (exit 2, one line naming the field and the
+fix) because a backtest cannot do what it asks, or documented here as one that has no meaning without a
+live venue. Command-line flags win over the file.
+
+================================ ==========================================================================
+setting                          in a backtest
+================================ ==========================================================================
+``strategy.name``, ``.params``   the strategy and its parameters; ``--strategy`` and strategy flags win
+``risk``                         the risk rules, sizer and protection, in place of the relaxed defaults
+``bot.symbol``                   the market (``--symbol`` wins; checked against the data file names)
+``bot.bot_id``                   the client order id prefix
+``bot.on_shutdown``              cancel or keep the open orders when the data ends
+``bot.heartbeat_s``              the supervisor's heartbeat
+``exchange.name``                whose bundled market snapshot gives the market's rules (``paper``: Binance)
+``exchange.market_type``         ``spot`` only: ``swap`` is refused until perpetual swaps are simulated
+``exchange.paper.balances``      the starting cash: one balance, in the market's quote currency (``--cash``)
+``exchange.paper.maker_fee``/    the fee of every fill (``--fee``): one rate, so both must be equal
+``taker_fee``
+``exchange.paper.slippage_bps``  market and stop fill slippage (``--slippage-bps``)
+``exchange.paper.queue_position`` quote/trade data only (bars have no book: ``true`` is refused there)
+``logging.level``, ``.format``   the logs on stderr (``--log-level`` wins; ``--json`` makes them JSON)
+credentials, ``testnet``,        no meaning without a live venue: a backtest connects to nothing
+``ccxt_options``,
+``request_timeout_s``
+``bot.data_dir``,                no meaning: a backtest keeps no journal and stops when its data ends
+``bot.shutdown_timeout_s``,
+``persistence``
+================================ ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Set
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from typing import Any
+from typing import Literal
+
+from risk.config import RiskConfig
+from trading_bot.config import BotConfig
+from trading_bot.errors import ConfigError
+
+__all__ = ["ConfigChoices", "backtest_choices"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigChoices:
+    """The backtest settings a config file makes; ``None`` where the file leaves the choice to the defaults.
+
+    Attributes:
+        strategy: ``strategy.name`` when the file has a ``strategy`` section.
+        params: ``strategy.params``.
+        symbol, bot_id: from ``bot``, when set.
+        cash: starting cash (quote currency) and ``cash_currency`` its currency, from ``exchange.paper.balances``.
+        fee: fee rate of every fill (0.001 = 0.1 %); ``slippage_bps`` in basis points; ``queue_position``.
+        exchange: whose market snapshot to use.
+        on_shutdown, heartbeat_s: from ``bot``.
+        risk: the ``risk`` section.
+        log_level, log_format: from ``logging``, when set.
+    """
+
+    strategy: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    symbol: str | None = None
+    bot_id: str | None = None
+    cash: Decimal | None = None
+    cash_currency: str | None = None
+    fee: Decimal | None = None
+    slippage_bps: Decimal | None = None
+    queue_position: bool | None = None
+    exchange: str = "binance"
+    on_shutdown: Literal["cancel", "keep"] = "cancel"
+    heartbeat_s: float = 1.0
+    risk: RiskConfig | None = None
+    log_level: str | None = None
+    log_format: str | None = None
+
+
+def backtest_choices(config: BotConfig, overridden: Set[str] = frozenset()) -> ConfigChoices:
+    """Return what ``config`` asks of a backtest; refuse what a backtest cannot honour.
+
+    Args:
+        config: the loaded config (file, environment).
+        overridden: the settings the command line gives itself (``cash``, ``fee``, ``slippage_bps``): the
+            file's value for them is not used, so it is not checked either.
+
+    Raises:
+        ConfigError: one line naming the field and the fix (exit 2).
+    """
+    exchange, paper, bot = config.exchange, config.exchange.paper, config.bot
+    if exchange.market_type != "spot":
+        raise ConfigError(
+            f"exchange.market_type: {exchange.market_type!r} cannot be backtested yet (spot only until perpetual "
+            "swaps are simulated); set 'spot' or remove it"
+        )
+    cash, currency = _cash(paper.balances) if "balances" in paper.model_fields_set - overridden else (None, None)
+    fee = None
+    if "fee" not in overridden and {"maker_fee", "taker_fee"} & paper.model_fields_set:
+        if paper.maker_fee != paper.taker_fee or paper.maker_fee is None:
+            raise ConfigError(
+                "exchange.paper.maker_fee/taker_fee: a backtest charges one fee rate on every fill; set both "
+                "to the same rate (or give --fee)"
+            )
+        fee = paper.maker_fee
+    slippage = paper.slippage_bps if "slippage_bps" in paper.model_fields_set else None
+    queue = paper.queue_position if "queue_position" in paper.model_fields_set else None
+    has_strategy = "strategy" in config.model_fields_set
+    logging = config.logging.model_fields_set
+    return ConfigChoices(
+        strategy=config.strategy.name if has_strategy else None,
+        params=dict(config.strategy.params),
+        symbol=bot.symbol if "symbol" in bot.model_fields_set else None,
+        bot_id=bot.bot_id if "bot_id" in bot.model_fields_set else None,
+        cash=cash,
+        cash_currency=currency,
+        fee=fee,
+        slippage_bps=slippage,
+        queue_position=queue,
+        exchange=exchange.name,
+        on_shutdown=bot.on_shutdown,
+        heartbeat_s=bot.heartbeat_s,
+        risk=config.risk,
+        log_level=config.logging.level if "level" in logging else None,
+        log_format=config.logging.format if "format" in logging else None,
+    )
+
+
+def _cash(balances: Mapping[str, Decimal]) -> tuple[Decimal, str]:
+    held = {currency: amount for currency, amount in balances.items() if amount != 0}
+    if len(held) != 1:
+        raise ConfigError(
+            "exchange.paper.balances: a backtest starts flat, with cash in the market's quote currency only; "
+            f"give one balance, e.g. {{\"USDT\": 10000}} (got {', '.join(held) or 'none'}; or give --cash)"
+        )
+    ((currency, amount),) = held.items()
+    return amount, currency
