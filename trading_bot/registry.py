@@ -70,12 +70,16 @@ class Registry(Generic[T]):
         self._families.append((names, factory))
         self._family_names = None
 
+    def _resolved_families(self) -> list[frozenset[str]]:
+        """Return each family's names, asking each family once."""
+        if self._family_names is None:
+            self._family_names = [frozenset(names()) for names, _ in self._families]
+        return self._family_names
+
     def _family_of(self, name: str) -> Callable[..., T] | None:
         if not self._families:
             return None
-        if self._family_names is None:
-            self._family_names = [frozenset(names()) for names, _ in self._families]
-        for known, (_, factory) in zip(self._family_names, self._families, strict=True):
+        for known, (_, factory) in zip(self._resolved_families(), self._families, strict=True):
             if name in known:
                 return factory
         return None
@@ -93,9 +97,7 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Return the registered names, families' names included, sorted."""
         self._load()
-        self._family_of("")  # resolves the families' names
-        families = self._family_names or []
-        return sorted(set(self._factories).union(*families))
+        return sorted(set(self._factories).union(*self._resolved_families()))
 
     def __contains__(self, name: object) -> bool:
         self._load()

@@ -46,3 +46,24 @@ def test_plugins_published_through_entry_points_are_discovered(tmp_path, monkeyp
 
     assert "fancy" in registry.names()
     assert registry.create("fancy") == "plugin-made"
+
+
+def test_a_family_serves_its_names_lazily_and_a_single_registration_wins() -> None:
+    asked: list[int] = []
+
+    def family_names() -> list[str]:
+        asked.append(1)
+        return ["x", "y", "solo"]
+
+    registry: Registry[str] = Registry("thing", "trading_bot.test_things")
+    registry.register("solo")(lambda: "single")
+    registry.register_family(family_names, lambda: "family")
+
+    assert registry.create("solo") == "single"
+    assert asked == []  # a single registration is found without asking the family
+    assert registry.create("x") == "family"
+    assert "y" in registry
+    assert registry.names() == ["solo", "x", "y"]
+    assert asked == [1]  # asked once
+    with pytest.raises(ConfigError, match="did you mean 'x'"):
+        registry.get("xx")
