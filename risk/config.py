@@ -121,7 +121,26 @@ class RiskConfig(BaseModel):
         description="largest |position| × price after the order fills, quote currency",
     )
     max_open_orders: Count | None = Field(
-        default=50, description="largest number of the bot's own open orders, counting the new one"
+        default=50, description="largest number of the bot's own open orders on one instrument, counting the new one"
+    )
+    max_open_orders_total: Count | None = Field(
+        default=None,
+        description="largest number of the bot's own open orders over all instruments, counting the new one",
+    )
+    max_gross_exposure: QuoteAmount | None = Field(
+        default=None,
+        description="largest Σ |position × mark| over all instruments after the fill, quote currency; exits pass",
+    )
+    max_net_exposure: QuoteAmount | None = Field(
+        default=None,
+        description="largest |Σ position × mark| over all instruments after the fill, quote currency; exits pass",
+    )
+    max_daily_loss_pct: LossPercent | None = Field(
+        default=None,
+        description=(
+            "percent below the equity at the UTC day's start (00:00 UTC, bot clock) at which new opens are refused "
+            "until the next day; exits pass (5 = -5 %)"
+        ),
     )
     price_band_pct: Decimal | None = Field(
         default=Decimal("5"),

@@ -3,7 +3,8 @@
 ``check`` runs the enabled rules of ``risk.rules`` in order and returns ``APPROVED`` or the first
 ``Rejected(rule, reason)``; a breach is a decision, never an exception. Approvals are counted for the
 order-rate rule. ``check_account`` runs account protection (``risk.protection``) and applies the
-trading state it decides. The rules are built once from the config, so a check allocates nothing on
+trading state it decides. ``begin_day`` / ``restore_day`` / ``daily_loss_alert`` drive the daily loss
+limit (``risk.daily``) when it is configured. The rules are built once from the config, so a check allocates nothing on
 the approving path.
 """
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from risk.config import RiskConfig
+from risk.daily import DailyLossRule
+from risk.daily import DayStart
 from risk.protection import AccountDecision
 from risk.protection import AccountProtection
 from risk.protection import AccountSnapshot
@@ -75,7 +78,16 @@ RiskDecision = Approved | Rejected
 class RiskManager:
     """Pre-trade checks for every order, account protection, and the ACTIVE/REDUCING/HALTED switch."""
 
-    __slots__ = ("_config", "_protection", "_rate_rule", "_resume_state", "_rules", "_state_reason", "_state_rule")
+    __slots__ = (
+        "_config",
+        "_daily_rule",
+        "_protection",
+        "_rate_rule",
+        "_resume_state",
+        "_rules",
+        "_state_reason",
+        "_state_rule",
+    )
 
     def __init__(self, config: RiskConfig) -> None:
         self._config = config
@@ -84,6 +96,8 @@ class RiskManager:
         self._rules: tuple[RiskRule, ...] = build_rules(config, self._state_rule)
         rate = [rule for rule in self._rules if isinstance(rule, OrderRateRule)]
         self._rate_rule: OrderRateRule | None = rate[0] if rate else None
+        daily = [rule for rule in self._rules if isinstance(rule, DailyLossRule)]
+        self._daily_rule: DailyLossRule | None = daily[0] if daily else None
         self._protection = AccountProtection(config.protection)
         self._resume_state: TradingState | None = None
 
@@ -138,6 +152,37 @@ class RiskManager:
     def size(self, params: OrderParams, ctx: RiskContext) -> Decimal | None:
         """Return the configured sizer's quantity for ``params`` (base units), or ``None`` for no order."""
         return size_order(params, ctx, self._config.sizing)
+
+    # -- the daily loss limit (risk.daily) ------------------------------------------------------
+    @property
+    def daily_loss_enabled(self) -> bool:
+        """True when ``max_daily_loss_pct`` is set."""
+        return self._daily_rule is not None
+
+    @property
+    def day_start(self) -> DayStart | None:
+        """The current UTC day's start (equity at its first observation), or ``None``."""
+        return None if self._daily_rule is None else self._daily_rule.start
+
+    def day_due(self, now_ms: int) -> bool:
+        """Return True when the daily limit is on and the UTC day of ``now_ms`` has not begun yet."""
+        rule = self._daily_rule
+        return rule is not None and rule.due(now_ms)
+
+    def begin_day(self, now_ms: int, equity: Decimal) -> DayStart | None:
+        """Begin the UTC day of ``now_ms`` with ``equity`` (quote currency); ``None`` when the limit is off."""
+        rule = self._daily_rule
+        return None if rule is None else rule.begin_day(now_ms, equity)
+
+    def restore_day(self, start: DayStart, now_ms: int) -> bool:
+        """Take back a journaled day start when it is of the current UTC day; return whether it was used."""
+        rule = self._daily_rule
+        return rule is not None and rule.restore(start, now_ms)
+
+    def daily_loss_alert(self, now_ms: int, equity: Decimal) -> str | None:
+        """Return the daily-loss reason the first time the limit is found in force on a UTC day, else ``None``."""
+        rule = self._daily_rule
+        return None if rule is None else rule.alert(now_ms, equity)
 
     def record_exchange_ok(self, now_ms: int) -> None:
         """Note a successful exchange interaction at ``now_ms``; a stall halt ends and the old state returns."""

@@ -1,6 +1,8 @@
 """The per-order risk rules, each a small class with a ``name`` and one ``check``.
 
-A rule's ``check(params, quantity, ctx)`` returns ``None`` when the order passes and a human reason
+The shared pieces (``RiskContext``, ``RiskRule``, ``reference_price``) live in ``risk.base``; the
+portfolio rules in ``risk.portfolio`` and the daily loss limit in ``risk.daily``. A rule's
+``check(params, quantity, ctx)`` returns ``None`` when the order passes and a human reason
 (naming the figures) when it does not. Rules never raise for a breach and allocate nothing on the
 passing path; the ``RiskManager`` runs them in ``build_rules`` order and the first reason wins.
 
@@ -14,10 +16,12 @@ rule                transient why
 =================== ========= ==============================================================================
 trading_state       yes       the state changes: a stall halt lifts when the exchange answers, the operator
                               resumes (a take-profit reduces the position, so REDUCING lets it through)
+daily_loss          yes       the next UTC day begins at 00:00 UTC (``risk.daily``); exits always pass
 market_limits       no        tick, lot step, min/max amount and min notional are the order's own figures
 max_order_notional  no        the order's price × quantity against a fixed limit
 max_position        no        only an order that would grow |position| is refused: our books disagree
-max_open_orders     yes       open orders fill or are cancelled
+max_open_orders     yes       open orders fill or are cancelled (per instrument and over all instruments)
+exposure            yes       marks and the other instruments' positions move (``risk.portfolio``); exits pass
 price_band          yes       the mid moves back towards the price
 order_rate          yes       the 60 s window slides
 stale_data          yes       fresh market data arrives
@@ -32,23 +36,23 @@ for a market buy, the bid for a market sell).
 
 from __future__ import annotations
 
-from abc import ABC
-from abc import abstractmethod
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar
 
+from risk.base import RiskContext
+from risk.base import RiskRule
+from risk.base import fmt
+from risk.base import reduces
+from risk.base import reference_price
 from risk.config import RiskConfig
+from risk.daily import DailyLossRule
+from risk.portfolio import ExposureRule
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
-from trading_bot.domain import Market
-from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
-from trading_bot.domain import Position
 from trading_bot.domain import TradingState
 
 __all__ = [
@@ -73,76 +77,6 @@ _HUNDRED = Decimal(100)
 _WINDOW_MS = 60_000
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RiskContext:
-    """Everything a check needs, built by the supervisor for each check.
-
-    Attributes:
-        market: precision, limits and fees of the order's market.
-        market_data: the latest market event of that market, or ``None`` before the first one.
-        now_ms: the injected clock's time, epoch milliseconds UTC.
-        position: the bot's own position in that market (signed base currency).
-        open_order_count: the bot's own open orders in that market, not counting the new one.
-        balances: account balances by currency (free and locked amounts).
-        equity: account equity, quote currency.
-        spot: True on spot (a sell needs base currency), False on derivatives (swap).
-    """
-
-    market: Market
-    market_data: MarketData | None
-    now_ms: int
-    position: Position
-    open_order_count: int
-    balances: Mapping[str, Balance]
-    equity: Decimal
-    spot: bool = True
-
-
-def fmt(value: Decimal) -> str:
-    """Format a Decimal without exponent or trailing zeros (``Decimal("10")`` → ``"10"``)."""
-    return format(value.normalize(), "f")
-
-
-def reference_price(params: OrderParams, market_data: MarketData | None) -> Decimal | None:
-    """Return the price an order is valued at (quote currency), or ``None`` when it cannot be priced.
-
-    Limit orders use their limit price, stop orders their trigger price, market orders the mid.
-    """
-    if params.order_type is OrderType.LIMIT:
-        return params.price
-    if params.order_type is OrderType.STOP_MARKET:
-        return params.trigger_price
-    return None if market_data is None else market_data.mid
-
-
-def _reduces(position_qty: Decimal, side: OrderSide, quantity: Decimal) -> bool:
-    """Return True when the order lowers |position| without flipping it."""
-    if position_qty > 0:
-        return side is OrderSide.SELL and quantity <= position_qty
-    if position_qty < 0:
-        return side is OrderSide.BUY and quantity <= -position_qty
-    return False
-
-
-class RiskRule(ABC):
-    """One pre-trade rule. ``name`` appears in every ``Rejected`` it causes."""
-
-    __slots__ = ()
-    name: ClassVar[str]
-    transient: ClassVar[bool] = False
-    """True when a denial may clear by itself (time, market, state): the same order may pass later."""
-
-    @abstractmethod
-    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
-        """Return ``None`` when the order passes, else the reason it does not (with the figures).
-
-        Args:
-            params: the order intent.
-            quantity: the final order quantity, base currency (after sizing).
-            ctx: the state of market, position, orders and balances at check time.
-        """
-
-
 class TradingStateRule(RiskRule):
     """The kill switch: ACTIVE passes all, REDUCING only position-reducing orders, HALTED none.
 
@@ -163,7 +97,7 @@ class TradingStateRule(RiskRule):
             return None
         if state is TradingState.HALTED:
             return "trading is halted: no orders are sent"
-        if _reduces(ctx.position.quantity, params.side, quantity):
+        if reduces(ctx.position.quantity, params.side, quantity):
             return None
         return (
             f"trading is reducing: a {params.side.value} of {fmt(quantity)} does not reduce the position "
@@ -221,7 +155,7 @@ class MaxOrderNotionalRule(RiskRule):
 
     def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
         """Return the reason when the order's notional exceeds the limit."""
-        if params.reduce_only and _reduces(ctx.position.quantity, params.side, quantity):
+        if params.reduce_only and reduces(ctx.position.quantity, params.side, quantity):
             return None
         price = reference_price(params, ctx.market_data)
         if price is None:
@@ -272,19 +206,31 @@ class MaxPositionRule(RiskRule):
 
 
 class MaxOpenOrdersRule(RiskRule):
-    """The bot's own open orders, counting the new one, may not exceed ``limit``."""
+    """The bot's own open orders, counting the new one, may not exceed ``limit`` on the order's instrument
+    nor ``total_limit`` over all its instruments (``ctx.portfolio.open_orders``; with no portfolio totals
+    the instrument's count is the total). Either limit may be ``None`` (off).
+    """
 
-    __slots__ = ("limit",)
+    __slots__ = ("limit", "total_limit")
     name = "max_open_orders"
     transient = True
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int | None, total_limit: int | None = None) -> None:
         self.limit = limit
+        self.total_limit = total_limit
 
     def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
-        """Return the reason when one more open order would exceed the limit."""
-        if ctx.open_order_count + 1 > self.limit:
-            return f"{ctx.open_order_count} orders are open; one more exceeds the limit of {self.limit}"
+        """Return the reason when one more open order would exceed either limit."""
+        limit = self.limit
+        if limit is not None and ctx.open_order_count + 1 > limit:
+            return f"{ctx.open_order_count} orders are open; one more exceeds the limit of {limit}"
+        total_limit = self.total_limit
+        if total_limit is not None:
+            total = ctx.open_order_count if ctx.portfolio is None else ctx.portfolio.open_orders
+            if total + 1 > total_limit:
+                return (
+                    f"{total} orders are open over all instruments; one more exceeds the total limit of {total_limit}"
+                )
         return None
 
 
@@ -348,7 +294,7 @@ class OrderRateRule(RiskRule):
         """Return the reason when another order would exceed the per-minute limit."""
         self._expire(ctx.now_ms)
         if len(self._times) >= self.limit and not (
-            params.reduce_only and _reduces(ctx.position.quantity, params.side, quantity)
+            params.reduce_only and reduces(ctx.position.quantity, params.side, quantity)
         ):
             return f"{len(self._times)} orders approved in the last 60 s; limit {self.limit} per minute"
         return None
@@ -401,7 +347,7 @@ class BalanceRule(RiskRule):
             if quantity > free_base:
                 return f"sell of {fmt(quantity)} {market.base} needs more than the free {fmt(free_base)} {market.base}"
             return None
-        if not ctx.spot and _reduces(ctx.position.quantity, params.side, quantity):
+        if not ctx.spot and reduces(ctx.position.quantity, params.side, quantity):
             return None
         if params.order_type is OrderType.MARKET:
             md = ctx.market_data
@@ -430,10 +376,12 @@ def _free(balances: Mapping[str, Balance], currency: str) -> Decimal:
 
 RULE_NAMES: tuple[str, ...] = (
     TradingStateRule.name,
+    DailyLossRule.name,
     MarketLimitsRule.name,
     MaxOrderNotionalRule.name,
     MaxPositionRule.name,
     MaxOpenOrdersRule.name,
+    ExposureRule.name,
     PriceBandRule.name,
     OrderRateRule.name,
     StaleDataRule.name,
@@ -450,14 +398,18 @@ def build_rules(config: RiskConfig, state_rule: TradingStateRule) -> tuple[RiskR
         state_rule: the kill-switch rule; always first and never switched off.
     """
     rules: list[RiskRule] = [state_rule]
+    if config.max_daily_loss_pct is not None:
+        rules.append(DailyLossRule(config.max_daily_loss_pct))
     if config.market_limits_enabled:
         rules.append(MarketLimitsRule())
     if config.max_order_notional is not None:
         rules.append(MaxOrderNotionalRule(config.max_order_notional))
     if config.max_position_quantity is not None or config.max_position_notional is not None:
         rules.append(MaxPositionRule(config.max_position_quantity, config.max_position_notional))
-    if config.max_open_orders is not None:
-        rules.append(MaxOpenOrdersRule(config.max_open_orders))
+    if config.max_open_orders is not None or config.max_open_orders_total is not None:
+        rules.append(MaxOpenOrdersRule(config.max_open_orders, config.max_open_orders_total))
+    if config.max_gross_exposure is not None or config.max_net_exposure is not None:
+        rules.append(ExposureRule(config.max_gross_exposure, config.max_net_exposure))
     if config.price_band_pct is not None:
         rules.append(PriceBandRule(config.price_band_pct))
     if config.max_orders_per_minute is not None:

@@ -152,8 +152,11 @@ def test_rejected_when_rule_name_is_unknown_raises() -> None:
         Rejected("no_such_rule", "x")
 
 
+_EVERY_RULE_ON = {"max_position_quantity": "1", "max_gross_exposure": "1e6", "max_daily_loss_pct": "5"}
+
+
 def test_denial_rules_name_every_rule_and_sizing() -> None:
-    names = {rule.name for rule in _manager(max_position_quantity="1").rules}
+    names = {rule.name for rule in _manager(**_EVERY_RULE_ON).rules}
 
     assert names | {"sizing"} == DENIAL_RULES
 
@@ -167,8 +170,11 @@ def test_size_uses_the_configured_sizer() -> None:
 
 
 def test_rules_whose_denials_are_transient_match_the_table_in_risk_rules() -> None:
-    rules = _manager(max_position_quantity="1").rules
+    rules = _manager(**_EVERY_RULE_ON).rules
 
     transient = {rule.name for rule in rules if rule.transient}
 
-    assert transient == {"trading_state", "max_open_orders", "price_band", "order_rate", "stale_data", "balance"}
+    assert transient == {
+        "trading_state", "daily_loss", "max_open_orders", "exposure", "price_band", "order_rate", "stale_data",
+        "balance",
+    }  # fmt: skip
