@@ -71,8 +71,10 @@ class DayStart:
         return {"day": self.day, "equity": str(self.equity), "ts_ms": self.ts_ms}
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> DayStart | None:
+    def from_state(cls, state: object) -> DayStart | None:
         """Return the ``DayStart`` a ``to_state`` produced, or ``None`` when ``state`` is not one."""
+        if not isinstance(state, Mapping):
+            return None
         try:
             day, ts_ms, equity = state["day"], state["ts_ms"], Decimal(str(state["equity"]))
         except (KeyError, TypeError, InvalidOperation):

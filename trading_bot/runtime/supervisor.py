@@ -49,6 +49,8 @@ from typing import Literal
 
 from exchanges.base import BaseExchangeClient
 from exchanges.base import OrderUpdate
+from risk.base import PortfolioTotals
+from risk.daily import DAILY_LOSS_RULE
 from risk.manager import RiskContext
 from risk.manager import RiskManager
 from risk.protection import AccountSnapshot
@@ -79,6 +81,7 @@ from trading_bot.errors import StrategyError
 from trading_bot.errors import TransientExchangeError
 from trading_bot.log import get_logger
 from trading_bot.runtime.context import BotStrategyContext
+from trading_bot.runtime.daily import DailyLossKeeper
 from trading_bot.runtime.orders.manager import OrderManager
 from trading_bot.runtime.orders.manager import SequenceSource
 from trading_bot.runtime.orders.manager import TimeSeededSequence
@@ -203,6 +206,7 @@ class TradingBot:
         self._protection_on = (
             protection.emergency_enabled or protection.account_loss_enabled or protection.stall_enabled
         )
+        self._daily: DailyLossKeeper | None = None  # set at start when max_daily_loss_pct is
         self._balances_dirty = True
         self._last_event_ms = 0
         self._started_wall = 0.0
@@ -354,6 +358,9 @@ class TradingBot:
                 adopt=self.journal.adopt,
             )
             self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in report.counts().items()))
+        if self.risk.daily_loss_enabled:
+            self._daily = DailyLossKeeper(self.risk, self.portfolio, self.journal, self._refresh_balances_if_dirty)
+            await self._daily.restore(self.clock.now_ms())
         try:
             self.context.last = await self.exchange.fetch_bbo(self.symbol)
         except TransientExchangeError as exc:
@@ -390,10 +397,16 @@ class TradingBot:
             self.events += 1
             now = md.ts_ms
             self._observe(md)
-            if self._protection_on and now >= self._next_account_check_ms:
+            daily = self._daily
+            if daily is not None and daily.due(now):
+                await daily.begin_day(now)  # the first event on or after 00:00 UTC
+            if now >= self._next_account_check_ms and (self._protection_on or daily is not None):
                 self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
-                self.risk.record_exchange_ok(now)
-                await self._check_account(now)
+                if self._protection_on:
+                    self.risk.record_exchange_ok(now)
+                    await self._check_account(now)
+                if daily is not None:
+                    daily.check(now)
             wanted = self._wants_pass(md, now)
             if wanted is not None:
                 await self._strategy_passes(md, now, checked=wanted)
@@ -428,6 +441,11 @@ class TradingBot:
                 await orders.resolve_unknown()
             if self._protection_on and self.portfolio is not None:
                 await self._check_account(self.clock.now_ms())  # the stall rule needs no market data
+            daily = self._daily
+            if daily is not None:
+                if daily.due(self.clock.now_ms()):
+                    await daily.begin_day(self.clock.now_ms())  # midnight passed without market data
+                daily.check(self.clock.now_ms())
             if self.journal is not None and self.clock.now_ms() >= self._next_state_save_ms:
                 self._next_state_save_ms = self.clock.now_ms() + _STATE_SAVE_MS
                 await self._save_strategy_state()
@@ -551,16 +569,24 @@ class TradingBot:
         assert self.portfolio is not None
         assert self.market is not None
         assert self.context is not None
+        portfolio, open_count = self.portfolio, self.tracker.open_count
+        mark = portfolio.mark
+        totals = None if mark is None else PortfolioTotals.of(((portfolio.position.quantity, mark),), open_count)
         return RiskContext(
             market=self.market,
             market_data=self.context.last,
             now_ms=self.clock.now_ms(),
-            position=self.portfolio.position,
-            open_order_count=self.tracker.open_count,
-            balances=self.portfolio.balances,
-            equity=self.portfolio.equity(),
+            position=portfolio.position,
+            open_order_count=open_count,
+            balances=portfolio.balances,
+            equity=portfolio.equity(),
             spot=not self.market.contract,
+            portfolio=totals,  # one instrument today: the book is this market's position at its mark
         )
+
+    async def _refresh_balances_if_dirty(self) -> None:
+        if self._balances_dirty:
+            await self._refresh_balances()
 
     async def _refresh_balances(self) -> None:
         assert self.portfolio is not None
@@ -591,9 +617,13 @@ class TradingBot:
     def _publish(self, event: OrderEvent) -> None:
         """Log an order event, show it to the strategy, and schedule a strategy pass."""
         if isinstance(event, OrderDenied):
-            _log.warning(
-                "order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason
-            )
+            if event.rule == DAILY_LOSS_RULE and self._daily is not None:  # alerted once a day, not per order
+                self._daily.check(event.ts_ms)
+                _log.debug("order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason)
+            else:
+                _log.warning(
+                    "order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason
+                )
         else:
             _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
             if self.journal is not None:

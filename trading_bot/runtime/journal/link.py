@@ -123,6 +123,14 @@ class JournalLink:
         """Store the strategy's snapshot."""
         await self.journal.save_strategy_state(strategy, ts_ms, state)
 
+    async def save_risk_state(self, key: str, ts_ms: int, state: dict[str, Any]) -> None:
+        """Store the risk manager's state under ``key`` (kept with the strategy snapshots, one row per key)."""
+        await self.journal.save_strategy_state(key, ts_ms, state)
+
+    async def load_risk_state(self, key: str) -> dict[str, Any] | None:
+        """Return the risk state stored under ``key``, or ``None``."""
+        return await self.journal.load_strategy_state(key)
+
     async def close(
         self, stopped_ms: int, exit_reason: str, exit_code: int, *, flush_timeout_s: float | None = None
     ) -> None:
