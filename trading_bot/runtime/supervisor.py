@@ -1,5 +1,10 @@
 """TradingBot: the single asyncio supervisor.
 
+(About 790 lines, over the ~500 guide: the start, the long-lived tasks, the strategy pipeline and the
+bounded shutdown share the run's state and its one deadline; what stands alone lives beside it —
+``account_guard``, ``daily``, ``shutdown``, ``summary``, ``reconcile``, ``orders/``, ``journal/``. The
+multi-instrument runtime of issue 11 is the point to split it by instrument and venue.)
+
 One ``asyncio.TaskGroup`` owns every long-lived task: the market-data loop, the user stream, the
 heartbeat/reactor, the journal writer and the stop watcher. On every market event the loop does
 (DESIGN.md §2): account check → ``should_execute`` → ``execute_strategy`` → sizer → RiskManager → order
@@ -53,9 +58,6 @@ from risk.base import PortfolioTotals
 from risk.daily import DAILY_LOSS_RULE
 from risk.manager import RiskContext
 from risk.manager import RiskManager
-from risk.protection import AccountSnapshot
-from risk.protection import PositionView
-from risk.protection import ProtectionAction
 from strategies.base import BaseStrategy
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
@@ -64,8 +66,6 @@ from trading_bot.domain import MarketData
 from trading_bot.domain import OrderDenied
 from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
-from trading_bot.domain import OrderSide
-from trading_bot.domain import OrderType
 from trading_bot.domain import StateRequest
 from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
@@ -80,6 +80,7 @@ from trading_bot.errors import OperationalError
 from trading_bot.errors import StrategyError
 from trading_bot.errors import TransientExchangeError
 from trading_bot.log import get_logger
+from trading_bot.runtime.account_guard import AccountGuard
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.daily import DailyLossKeeper
 from trading_bot.runtime.orders.manager import OrderManager
@@ -120,6 +121,17 @@ async def _restore(strategy: BaseStrategy[Any], journal: JournalLink) -> bool:
 
 class _StopRequested(Exception):
     """Raised inside the TaskGroup to unwind every task on a stop request."""
+
+
+@dataclass(slots=True, kw_only=True)
+class _Session:
+    """What the start builds once connected, and every later phase uses: no half-built state."""
+
+    market: Market
+    portfolio: Portfolio
+    context: BotStrategyContext
+    orders: OrderManager
+    guard: AccountGuard
 
 
 @dataclass(slots=True)
@@ -210,10 +222,35 @@ class TradingBot:
         self._balances_dirty = True
         self._last_event_ms = 0
         self._started_wall = 0.0
-        self.market: Market | None = None
-        self.portfolio: Portfolio | None = None
-        self.context: BotStrategyContext | None = None
-        self.orders: OrderManager | None = None
+        self._session: _Session | None = None
+
+    # -- what the start built (None before it connected) -------------------------------------------
+    @property
+    def market(self) -> Market | None:
+        """The traded market's rules, once connected."""
+        return None if self._session is None else self._session.market
+
+    @property
+    def portfolio(self) -> Portfolio | None:
+        """The bot's position, fills and balances, once connected."""
+        return None if self._session is None else self._session.portfolio
+
+    @property
+    def context(self) -> BotStrategyContext | None:
+        """The strategy's read-only view, once connected."""
+        return None if self._session is None else self._session.context
+
+    @property
+    def orders(self) -> OrderManager | None:
+        """The order manager, once connected."""
+        return None if self._session is None else self._session.orders
+
+    def _live(self) -> _Session:
+        """Return the session; every caller runs after the start connected (a bug otherwise)."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("the bot is not connected: the start has not built its session")
+        return session
 
     # -- public control ----------------------------------------------------------------------
     def request_stop(self, reason: str = "stop requested") -> None:
@@ -322,14 +359,14 @@ class TradingBot:
             self._journal_opening = asyncio.create_task(self.journal.open(self.clock), name="journal_open")
             await asyncio.shield(self._journal_opening)
         await self.exchange.connect()
-        self.market = market = self.exchange.market(self.symbol)
-        self.portfolio = Portfolio(market)
-        self.portfolio.set_balances(await self.exchange.fetch_balance())
+        market = self.exchange.market(self.symbol)
+        portfolio = Portfolio(market)
+        portfolio.set_balances(await self.exchange.fetch_balance())
         self._balances_dirty = False
-        self.context = BotStrategyContext(
-            market=market, clock=self.clock, tracker=self.tracker, portfolio=self.portfolio, risk=self.risk
+        context = BotStrategyContext(
+            market=market, clock=self.clock, tracker=self.tracker, portfolio=portfolio, risk=self.risk
         )
-        self.orders = OrderManager(
+        orders = OrderManager(
             bot_id=self.bot_id,
             symbol=self.symbol,
             exchange=self.exchange,
@@ -342,6 +379,13 @@ class TradingBot:
             publish=self._publish,
             sizing=self._sizing,
         )
+        guard = AccountGuard(
+            risk=self.risk, symbol=self.symbol, market=market, portfolio=portfolio, context=context,
+            orders=orders, guarded=self._guarded,
+        )  # fmt: skip
+        self._session = _Session(
+            market=market, portfolio=portfolio, context=context, orders=orders, guard=guard
+        )
         if self._after_connect is not None:
             await self._after_connect(self)
         if self.journal is not None:
@@ -351,7 +395,7 @@ class TradingBot:
                 exchange=self.exchange,
                 journal=self.journal.journal,
                 tracker=self.tracker,
-                portfolio=self.portfolio,
+                portfolio=portfolio,
                 symbol=self.symbol,
                 bot_id=self.bot_id,
                 now_ms=self.clock.now_ms(),
@@ -359,14 +403,14 @@ class TradingBot:
             )
             self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in report.counts().items()))
         if self.risk.daily_loss_enabled:
-            self._daily = DailyLossKeeper(self.risk, self.portfolio, self.journal, self._refresh_balances_if_dirty)
+            self._daily = DailyLossKeeper(self.risk, portfolio, self.journal, self._refresh_balances_if_dirty)
             await self._daily.restore(self.clock.now_ms())
         try:
-            self.context.last = await self.exchange.fetch_bbo(self.symbol)
+            context.last = await self.exchange.fetch_bbo(self.symbol)
         except TransientExchangeError as exc:
             _log.warning("initial_quote_unavailable", error=str(exc))
         try:
-            self.strategy.initialize(self.context)
+            self.strategy.initialize(context)
         except ConfigError:
             raise
         except Exception as exc:
@@ -404,7 +448,7 @@ class TradingBot:
                 self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
                 if self._protection_on:
                     self.risk.record_exchange_ok(now)
-                    await self._check_account(now)
+                    await self._live().guard.check(now)
                 if daily is not None:
                     daily.check(now)
             wanted = self._wants_pass(md, now)
@@ -439,8 +483,8 @@ class TradingBot:
             orders = self.orders
             if orders is not None and orders.unknown_outcomes:
                 await orders.resolve_unknown()
-            if self._protection_on and self.portfolio is not None:
-                await self._check_account(self.clock.now_ms())  # the stall rule needs no market data
+            if self._protection_on and self._session is not None:
+                await self._session.guard.check(self.clock.now_ms())  # the stall rule needs no market data
             daily = self._daily
             if daily is not None:
                 if daily.due(self.clock.now_ms()):
@@ -459,12 +503,10 @@ class TradingBot:
     # -- the pipeline ---------------------------------------------------------------------------
     def _observe(self, md: MarketData) -> None:
         """Record ``md`` as the latest event and mark the portfolio at its mid."""
-        context, portfolio = self.context, self.portfolio
-        assert context is not None
-        assert portfolio is not None
-        context.last = md
+        session = self._live()
+        session.context.last = md
         self._last_event_ms = md.ts_ms
-        portfolio.update_mark((md.bid + md.ask) / 2)
+        session.portfolio.update_mark((md.bid + md.ask) / 2)
 
     def _wants_pass(self, md: MarketData, now: int) -> bool | None:
         """Return whether a strategy pass is due for ``md``: None = no; True/False = ``should_execute``'s answer.
@@ -518,8 +560,8 @@ class TradingBot:
         self._check_strategy_stop()
 
     async def _handle_result(self, result: StrategyResult, md: MarketData) -> None:
-        orders = self.orders
-        assert orders is not None
+        session = self._live()
+        orders = session.orders
         if result.message:
             _log.info("strategy_note", strategy=self.strategy.name, message=result.message)
         if result.state_request is not None:
@@ -531,7 +573,7 @@ class TradingBot:
             for params in result.orders:
                 await self._guarded(orders.submit(params, md))
         elif action is StrategyAction.CLOSE_POSITION:
-            await self._close_position("strategy asked to close the position")
+            await session.guard.close_position("strategy asked to close the position")
         elif action is StrategyAction.WAIT:
             self._wait_until_ms = self.clock.now_ms() + int(result.wait_time * 1000)
 
@@ -551,11 +593,11 @@ class TradingBot:
         try:
             await call
         except AuthenticationError as exc:
-            assert self.orders is not None
-            _log.error("authentication_failed", error=str(exc), failures=self.orders.auth_failures)
-            if self.orders.auth_failures >= _MAX_AUTH_FAILURES:
+            failures = self._live().orders.auth_failures
+            _log.error("authentication_failed", error=str(exc), failures=failures)
+            if failures >= _MAX_AUTH_FAILURES:
                 raise OperationalError(
-                    f"the exchange refused our API keys {self.orders.auth_failures} times in a row; check "
+                    f"the exchange refused our API keys {failures} times in a row; check "
                     "TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET"
                 ) from exc
         except TransientExchangeError as exc:
@@ -566,21 +608,19 @@ class TradingBot:
             _log.error("exchange_error", error=str(exc))
 
     def _risk_context(self) -> RiskContext:
-        assert self.portfolio is not None
-        assert self.market is not None
-        assert self.context is not None
-        portfolio, open_count = self.portfolio, self.tracker.open_count
+        session = self._live()
+        portfolio, open_count = session.portfolio, self.tracker.open_count
         mark = portfolio.mark
         totals = None if mark is None else PortfolioTotals.of(((portfolio.position.quantity, mark),), open_count)
         return RiskContext(
-            market=self.market,
-            market_data=self.context.last,
+            market=session.market,
+            market_data=session.context.last,
             now_ms=self.clock.now_ms(),
             position=portfolio.position,
             open_order_count=open_count,
             balances=portfolio.balances,
             equity=portfolio.equity(),
-            spot=not self.market.contract,
+            spot=not session.market.contract,
             portfolio=totals,  # one instrument today: the book is this market's position at its mark
         )
 
@@ -589,9 +629,9 @@ class TradingBot:
             await self._refresh_balances()
 
     async def _refresh_balances(self) -> None:
-        assert self.portfolio is not None
+        portfolio = self._live().portfolio
         try:
-            self.portfolio.set_balances(await self.exchange.fetch_balance())
+            portfolio.set_balances(await self.exchange.fetch_balance())
             self._balances_dirty = False
         except TransientExchangeError as exc:
             _log.warning("balance_refresh_failed", error=str(exc))
@@ -602,8 +642,7 @@ class TradingBot:
             event = self.tracker.apply_fill(update)
             if event is None:
                 return
-            assert self.portfolio is not None
-            self.portfolio.apply_fill(update)
+            self._live().portfolio.apply_fill(update)
             if self.journal is not None:
                 self.journal.record_fill(update)
             self._balances_dirty = True
@@ -653,54 +692,6 @@ class TradingBot:
         if reason is not None:
             self.request_stop(f"strategy stopped: {reason}")
 
-    # -- account protection ------------------------------------------------------------------
-    async def _check_account(self, now: int) -> None:
-        portfolio = self.portfolio
-        assert portfolio is not None
-        if portfolio.starting_equity is None:
-            return
-        position = portfolio.position
-        snapshot = AccountSnapshot(
-            now_ms=now,
-            equity=portfolio.equity(),
-            starting_equity=portfolio.starting_equity,
-            positions=(
-                PositionView(symbol=self.symbol, quantity=position.quantity, unrealized_pnl=portfolio.unrealized_pnl()),
-            ),
-        )
-        decision = self.risk.check_account(snapshot)
-        if decision.action is ProtectionAction.NONE:
-            return
-        _log.error("account_protection", action=decision.action.value, reason=decision.reason)
-        if decision.action is ProtectionAction.EMERGENCY_FLATTEN:
-            assert self.orders is not None
-            await self.orders.cancel_all()
-            await self._close_position(decision.reason)
-            self.risk.set_trading_state(TradingState.HALTED, decision.reason)
-            raise EmergencyStop(decision.reason)
-        if decision.action is ProtectionAction.CLOSE_WORST and self.symbol in decision.symbols_to_close:
-            await self._close_position(decision.reason)
-
-    async def _close_position(self, reason: str) -> None:
-        """Flatten the bot's position with a reduce-only market order (through the RiskManager)."""
-        assert self.portfolio is not None
-        assert self.orders is not None
-        assert self.market is not None
-        quantity = self.market.round_amount(abs(self.portfolio.position.quantity))
-        if quantity <= 0:
-            return
-        side = OrderSide.SELL if self.portfolio.position.quantity > 0 else OrderSide.BUY
-        previous = self.risk.trading_state
-        if previous is TradingState.HALTED:
-            self.risk.set_trading_state(TradingState.REDUCING, reason)
-        params = OrderParams(
-            side=side, quantity=quantity, order_type=OrderType.MARKET, reduce_only=True, client_tag="close"
-        )
-        _log.warning("closing_position", side=side.value, quantity=str(quantity), reason=reason)
-        await self._guarded(self.orders.submit(params, self.context.last if self.context else None))
-        if previous is TradingState.HALTED:
-            self.risk.set_trading_state(TradingState.HALTED, reason)
-
     # -- shutdown ----------------------------------------------------------------------------
     async def _shutdown(self) -> None:
         """Stop in order within one deadline (the module docstring has the steps); never raises."""
@@ -747,11 +738,11 @@ class TradingBot:
             self._strategy_crashed("shutdown", exc)
 
     async def _settle_orders(self) -> None:
-        orders = self.orders
-        if orders is None or not self.tracker.open_count:
+        session = self._session
+        if session is None or not self.tracker.open_count:
             return
         if self.on_shutdown == "cancel":
-            await orders.cancel_all()
+            await session.orders.cancel_all()
         else:
             _log.info("orders_kept", open_orders=self.tracker.open_count)
 
@@ -762,7 +753,7 @@ class TradingBot:
         in a longer run: older ones were already cross-checked by the user stream's periodic REST check,
         and the next start's reconciliation looks again.
         """
-        if self.orders is None or self.portfolio is None:
+        if self._session is None:
             return
         since = max(0, self._started_ms - _DRAIN_MARGIN_MS, self.clock.now_ms() - _DRAIN_LOOKBACK_MS)
         fills = await self.exchange.fetch_my_trades(self.symbol, since)
@@ -778,7 +769,7 @@ class TradingBot:
             _log.info("fills_cross_checked", exchange_fills=len(fills))
 
     async def _final_balances(self) -> None:
-        if self.portfolio is not None:
+        if self._session is not None:
             await self._refresh_balances()
 
     async def _save_strategy_state(self) -> None:
