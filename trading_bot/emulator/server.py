@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from trading_bot.emulator.canned import CannedAnswer
+from trading_bot.emulator.canned import CannedAnswers
 from trading_bot.emulator.config import EmulatorConfig
 from trading_bot.emulator.config import default_filters
 from trading_bot.emulator.config import market_id
@@ -90,6 +92,7 @@ class BinanceEmulator:
         self.config = config
         self.port = 0
         self._faults = FaultState(config.faults, config.seed)
+        self._canned = CannedAnswers()
         self._hub = StreamHub()
         self._requests: list[dict[str, object]] = []
         self._requests_total = 0
@@ -429,6 +432,43 @@ class BinanceEmulator:
         _log.info("emulator_faults_set", **{k: str(v) for k, v in kwargs.items()})
         return self.faults()
 
+    def override_next_response(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        *,
+        after_handler: bool = False,
+    ) -> None:
+        """Answer the next REST ``method`` ``path`` request with exactly these bytes (a test seam).
+
+        Answers queue up (first queued, first served) and each is consumed by one matching request; the
+        request is still logged (``request_log``, with the canned status). With ``after_handler`` the real
+        handler runs first, so an order POST is booked before its answer is replaced; without it the
+        handler and the faults (``set_faults``) are skipped. In-process only: the control API does not
+        expose it. See ``trading_bot.emulator.canned``.
+
+        Raises:
+            ValueError: On an unknown method, a path that is not a REST path, a status outside 200-599,
+                a body that is not bytes or a multi-line content type.
+        """
+        self._canned.add(
+            CannedAnswer(
+                method=method.upper(),
+                path=path,
+                status=status,
+                body=body,
+                content_type=content_type,
+                after_handler=after_handler,
+            )
+        )
+
+    def clear_overrides(self) -> int:
+        """Drop every canned answer not yet served; return how many were dropped."""
+        return self._canned.clear()
+
     async def drop_websockets(self) -> int:
         """Close every WebSocket now; return how many were closed."""
         return await self._hub.drop_all()
@@ -470,7 +510,11 @@ class BinanceEmulator:
         self._append_log(entry)
         if self._faults.latency_s > 0:
             await asyncio.sleep(self._faults.latency_s)
-        response = await self._answer(request, handler)
+        canned = self._canned.take(request.method, path)
+        if canned is None or canned.after_handler:
+            response = await self._answer(request, handler)
+        if canned is not None:
+            response = canned.response()
         entry["status"] = response.status
         if HELD_KEY in request:
             entry["held_s"] = request[HELD_KEY]
