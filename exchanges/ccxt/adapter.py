@@ -704,6 +704,8 @@ class CcxtExchange(BaseExchangeClient):
     def _ack_report(self, raw: Mapping[str, Any], symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport:
         if not isinstance(raw, Mapping):
             raise BadExchangeResponse(f"{symbol} (id {client_order_id}): order answer is {type(raw).__name__}")
+        if raw.get("id") is None:  # an empty or unreadable body: ccxt leaves every field unset
+            raise BadExchangeResponse(f"{symbol} (id {client_order_id}): order answer without the exchange's order id")
         report = self._to_report(raw, symbol)
         self._remember(raw.get("id"), client_order_id)  # a cancel answer may carry the cancel's own id
         if report.client_order_id != client_order_id:

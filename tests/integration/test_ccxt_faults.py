@@ -388,3 +388,23 @@ async def test_user_stream_with_refused_keys_raises_authentication_error_and_cou
             await client.close()
 
         assert client.auth_failures >= 1
+
+
+# -- answers the venue got wrong (found by tests/fuzz/test_fuzz_exchange.py) -------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [b"", b"{}", b'{"orderId": 1', b"<html><body>OK</body></html>"])
+async def test_place_answered_without_an_order_id_raises_bad_exchange_response_not_a_phantom_order(
+    body: bytes,
+) -> None:
+    """An order answer ccxt cannot read (no order id) is refused: the order is then looked up, not assumed open."""
+    async with emulated() as (emulator, client, _):
+        emulator.override_next_response("POST", "/api/v3/order", 200, body, after_handler=True)
+        coid = ClientOrderId("faults-noid-1")
+
+        with pytest.raises(BadExchangeResponse, match="without the exchange's order id"):
+            await client.place_order(SYMBOL, OrderParams(side=OrderSide.BUY, price=Decimal("59000")), QTY, coid)
+
+        assert len(_posts_with(emulator, coid)) == 1
+        assert (await client.fetch_order(SYMBOL, coid)) is not None  # it was booked: the lookup finds it
