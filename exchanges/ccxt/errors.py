@@ -17,7 +17,8 @@ Mapping (most specific first; every translation is ``raise ... from`` the ccxt e
                                                      → TransientExchangeError, or OrderOutcomeUnknown when
                                                        the call may have placed/cancelled an order
     BadResponse, NullResponse, JSON decode errors    → BadExchangeResponse
-    TypeError/KeyError/... raised inside ccxt's own code while parsing an answer
+    TypeError/KeyError/ValueError/ArithmeticError (OverflowError: ``"transactTime": Infinity``...)
+    raised inside ccxt's own code while parsing an answer
                                                      → BadExchangeResponse
     any other ccxt error                             → ExchangeError
 
@@ -74,7 +75,7 @@ R = TypeVar("R")
 
 _MAX_MESSAGE = 400
 _CROSS_TEXTS = ("immediately match", "would immediately")
-_PARSE_ERRORS = (TypeError, KeyError, IndexError, AttributeError, ValueError)
+_PARSE_ERRORS = (TypeError, KeyError, IndexError, AttributeError, ValueError, ArithmeticError)
 _CCXT_DIR = f"{os.sep}ccxt{os.sep}"
 
 
