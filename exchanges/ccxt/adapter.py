@@ -7,6 +7,10 @@ importing this module stays cheap. Numbers cross the boundary once: ccxt floats/
 Market data too is checked once, here: a quote, trade or bar that is malformed or impossible by
 ``trading_bot.domain.checks`` is logged as ``market_data_rejected``, dropped (it never reaches the
 strategy) and counted per kind, with an alert past a threshold (``exchanges/ccxt/rejections.py``).
+Account answers are checked here too (``trading_bot.domain.account_checks``): an order report, fill,
+balance or market whose values are impossible (a negative quantity or price, an implausible time, a
+negative balance) is refused as ``BadExchangeResponse`` (one record of a list is logged and skipped), and
+an order answer without the exchange's order id is refused, so a placement answered that way is looked up.
 
 Exactly-once: an order request that times out is never re-sent; the order is looked up by client id
 (bounded back-off) and the answer decides: found → its report; cleanly not found after the exchange's
@@ -54,6 +58,10 @@ from trading_bot.domain import TimeInForce
 from trading_bot.domain import TradeId
 from trading_bot.domain import TradeTick
 from trading_bot.domain import to_decimal
+from trading_bot.domain.account_checks import balance_problem
+from trading_bot.domain.account_checks import fill_problem
+from trading_bot.domain.account_checks import market_rules_problem
+from trading_bot.domain.account_checks import order_report_problem
 from trading_bot.domain.checks import bar_problem
 from trading_bot.domain.checks import quote_problem
 from trading_bot.domain.checks import trade_problem
@@ -321,7 +329,7 @@ class CcxtExchange(BaseExchangeClient):
         amount_limits = limits.get("amount") or {}
         cost_limits = limits.get("cost") or {}
         maker, taker = m.get("maker"), m.get("taker")
-        return Market(
+        market = Market(
             symbol=Symbol(m["symbol"]),
             base=str(m["base"]),
             quote=str(m["quote"]),
@@ -334,6 +342,12 @@ class CcxtExchange(BaseExchangeClient):
             taker_fee=_dec(taker, "taker") if taker is not None else Decimal("0.001"),
             contract=bool(m.get("contract")),
         )
+        problem = market_rules_problem(
+            market.price_increment, market.amount_increment, market.min_amount, market.min_notional, market.max_amount
+        )
+        if problem is not None:
+            raise BadExchangeResponse(f"market {market.symbol}: {problem}")
+        return market
 
     def market(self, symbol: Symbol) -> Market:
         """Return one loaded market; raise ``ConfigError`` naming the closest known symbol."""
@@ -364,22 +378,27 @@ class CcxtExchange(BaseExchangeClient):
             status = OrderStatus.PARTIALLY_FILLED
         exchange_id = o.get("id")
         client_id = o.get("clientOrderId") or self._client_ids.get(str(exchange_id), "")
-        self._remember(exchange_id, client_id)
         side = o.get("side")
-        price = _opt_dec(o.get("price"), "price")
-        ts = o.get("lastUpdateTimestamp") or o.get("timestamp") or self._clock.now_ms()
+        ts = int(o.get("lastUpdateTimestamp") or o.get("timestamp") or self._clock.now_ms())
+        quantity = _opt_dec(o.get("amount"), "amount") or None  # 0: not known (as for price and average)
+        price = _opt_dec(o.get("price"), "price") or None
+        average = _opt_dec(o.get("average"), "average") or None
+        problem = order_report_problem(ts, quantity, price, filled, average)
+        if problem is not None:
+            raise BadExchangeResponse(f"order {exchange_id}: {problem}")
+        self._remember(exchange_id, client_id)
         return OrderStatusReport(
             client_order_id=ClientOrderId(str(client_id)),
             symbol=Symbol(o.get("symbol") or fallback_symbol or ""),
             status=status,
-            ts_ms=int(ts),
+            ts_ms=ts,
             exchange_order_id=ExchangeOrderId(str(exchange_id)) if exchange_id is not None else None,
             side=OrderSide(side) if side in ("buy", "sell") else None,
             order_type=_TYPES.get(str(o.get("type") or "").lower()),
-            quantity=_opt_dec(o.get("amount"), "amount"),
-            price=price if price else None,
+            quantity=quantity,
+            price=price,
             filled_quantity=filled,
-            average_price=_opt_dec(o.get("average"), "average") or None,
+            average_price=average,
         )
 
     async def _client_id_for(self, t: Mapping[str, Any], symbol: Symbol) -> ClientOrderId | None:
@@ -418,18 +437,22 @@ class CcxtExchange(BaseExchangeClient):
                 fee_currency = str(f.get("currency") or fee_currency)
         liquidity = LiquiditySide.MAKER if t.get("takerOrMaker") == "maker" else LiquiditySide.TAKER
         order_id = t.get("order")
-        ts = t.get("timestamp") or self._clock.now_ms()
-        self._fills_since_ms[symbol] = max(self._fills_since_ms.get(symbol, 0), int(ts))
+        ts = int(t.get("timestamp") or self._clock.now_ms())
+        quantity, price = _dec(t.get("amount"), "trade.amount"), _dec(t.get("price"), "trade.price")
+        problem = fill_problem(ts, price, quantity)
+        if problem is not None:
+            raise BadExchangeResponse(f"trade {t['id']} in {symbol}: {problem}")
+        self._fills_since_ms[symbol] = max(self._fills_since_ms.get(symbol, 0), ts)
         return Fill(
             trade_id=TradeId(str(t["id"])),
             client_order_id=client_id,
             symbol=symbol,
             side=OrderSide(t["side"]),
-            quantity=_dec(t.get("amount"), "trade.amount"),
-            price=_dec(t.get("price"), "trade.price"),
+            quantity=quantity,
+            price=price,
             fee=fee,
             fee_currency=fee_currency,
-            ts_ms=int(ts),
+            ts_ms=ts,
             liquidity=liquidity,
             exchange_order_id=ExchangeOrderId(str(order_id)) if order_id is not None else None,
         )
@@ -934,11 +957,15 @@ class CcxtExchange(BaseExchangeClient):
         free, used = raw.get("free") or {}, raw.get("used") or {}
         balances = {}
         for currency in sorted(set(free) | set(used)):
-            balances[str(currency)] = Balance(
+            balance = Balance(
                 currency=str(currency),
                 free=_opt_dec(free.get(currency), f"{currency}.free") or ZERO,
                 locked=_opt_dec(used.get(currency), f"{currency}.used") or ZERO,
             )
+            problem = balance_problem(balance.currency, balance.free, balance.locked)
+            if problem is not None:
+                raise BadExchangeResponse(f"fetch_balance: {problem}")
+            balances[balance.currency] = balance
         return balances
 
     # -- user stream -----------------------------------------------------------------------------------

@@ -408,3 +408,95 @@ async def test_place_answered_without_an_order_id_raises_bad_exchange_response_n
 
         assert len(_posts_with(emulator, coid)) == 1
         assert (await client.fetch_order(SYMBOL, coid)) is not None  # it was booked: the lookup finds it
+
+
+def _order_answer(coid: str, **broken: object) -> bytes:
+    """A Binance ``POST /api/v3/order`` RESULT answer for a resting buy of 0.001 @ 59000, with ``broken`` fields."""
+    now = int(time.time() * 1000)
+    answer = {
+        "symbol": "BTCUSDT", "orderId": 424242, "orderListId": -1, "clientOrderId": coid, "price": "59000.00000000",
+        "origQty": "0.00100000", "executedQty": "0.00000000", "cummulativeQuoteQty": "0.00000000", "status": "NEW",
+        "timeInForce": "GTC", "type": "LIMIT", "side": "BUY", "transactTime": now, "workingTime": now,
+    }  # fmt: skip
+    return json.dumps({**answer, **broken}).encode()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ({"transactTime": "Infinity"}, "OverflowError"),  # ccxt's int(float("inf")) inside its parser
+        ({"price": "-1"}, r"price -1\S* must be > 0"),
+        ({"origQty": "-0.001"}, r"quantity -0\.001 must be > 0"),
+        ({"executedQty": "-0.001"}, r"filled -0\.001 must be >= 0"),
+        ({"executedQty": "0.002"}, r"filled 0\.002 is above quantity 0\.001"),
+        ({"transactTime": -1, "workingTime": -1}, "timestamp -1 is outside"),
+    ],
+)
+async def test_place_answered_with_an_impossible_order_raises_bad_exchange_response(
+    broken: dict[str, object], reason: str
+) -> None:
+    """Impossible values in an order answer are refused at the boundary, never turned into a report."""
+    async with emulated() as (emulator, client, _):
+        coid = ClientOrderId("faults-impossible-1")
+        emulator.override_next_response("POST", "/api/v3/order", 200, _order_answer(coid, **broken))
+
+        with pytest.raises(BadExchangeResponse, match=reason):
+            await client.place_order(SYMBOL, OrderParams(side=OrderSide.BUY, price=Decimal("59000")), QTY, coid)
+
+        assert len(_posts_with(emulator, coid)) == 1
+
+
+@pytest.mark.asyncio
+async def test_my_trades_drops_an_impossible_fill_keeps_the_others_and_does_not_move_the_fill_cursor() -> None:
+    async with emulated() as (emulator, client, _):
+        coid = ClientOrderId("faults-taker-1")
+        await client.place_order(SYMBOL, OrderParams(side=OrderSide.BUY, price=Decimal("60010")), QTY, coid)
+        (row,) = [{k: v for k, v in f.items() if k not in ("side", "clientOrderId")} for f in emulator.fills()]
+        rows = [
+            row,
+            {**row, "id": 7001, "qty": "-0.001"},
+            {**row, "id": 7002, "price": "NaN"},
+            {**row, "id": 7003, "time": 10**15},  # year 33658: would push the fill cursor past every real fill
+        ]
+        emulator.override_next_response("GET", "/api/v3/myTrades", 200, json.dumps(rows).encode())
+
+        with capture_logs() as logs:
+            fills = await client.fetch_my_trades(SYMBOL)
+
+        assert [(f.trade_id, f.client_order_id) for f in fills] == [(str(row["id"]), coid)]
+        assert len([e for e in logs if e["event"] == "bad_fill"]) == 3
+        assert client._fills_since_ms[SYMBOL] == row["time"]
+
+
+@pytest.mark.asyncio
+async def test_fetch_balance_with_a_negative_balance_raises_bad_exchange_response() -> None:
+    async with emulated() as (emulator, client, _):
+        balances = [{"asset": "BTC", "free": "1", "locked": "0"}, {"asset": "USDT", "free": "-5", "locked": "0"}]
+        body = {"balances": balances}
+        emulator.override_next_response("GET", "/api/v3/account", 200, json.dumps(body).encode())
+
+        with pytest.raises(BadExchangeResponse, match=r"USDT\.free -5\S* must be >= 0"):
+            await client.fetch_balance()
+
+
+@pytest.mark.asyncio
+async def test_market_with_a_negative_minimum_amount_is_skipped_not_loaded() -> None:
+    import aiohttp
+
+    async with emulated() as (emulator, client, _):
+        async with aiohttp.ClientSession() as session, session.get(f"{emulator.base_http}/api/v3/exchangeInfo") as r:
+            info = await r.json()
+        for f in info["symbols"][0]["filters"]:
+            if f["filterType"] == "LOT_SIZE":
+                f["minQty"] = "-1"
+        emulator.override_next_response("GET", "/api/v3/exchangeInfo", 200, json.dumps(info).encode())
+        fresh = CcxtExchange(client._config, LiveClock())
+        try:
+            with capture_logs() as logs:
+                await fresh.connect()
+        finally:
+            await fresh.close()
+
+        assert SYMBOL not in fresh._markets
+        assert any(e["event"] == "market_skipped" and "min_amount -1" in e["error"] for e in logs)
