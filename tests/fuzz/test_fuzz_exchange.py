@@ -17,6 +17,10 @@ outcome, ``fetch_order``, ``cancel_order``, ``fetch_open_orders``, ``fetch_my_tr
 * it ends within ``CALL_TIMEOUT_S``;
 * no ``newClientOrderId`` is ever POSTed twice (read from the emulator's request log).
 
+The startup reconciliation (``trading_bot.runtime.reconcile``) is fuzzed the same way over a fresh
+SQLite journal holding one booked and one never-sent order: it returns its report with well-formed
+tracked orders and position, or raises an ``ExchangeError`` (or ``ConfigError``, its history refusal).
+
 One emulator and one client serve the whole module (a module fixture runs its own event loop).
 ``HYPOTHESIS_PROFILE=long`` runs many more examples (see ``tests/fuzz/conftest.py``).
 """
@@ -28,17 +32,20 @@ import copy
 import itertools
 import json
 import math
+import time
 from collections import Counter
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 import pytest
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -50,6 +57,7 @@ from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
 from trading_bot.domain import LiveClock
 from trading_bot.domain import Market
+from trading_bot.domain import Order
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
@@ -58,7 +66,13 @@ from trading_bot.domain import Symbol
 from trading_bot.domain.checks import MAX_TS_MS
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
+from trading_bot.errors import ConfigError
 from trading_bot.errors import ExchangeError
+from trading_bot.runtime.journal.store import Journal
+from trading_bot.runtime.orders.tracker import OrderTracker
+from trading_bot.runtime.portfolio import Portfolio
+from trading_bot.runtime.reconcile import ReconcileReport
+from trading_bot.runtime.reconcile import reconcile
 
 pytestmark = pytest.mark.fuzz
 
@@ -101,6 +115,7 @@ class Venue:
     client: CcxtExchange
     templates: dict[Route, bytes]
     resting: ClientOrderId
+    journals: Path
     updates: list[OrderUpdate] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=itertools.count)
 
@@ -111,7 +126,7 @@ class Venue:
         return ClientOrderId(f"fz-{kind}-{next(self.ids)}")
 
 
-async def _open(runner: asyncio.Runner) -> Venue:
+async def _open(runner: asyncio.Runner, journals: Path) -> Venue:
     emulator = BinanceEmulator(EmulatorConfig(symbols=(SYMBOL,), api_key=KEY, api_secret=SECRET, history_bars=0))
     await emulator.start()
     await emulator.set_quote(SYMBOL, Decimal("60000"), Decimal("60010"), Decimal(1), Decimal(1))
@@ -126,7 +141,7 @@ async def _open(runner: asyncio.Runner) -> Venue:
     await client.connect()
     resting = ClientOrderId("fz-resting")
     await client.place_order(SYMBOL, OrderParams(side=OrderSide.BUY, price=REST_PRICE), QTY, resting)
-    venue = Venue(runner, emulator, config, client, await _genuine_answers(emulator, resting), resting)
+    venue = Venue(runner, emulator, config, client, await _genuine_answers(emulator, resting), resting, journals)
     client.attach(venue.updates.append)
     return venue
 
@@ -167,9 +182,9 @@ async def _close(venue: Venue) -> None:
 
 
 @pytest.fixture(scope="module")
-def venue() -> Iterator[Venue]:
+def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
     with asyncio.Runner() as runner:
-        venue = runner.run(_open(runner))
+        venue = runner.run(_open(runner, tmp_path_factory.mktemp("journals")))
         try:
             yield venue
         finally:
@@ -447,3 +462,78 @@ def test_every_answer_becomes_sane_values_or_a_documented_error_and_nothing_is_s
     else:
         coid = venue.coid(op)
     venue.runner.run(exercise(venue, op, coid, canned))
+
+
+# -- the startup reconciliation over the same answers ----------------------------------------------------
+
+RECONCILE_ROUTES = (OPEN_ORDERS, ORDER_GET, MY_TRADES)
+
+
+def check_order(order: Order) -> None:
+    _finite(order.quantity, f"{order.client_order_id}.quantity", low=Decimal(0), strict=True)
+    _finite(order.filled_quantity, f"{order.client_order_id}.filled_quantity", low=Decimal(0))
+    if order.average_price is not None:
+        _finite(order.average_price, f"{order.client_order_id}.average_price", low=Decimal(0), strict=True)
+
+
+async def _journaled(venue: Venue, journal: Journal, run_id: int, bot: str, seq: int, *, send: bool) -> None:
+    """Journal an intent of ``bot`` (write-ahead) and, with ``send``, place it with a genuine answer."""
+    coid = ClientOrderId(f"{bot}-{seq}")
+    params = OrderParams(side=OrderSide.BUY, quantity=QTY, price=REST_PRICE)
+    order = Order.from_params(params, coid, SYMBOL, QTY, int(time.time() * 1000))
+    await journal.record_intent(order, run_id, bot)
+    if send:
+        report = await venue.client.place_order(SYMBOL, params, QTY, coid)
+        order.transition(OrderStatus.SUBMITTED, report.ts_ms)
+        order.transition(OrderStatus.ACCEPTED, report.ts_ms)
+        order.exchange_order_id = report.exchange_order_id
+        await journal.record_order(order)
+
+
+async def reconcile_once(venue: Venue, bot: str, canned: list[Answer]) -> None:
+    emulator = venue.emulator
+    journal = await Journal.open(f"sqlite+aiosqlite:///{venue.journals / bot}.db")
+    try:
+        now = int(time.time() * 1000)
+        run_id = await journal.start_run(bot, "fuzz", now)
+        await journal.next_sequence(bot, 10)
+        await _journaled(venue, journal, run_id, bot, 1, send=True)
+        await _journaled(venue, journal, run_id, bot, 2, send=False)
+        tracker, portfolio = OrderTracker(f"{bot}-"), Portfolio(venue.client.market(SYMBOL))
+        for a in canned:
+            emulator.override_next_response(*a.route, a.status, a.body, a.content_type)
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT_S * 3):  # several adapter calls in a row
+                report = await reconcile(
+                    exchange=venue.client,
+                    journal=journal,
+                    tracker=tracker,
+                    portfolio=portfolio,
+                    symbol=SYMBOL,
+                    bot_id=bot,
+                    now_ms=now,
+                )
+        except (ExchangeError, ConfigError):
+            pass  # documented: a bot that cannot reconcile must not start trading
+        except TimeoutError:
+            raise AssertionError(f"reconcile did not end within {CALL_TIMEOUT_S * 3} s") from None
+        else:
+            assert isinstance(report, ReconcileReport)
+            _finite(report.position_restored, "position_restored")
+        finally:
+            emulator.clear_overrides()
+        for order in tracker.open_orders():
+            check_order(order)
+        _finite(portfolio.position.quantity, "position.quantity")
+    finally:
+        await journal.close()
+    check_sent_once(emulator)
+
+
+@settings(max_examples=max(5, settings.default.max_examples // 4))
+@given(data=st.data())
+def test_reconcile_over_any_answers_ends_with_sane_state_or_a_documented_error(
+    venue: Venue, data: st.DataObject
+) -> None:
+    canned = data.draw(st.lists(answers(RECONCILE_ROUTES, venue.templates), min_size=1, max_size=3), label="answers")
+    venue.runner.run(reconcile_once(venue, f"rc{next(venue.ids)}", canned))
