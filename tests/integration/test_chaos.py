@@ -16,13 +16,14 @@ async def test_twenty_kill9_restarts_send_no_order_twice_and_lose_no_fill(tmp_pa
     verdict = describe(result)
 
     assert sum(result.kills.values()) == 20, verdict
-    assert result.posts > 0, verdict
-    assert result.exchange_fills > 0, verdict
-    assert result.duplicate_posts == [], verdict  # no client order id was ever sent twice
-    assert result.fills_missing_in_journal == [], verdict  # every exchange fill is in the journal...
-    assert result.fills_twice_in_journal == [], verdict  # ...exactly once
-    assert result.journal_position == result.exchange_position, verdict
-    assert result.untracked_orders == [], verdict  # no order the bot sent is left untracked
+    ledger = result.ledger
+    assert ledger.posts > 0, verdict
+    assert ledger.exchange_fills > 0, verdict
+    assert ledger.duplicate_posts == [], verdict  # no client order id was ever sent twice
+    assert ledger.fills_missing_in_journal == [], verdict  # every exchange fill is in the journal...
+    assert ledger.fills_twice_in_journal == [], verdict  # ...exactly once
+    assert ledger.journal_position == ledger.exchange_position, verdict
+    assert ledger.untracked_orders == [], verdict  # no order the bot sent is left untracked
     assert result.final_exit_code == 0, verdict
     # the after_intent kills came from the test seam (tests/stress/chaos_bot.py), between journal and request
     assert "chaos_kill_after_intent" in (tmp_path / "bot.log").read_text(), verdict
