@@ -42,6 +42,7 @@ from tests.kit.pipeline import ListSource
 from tests.kit.pipeline import ScriptedStrategy
 from tests.kit.pipeline import make_bot
 from tests.kit.pipeline import quote
+from trading_bot.domain import Fill
 from trading_bot.domain import LiveClock
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderDenied
@@ -49,9 +50,11 @@ from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderRejected
 from trading_bot.domain import OrderSide
+from trading_bot.domain import OrderStatus
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import StateRequest
 from trading_bot.domain import StrategyResult
+from trading_bot.domain import TradeId
 from trading_bot.domain import TradingState
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
@@ -174,6 +177,31 @@ async def test_take_profit_refused_for_its_own_sake_is_not_transient(
         await manager.submit(_sell(price), None)
 
         assert _refusal(events) == expected
+
+
+async def test_cancel_answered_429_after_the_order_filled_meanwhile_leaves_it_filled_without_an_error() -> None:
+    # Found by the fault-storm soak: the fill reached the tracker while the cancel request was out; the cancel's
+    # 429 answer then moved the FILLED order back to ACCEPTED, an InvalidOrderTransition, and the bot exited 1.
+    async with emulated() as (emulator, client, _):
+        manager, _events = await _manager(client)
+        buy = OrderParams(side=OrderSide.BUY, quantity=QTY, price=D("60005"), post_only=True, client_tag="open:1")
+        await manager.submit(buy, None)
+        (order,) = manager.tracker.open_orders()
+        emulator.set_faults(latency_ms=400, next_n_429=1, retry_after_s=1)
+        cancel = asyncio.create_task(manager.cancel(order.client_order_id))
+        await asyncio.sleep(0.1)  # the cancel is out, its answer held by the latency
+        await emulator.set_quote(SYMBOL, D("59990"), D("60004"))  # the buy fills on the exchange...
+        (fill,) = [f for f in emulator.fills() if f["clientOrderId"] == order.client_order_id]
+        manager.tracker.apply_fill(  # ...and the user stream delivers it before the cancel's answer
+            Fill(trade_id=TradeId(str(fill["id"])), client_order_id=order.client_order_id, symbol=SYMBOL,
+                 side=OrderSide.BUY, quantity=QTY, price=D(str(fill["price"])), fee=D(0), fee_currency="USDT",
+                 ts_ms=int(str(fill["time"])))
+        )  # fmt: skip
+
+        await cancel
+
+        assert order.status is OrderStatus.FILLED
+        assert manager.rate_limited_until_ms > 0  # the 429 still slows the next requests down
 
 
 # -- the supervisor: a strategy may restrict trading, never relax it -----------------------------------------

@@ -213,7 +213,7 @@ class _Storm:
         self.runs += 1
         summary = self.workdir / f"summary-{self.runs}.json"
         self.proc = await start_bot(self.workdir, self.config, self.log, summary=summary)
-        if not await wait_for_log(self.proc, self.log, since, timeout_s=30):
+        if not await wait_for_log(self.proc, self.log, since, timeout_s=60):  # a loaded 2-core box: ~15 s
             raise AssertionError(f"the bot did not start (run {self.runs}): {self._tail()}")
 
     def _tail(self) -> str:

@@ -282,7 +282,11 @@ class OrderManager:
             await self.resolve(client_order_id)
         except RateLimited as exc:
             self._slow_down(exc)
-            order.transition(OrderStatus.ACCEPTED, self.clock.now_ms(), reason="cancel rate limited")
+            # The order is still live: back on the book. A fill may have reached the tracker while the request
+            # was out (the user stream runs meanwhile): an order that ended stays as it is.
+            back = OrderStatus.PARTIALLY_FILLED if order.filled_quantity > 0 else OrderStatus.ACCEPTED
+            if order.can_transition(back):
+                order.transition(back, self.clock.now_ms(), reason="cancel rate limited")
         except TransientExchangeError as exc:
             self.unknown_outcomes.add(client_order_id)
             _log.warning("cancel_outcome_unknown", client_order_id=client_order_id, error=str(exc))
