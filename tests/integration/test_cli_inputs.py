@@ -114,6 +114,23 @@ CASES = [
     Case("trades-csv-is-a-dir", ("trades", "--db", "{dir}/journal.db", "--csv", "{dir}"), "--csv:"),
     Case("orders-limit-0", ("orders", "--db", "{dir}/journal.db", "--limit", "0"), "--limit"),
     Case("list-strategies-extra-argument", ("list-strategies", "extra"), "unexpected extra argument"),
+    # found by the fuzz suite (tests/fuzz): each used to end in a traceback
+    Case("orders-since-superscript-digit", ("orders", "--db", "{dir}/journal.db", "--since", "²"), "--since:"),
+    Case("orders-since-epoch-too-big", ("orders", "--db", "{dir}/journal.db", "--since", "9" * 30), "--since:"),
+    Case("trades-since-5000-digits", ("trades", "--db", "{dir}/journal.db", "--since", "9" * 5000), "--since:"),
+    Case("orders-limit-too-big", ("orders", "--db", "{dir}/journal.db", "--limit", "9" * 30), "--limit"),
+    Case("trades-csv-name-too-long", ("trades", "--db", "{dir}/journal.db", "--csv", "{dir}/" + "x" * 300), "--csv:"),
+    Case("replay-name-too-long", ("--strategy", "grid", "--quantity", "0.001", "--replay", "{dir}/" + "x" * 300),
+         "File name too long"),
+    Case("backtest-data-name-too-long", ("backtest", "--strategy", "sma_cross", "--data", "{dir}/" + "x" * 300),
+         "File name too long"),
+    Case("emulator-replay-name-too-long", ("emulator", "--port", "0", "--replay", "{dir}/" + "x" * 300), "--replay:"),
+    Case("download-out-without-timestamp", ("download-data", "--symbol", "BTC/USDT", "--out", "{dir}/bars.csv",
+         "--from", "2024-01-01"), "does not start with an epoch ms timestamp",
+         files={"bars.csv": "timestamp,open,high,low,close,volume\nabc\n"}),
+    Case("download-out-not-utf8", ("download-data", "--symbol", "BTC/USDT", "--out", "{dir}/bars.csv",
+         "--from", "2024-01-01"), "cannot read it as a bar file",
+         files={"bars.csv": "timestamp,open,high,low,close\n\udcff"}),
 ]  # fmt: skip
 
 
@@ -126,7 +143,7 @@ def _run(case: Case, scratch: Path) -> subprocess.CompletedProcess[str]:
     directory = scratch / case.id
     directory.mkdir()
     for name, text in case.files.items():
-        (directory / name).write_text(text, encoding="utf-8")
+        (directory / name).write_text(text, encoding="utf-8", errors="surrogateescape")  # "\udcff" is the byte 0xff
     if case.id == "fifo":
         os.mkfifo(directory / "fifo")
     if case.id.startswith(("trades-", "orders-")):

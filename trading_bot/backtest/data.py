@@ -86,10 +86,13 @@ class BarSeries:
 
 
 def _open_text(path: Path) -> TextIO:
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
-    with path.open("rb") as raw:
-        magic = raw.read(2)
+    try:
+        if not path.is_file():
+            raise DataError(f"{path}: data file not found")
+        with path.open("rb") as raw:
+            magic = raw.read(2)
+    except OSError as exc:  # a name too long, a search permission denied (is_file raises those)
+        raise DataError(f"{path}: cannot read data file: {exc.strerror or exc}") from None
     if magic == b"\x1f\x8b":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
     return path.open("r", encoding="utf-8", newline="")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import zlib
 from pathlib import Path
 from typing import TextIO
 
@@ -44,19 +45,30 @@ def last_timestamp(path: Path) -> int | None:
     """Return the last bar's timestamp in an existing bar file, or ``None`` when it has no bars.
 
     Raises:
-        DataError: the file's header is not the bar header.
+        DataError: the file is unreadable, its header is not the bar header or its last line has no timestamp.
     """
     if not path.is_file():
         return None
-    with _open(path) as text:
-        header = text.readline().strip()
-        if header and not header.startswith("timestamp,open,high,low,close"):
-            raise DataError(f"{path}:1: not a bar file (header {header!r}); refusing to append to it")
-        last = None
-        for line in text:
-            if line.strip():
-                last = line
-    return int(last.split(",", 1)[0]) if last is not None else None
+    try:
+        with _open(path) as text:
+            header = text.readline().strip()
+            if header and not header.startswith("timestamp,open,high,low,close"):
+                raise DataError(f"{path}:1: not a bar file (header {header!r}); refusing to append to it")
+            last = None
+            for line in text:
+                if line.strip():
+                    last = line
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:  # a bad gzip, bytes that are not UTF-8
+        raise DataError(f"{path}: cannot read it as a bar file ({exc}); refusing to append to it") from None
+    if last is None:
+        return None
+    try:
+        return int(last.split(",", 1)[0])
+    except ValueError:
+        raise DataError(
+            f"{path}: last line {last.strip()[:60]!r} does not start with an epoch ms timestamp; "
+            "refusing to append to it"
+        ) from None
 
 
 async def _download(

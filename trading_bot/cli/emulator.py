@@ -47,10 +47,8 @@ def emulator_command(
     from trading_bot.errors import ConfigError
     from trading_bot.errors import DataError
 
-    if replay is not None and not replay.exists():
-        raise fail(f"--replay: file {replay} not found")
-    if replay is not None and not replay.is_file():
-        raise fail(f"--replay: {replay} is not a regular file; give a CSV/CSV.gz file")
+    if replay is not None:
+        _check_replay(replay)
     try:
         replay_speed: float = check_flag("--speed", speed, SpeedFactor)
         walk_s: float | None = (
@@ -75,3 +73,15 @@ def emulator_command(
         raise fail(f"--replay: {exc}") from None
     except OSError as exc:  # the port is taken, ...
         raise fail(f"--port: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", EXIT_FAILURE) from None
+
+
+def _check_replay(replay: Path) -> None:
+    """Exit 2 with one line unless ``replay`` is an existing regular file."""
+    try:
+        exists, regular = replay.exists(), replay.is_file()
+    except OSError as exc:  # a name too long, a search permission denied
+        raise fail(f"--replay: cannot use {str(replay)!r}: {exc.strerror or exc}") from None
+    if not exists:
+        raise fail(f"--replay: file {replay} not found")
+    if not regular:
+        raise fail(f"--replay: {replay} is not a regular file; give a CSV/CSV.gz file")

@@ -63,7 +63,7 @@ SymbolOption = Annotated[str | None, typer.Option("--symbol", help="only this ma
 SinceOption = Annotated[
     str | None, typer.Option("--since", help="only from this UTC date/time (2024-08-08, 2024-08-08T12:00) or epoch ms")
 ]
-LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="only the latest N rows")]
+LimitOption = Annotated[int | None, typer.Option("--limit", min=1, max=1_000_000_000, help="only the latest N rows")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON value on stdout")]
 
 
@@ -131,13 +131,18 @@ def _parse_since(since: str | None) -> int | None:
     from datetime import UTC
     from datetime import datetime
 
+    from trading_bot.domain.checks import MAX_TS_MS
+
     text = since.strip()
-    if text.isdigit():
+    expected = f"expected a date like 2024-08-08, 2024-08-08T12:00 or epoch ms, got {since!r}"
+    if text.isascii() and text.isdigit():  # not str.isdigit alone: '²' and '١' are digits int() refuses or reads
+        if len(text) > len(str(MAX_TS_MS)) or int(text) >= MAX_TS_MS:
+            raise fail(f"--since: epoch ms must be before 2100 (below {MAX_TS_MS}), got {since!r}")
         return int(text)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise fail(f"--since: expected a date like 2024-08-08, 2024-08-08T12:00 or epoch ms, got {since!r}") from None
+        raise fail(f"--since: {expected}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
@@ -320,11 +325,17 @@ def _check_csv_path(path: Path) -> None:
     import os
 
     parent = path.parent
-    if path.is_dir():
+    try:
+        is_dir, parent_is_dir = path.is_dir(), parent.is_dir()
+        writable = os.access(parent, os.W_OK | os.X_OK) and (not path.exists() or os.access(path, os.W_OK))
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise fail(f"--csv: cannot use {str(path)!r}: {reason}") from None
+    if is_dir:
         raise fail(f"--csv: {path} is a directory; give a file name, e.g. {path / 'trades.csv'}")
-    if not parent.is_dir():
+    if not parent_is_dir:
         raise fail(f"--csv: the directory of {path} does not exist (or is a file); create it or give another path")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not writable:
         raise fail(f"--csv: permission denied: cannot write {path}; give a path this user may write")
 
 
