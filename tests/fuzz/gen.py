@@ -20,8 +20,8 @@ __all__ = [
     "Raw",
     "config_documents",
     "dump",
-    "env_variables",
     "env_text",
+    "env_variables",
     "hostile_numbers",
     "json_values",
 ]
@@ -128,7 +128,7 @@ def config_documents(draw: st.DrawFn) -> str:
     paths = draw(st.lists(st.sampled_from(CONFIG_PATHS), min_size=0, max_size=6))
     entries: list[tuple[tuple[str, ...], object]] = [(p, draw(_setting_values())) for p in paths]
     if draw(st.booleans()):
-        entries.append((draw(st.sampled_from(CONFIG_PATHS))[:-1] + (draw(_TEXT) or "x",), draw(_setting_values())))
+        entries.append(((*draw(st.sampled_from(CONFIG_PATHS))[:-1], draw(_TEXT) or "x"), draw(_setting_values())))
     return dump(_nest(entries))
 
 

@@ -58,8 +58,8 @@ def budget(weight: float) -> settings:
     return settings(max_examples=max(1, round(settings.default.max_examples * weight)))
 
 
-class Hang(BaseException):  # noqa: N818 - a BaseException so no ``except Exception`` in the code under test eats it
-    """An in-process run did not finish within its time limit."""
+class Hang(BaseException):
+    """An in-process run did not finish within its time limit (a BaseException: ``except Exception`` lets it by)."""
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,10 @@ def _load(path: Path | None, env: dict[str, str]) -> BotConfig | None:
     try:
         return load_config(path, env=env, dotenv=None)
     except ConfigError as exc:
-        assert str(exc), "a ConfigError must say what is wrong"
-        assert "\n" not in str(exc), f"not one line: {exc}"
-        return None
+        message = str(exc)
+    assert message, "a ConfigError must say what is wrong"
+    assert "\n" not in message, f"not one line: {message}"
+    return None
 
 
 @budget(6)
