@@ -77,6 +77,7 @@ from trading_bot.domain.checks import bar_problem
 from trading_bot.domain.checks import book_problem
 from trading_bot.domain.checks import file_symbol_problem
 from trading_bot.domain.checks import price_problem
+from trading_bot.domain.checks import quantity_problem
 from trading_bot.domain.checks import quote_problem
 from trading_bot.domain.checks import size_problem
 from trading_bot.domain.checks import trade_problem
@@ -407,7 +408,7 @@ class ReplayFeed:
         i_ts, i_p, i_q = cols["timestamp"], cols["price"], cols["quantity"]
         i_side, i_id = cols["side"], cols["trade_id"]
         dec = Decimal
-        positive, max_ts = price_problem, MAX_TS_MS
+        price_check, quantity_check, max_ts = price_problem, quantity_problem, MAX_TS_MS
         sides = _SIDES
         prev = -(2**62)
         group: list[_Record] = []
@@ -426,8 +427,8 @@ class ReplayFeed:
                 q_s, quantity, new_quantity = s, dec(s), True
             if (
                 not 0 <= ts < max_ts
-                or (new_price and positive("price", price) is not None)
-                or (new_quantity and positive("quantity", quantity) is not None)
+                or (new_price and price_check("price", price) is not None)
+                or (new_quantity and quantity_check("quantity", quantity) is not None)
             ):
                 raise DataError(f"{path}:{reader.line_num}: {trade_problem(ts, price, quantity)}")
             side_s = row[i_side]

@@ -131,6 +131,13 @@ CASES = [
     Case("download-out-not-utf8", ("download-data", "--symbol", "BTC/USDT", "--out", "{dir}/bars.csv",
          "--from", "2024-01-01"), "cannot read it as a bar file",
          files={"bars.csv": "timestamp,open,high,low,close\n\udcff"}),
+    Case("backtest-quote-price-1e999999999", ("backtest", "--strategy", "sma_cross", "--symbol", "BTC/USDT", "--data",
+         "{dir}/q.csv"), "q.csv:2: bid 1E+999999999 must be at most 1e15",
+         files={"q.csv": "timestamp,bid_price,bid_size,ask_price,ask_size\n"
+                         "1723075200000,1e999999999,1,1e999999999,1\n"}),
+    Case("emulator-replay-bar-1e999999", ("emulator", "--port", "0", "--replay", "{dir}/b.csv"),
+         "b.csv:2: open 1E+999999 must be at most 1e15",
+         files={"b.csv": "timestamp,open,high,low,close\n1723075200000,1e999999,1e999999,1e999999,1e999999\n"}),
 ]  # fmt: skip
 
 

@@ -49,6 +49,9 @@ BAD_QUOTES: list[tuple[str, str]] = [
     (f"{TS},100.0,1,100.1,nan", "ask_size NaN must be a finite number"),
     (f"{TS}000,100.0,1,100.1,1", "timestamp 1723161254087000 is outside 1970-2100"),
     ("-5,100.0,1,100.1,1", "timestamp -5 is outside 1970-2100"),
+    # prices above 1e15 overflowed the Decimal context downstream (found by tests/fuzz)
+    (f"{TS},1e999999999,1,1e999999999,1", "bid 1E+999999999 must be at most 1e15"),
+    (f"{TS},100.0,1,1e20,1", "ask 1E+20 must be at most 1e15"),
 ]
 
 BAD_TRADES: list[tuple[str, str]] = [
@@ -60,6 +63,7 @@ BAD_TRADES: list[tuple[str, str]] = [
     (f"{TS},0,1,buy,1", "price 0 must be > 0"),
     (f"{TS},inf,1,buy,1", "price Infinity must be a finite number"),
     (f"{TS}000000,100.0,1,buy,1", "timestamp 1723161254087000000 is outside 1970-2100"),
+    (f"{TS},1e999999,1,buy,1", "price 1E+999999 must be at most 1e15"),
 ]
 
 BAD_BARS: list[tuple[str, str]] = [
@@ -72,6 +76,8 @@ BAD_BARS: list[tuple[str, str]] = [
     (f"{TS},100,101,99,100.5,-3", "volume -3 must be >= 0"),
     (f"{TS},100,101,99,100.5,inf", "volume Infinity must be a finite number"),
     (f"{TS}000,100,101,99,100.5,1", "timestamp 1723161254087000 is outside 1970-2100"),
+    (f"{TS},1e999999,1e999999,1e999999,1e999999,1", "open 1E+999999 must be at most 1e15"),
+    (f"{TS},100,1e16,99,100.5,1", "high 1E+16 must be at most 1e15"),
 ]
 
 BAD_RECORDS = (

@@ -10,21 +10,24 @@ The rules (prices in quote currency, sizes in base currency, times in epoch mill
 * **time** — an integer in ``[0, MAX_TS_MS)`` (before 2100-01-01). The upper bound catches files stamped
   in micro- or nanoseconds; the lower bound is 0, not 1990, because synthetic data and tests count from
   the epoch.
-* **quote** — ``bid`` and ``ask`` finite and ``> 0``; ``bid <= ask``: a **crossed** quote (``bid > ask``)
+* **price** — finite, ``> 0`` and at most ``MAX_PRICE`` (1e15, the config's bound of a price,
+  ``trading_bot.domain.bounds.Price``): a larger one is a corrupt file, and its arithmetic overflows.
+* **quote** — ``bid`` and ``ask`` prices; ``bid <= ask``: a **crossed** quote (``bid > ask``)
   is rejected, a locked one (``bid == ask``) is kept (a trade seen before any quote is replayed as one,
   and strategies already refuse to quote into a zero spread); ``bid_size`` / ``ask_size`` finite and
   ``>= 0`` (0 = unknown size).
-* **trade** — ``price`` and ``quantity`` finite and ``> 0``.
-* **bar** — ``open``, ``high``, ``low``, ``close`` finite and ``> 0``; ``low <= min(open, close)`` and
+* **trade** — ``price`` a price; ``quantity`` finite and ``> 0``.
+* **bar** — ``open``, ``high``, ``low``, ``close`` prices; ``low <= min(open, close)`` and
   ``high >= max(open, close)``; ``volume`` finite and ``>= 0``.
 
 Each record rule is composed of the field rules ``timestamp_problem``, ``price_problem``,
-``size_problem`` and ``book_problem`` (bid/ask together). A reader may apply those parts where they are
-cheapest — the replay feed checks a field when it parses a new value and the timestamp on every row —
-and gets the same verdict and the same reason. The record rules start with one cheap test that lets a
-plausible record through (comparisons between finite numbers and ``is_finite`` / ``is_signed``, never a
-comparison with infinity, which costs twice as much); only a record that fails it is examined field by
-field for the reason. A negative zero size passes the slow path (``-0 >= 0``) after failing the fast one.
+``quantity_problem``, ``size_problem`` and ``book_problem`` (bid/ask together). A reader may apply those
+parts where they are cheapest — the replay feed checks a field when it parses a new value and the
+timestamp on every row — and gets the same verdict and the same reason. The record rules start with
+one cheap test that lets a plausible record through (comparisons between finite numbers and
+``is_finite`` / ``is_signed``, never a comparison with infinity, which costs twice as much); only a
+record that fails it is examined field by field for the reason. A negative zero size passes the slow
+path (``-0 >= 0``) after failing the fast one.
 
 The module also reads the symbol a data file's name carries (``binance_BTCUSDT_quotes_2024-08-08.csv.gz``
 → ``BTC/USDT``), so a file of one market is not replayed as another.
@@ -39,12 +42,14 @@ from pathlib import PurePath
 from trading_bot.domain.ids import Symbol
 
 __all__ = [
+    "MAX_PRICE",
     "MAX_TS_MS",
     "bar_problem",
     "book_problem",
     "file_symbol",
     "file_symbol_problem",
     "price_problem",
+    "quantity_problem",
     "quote_problem",
     "size_problem",
     "timestamp_problem",
@@ -53,6 +58,9 @@ __all__ = [
 
 MAX_TS_MS = 4_102_444_800_000
 """2100-01-01T00:00:00Z in epoch milliseconds: the first timestamp no longer accepted."""
+
+MAX_PRICE = Decimal("1e15")
+"""Highest plausible price, quote currency per base unit (as ``trading_bot.domain.bounds.MAX_MONEY``)."""
 
 _ZERO = Decimal(0)
 _QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
@@ -66,7 +74,15 @@ def timestamp_problem(ts_ms: int) -> str | None:
 
 
 def price_problem(name: str, value: Decimal) -> str | None:
-    """Return why ``value`` cannot be the price (or trade quantity) ``name``: it must be finite and > 0."""
+    """Return why ``value`` cannot be the price ``name``: it must be finite, > 0 and at most ``MAX_PRICE``."""
+    problem = quantity_problem(name, value)
+    if problem is None and value > MAX_PRICE:
+        return f"{name} {value} must be at most 1e15"
+    return problem
+
+
+def quantity_problem(name: str, value: Decimal) -> str | None:
+    """Return why ``value`` cannot be the trade quantity ``name``: it must be finite and > 0."""
     if not value.is_finite():
         return f"{name} {value} must be a finite number"
     if value <= _ZERO:
@@ -97,8 +113,7 @@ def quote_problem(ts_ms: int, bid: Decimal, bid_size: Decimal, ask: Decimal, ask
     try:
         if (
             0 <= ts_ms < MAX_TS_MS
-            and _ZERO < bid <= ask
-            and ask.is_finite()
+            and _ZERO < bid <= ask <= MAX_PRICE
             and bid_size.is_finite()
             and not bid_size.is_signed()
             and ask_size.is_finite()
@@ -118,11 +133,11 @@ def quote_problem(ts_ms: int, bid: Decimal, bid_size: Decimal, ask: Decimal, ask
 def trade_problem(ts_ms: int, price: Decimal, quantity: Decimal) -> str | None:
     """Return why a public trade is impossible (see the module docstring), or ``None``."""
     try:
-        if 0 <= ts_ms < MAX_TS_MS and price > _ZERO and price.is_finite() and quantity > _ZERO and quantity.is_finite():
+        if 0 <= ts_ms < MAX_TS_MS and _ZERO < price <= MAX_PRICE and quantity > _ZERO and quantity.is_finite():
             return None
     except InvalidOperation:
         pass
-    return timestamp_problem(ts_ms) or price_problem("price", price) or price_problem("quantity", quantity)
+    return timestamp_problem(ts_ms) or price_problem("price", price) or quantity_problem("quantity", quantity)
 
 
 def bar_problem(ts_ms: int, open_: Decimal, high: Decimal, low: Decimal, close: Decimal, volume: Decimal) -> str | None:
@@ -130,9 +145,8 @@ def bar_problem(ts_ms: int, open_: Decimal, high: Decimal, low: Decimal, close: 
     try:
         if (
             0 <= ts_ms < MAX_TS_MS
-            and _ZERO < low <= open_ <= high
+            and _ZERO < low <= open_ <= high <= MAX_PRICE
             and low <= close <= high
-            and high.is_finite()
             and volume.is_finite()
             and not volume.is_signed()
         ):
