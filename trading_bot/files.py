@@ -123,9 +123,10 @@ def private_dir(path: Path) -> None:
 def output_path_problem(path: Path, *, directory: bool) -> str | None:
     """Return why ``path`` cannot be written as an output directory or file, or None if it looks writable.
 
-    An existing path must be of the right kind (a directory, or not a directory) and writable; a missing
-    one needs its nearest existing ancestor to be a writable directory. Permissions are checked with
-    ``os.access`` (root passes them); what only writing can tell (a full disk) is left to the write.
+    An existing path must be of the right kind (a directory; or for a file neither a directory nor a FIFO
+    or socket, which would block the writer) and writable; a missing one needs its nearest existing
+    ancestor to be a writable directory. Permissions are checked with ``os.access`` (root passes them);
+    what only writing can tell (a full disk) is left to the write.
 
     Args:
         path: the output path given by the user.
@@ -146,6 +147,9 @@ def _output_path_problem(path: Path, directory: bool) -> str | None:
             return f"{path} exists and is not a directory; give a directory (it is created if missing)"
         if not directory and path.is_dir():
             return f"{path} is a directory; give a file name"
+        mode = path.stat().st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # opening one to write waits for a reader
+            return f"{path} is {_kind(mode)}; give a regular file"
         if not os.access(path, os.W_OK | (os.X_OK if directory else 0)):
             return f"no permission to write {path}"
         return None

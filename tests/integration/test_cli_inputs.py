@@ -135,6 +135,12 @@ CASES = [
          "{dir}/q.csv"), "q.csv:2: bid 1E+999999999 must be at most 1e15",
          files={"q.csv": "timestamp,bid_price,bid_size,ask_price,ask_size\n"
                          "1723075200000,1e999999999,1,1e999999999,1\n"}),
+    Case("download-out-fifo", ("download-data", "--symbol", "BTC/USDT", "--out", "{dir}/fifo", "--from", "2024-01-01"),
+         "/fifo is a FIFO; give a regular file"),  # used to wait for a reader for ever
+    Case("trades-csv-fifo", ("trades", "--db", "{dir}/journal.db", "--csv", "{dir}/fifo"),
+         "/fifo is a FIFO; give a regular file"),
+    Case("backtest-from-superscript-digit", (*BACKTEST, "--from", "²"), "expected a date"),
+    Case("backtest-to-5000-digits", (*BACKTEST, "--to", "9" * 5000), "epoch ms must be before 2100"),
     Case("emulator-replay-bar-1e999999", ("emulator", "--port", "0", "--replay", "{dir}/b.csv"),
          "b.csv:2: open 1E+999999 must be at most 1e15",
          files={"b.csv": "timestamp,open,high,low,close\n1723075200000,1e999999,1e999999,1e999999,1e999999\n"}),
@@ -151,7 +157,7 @@ def _run(case: Case, scratch: Path) -> subprocess.CompletedProcess[str]:
     directory.mkdir()
     for name, text in case.files.items():
         (directory / name).write_text(text, encoding="utf-8", errors="surrogateescape")  # "\udcff" is the byte 0xff
-    if case.id == "fifo":
+    if case.id == "fifo" or case.id.endswith("-fifo"):
         os.mkfifo(directory / "fifo")
     if case.id.startswith(("trades-", "orders-")):
         asyncio.run(_empty_journal(directory / "journal.db"))

@@ -39,6 +39,7 @@ from typing import TextIO
 from trading_bot.domain import Bar
 from trading_bot.domain import Market
 from trading_bot.domain import Symbol
+from trading_bot.domain.checks import MAX_TS_MS
 from trading_bot.domain.checks import bar_problem
 from trading_bot.domain.checks import file_symbol
 from trading_bot.domain.checks import file_symbol_problem
@@ -222,10 +223,12 @@ def parse_date(text: str, *, end: bool = False) -> int:
     ``--to 2023-08-31`` includes that whole day. Times without a zone are UTC.
 
     Raises:
-        ConfigError: the text is not a date.
+        ConfigError: the text is not a date, or epoch ms from 2100 on.
     """
     value = text.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not str.isdigit alone: int() refuses '²'
+        if len(value) > len(str(MAX_TS_MS)) or int(value) >= MAX_TS_MS:
+            raise ConfigError(f"epoch ms must be before 2100 (below {MAX_TS_MS}), got {text!r}")
         return int(value)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -337,6 +337,11 @@ def _check_csv_path(path: Path) -> None:
         raise fail(f"--csv: the directory of {path} does not exist (or is a file); create it or give another path")
     if not writable:
         raise fail(f"--csv: permission denied: cannot write {path}; give a path this user may write")
+    from trading_bot.files import output_path_problem
+
+    problem = output_path_problem(path, directory=False)  # a FIFO: writing to it would wait for a reader
+    if problem is not None:
+        raise fail(f"--csv: {problem}")
 
 
 def _write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
