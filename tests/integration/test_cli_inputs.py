@@ -10,6 +10,7 @@ Also here, from real output: secrets never printed by ``check-config``, and repo
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import stat
@@ -45,6 +46,14 @@ class Case:
 
 def _config(**sections: object) -> str:
     return json.dumps(sections)
+
+
+GOOD_QUOTES = "timestamp,bid_price,bid_size,ask_price,ask_size\n1723075200000,100,1,100.1,1\n"
+
+
+def _gzip_with_junk(text: str) -> str:
+    """A gzip member followed by a junk byte, as the text ``Case.files`` writes back byte for byte."""
+    return (gzip.compress(text.encode()) + b"\x01").decode("utf-8", "surrogateescape")
 
 
 GRID = ("--strategy", "grid", "--quantity", "0.001", "--replay", str(QUOTES))
@@ -141,6 +150,11 @@ CASES = [
          "/fifo is a FIFO; give a regular file"),
     Case("backtest-from-superscript-digit", (*BACKTEST, "--from", "²"), "expected a date"),
     Case("backtest-to-5000-digits", (*BACKTEST, "--to", "9" * 5000), "epoch ms must be before 2100"),
+    Case("backtest-quotes-gzip-with-junk", ("backtest", "--strategy", "sma_cross", "--symbol", "BTC/USDT", "--data",
+         "{dir}/q.csv.gz"), "q.csv.gz:3: unreadable data", files={"q.csv.gz": _gzip_with_junk(GOOD_QUOTES)}),
+    Case("emulator-replay-row-without-symbol", ("emulator", "--port", "0", "--replay", "{dir}/b.csv"),
+         "b.csv:3: the row has no symbol cell",
+         files={"b.csv": "timestamp,open,high,low,close,symbol\n1723075200000,1,1,1,1,BTCUSDT\n1723075260000,1\n"}),
     Case("emulator-replay-bar-1e999999", ("emulator", "--port", "0", "--replay", "{dir}/b.csv"),
          "b.csv:2: open 1E+999999 must be at most 1e15",
          files={"b.csv": "timestamp,open,high,low,close\n1723075200000,1e999999,1e999999,1e999999,1e999999\n"}),

@@ -26,6 +26,7 @@ import gzip
 import heapq
 import io
 import re
+import zlib
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -297,8 +298,13 @@ def sample_price_decimals(path: Path) -> int:
         names = _header(path, text)
         columns = [names.index(c) for c in ("bid_price", "ask_price", "price", "open", "close") if c in names]
         most = 0
-        for n, row in enumerate(csv.reader(text)):
-            if n >= _SAMPLE_ROWS:
-                break
-            most = max([most, *(_decimals(row[i]) for i in columns if i < len(row))])
+        line = 1
+        try:
+            for row in csv.reader(text):
+                line += 1
+                if line > _SAMPLE_ROWS + 1:
+                    break
+                most = max([most, *(_decimals(row[i]) for i in columns if i < len(row))])
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as exc:  # a bad gzip, not UTF-8, a NUL
+            raise DataError(f"{path}:{line + 1}: unreadable data: {exc}") from None  # the line it could not read
     return most

@@ -114,7 +114,11 @@ def load_replay(path: Path, symbol: str) -> ReplayFile:
         with _open_text(path) as handle:
             reader = csv.DictReader(handle)
             header = set(reader.fieldnames or ())
-            rows = [(reader.line_num, r) for r in reader if "symbol" not in r or _same(r["symbol"], wanted)]
+            rows = [
+                (reader.line_num, r)
+                for r in reader
+                if "symbol" not in r or _same(r["symbol"], wanted, path, reader.line_num)
+            ]
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: unreadable replay file: {exc}") from None
     if not rows:
@@ -156,7 +160,9 @@ def _problem(record: QuoteEvent | TradeEvent | StoredBar) -> str | None:
     return bar_problem(record.open_ms, record.open, record.high, record.low, record.close, record.volume)
 
 
-def _same(raw: str, wanted: str) -> bool:
+def _same(raw: str | None, wanted: str, path: Path, line: int) -> bool:
+    if raw is None:  # a short row: csv.DictReader fills the missing cells with None
+        raise DataError(f"{path}:{line}: the row has no symbol cell")
     try:
         return market_id(raw) == wanted
     except ValueError:
