@@ -1,15 +1,20 @@
 """Hypothesis profiles of the fuzz suite: ``ci`` (default: seeded, sized for ~60 s) and ``long`` (deep local runs).
 
-Select with ``HYPOTHESIS_PROFILE=long``. No example database is kept (``database=None``), so no
-``.hypothesis/`` directory appears in the repository.
+Select with ``HYPOTHESIS_PROFILE=long``. No example database is kept (``database=None``) and hypothesis'
+caches go to the temp directory (``HYPOTHESIS_STORAGE_DIRECTORY``), so no ``.hypothesis/`` appears in
+the repository.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 from hypothesis import HealthCheck
 from hypothesis import settings
+
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "trading-bot-hypothesis"))
 
 _COMMON = {
     "database": None,
