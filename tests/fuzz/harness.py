@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -42,6 +43,7 @@ __all__ = [
     "clean_environ",
     "run_inprocess",
     "run_subprocess",
+    "serve_briefly",
     "small_samples",
 ]
 
@@ -109,12 +111,23 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def _watchdog(seconds: float) -> Iterator[None]:
     previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # again every second: a task may swallow one Hang
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+async def serve_briefly(config: object) -> None:
+    """Stand-in for ``run_emulator`` in-process: the real start (replay loaded, port bound, options printed), then stop.
+
+    The real command serves until a signal; patched in with ``mock.patch.object(server, "run_emulator", ...)``.
+    """
+    from trading_bot.emulator.server import BinanceEmulator
+
+    async with BinanceEmulator(config) as emulator:  # type: ignore[arg-type]
+        print(json.dumps(emulator.ccxt_options()), flush=True)
 
 
 def run_inprocess(

@@ -40,6 +40,7 @@ from tests.fuzz.harness import budget
 from tests.fuzz.harness import clean_environ
 from tests.fuzz.harness import run_inprocess
 from tests.fuzz.harness import run_subprocess
+from tests.fuzz.harness import serve_briefly
 from tests.fuzz.harness import small_samples
 from trading_bot.cli.values import check_flag
 from trading_bot.domain.bounds import SpeedFactor
@@ -289,14 +290,8 @@ def command_lines(
     return [command, *_options(draw, flags, paths, set()), *(extra if draw(st.booleans()) else [])]
 
 
-async def _serve_briefly(config: object) -> None:
-    """The emulator's real start (replay loaded, port bound, options printed), then stop instead of serving on."""
-    async with emulator_server.BinanceEmulator(config) as emulator:  # type: ignore[arg-type]
-        print(json.dumps(emulator.ccxt_options()), flush=True)
-
-
 def _check(argv: list[str], cwd: Path) -> None:
-    with mock.patch.object(emulator_server, "run_emulator", _serve_briefly):
+    with mock.patch.object(emulator_server, "run_emulator", serve_briefly):
         assert_clean_exit(run_inprocess(argv, cwd=cwd))
 
 

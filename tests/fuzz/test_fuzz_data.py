@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
@@ -29,6 +28,7 @@ from tests.fuzz.harness import assert_clean_exit
 from tests.fuzz.harness import budget
 from tests.fuzz.harness import run_inprocess
 from tests.fuzz.harness import run_subprocess
+from tests.fuzz.harness import serve_briefly
 from trading_bot.backtest.data import data_kind
 from trading_bot.backtest.data import load_bars
 from trading_bot.domain import Symbol
@@ -185,11 +185,6 @@ def test_record_checks_answer_for_any_numbers_and_never_raise(
         assert problem is None or isinstance(problem, str)
 
 
-async def _serve_briefly(config: object) -> None:
-    async with emulator_server.BinanceEmulator(config) as emulator:  # type: ignore[arg-type]
-        print(json.dumps(emulator.ccxt_options()), flush=True)
-
-
 def _commands(path: Path) -> list[list[str]]:
     return [
         [
@@ -218,7 +213,7 @@ def test_backtest_replay_and_emulator_take_any_data_file_with_exit_0_1_or_2_and_
     file: tuple[str, bytes], tmp_path: Path
 ) -> None:
     path = _write(tmp_path, file)
-    with mock.patch.object(emulator_server, "run_emulator", _serve_briefly):
+    with mock.patch.object(emulator_server, "run_emulator", serve_briefly):
         for argv in _commands(path):
             assert_clean_exit(run_inprocess(argv, cwd=tmp_path))
 
