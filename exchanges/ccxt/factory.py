@@ -25,7 +25,7 @@ def live_ccxt_exchange(request: ExchangeRequest) -> BaseExchangeClient:
     if not request.config.has_credentials():
         raise ConfigError(
             "live trading needs API keys: set TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET "
-            "(or run with --paper)"
+            "(with venues: TRADING_BOT__VENUES__<NAME>__API_KEY and __SECRET), or run with --paper"
         )
     return create_ccxt_exchange(request.config, request.clock)
 
