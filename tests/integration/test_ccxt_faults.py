@@ -34,6 +34,7 @@ from trading_bot.domain import OrderStatus
 from trading_bot.domain import Symbol
 from trading_bot.errors import AuthenticationError
 from trading_bot.errors import BadExchangeResponse
+from trading_bot.errors import ExchangeError
 from trading_bot.errors import OrderOutcomeUnknown
 
 SYMBOL = Symbol("BTC/USDT")
@@ -500,3 +501,55 @@ async def test_market_with_a_negative_minimum_amount_is_skipped_not_loaded() -> 
 
         assert SYMBOL not in fresh._markets
         assert any(e["event"] == "market_skipped" and "min_amount -1" in e["error"] for e in logs)
+
+
+async def _resting_order_manager(client: CcxtExchange) -> tuple[Any, ClientOrderId]:
+    """The real order manager with one resting buy of ours on the emulator's book."""
+    from tests.integration.test_grid_exits import _manager
+
+    manager, _ = await _manager(client)
+    coid = await manager.submit(OrderParams(side=OrderSide.BUY, quantity=QTY, price=Decimal("59000")), None)
+    order = manager.tracker.get(coid)
+    assert order is not None
+    assert order.status is OrderStatus.ACCEPTED
+    return manager, coid
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("after_handler", "expected"), [(True, OrderStatus.CANCELED), (False, OrderStatus.ACCEPTED)]
+)
+async def test_cancel_with_an_unreadable_answer_is_looked_up_never_left_pending_cancel(
+    after_handler: bool, expected: OrderStatus
+) -> None:
+    """A garbage answer to a cancel leaves its outcome unknown: the lookup decides whether the order is gone."""
+    async with emulated() as (emulator, client, _):
+        manager, coid = await _resting_order_manager(client)
+        emulator.override_next_response("DELETE", "/api/v3/order", 200, b"<html>oops</html>",
+                                        after_handler=after_handler)
+
+        await manager.cancel(coid)
+        assert coid in manager.unknown_outcomes
+        await manager.resolve_unknown()
+
+        order = manager.tracker.get(coid)
+        assert order is not None
+        assert order.status is expected
+        assert coid not in manager.unknown_outcomes
+
+
+@pytest.mark.asyncio
+async def test_cancel_refused_puts_the_order_back_so_a_later_cancel_goes_out() -> None:
+    async with emulated() as (emulator, client, _):
+        manager, coid = await _resting_order_manager(client)
+        refusal = json.dumps({"code": -1100, "msg": "Illegal characters found in parameter 'symbol'."}).encode()
+        emulator.override_next_response("DELETE", "/api/v3/order", 400, refusal)
+
+        with pytest.raises(ExchangeError):
+            await manager.cancel(coid)
+        order = manager.tracker.get(coid)
+        assert order is not None
+        assert order.status is OrderStatus.ACCEPTED  # not stuck in PENDING_CANCEL
+
+        await manager.cancel(coid)  # the next cancel is sent and succeeds
+        assert order.status is OrderStatus.CANCELED

@@ -23,6 +23,9 @@ exchange back-off in force                      denied       transient (rule ``r
 a RiskManager rule                              denied       the rule's ``transient`` (see ``risk.rules``)
 the sizer left no quantity                      denied       permanent (rule ``sizing``)
 =============================================== ============ ============================================
+
+A cancel answered 429 or refused (keys, permissions) puts the order back on the book (it may be cancelled
+again); one answered with a timeout, a 5xx or an unreadable answer is an unknown outcome, looked up.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from trading_bot.domain import OrderSubmitted
 from trading_bot.domain import Symbol
 from trading_bot.domain import make_client_order_id
 from trading_bot.errors import AuthenticationError
+from trading_bot.errors import BadExchangeResponse
 from trading_bot.errors import ExchangeError
 from trading_bot.errors import OrderNotFound
 from trading_bot.errors import OrderRejected
@@ -282,16 +286,22 @@ class OrderManager:
             await self.resolve(client_order_id)
         except RateLimited as exc:
             self._slow_down(exc)
-            # The order is still live: back on the book. A fill may have reached the tracker while the request
-            # was out (the user stream runs meanwhile): an order that ended stays as it is.
-            back = OrderStatus.PARTIALLY_FILLED if order.filled_quantity > 0 else OrderStatus.ACCEPTED
-            if order.can_transition(back):
-                order.transition(back, self.clock.now_ms(), reason="cancel rate limited")
-        except TransientExchangeError as exc:
+            self._back_on_book(order, "cancel rate limited")
+        except (TransientExchangeError, BadExchangeResponse) as exc:  # the cancel may have happened: look it up
             self.unknown_outcomes.add(client_order_id)
             _log.warning("cancel_outcome_unknown", client_order_id=client_order_id, error=str(exc))
+        except ExchangeError as exc:  # refused (keys, permissions...): the order still rests; a later cancel may go
+            self._back_on_book(order, f"cancel refused: {exc}")
+            raise
         else:
             self._apply(self.tracker.apply_report(report))
+
+    def _back_on_book(self, order: Order, reason: str) -> None:
+        """Undo PENDING_CANCEL after a cancel that did not happen. A fill may have reached the tracker while the
+        request was out (the user stream runs meanwhile): an order that ended stays as it is."""
+        back = OrderStatus.PARTIALLY_FILLED if order.filled_quantity > 0 else OrderStatus.ACCEPTED
+        if order.can_transition(back):
+            order.transition(back, self.clock.now_ms(), reason=reason)
 
     async def resolve(self, client_order_id: ClientOrderId) -> bool:
         """Look an order up by client id and apply what the exchange says; return True when settled.
