@@ -267,3 +267,59 @@ def test_trades_csv_to_a_path_that_cannot_be_a_file_exits_2_with_one_line(
     assert line.startswith("error: --csv: ")
     assert str(workdir / target) in line
     assert "Traceback" not in proc.stderr
+
+
+# -- several bots in one journal: --bot narrows every read command to one of them ----------------------------
+
+
+async def _two_bots_journal(path: Path) -> None:
+    """Bot ``t_1`` bought 0.02 BTC and rests a buy; bot ``tx1`` (whose id ``t_1`` matches as a LIKE pattern)
+    bought 1 ETH, in a later run."""
+    journal = await Journal.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        bots = (("t_1", 1, BTC, "0.02", "60000", T0), ("tx1", 1, ETH, "1", "2500", T0 + HOUR))
+        for bot, seq, symbol, qty, price, start in bots:
+            run_id = await journal.start_run(bot, "abc", start)
+            order = Order(
+                client_order_id=ClientOrderId(f"{bot}-{seq}"), symbol=symbol, side=OrderSide.BUY,
+                quantity=Decimal(qty), order_type=OrderType.LIMIT, price=Decimal(price), client_tag="open",
+                created_ms=start, updated_ms=start,
+            )  # fmt: skip
+            await journal.record_intent(order, run_id, bot)
+            order.transition(OrderStatus.SUBMITTED, start)
+            order.transition(OrderStatus.ACCEPTED, start + 5)
+            fill = _fill(order, f"{bot}-trade", start + 60_000)
+            order.apply_fill(fill)
+            await journal.record_fill(fill, start + 60_000)
+            await journal.record_order(order)
+        resting = _order(7, BTC, OrderSide.BUY, "0.01", "59000", T0 + 2 * HOUR)
+        resting.client_order_id = ClientOrderId("t_1-2")
+        await journal.record_intent(resting, 1, "t_1")
+    finally:
+        await journal.close()
+
+
+def test_bot_filter_shows_one_bots_run_orders_fills_and_position_of_a_shared_journal(
+    tmp_path: Path, workdir: Path
+) -> None:
+    path = tmp_path / "shared.db"
+    asyncio.run(_two_bots_journal(path))
+
+    status = json.loads(run_cli("status", "--db", str(path), "--bot", "t_1", "--json", cwd=workdir).stdout)
+    trades = json.loads(run_cli("trades", "--db", str(path), "--bot", "t_1", "--json", cwd=workdir).stdout)
+    orders = json.loads(run_cli("orders", "--db", str(path), "--bot", "tx1", "--json", cwd=workdir).stdout)
+    everything = json.loads(run_cli("status", "--db", str(path), "--json", cwd=workdir).stdout)
+
+    assert status["last_run"]["bot_id"] == "t_1"  # not the later run of tx1
+    assert [o["client_order_id"] for o in status["open_orders"]] == ["t_1-2"]
+    assert [(p["symbol"], p["quantity"]) for p in status["positions"]] == [("BTC/USDT", "0.02")]
+    assert [t["client_order_id"] for t in trades] == ["t_1-1"]  # '_' is not a wildcard: tx1's fill is not here
+    assert [o["client_order_id"] for o in orders] == ["tx1-1"]
+    assert sorted(p["symbol"] for p in everything["positions"]) == ["BTC/USDT", "ETH/USDT"]
+
+
+def test_bot_filter_refuses_an_impossible_bot_id_in_one_line_with_exit_2(journal_path: Path, workdir: Path) -> None:
+    proc = run_cli("status", "--db", str(journal_path), "--bot", "no-dash", cwd=workdir)
+
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --bot: bot id 'no-dash' must be 1-20 characters of letters, digits and '_'"

@@ -24,6 +24,7 @@ import typer
 from trading_bot.cli.app import EXIT_FAILURE
 from trading_bot.cli.app import app
 from trading_bot.cli.app import fail
+from trading_bot.domain.ids import validate_bot_id
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -60,6 +61,9 @@ DbOption = Annotated[
     str | None, typer.Option("--db", help="journal URL (sqlite+aiosqlite:///..., postgresql+asyncpg://...) or file")
 ]
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="only this market, e.g. BTC/USDT")]
+BotOption = Annotated[
+    str | None, typer.Option("--bot", help="only this bot id's runs, orders and fills (a journal several bots share)")
+]
 SinceOption = Annotated[
     str | None, typer.Option("--since", help="only from this UTC date/time (2024-08-08, 2024-08-08T12:00) or epoch ms")
 ]
@@ -146,6 +150,16 @@ def _parse_since(since: str | None) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+def _parse_bot(bot: str | None) -> str | None:
+    """Return the ``--bot`` id, checked like ``bot.bot_id``."""
+    if bot is None:
+        return None
+    try:
+        return validate_bot_id(bot)
+    except ValueError as exc:
+        raise fail(f"--bot: {exc}") from None
 
 
 def _parse_status(status: str | None) -> list[OrderStatus] | None:
@@ -270,13 +284,15 @@ def orders_command(
     since: SinceOption = None,
     limit: LimitOption = None,
     json_output: JsonOption = False,
+    bot: BotOption = None,
 ) -> None:
     """Print the journal's orders as a table, or as a JSON list with ``--json``."""
     statuses = _parse_status(status)
     since_ms = _parse_since(since)
+    bot_id = _parse_bot(bot)
 
     async def query(journal: Journal) -> list[Order]:
-        return await journal.orders(symbol=symbol, status=statuses, since_ms=since_ms, limit=limit)
+        return await journal.orders(symbol=symbol, status=statuses, since_ms=since_ms, limit=limit, bot_id=bot_id)
 
     _, orders = _with_journal(config, db, query)
     if json_output:
@@ -297,14 +313,18 @@ def trades_command(
     limit: LimitOption = None,
     json_output: JsonOption = False,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="write the fills to this CSV file")] = None,
+    bot: BotOption = None,
 ) -> None:
     """Print the journal's fills as a table or JSON; with ``--csv FILE`` also write them as CSV."""
     since_ms = _parse_since(since)
+    bot_id = _parse_bot(bot)
     if csv_path is not None:
         _check_csv_path(csv_path)
 
     async def query(journal: Journal) -> list[Fill]:
-        return await journal.fills(symbol=symbol, since_ms=since_ms, client_order_id=order, limit=limit)
+        return await journal.fills(
+            symbol=symbol, since_ms=since_ms, client_order_id=order, limit=limit, bot_id=bot_id
+        )
 
     _, fills = _with_journal(config, db, query)
     records = [_fill_record(f) for f in fills]
@@ -364,15 +384,18 @@ def _write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
 
 
 @app.command("status", help="Show the last run, the open orders, positions and PnL from the journal.")
-def status_command(config: ConfigOption = None, db: DbOption = None, json_output: JsonOption = False) -> None:
-    """Print the bot's state as the journal records it (no exchange is asked)."""
+def status_command(
+    config: ConfigOption = None, db: DbOption = None, json_output: JsonOption = False, bot: BotOption = None
+) -> None:
+    """Print the bot's state as the journal records it (no exchange is asked); ``--bot`` narrows it to one bot."""
+    bot_id = _parse_bot(bot)
 
     async def query(journal: Journal) -> dict[str, Any]:
-        run = await journal.last_run()
+        run = await journal.last_run(bot_id)
         return {
             "last_run": None if run is None else _run_json(run),
-            "open_orders": await journal.open_orders(),
-            "positions": _positions(await journal.fills()),
+            "open_orders": await journal.open_orders(bot_id=bot_id),
+            "positions": _positions(await journal.fills(bot_id=bot_id)),
         }
 
     shown, state = _with_journal(config, db, query)

@@ -231,10 +231,13 @@ class Journal:
                 .values(stopped_ms=stopped_ms, exit_reason=exit_reason, exit_code=exit_code)
             )
 
-    async def last_run(self) -> RunRecord | None:
-        """Return the most recent run, or ``None`` on a fresh journal."""
+    async def last_run(self, bot_id: str | None = None) -> RunRecord | None:
+        """Return the most recent run (of ``bot_id``, when given), or ``None`` when there is none."""
+        stmt = select(js.runs)
+        if bot_id is not None:
+            stmt = stmt.where(js.runs.c.bot_id == bot_id)
         async with self._read() as conn:
-            row = (await conn.execute(select(js.runs).order_by(js.runs.c.id.desc()).limit(1))).mappings().first()
+            row = (await conn.execute(stmt.order_by(js.runs.c.id.desc()).limit(1))).mappings().first()
         if row is None:
             return None
         return RunRecord(**row)
@@ -377,16 +380,20 @@ class Journal:
         status: OrderStatus | Collection[OrderStatus] | None = None,
         since_ms: int | None = None,
         limit: int | None = None,
+        bot_id: str | None = None,
     ) -> list[Order]:
         """Return orders, oldest first.
 
         Args:
+            bot_id: only the orders of this bot.
             symbol: only this market.
             status: one status or several.
             since_ms: only orders created at or after this epoch ms.
             limit: only the latest ``limit`` orders (still returned oldest first).
         """
         stmt = select(js.orders)
+        if bot_id is not None:
+            stmt = stmt.where(js.orders.c.bot_id == bot_id)
         if symbol is not None:
             stmt = stmt.where(js.orders.c.symbol == symbol)
         if status is not None:
@@ -403,16 +410,20 @@ class Journal:
         since_ms: int | None = None,
         client_order_id: str | None = None,
         limit: int | None = None,
+        bot_id: str | None = None,
     ) -> list[Fill]:
         """Return fills in exchange-time order.
 
         Args:
+            bot_id: only the fills of this bot's orders (client ids ``<bot_id>-<seq>``).
             symbol: only this market.
             since_ms: only fills with ``ts_ms`` at or after this epoch ms.
             client_order_id: only the fills of this order.
             limit: only the latest ``limit`` fills (still returned oldest first).
         """
         stmt = select(js.fills)
+        if bot_id is not None:
+            stmt = stmt.where(js.fills.c.client_order_id.startswith(f"{bot_id}-", autoescape=True))
         if symbol is not None:
             stmt = stmt.where(js.fills.c.symbol == symbol)
         if since_ms is not None:
