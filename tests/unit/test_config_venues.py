@@ -76,8 +76,9 @@ def test_symbol_picks_its_venue_and_the_venue_keys_come_from_its_own_variables(t
     config = _load(tmp_path, {"venues": VENUES, "bot": {"symbol": "alt:ETH/USD"}}, env)
 
     narrowed, instrument = config.select_venue()
+    _, upper = _load(tmp_path, {"venues": VENUES, "bot": {"symbol": "ALT:ETH/USD"}}, env).select_venue()
 
-    assert str(instrument) == "alt:ETH/USD"
+    assert str(instrument) == str(upper) == "alt:ETH/USD"
     assert narrowed.exchange.name == "kraken"
     assert narrowed.exchange.api_key is not None
     assert narrowed.exchange.api_key.get_secret_value() == "00123"  # verbatim text, not the JSON number 123

@@ -256,6 +256,8 @@ class BotConfig(BaseModel):
                 f"the venue in the symbol (--symbol VENUE:{split_venue(self.bot.symbol)[1]}; venues: {names})"
             )
         venue, symbol = split_venue(self.bot.symbol)
+        if venue is not None and venue not in venues and venue.lower() in venues:
+            venue = venue.lower()  # venue names are lower-case (their variables are matched without case)
         if venue is None:
             if len(venues) > 1:
                 raise ConfigError(
