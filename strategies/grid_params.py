@@ -99,7 +99,13 @@ def check_notional(quantity: Decimal, market: Market, price: Decimal) -> None:
     Raises:
         ConfigError: below the minimum notional (the message gives the smallest quantity that is not).
     """
-    price = market.round_price(price)
+    rounded = market.round_price(price)
+    if rounded <= 0:
+        raise ConfigError(
+            f"the market price {price} is below half the tick {market.price_increment} of {market.symbol}: the data "
+            "does not fit this market's rules (is it another market's data?)"
+        )
+    price = rounded
     if quantity * price >= market.min_notional:
         return
     need = max(market.min_amount, market.round_amount(market.min_notional / price))

@@ -123,6 +123,16 @@ def test_quantity_below_min_notional_raises_config_error_at_initialize_when_pric
         GridStrategy(GridParams(quantity=Decimal("0.00001"))).initialize(ctx)
 
 
+def test_a_price_below_half_the_tick_is_a_config_error_naming_the_data_not_a_division_by_zero() -> None:
+    # A 1e-8 quote on BTC/USDT (tick 0.01) rounds to 0: the data is another market's, not a grid bug.
+    strategy = GridStrategy(GridParams(quantity=Decimal("0.001")))
+    ctx = FakeStrategyContext()
+    strategy.initialize(ctx)
+
+    with pytest.raises(ConfigError, match=r"market price 1.5E-8 is below half the tick 0.01 of BTC/USDT"):
+        strategy.should_execute(ctx.quote("0.00000001", "0.00000002"))
+
+
 def test_quantity_off_lot_step_raises_config_error() -> None:
     with pytest.raises(ConfigError, match="lot step"):
         GridStrategy(GridParams(quantity=Decimal("0.0010001"))).initialize(FakeStrategyContext())
