@@ -51,7 +51,6 @@ import asyncio
 import csv
 import gzip
 import heapq
-import io
 import zlib
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
@@ -83,6 +82,7 @@ from trading_bot.domain.checks import size_problem
 from trading_bot.domain.checks import trade_problem
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
+from trading_bot.files import open_data_text
 from trading_bot.log import get_logger
 
 __all__ = ["BAR_COLUMNS", "QUOTE_COLUMNS", "TRADE_COLUMNS", "ReplayFeed", "ReplayFile"]
@@ -119,16 +119,7 @@ _Record = tuple[int, int, int, Any, Any, Any, Any]
 
 
 def _open_text(path: Path) -> TextIO:
-    try:
-        if not path.is_file():
-            raise DataError(f"{path}: replay file not found")
-        with path.open("rb") as raw:
-            magic = raw.read(2)
-    except OSError as exc:  # a name too long, a search permission denied (is_file raises those)
-        raise DataError(f"{path}: cannot read replay file: {exc.strerror or exc}") from None
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+    return open_data_text(path, "replay file")
 
 
 def _detect(path: Path, header: list[str]) -> tuple[str, dict[str, int]]:

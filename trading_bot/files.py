@@ -8,20 +8,27 @@
   write), while a file it appends to keeps its mode. ``private_dir`` creates directories ``0700``.
 * ``output_path_problem`` tells, before a long run, whether an output path can be written, so the
   CLI can refuse a bad argument at once (exit 2) instead of failing at the end.
+* ``open_data_text`` opens a market-data file (CSV, gzip-compressed or not, told by its magic bytes) as
+  UTF-8 text for the replay, backtest and emulator readers.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import stat
 from pathlib import Path
 from typing import Literal
 from typing import TextIO
 
+from trading_bot.errors import DataError
+
 __all__ = [
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
     "NotARegularFileError",
+    "open_data_text",
     "open_private",
     "output_path_problem",
     "private_dir",
@@ -161,3 +168,23 @@ def _output_path_problem(path: Path, directory: bool) -> str | None:
     if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"no permission to create {path} in {ancestor}"
     return None
+
+
+def open_data_text(path: Path, what: str = "data file") -> TextIO:
+    """Open the market-data file ``path`` as UTF-8 text with universal newlines off (for ``csv``);
+    gzip-compressed when it starts with the gzip magic bytes, whatever its name.
+
+    Raises:
+        DataError: ``path`` is missing or not a regular file, or cannot be read (one line naming it and
+            ``what`` it is, e.g. "replay file").
+    """
+    try:
+        if not path.is_file():
+            raise DataError(f"{path}: {what} not found")
+        with path.open("rb") as raw:
+            magic = raw.read(2)
+    except OSError as exc:  # a name too long, a search permission denied (is_file raises those)
+        raise DataError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")

@@ -22,9 +22,7 @@ prices in the first rows of the data, lot step ``1e-8`` base units, no minimum a
 from __future__ import annotations
 
 import csv
-import gzip
 import heapq
-import io
 import re
 import zlib
 from collections.abc import Iterator
@@ -46,6 +44,7 @@ from trading_bot.domain.checks import file_symbol
 from trading_bot.domain.checks import file_symbol_problem
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
+from trading_bot.files import open_data_text
 
 __all__ = [
     "BAR_COLUMNS",
@@ -88,16 +87,7 @@ class BarSeries:
 
 
 def _open_text(path: Path) -> TextIO:
-    try:
-        if not path.is_file():
-            raise DataError(f"{path}: data file not found")
-        with path.open("rb") as raw:
-            magic = raw.read(2)
-    except OSError as exc:  # a name too long, a search permission denied (is_file raises those)
-        raise DataError(f"{path}: cannot read data file: {exc.strerror or exc}") from None
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+    return open_data_text(path, "data file")
 
 
 def _header(path: Path, text: TextIO) -> list[str]:

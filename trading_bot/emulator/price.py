@@ -9,8 +9,6 @@ files with a ``symbol`` column are filtered to one market.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import itertools
 import math
 import random
@@ -28,6 +26,7 @@ from trading_bot.emulator.config import market_id
 from trading_bot.emulator.klines import StoredBar
 from trading_bot.emulator.market import quantize_down
 from trading_bot.errors import DataError
+from trading_bot.files import open_data_text
 
 __all__ = [
     "QuoteEvent",
@@ -93,12 +92,6 @@ def symbol_from_filename(path: Path) -> str | None:
     return file_symbol(path.name)
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return io.TextIOWrapper(path.open("rb"), encoding="utf-8", newline="")
-
-
 def load_replay(path: Path, symbol: str) -> ReplayFile:
     """Load ``path`` for ``symbol`` (rows of other symbols are skipped in long-format files).
 
@@ -111,7 +104,7 @@ def load_replay(path: Path, symbol: str) -> ReplayFile:
     """
     wanted = market_id(symbol)
     try:
-        with _open_text(path) as handle:
+        with open_data_text(path, "replay file") as handle:
             reader = csv.DictReader(handle)
             header = set(reader.fieldnames or ())
             rows = [
