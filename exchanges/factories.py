@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from exchanges import EXCHANGES
 from exchanges.base import BaseExchangeClient
+from exchanges.markets import SIMULATED
 from exchanges.markets import load_market_snapshot
 from exchanges.paper import PaperExchange
 from exchanges.replay import ReplayFeed
@@ -18,10 +19,7 @@ from exchanges.request import ExchangeRequest
 from trading_bot.domain import SimulatedClock
 from trading_bot.errors import ConfigError
 
-__all__ = ["SIMULATED", "paper_exchange", "replay_exchange"]
-
-SIMULATED = ("paper", "replay")
-"""Exchange names that are simulators, not venues: their market data comes from elsewhere."""
+__all__ = ["paper_exchange", "replay_exchange"]
 
 
 @EXCHANGES.register("replay")
@@ -35,8 +33,7 @@ def replay_exchange(request: ExchangeRequest) -> BaseExchangeClient:
         raise ConfigError("exchange 'replay' needs recorded market data: add --replay FILE and --symbol")
     if not isinstance(request.clock, SimulatedClock):
         raise TypeError("a replay runs on a SimulatedClock")
-    name = request.config.name
-    markets = load_market_snapshot("binance" if name in SIMULATED else name)
+    markets = load_market_snapshot(request.config.name)
     feed = ReplayFeed(list(request.replay), request.symbol, request.clock, speed=request.speed)
     feed.validate()
     return PaperExchange(request.config.paper, request.clock, feed, markets=markets)

@@ -18,7 +18,7 @@ from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.registry import did_you_mean
 
-__all__ = ["available_snapshots", "load_market_snapshot"]
+__all__ = ["SIMULATED", "SIMULATED_MARKETS", "available_snapshots", "load_market_snapshot"]
 
 _PACKAGE = "exchanges"
 _FOLDER = "markets"
@@ -31,11 +31,18 @@ def available_snapshots() -> list[str]:
     return sorted(entry.name.removesuffix(_SUFFIX) for entry in folder.iterdir() if entry.name.endswith(_SUFFIX))
 
 
+SIMULATED = ("paper", "replay")
+"""Exchange names that are simulators, not venues; their market rules are Binance's (``SIMULATED_MARKETS``)."""
+SIMULATED_MARKETS = "binance"
+"""The snapshot a simulator name stands for."""
+
+
 def load_market_snapshot(exchange: str = "binance") -> dict[Symbol, Market]:
     """Load the bundled spot market snapshot of ``exchange``.
 
     Args:
-        exchange: exchange id as ccxt names it (``binance``).
+        exchange: exchange id as ccxt names it (``binance``); a simulator name (``paper``, ``replay``)
+            means ``SIMULATED_MARKETS``.
 
     Returns:
         Markets by unified symbol; prices in quote currency, amounts in base currency, fees as rates.
@@ -43,6 +50,8 @@ def load_market_snapshot(exchange: str = "binance") -> dict[Symbol, Market]:
     Raises:
         ConfigError: no snapshot is bundled for ``exchange``, or the snapshot file is malformed.
     """
+    if exchange in SIMULATED:
+        exchange = SIMULATED_MARKETS
     resource = resources.files(_PACKAGE).joinpath(_FOLDER, f"{exchange}{_SUFFIX}")
     if not resource.is_file():
         known = available_snapshots()

@@ -206,7 +206,7 @@ def resolve_market(
     if override is not None:
         return dataclasses.replace(override, maker_fee=fee, taker_fee=fee)
     try:
-        snapshot = load_market_snapshot("binance" if exchange == "paper" else exchange)
+        snapshot = load_market_snapshot(exchange)
     except ConfigError as exc:
         raise ConfigError(f"exchange.name: {exc}") from None
     known = snapshot.get(Symbol(symbol))
