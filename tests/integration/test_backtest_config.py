@@ -45,6 +45,20 @@ def test_config_strategy_and_paper_account_give_the_same_run_as_the_same_flags(t
     assert from_file["metrics"] == from_flags["metrics"]  # cash, fee and slippage applied, not the defaults
 
 
+def test_a_config_of_several_venues_backtests_the_venue_its_symbol_names(tmp_path: Path) -> None:
+    paper = {"balances": {"USDT": 5000}, "maker_fee": "0.002", "taker_fee": "0.002"}
+    config = _config(tmp_path, {
+        "strategy": SMA, "bot": {"symbol": "spot:BTC/USDT"},
+        "venues": {"spot": {"name": "binance", "paper": paper}, "alt": {"name": "kraken"}},
+    })  # fmt: skip
+    from_venues = _backtest("--config", str(config))
+    from_flags = _backtest("--strategy", "sma_cross", "--fast", "5", "--slow", "20", "--quantity", "0.01",
+                           "--cash", "5000", "--fee", "0.002")  # fmt: skip
+
+    assert from_venues["fingerprint"] == from_flags["fingerprint"]  # the spot venue's paper account applied
+    assert from_venues["metrics"] == from_flags["metrics"]
+
+
 def test_flags_win_over_the_config_strategy_params(tmp_path: Path) -> None:
     config = _config(tmp_path, {"strategy": SMA})
     overridden = _backtest("--config", str(config), "--fast", "8")

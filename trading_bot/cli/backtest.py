@@ -109,7 +109,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         data=tuple(opts["data"]),
         symbol=opts["symbol"] or choices.symbol,
         timeframe_ms=parse_timeframe(opts["timeframe"]) if opts["timeframe"] else None,
-        cash=check_flag("--cash", opts["cash"], QuoteAmount) if opts["cash"] else choices.cash or Decimal(10_000),
+        cash=check_flag("--cash", opts["cash"], QuoteAmount) if opts["cash"] else _or(choices.cash, Decimal(10_000)),
         fee=check_flag("--fee", opts["fee"], FeeRate) if opts["fee"] else _or(choices.fee, Decimal("0.001")),
         slippage_bps=(
             check_flag("--slippage-bps", opts["slippage_bps"], BasisPoints)
@@ -172,7 +172,8 @@ def _config_choices(opts: dict[str, Any]) -> Any:
     from trading_bot.config import load_config
 
     overridden = {name for name in ("cash", "fee", "slippage_bps") if opts[name]}
-    return backtest_choices(load_config(opts["config"], dotenv=None), overridden)
+    config, _ = load_config(opts["config"], dotenv=None).select_venue()  # bot.symbol may name one of venues
+    return backtest_choices(config, overridden)
 
 
 def _or(value: Decimal | None, default: Decimal) -> Decimal:
