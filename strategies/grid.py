@@ -395,9 +395,7 @@ class GridStrategy(BaseStrategy[GridParams]):
         if now < self._next_guard_ms:
             return
         self._next_guard_ms = now + interval
-        hedged = sum((leg.quantity - leg.filled for leg in self._book.legs.values() if leg.kind != "open"), ZERO)
-        if self._open is not None:
-            hedged += self._open.filled - self._open.covered
+        hedged = self._book.hedged()
         position = self.ctx.position.quantity
         deviation = abs(position - hedged * self._side.sign)
         if deviation <= 2 * self.params.quantity:
@@ -444,9 +442,8 @@ class GridStrategy(BaseStrategy[GridParams]):
         fills and what was recorded as unhedged; it gets one exit priced from the position's average entry.
         More exits than position is only reported (the position guard watches it).
         """
-        book, position = self._book, self.ctx.position
-        hedged = sum((leg.quantity - leg.filled for leg in book.legs.values() if leg.kind != "open"), ZERO)
-        hedged += sum((leg.filled - leg.covered for leg in book.legs.values() if leg.kind == "open"), ZERO)
+        position = self.ctx.position
+        hedged = self._book.hedged()
         shortfall = position.quantity * self._side.sign - hedged - self._exits.unhedged
         if shortfall < 0:
             _log.warning("grid_exits_exceed_position", position=str(position.quantity), hedged=str(hedged))

@@ -188,6 +188,15 @@ class LegBook:
         self.legs[leg.tag] = leg
         return leg
 
+    def hedged(self) -> Decimal:
+        """Return what the live legs hedge, base units: every exit's unfilled rest (resting, in flight or queued)
+        plus each open order's fills no exit covers yet (the next pass queues one)."""
+        return sum((self._hedges(leg) for leg in self.legs.values()), ZERO)
+
+    @staticmethod
+    def _hedges(leg: Leg) -> Decimal:
+        return leg.filled - leg.covered if leg.kind == "open" else leg.quantity - leg.filled
+
     def queue_exit(self, leg: Leg) -> Leg:
         """Make ``leg`` live and queue it for the next pass."""
         self.legs[leg.tag] = leg
