@@ -167,3 +167,24 @@ def test_secrets_of_every_venue_are_redacted_registered_and_left_out_of_the_hash
     # the header is config, not only a secret: the hash sees it masked; the API secret not at all
     without_header = _load(tmp_path, data, {"TRADING_BOT__VENUES__ALT__SECRET": "other"})
     assert without_header.config_hash() == bare.config_hash()
+
+
+@pytest.mark.parametrize(
+    ("symbol", "market_type", "expected"),
+    [
+        (None, "spot", "BTC/USDT"),
+        ("spot:BTC/USDT", "spot", "spot:BTC/USDT"),  # the venue stays; the ticker agrees with the bare symbol
+        ("usdm:BTC/USDT:USDT", "swap", "usdm:BTC/USDT:USDT"),
+    ],
+)
+def test_ticker_expands_and_keeps_the_venue_of_the_symbol(symbol: str | None, market_type: str, expected: str) -> None:
+    from trading_bot.runtime.builder import resolve_symbol
+
+    assert resolve_symbol(symbol, "btc", market_type) == expected
+
+
+def test_ticker_disagreeing_with_the_symbol_of_a_venue_is_refused() -> None:
+    from trading_bot.runtime.builder import resolve_symbol
+
+    with pytest.raises(ConfigError, match="--ticker ETH and --symbol spot:BTC/USDT disagree"):
+        resolve_symbol("spot:BTC/USDT", "ETH", "spot")

@@ -31,6 +31,7 @@ from trading_bot.domain import OrderParams
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import describe_range
+from trading_bot.domain.instrument import split_venue
 from trading_bot.errors import ConfigError
 from trading_bot.registry import did_you_mean
 from trading_bot.runtime.supervisor import TradingBot
@@ -144,10 +145,12 @@ def validate_strategy_params(name: str, params: Mapping[str, Any]) -> Any:
 def resolve_symbol(symbol: str | None, ticker: str | None, market_type: str, quote: str = "USDT") -> str | None:
     """Return the symbol, expanding ``--ticker BTC`` to ``BTC/USDT`` (spot) or ``BTC/USDT:USDT`` (swap)."""
     if ticker:
-        if symbol and not symbol.startswith(ticker.upper() + "/"):
+        venue, bare = split_venue(symbol) if symbol else (None, "")
+        if symbol and not bare.startswith(ticker.upper() + "/"):
             raise ConfigError(f"--ticker {ticker} and --symbol {symbol} disagree; give one of them")
         base = ticker.upper()
-        return f"{base}/{quote}:{quote}" if market_type == "swap" else f"{base}/{quote}"
+        expanded = f"{base}/{quote}:{quote}" if market_type == "swap" else f"{base}/{quote}"
+        return expanded if venue is None else f"{venue}:{expanded}"
     return symbol
 
 
