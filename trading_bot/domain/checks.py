@@ -39,6 +39,7 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from pathlib import PurePath
 
+from trading_bot.domain.bounds import MAX_MONEY
 from trading_bot.domain.ids import Symbol
 
 __all__ = [
@@ -59,8 +60,8 @@ __all__ = [
 MAX_TS_MS = 4_102_444_800_000
 """2100-01-01T00:00:00Z in epoch milliseconds: the first timestamp no longer accepted."""
 
-MAX_PRICE = Decimal("1e15")
-"""Highest plausible price, quote currency per base unit (as ``trading_bot.domain.bounds.MAX_MONEY``)."""
+MAX_PRICE = MAX_MONEY
+"""Highest plausible price, quote currency per base unit: the config's bound of a price (1e15)."""
 
 _ZERO = Decimal(0)
 _QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
