@@ -18,8 +18,10 @@ from abc import abstractmethod
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 
+from exchanges.merge import merge_by_arrival
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
@@ -76,6 +78,17 @@ class BaseExchangeClient(ABC):
     @abstractmethod
     def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
         """Yield market events (quotes, trades) until cancelled or, for a replay, the data ends."""
+
+    def stream_markets(self, symbols: Sequence[Symbol]) -> AsyncIterator[MarketData]:
+        """Yield the market events of several symbols as one stream (the supervisor's market loop).
+
+        Default: one ``stream_market_data`` per symbol, merged as the events arrive (live data). A
+        simulator that owns a simulated clock overrides it with an exact merge in event time (equal
+        times in the order of ``symbols``). One symbol is exactly ``stream_market_data(symbol)``.
+        """
+        if len(symbols) == 1:
+            return self.stream_market_data(symbols[0])
+        return merge_by_arrival([self.stream_market_data(s) for s in symbols])
 
     @abstractmethod
     async def run_user_stream(self) -> None:
