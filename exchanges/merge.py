@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from collections.abc import Sequence
-
-from trading_bot.domain import MarketData
+from typing import TypeVar
 
 __all__ = ["merge_by_arrival"]
+
+T = TypeVar("T")
 
 _QUEUE_DEPTH = 256  # events buffered between the streams and the consumer (back-pressure beyond it)
 
 
-async def merge_by_arrival(streams: Sequence[AsyncIterator[MarketData]]) -> AsyncIterator[MarketData]:
+async def merge_by_arrival(streams: Sequence[AsyncIterator[T]]) -> AsyncIterator[T]:
     """Yield the events of every stream as they arrive; one stream yields through directly.
 
     Ends when the first stream ends (a live stream ends only when it fails or is closed); an exception
@@ -32,12 +33,12 @@ async def merge_by_arrival(streams: Sequence[AsyncIterator[MarketData]]) -> Asyn
         async for md in streams[0]:
             yield md
         return
-    queue: asyncio.Queue[MarketData | BaseException | None] = asyncio.Queue(_QUEUE_DEPTH)
+    queue: asyncio.Queue[tuple[T] | BaseException | None] = asyncio.Queue(_QUEUE_DEPTH)
 
-    async def pump(stream: AsyncIterator[MarketData]) -> None:
+    async def pump(stream: AsyncIterator[T]) -> None:
         try:
-            async for md in stream:
-                await queue.put(md)
+            async for item in stream:
+                await queue.put((item,))
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # handed to the consumer, which re-raises it
@@ -53,7 +54,7 @@ async def merge_by_arrival(streams: Sequence[AsyncIterator[MarketData]]) -> Asyn
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield item[0]
     finally:
         for task in tasks:
             task.cancel()

@@ -25,6 +25,7 @@ from pydantic import ConfigDict
 from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
+from trading_bot.domain import InstrumentId
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import Order
@@ -34,7 +35,7 @@ from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
 
-__all__ = ["BaseStrategy", "StrategyContext", "StrategyParams"]
+__all__ = ["BaseStrategy", "InstrumentView", "StrategyContext", "StrategyParams"]
 
 
 class StrategyParams(BaseModel):
@@ -46,12 +47,17 @@ class StrategyParams(BaseModel):
 P = TypeVar("P", bound=StrategyParams)
 
 
-class StrategyContext(Protocol):
-    """What a strategy may look at. Read-only: every change goes through a ``StrategyResult``."""
+class InstrumentView(Protocol):
+    """The read-only view of one instrument: its market, the strategy's position, data and orders there."""
+
+    @property
+    def instrument(self) -> InstrumentId:
+        """The instrument (``venue:symbol``)."""
+        ...
 
     @property
     def symbol(self) -> Symbol:
-        """The market this strategy trades."""
+        """Its market symbol on its venue."""
         ...
 
     @property
@@ -60,13 +66,61 @@ class StrategyContext(Protocol):
         ...
 
     @property
-    def clock(self) -> Clock:
-        """The injected clock (live or simulated)."""
+    def position(self) -> Position:
+        """The strategy's position there, from its own fills (do not mutate)."""
         ...
 
     @property
-    def position(self) -> Position:
-        """The strategy's position from its own fills (do not mutate)."""
+    def last_market_data(self) -> MarketData | None:
+        """The latest market event of this instrument, if any."""
+        ...
+
+    def open_orders(self) -> Sequence[Order]:
+        """The strategy's own orders there that may still rest or fill (do not mutate)."""
+        ...
+
+    def order(self, client_order_id: ClientOrderId) -> Order | None:
+        """One of the strategy's own orders there by client id, open or recently closed."""
+        ...
+
+    def tagged_order(self, client_tag: str) -> Order | None:
+        """The strategy's own order there carrying ``client_tag``: an open one, else the latest closed one.
+
+        Scans every tracked order: meant for a restart, to match what the strategy had queued with what
+        reconciliation found (the client id of an order sent just before a stop is not in the snapshot).
+        """
+        ...
+
+
+class StrategyContext(InstrumentView, Protocol):
+    """What a strategy may look at. Read-only: every change goes through a ``StrategyResult``.
+
+    The single-instrument properties (``symbol``, ``market``, ``position``, ``last_market_data``, the
+    order lookups) are those of the strategy's **primary** instrument: the one it runs on, or the first
+    that a multi-instrument strategy declares. ``view(i)`` gives the same view of any of its instruments.
+    """
+
+    @property
+    def instruments(self) -> Sequence[InstrumentId]:
+        """Every instrument of this strategy, the primary first (one for a single-instrument strategy)."""
+        ...
+
+    @property
+    def event_instrument(self) -> InstrumentId:
+        """The instrument of the market event being handled (the primary before the first event)."""
+        ...
+
+    def view(self, instrument: InstrumentId | str) -> InstrumentView:
+        """The view of one of this strategy's instruments (``InstrumentId`` or its ``venue:symbol`` text).
+
+        Raises:
+            KeyError: not one of ``instruments``.
+        """
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The injected clock (live or simulated)."""
         ...
 
     @property
@@ -75,33 +129,12 @@ class StrategyContext(Protocol):
         ...
 
     @property
-    def last_market_data(self) -> MarketData | None:
-        """The latest market event, if any."""
-        ...
-
-    @property
     def equity(self) -> Decimal:
-        """Quote-currency equity: free and locked quote plus the position marked at mid."""
+        """The bot's account value: quote currencies at par plus base currencies at their mid (see ``Book``)."""
         ...
 
-    def open_orders(self) -> Sequence[Order]:
-        """The strategy's own orders that may still rest or fill (do not mutate)."""
-        ...
-
-    def order(self, client_order_id: ClientOrderId) -> Order | None:
-        """One of the strategy's own orders by client id, open or recently closed."""
-        ...
-
-    def tagged_order(self, client_tag: str) -> Order | None:
-        """The strategy's own order carrying ``client_tag``: an open one, else the latest closed one.
-
-        Scans every tracked order: meant for a restart, to match what the strategy had queued with what
-        reconciliation found (the client id of an order sent just before a stop is not in the snapshot).
-        """
-        ...
-
-    def balances(self) -> Mapping[str, Balance]:
-        """The account balances as last reported by the exchange."""
+    def balances(self, venue: str | None = None) -> Mapping[str, Balance]:
+        """The balances of ``venue`` (default: the primary instrument's) as last reported by the exchange."""
         ...
 
 
@@ -123,6 +156,15 @@ class BaseStrategy(ABC, Generic[P]):
     def required_parameters(cls) -> list[str]:
         """Return the names of parameters without a default (seed 003's ``get_required_parameters``)."""
         return [name for name, f in cls.Params.model_fields.items() if f.is_required()]
+
+    def instruments(self) -> Sequence[str]:
+        """Return the instruments this strategy trades, from its params (``venue:symbol`` or bare symbols).
+
+        Empty (the default): a single-instrument strategy, run as one instance per ``--symbol``, each with
+        its own state. A multi-instrument strategy returns its legs here, the primary first; the bot then
+        runs one instance over all of them and ``--symbol`` is not used.
+        """
+        return ()
 
     @property
     def ctx(self) -> StrategyContext:

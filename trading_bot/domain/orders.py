@@ -23,6 +23,7 @@ from trading_bot.domain.ids import ClientOrderId
 from trading_bot.domain.ids import ExchangeOrderId
 from trading_bot.domain.ids import Symbol
 from trading_bot.domain.ids import TradeId
+from trading_bot.domain.instrument import InstrumentId
 from trading_bot.domain.values import ZERO
 
 __all__ = [
@@ -76,6 +77,8 @@ class OrderParams:
         trigger_price: stop price for ``STOP_MARKET``.
         client_tag: the strategy's own label (``"open"``, ``"tp"``); it comes back on every event.
         metadata: free-form annotations for logs and the journal (never sent to the exchange).
+        instrument: the instrument to trade, for a strategy that declared several; ``None`` means the
+            strategy's primary instrument (its first, or the one a single-instrument strategy runs on).
     """
 
     side: OrderSide
@@ -88,6 +91,7 @@ class OrderParams:
     trigger_price: Decimal | None = None
     client_tag: str = ""
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    instrument: InstrumentId | None = None
 
     def __post_init__(self) -> None:
         if self.quantity is not None and self.quantity <= 0:

@@ -1,9 +1,16 @@
 """TradingBot: the single asyncio supervisor.
 
-(About 790 lines, over the ~500 guide: the start, the long-lived tasks, the strategy pipeline and the
+(About 900 lines, over the ~500 guide: the start, the long-lived tasks, the strategy pipeline and the
 bounded shutdown share the run's state and its one deadline; what stands alone lives beside it —
-``account_guard``, ``daily``, ``shutdown``, ``summary``, ``reconcile``, ``orders/``, ``journal/``. The
-multi-instrument runtime of issue 11 is the point to split it by instrument and venue.)
+``slot`` and ``unit`` (per instrument, per strategy instance), ``book`` (the account's value),
+``account_guard``, ``daily``, ``shutdown``, ``summary``, ``reconcile``, ``orders/``, ``journal/``.)
+
+Instruments and venues: the bot trades one or more instruments (``venue:symbol``) on one or more venues
+(exchange accounts, one client each). Every instrument belongs to one strategy unit: a single-instrument
+strategy runs one unit per symbol, a multi-instrument one a unit over its legs (``unit``). Market data of
+every instrument of a venue comes as one stream (``stream_markets``: exact event-time order on a simulated
+clock, arrival order live); several venues are merged by arrival. Each venue has its own user stream and
+is reconciled at start on its own; each order goes to its instrument's venue.
 
 One ``asyncio.TaskGroup`` owns every long-lived task: the market-data loop, the user stream, the
 heartbeat/reactor, the journal writer and the stop watcher. On every market event the loop does
@@ -19,7 +26,10 @@ Error policy, by class:
 * ``OrderRejected``: becomes an ``OrderRejected`` event for the strategy.
 * any exception from a strategy hook (``StrategyError``): that strategy is stopped, trading is halted,
   ``strategy_failed`` is logged, the bot keeps managing its orders until stopped; exit code 1.
-* ``AuthenticationError`` three times in a row, ``OperationalError``: halt, orderly shutdown, exit 1.
+* ``AuthenticationError`` three times in a row on any venue, ``OperationalError``: halt, orderly shutdown,
+  exit 1. A failing venue stops the whole bot, the other venues included (their orders are settled per
+  ``on_shutdown`` like any stop): one risk state covers every instrument today, and a multi-instrument
+  strategy may hold a leg there.
 * ``EmergencyStop`` (an account-protection rule): cancel, flatten at market, halt, exit 1.
 
 Start and stop (a stop request, SIGINT/SIGTERM/SIGHUP, or the end of a replay):
@@ -29,7 +39,8 @@ Start and stop (a stop request, SIGINT/SIGTERM/SIGHUP, or the end of a replay):
 * The shutdown has ONE deadline, ``shutdown_timeout_s`` counted from the stop request: strategy
   ``shutdown()`` → open orders cancelled or kept per ``on_shutdown`` → fills cross-checked with the
   exchange (what the user stream did not deliver is applied and journaled) → balances → strategy state
-  saved → journal closed (flush, run row) → exchange closed → summary. Each step is guarded: a failure
+  saved → journal closed (flush, run row) → exchanges closed → summary; each step covers every
+  instrument and venue. Each step is guarded: a failure
   or a timeout is logged (``shutdown_step_failed`` / ``shutdown_step_timeout`` / ``shutdown_step_skipped``)
   and the next step runs. The network steps share the budget minus a slice reserved for the local ones,
   and saving the state, closing the journal and closing the exchange each get at least a small floor, so
@@ -43,8 +54,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
@@ -54,13 +68,14 @@ from typing import Literal
 
 from exchanges.base import BaseExchangeClient
 from exchanges.base import OrderUpdate
-from risk.base import PortfolioTotals
+from exchanges.merge import merge_by_arrival
 from risk.daily import DAILY_LOSS_RULE
 from risk.manager import RiskContext
 from risk.manager import RiskManager
 from strategies.base import BaseStrategy
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
+from trading_bot.domain import InstrumentId
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderDenied
@@ -71,6 +86,7 @@ from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
+from trading_bot.domain.instrument import VENUE_NAME_PATTERN
 from trading_bot.errors import AuthenticationError
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
@@ -81,6 +97,7 @@ from trading_bot.errors import StrategyError
 from trading_bot.errors import TransientExchangeError
 from trading_bot.log import get_logger
 from trading_bot.runtime.account_guard import AccountGuard
+from trading_bot.runtime.book import Book
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.daily import DailyLossKeeper
 from trading_bot.runtime.orders.manager import OrderManager
@@ -90,12 +107,17 @@ from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
 from trading_bot.runtime.shutdown import run_step
 from trading_bot.runtime.shutdown import time_left
+from trading_bot.runtime.slot import InstrumentSlot
+from trading_bot.runtime.slot import Venue
+from trading_bot.runtime.summary import RunFacts
 from trading_bot.runtime.summary import build_summary
+from trading_bot.runtime.unit import StrategySpec
+from trading_bot.runtime.unit import StrategyUnit
 
 if TYPE_CHECKING:  # the journal pulls in SQLAlchemy: imported only when a run has one
     from trading_bot.runtime.journal.link import JournalLink
 
-__all__ = ["RunResult", "TradingBot"]
+__all__ = ["RunResult", "StrategySpec", "TradingBot"]
 
 _log = get_logger(__name__)
 
@@ -105,18 +127,12 @@ _ACCOUNT_CHECK_MS = 1_000
 _STATE_SAVE_MS = 10_000
 _YIELD_EVERY = 1024  # market events between the market loop's yields to the event loop (signals, stop watcher)
 _LOCAL_RESERVE_S = 2.0  # of the shutdown budget, kept for saving the state and closing the journal (at most)
-_VENUE_RESERVE_S = 1.0  # of the shutdown budget, kept for closing the exchange (at most)
+_VENUE_RESERVE_S = 1.0  # of the shutdown budget, kept for closing the exchanges (at most)
 _STATE_FLOOR_S = 0.5  # saving the strategy state gets at least this long, even past the deadline
 _JOURNAL_FLOOR_S = 1.0  # closing the journal gets at least this long, even past the deadline
-_VENUE_FLOOR_S = 0.5  # closing the exchange gets at least this long, even past the deadline
+_VENUE_FLOOR_S = 0.5  # closing the exchanges gets at least this long, even past the deadline
 _DRAIN_MARGIN_MS = 60_000  # the fill cross-check starts this long before the run started (clock skew)
 _DRAIN_LOOKBACK_MS = 600_000  # ... but looks back at most this far (the user stream's own REST check runs every 30 s)
-
-
-async def _restore(strategy: BaseStrategy[Any], journal: JournalLink) -> bool:
-    from trading_bot.runtime.reconcile import restore_strategy
-
-    return await restore_strategy(strategy, journal.journal)
 
 
 class _StopRequested(Exception):
@@ -127,10 +143,8 @@ class _StopRequested(Exception):
 class _Session:
     """What the start builds once connected, and every later phase uses: no half-built state."""
 
-    market: Market
-    portfolio: Portfolio
-    context: BotStrategyContext
-    orders: OrderManager
+    slots: tuple[InstrumentSlot, ...]
+    book: Book
     guard: AccountGuard
 
 
@@ -143,16 +157,27 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+def _venue_name(client: BaseExchangeClient) -> str:
+    name = client.name.lower()
+    return name if VENUE_NAME_PATTERN.fullmatch(name) else "default"
+
+
 class TradingBot:
-    """Runs one strategy on one market of one exchange client.
+    """Runs strategies on instruments of one or more exchange accounts.
+
+    Either ``symbol`` + ``exchange`` + ``strategy`` (one strategy on one market: the venue is named after
+    the client) or ``venues`` + ``strategies`` (every instrument's venue must be one of ``venues``, and no
+    instrument may belong to two strategies).
 
     Args:
         bot_id: prefix of client order ids.
-        symbol: the traded market.
-        exchange: the exchange client (live ccxt or paper); the only path to an exchange.
-        strategy: the strategy instance (already built with validated params).
         risk: the RiskManager asked before every order.
         clock: live or simulated clock.
+        symbol: the traded market (one-market form).
+        exchange: the exchange client (live ccxt or a simulator) of that market.
+        strategy: the strategy instance (already built with validated params).
+        venues: exchange clients by venue name; each is the only path to its account.
+        strategies: strategy instances and their instruments.
         sizing: sizer used when a strategy leaves the quantity open.
         on_shutdown: ``cancel`` or ``keep`` the bot's open orders when it stops.
         heartbeat_s: wall seconds between heartbeats (strategy re-check without market data, lookups of
@@ -162,17 +187,23 @@ class TradingBot:
             ``None`` (replays); when set it also supplies the client-order-id sequence.
         sequence: client-order-id sequence source when there is no journal.
         notify: called with systemd-style status words (``READY=1``, ``WATCHDOG=1``...).
+        after_connect: awaited once the session is built, before reconciliation (a test seam).
+
+    Raises:
+        ConfigError: an instrument on a venue not in ``venues``, or owned by two strategies.
     """
 
     def __init__(
         self,
         *,
         bot_id: str,
-        symbol: Symbol,
-        exchange: BaseExchangeClient,
-        strategy: BaseStrategy[Any],
         risk: RiskManager,
         clock: Clock,
+        symbol: Symbol | None = None,
+        exchange: BaseExchangeClient | None = None,
+        strategy: BaseStrategy[Any] | None = None,
+        venues: Mapping[str, BaseExchangeClient] | None = None,
+        strategies: Sequence[StrategySpec] | None = None,
         sizing: Callable[[OrderParams, RiskContext], Decimal | None] | None = None,
         on_shutdown: Literal["cancel", "keep"] = "cancel",
         heartbeat_s: float = 1.0,
@@ -182,10 +213,36 @@ class TradingBot:
         notify: Callable[[str], None] | None = None,
         after_connect: Callable[[TradingBot], Awaitable[None]] | None = None,
     ) -> None:
+        if venues is None or strategies is None:
+            if symbol is None or exchange is None or strategy is None:
+                raise TypeError("TradingBot needs symbol, exchange and strategy, or venues and strategies")
+            name = _venue_name(exchange)
+            venues = {name: exchange}
+            strategies = [StrategySpec(strategy, (InstrumentId(name, symbol),))]
+        self._venues = {name: Venue(name, client) for name, client in venues.items()}
+        many = len(strategies) > 1
+        self.units: tuple[StrategyUnit, ...] = tuple(
+            StrategyUnit(spec.strategy, spec.instruments, str(spec.instruments[0]) if many else None, self._crashed)
+            for spec in strategies
+        )
+        owners: dict[InstrumentId, str] = {}
+        for unit in self.units:
+            for instrument in unit.instruments:
+                if instrument.venue not in self._venues:
+                    raise ConfigError(
+                        f"{instrument}: no venue {instrument.venue!r}; venues: {', '.join(sorted(self._venues))}"
+                    )
+                if instrument in owners:
+                    raise ConfigError(f"{instrument} is traded by two strategies ({owners[instrument]}, {unit.name})")
+                owners[instrument] = unit.name
+        self.instruments: tuple[InstrumentId, ...] = tuple(owners)
+        self.trackers = {i: OrderTracker(f"{bot_id}-") for i in self.instruments}
+        primary = self.units[0].instruments[0]
         self.bot_id = bot_id
-        self.symbol = symbol
-        self.exchange = exchange
-        self.strategy = strategy
+        self.symbol = primary.symbol
+        self.exchange = self._venues[primary.venue].client
+        self.strategy = self.units[0].strategy
+        self.tracker = self.trackers[primary]
         self.risk = risk
         self.clock = clock
         self.on_shutdown = on_shutdown
@@ -196,10 +253,7 @@ class TradingBot:
         self._after_connect = after_connect
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
-        self._saved_state: dict[str, Any] | None = None
-        self._strategy_started = False
         self._next_state_save_ms = 0
-        self.tracker = OrderTracker(f"{bot_id}-")
         self._stop = asyncio.Event()
         self._stop_requested_at: float | None = None  # time.monotonic() of the first stop request
         self._wake = asyncio.Event()
@@ -210,40 +264,46 @@ class TradingBot:
         self.exit_code = 0
         self.strategy_failed = False
         self.events = 0
-        self._pending_pass = False
         self._in_pass = False
-        self._wait_until_ms = 0
         self._next_account_check_ms = 0
         protection = risk.config.protection
         self._protection_on = (
             protection.emergency_enabled or protection.account_loss_enabled or protection.stall_enabled
         )
         self._daily: DailyLossKeeper | None = None  # set at start when max_daily_loss_pct is
-        self._balances_dirty = True
-        self._last_event_ms = 0
         self._started_wall = 0.0
         self._session: _Session | None = None
 
     # -- what the start built (None before it connected) -------------------------------------------
     @property
+    def slots(self) -> tuple[InstrumentSlot, ...]:
+        """Every instrument's slot, once connected (empty before)."""
+        return () if self._session is None else self._session.slots
+
+    @property
     def market(self) -> Market | None:
-        """The traded market's rules, once connected."""
-        return None if self._session is None else self._session.market
+        """The primary instrument's market rules, once connected."""
+        return None if self._session is None else self._session.slots[0].market
 
     @property
     def portfolio(self) -> Portfolio | None:
-        """The bot's position, fills and balances, once connected."""
-        return None if self._session is None else self._session.portfolio
+        """The primary instrument's position, fills and balances, once connected."""
+        return None if self._session is None else self._session.slots[0].portfolio
 
     @property
     def context(self) -> BotStrategyContext | None:
-        """The strategy's read-only view, once connected."""
-        return None if self._session is None else self._session.context
+        """The first strategy's read-only view, once connected."""
+        return None if self._session is None else self.units[0].context
 
     @property
     def orders(self) -> OrderManager | None:
-        """The order manager, once connected."""
-        return None if self._session is None else self._session.orders
+        """The primary instrument's order manager, once connected."""
+        return None if self._session is None else self._session.slots[0].orders
+
+    @property
+    def venues(self) -> tuple[Venue, ...]:
+        """The bot's venues (exchange accounts), in configured order."""
+        return tuple(self._venues.values())
 
     def _live(self) -> _Session:
         """Return the session; every caller runs after the start connected (a bug otherwise)."""
@@ -270,11 +330,13 @@ class TradingBot:
                 shutdown has run and the run row records exit code 2.
         """
         self._started_wall = time.perf_counter()
-        self.exchange.attach(self._on_update)
+        for venue in self._venues.values():
+            venue.client.attach(self._sink(venue))
         try:
             if await self._start_unless_stopped():
                 self.notify("READY=1")
-                self.notify(f"STATUS=trading {self.symbol} with {self.strategy.name}")
+                names = ", ".join(sorted({u.name for u in self.units}))
+                self.notify(f"STATUS=trading {', '.join(map(str, self.instruments))} with {names}")
                 await self._trade()
         except (ConfigError, DataError) as exc:
             self.exit_code = 2
@@ -288,8 +350,7 @@ class TradingBot:
         finally:
             self.notify("STOPPING=1")
             await self._shutdown()
-        summary = self._summary()
-        return RunResult(exit_code=self.exit_code, reason=self.stop_reason, summary=summary)
+        return RunResult(exit_code=self.exit_code, reason=self.stop_reason, summary=self._summary())
 
     async def _trade(self) -> None:
         """Run the long-lived tasks until a stop request or a failure; set the exit code and reason."""
@@ -298,7 +359,8 @@ class TradingBot:
                 if self.journal is not None:
                     tg.create_task(self.journal.run_writer(), name="journal_writer")
                 tg.create_task(self._market_loop(), name="market_data")
-                tg.create_task(self._user_stream(), name="user_stream")
+                for venue in self._venues.values():
+                    tg.create_task(venue.client.run_user_stream(), name=f"user_stream_{venue.name}")
                 tg.create_task(self._heartbeat(), name="heartbeat")
                 tg.create_task(self._watch_stop(), name="stop_watcher")
         except* _StopRequested:
@@ -358,75 +420,139 @@ class TradingBot:
             # Shielded: a stop during the open must not leave a run row behind that nobody closes.
             self._journal_opening = asyncio.create_task(self.journal.open(self.clock), name="journal_open")
             await asyncio.shield(self._journal_opening)
-        await self.exchange.connect()
-        market = self.exchange.market(self.symbol)
-        portfolio = Portfolio(market)
-        portfolio.set_balances(await self.exchange.fetch_balance())
-        self._balances_dirty = False
-        context = BotStrategyContext(
-            market=market, clock=self.clock, tracker=self.tracker, portfolio=portfolio, risk=self.risk
-        )
-        orders = OrderManager(
+        balances = {}
+        for venue in self._venues.values():
+            await venue.client.connect()
+            balances[venue.name] = await venue.client.fetch_balance()
+            venue.balances_dirty = False
+        self._session = self._build_session(balances)
+        if self._after_connect is not None:
+            await self._after_connect(self)
+        session = self._session
+        if self.journal is not None:
+            await self._reconcile(session, self.journal)
+        if self.risk.daily_loss_enabled:
+            self._daily = DailyLossKeeper(self.risk, session.book, self.journal, self._refresh_dirty_balances)
+            await self._daily.restore(self.clock.now_ms())
+        for slot in session.slots:
+            try:
+                slot.view.last = await slot.venue.client.fetch_bbo(slot.market.symbol)
+            except TransientExchangeError as exc:
+                _log.warning("initial_quote_unavailable", instrument=str(slot.instrument), error=str(exc))
+        for unit in self.units:
+            try:
+                unit.strategy.initialize(unit.context)
+            except ConfigError:
+                raise
+            except Exception as exc:
+                raise ConfigError(f"strategy {unit.name!r} failed to start: {exc}") from exc
+            unit.started = True
+            if self.journal is not None:
+                await self._restore(unit, self.journal)
+        _log.info(
+            "bot_started",
             bot_id=self.bot_id,
-            symbol=self.symbol,
-            exchange=self.exchange,
-            tracker=self.tracker,
+            instruments=[str(i) for i in self.instruments],
+            strategies=[u.label for u in self.units],
+        )
+
+    async def _reconcile(self, session: _Session, journal: JournalLink) -> None:
+        """Reconcile every instrument with its venue and the journal (``reconcile``), one after the other."""
+        from trading_bot.runtime.reconcile import reconcile
+
+        counts: dict[str, int] = {}
+        for slot in session.slots:
+            report = await reconcile(
+                exchange=slot.venue.client,
+                journal=journal.journal,
+                tracker=slot.tracker,
+                portfolio=slot.portfolio,
+                symbol=slot.market.symbol,
+                bot_id=self.bot_id,
+                now_ms=self.clock.now_ms(),
+                adopt=journal.adopt,
+            )
+            for key, value in report.counts().items():
+                counts[key] = counts.get(key, 0) + value
+        self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+    def _build_session(self, balances: Mapping[str, Mapping[str, Any]]) -> _Session:
+        """Build every instrument's slot (market, portfolio, view, order manager) once connected."""
+        portfolios: list[tuple[InstrumentId, Market, Portfolio]] = []
+        for instrument in self.instruments:
+            market = self._venues[instrument.venue].client.market(instrument.symbol)
+            portfolio = Portfolio(market)
+            portfolio.set_balances(balances[instrument.venue])
+            portfolios.append((instrument, market, portfolio))
+        book = Book([(i.venue, p) for i, _, p in portfolios])
+        by_instrument = {i: (m, p) for i, m, p in portfolios}
+        slots: list[InstrumentSlot] = []
+        for unit in self.units:
+            for instrument in unit.instruments:
+                market, portfolio = by_instrument[instrument]
+                venue = self._venues[instrument.venue]
+                tracker = self.trackers[instrument]
+                view = BotStrategyContext(
+                    market=market, clock=self.clock, tracker=tracker, portfolio=portfolio, risk=self.risk,
+                    instrument=instrument, book=book,
+                )  # fmt: skip
+                slot = InstrumentSlot(
+                    instrument=instrument, venue=venue, market=market, tracker=tracker, portfolio=portfolio,
+                    orders=None, view=view, unit=unit,  # type: ignore[arg-type]  # set just below
+                )  # fmt: skip
+                slot.orders = self._order_manager(slot)
+                venue.slots[market.symbol] = slot
+                unit.slots.append(slot)
+                slots.append(slot)
+            unit.context.link([s.view for s in unit.slots])
+        guard = AccountGuard(risk=self.risk, slots=slots, book=book, guarded=self._guarded)
+        return _Session(slots=tuple(slots), book=book, guard=guard)
+
+    def _order_manager(self, slot: InstrumentSlot) -> OrderManager:
+        return OrderManager(
+            bot_id=self.bot_id,
+            symbol=slot.market.symbol,
+            exchange=slot.venue.client,
+            tracker=slot.tracker,
             risk=self.risk,
             clock=self.clock,
             sequence=self._sequence,
             journal=self.journal,
-            risk_context=self._risk_context,
-            publish=self._publish,
+            risk_context=lambda: self._risk_context(slot),
+            publish=lambda event: self._publish(slot, event),
             sizing=self._sizing,
         )
-        guard = AccountGuard(
-            risk=self.risk, symbol=self.symbol, market=market, portfolio=portfolio, context=context,
-            orders=orders, guarded=self._guarded,
-        )  # fmt: skip
-        self._session = _Session(
-            market=market, portfolio=portfolio, context=context, orders=orders, guard=guard
-        )
-        if self._after_connect is not None:
-            await self._after_connect(self)
-        if self.journal is not None:
-            from trading_bot.runtime.reconcile import reconcile
 
-            report = await reconcile(
-                exchange=self.exchange,
-                journal=self.journal.journal,
-                tracker=self.tracker,
-                portfolio=portfolio,
-                symbol=self.symbol,
-                bot_id=self.bot_id,
-                now_ms=self.clock.now_ms(),
-                adopt=self.journal.adopt,
-            )
-            self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in report.counts().items()))
-        if self.risk.daily_loss_enabled:
-            self._daily = DailyLossKeeper(self.risk, portfolio, self.journal, self._refresh_balances_if_dirty)
-            await self._daily.restore(self.clock.now_ms())
-        try:
-            context.last = await self.exchange.fetch_bbo(self.symbol)
-        except TransientExchangeError as exc:
-            _log.warning("initial_quote_unavailable", error=str(exc))
-        try:
-            self.strategy.initialize(context)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise ConfigError(f"strategy {self.strategy.name!r} failed to start: {exc}") from exc
-        self._strategy_started = True
-        if self.journal is not None and await _restore(self.strategy, self.journal):
-            _log.info("strategy_state_restored", strategy=self.strategy.name)
-        _log.info("bot_started", bot_id=self.bot_id, symbol=self.symbol, strategy=self.strategy.name)
+    async def _restore(self, unit: StrategyUnit, journal: JournalLink) -> None:
+        """Give ``unit``'s strategy its last journaled snapshot (its ``restore`` hook is wrapped)."""
+        key = unit.name if unit.state_key is None else unit.label
+        state = await journal.journal.load_strategy_state(key)
+        if state is None:
+            _log.info("strategy_state_none", strategy=unit.label)
+            return
+        unit.call("restore", unit.strategy.restore, state)
+        if not unit.failed:
+            _log.info("strategy_state_restored", strategy=unit.label, keys=sorted(state))
 
     # -- long-lived tasks ----------------------------------------------------------------------
     async def _watch_stop(self) -> None:
         await self._stop.wait()
         raise _StopRequested
 
-    async def _user_stream(self) -> None:
-        await self.exchange.run_user_stream()
+    def _market_stream(self) -> AsyncIterator[tuple[InstrumentSlot, MarketData]] | None:
+        """Return the merged stream of several venues, or ``None`` for one venue (the loop reads it directly)."""
+        venues = list(self._venues.values())
+        if len(venues) == 1:
+            return None
+
+        async def tagged(venue: Venue) -> AsyncIterator[tuple[InstrumentSlot, MarketData]]:
+            slots = venue.slots
+            async for md in venue.client.stream_markets(venue.symbols):
+                slot = slots.get(md.symbol)
+                if slot is not None:
+                    yield slot, md
+
+        return merge_by_arrival([tagged(v) for v in venues])
 
     async def _market_loop(self) -> None:
         """Feed every market event through the pipeline; an event that needs no await costs no coroutine.
@@ -437,30 +563,49 @@ class TradingBot:
         """
         stop = self._stop
         countdown = _YIELD_EVERY
-        async for md in self.exchange.stream_market_data(self.symbol):
-            self.events += 1
-            now = md.ts_ms
-            self._observe(md)
-            daily = self._daily
-            if daily is not None and daily.due(now):
-                await daily.begin_day(now)  # the first event on or after 00:00 UTC
-            if now >= self._next_account_check_ms and (self._protection_on or daily is not None):
-                self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
-                if self._protection_on:
-                    self.risk.record_exchange_ok(now)
-                    await self._live().guard.check(now)
-                if daily is not None:
-                    daily.check(now)
-            wanted = self._wants_pass(md, now)
-            if wanted is not None:
-                await self._strategy_passes(md, now, checked=wanted)
-            countdown -= 1
-            if not countdown:
-                countdown = _YIELD_EVERY
-                await self._yield_mid_stream()
-            if stop.is_set():
-                return
+        merged = self._market_stream()
+        if merged is None:
+            venue = next(iter(self._venues.values()))
+            slots = venue.slots
+            only = next(iter(slots.values())) if len(slots) == 1 else None
+            async for md in venue.client.stream_markets(venue.symbols):
+                slot = only or slots.get(md.symbol)
+                if slot is not None:
+                    await self._on_market_data(slot, md)
+                countdown -= 1
+                if not countdown:
+                    countdown = _YIELD_EVERY
+                    await self._yield_mid_stream()
+                if stop.is_set():
+                    return
+        else:
+            async for slot, md in merged:
+                await self._on_market_data(slot, md)
+                if stop.is_set():
+                    return
         self.request_stop("end of market data")
+
+    async def _on_market_data(self, slot: InstrumentSlot, md: MarketData) -> None:
+        """One market event: mark, daily and account checks, then the owning strategy's passes."""
+        self.events += 1
+        now = md.ts_ms
+        slot.view.last = md
+        slot.portfolio.update_mark((md.bid + md.ask) / 2)
+        unit = slot.unit
+        unit.last, unit.last_slot, unit.last_event_ms = md, slot, now
+        daily = self._daily
+        if daily is not None and daily.due(now):
+            await daily.begin_day(now)  # the first event on or after 00:00 UTC
+        if now >= self._next_account_check_ms and (self._protection_on or daily is not None):
+            self._next_account_check_ms = now + _ACCOUNT_CHECK_MS
+            if self._protection_on:
+                self.risk.record_exchange_ok(now)
+                await self._live().guard.check(now)
+            if daily is not None:
+                daily.check(now)
+        wanted = self._wants_pass(unit, slot, md, now)
+        if wanted is not None:
+            await self._strategy_passes(unit, slot, md, now, checked=wanted)
 
     async def _yield_mid_stream(self) -> None:
         self._market_yield = True
@@ -470,7 +615,7 @@ class TradingBot:
             self._market_yield = False
 
     async def _heartbeat(self) -> None:
-        """Wake the strategy without market data, resolve unknown outcomes, ping the watchdog."""
+        """Wake the strategies without market data, resolve unknown outcomes, ping the watchdog."""
         heartbeat_ms = int(self.heartbeat_s * 1000)
         while True:
             with contextlib.suppress(TimeoutError):
@@ -478,183 +623,201 @@ class TradingBot:
                     await self._wake.wait()
             self._wake.clear()
             self.notify("WATCHDOG=1")
-            if self._in_pass or self._market_yield:
+            if self._in_pass or self._market_yield or self._session is None:
                 continue
-            orders = self.orders
-            if orders is not None and orders.unknown_outcomes:
-                await orders.resolve_unknown()
-            if self._protection_on and self._session is not None:
-                await self._session.guard.check(self.clock.now_ms())  # the stall rule needs no market data
+            session = self._session
+            for slot in session.slots:
+                if slot.orders.unknown_outcomes:
+                    await slot.orders.resolve_unknown()
+            now = self.clock.now_ms()
+            if self._protection_on:
+                await session.guard.check(now)  # the stall rule needs no market data
             daily = self._daily
             if daily is not None:
-                if daily.due(self.clock.now_ms()):
-                    await daily.begin_day(self.clock.now_ms())  # midnight passed without market data
-                daily.check(self.clock.now_ms())
-            if self.journal is not None and self.clock.now_ms() >= self._next_state_save_ms:
-                self._next_state_save_ms = self.clock.now_ms() + _STATE_SAVE_MS
-                await self._save_strategy_state()
-            md = self.context.last if self.context is not None else None
-            if md is None:
-                continue
-            stale = self.clock.now_ms() - self._last_event_ms >= heartbeat_ms
-            if self._pending_pass or stale:
-                await self._strategy_passes(md, self.clock.now_ms())
+                if daily.due(now):
+                    await daily.begin_day(now)  # midnight passed without market data
+                daily.check(now)
+            if self.journal is not None and now >= self._next_state_save_ms:
+                self._next_state_save_ms = now + _STATE_SAVE_MS
+                await self._save_strategy_states()
+            for unit in self.units:
+                slot = unit.last_slot or unit.slots[0]
+                md = slot.view.last
+                if md is None:
+                    continue
+                now = self.clock.now_ms()
+                if unit.pending_pass or now - unit.last_event_ms >= heartbeat_ms:
+                    await self._strategy_passes(unit, slot, md, now)
 
     # -- the pipeline ---------------------------------------------------------------------------
-    def _observe(self, md: MarketData) -> None:
-        """Record ``md`` as the latest event and mark the portfolio at its mid."""
-        session = self._live()
-        session.context.last = md
-        self._last_event_ms = md.ts_ms
-        session.portfolio.update_mark((md.bid + md.ask) / 2)
-
-    def _wants_pass(self, md: MarketData, now: int) -> bool | None:
+    def _wants_pass(self, unit: StrategyUnit, slot: InstrumentSlot, md: MarketData, now: int) -> bool | None:
         """Return whether a strategy pass is due for ``md``: None = no; True/False = ``should_execute``'s answer.
 
         False with a pending pass (an order event asked for one) still runs the pass.
         """
-        if self._in_pass or self.strategy_failed or now < self._wait_until_ms:
+        if self._in_pass or unit.failed or now < unit.wait_until_ms:
             return None
-        try:
-            wanted = self.strategy.should_execute(md)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            self._strategy_crashed("should_execute", exc)
+        unit.context.event_instrument = slot.instrument
+        wanted = unit.call("should_execute", unit.strategy.should_execute, md, config_errors=True)
+        if wanted is None:  # it raised
             return None
-        return wanted if wanted or self._pending_pass else None
+        return wanted if wanted or unit.pending_pass else None
 
-    async def _strategy_passes(self, md: MarketData, now: int, *, checked: bool = False) -> None:
-        """Run strategy passes until no order event asks for another (bounded per event).
+    async def _strategy_passes(
+        self, unit: StrategyUnit, slot: InstrumentSlot, md: MarketData, now: int, *, checked: bool = False
+    ) -> None:
+        """Run ``unit``'s strategy passes until no order event asks for another (bounded per event).
 
         ``checked`` means ``should_execute`` already said yes for this event (the first pass skips it).
         """
-        self._in_pass = True
+        self._in_pass = unit.in_pass = True
         try:
-            if self._balances_dirty:
-                await self._refresh_balances()
+            for venue in {s.venue for s in unit.slots}:
+                if venue.balances_dirty:
+                    await self._refresh_balances(venue)
             for _ in range(_MAX_PASSES_PER_EVENT):
-                self._pending_pass = False
-                await self._strategy_pass(md, now, checked=checked)
+                unit.pending_pass = False
+                await self._strategy_pass(unit, slot, md, now, checked=checked)
                 checked = False
-                if not self._pending_pass or self._stop.is_set():
+                if not unit.pending_pass or self._stop.is_set():
                     break
         finally:
-            self._in_pass = False
+            self._in_pass = unit.in_pass = False
 
-    async def _strategy_pass(self, md: MarketData, now: int, *, checked: bool = False) -> None:
-        strategy = self.strategy
-        if self.strategy_failed or now < self._wait_until_ms:
+    async def _strategy_pass(
+        self, unit: StrategyUnit, slot: InstrumentSlot, md: MarketData, now: int, *, checked: bool = False
+    ) -> None:
+        strategy = unit.strategy
+        if unit.failed or now < unit.wait_until_ms:
             return
-        try:
-            if not checked and not strategy.should_execute(md):
-                return
-            result = strategy.execute_strategy(md)
-        except ConfigError:
-            raise  # e.g. a quantity below the market minimum, found at the first price: exit 2
-        except Exception as exc:  # every hook is wrapped: a strategy bug stops only the strategy
-            self._strategy_crashed("execute_strategy", exc)
+        unit.context.event_instrument = slot.instrument
+        if not checked and not unit.call("should_execute", strategy.should_execute, md, config_errors=True):
+            return
+        result = unit.call("execute_strategy", strategy.execute_strategy, md, config_errors=True)
+        if result is None:
             return
         if result.action is not StrategyAction.NONE or result.cancel or result.state_request is not None:
-            await self._handle_result(result, md)
-        self._check_strategy_stop()
+            await self._handle_result(unit, result)
+        reason = unit.call("stop_reason", strategy.stop_reason)
+        if reason is not None:
+            self.request_stop(f"strategy stopped: {reason}")
 
-    async def _handle_result(self, result: StrategyResult, md: MarketData) -> None:
-        session = self._live()
-        orders = session.orders
+    async def _handle_result(self, unit: StrategyUnit, result: StrategyResult) -> None:
         if result.message:
-            _log.info("strategy_note", strategy=self.strategy.name, message=result.message)
+            _log.info("strategy_note", strategy=unit.label, message=result.message)
         if result.state_request is not None:
-            self._restrict(result.state_request)
+            self._restrict(unit, result.state_request)
         for coid in result.cancel:
-            await self._guarded(orders.cancel(coid))
+            owner = next((s for s in unit.slots if s.tracker.get(coid) is not None), unit.slots[0])
+            await self._guarded(owner, owner.orders.cancel(coid))
         action = result.action
         if action is StrategyAction.PLACE_ORDER:
             for params in result.orders:
-                await self._guarded(orders.submit(params, md))
+                target = unit.slot_for(params.instrument)
+                if target is None:
+                    mine = ", ".join(map(str, unit.instruments))
+                    unit.crash("execute_strategy", StrategyError(f"order for {params.instrument}: not one of {mine}"))
+                    return
+                await self._guarded(target, target.orders.submit(params, target.view.last))
         elif action is StrategyAction.CLOSE_POSITION:
-            await session.guard.close_position("strategy asked to close the position")
+            guard = self._live().guard
+            for target in unit.slots:
+                await guard.close_position(target, "strategy asked to close the position")
         elif action is StrategyAction.WAIT:
-            self._wait_until_ms = self.clock.now_ms() + int(result.wait_time * 1000)
+            unit.wait_until_ms = self.clock.now_ms() + int(result.wait_time * 1000)
 
-    def _restrict(self, request: StateRequest) -> None:
+    def _restrict(self, unit: StrategyUnit, request: StateRequest) -> None:
         """Apply a strategy's request for a more restrictive trading state (never back towards ACTIVE)."""
         previous = self.risk.trading_state
         applied = request.restricts(previous)
         if applied:
-            self.risk.set_trading_state(request.state, f"strategy {self.strategy.name}: {request.reason}")
+            self.risk.set_trading_state(request.state, f"strategy {unit.label}: {request.reason}")
         _log.error(
-            "strategy_requested_state", strategy=self.strategy.name, state=request.state.value,
+            "strategy_requested_state", strategy=unit.label, state=request.state.value,
             previous=previous.value, applied=applied, reason=request.reason, alert=applied,
         )  # fmt: skip
 
-    async def _guarded(self, call: Awaitable[Any]) -> None:
-        """Run one exchange request with the error policy: transient errors never stop the bot."""
+    async def _guarded(self, slot: InstrumentSlot, call: Awaitable[Any]) -> None:
+        """Run one exchange request of ``slot`` with the error policy: transient errors never stop the bot."""
         try:
             await call
         except AuthenticationError as exc:
-            failures = self._live().orders.auth_failures
-            _log.error("authentication_failed", error=str(exc), failures=failures)
+            failures = slot.orders.auth_failures
+            venue = slot.venue.name
+            _log.error("authentication_failed", venue=venue, error=str(exc), failures=failures)
             if failures >= _MAX_AUTH_FAILURES:
                 raise OperationalError(
-                    f"the exchange refused our API keys {failures} times in a row; check "
-                    "TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET"
+                    f"venue {venue}: the exchange refused our API keys {failures} times in a row; check "
+                    f"TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET (with venues: "
+                    f"TRADING_BOT__VENUES__{venue.upper()}__API_KEY / __SECRET)"
                 ) from exc
         except TransientExchangeError as exc:
             self.risk.record_order_failure(self.clock.now_ms())
-            _log.warning("exchange_transient_error", error=str(exc))
+            _log.warning("exchange_transient_error", venue=slot.venue.name, error=str(exc))
         except ExchangeError as exc:
             self.risk.record_order_failure(self.clock.now_ms())
-            _log.error("exchange_error", error=str(exc))
+            _log.error("exchange_error", venue=slot.venue.name, error=str(exc))
 
-    def _risk_context(self) -> RiskContext:
+    def _risk_context(self, slot: InstrumentSlot) -> RiskContext:
         session = self._live()
-        portfolio, open_count = session.portfolio, self.tracker.open_count
-        mark = portfolio.mark
-        totals = None if mark is None else PortfolioTotals.of(((portfolio.position.quantity, mark),), open_count)
+        portfolio, open_count = slot.portfolio, slot.tracker.open_count
+        total_open = open_count if len(session.slots) == 1 else sum(s.tracker.open_count for s in session.slots)
         return RiskContext(
-            market=session.market,
-            market_data=session.context.last,
+            market=slot.market,
+            market_data=slot.view.last,
             now_ms=self.clock.now_ms(),
             position=portfolio.position,
             open_order_count=open_count,
             balances=portfolio.balances,
-            equity=portfolio.equity(),
-            spot=not session.market.contract,
-            portfolio=totals,  # one instrument today: the book is this market's position at its mark
+            equity=session.book.equity(),
+            spot=not slot.market.contract,
+            portfolio=session.book.totals(total_open),
         )
 
-    async def _refresh_balances_if_dirty(self) -> None:
-        if self._balances_dirty:
-            await self._refresh_balances()
+    async def _refresh_dirty_balances(self) -> None:
+        for venue in self._venues.values():
+            if venue.balances_dirty:
+                await self._refresh_balances(venue)
 
-    async def _refresh_balances(self) -> None:
-        portfolio = self._live().portfolio
+    async def _refresh_balances(self, venue: Venue) -> None:
         try:
-            portfolio.set_balances(await self.exchange.fetch_balance())
-            self._balances_dirty = False
+            balances = await venue.client.fetch_balance()
         except TransientExchangeError as exc:
-            _log.warning("balance_refresh_failed", error=str(exc))
+            _log.warning("balance_refresh_failed", venue=venue.name, error=str(exc))
+            return
+        for slot in venue.slots.values():
+            slot.portfolio.set_balances(balances)
+        venue.balances_dirty = False
 
-    # -- order updates (the exchange's sink) ---------------------------------------------------
-    def _on_update(self, update: OrderUpdate) -> None:
+    # -- order updates (each venue's sink) ------------------------------------------------------
+    def _sink(self, venue: Venue) -> Callable[[OrderUpdate], None]:
+        def on_update(update: OrderUpdate) -> None:
+            slot = venue.slots.get(update.symbol)
+            if slot is None:
+                _log.debug("update_not_ours", venue=venue.name, symbol=update.symbol)
+                return  # another market of the account, or before the start built the slots
+            self._on_update(slot, update)
+
+        return on_update
+
+    def _on_update(self, slot: InstrumentSlot, update: OrderUpdate) -> None:
         if isinstance(update, Fill):
-            event = self.tracker.apply_fill(update)
+            event = slot.tracker.apply_fill(update)
             if event is None:
                 return
-            self._live().portfolio.apply_fill(update)
+            slot.portfolio.apply_fill(update)
             if self.journal is not None:
                 self.journal.record_fill(update)
-            self._balances_dirty = True
+            slot.venue.balances_dirty = True
             self.risk.record_order_success(update.ts_ms)
         else:
-            event = self.tracker.apply_report(update)
+            event = slot.tracker.apply_report(update)
             if event is None:
                 return
-        self._publish(event)
+        self._publish(slot, event)
 
-    def _publish(self, event: OrderEvent) -> None:
-        """Log an order event, show it to the strategy, and schedule a strategy pass."""
+    def _publish(self, slot: InstrumentSlot, event: OrderEvent) -> None:
+        """Log an order event, show it to the owning strategy, and schedule a strategy pass."""
         if isinstance(event, OrderDenied):
             if event.rule == DAILY_LOSS_RULE and self._daily is not None:  # alerted once a day, not per order
                 self._daily.check(event.ts_ms)
@@ -666,31 +829,23 @@ class TradingBot:
         else:
             _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
             if self.journal is not None:
-                order = self.tracker.get(event.client_order_id)
+                order = slot.tracker.get(event.client_order_id)
                 if order is not None:
                     self.journal.record_order(order)
-        if not self.strategy_failed:
-            try:
-                self.strategy.on_order_update(event)
-            except Exception as exc:
-                self._strategy_crashed("on_order_update", exc)
-                return
-        self._pending_pass = True
+        unit = slot.unit
+        if unit.failed:
+            return
+        unit.call("on_order_update", unit.strategy.on_order_update, event)
+        unit.pending_pass = True
         if not self._in_pass:
             self._wake.set()
 
-    def _strategy_crashed(self, hook: str, exc: Exception) -> None:
-        error = StrategyError(f"strategy {self.strategy.name!r} raised in {hook}: {exc!r}")
-        _log.error("strategy_failed", strategy=self.strategy.name, hook=hook, error=repr(exc), exc_info=exc)
+    def _crashed(self, unit: StrategyUnit, hook: str, exc: Exception) -> None:
+        error = StrategyError(f"strategy {unit.label!r} raised in {hook}: {exc!r}")
         self.strategy_failed = True
         self.exit_code = 1
         self.stop_reason = str(error)
         self.risk.set_trading_state(TradingState.HALTED, str(error))
-
-    def _check_strategy_stop(self) -> None:
-        reason = self.strategy.stop_reason()
-        if reason is not None:
-            self.request_stop(f"strategy stopped: {reason}")
 
     # -- shutdown ----------------------------------------------------------------------------
     async def _shutdown(self) -> None:
@@ -702,22 +857,24 @@ class TradingBot:
         journal_end = deadline - min(_VENUE_RESERVE_S, budget * 0.1)
         local_reserve = min(_LOCAL_RESERVE_S, budget * 0.25)
         network_end = journal_end - local_reserve
-        self._stop_strategy()
+        for unit in self.units:
+            unit.call("shutdown", unit.strategy.shutdown)
         await run_step("orders", self._settle_orders, time_left(network_end))
         await run_step("drain_fills", self._drain_fills, time_left(network_end))
         await run_step("balances", self._final_balances, time_left(network_end))
-        if self.on_shutdown == "cancel" and self.tracker.open_count:
-            left = [o.client_order_id for o in self.tracker.open_orders()]
+        left = [o.client_order_id for t in self.trackers.values() for o in t.open_orders()]
+        if self.on_shutdown == "cancel" and left:
             _log.error("shutdown_orders_left_open", open_orders=len(left), client_order_ids=left[:20])
         state_s = time_left(journal_end - local_reserve / 2, floor=_STATE_FLOOR_S)
-        problem = await run_step("save_state", self._save_strategy_state, state_s)
+        problem = await run_step("save_state", self._save_strategy_states, state_s)
         if problem is not None:
             self._shutdown_failed("save_state", problem)
         journal_s = time_left(journal_end, floor=_JOURNAL_FLOOR_S)
         problem = await run_step("journal_close", lambda: self._close_journal(journal_s * 0.6), journal_s)
         if problem is not None:
             self._shutdown_failed("journal_close", problem)
-        await run_step("venue_close", self.exchange.close, time_left(deadline, floor=_VENUE_FLOOR_S))
+        venue_s = time_left(deadline, floor=_VENUE_FLOOR_S)
+        await run_step("venue_close", self._close_venues, venue_s)
         _log.info(
             "bot_stopped",
             reason=self.stop_reason,
@@ -731,60 +888,65 @@ class TradingBot:
             self.exit_code = 1
         self.stop_reason = f"{self.stop_reason}; {step} failed during shutdown: {problem}"
 
-    def _stop_strategy(self) -> None:
-        try:
-            self.strategy.shutdown()
-        except Exception as exc:  # every hook is wrapped
-            self._strategy_crashed("shutdown", exc)
-
     async def _settle_orders(self) -> None:
-        session = self._session
-        if session is None or not self.tracker.open_count:
-            return
-        if self.on_shutdown == "cancel":
-            await session.orders.cancel_all()
-        else:
-            _log.info("orders_kept", open_orders=self.tracker.open_count)
+        for slot in self.slots:
+            if not slot.tracker.open_count:
+                continue
+            if self.on_shutdown == "cancel":
+                await slot.orders.cancel_all()
+            else:
+                _log.info("orders_kept", instrument=str(slot.instrument), open_orders=slot.tracker.open_count)
 
     async def _drain_fills(self) -> None:
         """Apply (and so journal) the run's fills the exchange has but the user stream did not deliver.
 
-        Asks for the fills since the run started (less a clock-skew margin), or of the last 10 minutes
-        in a longer run: older ones were already cross-checked by the user stream's periodic REST check,
-        and the next start's reconciliation looks again.
+        Asks for each instrument's fills since the run started (less a clock-skew margin), or of the last
+        10 minutes in a longer run: older ones were already cross-checked by the user stream's periodic
+        REST check, and the next start's reconciliation looks again.
         """
-        if self._session is None:
-            return
         since = max(0, self._started_ms - _DRAIN_MARGIN_MS, self.clock.now_ms() - _DRAIN_LOOKBACK_MS)
-        fills = await self.exchange.fetch_my_trades(self.symbol, since)
-        tracker, recovered = self.tracker, []
-        for fill in fills:
-            if tracker.is_ours(fill.client_order_id) and not tracker.seen_trade(fill.symbol, fill.trade_id):
-                self._on_update(fill)
-                if tracker.seen_trade(fill.symbol, fill.trade_id):
-                    recovered.append(fill.trade_id)
-        if recovered:
-            _log.warning("fills_recovered_at_shutdown", count=len(recovered), trade_ids=recovered[:20])
-        else:
-            _log.info("fills_cross_checked", exchange_fills=len(fills))
+        for slot in self.slots:
+            fills = await slot.venue.client.fetch_my_trades(slot.market.symbol, since)
+            tracker, recovered = slot.tracker, []
+            for fill in fills:
+                if tracker.is_ours(fill.client_order_id) and not tracker.seen_trade(fill.symbol, fill.trade_id):
+                    self._on_update(slot, fill)
+                    if tracker.seen_trade(fill.symbol, fill.trade_id):
+                        recovered.append(fill.trade_id)
+            if recovered:
+                _log.warning(
+                    "fills_recovered_at_shutdown",
+                    instrument=str(slot.instrument), count=len(recovered), trade_ids=recovered[:20],
+                )  # fmt: skip
+            else:
+                _log.info("fills_cross_checked", instrument=str(slot.instrument), exchange_fills=len(fills))
 
     async def _final_balances(self) -> None:
         if self._session is not None:
-            await self._refresh_balances()
+            for venue in self._venues.values():
+                await self._refresh_balances(venue)
 
-    async def _save_strategy_state(self) -> None:
-        """Store the strategy's snapshot in the journal when it changed since the last save."""
+    async def _close_venues(self) -> None:
+        for venue in self._venues.values():
+            await venue.client.close()
+
+    async def _save_strategy_states(self) -> None:
+        """Store each strategy's snapshot in the journal when it changed since the last save."""
         journal = self.journal
-        if journal is None or journal.run_id is None or not self._strategy_started:
-            return  # a start refused before the strategy ran must not overwrite its journaled state
-        try:
-            state = self.strategy.snapshot()
-        except Exception as exc:
-            _log.error("strategy_snapshot_failed", error=repr(exc))
+        if journal is None or journal.run_id is None:
             return
-        if state != self._saved_state:
-            await journal.save_state(self.strategy.name, self.clock.now_ms(), state)
-            self._saved_state = state
+        for unit in self.units:
+            if not unit.started:
+                continue  # a start refused before the strategy ran must not overwrite its journaled state
+            try:
+                state = unit.strategy.snapshot()
+            except Exception as exc:
+                _log.error("strategy_snapshot_failed", strategy=unit.label, error=repr(exc))
+                continue
+            if state != unit.saved_state:
+                key = unit.name if unit.state_key is None else unit.label
+                await journal.save_state(key, self.clock.now_ms(), state)
+                unit.saved_state = state
 
     async def _close_journal(self, flush_timeout_s: float) -> None:
         journal = self.journal
@@ -796,5 +958,13 @@ class TradingBot:
         await journal.close(self.clock.now_ms(), self.stop_reason, self.exit_code, flush_timeout_s=flush_timeout_s)
 
     def _summary(self) -> dict[str, Any]:
-        elapsed = time.perf_counter() - self._started_wall
-        return build_summary(self, elapsed)
+        facts = RunFacts(
+            bot_id=self.bot_id,
+            exit_code=self.exit_code,
+            stop_reason=self.stop_reason,
+            market_events=self.events,
+            elapsed_s=time.perf_counter() - self._started_wall,
+            trading_state=self.risk.trading_state.value,
+        )
+        session = self._session
+        return build_summary(facts, self.units, session.slots if session else (), session.book if session else None)
