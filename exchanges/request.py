@@ -19,7 +19,8 @@ class ExchangeRequest:
     Args:
         config: the venue's settings (``exchange`` section): its name, credentials, ccxt options, paper account.
         clock: the run's clock; a ``SimulatedClock`` for recorded data.
-        symbol: the traded market (the ``replay`` kind reads it from its files).
+        symbol: the traded market (the ``replay`` kind reads it from its files); the first of ``symbols``.
+        symbols: every market the bot trades on this venue (empty: just ``symbol``).
         replay: recorded market-data files, for the ``replay`` kind.
         speed: replay speed (1 = real time, ``None`` = as fast as possible).
     """
@@ -27,5 +28,6 @@ class ExchangeRequest:
     config: ExchangeConfig
     clock: Clock
     symbol: Symbol | None = None
+    symbols: tuple[Symbol, ...] = ()
     replay: tuple[Path, ...] = ()
     speed: float | None = None

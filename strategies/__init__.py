@@ -8,5 +8,7 @@ from trading_bot.registry import Registry
 __all__ = ["STRATEGIES", "BaseStrategy", "StrategyContext", "StrategyParams"]
 
 STRATEGIES: Registry[BaseStrategy] = Registry(  # type: ignore[type-arg]
-    "strategy", "trading_bot.strategies", builtin_modules=("strategies.sma_cross", "strategies.grid")
+    "strategy",
+    "trading_bot.strategies",
+    builtin_modules=("strategies.sma_cross", "strategies.grid", "strategies.leg_pair"),
 )

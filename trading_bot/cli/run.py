@@ -68,7 +68,13 @@ def run_command(
     ctx: typer.Context,
     strategy: Annotated[str | None, typer.Option(help="strategy name (list-strategies)")] = None,
     exchange: Annotated[str | None, typer.Option(help="exchange id: binance, ... or paper (list-exchanges)")] = None,
-    symbol: Annotated[str | None, typer.Option(help="market symbol, e.g. BTC/USDT")] = None,
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="market symbol, e.g. BTC/USDT, or VENUE:SYMBOL; repeat it to trade several (one strategy "
+            "instance each)"
+        ),
+    ] = None,
     ticker: Annotated[str | None, typer.Option(help="shorthand: BTC is BTC/USDT (spot), BTC/USDT:USDT (swap)")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="simulated fills on live (or replayed) market data")] = False,
     replay: Annotated[list[Path] | None, typer.Option(help="recorded CSV/CSV.gz file(s) to replay (--paper)")] = None,
@@ -111,16 +117,8 @@ def run_command(
             overrides.setdefault("exchange", {})["name"] = exchange
         if bot_id is not None:
             overrides.setdefault("bot", {})["bot_id"] = bot_id
-        cfg = _load_config(config, overrides)
-        resolved = resolve_symbol(symbol, ticker, cfg.exchange.market_type)
-        if resolved is not None:
-            cfg = cfg.model_copy(update={"bot": cfg.bot.model_copy(update={"symbol": resolved})})
-        cfg, instrument = cfg.select_venue()
+        cfg = _with_symbols(_load_config(config, overrides), symbol or [], ticker, resolve_symbol)
         _configure_logging(cfg, log_format, log_level)
-        if cfg.venues:
-            from trading_bot.log import get_logger
-
-            get_logger(__name__).info("venue_selected", instrument=str(instrument), exchange=cfg.exchange.name)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
         plan = BotPlan(paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed), adopt=adopt)
         _check_journal(journal_url(cfg, plan))
@@ -141,6 +139,35 @@ def run_command(
         raise fail(result.reason)
     _print_summary(result.summary, json_output)
     raise typer.Exit(result.exit_code)
+
+
+def _with_symbols(cfg: BotConfig, symbols: list[str], ticker: str | None, resolve: Any) -> BotConfig:
+    """Return ``cfg`` trading the ``--symbol`` values (``--ticker`` expands the one symbol, or is the symbol).
+
+    Raises:
+        ConfigError: ``--ticker`` with several ``--symbol``; a symbol that is not ``BASE/QUOTE``.
+    """
+    from pydantic import ValidationError
+
+    from trading_bot.errors import ConfigError
+
+    if ticker and len(symbols) > 1:
+        raise ConfigError(f"--ticker {ticker} with {len(symbols)} --symbol values: give the symbols alone")
+    if len(symbols) <= 1:
+        resolved = resolve(symbols[0] if symbols else None, ticker, cfg.exchange.market_type)
+        bot = None if resolved is None else cfg.bot.model_copy(update={"symbol": resolved, "symbols": []})
+    else:
+        try:
+            bot = type(cfg.bot).model_validate({**cfg.bot.model_dump(), "symbol": symbols[0], "symbols": symbols})
+        except ValidationError as exc:
+            raise ConfigError(f"--symbol: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    cfg = cfg if bot is None else cfg.model_copy(update={"bot": bot})
+    instruments = cfg.instruments()
+    if cfg.venues:
+        from trading_bot.log import get_logger
+
+        get_logger(__name__).info("venues_selected", instruments=[str(i) for i in instruments])
+    return cfg
 
 
 def _check_journal(db_url: str | None) -> str | None:
@@ -336,4 +363,4 @@ def _check_plugins(cfg: BotConfig) -> None:
             check_exchange_name(venue.name)
         except ConfigError as exc:
             raise ConfigError(f"venues.{name}.name: {str(exc).removeprefix('exchange.name: ')}") from None
-    cfg.select_venue()
+    cfg.instruments()

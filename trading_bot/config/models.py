@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,13 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _BOT_ID = re.compile(r"[A-Za-z0-9_]{1,20}")
 
 
+def _checked_symbol(value: str) -> str:
+    base, sep, quote = split_venue(value)[1].partition("/")
+    if not (base and sep and quote) or value != value.strip():
+        raise ValueError(f"expected a ccxt unified symbol like 'BTC/USDT', got {value!r}")
+    return value
+
+
 class BotSection(BaseModel):
     """Identity of this bot, its market and its runtime timings."""
 
@@ -67,6 +75,10 @@ class BotSection(BaseModel):
     symbol: str = Field(
         default="BTC/USDT",
         description="the ccxt unified symbol traded, e.g. BTC/USDT; VENUE:SYMBOL (spot:BTC/USDT) picks one of venues",
+    )
+    symbols: list[str] = Field(
+        default_factory=list,
+        description="several symbols, one strategy instance each (overrides symbol when set; --symbol repeated)",
     )
     data_dir: Path = Field(
         default=Path("./var"), description="directory of the journal and state files (relative to the cwd)"
@@ -91,10 +103,21 @@ class BotSection(BaseModel):
     @field_validator("symbol")
     @classmethod
     def _check_symbol(cls, value: str) -> str:
-        base, sep, quote = split_venue(value)[1].partition("/")
-        if not (base and sep and quote) or value != value.strip():
-            raise ValueError("expected a ccxt unified symbol like 'BTC/USDT'")
+        return _checked_symbol(value)
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: list[str]) -> list[str]:
+        for symbol in value:
+            _checked_symbol(symbol)
+        if len(set(value)) != len(value):
+            raise ValueError("a symbol is named twice")
         return value
+
+    @property
+    def traded(self) -> list[str]:
+        """The symbols traded: ``symbols`` when set, else ``[symbol]``."""
+        return list(self.symbols) or [self.symbol]
 
 
 class StrategySection(BaseModel):
@@ -248,14 +271,36 @@ class BotConfig(BaseModel):
             ConfigError: ``exchange`` and ``venues`` both set, an unknown venue (with "did you mean"),
                 or a bare symbol while several venues are configured (one line each).
         """
+        instrument = self.resolve_instrument(self.bot.symbol)
+        return self.for_venue(instrument.venue, instrument.symbol), instrument
+
+    def instruments(self, texts: Sequence[str] | None = None) -> list[InstrumentId]:
+        """Return the instruments of ``texts`` (default: ``bot.traded``), each resolved as ``resolve_instrument``.
+
+        Raises:
+            ConfigError: as ``resolve_instrument``; or the same instrument named twice.
+        """
+        found = [self.resolve_instrument(t) for t in (self.bot.traded if texts is None else texts)]
+        for i, instrument in enumerate(found):
+            if instrument in found[:i]:
+                raise ConfigError(f"bot.symbols: {instrument} is named twice; name each instrument once")
+        return found
+
+    def resolve_instrument(self, text: str) -> InstrumentId:
+        """Return the instrument ``text`` names: ``VENUE:SYMBOL``, or a bare symbol on the only venue.
+
+        Raises:
+            ConfigError: ``exchange`` and ``venues`` both set, an unknown venue (with "did you mean"),
+                or a bare symbol while several venues are configured (one line each).
+        """
         venues = self.venue_configs()
         names = ", ".join(sorted(venues))
         if self.venues and "exchange" in self.model_fields_set:
             raise ConfigError(
                 "exchange: set either the exchange section (one venue) or venues, not both; with venues, name "
-                f"the venue in the symbol (--symbol VENUE:{split_venue(self.bot.symbol)[1]}; venues: {names})"
+                f"the venue in the symbol (--symbol VENUE:{split_venue(text)[1]}; venues: {names})"
             )
-        venue, symbol = split_venue(self.bot.symbol)
+        venue, symbol = split_venue(text)
         if venue is not None and venue not in venues and venue.lower() in venues:
             venue = venue.lower()  # venue names are lower-case (their variables are matched without case)
         if venue is None:
@@ -269,13 +314,21 @@ class BotConfig(BaseModel):
             from trading_bot.registry import did_you_mean
 
             raise ConfigError(
-                f"bot.symbol: unknown venue {venue!r} in {self.bot.symbol!r}{did_you_mean(venue, venues)}; "
-                f"venues: {names}"
+                f"bot.symbol: unknown venue {venue!r} in {text!r}{did_you_mean(venue, venues)}; venues: {names}"
             )
-        narrowed = self.model_copy(
-            update={"exchange": venues[venue], "bot": self.bot.model_copy(update={"symbol": symbol})}
+        try:
+            return InstrumentId(venue, Symbol(symbol))
+        except ValueError as exc:  # a venue name the exchange shorthand allows but an instrument does not
+            raise ConfigError(f"bot.symbol: {text!r}: {exc}") from None
+
+    def for_venue(self, venue: str, symbol: str) -> BotConfig:
+        """Return this config narrowed to one venue: its section as ``exchange``, ``symbol`` as ``bot.symbol``."""
+        return self.model_copy(
+            update={
+                "exchange": self.venue_configs()[venue],
+                "bot": self.bot.model_copy(update={"symbol": symbol, "symbols": []}),
+            }
         )
-        return narrowed, InstrumentId(venue, Symbol(symbol))
 
     def redacted(self) -> dict[str, Any]:
         """Return the config as JSON-ready data with secrets hidden: the only form ever printed or logged.

@@ -35,6 +35,7 @@ from trading_bot.domain.instrument import split_venue
 from trading_bot.errors import ConfigError
 from trading_bot.registry import did_you_mean
 from trading_bot.runtime.supervisor import TradingBot
+from trading_bot.runtime.unit import StrategySpec
 
 __all__ = [
     "BotPlan",
@@ -45,6 +46,7 @@ __all__ = [
     "journal_url",
     "parse_strategy_args",
     "resolve_symbol",
+    "strategy_specs",
     "validate_strategy_params",
 ]
 
@@ -167,18 +169,43 @@ def exchange_kind(config: BotConfig, plan: BotPlan) -> str:
     return config.exchange.name
 
 
-def build_exchange(config: BotConfig, plan: BotPlan, clock: Clock) -> BaseExchangeClient:
-    """Build the exchange client for the plan (replay / paper / live) through the ``EXCHANGES`` registry.
+def build_exchange(
+    config: BotConfig, plan: BotPlan, clock: Clock, symbols: Sequence[Symbol] = ()
+) -> BaseExchangeClient:
+    """Build one venue's client for the plan (replay / paper / live) through the ``EXCHANGES`` registry.
+
+    ``config`` is narrowed to the venue (``BotConfig.for_venue``); ``symbols`` are the markets the bot
+    trades there (default: ``bot.symbol``).
 
     Raises:
         ConfigError: an unknown exchange name (with the closest one), missing keys or market data.
     """
     if not plan.replay:
         check_exchange_name(config.exchange.name)
+    traded = tuple(symbols) or (Symbol(config.bot.symbol),)
     request = ExchangeRequest(
-        config=config.exchange, clock=clock, symbol=Symbol(config.bot.symbol), replay=plan.replay, speed=plan.speed
+        config=config.exchange, clock=clock, symbol=traded[0], symbols=traded, replay=plan.replay, speed=plan.speed
     )
     return EXCHANGES.create(exchange_kind(config, plan), request)
+
+
+def strategy_specs(config: BotConfig, strategy: BaseStrategy[Any]) -> list[StrategySpec]:
+    """Return the strategy instances to run and their instruments.
+
+    A strategy that declares its instruments (``instruments()``) runs once over them; any other runs one
+    instance per ``bot.traded`` symbol (``strategy`` is the first; the others are built from the config).
+
+    Raises:
+        ConfigError: an instrument that names an unknown venue, or none while several are configured.
+    """
+    declared = list(strategy.instruments())
+    if declared:
+        return [StrategySpec(strategy, tuple(config.instruments(declared)))]
+    specs = []
+    for i, instrument in enumerate(config.instruments()):
+        instance = strategy if i == 0 else build_strategy(config.strategy.name, config.strategy.params)
+        specs.append(StrategySpec(instance, (instrument,)))
+    return specs
 
 
 def check_exchange_name(name: str) -> None:
@@ -204,7 +231,17 @@ def build_bot(
     clock: Clock = SimulatedClock() if plan.replay else LiveClock()
     if strategy is None:
         strategy = build_strategy(config.strategy.name, config.strategy.params)
-    exchange = build_exchange(config, plan, clock)
+    specs = strategy_specs(config, strategy)
+    instruments = [i for spec in specs for i in spec.instruments]
+    venue_names = list(dict.fromkeys(i.venue for i in instruments))
+    if plan.replay and len(venue_names) > 1:
+        raise ConfigError(
+            f"--replay: recorded data replays on one venue; these instruments are on {', '.join(venue_names)}"
+        )
+    venues: dict[str, BaseExchangeClient] = {}
+    for name in venue_names:
+        symbols = [i.symbol for i in instruments if i.venue == name]
+        venues[name] = build_exchange(config.for_venue(name, symbols[0]), plan, clock, symbols)
     risk = RiskManager(config.risk)
     sizing_cfg = config.risk.sizing
 
@@ -219,9 +256,8 @@ def build_bot(
         journal = JournalLink(db_url, config.bot.bot_id, config.config_hash(), adopt=plan.adopt)
     return TradingBot(
         bot_id=config.bot.bot_id,
-        symbol=Symbol(config.bot.symbol),
-        exchange=exchange,
-        strategy=strategy,
+        venues=venues,
+        strategies=specs,
         risk=risk,
         clock=clock,
         sizing=sizing,
