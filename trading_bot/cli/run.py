@@ -161,13 +161,7 @@ def _with_symbols(cfg: BotConfig, symbols: list[str], ticker: str | None, resolv
             bot = type(cfg.bot).model_validate({**cfg.bot.model_dump(), "symbol": symbols[0], "symbols": symbols})
         except ValidationError as exc:
             raise ConfigError(f"--symbol: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
-    cfg = cfg if bot is None else cfg.model_copy(update={"bot": bot})
-    instruments = cfg.instruments()
-    if cfg.venues:
-        from trading_bot.log import get_logger
-
-        get_logger(__name__).info("venues_selected", instruments=[str(i) for i in instruments])
-    return cfg
+    return cfg if bot is None else cfg.model_copy(update={"bot": bot})
 
 
 def _check_journal(db_url: str | None) -> str | None:
