@@ -24,6 +24,7 @@ from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import Position
+from trading_bot.domain import TradingState
 
 __all__ = [
     "PortfolioTotals",
@@ -81,6 +82,8 @@ class RiskContext:
         spot: True on spot (a sell needs base currency), False on derivatives (swap).
         portfolio: totals over all of the bot's instruments; ``None`` means the order's instrument is the
             only one (``portfolio_totals`` derives them from ``position`` and the mid).
+        venue_state: the trading state of the order's venue alone (a venue that failed is HALTED while
+            the others trade); the ``trading_state`` rule applies the stricter of it and the bot's state.
     """
 
     market: Market
@@ -92,6 +95,7 @@ class RiskContext:
     equity: Decimal
     spot: bool = True
     portfolio: PortfolioTotals | None = None
+    venue_state: TradingState = TradingState.ACTIVE
 
 
 def fmt(value: Decimal) -> str:

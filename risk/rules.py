@@ -91,8 +91,13 @@ class TradingStateRule(RiskRule):
         self.state = state
 
     def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
-        """Return the reason when the trading state forbids the order."""
+        """Return the reason when the trading state (the bot's, or its venue's when stricter) forbids the order."""
         state = self.state
+        venue = ctx.venue_state
+        if venue is not TradingState.ACTIVE and venue.restriction > state.restriction:
+            state = venue
+            if state is TradingState.HALTED:
+                return f"trading on {ctx.market.symbol}'s venue is halted (the venue failed): no orders are sent"
         if state is TradingState.ACTIVE:
             return None
         if state is TradingState.HALTED:

@@ -13,6 +13,9 @@ On every pass, for each leg with market data:
 * **take-profit**: the leg's position not covered by its open ``tp`` orders is offered in one sell at
   ``take_profit_bps`` over the position's average entry (rounded up to the tick).
 
+A leg whose order was denied or rejected gets no new order until its next market event (no retry storm
+while a venue backs off or refuses).
+
 Everything it needs after a restart is on the exchange and in the journal (the position from the bot's
 fills, the open orders by tag), so it keeps no snapshot.
 """
@@ -33,7 +36,10 @@ from trading_bot.domain import ZERO
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import InstrumentId
 from trading_bot.domain import MarketData
+from trading_bot.domain import OrderDenied
+from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderRejected
 from trading_bot.domain import OrderSide
 from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
@@ -78,6 +84,20 @@ class LegPairStrategy(BaseStrategy[LegPairParams]):
         """The two legs, the first being the primary."""
         return (self.params.first, self.params.second)
 
+    def __init__(self, params: LegPairParams) -> None:
+        super().__init__(params)
+        self._paused: dict[InstrumentId, int] = {}  # leg → ts of its market data when an order was refused
+
+    def on_order_update(self, event: OrderEvent) -> None:
+        """Pause a leg whose order was denied or rejected until its next market event."""
+        if not isinstance(event, OrderDenied | OrderRejected):
+            return
+        for instrument in self.ctx.instruments:
+            leg = self.ctx.view(instrument)
+            if leg.order(event.client_order_id) is not None:
+                md = leg.last_market_data
+                self._paused[instrument] = md.ts_ms if md is not None else 0
+
     def execute_strategy(self, market_data: MarketData) -> StrategyResult:
         """Quote and take profit on every leg (see the module docstring)."""
         orders: list[OrderParams] = []
@@ -93,8 +113,9 @@ class LegPairStrategy(BaseStrategy[LegPairParams]):
         self, instrument: InstrumentId, leg: InstrumentView, orders: list[OrderParams], cancel: list[ClientOrderId]
     ) -> None:
         md = leg.last_market_data
-        if md is None:
+        if md is None or md.ts_ms <= self._paused.get(instrument, -1):
             return
+        self._paused.pop(instrument, None)
         p, market = self.params, leg.market
         open_orders = leg.open_orders()
         bids = [o for o in open_orders if o.client_tag == "bid"]

@@ -136,3 +136,70 @@ async def test_two_symbols_on_one_venue_run_one_strategy_instance_each_with_its_
         with sqlite3.connect(tmp_path / "var" / "journal.db") as db:
             keys = {row[0] for row in db.execute("SELECT strategy FROM strategy_state")}
         assert {"sma_cross@binance:BTC/USDT", "sma_cross@binance:ETH/USDT"} <= keys
+
+
+# -2014, not -2015: ccxt reads a -2015 after a first successful call as a temporary ban (DDoSProtection)
+_REFUSED = b'{"code": -2014, "msg": "API-key format invalid."}'
+_TWO_VENUE_ENV = {
+    "TRADING_BOT__VENUES__SPOT__API_KEY": "spot-key", "TRADING_BOT__VENUES__SPOT__SECRET": "spot-key-secret",
+    "TRADING_BOT__VENUES__ALT__API_KEY": "alt-key", "TRADING_BOT__VENUES__ALT__SECRET": "alt-key-secret",
+}  # fmt: skip
+
+
+def _refuse_orders(emu: BinanceEmulator, count: int = 200) -> None:
+    for _ in range(count):
+        emu.override_next_response("POST", "/api/v3/order", 401, _REFUSED)
+
+
+@pytest.mark.asyncio
+async def test_a_venue_refusing_our_keys_halts_alone_and_the_other_venue_keeps_trading(tmp_path: Path) -> None:
+    """Error policy: three refusals in a row halt that venue only; single-instrument strategies elsewhere go on."""
+    async with _emulator("spot-key", 31) as spot, _emulator("alt-key", 32) as alt:
+        config = {
+            "bot": {"bot_id": "vh", "data_dir": str(tmp_path / "var"), "heartbeat_s": 0.2, "shutdown_timeout_s": 10,
+                    "symbols": ["spot:BTC/USDT", "alt:BTC/USDT"]},
+            "venues": {"spot": _venue(spot), "alt": _venue(alt)},
+            "strategy": {"name": "sma_cross", "params": {"fast": 2, "slow": 4, "bar_seconds": 1, "quantity": "0.001",
+                                                         "long_only": False}},
+            "risk": RISK,
+        }  # fmt: skip
+        halted_at: list[int] = []
+
+        def spot_traded_after_the_halt() -> bool:
+            log = (tmp_path / "bot.log").read_text() if (tmp_path / "bot.log").exists() else ""
+            if not halted_at:
+                if len(_own(alt.fills(), "vh")) >= 1:
+                    _refuse_orders(alt)
+                if "venue_halted" in log:
+                    halted_at.append(len(_own(spot.fills(), "vh")))
+                return False
+            return len(_own(spot.fills(), "vh")) >= halted_at[0] + 2
+
+        code, summary, log = await _run_until(tmp_path, config, _TWO_VENUE_ENV, spot_traded_after_the_halt)
+
+        assert halted_at, log[-3000:]
+        assert code == 1, log[-3000:]  # the run reports the lost venue...
+        assert summary["stop_reason"].startswith("venue alt:"), summary["stop_reason"]
+        # ...but spot went on trading after alt halted, and every fill of both venues reached the bot once
+        assert len(_own(spot.fills(), "vh")) >= halted_at[0] + 2
+        assert summary["instruments"]["spot:BTC/USDT"]["fills"] == len(_own(spot.fills(), "vh"))
+        assert summary["instruments"]["alt:BTC/USDT"]["fills"] == len(_own(alt.fills(), "vh"))
+
+
+@pytest.mark.asyncio
+async def test_a_failed_venue_halts_the_whole_bot_when_a_two_leg_strategy_holds_a_leg_there(tmp_path: Path) -> None:
+    async with _emulator("spot-key", 41) as spot, _emulator("alt-key", 42) as alt:
+        _refuse_orders(alt)
+        config = {
+            "bot": {"bot_id": "lh", "data_dir": str(tmp_path / "var"), "heartbeat_s": 0.2, "shutdown_timeout_s": 10},
+            "venues": {"spot": _venue(spot), "alt": _venue(alt)},
+            "strategy": {"name": "leg_pair", "params": {"first": "spot:BTC/USDT", "second": "alt:BTC/USDT",
+                                                        "quantity": "0.001", "offset_bps": 15}},
+            "risk": RISK,
+        }  # fmt: skip
+
+        code, summary, log = await _run_until(tmp_path, config, _TWO_VENUE_ENV, lambda: False)
+
+        assert code == 1, log[-3000:]
+        assert "holds a leg there" in summary["stop_reason"], summary["stop_reason"]
+        assert summary["trading_state"] == "halted"

@@ -95,6 +95,18 @@ class TradingState(StrEnum):
     REDUCING = "reducing"
     HALTED = "halted"
 
+    @property
+    def restriction(self) -> int:
+        """How restrictive the state is: ACTIVE 0 < REDUCING 1 < HALTED 2."""
+        return _RESTRICTION[self]
+
+    def stricter(self, other: TradingState) -> TradingState:
+        """Return the more restrictive of this state and ``other``."""
+        return other if _RESTRICTION[other] > _RESTRICTION[self] else self
+
+
+_RESTRICTION = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
 
 class StrategyAction(StrEnum):
     """What a StrategyResult asks the supervisor to do."""

@@ -11,9 +11,6 @@ from trading_bot.domain.orders import OrderParams
 
 __all__ = ["StateRequest", "StrategyResult"]
 
-_RESTRICTION = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateRequest:
     """A strategy's request to restrict trading, with the reason (for the log and the operator).
@@ -39,7 +36,7 @@ class StateRequest:
 
     def restricts(self, current: TradingState) -> bool:
         """Return True when ``state`` is more restrictive than ``current`` (so applying it changes something)."""
-        return _RESTRICTION[self.state] > _RESTRICTION[current]
+        return self.state.restriction > current.restriction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

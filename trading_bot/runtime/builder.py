@@ -33,12 +33,9 @@ from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import describe_range
 from trading_bot.domain.instrument import split_venue
 from trading_bot.errors import ConfigError
-from trading_bot.log import get_logger
 from trading_bot.registry import did_you_mean
 from trading_bot.runtime.supervisor import TradingBot
 from trading_bot.runtime.unit import StrategySpec
-
-_log = get_logger(__name__)
 
 __all__ = [
     "BotPlan",
@@ -236,7 +233,6 @@ def build_bot(
         strategy = build_strategy(config.strategy.name, config.strategy.params)
     specs = strategy_specs(config, strategy)
     instruments = [i for spec in specs for i in spec.instruments]
-    _log.info("instruments_selected", instruments=[str(i) for i in instruments], strategies=len(specs))
     venue_names = list(dict.fromkeys(i.venue for i in instruments))
     if plan.replay and len(venue_names) > 1:
         raise ConfigError(

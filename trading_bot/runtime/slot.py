@@ -17,6 +17,7 @@ from exchanges.base import BaseExchangeClient
 from trading_bot.domain import InstrumentId
 from trading_bot.domain import Market
 from trading_bot.domain import Symbol
+from trading_bot.domain import TradingState
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.orders.manager import OrderManager
 from trading_bot.runtime.orders.tracker import OrderTracker
@@ -37,12 +38,17 @@ class Venue:
         client: its exchange client (the only path to it).
         slots: its instruments by symbol, in the order they were configured.
         balances_dirty: a fill arrived since the balances were last fetched.
+        state: the venue's own trading state: HALTED once it failed (its keys refused three times in a
+            row, its user stream lost for good) while the bot's other venues go on.
+        failure: why it failed (empty while it has not).
     """
 
     name: str
     client: BaseExchangeClient
     slots: dict[Symbol, InstrumentSlot] = field(default_factory=dict)
     balances_dirty: bool = True
+    state: TradingState = TradingState.ACTIVE
+    failure: str = ""
 
     @property
     def symbols(self) -> list[Symbol]:

@@ -26,10 +26,11 @@ Error policy, by class:
 * ``OrderRejected``: becomes an ``OrderRejected`` event for the strategy.
 * any exception from a strategy hook (``StrategyError``): that strategy is stopped, trading is halted,
   ``strategy_failed`` is logged, the bot keeps managing its orders until stopped; exit code 1.
-* ``AuthenticationError`` three times in a row on any venue, ``OperationalError``: halt, orderly shutdown,
-  exit 1. A failing venue stops the whole bot, the other venues included (their orders are settled per
-  ``on_shutdown`` like any stop): one risk state covers every instrument today, and a multi-instrument
-  strategy may hold a leg there.
+* ``AuthenticationError`` three times in a row, ``OperationalError``: halt, orderly shutdown, exit 1.
+  With several venues the failure is the venue's (its keys refused three times in a row, its user
+  stream failing for good): that venue alone is HALTED (``venue_halted``, an alert; no order goes there)
+  and the other venues go on, the run ending with exit 1 — unless a multi-instrument strategy holds a
+  leg there (its hedge is gone) or no venue is left: then the whole bot halts as above.
 * ``EmergencyStop`` (an account-protection rule): cancel, flatten at market, halt, exit 1.
 
 Start and stop (a stop request, SIGINT/SIGTERM/SIGHUP, or the end of a replay):
@@ -360,7 +361,7 @@ class TradingBot:
                     tg.create_task(self.journal.run_writer(), name="journal_writer")
                 tg.create_task(self._market_loop(), name="market_data")
                 for venue in self._venues.values():
-                    tg.create_task(venue.client.run_user_stream(), name=f"user_stream_{venue.name}")
+                    tg.create_task(self._user_stream(venue), name=f"user_stream_{venue.name}")
                 tg.create_task(self._heartbeat(), name="heartbeat")
                 tg.create_task(self._watch_stop(), name="stop_watcher")
         except* _StopRequested:
@@ -538,6 +539,31 @@ class TradingBot:
     async def _watch_stop(self) -> None:
         await self._stop.wait()
         raise _StopRequested
+
+    async def _user_stream(self, venue: Venue) -> None:
+        """Run ``venue``'s user stream; its permanent failure is the venue's (``_venue_failed``)."""
+        try:
+            await venue.client.run_user_stream()
+        except (OperationalError, AuthenticationError) as exc:
+            self._venue_failed(venue, f"its user stream failed: {exc}", exc)
+
+    def _venue_failed(self, venue: Venue, reason: str, cause: Exception) -> None:
+        """Halt ``venue`` alone and go on with the others, or raise when the bot cannot go on without it.
+
+        Raises:
+            OperationalError: the bot has one venue, every venue has failed, or a multi-instrument strategy
+                holds a leg on this one.
+        """
+        text = f"venue {venue.name}: {reason}"
+        legs = [u.label for u in self.units if len(u.instruments) > 1 and any(s.venue is venue for s in u.slots)]
+        others = [v for v in self._venues.values() if v is not venue and v.state is not TradingState.HALTED]
+        if not others or legs:
+            raise OperationalError(text if not legs else f"{text} (strategy {legs[0]} holds a leg there)") from cause
+        venue.state, venue.failure = TradingState.HALTED, reason
+        self.exit_code = 1
+        if not self.stop_reason:
+            self.stop_reason = text
+        _log.error("venue_halted", venue=venue.name, reason=reason, venues_trading=[v.name for v in others], alert=True)
 
     def _market_stream(self) -> AsyncIterator[tuple[InstrumentSlot, MarketData]] | None:
         """Return the merged stream of several venues, or ``None`` for one venue (the loop reads it directly)."""
@@ -745,12 +771,14 @@ class TradingBot:
             failures = slot.orders.auth_failures
             venue = slot.venue.name
             _log.error("authentication_failed", venue=venue, error=str(exc), failures=failures)
-            if failures >= _MAX_AUTH_FAILURES:
-                raise OperationalError(
-                    f"venue {venue}: the exchange refused our API keys {failures} times in a row; check "
+            if failures >= _MAX_AUTH_FAILURES and slot.venue.state is not TradingState.HALTED:
+                self._venue_failed(
+                    slot.venue,
+                    f"the exchange refused our API keys {failures} times in a row; check "
                     f"TRADING_BOT__EXCHANGE__API_KEY and TRADING_BOT__EXCHANGE__SECRET (with venues: "
-                    f"TRADING_BOT__VENUES__{venue.upper()}__API_KEY / __SECRET)"
-                ) from exc
+                    f"TRADING_BOT__VENUES__{venue.upper()}__API_KEY / __SECRET)",
+                    exc,
+                )
         except TransientExchangeError as exc:
             self.risk.record_order_failure(self.clock.now_ms())
             _log.warning("exchange_transient_error", venue=slot.venue.name, error=str(exc))
@@ -772,6 +800,7 @@ class TradingBot:
             equity=session.book.equity(),
             spot=not slot.market.contract,
             portfolio=session.book.totals(total_open),
+            venue_state=slot.venue.state,
         )
 
     async def _refresh_dirty_balances(self) -> None:
