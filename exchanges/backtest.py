@@ -100,6 +100,10 @@ class _Working:
     locked: Decimal
 
 
+# (leg, distance from the leg's start, order seq, the order, fill price, liquidity): one order a bar fills
+_Hit = tuple[int, Decimal, int, _Working, Decimal, LiquiditySide]
+
+
 class BarExchange(BaseExchangeClient):
     """Simulated spot account over recorded bars; see the module docstring for every fill rule.
 
@@ -113,6 +117,8 @@ class BarExchange(BaseExchangeClient):
         slippage_bps: price moved against market and stop fills, basis points.
         progress: called with the number of bars done every ``progress_every`` bars, and at the end.
         progress_every: bars between two ``progress`` calls.
+        account: a simulated account shared with other markets (``exchanges.bar_venue.BarVenue``) instead
+            of a new one holding ``balances``; give exactly one of the two.
     """
 
     name = "backtest"
@@ -124,11 +130,12 @@ class BarExchange(BaseExchangeClient):
         bars: Sequence[Bar],
         bar_ms: int,
         clock: SimulatedClock,
-        balances: Mapping[str, Decimal],
+        balances: Mapping[str, Decimal] | None = None,
         fee: Decimal,
         slippage_bps: Decimal = _ZERO,
         progress: Callable[[int], None] | None = None,
         progress_every: int = 4096,
+        account: SimAccount | None = None,
     ) -> None:
         super().__init__()
         if bar_ms <= 0:
@@ -139,7 +146,9 @@ class BarExchange(BaseExchangeClient):
         self.clock = clock
         self.fee = fee
         self._slip = slippage_bps / _BPS
-        self.account = SimAccount(balances)
+        if (account is None) == (balances is None):
+            raise ValueError("give BarExchange either balances or a shared account, not both")
+        self.account = SimAccount(balances or {}) if account is None else account
         self.balance_listener: Callable[[dict[str, Balance]], None] | None = None
         self._prepared: list[MarketData] | None = None
         self._changes: list[tuple[int, Decimal, Decimal]] = []
@@ -332,13 +341,24 @@ class BarExchange(BaseExchangeClient):
     # ----------------------------------------------------------------- matching one bar
 
     def _fill_bar(self, bar: Bar) -> None:
+        times, hits, expired = self._bar_hits(bar)
+        advance = self.clock.advance_to
+        for leg, _, _, w, price, liquidity in hits:
+            advance(times[leg])
+            self._execute(w, price, liquidity)
+        advance(bar.ts_ms)
+        for w in expired:
+            self._expire(w)
+
+    def _bar_hits(self, bar: Bar) -> tuple[tuple[int, int, int, int], list[_Hit], list[_Working]]:
+        """Return the path times, the open orders ``bar`` fills (in fill order) and the IOC/FOK it expires."""
         o, h, low, c = bar.open, bar.high, bar.low, bar.close
         high_first = h - o < o - low or (h - o == o - low and c < o)
         path = (o, h, low, c) if high_first else (o, low, h, c)
         ts = bar.ts_ms
         i = self.bar_ms
         times = (ts, ts + i // 3, ts + 2 * i // 3, ts + i)
-        hits: list[tuple[int, Decimal, int, _Working, Decimal, LiquiditySide]] = []
+        hits: list[_Hit] = []
         expired: list[_Working] = []
         for w in self._open.values():
             hit = self._reach(w.order, path)
@@ -350,14 +370,11 @@ class BarExchange(BaseExchangeClient):
             distance = abs(price - path[leg - 1]) if leg > 0 else _ZERO
             hits.append((leg, distance, w.seq, w, price, liquidity))
         hits.sort(key=lambda x: (x[0], x[1], x[2]))
-        advance = self.clock.advance_to
-        for leg, _, _, w, price, liquidity in hits:
-            advance(times[leg])
-            self._execute(w, price, liquidity)
-        advance(ts)
-        for w in expired:
-            self._close(w, OrderStatus.EXPIRED, f"{w.order.time_in_force.value} limit not marketable at the open")
-            self.emit(self._report(w.order))
+        return times, hits, expired
+
+    def _expire(self, w: _Working) -> None:
+        self._close(w, OrderStatus.EXPIRED, f"{w.order.time_in_force.value} limit not marketable at the open")
+        self.emit(self._report(w.order))
 
     def _reach(
         self, order: Order, path: tuple[Decimal, Decimal, Decimal, Decimal]
