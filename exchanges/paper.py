@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
+from typing import runtime_checkable
 
 from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
@@ -33,7 +35,7 @@ from trading_bot.errors import OrderRejected
 from trading_bot.log import get_logger
 from trading_bot.registry import did_you_mean
 
-__all__ = ["MarketDataSource", "PaperExchange"]
+__all__ = ["MarketDataSource", "MergingMarketDataSource", "PaperExchange"]
 
 log = get_logger(__name__)
 
@@ -59,6 +61,15 @@ class MarketDataSource(Protocol):
 
     async def close(self) -> None:
         """Release connections or files."""
+        ...
+
+
+@runtime_checkable
+class MergingMarketDataSource(MarketDataSource, Protocol):
+    """A source that merges several symbols' events itself (recorded data: exactly, in event time)."""
+
+    def stream_markets(self, symbols: Sequence[Symbol]) -> AsyncIterator[MarketData]:
+        """Yield the market events of ``symbols`` as one stream, each event naming its symbol."""
         ...
 
 
@@ -159,6 +170,27 @@ class PaperExchange(BaseExchangeClient):
         on_market_data = self.engine(symbol).on_market_data
         async for md in self.source.stream_market_data(symbol):
             on_market_data(md)
+            yield md
+
+    def stream_markets(self, symbols: Sequence[Symbol]) -> AsyncIterator[MarketData]:
+        """Yield several symbols' events as one stream, each matched in its symbol's engine before it is yielded.
+
+        One symbol is ``stream_market_data(symbol)``. A source that merges itself (``MergingMarketDataSource``,
+        e.g. ``exchanges.replay_multi.MultiReplayFeed``: exactly in event time on the simulated clock) is
+        used as it merges; any other source is merged as its events arrive (the base class's default).
+        """
+        if len(symbols) == 1:
+            return self.stream_market_data(symbols[0])
+        if isinstance(self.source, MergingMarketDataSource):
+            return self._stream_merged(self.source, symbols)
+        return super().stream_markets(symbols)
+
+    async def _stream_merged(
+        self, source: MergingMarketDataSource, symbols: Sequence[Symbol]
+    ) -> AsyncIterator[MarketData]:
+        matchers = {s: self.engine(s).on_market_data for s in symbols}
+        async for md in source.stream_markets(symbols):
+            matchers[md.symbol](md)
             yield md
 
     async def run_user_stream(self) -> None:
