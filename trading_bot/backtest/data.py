@@ -42,9 +42,11 @@ from trading_bot.domain.checks import MAX_TS_MS
 from trading_bot.domain.checks import bar_problem
 from trading_bot.domain.checks import file_symbol
 from trading_bot.domain.checks import file_symbol_problem
+from trading_bot.domain.instrument import split_venue
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
 from trading_bot.files import open_data_text
+from trading_bot.registry import did_you_mean
 
 __all__ = [
     "BAR_COLUMNS",
@@ -53,6 +55,8 @@ __all__ = [
     "BarSeries",
     "check_data_symbol",
     "data_kind",
+    "data_specs",
+    "files_by_symbol",
     "guess_symbol",
     "load_bars",
     "parse_date",
@@ -69,6 +73,7 @@ _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
 _ZERO = Decimal(0)
 _SAMPLE_ROWS = 200
+_SPEC_SYMBOL = re.compile(r"(?:[a-z][a-z0-9_]{0,31}:)?[A-Za-z0-9.\-]+/[A-Za-z0-9.\-]+(?::[A-Za-z0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,3 +303,117 @@ def sample_price_decimals(path: Path) -> int:
         except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as exc:  # a bad gzip, not UTF-8, a NUL
             raise DataError(f"{path}:{line + 1}: unreadable data: {exc}") from None  # the line it could not read
     return most
+
+
+def data_specs(
+    values: Sequence[str], symbols: Sequence[str], *, option: str = "--data", default: str | None = None
+) -> list[tuple[Symbol, Path]]:
+    """Map ``--data`` / ``--replay`` values to the symbols they hold, one ``(symbol, path)`` per value, in order.
+
+    A value is ``FILE`` (its symbol from its name, ``binanceus_BTCUSDC_1m.csv.gz`` → ``BTC/USDC``) or
+    ``SYMBOL=FILE`` (``BTC/USDC=bars.csv``, ``spot:BTC/USDT=bars.csv``; the text before the first ``=`` when it
+    reads as a symbol and the whole value is no existing file). Several files may hold one symbol (quotes and
+    trades, or bar files to merge). The symbol returned is the ``--symbol`` value the file belongs to, as written
+    (venues are left to the caller); without ``--symbol`` values, the ``SYMBOL=`` text as written or the name's.
+
+    A ``SYMBOL=`` part never overrides the file's name: a file named for BTC/USDT given as ``BTC/USDC=…`` is an
+    error (a swapped pair is the mistake to catch; rename a file that really holds other data).
+
+    Args:
+        values: the option's values.
+        symbols: the ``--symbol`` values in order (``venue:SYMBOL`` allowed); empty: the files' own symbols.
+        option: the option's name for messages (``--data`` or ``--replay``).
+        default: the symbol of a file whose name carries none when no ``--symbol`` is given (``None``: an error).
+
+    Raises:
+        ConfigError: one line: a ``--symbol`` or file given twice, a malformed ``SYMBOL=FILE``, a ``SYMBOL=``
+            part the file's name contradicts, a file of no ``--symbol`` (with did-you-mean), a file whose symbol
+            is unknown or matches two ``--symbol`` values, a ``--symbol`` with no file.
+    """
+    seen_symbols: set[str] = set()
+    for symbol in symbols:
+        if symbol in seen_symbols:
+            raise ConfigError(f"--symbol {symbol} is given twice; give each symbol once")
+        seen_symbols.add(symbol)
+    specs: list[tuple[Symbol, Path]] = []
+    seen_files: set[Path] = set()
+    for value in values:
+        given, path = _split_spec(value, option)
+        key = path.resolve()
+        if key in seen_files:
+            raise ConfigError(f"{option} {path} is given twice; give each file once")
+        seen_files.add(key)
+        specs.append((_spec_symbol(value, given, path, symbols, option, default), path))
+    for symbol in symbols:
+        if not any(s == symbol for s, _ in specs):
+            raise ConfigError(
+                f"--symbol {symbol}: no {option} file holds it; add {option} {symbol}=FILE "
+                "(or a file named like binance_BASEQUOTE_1m.csv)"
+            )
+    return specs
+
+
+def files_by_symbol(specs: Sequence[tuple[Symbol, Path]]) -> dict[Symbol, list[Path]]:
+    """Group ``data_specs``' result: each symbol's files in the order given, symbols in order of first mention."""
+    grouped: dict[Symbol, list[Path]] = {}
+    for symbol, path in specs:
+        grouped.setdefault(symbol, []).append(path)
+    return grouped
+
+
+def _split_spec(value: str, option: str) -> tuple[str | None, Path]:
+    """Return ``(SYMBOL as written or None, path)`` of one ``FILE`` or ``SYMBOL=FILE`` value."""
+    head, sep, tail = value.partition("=")
+    if not sep or Path(value).exists() or not _SPEC_SYMBOL.fullmatch(head.strip()):
+        if sep and not head.strip():
+            raise ConfigError(f"{option} {value!r}: expected SYMBOL=FILE such as BTC/USDT=bars.csv, or a FILE")
+        return None, Path(value)
+    if not tail.strip():
+        raise ConfigError(f"{option} {value!r}: no file after '='; expected SYMBOL=FILE such as BTC/USDT=bars.csv")
+    return head.strip(), Path(tail.strip())
+
+
+def _matches(held: str, from_name: bool, wanted: str) -> bool:
+    """Whether a file holding ``held`` (``venue:SYMBOL`` or bare) is data of the ``--symbol`` value ``wanted``."""
+    w_venue, w_symbol = split_venue(wanted)
+    h_venue, h_symbol = split_venue(held)
+    if h_venue is not None and h_venue != w_venue:
+        return False
+    if from_name:  # a name carries BASE/QUOTE only: it is data of BTC/USDT:USDT too
+        w_symbol = w_symbol.partition(":")[0]
+    return w_symbol.upper() == h_symbol.upper()
+
+
+def _spec_symbol(
+    value: str, given: str | None, path: Path, symbols: Sequence[str], option: str, default: str | None
+) -> Symbol:
+    named = guess_symbol(path)
+    if given is not None and named is not None:
+        problem = file_symbol_problem(str(path), split_venue(given)[1])
+        if problem is not None:
+            raise ConfigError(
+                f"{option} {value}: the file's name carries {named}, not {split_venue(given)[1]}; "
+                f"write {named}={path} (or rename the file if it really holds that data)"
+            )
+    held, from_name = (given, False) if given is not None else (named, True)
+    if held is None:
+        if len(symbols) == 1:
+            return Symbol(symbols[0])
+        if not symbols and default is not None:
+            return Symbol(default)
+        choices = f" (one of {', '.join(symbols)})" if symbols else ""
+        raise ConfigError(f"{option} {path}: its name carries no symbol; write SYMBOL={path}{choices}")
+    if not symbols:
+        return Symbol(held)
+    matching = [s for s in symbols if _matches(held, from_name, s)]
+    if len(matching) > 1:
+        raise ConfigError(
+            f"{option} {value}: {held} is data of --symbol {' and '.join(matching)}; write {matching[0]}={path}"
+        )
+    if not matching:
+        source = " (from its name)" if from_name else ""
+        raise ConfigError(
+            f"{option} {value} holds {held}{source}, which no --symbol names{did_you_mean(held, symbols)}; "
+            f"add --symbol {held}, or drop the file"
+        )
+    return Symbol(matching[0])
