@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from exchanges.base import OrderUpdate
+from exchanges.config import ExchangeConfig
 from exchanges.config import PaperConfig
+from exchanges.factories import replay_paper_exchange
 from exchanges.paper import PaperExchange
 from exchanges.replay import ReplayFeed
 from exchanges.replay_multi import MultiReplayFeed
@@ -203,3 +205,22 @@ async def test_feeds_of_one_symbol_twice_or_an_unknown_symbol_are_config_errors(
     source = MultiReplayFeed([feed(USDT, clock), feed(USDC, clock)])
     with pytest.raises(ConfigError, match=r"not BTC/USD \(did you mean"):
         source.feed(Symbol("BTC/USD"))
+
+
+@pytest.mark.asyncio
+async def test_the_replay_factory_builds_one_paper_account_over_several_symbols_files() -> None:
+    """replay_paper_exchange: one symbol keeps the single ReplayFeed, two get the exact event-time merge."""
+    config = ExchangeConfig(name="binance", paper=PaperConfig(balances=BALANCES))
+    one = replay_paper_exchange(config, SimulatedClock(), {USDT: [FILES[USDT]]})
+    assert isinstance(one.source, ReplayFeed)
+    clock = SimulatedClock()
+    two = replay_paper_exchange(config, clock, {USDT: [FILES[USDT]], USDC: [FILES[USDC]]})
+    assert isinstance(two.source, MultiReplayFeed)
+    await two.connect()
+    assert {USDT, USDC} <= set(await two.load_markets())
+    stream = two.stream_markets([USDT, USDC])
+    first = [await anext(stream) for _ in range(3)]
+    assert [(md.symbol, md.ts_ms) for md in first] == [(USDT, START_MS), (USDC, START_MS), (USDT, START_MS + 20_000)]
+    assert clock.now_ms() == START_MS + 20_000
+    with pytest.raises(ConfigError, match="carries BTC/USDC"):
+        replay_paper_exchange(config, SimulatedClock(), {USDT: [FILES[USDC]]})
