@@ -266,3 +266,37 @@ def test_unknown_or_repeated_symbols_are_one_line_config_errors() -> None:
 
     with pytest.raises(ConfigError, match="names a symbol twice"):
         asyncio.run(go())
+
+
+def test_mid_bar_orders_wait_for_the_next_bar_and_a_cancel_before_the_fill_time_wins() -> None:
+    """Markets of different intervals: an order sent while the other market's bar is under way never fills on
+    that bar; a fill decided at the bar's open but cancelled before its path time does not happen."""
+    fast, slow = Symbol("ETH/USDT"), Symbol("BTC/USDT")
+    minute = 60_000
+
+    def flat(i: int, ms: int, o: str, h: str, low: str, c: str) -> Bar:
+        return Bar(ts_ms=i * ms, open=D(o), high=D(h), low=D(low), close=D(c))
+
+    fast_bars = [flat(i, minute, "10", "10", "10", "10") for i in range(9)]
+    # slow bars (3 min): the low (path point 2, at open + 2 min) reaches 90 on each bar
+    slow_bars = [flat(i, 3 * minute, "100", "101", "90", "100") for i in range(3)]
+    ex = BarVenue(
+        data=[BarData(market(fast), fast_bars, minute), BarData(market(slow), slow_bars, 3 * minute)],
+        clock=SimulatedClock(), balances={"USDT": D(10_000)}, fee=D(0),
+    )  # fmt: skip
+    fills: list[Fill] = []
+    ex.attach(lambda u: fills.append(u) if isinstance(u, Fill) else None)
+    limit = OrderParams(side=OrderSide.BUY, quantity=D(1), price=D(95))
+
+    async def go() -> None:
+        async for md in ex.stream_markets([fast, slow]):
+            if md.symbol == fast and md.ts_ms == minute:  # slow bar 0 [0, 3 min) is under way
+                await ex.place_order(slow, limit, D(1), ClientOrderId("mid-bar"))
+            if md.symbol == slow and md.ts_ms == 3 * minute:  # slow bar 1 opens next: its low at 5 min
+                await ex.place_order(slow, limit, D(1), ClientOrderId("cancelled"))
+            if md.symbol == fast and md.ts_ms == 4 * minute:  # after bar 1 opened, before its low
+                await ex.cancel_order(slow, ClientOrderId("cancelled"))
+
+    asyncio.run(go())
+    # "mid-bar" skips bar 0 (low at 2 min) and fills on bar 1's low at 3 + 2 = 5 min; "cancelled" never fills
+    assert [(f.client_order_id, f.price, f.ts_ms) for f in fills] == [("mid-bar", D(95), 5 * minute)]
