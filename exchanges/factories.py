@@ -37,10 +37,12 @@ def replay_exchange(request: ExchangeRequest) -> BaseExchangeClient:
     Raises:
         ConfigError: no files or no symbol given; no market snapshot bundled for the exchange; unreadable files.
     """
-    if not request.replay or request.symbol is None:
-        raise ConfigError("exchange 'replay' needs recorded market data: add --replay FILE and --symbol")
     if not isinstance(request.clock, SimulatedClock):
         raise TypeError("a replay runs on a SimulatedClock")
+    if request.replay_files:
+        return replay_paper_exchange(request.config, request.clock, request.replay_files, request.speed)
+    if not request.replay or request.symbol is None:
+        raise ConfigError("exchange 'replay' needs recorded market data: add --replay FILE and --symbol")
     return replay_paper_exchange(request.config, request.clock, {request.symbol: request.replay}, request.speed)
 
 

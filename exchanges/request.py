@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,8 @@ class ExchangeRequest:
         clock: the run's clock; a ``SimulatedClock`` for recorded data.
         symbol: the traded market (the ``replay`` kind reads it from its files); the first of ``symbols``.
         symbols: every market the bot trades on this venue (empty: just ``symbol``).
-        replay: recorded market-data files, for the ``replay`` kind.
+        replay: recorded market-data files, for the ``replay`` kind (all of ``symbol``).
+        replay_files: the ``replay`` kind's files by symbol, for several symbols (overrides ``replay``).
         speed: replay speed (1 = real time, ``None`` = as fast as possible).
     """
 
@@ -30,4 +32,5 @@ class ExchangeRequest:
     symbol: Symbol | None = None
     symbols: tuple[Symbol, ...] = ()
     replay: tuple[Path, ...] = ()
+    replay_files: Mapping[Symbol, tuple[Path, ...]] | None = None
     speed: float | None = None

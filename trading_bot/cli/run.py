@@ -120,7 +120,13 @@ def run_command(
         cfg = _with_symbols(_load_config(config, overrides), symbol or [], ticker, resolve_symbol)
         _configure_logging(cfg, log_format, log_level)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
-        plan = BotPlan(paper=paper or bool(replay), replay=tuple(replay or ()), speed=_parse_speed(speed), adopt=adopt)
+        plan = BotPlan(
+            paper=paper or bool(replay),
+            replay=tuple(replay or ()),
+            replay_files=_replay_files(replay or [], cfg.bot.traded),
+            speed=_parse_speed(speed),
+            adopt=adopt,
+        )
         _check_journal(journal_url(cfg, plan))
         from trading_bot.runtime.notify import SystemdNotifier
 
@@ -162,6 +168,25 @@ def _with_symbols(cfg: BotConfig, symbols: list[str], ticker: str | None, resolv
         except ValidationError as exc:
             raise ConfigError(f"--symbol: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     return cfg if bot is None else cfg.model_copy(update={"bot": bot})
+
+
+def _replay_files(replay: list[Path], symbols: list[str]) -> dict[Any, tuple[Path, ...]]:
+    """Map the ``--replay`` files to the symbols traded when there are several (``FILE`` or ``SYMBOL=FILE``).
+
+    One symbol: empty (every file is that symbol's, checked by the replay itself as always).
+
+    Raises:
+        ConfigError: a file of no ``--symbol``, a symbol without a file, a ``SYMBOL=`` its name contradicts.
+    """
+    if not replay or len(symbols) < 2:
+        return {}
+    from trading_bot.backtest.data import data_specs
+    from trading_bot.backtest.data import files_by_symbol
+    from trading_bot.domain import Symbol
+    from trading_bot.domain.instrument import split_venue
+
+    specs = data_specs([str(p) for p in replay], symbols, option="--replay")
+    return {Symbol(split_venue(s)[1]): tuple(paths) for s, paths in files_by_symbol(specs).items()}
 
 
 def _check_journal(db_url: str | None) -> str | None:

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,15 @@ __all__ = [
 class BotPlan:
     """How to run: ``paper`` (simulated fills), replay files (recorded data), replay speed, ``adopt``.
 
+    ``replay_files`` gives each symbol its files when several symbols replay (``replay`` holds them all).
+
     ``adopt`` lets reconciliation take the exchange's history of this bot into a journal older than it
     (``reconcile``); without it such a journal stops the start with exit 2.
     """
 
     paper: bool = False
     replay: tuple[Path, ...] = ()
+    replay_files: Mapping[Symbol, tuple[Path, ...]] = field(default_factory=dict)
     speed: float | None = None
     adopt: bool = False
 
@@ -183,9 +187,11 @@ def build_exchange(
     if not plan.replay:
         check_exchange_name(config.exchange.name)
     traded = tuple(symbols) or (Symbol(config.bot.symbol),)
+    replay_files = {s: plan.replay_files[s] for s in traded if s in plan.replay_files} or None
     request = ExchangeRequest(
-        config=config.exchange, clock=clock, symbol=traded[0], symbols=traded, replay=plan.replay, speed=plan.speed
-    )
+        config=config.exchange, clock=clock, symbol=traded[0], symbols=traded, replay=plan.replay,
+        replay_files=replay_files, speed=plan.speed,
+    )  # fmt: skip
     return EXCHANGES.create(exchange_kind(config, plan), request)
 
 
