@@ -33,6 +33,7 @@ import dataclasses
 import gc
 import time
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ from typing import Any
 from typing import Literal
 
 from exchanges.backtest import BarExchange
+from exchanges.bar_venue import BarData
+from exchanges.bar_venue import BarVenue
 from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
 from exchanges.markets import load_market_snapshot
@@ -56,6 +59,8 @@ from risk.manager import RiskManager
 from risk.sizing import size_order
 from trading_bot.backtest.data import check_data_symbol
 from trading_bot.backtest.data import data_kind
+from trading_bot.backtest.data import data_specs
+from trading_bot.backtest.data import files_by_symbol
 from trading_bot.backtest.data import guess_symbol
 from trading_bot.backtest.data import load_bars
 from trading_bot.backtest.data import sample_price_decimals
@@ -65,23 +70,28 @@ from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import compute_metrics
 from trading_bot.backtest.metrics import reconstruct_round_trips
+from trading_bot.domain import Balance
 from trading_bot.domain import Fill
+from trading_bot.domain import InstrumentId
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain.fingerprint import trade_fingerprint
+from trading_bot.domain.instrument import split_venue
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
 from trading_bot.runtime.builder import build_strategy
 from trading_bot.runtime.orders.manager import TimeSeededSequence
 from trading_bot.runtime.supervisor import TradingBot
+from trading_bot.runtime.unit import StrategySpec
 
 __all__ = [
     "BacktestResult",
     "BacktestRun",
     "BacktestSpec",
+    "InstrumentResult",
     "prepare_backtest",
     "relaxed_risk_config",
     "resolve_market",
@@ -130,6 +140,9 @@ class BacktestSpec:
             have no book, so ``True`` is refused there.
         on_shutdown: ``cancel`` or ``keep`` the open orders when the data ends.
         heartbeat_s: the supervisor's heartbeat, seconds.
+        symbols: several markets at once (bar data): one strategy instance per symbol on one shared
+            account, each quote currency starting with ``cash``; ``data`` values are ``FILE`` (symbol from
+            its name) or ``SYMBOL=FILE`` (``trading_bot.backtest.data.data_specs``). Overrides ``symbol``.
     """
 
     strategy: str
@@ -151,6 +164,23 @@ class BacktestSpec:
     queue_position: bool | None = None
     on_shutdown: Literal["cancel", "keep"] = "cancel"
     heartbeat_s: float = 1.0
+    symbols: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, kw_only=True, repr=False)
+class InstrumentResult:
+    """One market of a several-symbol backtest: its fills, round trips, metrics and trade fingerprint.
+
+    The metrics use the market's own equity curve (its fills on ``cash``; ``BarVenue.market_sim``), so
+    with cash enough that the shared account never binds they equal a single-symbol backtest's.
+    """
+
+    market: Market
+    fills: list[Fill]
+    equity: list[EquityPoint]
+    metrics: Metrics
+    round_trips: list[RoundTrip]
+    fingerprint: str
 
 
 @dataclass(slots=True, kw_only=True, repr=False)
@@ -170,6 +200,8 @@ class BacktestResult:
         exit_code: the bot's exit code (0 ok, 1 failure).
         stop_reason: why the run ended.
         summary: the supervisor's end-of-run summary.
+        instruments: per market, for a several-symbol backtest (empty for one symbol); the fields above
+            are then the portfolio's: every fill, the shared account's curve (quote currencies at par).
     """
 
     kind: str
@@ -184,6 +216,7 @@ class BacktestResult:
     exit_code: int
     stop_reason: str
     summary: dict[str, Any]
+    instruments: dict[str, InstrumentResult] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
@@ -279,6 +312,14 @@ class BacktestRun:
     bot: TradingBot
     bars: BarExchange | None = None
     feed: _SampledFeed | None = None
+    venue: BarVenue | None = None
+
+    @property
+    def bar_count(self) -> int:
+        """The number of bar events the run will stream (0 for quotes/trades): the progress bar's total."""
+        if self.venue is not None:
+            return sum(len(self.venue.market_sim(s).bars) for s in self.venue.symbols)
+        return len(self.bars.bars) if self.bars is not None else 0
 
     async def run(self) -> BacktestResult:
         """Run the bot to the end of the data and compute the metrics.
@@ -294,6 +335,8 @@ class BacktestRun:
             if result.exit_code == _EXIT_USAGE:
                 raise DataError(result.reason or "the data broke during the run")
             run_seconds = time.perf_counter() - started
+            if self.venue is not None:
+                return self._venue_result(result, run_seconds)
             portfolio = self.bot.portfolio
             fills = list(portfolio.fills) if portfolio is not None else []
             equity, buy_and_hold = await self._curve()
@@ -316,12 +359,38 @@ class BacktestRun:
             summary=result.summary,
         )
 
+    def _venue_result(self, result: Any, run_seconds: float) -> BacktestResult:
+        """The result of a several-symbol bar run: per-market blocks plus the portfolio's figures."""
+        venue = self.venue
+        assert venue is not None
+        cash = self.spec.cash
+        instruments: dict[str, InstrumentResult] = {}
+        for slot in self.bot.slots:
+            sim = venue.market_sim(slot.market.symbol)
+            fills = list(slot.portfolio.fills)
+            curve = sim.equity_curve(EquityPoint)
+            trips = reconstruct_round_trips(fills)
+            metrics = compute_metrics(fills, curve, starting_cash=cash, round_trips=trips,
+                                      buy_and_hold_return=_buy_and_hold(sim))  # fmt: skip
+            instruments[slot.market.symbol] = InstrumentResult(
+                market=slot.market, fills=fills, equity=curve, metrics=metrics, round_trips=trips,
+                fingerprint=trade_fingerprint(fills),
+            )  # fmt: skip
+        fills = sorted((f for i in instruments.values() for f in i.fills), key=lambda f: f.ts_ms)
+        trips = sorted((t for i in instruments.values() for t in i.round_trips), key=lambda t: t.exit_ts)
+        equity = venue.equity_curve(EquityPoint)
+        starting = cash * len({i.market.quote for i in instruments.values()})
+        metrics = compute_metrics(fills, equity, starting_cash=starting, round_trips=trips, buy_and_hold_return=None)
+        return BacktestResult(
+            kind=self.kind, market=self.market, events=self.bot.events, fills=fills, equity=equity, metrics=metrics,
+            round_trips=trips, fingerprint=result.summary.get("trade_fingerprint") or trade_fingerprint(fills),
+            run_seconds=run_seconds, exit_code=result.exit_code, stop_reason=result.reason, summary=result.summary,
+            instruments=instruments,
+        )  # fmt: skip
+
     async def _curve(self) -> tuple[list[EquityPoint], float | None]:
         if self.bars is not None:
-            sim = self.bars
-            curve = sim.equity_curve(EquityPoint)
-            first, last = sim.bars[0], sim.bars[-1]
-            return curve, float(last.close / first.open) - 1.0 if first.open > 0 else None
+            return self.bars.equity_curve(EquityPoint), _buy_and_hold(self.bars)
         feed = self.feed
         assert feed is not None
         curve = list(feed.curve)
@@ -335,6 +404,12 @@ class BacktestRun:
             curve.append(end)
         first_mid = (feed.first.bid + feed.first.ask) / 2
         return curve, float(last_mid / first_mid) - 1.0 if first_mid > 0 else None
+
+
+def _buy_and_hold(sim: BarExchange) -> float | None:
+    """Return first bar open → last bar close of ``sim``'s bars, as a fraction (``None`` on a zero open)."""
+    first, last = sim.bars[0], sim.bars[-1]
+    return float(last.close / first.open) - 1.0 if first.open > 0 else None
 
 
 @contextlib.contextmanager
@@ -388,6 +463,8 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         raise ConfigError(f"--fee is a rate (0.001 = 0.1 %) in [0, 1), got {spec.fee}")
     if spec.slippage_bps < 0:
         raise ConfigError(f"--slippage-bps must be >= 0, got {spec.slippage_bps}")
+    if len(spec.symbols) > 1:
+        return _prepare_venue(spec, progress)
     strategy = build_strategy(spec.strategy, spec.params)
     kind = _kind(spec.data)
     symbol = spec.symbol or guess_symbol(spec.data[0]) or _DEFAULT_SYMBOL
@@ -440,21 +517,34 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             queue_position=spec.queue_position is not False,
         )
         feed.exchange = exchange = PaperExchange(paper, clock, feed, markets={market.symbol: market})
+    async def after_connect(bot: TradingBot) -> None:
+        if sim is not None and bot.portfolio is not None:
+            sim.balance_listener = bot.portfolio.set_balances
+
+    venue = exchange.name if exchange.name.isidentifier() else "backtest"
+    bot = _bot(spec, {venue: exchange}, [StrategySpec(strategy, (InstrumentId(venue, market.symbol),))], clock,
+               after_connect)  # fmt: skip
+    return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed)
+
+
+def _bot(
+    spec: BacktestSpec,
+    venues: Mapping[str, BaseExchangeClient],
+    strategies: list[StrategySpec],
+    clock: SimulatedClock,
+    after_connect: Callable[[TradingBot], Awaitable[None]],
+) -> TradingBot:
+    """The backtest's supervisor: the spec's risk settings (default relaxed), sizer and timings."""
     risk_config = spec.risk or relaxed_risk_config()
     sizing_config = risk_config.sizing
 
     def sizing(params: OrderParams, ctx: RiskContext) -> Decimal | None:
         return size_order(params, ctx, sizing_config)
 
-    async def after_connect(bot: TradingBot) -> None:
-        if sim is not None and bot.portfolio is not None:
-            sim.balance_listener = bot.portfolio.set_balances
-
-    bot = TradingBot(
+    return TradingBot(
         bot_id=spec.bot_id,
-        symbol=market.symbol,
-        exchange=exchange,
-        strategy=strategy,
+        venues=venues,
+        strategies=strategies,
         risk=RiskManager(risk_config),
         clock=clock,
         sizing=sizing,
@@ -463,7 +553,51 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         sequence=TimeSeededSequence(1),
         after_connect=after_connect,
     )
-    return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed)
+
+
+def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -> BacktestRun:
+    """Several symbols' bars on one shared simulated account (``BarVenue``), one strategy instance each."""
+    specs = data_specs([str(p) for p in spec.data], list(spec.symbols))
+    groups = files_by_symbol(specs)
+    if _kind(tuple(path for _, path in specs)) != "bars":
+        raise ConfigError(
+            "--symbol given several times: a backtest of several symbols runs on bar data; replay quotes or "
+            "trades of several symbols with `runbot.py --replay FILE ... --symbol ...`"
+        )
+    if spec.queue_position:
+        raise ConfigError("exchange.paper.queue_position: bar data has no order book to queue in; remove it")
+    data: list[BarData] = []
+    for text in sorted(groups, key=list(spec.symbols).index):  # in --symbol order
+        files = groups[text]
+        symbol = split_venue(text)[1]
+        series = load_bars(tuple(files), spec.start_ms, spec.end_ms)
+        market = resolve_market(symbol, series.price_decimals, spec.fee, None, spec.exchange)
+        data.append(BarData(market, series.bars, spec.timeframe_ms or series.interval_ms or _DEFAULT_BAR_MS))
+    quotes = dict.fromkeys(d.market.quote for d in data)
+    if spec.cash_currency is not None and spec.cash_currency not in quotes:
+        raise ConfigError(
+            f"exchange.paper.balances: this backtest starts each of {', '.join(quotes)} with the cash; "
+            f"{spec.cash_currency} is none of them (or use --cash)"
+        )
+    clock = SimulatedClock()
+    venue = BarVenue(data=data, clock=clock, balances=dict.fromkeys(quotes, spec.cash), fee=spec.fee,
+                     slippage_bps=spec.slippage_bps, progress=progress)  # fmt: skip
+    venue.prepare()
+    clock.advance_to(venue.start_ms)
+    strategies = [
+        StrategySpec(build_strategy(spec.strategy, spec.params), (InstrumentId("backtest", d.market.symbol),))
+        for d in data
+    ]
+
+    async def after_connect(bot: TradingBot) -> None:
+        def to_every_instrument(balances: dict[str, Balance]) -> None:
+            for slot in bot.slots:
+                slot.portfolio.set_balances(balances)
+
+        venue.balance_listener = to_every_instrument
+
+    bot = _bot(spec, {"backtest": venue}, strategies, clock, after_connect)
+    return BacktestRun(spec=spec, kind="bars", market=data[0].market, bot=bot, venue=venue)
 
 
 def _check_cash_currency(spec: BacktestSpec, market: Market) -> None:

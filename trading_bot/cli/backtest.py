@@ -48,9 +48,18 @@ def _check_output(flag: str, path: Path, *, directory: bool) -> None:
 )
 def backtest_command(
     ctx: typer.Context,
-    data: Annotated[list[Path], typer.Option(help="CSV/CSV.gz data file; repeat to merge files by time")],
+    data: Annotated[
+        list[Path],
+        typer.Option(help="CSV/CSV.gz data file (or SYMBOL=FILE); repeat to merge files by time, or for --symbol"),
+    ],
     strategy: Annotated[str | None, typer.Option(help="strategy name (list-strategies); default: the config's")] = None,
-    symbol: Annotated[str | None, typer.Option(help="market symbol; default: the config's, else the file name")] = None,
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="market symbol; default: the config's, else the file name; repeat it for several symbols "
+            "(bars; one strategy instance each, one account, each quote currency starting with --cash)"
+        ),
+    ] = None,
     timeframe: Annotated[str | None, typer.Option(help="bar interval (1m, 1h, 1d); default: from the data")] = None,
     cash: Annotated[str | None, typer.Option(help="starting quote-currency balance [default: 10000]")] = None,
     fee: Annotated[str | None, typer.Option(help="fee rate of every fill (0.001 = 0.1 %) [default: 0.001]")] = None,
@@ -103,11 +112,13 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
             "drop --strategy or the config's params"
         )
     params = {**(choices.params if choices.strategy in (None, strategy) else {}), **parse_strategy_args(extra)}
+    symbols = list(opts["symbol"] or [])
     spec = BacktestSpec(
         strategy=strategy,
         params=params,
         data=tuple(opts["data"]),
-        symbol=opts["symbol"] or choices.symbol,
+        symbol=symbols[0] if len(symbols) == 1 else (None if symbols else choices.symbol),
+        symbols=tuple(symbols) if len(symbols) > 1 else (),
         timeframe_ms=parse_timeframe(opts["timeframe"]) if opts["timeframe"] else None,
         cash=check_flag("--cash", opts["cash"], QuoteAmount) if opts["cash"] else _or(choices.cash, Decimal(10_000)),
         fee=check_flag("--fee", opts["fee"], FeeRate) if opts["fee"] else _or(choices.fee, Decimal("0.001")),
@@ -129,8 +140,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     show_progress = not opts["json_output"] and sys.stderr.isatty()
     with _Progress(show_progress) as progress:
         prepared = prepare_backtest(spec, progress=progress.update)
-        if prepared.bars is not None:
-            progress.start(len(prepared.bars.bars))
+        progress.start(prepared.bar_count)
         out: list[Any] = []
 
         async def main() -> None:  # returns None: asyncio.run's teardown would repr a returned result
@@ -204,10 +214,21 @@ def _print_result(result: Any, spec: Any, report_path: Path | None, json_output:
         ]  # fmt: skip
         document = {"metrics": result.metrics.to_dict(), "trades": trades, "fingerprint": result.fingerprint,
                     "run": run}  # fmt: skip
+        if result.instruments:
+            document["instruments"] = {
+                symbol: {"metrics": i.metrics.to_dict(), "fingerprint": i.fingerprint, "fills": len(i.fills),
+                         "round_trips": len(i.round_trips)}
+                for symbol, i in result.instruments.items()
+            }  # fmt: skip
         sys.stdout.write(json.dumps(document, sort_keys=True) + "\n")
         return
     from trading_bot.backtest.report import format_metrics_table
 
+    for symbol, instrument in result.instruments.items():
+        typer.echo(f"{symbol}  ({len(instrument.fills):,} fills, trade fingerprint {instrument.fingerprint})")
+        typer.echo(format_metrics_table(instrument.metrics) + "\n")
+    if result.instruments:
+        typer.echo(f"portfolio ({', '.join(result.instruments)}; quote currencies at par)")
     typer.echo(format_metrics_table(result.metrics))
     rate = result.events / result.run_seconds if result.run_seconds > 0 else 0.0
     typer.echo(
