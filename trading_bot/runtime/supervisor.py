@@ -683,7 +683,8 @@ class TradingBot:
         """
         if self._in_pass or unit.failed or now < unit.wait_until_ms:
             return None
-        unit.context.event_instrument = slot.instrument
+        if unit.multi:
+            unit.context.event_instrument = slot.instrument
         wanted = unit.call("should_execute", unit.strategy.should_execute, md, config_errors=True)
         if wanted is None:  # it raised
             return None
@@ -716,7 +717,8 @@ class TradingBot:
         strategy = unit.strategy
         if unit.failed or now < unit.wait_until_ms:
             return
-        unit.context.event_instrument = slot.instrument
+        if unit.multi:
+            unit.context.event_instrument = slot.instrument
         if not checked and not unit.call("should_execute", strategy.should_execute, md, config_errors=True):
             return
         result = unit.call("execute_strategy", strategy.execute_strategy, md, config_errors=True)

@@ -78,6 +78,11 @@ class StrategyUnit:
     saved_state: dict[str, Any] | None = None
 
     @property
+    def multi(self) -> bool:
+        """True for a strategy over several instruments (its context tracks the event's instrument)."""
+        return len(self.instruments) > 1
+
+    @property
     def name(self) -> str:
         """The strategy's registered name."""
         return self.strategy.name
