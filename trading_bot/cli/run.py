@@ -123,7 +123,7 @@ def run_command(
         plan = BotPlan(
             paper=paper or bool(replay),
             replay=tuple(replay or ()),
-            replay_files=_replay_files(replay or [], cfg.bot.traded),
+            replay_files=_replay_files(replay or [], cfg),
             speed=_parse_speed(speed),
             adopt=adopt,
         )
@@ -170,7 +170,7 @@ def _with_symbols(cfg: BotConfig, symbols: list[str], ticker: str | None, resolv
     return cfg if bot is None else cfg.model_copy(update={"bot": bot})
 
 
-def _replay_files(replay: list[Path], symbols: list[str]) -> dict[Any, tuple[Path, ...]]:
+def _replay_files(replay: list[Path], cfg: BotConfig) -> dict[Any, tuple[Path, ...]]:
     """Map the ``--replay`` files to the symbols traded when there are several (``FILE`` or ``SYMBOL=FILE``).
 
     One symbol: empty (every file is that symbol's, checked by the replay itself as always).
@@ -178,8 +178,12 @@ def _replay_files(replay: list[Path], symbols: list[str]) -> dict[Any, tuple[Pat
     Raises:
         ConfigError: a file of no ``--symbol``, a symbol without a file, a ``SYMBOL=`` its name contradicts.
     """
+    symbols = cfg.bot.traded
     if not replay or len(symbols) < 2:
         return {}
+    from trading_bot.runtime.builder import check_replay_venues
+
+    check_replay_venues([i.venue for i in cfg.instruments()])
     from trading_bot.backtest.data import data_specs
     from trading_bot.backtest.data import files_by_symbol
     from trading_bot.domain import Symbol

@@ -43,6 +43,7 @@ __all__ = [
     "build_bot",
     "build_strategy",
     "check_exchange_name",
+    "check_replay_venues",
     "exchange_kind",
     "journal_url",
     "parse_strategy_args",
@@ -195,6 +196,13 @@ def build_exchange(
     return EXCHANGES.create(exchange_kind(config, plan), request)
 
 
+def check_replay_venues(venue_names: Sequence[str]) -> None:
+    """Raise ConfigError unless the instruments of a replay are all on one venue (a replay is one account)."""
+    names = list(dict.fromkeys(venue_names))
+    if len(names) > 1:
+        raise ConfigError(f"--replay: recorded data replays on one venue; these instruments are on {', '.join(names)}")
+
+
 def strategy_specs(config: BotConfig, strategy: BaseStrategy[Any]) -> list[StrategySpec]:
     """Return the strategy instances to run and their instruments.
 
@@ -240,10 +248,8 @@ def build_bot(
     specs = strategy_specs(config, strategy)
     instruments = [i for spec in specs for i in spec.instruments]
     venue_names = list(dict.fromkeys(i.venue for i in instruments))
-    if plan.replay and len(venue_names) > 1:
-        raise ConfigError(
-            f"--replay: recorded data replays on one venue; these instruments are on {', '.join(venue_names)}"
-        )
+    if plan.replay:
+        check_replay_venues(venue_names)
     venues: dict[str, BaseExchangeClient] = {}
     for name in venue_names:
         symbols = [i.symbol for i in instruments if i.venue == name]
