@@ -1,7 +1,10 @@
 """``load_config()``: the bot's configuration from its file, ``.env``, credentials, environment and CLI.
 
 The sources are pydantic-settings sources (``trading_bot.config.sources``) of ``BotSettings``
-(``trading_bot.config.settings``), deep-merged key by key. Lowest priority first:
+(``trading_bot.config.settings``), deep-merged key by key by pydantic-settings: a value of a higher
+source replaces the lower ones at its key, except that two objects merge (an object of a higher source
+merges into the objects of all lower sources at that key, even when a source in between set it to a
+non-object). Lowest priority first:
 
 1. the JSON file (``--config``); every key optional, unknown keys rejected;
 2. ``TRADING_BOT__SECTION__KEY[__SUBKEY...]`` variables of the ``.env`` file;
