@@ -13,7 +13,9 @@ secrets included: it is switched off here.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from dataclasses import field
@@ -52,22 +54,14 @@ _REQUEST: ContextVar[LoadRequest | None] = ContextVar("trading_bot_config_load",
 """The load in progress: ``settings_customise_sources`` is a classmethod, so the inputs travel here."""
 
 
-def loading(request: LoadRequest) -> _Loading:
-    """Return a context manager under which ``BotSettings(...)`` reads ``request``'s inputs."""
-    return _Loading(request)
-
-
-class _Loading:
-    def __init__(self, request: LoadRequest) -> None:
-        self._request = request
-        self._token: Any = None
-
-    def __enter__(self) -> LoadRequest:
-        self._token = _REQUEST.set(self._request)
-        return self._request
-
-    def __exit__(self, *exc: object) -> None:
-        _REQUEST.reset(self._token)
+@contextmanager
+def loading(request: LoadRequest) -> Iterator[LoadRequest]:
+    """Make ``request`` the load in progress: ``BotSettings(...)`` reads its inputs while the block runs."""
+    token = _REQUEST.set(request)
+    try:
+        yield request
+    finally:
+        _REQUEST.reset(token)
 
 
 class BotSettings(BaseSettings, BotConfig):

@@ -102,9 +102,6 @@ class ConfigFileSource(JsonConfigSettingsSource):
         self.entries = [((), data, str(path))]
         return data
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.json_file_path})"
-
 
 class VariablesSource(_EntriesSource):
     """``TRADING_BOT__SECTION__KEY[__SUBKEY...]`` variables of one mapping: the environment or a ``.env`` file.
