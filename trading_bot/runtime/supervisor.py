@@ -106,6 +106,8 @@ from trading_bot.runtime.orders.manager import SequenceSource
 from trading_bot.runtime.orders.manager import TimeSeededSequence
 from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
+from trading_bot.runtime.settle import drain_fills
+from trading_bot.runtime.settle import settle_orders
 from trading_bot.runtime.shutdown import run_step
 from trading_bot.runtime.shutdown import time_left
 from trading_bot.runtime.slot import InstrumentSlot
@@ -920,37 +922,16 @@ class TradingBot:
         self.stop_reason = f"{self.stop_reason}; {step} failed during shutdown: {problem}"
 
     async def _settle_orders(self) -> None:
-        for slot in self.slots:
-            if not slot.tracker.open_count:
-                continue
-            if self.on_shutdown == "cancel":
-                await slot.orders.cancel_all()
-            else:
-                _log.info("orders_kept", instrument=str(slot.instrument), open_orders=slot.tracker.open_count)
+        await settle_orders(self.slots, self.on_shutdown)
 
     async def _drain_fills(self) -> None:
-        """Apply (and so journal) the run's fills the exchange has but the user stream did not deliver.
+        """Cross-check the run's fills: since the start (less a clock-skew margin), at most 10 minutes back.
 
-        Asks for each instrument's fills since the run started (less a clock-skew margin), or of the last
-        10 minutes in a longer run: older ones were already cross-checked by the user stream's periodic
-        REST check, and the next start's reconciliation looks again.
+        Older ones were already cross-checked by the user stream's periodic REST check, and the next
+        start's reconciliation looks again.
         """
         since = max(0, self._started_ms - _DRAIN_MARGIN_MS, self.clock.now_ms() - _DRAIN_LOOKBACK_MS)
-        for slot in self.slots:
-            fills = await slot.venue.client.fetch_my_trades(slot.market.symbol, since)
-            tracker, recovered = slot.tracker, []
-            for fill in fills:
-                if tracker.is_ours(fill.client_order_id) and not tracker.seen_trade(fill.symbol, fill.trade_id):
-                    self._on_update(slot, fill)
-                    if tracker.seen_trade(fill.symbol, fill.trade_id):
-                        recovered.append(fill.trade_id)
-            if recovered:
-                _log.warning(
-                    "fills_recovered_at_shutdown",
-                    instrument=str(slot.instrument), count=len(recovered), trade_ids=recovered[:20],
-                )  # fmt: skip
-            else:
-                _log.info("fills_cross_checked", instrument=str(slot.instrument), exchange_fills=len(fills))
+        await drain_fills(self.slots, since, self._on_update)
 
     async def _final_balances(self) -> None:
         if self._session is not None:
