@@ -8,6 +8,8 @@ Nothing downstream branches on the mode.
 from __future__ import annotations
 
 import difflib
+import re
+import string
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ __all__ = [
     "check_replay_venues",
     "exchange_kind",
     "journal_url",
+    "journal_venue",
     "parse_strategy_args",
     "resolve_symbol",
     "strategy_specs",
@@ -234,6 +237,20 @@ def check_exchange_name(name: str) -> None:
         )
 
 
+def journal_venue(config: BotConfig) -> str:
+    """Return the venue name the journal records for a config narrowed by ``select_venue``.
+
+    The ``venues`` key whose section is the config's ``exchange`` (the first, should two be equal), or in the
+    one-venue shorthand the exchange's name (``binance``), made a venue name (``VENUE_NAME_PATTERN``:
+    lower-case, other characters ``_``) should a plug-in's name not be one.
+    """
+    for name, section in config.venues.items():
+        if section == config.exchange:
+            return name
+    name = re.sub(r"[^a-z0-9_]", "_", config.exchange.name.lower())
+    return (name if name[:1] in string.ascii_lowercase else f"x{name}")[:32]
+
+
 def build_bot(
     config: BotConfig,
     plan: BotPlan,
@@ -265,7 +282,15 @@ def build_bot(
     if db_url is not None:
         from trading_bot.runtime.journal.link import JournalLink
 
-        journal = JournalLink(db_url, config.bot.bot_id, config.config_hash(), adopt=plan.adopt)
+        venue = journal_venue(config)
+        journal = JournalLink(
+            db_url,
+            config.bot.bot_id,
+            config.config_hash(),
+            adopt=plan.adopt,
+            venue=venue,
+            instrument=f"{venue}:{config.bot.symbol}",
+        )
     return TradingBot(
         bot_id=config.bot.bot_id,
         venues=venues,

@@ -149,13 +149,16 @@ async def record_adoption(
     now_ms: int,
     orders: Sequence[str],
     fills: Sequence[str],
+    venue: str | None = None,
 ) -> None:
-    """Journal one adoption: the sequences before and after, the orders and trade ids taken in."""
+    """Journal one adoption on ``venue`` (``None``: the journal's): the sequences before and after, the orders
+    and trade ids taken in."""
     last = await journal.last_run()
     await journal.record_adoption(
         ts_ms=now_ms,
         run_id=None if last is None else last.id,
         bot_id=bot_id,
+        venue=venue or journal.venue,
         symbol=symbol,
         journal_sequence=history.reserved,
         exchange_sequence=history.seen,

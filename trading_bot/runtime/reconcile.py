@@ -140,11 +140,13 @@ class _Run:
         symbol: Symbol,
         bot_id: str,
         now_ms: int,
+        venue: str | None,
     ) -> None:
         self.exchange = exchange
         self.journal = journal
         self.tracker = tracker
         self.symbol = symbol
+        self.venue = venue
         self.bot_id = bot_id
         self.now_ms = now_ms
         self.before: dict[ClientOrderId, tuple[Any, ...] | None] = {}
@@ -172,7 +174,7 @@ class _Run:
     async def journal_order(self, client_order_id: str) -> Order | None:
         """Return the journaled order (any status) of this symbol; loads them all once, on demand."""
         if self._journal_orders is None:
-            orders = await self.journal.orders(symbol=self.symbol)
+            orders = await self.journal.orders(symbol=self.symbol, venue=self.venue)
             self._journal_orders = {o.client_order_id: o for o in orders}
         return self._journal_orders.get(client_order_id)
 
@@ -196,15 +198,16 @@ class _Run:
 
     # -- steps ---------------------------------------------------------------------------------
     async def load_journal(self) -> None:
-        for fill in await self.journal.fills(symbol=self.symbol):
+        for fill in await self.journal.fills(symbol=self.symbol, venue=self.venue):
             if is_own_client_id(fill.client_order_id, self.bot_id):
                 self.fills_by_order.setdefault(fill.client_order_id, []).append(fill)
                 self.own_fills.append(fill)
         self.tracker.mark_trades_seen((self.symbol, f.trade_id) for f in self.own_fills)
         # The recently closed orders first: a strategy's snapshot may be older than them (it is saved every
         # few seconds; a kill -9 loses the newest), and its restore looks them up by id and by tag.
-        closed = await self.journal.recent_closed_orders(self.bot_id, self.symbol, RECENT_CLOSED_LOADED)
-        for order in [*closed, *await self.journal.open_orders(bot_id=self.bot_id, symbol=self.symbol)]:
+        closed = await self.journal.recent_closed_orders(self.bot_id, self.symbol, RECENT_CLOSED_LOADED, self.venue)
+        still_open = await self.journal.open_orders(bot_id=self.bot_id, symbol=self.symbol, venue=self.venue)
+        for order in [*closed, *still_open]:
             if self.tracker.get(order.client_order_id) is not None:
                 continue  # already tracked (a second run in the same process)
             self.watch(order)
@@ -310,7 +313,7 @@ class _Run:
                     order = await self.order_for_fill(fill)
                 self.tracker.add(order)
             self.watch(order)
-            if await self.journal.record_fill(fill, self.now_ms):
+            if await self.journal.record_fill(fill, self.now_ms, self.venue):
                 self.missed.append(fill.trade_id)
                 _log.warning("missed_fill_recorded", client_order_id=coid, trade_id=fill.trade_id)
             self.fills_by_order.setdefault(coid, []).append(fill)
@@ -362,7 +365,7 @@ class _Run:
             if order is None or (before is not None and before == _state(order)):
                 continue
             order.updated_ms = max(order.updated_ms, self.now_ms)
-            await self.journal.record_order(order)
+            await self.journal.record_order(order, self.venue)
             changed.append(coid)
         return changed
 
@@ -406,6 +409,7 @@ async def reconcile(
     now_ms: int,
     lookback_ms: int = 60_000,
     adopt: bool = False,
+    venue: str | None = None,
 ) -> ReconcileReport:
     """Reconcile the journal, the tracker and the portfolio with the exchange (see the module docstring).
 
@@ -420,6 +424,8 @@ async def reconcile(
         lookback_ms: extra history fetched before the last fill / oldest open order, in ms, to cover
             clock skew between us and the exchange (fills are de-duplicated, so overlap is harmless).
         adopt: repair a journal older than the exchange's history instead of refusing it (step 0).
+        venue: the venue ``exchange`` trades: the journal's orders and fills are read from it and written
+            to it. ``None`` (as before venues): read every venue's rows of ``symbol``, write the journal's.
 
     Returns:
         What was found and done.
@@ -428,7 +434,9 @@ async def reconcile(
         ConfigError: the journal is older than the exchange's history and ``adopt`` is off (nothing changed).
         ExchangeError: the exchange could not be asked; do not start trading.
     """
-    run = _Run(exchange=exchange, journal=journal, tracker=tracker, symbol=symbol, bot_id=bot_id, now_ms=now_ms)
+    run = _Run(
+        exchange=exchange, journal=journal, tracker=tracker, symbol=symbol, bot_id=bot_id, now_ms=now_ms, venue=venue
+    )
     reports = await exchange.fetch_open_orders(symbol)
     history = await check_history(
         exchange=exchange, journal=journal, symbol=symbol, bot_id=bot_id, open_orders=reports, adopt=adopt
@@ -436,7 +444,7 @@ async def reconcile(
     await run.load_journal()
     listed = await run.match_open_orders(reports)
     await run.settle_missing(listed)
-    since = run.since_ms(await journal.last_fill_ms(symbol), lookback_ms)
+    since = run.since_ms(await journal.last_fill_ms(symbol, venue), lookback_ms)
     if history.adopted:
         await run.record_trades(since, also=history.recent_fills)
     elif since is not None or run.adopted:
@@ -451,7 +459,14 @@ async def reconcile(
     changed = await run.persist()
     if history.adopted:
         await record_adoption(
-            history, journal, bot_id=bot_id, symbol=symbol, now_ms=now_ms, orders=run.adopted, fills=run.missed
+            history,
+            journal,
+            bot_id=bot_id,
+            symbol=symbol,
+            now_ms=now_ms,
+            orders=run.adopted,
+            fills=run.missed,
+            venue=venue,
         )
     adopted = set(run.adopted)
     report = ReconcileReport(
@@ -477,15 +492,18 @@ async def reconcile(
     return report
 
 
-async def restore_strategy(strategy: BaseStrategy[Any], journal: Journal) -> bool:
-    """Give ``strategy`` its last journaled snapshot; return True when one existed.
+async def restore_strategy(strategy: BaseStrategy[Any], journal: Journal, instrument: str | None = None) -> bool:
+    """Give ``strategy`` its last journaled snapshot on ``instrument``; return True when one existed.
 
-    Call after ``strategy.initialize(ctx)`` (``restore`` expects an initialized strategy).
+    ``instrument``: the instance's ``venue:symbol`` (``None``: the journal's instrument, the bot's one; see
+    ``Journal.load_strategy_state``). Call after ``strategy.initialize(ctx)`` (``restore`` expects an
+    initialized strategy).
     """
-    state = await journal.load_strategy_state(strategy.name)
+    state = await journal.load_strategy_state(strategy.name, instrument)
+    key = journal.instrument if instrument is None else instrument
     if state is None:
-        _log.info("strategy_state_none", strategy=strategy.name)
+        _log.info("strategy_state_none", strategy=strategy.name, instrument=key)
         return False
     strategy.restore(state)
-    _log.info("strategy_state_restored", strategy=strategy.name, keys=sorted(state))
+    _log.info("strategy_state_restored", strategy=strategy.name, instrument=key, keys=sorted(state))
     return True

@@ -40,13 +40,24 @@ _NO_JOURNAL_FIX = (
 
 
 async def connect(
-    location: JournalLocation, *, read_only: bool, migrations: list[js.Migration]
+    location: JournalLocation,
+    *,
+    read_only: bool,
+    migrations: list[js.Migration],
+    venue: str | None = None,
+    older_ok: bool = False,
 ) -> tuple[AsyncEngine, list[int]]:
     """Return an engine on the journal at ``location`` and the schema versions applied (none when read-only).
 
+    Args:
+        venue: the venue older rows get when the schema is migrated (``schema`` explains the choice).
+        older_ok: (read-only) accept a schema older than ``migrations`` (``check_journal``: the bot will
+            migrate it); readers otherwise refuse it, since the current queries need the current tables.
+
     Raises:
         ConfigError: the file is not a journal (see ``access.check_sqlite_file``), its schema is newer than
-            this code, or (read-only) there is no journal at the path.
+            this code, (read-only) older than it, or there is no journal at the path; (writing) an older
+            journal with rows and no ``venue``.
         OperationalError: permissions, read-only or full disk.
         Exception: a raw database or driver error; the caller translates it (``access.translate``).
     """
@@ -75,9 +86,14 @@ async def connect(
                 version = await conn.run_sync(js.journal_version, len(migrations), location.name)
             if version == 0:
                 raise ConfigError(f"no journal at {location.name} (no journal tables in it): {_NO_JOURNAL_FIX}")
+            if not older_ok:
+                js.check_older(version, len(migrations), location.name)
             return engine, []
-        async with engine.begin() as conn:
-            applied = await conn.run_sync(js.apply_migrations, time.time_ns() // 1_000_000, migrations, location.name)
+        async with engine.connect() as conn:
+            await conn.execution_options(**{js.WRITE_LOCK_OPTION: True})  # SQLite: BEGIN IMMEDIATE
+            async with conn.begin():
+                now_ms = time.time_ns() // 1_000_000
+                applied = await conn.run_sync(js.apply_migrations, now_ms, migrations, location.name, venue)
         return engine, applied
     except BaseException:
         await engine.dispose()
@@ -104,7 +120,7 @@ async def check_journal(db_url: str) -> str:
     if state == "empty":
         return f"journal {location.path} is an empty file; the bot creates its tables at its first start"
     try:
-        engine, _ = await connect(location, read_only=True, migrations=js.MIGRATIONS)
+        engine, _ = await connect(location, read_only=True, migrations=js.MIGRATIONS, older_ok=True)
         await engine.dispose()
     except Exception as exc:
         raise translate(exc, location) from None

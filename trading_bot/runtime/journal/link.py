@@ -4,6 +4,10 @@ It gives the order manager what it needs (a durable write-ahead ``record_intent`
 client-order-id sequence numbers that survive restarts) and queues order updates and fills on the
 batching writer, whose ``run`` loop the supervisor owns in its TaskGroup. It holds the one-bot lock
 (``lock``) from ``open`` to ``close``, and carries the run's ``adopt`` choice to reconciliation.
+
+Venues: the link is built with the bot's ``venue`` and ``instrument`` (``venue:symbol``). Every
+``record_*`` / ``save_state`` / ``load_state`` takes an optional venue or instrument; ``None`` means the
+link's own, so a one-instrument caller never names them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from trading_bot.log import get_logger
 from trading_bot.runtime.journal.store import SEQUENCE_BLOCK
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.journal.store import JournalWriter
+from trading_bot.runtime.journal.tables import BOT_WIDE
 
 __all__ = ["JournalLink"]
 
@@ -35,13 +40,28 @@ class JournalLink:
         config_hash: hash of the redacted config, recorded with the run.
         adopt: at reconciliation, take the exchange's history of this bot into a journal that is older than
             it (``reconcile``); otherwise such a journal stops the start.
+        venue: the bot's (default) venue name: rows that name no venue get it, and so do the rows of a v1
+            journal when it is migrated (``schema``). ``None``: ``store.DEFAULT_VENUE`` (tests).
+        instrument: the bot's (default) instrument, ``venue:symbol``: the key of snapshots that name none.
+            ``None``: bot-wide snapshots (``schema.BOT_WIDE``), keyed as journal v1 kept them.
     """
 
-    def __init__(self, db_url: str, bot_id: str, config_hash: str, *, adopt: bool = False) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        bot_id: str,
+        config_hash: str,
+        *,
+        adopt: bool = False,
+        venue: str | None = None,
+        instrument: str | None = None,
+    ) -> None:
         self.db_url = db_url
         self.bot_id = bot_id
         self.config_hash = config_hash
         self.adopt = adopt
+        self.venue = venue
+        self.instrument = instrument
         self._journal: Journal | None = None
         self._writer: JournalWriter | None = None
         self.run_id: int | None = None
@@ -69,7 +89,7 @@ class JournalLink:
             ConfigError: the journal is unusable as configured, or another bot holds it.
             OperationalError: permissions, disk or database server (see ``access``).
         """
-        journal = await Journal.open(self.db_url, lock_as=self.bot_id)
+        journal = await Journal.open(self.db_url, lock_as=self.bot_id, venue=self.venue, instrument=self.instrument)
         try:
             self.run_id = await journal.start_run(self.bot_id, self.config_hash, clock.now_ms())
         except BaseException:
@@ -88,14 +108,15 @@ class JournalLink:
         self._next_seq += 1
         return value
 
-    async def record_intent(self, order: Order) -> None:
-        """Durably record an order before its request leaves (write-ahead)."""
+    async def record_intent(self, order: Order, venue: str | None = None) -> None:
+        """Durably record an order on ``venue`` (``None``: the link's) before its request leaves (write-ahead)."""
         assert self.run_id is not None
-        await self.journal.record_intent(order, self.run_id, self.bot_id)
+        await self.journal.record_intent(order, self.run_id, self.bot_id, venue)
 
-    def record_denial(self, order: Order, rule: str, reason: str) -> None:
-        """Queue the record of a risk denial."""
+    def record_denial(self, order: Order, rule: str, reason: str, venue: str | None = None) -> None:
+        """Queue the record of a risk denial of ``order`` on ``venue`` (``None``: the link's)."""
         self.writer.submit_risk_decision(
+            venue=venue or self.journal.venue,
             ts_ms=order.created_ms,
             run_id=self.run_id,
             client_order_id=order.client_order_id,
@@ -107,29 +128,34 @@ class JournalLink:
             reason=reason,
         )
 
-    def record_order(self, order: Order) -> None:
-        """Queue a snapshot of an order's new state."""
-        self.writer.submit_order_update(order)
+    def record_order(self, order: Order, venue: str | None = None) -> None:
+        """Queue a snapshot of an order's new state (the order is on ``venue``; ``None``: the link's)."""
+        self.writer.submit_order_update(order, venue)
 
-    def record_fill(self, fill: Fill) -> None:
-        """Queue a fill (the journal keeps one row per trade id)."""
-        self.writer.submit_fill(fill)
+    def record_fill(self, fill: Fill, venue: str | None = None) -> None:
+        """Queue a fill on ``venue`` (``None``: the link's); the journal keeps one row per
+        ``(venue, symbol, trade_id)``."""
+        self.writer.submit_fill(fill, venue)
 
     async def run_writer(self) -> None:
         """Write queued rows until cancelled (a TaskGroup task)."""
         await self.writer.run()
 
-    async def save_state(self, strategy: str, ts_ms: int, state: dict[str, Any]) -> None:
-        """Store the strategy's snapshot."""
-        await self.journal.save_strategy_state(strategy, ts_ms, state)
+    async def save_state(self, strategy: str, ts_ms: int, state: dict[str, Any], instrument: str | None = None) -> None:
+        """Store the snapshot of ``strategy`` on ``instrument`` (``venue:symbol``; ``None``: the link's)."""
+        await self.journal.save_strategy_state(strategy, ts_ms, state, instrument)
+
+    async def load_state(self, strategy: str, instrument: str | None = None) -> dict[str, Any] | None:
+        """Return the latest snapshot of ``strategy`` on ``instrument`` (``None``: the link's), or ``None``."""
+        return await self.journal.load_strategy_state(strategy, instrument)
 
     async def save_risk_state(self, key: str, ts_ms: int, state: dict[str, Any]) -> None:
-        """Store the risk manager's state under ``key`` (kept with the strategy snapshots, one row per key)."""
-        await self.journal.save_strategy_state(key, ts_ms, state)
+        """Store the risk manager's state under ``key`` (kept with the strategy snapshots, one bot-wide row)."""
+        await self.journal.save_strategy_state(key, ts_ms, state, BOT_WIDE)
 
     async def load_risk_state(self, key: str) -> dict[str, Any] | None:
         """Return the risk state stored under ``key``, or ``None``."""
-        return await self.journal.load_strategy_state(key)
+        return await self.journal.load_strategy_state(key, BOT_WIDE)
 
     async def close(
         self, stopped_ms: int, exit_reason: str, exit_code: int, *, flush_timeout_s: float | None = None
@@ -171,6 +197,6 @@ class JournalLink:
             pending = self._writer.pending if self._writer is not None else 0
             raise OperationalError(f"journal: {pending} queued rows not written: {flush_error!r}") from flush_error
 
-    async def position(self, symbol: str) -> Decimal:
-        """Return the signed position from the journal's fills."""
-        return await self.journal.position(symbol)
+    async def position(self, symbol: str, venue: str | None = None) -> Decimal:
+        """Return the signed position from the journal's fills of ``symbol`` on ``venue`` (``None``: the link's)."""
+        return await self.journal.position(symbol, venue or self.journal.venue)

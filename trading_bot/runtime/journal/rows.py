@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from typing import NotRequired
 from typing import TypedDict
 
 from trading_bot.domain import ClientOrderId
@@ -57,7 +58,8 @@ class RunRecord:
 class RiskDecisionFields(TypedDict):
     """The fields of one risk decision, passed as keywords to ``record_risk_decision``.
 
-    ``ts_ms`` is epoch ms; ``quantity`` (base currency) and ``price`` (quote) may be unknown (``None``).
+    ``ts_ms`` is epoch ms; ``quantity`` (base currency) and ``price`` (quote) may be unknown (``None``);
+    ``venue`` defaults to the journal's venue.
     """
 
     ts_ms: int
@@ -69,6 +71,7 @@ class RiskDecisionFields(TypedDict):
     price: Decimal | None
     rule: str
     reason: str
+    venue: NotRequired[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +87,7 @@ class AdoptionRecord:
     ts_ms: int
     run_id: int | None
     bot_id: str
+    venue: str
     symbol: str
     journal_sequence: int
     exchange_sequence: int
@@ -94,11 +98,12 @@ class AdoptionRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RiskDecisionRecord:
-    """One risk decision as journaled (usually a denial)."""
+    """One risk decision as journaled (usually a denial), on ``venue``."""
 
     id: int
     ts_ms: int
     run_id: int | None
+    venue: str
     client_order_id: str | None
     symbol: str
     side: OrderSide
@@ -167,9 +172,10 @@ def order_from_row(row: Mapping[Any, Any]) -> Order:
     )
 
 
-def fill_to_row(fill: Fill, recorded_ms: int) -> dict[str, Any]:
-    """Return the ``fills`` columns of ``fill``, recorded at ``recorded_ms``."""
+def fill_to_row(fill: Fill, recorded_ms: int, venue: str) -> dict[str, Any]:
+    """Return the ``fills`` columns of ``fill`` on ``venue``, recorded at ``recorded_ms``."""
     return {
+        "venue": venue,
         "trade_id": str(fill.trade_id),
         "client_order_id": str(fill.client_order_id),
         "exchange_order_id": None if fill.exchange_order_id is None else str(fill.exchange_order_id),
@@ -238,6 +244,6 @@ def decode_state(text: str) -> dict[str, Any]:
     return loaded
 
 
-def risk_row(decision: RiskDecisionFields) -> dict[str, Any]:
-    """Return the ``risk_decisions`` columns of one decision."""
-    return dict(decision) | {"side": OrderSide(decision["side"]).value}
+def risk_row(decision: RiskDecisionFields, venue: str) -> dict[str, Any]:
+    """Return the ``risk_decisions`` columns of one decision (on ``venue`` unless it names its own)."""
+    return {"venue": venue} | dict(decision) | {"side": OrderSide(decision["side"]).value}

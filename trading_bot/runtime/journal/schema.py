@@ -1,43 +1,41 @@
-"""Tables and migrations of the journal.
+"""Versions and migrations of the journal's schema, and its SQLite and dialect specifics.
 
-The schema is portable SQLAlchemy Core: the same tables are created on SQLite and on PostgreSQL.
-Money and quantities are ``TEXT`` columns holding ``str(Decimal)`` (see :class:`DecimalText`), never
-floats, so every value reads back exactly as it was written. Timestamps are integer epoch milliseconds.
+The tables are in ``tables`` (current shape) and ``schema_v1`` (the frozen shapes of versions 1 and 2);
+this module re-exports the current ones. Versioning: ``schema_version`` holds one row per applied
+migration. ``MIGRATIONS[i]`` brings the schema from version ``i`` to ``i + 1``; :func:`apply_migrations`
+runs the missing steps in order, all in the caller's one transaction. To change the schema, append a
+step and update ``tables``; freeze the shapes the earlier steps create first (as ``schema_v1`` does).
 
-Versioning: ``schema_version`` holds one row per applied migration. ``MIGRATIONS[i]`` brings the
-schema from version ``i`` to ``i + 1``; :func:`apply_migrations` runs the missing steps in order, each
-in the caller's transaction. Version 1 creates everything. To change the schema, append a step (for
-example ``ALTER TABLE ... ADD COLUMN``) and update the table definitions below; version 1 then has to
-keep creating the *old* shape, so freeze its definitions in ``_create_v1`` before editing them here.
+Versions: 1 created the first tables, 2 added ``adoptions`` (together "journal v1": no venue), 3 is
+"journal v2" (``upgrade``): a ``venue`` column on every order, fill, denial, adoption and snapshot, fills
+unique per ``(venue, symbol, trade_id)``, snapshots keyed by ``(strategy, instrument)``. **The venue of
+v1 rows** is the venue of the bot that opens the file for writing (``Journal.open(venue=...)``, from its
+config's ``select_venue``): a v1 journal records no venue anywhere (``runs`` has no exchange column, client
+order ids name only the bot), and it belonged to that one bot id and account. A v1 snapshot gets the
+instrument ``venue:symbol`` when the file's orders and fills name one symbol, else ``""`` (see
+``upgrade``).
+
+Concurrency and crashes: the migration is one transaction. On SQLite it starts with ``BEGIN IMMEDIATE``
+(``sqlite_on_begin``), so a second process opening the file at the same time waits for the write lock
+(``busy_timeout``) and then finds the schema current; on PostgreSQL a transaction advisory lock does the
+same. A crash part-way rolls the whole migration back (SQLite and PostgreSQL DDL are transactional).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger
-from sqlalchemy import Boolean
-from sqlalchemy import Column
 from sqlalchemy import Connection
-from sqlalchemy import Dialect
-from sqlalchemy import ForeignKey
-from sqlalchemy import Index
-from sqlalchemy import Integer
-from sqlalchemy import MetaData
-from sqlalchemy import String
 from sqlalchemy import Table
-from sqlalchemy import Text
-from sqlalchemy import UniqueConstraint
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import inspect
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.types import TypeDecorator
 
 from trading_bot.errors import ConfigError
 from trading_bot.errors import OperationalError
@@ -52,11 +50,29 @@ from trading_bot.runtime.journal.rows import fill_from_row
 from trading_bot.runtime.journal.rows import fill_to_row
 from trading_bot.runtime.journal.rows import order_from_row
 from trading_bot.runtime.journal.rows import order_to_row
+from trading_bot.runtime.journal.schema_v1 import create_v1
+from trading_bot.runtime.journal.schema_v1 import create_v2
+from trading_bot.runtime.journal.tables import BOT_WIDE
+from trading_bot.runtime.journal.tables import DecimalText
+from trading_bot.runtime.journal.tables import adoptions
+from trading_bot.runtime.journal.tables import fills
+from trading_bot.runtime.journal.tables import metadata
+from trading_bot.runtime.journal.tables import orders
+from trading_bot.runtime.journal.tables import risk_decisions
+from trading_bot.runtime.journal.tables import runs
+from trading_bot.runtime.journal.tables import schema_version
+from trading_bot.runtime.journal.tables import sequences
+from trading_bot.runtime.journal.tables import strategy_state
+from trading_bot.runtime.journal.tables import strategy_state_history
+from trading_bot.runtime.journal.upgrade import VENUE_INFO_KEY
+from trading_bot.runtime.journal.upgrade import upgrade_v3
 
 __all__ = [
+    "BOT_WIDE",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "WRITE_LOCK_OPTION",
     "AdoptionRecord",
     "DecimalText",
     "Migration",
@@ -66,6 +82,7 @@ __all__ = [
     "adoptions",
     "apply_migrations",
     "bot_id_of",
+    "check_older",
     "check_version",
     "current_version",
     "decode_state",
@@ -94,177 +111,14 @@ Migration = Callable[[Connection], None]
 """One schema step: a function that gets a sync ``Connection`` inside the migration transaction."""
 
 
-class DecimalText(TypeDecorator[Decimal]):
-    """A ``Decimal`` stored as its exact string (``TEXT``), e.g. ``"0.3"``, ``"1E-8"``, ``"123456789.123"``.
-
-    Binding anything but a ``Decimal`` raises ``TypeError``: a float here would be a bug upstream.
-    """
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
-        """Convert a ``Decimal`` to its exact string form."""
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"journal expects Decimal, got {type(value).__name__} {value!r}")
-        return str(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        """Convert the stored string back to the same ``Decimal``."""
-        if value is None:
-            return None
-        return Decimal(value)
-
-
-# SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets a 64-bit identity.
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-metadata = MetaData()
-
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("applied_ms", BigInteger, nullable=False),
-)
-
-runs = Table(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("bot_id", String(64), nullable=False),
-    Column("config_hash", String(128), nullable=False),
-    Column("started_ms", BigInteger, nullable=False),
-    Column("stopped_ms", BigInteger, nullable=True),
-    Column("exit_reason", Text, nullable=True),
-    Column("exit_code", Integer, nullable=True),
-)
-
-orders = Table(
-    "orders",
-    metadata,
-    Column("client_order_id", String(64), primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
-    Column("bot_id", String(64), nullable=True),
-    Column("exchange_order_id", String(128), nullable=True),
-    Column("symbol", String(64), nullable=False),
-    Column("side", String(8), nullable=False),
-    Column("order_type", String(32), nullable=False),
-    Column("quantity", DecimalText, nullable=False),
-    Column("price", DecimalText, nullable=True),
-    Column("trigger_price", DecimalText, nullable=True),
-    Column("time_in_force", String(8), nullable=False),
-    Column("post_only", Boolean, nullable=False),
-    Column("reduce_only", Boolean, nullable=False),
-    Column("client_tag", Text, nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("filled_quantity", DecimalText, nullable=False),
-    Column("average_price", DecimalText, nullable=True),
-    Column("fees", DecimalText, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("created_ms", BigInteger, nullable=False),
-    Column("updated_ms", BigInteger, nullable=False),
-    Index("ix_orders_status", "status"),
-    Index("ix_orders_symbol_created", "symbol", "created_ms"),
-    Index("ix_orders_bot_status", "bot_id", "status"),
-)
-
-fills = Table(
-    "fills",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("trade_id", String(128), nullable=False),
-    Column("client_order_id", String(64), nullable=False),
-    Column("exchange_order_id", String(128), nullable=True),
-    Column("symbol", String(64), nullable=False),
-    Column("side", String(8), nullable=False),
-    Column("quantity", DecimalText, nullable=False),
-    Column("price", DecimalText, nullable=False),
-    Column("fee", DecimalText, nullable=False),
-    Column("fee_currency", String(32), nullable=False),
-    Column("liquidity", String(8), nullable=False),
-    Column("ts_ms", BigInteger, nullable=False),
-    Column("recorded_ms", BigInteger, nullable=False),
-    UniqueConstraint("trade_id", "symbol", name="uq_fills_trade_symbol"),
-    Index("ix_fills_symbol_ts", "symbol", "ts_ms"),
-    Index("ix_fills_client_order_id", "client_order_id"),
-)
-
-strategy_state = Table(
-    "strategy_state",
-    metadata,
-    Column("strategy", String(128), primary_key=True),
-    Column("ts_ms", BigInteger, nullable=False),
-    Column("state", Text, nullable=False),
-)
-
-strategy_state_history = Table(
-    "strategy_state_history",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("strategy", String(128), nullable=False),
-    Column("ts_ms", BigInteger, nullable=False),
-    Column("state", Text, nullable=False),
-    Index("ix_strategy_state_history_strategy", "strategy", "id"),
-)
-
-risk_decisions = Table(
-    "risk_decisions",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("ts_ms", BigInteger, nullable=False),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
-    Column("client_order_id", String(64), nullable=True),
-    Column("symbol", String(64), nullable=False),
-    Column("side", String(8), nullable=False),
-    Column("quantity", DecimalText, nullable=True),
-    Column("price", DecimalText, nullable=True),
-    Column("rule", String(128), nullable=False),
-    Column("reason", Text, nullable=False),
-    Index("ix_risk_decisions_ts", "ts_ms"),
-)
-
-sequences = Table(
-    "sequences",
-    metadata,
-    Column("bot_id", String(64), primary_key=True),
-    Column("last_sequence", BigInteger, nullable=False),
-)
-
-adoptions = Table(
-    "adoptions",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("ts_ms", BigInteger, nullable=False),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
-    Column("bot_id", String(64), nullable=False),
-    Column("symbol", String(64), nullable=False),
-    Column("journal_sequence", BigInteger, nullable=False),
-    Column("exchange_sequence", BigInteger, nullable=False),
-    Column("new_sequence", BigInteger, nullable=False),
-    Column("orders", Text, nullable=False),
-    Column("fills", Text, nullable=False),
-)
-"""One row per ``--adopt`` start that took the exchange's history of this bot into an older journal."""
-
-_V1_TABLES = (runs, orders, fills, strategy_state, strategy_state_history, risk_decisions, sequences)
-
-
-def _create_v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=list(_V1_TABLES), checkfirst=True)
-
-
-def _create_v2(conn: Connection) -> None:
-    adoptions.create(conn, checkfirst=True)
-
-
-MIGRATIONS: list[Migration] = [_create_v1, _create_v2]
+MIGRATIONS: list[Migration] = [create_v1, create_v2, upgrade_v3]
 """Schema steps in order; ``MIGRATIONS[i]`` moves the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
-"""The version the current code writes."""
+"""The version the current code writes (3: "journal v2", every row names its venue)."""
+
+_MIGRATION_LOCK_KEY = 0x7472_6164_696E_6701
+"""PostgreSQL transaction advisory lock that serialises migrations of one database between processes."""
 
 
 def current_version(conn: Connection) -> int:
@@ -307,16 +161,45 @@ def journal_version(conn: Connection, supported: int, name: str = "journal") -> 
     return version
 
 
+def check_older(version: int, supported: int, name: str = "journal") -> None:
+    """Refuse, for reading, a journal whose schema ``version`` is older than the ``supported`` one.
+
+    A reader never migrates; the bot does at its next start (or ``runbot.py migrate-journal``).
+
+    Raises:
+        ConfigError: the journal ``name`` was written by an older version of the bot.
+    """
+    if 0 < version < supported:
+        raise ConfigError(
+            f"journal {name} has schema version {version}, older than this code's ({supported}): migrate it "
+            "first (it keeps every row): start the bot on it once, or run `runbot.py migrate-journal --config "
+            "FILE` (or --db URL --venue NAME)"
+        )
+
+
 def apply_migrations(
-    conn: Connection, now_ms: int, migrations: Sequence[Migration] = MIGRATIONS, name: str = "journal"
+    conn: Connection,
+    now_ms: int,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    name: str = "journal",
+    venue: str | None = None,
 ) -> list[int]:
     """Bring the schema up to ``len(migrations)``; return the versions applied (empty when up to date).
 
     Run inside one transaction: either every missing step lands, with its ``schema_version`` row, or none.
+    On PostgreSQL a transaction advisory lock first serialises concurrent migrations (SQLite: the caller
+    begins with ``BEGIN IMMEDIATE``, see :func:`sqlite_on_begin`).
+
+    Args:
+        venue: the venue given to rows of an older journal that has none (step 3, ``upgrade``).
 
     Raises:
-        ConfigError: this code may not use the database (see :func:`journal_version`).
+        ConfigError: this code may not use the database (see :func:`journal_version`), or an older journal
+            with rows needs ``venue``.
     """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    conn.info[VENUE_INFO_KEY] = venue
     version = journal_version(conn, len(migrations), name)
     if version == len(migrations):
         return []  # up to date: nothing written
@@ -360,9 +243,18 @@ def sqlite_on_connect_read_only(dbapi_connection: Any, connection_record: Any) -
         cursor.close()
 
 
+WRITE_LOCK_OPTION = "journal_begin_immediate"
+"""Execution option: a connection with it set to True begins with ``BEGIN IMMEDIATE`` (takes the write lock)."""
+
+
 def sqlite_on_begin(conn: Any) -> None:
-    """Start every transaction with an explicit ``BEGIN`` (a ``begin`` event listener)."""
-    conn.exec_driver_sql("BEGIN")
+    """Start every transaction with an explicit ``BEGIN`` (a ``begin`` event listener).
+
+    ``BEGIN IMMEDIATE`` when the connection has the ``WRITE_LOCK_OPTION`` execution option (the migration:
+    the version is read under the write lock, so two processes never both migrate).
+    """
+    immediate = bool(conn.get_execution_options().get(WRITE_LOCK_OPTION))
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def insert_ignore(dialect: str, table: Table) -> Any:

@@ -28,6 +28,12 @@ Durability on SQLite (applied to every connection):
 
 Within one process writes are serialised by an ``asyncio.Lock`` (SQLite has one writer anyway), and
 every write transaction starts with a write, so deferred transactions never need a lock upgrade.
+
+Venues (schema v3, "journal v2"): every order, fill, denial, adoption and snapshot row names its venue.
+A journal is opened with the bot's venue (``venue``) and instrument (``instrument``, ``venue:symbol``):
+a write that names no venue (or snapshot that names no instrument) gets them, and a v1 file is migrated
+with that venue (``schema``). A read that names no venue reads every venue (what a one-venue bot sees
+is unchanged).
 """
 
 from __future__ import annotations
@@ -57,6 +63,9 @@ from trading_bot.domain import Fill
 from trading_bot.domain import Order
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
+from trading_bot.domain.instrument import VENUE_NAME_PATTERN
+from trading_bot.domain.instrument import split_venue
+from trading_bot.errors import ConfigError
 from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
 from trading_bot.runtime.journal import schema as js
@@ -78,6 +87,7 @@ from trading_bot.runtime.journal.rows import risk_row
 from trading_bot.runtime.journal.writer import JournalWriter
 
 __all__ = [
+    "DEFAULT_VENUE",
     "OPEN_STATUSES",
     "SEQUENCE_BLOCK",
     "AdoptionRecord",
@@ -92,6 +102,9 @@ _log = get_logger(__name__)
 
 OPEN_STATUSES: frozenset[OrderStatus] = frozenset({OrderStatus.INITIALIZED} | {s for s in OrderStatus if s.is_open})
 """Statuses :meth:`Journal.open_orders` returns: maybe on the exchange (INITIALIZED = intent, outcome unknown)."""
+
+DEFAULT_VENUE = "default"
+"""The venue of rows written through a journal opened without one (tests, tools; a bot always gives its own)."""
 
 SEQUENCE_BLOCK = 50
 """Client-order-id sequence numbers a run reserves at a time (``JournalLink.next``)."""
@@ -116,9 +129,16 @@ class Journal:
         *,
         location: JournalLocation | None = None,
         read_only: bool = False,
+        venue: str | None = None,
+        instrument: str | None = None,
     ) -> None:
-        """Wrap an engine whose schema is migrated (and the SQLite intent fast path); use :meth:`open`."""
+        """Wrap an engine whose schema is migrated (and the SQLite intent fast path); use :meth:`open`.
+
+        ``venue`` / ``instrument``: what a write naming none gets (``DEFAULT_VENUE`` / ``schema.BOT_WIDE``).
+        """
         self._engine = engine
+        self.venue = venue or DEFAULT_VENUE
+        self.instrument = js.BOT_WIDE if instrument is None else instrument
         self._intents = intents
         self._write_lock = asyncio.Lock()
         self.location = location or locate(engine.url.render_as_string(hide_password=False))
@@ -134,6 +154,8 @@ class Journal:
         migrations: list[js.Migration] | None = None,
         read_only: bool = False,
         lock_as: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
     ) -> Journal:
         """Connect to ``db_url`` and migrate the schema (SQLite: create the file, ``0600``, and its directory).
 
@@ -142,12 +164,20 @@ class Journal:
             migrations: schema steps to apply (tests only); defaults to ``schema.MIGRATIONS``.
             read_only: open an existing journal for reading only: nothing is created, migrated or written.
             lock_as: take the one-bot lock for this bot id (``lock``) before anything is written.
+            venue: the bot's venue name (``VENUE_NAME_PATTERN``): written on rows that name none, and given
+                to the rows of a v1 journal when it is migrated (``schema``).
+            instrument: the bot's instrument, ``venue:symbol``: the key of snapshots that name none.
 
         Raises:
             ConfigError: bad URL, driver missing, not a journal, newer schema, journal in use by another bot,
-                (read-only) no journal there.
+                (read-only) no journal there or an older schema, a bad venue name, a v1 journal with rows
+                opened for writing without a venue.
             OperationalError: permission denied, read-only or full disk, database unreachable.
         """
+        if venue is not None and not VENUE_NAME_PATTERN.fullmatch(venue):
+            raise ConfigError(
+                f"journal venue {venue!r}: a venue name is lower-case letters, digits and _ (at most 32 characters)"
+            )
         location = locate(db_url)
         steps = js.MIGRATIONS if migrations is None else migrations
         file_lock = None
@@ -156,12 +186,12 @@ class Journal:
                 check_sqlite_file(location.path, write=True)
                 prepare_sqlite_file(location.path)
                 file_lock = FileLock.acquire(location.path, lock_as)
-            engine, applied = await connect(location, read_only=read_only, migrations=steps)
+            engine, applied = await connect(location, read_only=read_only, migrations=steps, venue=venue)
         except Exception as exc:
             if file_lock is not None:
                 file_lock.release()
             raise translate(exc, location) from None
-        journal = cls(engine, location=location, read_only=read_only)
+        journal = cls(engine, location=location, read_only=read_only, venue=venue, instrument=instrument)
         journal._file_lock = file_lock
         try:
             if lock_as is not None and location.path is None and not location.is_sqlite:
@@ -280,9 +310,9 @@ class Journal:
             return int(value)
 
     async def record_adoption(self, **fields: Any) -> None:
-        """Record one ``--adopt`` start (the columns of ``schema.adoptions`` but ``id``)."""
+        """Record one ``--adopt`` start (the columns of ``schema.adoptions`` but ``id``; ``venue`` optional)."""
         async with self._tx() as conn:
-            await conn.execute(insert(js.adoptions).values(**fields))
+            await conn.execute(insert(js.adoptions).values(**({"venue": self.venue} | fields)))
 
     async def adoptions(self) -> list[AdoptionRecord]:
         """Return the recorded ``--adopt`` starts, oldest first."""
@@ -291,14 +321,15 @@ class Journal:
         return [AdoptionRecord(**row) for row in rows]
 
     # -- orders and fills ------------------------------------------------------------------------
-    async def record_intent(self, order: Order, run_id: int, bot_id: str) -> None:
-        """Write the intent of ``order`` before it is sent; committed and durable when this returns.
+    async def record_intent(self, order: Order, run_id: int, bot_id: str, venue: str | None = None) -> None:
+        """Write the intent of ``order`` on ``venue`` (``None``: the journal's) before it is sent; committed and
+        durable when this returns.
 
         Raises:
             OperationalError: the client order id is already journaled (it must never be sent twice)
                 or ``run_id`` is unknown.
         """
-        row = js.order_to_row(order) | {"run_id": run_id, "bot_id": bot_id}
+        row = js.order_to_row(order) | {"run_id": run_id, "bot_id": bot_id, "venue": venue or self.venue}
         try:
             async with self._write_lock:
                 if self._intents is not None:
@@ -315,63 +346,74 @@ class Journal:
             raise OperationalError(f"could not record the intent of {order.client_order_id}: {problem}") from exc
         _log.debug("journal_intent_recorded", client_order_id=order.client_order_id, run_id=run_id)
 
-    async def record_order(self, order: Order) -> None:
-        """Store the current state of ``order``; insert it when missing (an adopted order).
+    async def record_order(self, order: Order, venue: str | None = None) -> None:
+        """Store the current state of ``order``; insert it on ``venue`` (``None``: the journal's) when missing
+        (an adopted order).
 
         A snapshot older than the stored one (smaller ``updated_ms``) is ignored, so a stale queued write
         cannot undo a newer one.
         """
         async with self._tx() as conn:
-            await self._upsert_order(conn, js.order_to_row(order))
+            await self._upsert_order(conn, js.order_to_row(order) | {"venue": venue or self.venue})
 
-    async def record_fill(self, fill: Fill, recorded_ms: int) -> bool:
-        """Insert ``fill`` unless its ``(trade_id, symbol)`` is already journaled; return True if new."""
+    async def record_fill(self, fill: Fill, recorded_ms: int, venue: str | None = None) -> bool:
+        """Insert ``fill`` on ``venue`` (``None``: the journal's) unless its ``(venue, symbol, trade_id)`` is
+        already journaled; return True if new."""
+        row = js.fill_to_row(fill, recorded_ms, venue or self.venue)
         async with self._tx() as conn:
-            result = await conn.execute(
-                js.insert_ignore(conn.dialect.name, js.fills).values(**js.fill_to_row(fill, recorded_ms))
-            )
+            result = await conn.execute(js.insert_ignore(conn.dialect.name, js.fills).values(**row))
             return bool(result.rowcount == 1)
 
-    async def has_fill(self, trade_id: str, symbol: str) -> bool:
-        """Return True if the fill ``(trade_id, symbol)`` is journaled."""
-        stmt = select(js.fills.c.id).where(js.fills.c.trade_id == trade_id, js.fills.c.symbol == symbol).limit(1)
+    async def has_fill(self, trade_id: str, symbol: str, venue: str | None = None) -> bool:
+        """Return True if the fill ``(trade_id, symbol)`` is journaled (on ``venue``; ``None``: on any)."""
+        stmt = select(js.fills.c.id).where(js.fills.c.trade_id == trade_id, js.fills.c.symbol == symbol)
+        if venue is not None:
+            stmt = stmt.where(js.fills.c.venue == venue)
         async with self._read() as conn:
-            return (await conn.execute(stmt)).first() is not None
+            return (await conn.execute(stmt.limit(1))).first() is not None
 
-    async def last_fill_ms(self, symbol: str) -> int | None:
-        """Return the exchange time (epoch ms) of the latest journaled fill of ``symbol``."""
+    async def last_fill_ms(self, symbol: str, venue: str | None = None) -> int | None:
+        """Return the exchange time (epoch ms) of the latest journaled fill of ``symbol`` (on ``venue``)."""
         stmt = select(func.max(js.fills.c.ts_ms)).where(js.fills.c.symbol == symbol)
+        if venue is not None:
+            stmt = stmt.where(js.fills.c.venue == venue)
         async with self._read() as conn:
             value = (await conn.execute(stmt)).scalar_one_or_none()
         return None if value is None else int(value)
 
-    async def position(self, symbol: str) -> Decimal:
-        """Return the signed sum of the journaled fills of ``symbol`` (buys +, sells −), in base currency."""
+    async def position(self, symbol: str, venue: str | None = None) -> Decimal:
+        """Return the signed sum of the journaled fills of ``symbol`` (on ``venue``; ``None``: every venue)
+        (buys +, sells −), in base currency."""
         stmt = select(js.fills.c.side, js.fills.c.quantity).where(js.fills.c.symbol == symbol)
+        if venue is not None:
+            stmt = stmt.where(js.fills.c.venue == venue)
         total = ZERO
         async with self._read() as conn:
             for side, quantity in await conn.execute(stmt):
                 total += quantity if side == OrderSide.BUY.value else -quantity
         return total
 
-    async def open_orders(self, bot_id: str | None = None, symbol: str | None = None) -> list[Order]:
+    async def open_orders(
+        self, bot_id: str | None = None, symbol: str | None = None, venue: str | None = None
+    ) -> list[Order]:
         """Return orders that may still be on the exchange (``OPEN_STATUSES``), oldest first."""
+        return [order for _, order in await self.open_orders_by_venue(bot_id, symbol, venue)]
+
+    async def open_orders_by_venue(
+        self, bot_id: str | None = None, symbol: str | None = None, venue: str | None = None
+    ) -> list[tuple[str, Order]]:
+        """Return ``(venue, order)`` of the orders that may still be on the exchange, oldest first."""
         stmt = select(js.orders).where(js.orders.c.status.in_(sorted(s.value for s in OPEN_STATUSES)))
-        if bot_id is not None:
-            stmt = stmt.where(js.orders.c.bot_id == bot_id)
-        if symbol is not None:
-            stmt = stmt.where(js.orders.c.symbol == symbol)
+        stmt = _where(stmt, js.orders, bot_id=bot_id, symbol=symbol, venue=venue)
         return await self._select_orders(stmt, None)
 
-    async def recent_closed_orders(self, bot_id: str, symbol: str, limit: int) -> list[Order]:
-        """Return the latest ``limit`` orders of ``bot_id`` on ``symbol`` that are over (filled, cancelled,
-        rejected, expired), oldest first: what a restart needs to settle a strategy snapshot older than them."""
-        stmt = select(js.orders).where(
-            js.orders.c.status.not_in(sorted(s.value for s in OPEN_STATUSES)),
-            js.orders.c.bot_id == bot_id,
-            js.orders.c.symbol == symbol,
-        )
-        return await self._select_orders(stmt, limit)
+    async def recent_closed_orders(self, bot_id: str, symbol: str, limit: int, venue: str | None = None) -> list[Order]:
+        """Return the latest ``limit`` orders of ``bot_id`` on ``symbol`` (and ``venue``, when given) that are over
+        (filled, cancelled, rejected, expired), oldest first: what a restart needs to settle a strategy
+        snapshot older than them."""
+        stmt = select(js.orders).where(js.orders.c.status.not_in(sorted(s.value for s in OPEN_STATUSES)))
+        stmt = _where(stmt, js.orders, bot_id=bot_id, symbol=symbol, venue=venue)
+        return [order for _, order in await self._select_orders(stmt, limit)]
 
     async def orders(
         self,
@@ -381,21 +423,35 @@ class Journal:
         since_ms: int | None = None,
         limit: int | None = None,
         bot_id: str | None = None,
+        venue: str | None = None,
     ) -> list[Order]:
-        """Return orders, oldest first.
+        """Return orders, oldest first (arguments as :meth:`orders_by_venue`)."""
+        found = await self.orders_by_venue(
+            symbol=symbol, status=status, since_ms=since_ms, limit=limit, bot_id=bot_id, venue=venue
+        )
+        return [order for _, order in found]
+
+    async def orders_by_venue(
+        self,
+        *,
+        symbol: str | None = None,
+        status: OrderStatus | Collection[OrderStatus] | None = None,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        bot_id: str | None = None,
+        venue: str | None = None,
+    ) -> list[tuple[str, Order]]:
+        """Return ``(venue, order)`` pairs, oldest first.
 
         Args:
             bot_id: only the orders of this bot.
+            venue: only the orders on this venue.
             symbol: only this market.
             status: one status or several.
             since_ms: only orders created at or after this epoch ms.
             limit: only the latest ``limit`` orders (still returned oldest first).
         """
-        stmt = select(js.orders)
-        if bot_id is not None:
-            stmt = stmt.where(js.orders.c.bot_id == bot_id)
-        if symbol is not None:
-            stmt = stmt.where(js.orders.c.symbol == symbol)
+        stmt = _where(select(js.orders), js.orders, bot_id=bot_id, symbol=symbol, venue=venue)
         if status is not None:
             statuses = [status] if isinstance(status, OrderStatus) else list(status)
             stmt = stmt.where(js.orders.c.status.in_([s.value for s in statuses]))
@@ -411,11 +467,29 @@ class Journal:
         client_order_id: str | None = None,
         limit: int | None = None,
         bot_id: str | None = None,
+        venue: str | None = None,
     ) -> list[Fill]:
-        """Return fills in exchange-time order.
+        """Return fills in exchange-time order (arguments as :meth:`fills_by_venue`)."""
+        found = await self.fills_by_venue(
+            symbol=symbol, since_ms=since_ms, client_order_id=client_order_id, limit=limit, bot_id=bot_id, venue=venue
+        )
+        return [fill for _, fill in found]
+
+    async def fills_by_venue(
+        self,
+        *,
+        symbol: str | None = None,
+        since_ms: int | None = None,
+        client_order_id: str | None = None,
+        limit: int | None = None,
+        bot_id: str | None = None,
+        venue: str | None = None,
+    ) -> list[tuple[str, Fill]]:
+        """Return ``(venue, fill)`` pairs in exchange-time order.
 
         Args:
             bot_id: only the fills of this bot's orders (client ids ``<bot_id>-<seq>``).
+            venue: only the fills on this venue.
             symbol: only this market.
             since_ms: only fills with ``ts_ms`` at or after this epoch ms.
             client_order_id: only the fills of this order.
@@ -424,8 +498,7 @@ class Journal:
         stmt = select(js.fills)
         if bot_id is not None:
             stmt = stmt.where(js.fills.c.client_order_id.startswith(f"{bot_id}-", autoescape=True))
-        if symbol is not None:
-            stmt = stmt.where(js.fills.c.symbol == symbol)
+        stmt = _where(stmt, js.fills, symbol=symbol, venue=venue)
         if since_ms is not None:
             stmt = stmt.where(js.fills.c.ts_ms >= since_ms)
         if client_order_id is not None:
@@ -435,52 +508,71 @@ class Journal:
             stmt = stmt.limit(limit)
         async with self._read() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
-        return [js.fill_from_row(row) for row in reversed(rows)]
+        return [(row["venue"], js.fill_from_row(row)) for row in reversed(rows)]
 
     # -- strategy state and risk decisions -------------------------------------------------------
-    async def save_strategy_state(self, strategy: str, ts_ms: int, state: Mapping[str, Any]) -> None:
-        """Store ``state`` as the latest snapshot of ``strategy`` (the last 100 are kept as history).
+    async def save_strategy_state(
+        self, strategy: str, ts_ms: int, state: Mapping[str, Any], instrument: str | None = None
+    ) -> None:
+        """Store ``state`` as the latest snapshot of ``strategy`` on ``instrument`` (the last 100 are kept as
+        history).
+
+        Args:
+            instrument: the instance's ``venue:symbol``; ``None``: the journal's instrument; ``""``
+                (``schema.BOT_WIDE``): state of the whole bot (the risk manager's).
 
         Raises:
             TypeError: a value is not JSON-serialisable (``Decimal`` and sets are accepted).
         """
+        key = self.instrument if instrument is None else instrument
+        venue = split_venue(key)[0] or self.venue
         text = js.encode_state(state)
         table, history = js.strategy_state, js.strategy_state_history
         async with self._tx() as conn:
             result = await conn.execute(
-                update(table).where(table.c.strategy == strategy).values(ts_ms=ts_ms, state=text)
+                update(table)
+                .where(table.c.strategy == strategy, table.c.instrument == key)
+                .values(ts_ms=ts_ms, state=text, venue=venue)
             )
             if result.rowcount == 0:
-                await conn.execute(insert(table).values(strategy=strategy, ts_ms=ts_ms, state=text))
-            await conn.execute(insert(history).values(strategy=strategy, ts_ms=ts_ms, state=text))
-            keep = (
-                select(history.c.id)
-                .where(history.c.strategy == strategy)
-                .order_by(history.c.id.desc())
-                .limit(_STATE_HISTORY_KEEP)
-            )
+                await conn.execute(
+                    insert(table).values(strategy=strategy, instrument=key, venue=venue, ts_ms=ts_ms, state=text)
+                )
             await conn.execute(
-                history.delete().where(history.c.strategy == strategy, history.c.id.not_in(keep.scalar_subquery()))
+                insert(history).values(strategy=strategy, instrument=key, venue=venue, ts_ms=ts_ms, state=text)
             )
+            mine = (history.c.strategy == strategy, history.c.instrument == key)
+            keep = select(history.c.id).where(*mine).order_by(history.c.id.desc()).limit(_STATE_HISTORY_KEEP)
+            await conn.execute(history.delete().where(*mine, history.c.id.not_in(keep.scalar_subquery())))
 
-    async def load_strategy_state(self, strategy: str) -> dict[str, Any] | None:
-        """Return the latest snapshot of ``strategy``, or ``None`` if it never saved one."""
-        stmt = select(js.strategy_state.c.state).where(js.strategy_state.c.strategy == strategy)
+    async def load_strategy_state(self, strategy: str, instrument: str | None = None) -> dict[str, Any] | None:
+        """Return the latest snapshot of ``strategy`` on ``instrument``, or ``None`` if it never saved one.
+
+        ``instrument`` as in :meth:`save_strategy_state`. An instrument without its own snapshot gets the
+        strategy's bot-wide one (``schema.BOT_WIDE``) if there is one: a snapshot migrated from a journal
+        that did not record its instrument (``upgrade``), or saved by code that named none.
+        """
+        key = self.instrument if instrument is None else instrument
+        table = js.strategy_state
+        stmt = select(table.c.instrument, table.c.state).where(
+            table.c.strategy == strategy, table.c.instrument.in_(sorted({key, js.BOT_WIDE}))
+        )
         async with self._read() as conn:
-            text = (await conn.execute(stmt)).scalar_one_or_none()
+            found: dict[str, str] = {key_: text_ for key_, text_ in await conn.execute(stmt)}
+        text = found.get(key, found.get(js.BOT_WIDE))
         return None if text is None else js.decode_state(text)
 
     async def record_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
         """Record one risk decision (a denial, or any decision worth keeping); fields as ``RiskDecisionFields``."""
         async with self._tx() as conn:
-            await conn.execute(insert(js.risk_decisions).values(**risk_row(decision)))
+            await conn.execute(insert(js.risk_decisions).values(**risk_row(decision, self.venue)))
 
     async def risk_decisions(
-        self, *, since_ms: int | None = None, limit: int | None = None
+        self, *, since_ms: int | None = None, limit: int | None = None, venue: str | None = None
     ) -> list[RiskDecisionRecord]:
-        """Return risk decisions oldest first (``limit``: only the latest ones)."""
+        """Return risk decisions oldest first (``limit``: only the latest ones; ``venue``: only on it)."""
         table = js.risk_decisions
-        stmt = select(table).order_by(table.c.id.desc())
+        stmt = _where(select(table).order_by(table.c.id.desc()), table, venue=venue)
         if since_ms is not None:
             stmt = stmt.where(table.c.ts_ms >= since_ms)
         if limit is not None:
@@ -490,13 +582,13 @@ class Journal:
         return [RiskDecisionRecord(**(dict(row) | {"side": OrderSide(row["side"])})) for row in reversed(rows)]
 
     # -- internals -------------------------------------------------------------------------------
-    async def _select_orders(self, stmt: Select[Any], limit: int | None) -> list[Order]:
+    async def _select_orders(self, stmt: Select[Any], limit: int | None) -> list[tuple[str, Order]]:
         stmt = stmt.order_by(js.orders.c.created_ms.desc(), js.orders.c.client_order_id.desc())
         if limit is not None:
             stmt = stmt.limit(limit)
         async with self._read() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
-        return [js.order_from_row(row) for row in reversed(rows)]
+        return [(row["venue"], js.order_from_row(row)) for row in reversed(rows)]
 
     async def _upsert_order(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
         table = js.orders
@@ -527,3 +619,11 @@ class Journal:
                 await conn.execute(js.insert_ignore(conn.dialect.name, js.fills), fill_rows)
             if risk_rows:
                 await conn.execute(insert(js.risk_decisions), risk_rows)
+
+
+def _where(stmt: Select[Any], table: Any, **equal: str | None) -> Select[Any]:
+    """Add ``column == value`` to ``stmt`` for every given (not ``None``) value."""
+    for name, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(table.c[name] == value)
+    return stmt

@@ -67,17 +67,22 @@ class JournalWriter:
         """Return the number of queued rows not yet committed."""
         return len(self._pending)
 
-    def submit_order_update(self, order: Order) -> None:
-        """Queue a snapshot of ``order`` (taken now; later changes to the object are not included)."""
-        self._enqueue("order", js.order_to_row(order))
+    def submit_order_update(self, order: Order, venue: str | None = None) -> None:
+        """Queue a snapshot of ``order`` (taken now; later changes to the object are not included).
 
-    def submit_fill(self, fill: Fill) -> None:
-        """Queue ``fill``; a fill already journaled under its ``(trade_id, symbol)`` is skipped."""
-        self._enqueue("fill", js.fill_to_row(fill, self._clock.now_ms()))
+        ``venue``: the order's venue (``None``: the journal's venue); it is written when the order is new
+        to the journal (an order's venue never changes).
+        """
+        self._enqueue("order", js.order_to_row(order) | {"venue": venue or self._journal.venue})
+
+    def submit_fill(self, fill: Fill, venue: str | None = None) -> None:
+        """Queue ``fill`` on ``venue`` (``None``: the journal's); one already journaled under its
+        ``(venue, symbol, trade_id)`` is skipped."""
+        self._enqueue("fill", js.fill_to_row(fill, self._clock.now_ms(), venue or self._journal.venue))
 
     def submit_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
         """Queue a risk decision (same fields as :meth:`Journal.record_risk_decision`)."""
-        self._enqueue("risk", risk_row(decision))
+        self._enqueue("risk", risk_row(decision, self._journal.venue))
 
     async def run(self) -> None:
         """Write queued rows until cancelled.
