@@ -1,4 +1,4 @@
-"""Journal commands: ``runbot.py orders``, ``runbot.py trades`` and ``runbot.py status``.
+"""Journal commands: ``runbot.py orders``, ``trades``, ``status`` and ``migrate-journal``.
 
 They read the bot's journal (``--db URL`` or a SQLite file path; else the config's
 ``persistence.db_url``, default ``<bot.data_dir>/journal.db``) and never talk to an exchange. The
@@ -6,7 +6,13 @@ journal is opened read-only (``Journal.open(read_only=True)``): nothing is creat
 and a missing, empty or foreign file exits 2 with a one-line message naming the path. They take no lock,
 so they work while the bot runs. Tables are plain aligned text; ``--json`` prints one JSON value on
 stdout (money as exact decimal strings, times as epoch ms plus ISO-8601 UTC). ``trades --csv FILE``
-exports the fills as a trade log.
+exports the fills as a trade log. Every row names its venue; ``--venue NAME`` and ``--symbol SYMBOL``
+(or ``--symbol VENUE:SYMBOL``) narrow what is shown, as ``--bot`` does. ``status`` shows one position per
+instrument (``venue:symbol``), built from that instrument's fills.
+
+A journal of an older schema is refused by the readers (exit 2, naming the fix): ``migrate-journal``
+brings it to the current schema (the bot also does at its start), with the venue of ``--config``'s bot
+or ``--venue``.
 
 Only typer is imported at module level: ``--help`` stays fast and never imports the runtime.
 """
@@ -40,11 +46,12 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["TRADE_LOG_COLUMNS", "orders_command", "status_command", "trades_command"]
+__all__ = ["TRADE_LOG_COLUMNS", "migrate_journal_command", "orders_command", "status_command", "trades_command"]
 
 
 TRADE_LOG_COLUMNS = (
     "time",
+    "venue",
     "symbol",
     "side",
     "quantity",
@@ -60,7 +67,12 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="JSON config
 DbOption = Annotated[
     str | None, typer.Option("--db", help="journal URL (sqlite+aiosqlite:///..., postgresql+asyncpg://...) or file")
 ]
-SymbolOption = Annotated[str | None, typer.Option("--symbol", help="only this market, e.g. BTC/USDT")]
+SymbolOption = Annotated[
+    str | None, typer.Option("--symbol", help="only this market, e.g. BTC/USDT, or one instrument, binance:BTC/USDT")
+]
+VenueOption = Annotated[
+    str | None, typer.Option("--venue", help="only this venue (a venues key, or the exchange name, e.g. binance)")
+]
 BotOption = Annotated[
     str | None, typer.Option("--bot", help="only this bot id's runs, orders and fills (a journal several bots share)")
 ]
@@ -162,6 +174,21 @@ def _parse_bot(bot: str | None) -> str | None:
         raise fail(f"--bot: {exc}") from None
 
 
+def _parse_instrument(symbol: str | None, venue: str | None) -> tuple[str | None, str | None]:
+    """Return the ``(venue, symbol)`` filters of ``--venue`` and ``--symbol`` (which may be ``VENUE:SYMBOL``)."""
+    from trading_bot.domain.instrument import VENUE_NAME_PATTERN
+    from trading_bot.domain.instrument import split_venue
+
+    if venue is not None and not VENUE_NAME_PATTERN.fullmatch(venue):
+        raise fail(f"--venue: {venue!r} is not a venue name (lower-case letters, digits and _, e.g. binance)")
+    if symbol is None:
+        return venue, None
+    named, bare = split_venue(symbol)
+    if named is not None and venue is not None and named != venue:
+        raise fail(f"--symbol {symbol} names venue {named!r} but --venue is {venue!r}; give one of them")
+    return named or venue, bare
+
+
 def _parse_status(status: str | None) -> list[OrderStatus] | None:
     """Return the statuses of ``--status`` (comma-separated; ``open`` = every status that may still fill)."""
     if status is None:
@@ -211,11 +238,13 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
-def _order_json(order: Order) -> dict[str, Any]:
+def _order_json(venue: str, order: Order) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
         "exchange_order_id": order.exchange_order_id,
+        "venue": venue,
         "symbol": order.symbol,
+        "instrument": f"{venue}:{order.symbol}",
         "side": order.side.value,
         "type": order.order_type.value,
         "quantity": str(order.quantity),
@@ -233,14 +262,26 @@ def _order_json(order: Order) -> dict[str, Any]:
     }
 
 
-_ORDER_HEADERS = ("created", "client_order_id", "symbol", "side", "type", "quantity", "price", "status", "filled")
+_ORDER_HEADERS = (
+    "created",
+    "client_order_id",
+    "venue",
+    "symbol",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "status",
+    "filled",
+)
 _ORDER_HEADERS_TAIL = ("avg_price", "fees", "tag")
 
 
-def _order_row(order: Order) -> list[str]:
+def _order_row(venue: str, order: Order) -> list[str]:
     return [
         _iso(order.created_ms),
         order.client_order_id,
+        venue,
         order.symbol,
         order.side.value,
         order.order_type.value,
@@ -254,9 +295,10 @@ def _order_row(order: Order) -> list[str]:
     ]
 
 
-def _fill_record(fill: Fill) -> dict[str, Any]:
+def _fill_record(venue: str, fill: Fill) -> dict[str, Any]:
     return {
         "time": _iso(fill.ts_ms),
+        "venue": venue,
         "symbol": fill.symbol,
         "side": fill.side.value,
         "quantity": str(fill.quantity),
@@ -268,8 +310,8 @@ def _fill_record(fill: Fill) -> dict[str, Any]:
     }
 
 
-def _orders_table(orders: Sequence[Order]) -> str:
-    return _table((*_ORDER_HEADERS, *_ORDER_HEADERS_TAIL), [_order_row(o) for o in orders])
+def _orders_table(orders: Sequence[tuple[str, Order]]) -> str:
+    return _table((*_ORDER_HEADERS, *_ORDER_HEADERS_TAIL), [_order_row(v, o) for v, o in orders])
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -285,18 +327,22 @@ def orders_command(
     limit: LimitOption = None,
     json_output: JsonOption = False,
     bot: BotOption = None,
+    venue: VenueOption = None,
 ) -> None:
     """Print the journal's orders as a table, or as a JSON list with ``--json``."""
     statuses = _parse_status(status)
     since_ms = _parse_since(since)
     bot_id = _parse_bot(bot)
+    venue, symbol = _parse_instrument(symbol, venue)
 
-    async def query(journal: Journal) -> list[Order]:
-        return await journal.orders(symbol=symbol, status=statuses, since_ms=since_ms, limit=limit, bot_id=bot_id)
+    async def query(journal: Journal) -> list[tuple[str, Order]]:
+        return await journal.orders_by_venue(
+            symbol=symbol, status=statuses, since_ms=since_ms, limit=limit, bot_id=bot_id, venue=venue
+        )
 
     _, orders = _with_journal(config, db, query)
     if json_output:
-        _print_json([_order_json(o) for o in orders])
+        _print_json([_order_json(v, o) for v, o in orders])
     elif orders:
         typer.echo(_orders_table(orders))
     else:
@@ -314,20 +360,22 @@ def trades_command(
     json_output: JsonOption = False,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="write the fills to this CSV file")] = None,
     bot: BotOption = None,
+    venue: VenueOption = None,
 ) -> None:
     """Print the journal's fills as a table or JSON; with ``--csv FILE`` also write them as CSV."""
     since_ms = _parse_since(since)
     bot_id = _parse_bot(bot)
+    venue, symbol = _parse_instrument(symbol, venue)
     if csv_path is not None:
         _check_csv_path(csv_path)
 
-    async def query(journal: Journal) -> list[Fill]:
-        return await journal.fills(
-            symbol=symbol, since_ms=since_ms, client_order_id=order, limit=limit, bot_id=bot_id
+    async def query(journal: Journal) -> list[tuple[str, Fill]]:
+        return await journal.fills_by_venue(
+            symbol=symbol, since_ms=since_ms, client_order_id=order, limit=limit, bot_id=bot_id, venue=venue
         )
 
     _, fills = _with_journal(config, db, query)
-    records = [_fill_record(f) for f in fills]
+    records = [_fill_record(v, f) for v, f in fills]
     if csv_path is not None:
         _write_csv(csv_path, records)
     if json_output:
@@ -383,29 +431,36 @@ def _write_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
         raise fail(f"--csv: cannot write {path}: {exc.strerror or exc}", EXIT_FAILURE) from None
 
 
-@app.command("status", help="Show the last run, the open orders, positions and PnL from the journal.")
+@app.command("status", help="Show the last run, the open orders, and each instrument's position and PnL.")
 def status_command(
-    config: ConfigOption = None, db: DbOption = None, json_output: JsonOption = False, bot: BotOption = None
+    config: ConfigOption = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+    bot: BotOption = None,
+    symbol: SymbolOption = None,
+    venue: VenueOption = None,
 ) -> None:
-    """Print the bot's state as the journal records it (no exchange is asked); ``--bot`` narrows it to one bot."""
+    """Print the bot's state as the journal records it (no exchange is asked): one position per instrument
+    (``venue:symbol``); ``--bot``, ``--venue`` and ``--symbol`` narrow it."""
     bot_id = _parse_bot(bot)
+    venue, symbol = _parse_instrument(symbol, venue)
 
     async def query(journal: Journal) -> dict[str, Any]:
         run = await journal.last_run(bot_id)
         return {
             "last_run": None if run is None else _run_json(run),
-            "open_orders": await journal.open_orders(bot_id=bot_id),
-            "positions": _positions(await journal.fills(bot_id=bot_id)),
+            "open_orders": await journal.open_orders_by_venue(bot_id=bot_id, symbol=symbol, venue=venue),
+            "positions": _positions(await journal.fills_by_venue(bot_id=bot_id, symbol=symbol, venue=venue)),
         }
 
     shown, state = _with_journal(config, db, query)
-    open_orders: list[Order] = state["open_orders"]
+    open_orders: list[tuple[str, Order]] = state["open_orders"]
     if json_output:
         _print_json(
             {
                 "journal": shown,
                 "last_run": state["last_run"],
-                "open_orders": [_order_json(o) for o in open_orders],
+                "open_orders": [_order_json(v, o) for v, o in open_orders],
                 "positions": state["positions"],
             }
         )
@@ -420,10 +475,65 @@ def status_command(
         typer.echo("positions    none (no fills)")
         return
     typer.echo("positions")
-    headers = ("symbol", "quantity", "avg_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
-    keys = ("symbol", "quantity", "average_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
+    headers = ("instrument", "quantity", "avg_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
+    keys = ("instrument", "quantity", "average_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
     rows = [[str(p[key]) for key in keys] for p in positions]
     typer.echo(_indent(_table(headers, rows)))
+
+
+@app.command(
+    "migrate-journal", help="Bring a journal of an older schema up to date, keeping every row (the bot does at start)."
+)
+def migrate_journal_command(config: ConfigOption = None, db: DbOption = None, venue: VenueOption = None) -> None:
+    """Migrate the journal (``--db``, else ``--config``'s) to the current schema; print what was done.
+
+    The rows of a journal older than venues get ``--venue``, else the venue of ``--config``'s bot (what the
+    bot would give them at its start). The bot's lock is taken: a running bot is never migrated under.
+    Exit 2 when there is nothing to name the venue by, the journal is another bot's or not a journal.
+    """
+    import asyncio
+
+    from trading_bot.errors import ConfigError
+    from trading_bot.errors import TradingBotError
+    from trading_bot.log import configure_logging
+    from trading_bot.runtime.journal.store import Journal
+
+    configure_logging("warning", "console")
+    venue, _ = _parse_instrument(None, venue)
+    bot_id = "migrate_journal"
+    if config is not None:
+        from trading_bot.config import load_config
+        from trading_bot.runtime.builder import journal_venue
+
+        try:
+            cfg, _ = load_config(config).select_venue()
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
+        venue = venue or journal_venue(cfg)
+        bot_id = cfg.bot.bot_id
+    elif db is None:
+        raise fail("migrate-journal: give --config FILE (the bot's config), or --db URL with --venue NAME")
+    url = _db_url(config, db)
+
+    async def run() -> tuple[str, list[int], int, int]:
+        journal = await Journal.open(url, lock_as=bot_id, venue=venue)
+        try:
+            orders, fills = await journal.orders(), await journal.fills()
+            return journal.location.shown, journal.migrated, len(orders), len(fills)
+        finally:
+            await journal.close()
+
+    try:
+        shown, applied, orders, fills = asyncio.run(run())
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except TradingBotError as exc:
+        raise fail(str(exc), EXIT_FAILURE) from None
+    if not applied:
+        typer.echo(f"journal {shown} is up to date ({orders} orders, {fills} fills)")
+        return
+    steps = ", ".join(str(v) for v in applied)
+    typer.echo(f"journal {shown}: applied schema version {steps} (venue {venue}); {orders} orders, {fills} fills")
 
 
 def _indent(text: str) -> str:
@@ -453,8 +563,8 @@ def _describe_run(run: dict[str, Any] | None) -> str:
     return f"{head}, stopped {run['stopped']} (exit {run['exit_code']}: {run['exit_reason']})"
 
 
-def _positions(fills: Sequence[Fill]) -> list[dict[str, Any]]:
-    """Return one position per symbol, built from its fills in order (``trading_bot.domain.Position``).
+def _positions(fills: Sequence[tuple[str, Fill]]) -> list[dict[str, Any]]:
+    """Return one position per instrument (venue, symbol), built from its fills in order (``Position``).
 
     The average entry and the realized PnL come from an average-cost division (``Position.apply``), so
     they carry up to 28 significant digits (``0.09782000000000000000000004``). They are shown rounded to
@@ -463,22 +573,25 @@ def _positions(fills: Sequence[Fill]) -> list[dict[str, Any]]:
     """
     from trading_bot.domain import Position
 
-    positions: dict[str, Position] = {}
-    places: dict[str, int] = {}
-    for fill in fills:
-        position = positions.get(fill.symbol)
+    positions: dict[tuple[str, str], Position] = {}
+    places: dict[tuple[str, str], int] = {}
+    for venue, fill in fills:
+        key = (venue, fill.symbol)
+        position = positions.get(key)
         if position is None:
             quote = fill.symbol.partition("/")[2].partition(":")[0]
-            position = positions[fill.symbol] = Position(symbol=fill.symbol, quote_currency=quote)
+            position = positions[key] = Position(symbol=fill.symbol, quote_currency=quote)
         position.apply(fill)
-        places[fill.symbol] = max(places.get(fill.symbol, 0), _places(fill.price) + _places(fill.quantity))
+        places[key] = max(places.get(key, 0), _places(fill.price) + _places(fill.quantity))
     rows = []
-    for p in sorted(positions.values(), key=lambda p: p.symbol):
-        digits = places[p.symbol]
+    for (venue, symbol), p in sorted(positions.items()):
+        digits = places[(venue, symbol)]
         realized = _rounded(p.realized_pnl, digits)
         rows.append(
             {
-                "symbol": p.symbol,
+                "instrument": f"{venue}:{symbol}",
+                "venue": venue,
+                "symbol": symbol,
                 "quantity": _plain(p.quantity),
                 "average_entry": _plain(_rounded(p.average_price, digits)),
                 "realized_pnl": _plain(realized),

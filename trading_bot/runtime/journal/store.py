@@ -143,6 +143,8 @@ class Journal:
         self._write_lock = asyncio.Lock()
         self.location = location or locate(engine.url.render_as_string(hide_password=False))
         self.read_only = read_only
+        self.migrated: list[int] = []
+        """The schema versions :meth:`open` applied (empty: the journal was up to date)."""
         self._file_lock: FileLock | None = None
         self._pg_lock: tuple[AsyncConnection, str] | None = None
 
@@ -192,6 +194,7 @@ class Journal:
                 file_lock.release()
             raise translate(exc, location) from None
         journal = cls(engine, location=location, read_only=read_only, venue=venue, instrument=instrument)
+        journal.migrated = applied
         journal._file_lock = file_lock
         try:
             if lock_as is not None and location.path is None and not location.is_sqlite:

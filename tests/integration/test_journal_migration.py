@@ -1,0 +1,264 @@
+"""Journal v2: a v1 journal written by the v1 code (``tests/fixtures/v1_journal.db``) migrates losing nothing.
+
+The fixture was made by commit 6e0d1fb's grid bot on the emulator (``tests/fixtures/make_v1_journal.py``);
+``v1_journal_expected.json`` is what that code's ``status``/``orders``/``trades --json`` printed for it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ROOT
+from tests.integration.conftest import run_cli
+from trading_bot.errors import ConfigError
+from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal.rows import decode_state
+from trading_bot.runtime.journal.store import Journal
+
+FIXTURES = ROOT / "tests" / "fixtures"
+V1_DB = FIXTURES / "v1_journal.db"
+EXPECTED = json.loads((FIXTURES / "v1_journal_expected.json").read_text())
+V1_TABLES = (
+    "runs",
+    "orders",
+    "fills",
+    "strategy_state",
+    "strategy_state_history",
+    "risk_decisions",
+    "sequences",
+    "adoptions",
+)
+NEW_KEYS = {"venue", "instrument"}
+
+
+@pytest.fixture
+def v1_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "journal.db"
+    shutil.copyfile(V1_DB, path)
+    return path
+
+
+def _url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _dump(path: Path, columns_of: dict[str, list[str]] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the v1 tables, projected on the v1 columns (``columns_of``; default: the file's own)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        dump = {}
+        for table in V1_TABLES:
+            columns = (columns_of or {}).get(table) or [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            query = f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 (the test's own table names)
+            dump[table] = sorted(conn.execute(query).fetchall(), key=repr)
+    return dump
+
+
+def _columns(path: Path) -> dict[str, list[str]]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in V1_TABLES}
+
+
+def _version(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+
+def _without_new_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_new_keys(v) for k, v in value.items() if k not in NEW_KEYS}
+    if isinstance(value, list):
+        return [_without_new_keys(v) for v in value]
+    return value
+
+
+def test_v1_fixture_is_a_real_v1_journal_with_orders_fills_and_a_grid_snapshot() -> None:
+    """Guards the fixture itself: schema version 2 (journal v1), no venue column, something to migrate."""
+    assert _version(V1_DB) == 2
+    assert "venue" not in _columns(V1_DB)["fills"]
+    dump = _dump(V1_DB)
+    assert len(dump["orders"]) == len(EXPECTED["orders"]) > 0
+    assert len(dump["fills"]) == len(EXPECTED["trades"]) > 0
+    assert [row[0] for row in dump["strategy_state"]] == ["grid"]
+
+
+def test_migrated_v1_journal_shows_the_same_orders_fills_and_position_in_status_orders_and_trades(
+    v1_copy: Path,
+) -> None:
+    """Rule: a v1 journal migrates to v2 and status shows the same orders, fills and position as before."""
+    migrated = run_cli("migrate-journal", "--db", str(v1_copy), "--venue", "binance")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied schema version 3 (venue binance)" in migrated.stdout
+    outputs = {}
+    for command in ("status", "orders", "trades"):
+        done = run_cli(command, "--db", str(v1_copy), "--json")
+        assert done.returncode == 0, done.stderr
+        outputs[command] = json.loads(done.stdout)
+    status = outputs["status"]
+    status.pop("journal")
+    assert _without_new_keys(status) == EXPECTED["status"]
+    assert _without_new_keys(outputs["orders"]) == EXPECTED["orders"]
+    assert _without_new_keys(outputs["trades"]) == EXPECTED["trades"]
+    assert [p["instrument"] for p in status["positions"]] == ["binance:BTC/USDT"]
+    assert {o["venue"] for o in outputs["orders"]} == {"binance"}
+    assert {f["venue"] for f in outputs["trades"]} == {"binance"}
+
+
+@pytest.mark.asyncio
+async def test_migration_keeps_every_v1_row_column_for_column_and_gives_each_the_bots_venue(v1_copy: Path) -> None:
+    """Rule: losing nothing: every row of every v1 table is in v2 with the same values, plus its venue."""
+    before = _dump(v1_copy)
+    v1_columns = _columns(v1_copy)
+    journal = await Journal.open(_url(v1_copy), lock_as="v1fix", venue="binance", instrument="binance:BTC/USDT")
+    try:
+        assert journal.migrated == [3]
+        state = await journal.load_strategy_state("grid")
+    finally:
+        await journal.close()
+    assert _version(v1_copy) == js.SCHEMA_VERSION
+    assert _dump(v1_copy, v1_columns) == before
+    with sqlite3.connect(v1_copy) as conn:
+        for table in ("orders", "fills", "strategy_state", "strategy_state_history", "risk_decisions", "adoptions"):
+            venues = {row[0] for row in conn.execute(f"SELECT DISTINCT venue FROM {table}")}  # noqa: S608
+            assert venues <= {"binance"}, table
+        keys = conn.execute("SELECT strategy, instrument FROM strategy_state").fetchall()
+    assert keys == [("grid", "binance:BTC/USDT")]  # the file's one symbol: the snapshot's instance
+    assert state == decode_state(next(row[2] for row in before["strategy_state"]))
+
+
+@pytest.mark.asyncio
+async def test_migration_is_idempotent_a_second_open_changes_nothing(v1_copy: Path) -> None:
+    """Rule: migrating twice (a second process, a restart) applies nothing the second time."""
+    for expected in ([3], []):
+        journal = await Journal.open(_url(v1_copy), venue="binance")
+        try:
+            assert journal.migrated == expected
+        finally:
+            await journal.close()
+        if expected:
+            after_first = _dump(v1_copy)
+    assert _dump(v1_copy) == after_first
+
+
+@pytest.mark.asyncio
+async def test_a_v1_journal_with_rows_is_not_migrated_without_a_venue_and_stays_v1(v1_copy: Path) -> None:
+    """Rule: v1 rows never get a made-up venue: without one the open fails (exit 2) and the file is untouched."""
+    before = _dump(v1_copy)
+    with pytest.raises(ConfigError, match="predates venues"):
+        await Journal.open(_url(v1_copy))
+    assert _version(v1_copy) == 2
+    assert _dump(v1_copy) == before
+
+
+def test_readers_refuse_a_v1_journal_naming_the_migration(v1_copy: Path) -> None:
+    """Rule: a reader never migrates; it exits 2 with one line naming migrate-journal."""
+    done = run_cli("status", "--db", str(v1_copy))
+    assert done.returncode == 2
+    assert "migrate-journal" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert _version(v1_copy) == 2
+
+
+_CRASHING_MIGRATION = """
+import asyncio, os, signal, sys
+sys.path.insert(0, {root!r})
+from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal.store import Journal
+
+def upgrade_then_die(conn):
+    js.upgrade_v3(conn)  # every table rebuilt, not yet committed
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(Journal.open({url!r}, venue="binance", migrations=[*js.MIGRATIONS[:2], upgrade_then_die]))
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_process_killed_mid_migration_leaves_the_v1_file_intact_and_the_next_open_migrates_it(
+    v1_copy: Path,
+) -> None:
+    """Rule: a crash mid-migration must not corrupt the file: SIGKILL after the rebuild, before the commit."""
+    before = _dump(v1_copy)
+    script = _CRASHING_MIGRATION.format(root=str(ROOT), url=_url(v1_copy))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == -9, done.stderr
+    with sqlite3.connect(v1_copy) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert _version(v1_copy) == 2
+    assert _dump(v1_copy) == before
+    journal = await Journal.open(_url(v1_copy), venue="binance")
+    try:
+        assert journal.migrated == [3]
+        assert len(await journal.fills()) == len(before["fills"])
+    finally:
+        await journal.close()
+
+
+_SLOW_MIGRATION = """
+import asyncio, sys, time
+sys.path.insert(0, {root!r})
+from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal.store import Journal
+
+def upgrade_slowly(conn):
+    js.upgrade_v3(conn)
+    print("migrating", flush=True)  # holding the write lock, not yet committed
+    time.sleep(1.5)
+
+async def main():
+    journal = await Journal.open({url!r}, venue="binance", migrations=[*js.MIGRATIONS[:2], upgrade_slowly])
+    print("applied", journal.migrated, len(await journal.fills()), flush=True)
+    await journal.close()
+
+asyncio.run(main())
+"""
+
+_PLAIN_OPEN = """
+import asyncio, sys
+sys.path.insert(0, {root!r})
+from trading_bot.runtime.journal.store import Journal
+
+async def main():
+    journal = await Journal.open({url!r}, venue="binance")
+    print("applied", journal.migrated, len(await journal.fills()), flush=True)
+    await journal.close()
+
+asyncio.run(main())
+"""
+
+
+def _applied(out: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith("applied"))
+
+
+def test_a_second_process_opening_during_the_migration_waits_and_finds_the_schema_current(v1_copy: Path) -> None:
+    """Rule: two processes opening one v1 file at once migrate it once (BEGIN IMMEDIATE: the second waits)."""
+    fills = len(_dump(v1_copy)["fills"])
+    first = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_MIGRATION.format(root=str(ROOT), url=_url(v1_copy))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == "migrating"
+    second = subprocess.run(
+        [sys.executable, "-c", _PLAIN_OPEN.format(root=str(ROOT), url=_url(v1_copy))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert _applied(out) == f"applied [3] {fills}"
+    assert second.returncode == 0, second.stderr
+    assert _applied(second.stdout) == f"applied [] {fills}"
+    assert _version(v1_copy) == js.SCHEMA_VERSION
