@@ -93,7 +93,7 @@ def test_orders_lists_every_order_as_an_aligned_table(journal_path: Path, workdi
 
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split()[:3] == ["created", "client_order_id", "symbol"]
+    assert lines[0].split()[:4] == ["created", "client_order_id", "venue", "symbol"]
     assert [line.split()[1] for line in lines[1:]] == ["tb1-1", "tb1-2", "tb1-3", "tb1-4"]
     assert lines[1].index("tb1-1") == lines[0].index("client_order_id")  # columns line up
     assert "59000.5" in lines[3]
@@ -123,10 +123,11 @@ def test_trades_exports_fills_as_csv_trade_log_and_json(journal_path: Path, work
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [
-        "time", "symbol", "side", "quantity", "price", "fee", "fee_currency", "client_order_id", "trade_id",
+        "time", "venue", "symbol", "side", "quantity", "price", "fee", "fee_currency", "client_order_id", "trade_id",
     ]  # fmt: skip
     assert rows[0] == {
         "time": "2024-08-08T02:01:00.000Z",
+        "venue": "default",
         "symbol": "BTC/USDT",
         "side": "buy",
         "quantity": "0.02",
@@ -323,3 +324,86 @@ def test_bot_filter_refuses_an_impossible_bot_id_in_one_line_with_exit_2(journal
 
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: --bot: bot id 'no-dash' must be 1-20 characters of letters, digits and '_'"
+
+
+async def _fill_two_venue_journal(path: Path) -> None:
+    """BTC bought on ``spot`` and on ``alt`` under the same trade id, ETH resting on ``alt``."""
+    journal = await Journal.open(f"sqlite+aiosqlite:///{path}", venue="spot")
+    try:
+        run_id = await journal.start_run("tb1", "abc", T0)
+        spot = _order(1, BTC, OrderSide.BUY, "0.02", "60000", T0)
+        alt = _order(2, BTC, OrderSide.BUY, "0.05", "60100", T0 + 1)
+        eth = _order(3, ETH, OrderSide.BUY, "0.5", "2500", T0 + 2)
+        for order, venue in ((spot, "spot"), (alt, "alt"), (eth, "alt")):
+            await journal.record_intent(order, run_id, "tb1", venue)
+            order.transition(OrderStatus.SUBMITTED, order.created_ms)
+            order.transition(OrderStatus.ACCEPTED, order.created_ms + 5)
+            await journal.record_order(order, venue)
+        for order, venue in ((spot, "spot"), (alt, "alt")):
+            fill = _fill(order, "1", order.created_ms + 60_000)  # the same trade id on both venues
+            order.apply_fill(fill)
+            await journal.record_fill(fill, fill.ts_ms, venue)
+            await journal.record_order(order, venue)
+    finally:
+        await journal.close()
+
+
+@pytest.fixture(scope="module")
+def two_venue_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("journal2") / "journal.db"
+    asyncio.run(_fill_two_venue_journal(path))
+    return path
+
+
+def test_status_shows_every_instrument_with_its_own_position(two_venue_journal: Path, workdir: Path) -> None:
+    """Rule: status shows one position per venue:symbol, from that instrument's fills only."""
+    proc = run_cli("status", "--db", str(two_venue_journal), "--json", cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    positions = {p["instrument"]: Decimal(p["quantity"]) for p in status["positions"]}
+    assert positions == {"alt:BTC/USDT": Decimal("0.05"), "spot:BTC/USDT": Decimal("0.02")}
+    assert [(o["instrument"], o["client_order_id"]) for o in status["open_orders"]] == [("alt:ETH/USDT", "tb1-3")]
+    text = run_cli("status", "--db", str(two_venue_journal), cwd=workdir).stdout
+    assert "  alt:BTC/USDT  " in text
+    assert "  spot:BTC/USDT  " in text
+
+
+@pytest.mark.parametrize(
+    ("args", "instruments"),
+    [
+        (["--venue", "alt"], ["alt:BTC/USDT"]),
+        (["--symbol", "spot:BTC/USDT"], ["spot:BTC/USDT"]),
+        (["--symbol", "BTC/USDT"], ["alt:BTC/USDT", "spot:BTC/USDT"]),
+        (["--symbol", "BTC/USDT", "--venue", "spot"], ["spot:BTC/USDT"]),
+        (["--venue", "kraken"], []),
+    ],
+)
+def test_status_filters_by_venue_and_symbol(
+    two_venue_journal: Path, workdir: Path, args: list[str], instruments: list[str]
+) -> None:
+    """Rule: --venue and --symbol (or --symbol VENUE:SYMBOL) narrow status to those instruments."""
+    proc = run_cli("status", "--db", str(two_venue_journal), "--json", *args, cwd=workdir)
+
+    assert proc.returncode == 0, proc.stderr
+    assert [p["instrument"] for p in json.loads(proc.stdout)["positions"]] == instruments
+
+
+def test_orders_and_trades_filter_by_venue_and_name_it_on_every_row(two_venue_journal: Path, workdir: Path) -> None:
+    """Rule: orders/trades gain --venue and --symbol VENUE:SYMBOL; every row says its venue."""
+    orders = json.loads(run_cli("orders", "--db", str(two_venue_journal), "--venue", "alt", "--json").stdout)
+    assert [(o["venue"], o["client_order_id"]) for o in orders] == [("alt", "tb1-2"), ("alt", "tb1-3")]
+    trades = json.loads(run_cli("trades", "--db", str(two_venue_journal), "--symbol", "spot:BTC/USDT", "--json").stdout)
+    assert [(t["venue"], t["trade_id"], t["quantity"]) for t in trades] == [("spot", "1", "0.02")]
+    table = run_cli("trades", "--db", str(two_venue_journal), cwd=workdir).stdout.splitlines()
+    assert [line.split()[1] for line in table[1:]] == ["spot", "alt"]
+
+
+@pytest.mark.parametrize("args", [["--venue", "Not A Venue"], ["--symbol", "spot:BTC/USDT", "--venue", "alt"]])
+def test_bad_venue_filters_exit_2_with_one_line(two_venue_journal: Path, workdir: Path, args: list[str]) -> None:
+    """Rule: bad input is one line naming the option, exit 2."""
+    proc = run_cli("orders", "--db", str(two_venue_journal), *args, cwd=workdir)
+
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert "--venue" in line
