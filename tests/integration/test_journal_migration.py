@@ -7,6 +7,7 @@ The fixture was made by commit 6e0d1fb's grid bot on the emulator (``tests/fixtu
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -262,3 +263,55 @@ def test_a_second_process_opening_during_the_migration_waits_and_finds_the_schem
     assert second.returncode == 0, second.stderr
     assert _applied(second.stdout) == f"applied [] {fills}"
     assert _version(v1_copy) == js.SCHEMA_VERSION
+
+
+@pytest.mark.asyncio
+async def test_the_bot_started_on_a_v1_journal_migrates_it_with_its_venue_and_restores_the_grid_snapshot(
+    tmp_path: Path,
+) -> None:
+    """Rule: the migration runs when the bot opens a v1 file; its rows get the bot's venue, its snapshot comes back."""
+    import asyncio
+    import signal
+
+    from trading_bot.emulator import BinanceEmulator
+    from trading_bot.emulator import EmulatorConfig
+
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    shutil.copyfile(V1_DB, data_dir / "journal.db")
+    before = _dump(data_dir / "journal.db")
+    v1_columns = _columns(data_dir / "journal.db")
+    key, secret = "mig-key", "mig-secret"
+    async with BinanceEmulator(EmulatorConfig(api_key=key, api_secret=secret, walk_interval_s=0.02, seed=3)) as emu:
+        config = {
+            "bot": {"bot_id": "v1fix", "data_dir": str(data_dir), "heartbeat_s": 0.2, "shutdown_timeout_s": 10},
+            "exchange": {"name": "binance", "ccxt_options": emu.ccxt_options(), "request_timeout_s": 5},
+            "strategy": {"name": "grid", "params": {"quantity": "0.001", "take_profit": "0.005", "max_orders": 5}},
+            "risk": {"max_data_age_s": None, "max_orders_per_minute": None, "price_band_pct": None},
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADING_BOT__")}
+        env |= {"TRADING_BOT__EXCHANGE__API_KEY": key, "TRADING_BOT__EXCHANGE__SECRET": secret}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "runbot.py"), "--config", str(tmp_path / "config.json"), "--log-format",
+            "json", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while loop.time() < deadline and proc.returncode is None and not emu.orders():
+            await asyncio.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    logs = (out + err).decode()
+    assert proc.returncode == 0, logs[-3000:]
+    events = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    opened = next(e for e in events if e.get("event") == "journal_opened")
+    assert opened["migrated"] == [3]
+    restored = next(e for e in events if e.get("event") == "strategy_state_restored")
+    assert restored["instrument"] == "binance:BTC/USDT"
+    after = _dump(data_dir / "journal.db", v1_columns)
+    for table in ("orders", "fills", "strategy_state_history", "risk_decisions", "runs"):
+        assert set(before[table]) <= set(after[table]), table  # nothing lost; the new run added rows
+    with sqlite3.connect(data_dir / "journal.db") as conn:
+        assert {r[0] for r in conn.execute("SELECT DISTINCT venue FROM orders")} == {"binance"}
+        assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] > len(before["orders"])

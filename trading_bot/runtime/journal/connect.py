@@ -121,9 +121,18 @@ async def check_journal(db_url: str) -> str:
         return f"journal {location.path} is an empty file; the bot creates its tables at its first start"
     try:
         engine, _ = await connect(location, read_only=True, migrations=js.MIGRATIONS, older_ok=True)
-        await engine.dispose()
+        try:
+            async with engine.connect() as conn:
+                version = await conn.run_sync(js.current_version)
+        finally:
+            await engine.dispose()
     except Exception as exc:
         raise translate(exc, location) from None
+    if version < js.SCHEMA_VERSION:
+        return (
+            f"journal {location.path}: a readable journal, writable by this user, of schema version {version}: the "
+            f"bot migrates it to version {js.SCHEMA_VERSION} at its next start, keeping every row"
+        )
     return f"journal {location.path}: a readable journal, writable by this user"
 
 

@@ -1,5 +1,8 @@
 """The journal: runs, orders, fills, strategy state and risk decisions in a SQL database.
 
+(Over 500 lines: one class, the journal's one read/write surface; each method is one short query, and
+splitting them across modules would split the write lock and the error translation they share.)
+
 SQLAlchemy 2 async Core over any URL; the default is SQLite through aiosqlite at a file
 (``sqlite+aiosqlite:///path/journal.db``); ``postgresql+asyncpg://...`` works the same (the SQL is
 portable; only the PRAGMAs below are SQLite-specific). Money is stored as exact Decimal strings.
