@@ -178,3 +178,20 @@ async def test_a_v1_journal_with_rows_migrates_on_sqlite_and_postgresql_and_new_
         assert [d.venue for d in await journal.risk_decisions()] == ["spot"]
     finally:
         await journal.close()
+
+
+async def test_a_tool_opening_the_journal_without_an_instrument_reads_the_bots_one_snapshot(url: str) -> None:
+    """Rule: existing readers (``load_strategy_state(name)``) still find what a one-instrument bot saved."""
+    bot = await Journal.open(url, venue="spot", instrument="spot:BTC/USDT")
+    try:
+        await bot.save_strategy_state("grid", 1, {"n": 1})
+        await bot.save_strategy_state("grid", 2, {"n": 2})
+    finally:
+        await bot.close()
+    tool = await Journal.open(url)
+    try:
+        assert await tool.load_strategy_state("grid") == {"n": 2}
+        assert await tool.load_strategy_state("grid", "alt:BTC/USDT") is None
+        assert await tool.load_strategy_state("sma_cross") is None
+    finally:
+        await tool.close()

@@ -142,6 +142,7 @@ class Journal:
         self._engine = engine
         self.venue = venue or DEFAULT_VENUE
         self.instrument = js.BOT_WIDE if instrument is None else instrument
+        self._any_instrument = instrument is None
         self._intents = intents
         self._write_lock = asyncio.Lock()
         self.location = location or locate(engine.url.render_as_string(hide_password=False))
@@ -556,16 +557,21 @@ class Journal:
 
         ``instrument`` as in :meth:`save_strategy_state`. An instrument without its own snapshot gets the
         strategy's bot-wide one (``schema.BOT_WIDE``) if there is one: a snapshot migrated from a journal
-        that did not record its instrument (``upgrade``), or saved by code that named none.
+        that did not record its instrument (``upgrade``), or saved by code that named none. ``None`` on a
+        journal opened without an instrument (a tool reading a bot's journal) means the bot's one instance:
+        the bot-wide snapshot if there is one, else the most recently saved one of ``strategy``.
         """
         key = self.instrument if instrument is None else instrument
         table = js.strategy_state
-        stmt = select(table.c.instrument, table.c.state).where(
-            table.c.strategy == strategy, table.c.instrument.in_(sorted({key, js.BOT_WIDE}))
-        )
+        stmt = select(table.c.instrument, table.c.ts_ms, table.c.state).where(table.c.strategy == strategy)
+        if not (instrument is None and self._any_instrument):
+            stmt = stmt.where(table.c.instrument.in_(sorted({key, js.BOT_WIDE})))
         async with self._read() as conn:
-            found: dict[str, str] = {key_: text_ for key_, text_ in await conn.execute(stmt)}
+            rows = [(str(i), int(ts), str(text)) for i, ts, text in await conn.execute(stmt)]
+        found = {i: text for i, _, text in rows}
         text = found.get(key, found.get(js.BOT_WIDE))
+        if text is None and rows and instrument is None and self._any_instrument:
+            text = max(rows, key=lambda row: row[1])[2]
         return None if text is None else js.decode_state(text)
 
     async def record_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
