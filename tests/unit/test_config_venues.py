@@ -188,3 +188,22 @@ def test_ticker_disagreeing_with_the_symbol_of_a_venue_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="--ticker ETH and --symbol spot:BTC/USDT disagree"):
         resolve_symbol("spot:BTC/USDT", "ETH", "spot")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"bot": {"symbol": "alt:BTC/USD"}, "venues": VENUES}, "alt"),
+        ({"bot": {"symbol": "spot:BTC/USDT"}, "venues": VENUES}, "spot"),
+        ({"bot": {"symbol": "BTC/USDT"}, "exchange": {"name": "kraken"}}, "kraken"),
+        ({"bot": {"symbol": "BTC/USDT"}}, "binance"),
+    ],
+)
+def test_the_journal_records_the_selected_venue_by_its_name_or_the_exchange_name(
+    tmp_path: Path, data: dict[str, Any], expected: str
+) -> None:
+    """Rule (journal v2): rows carry the venue name (a venues key; the exchange name in the one-venue shorthand)."""
+    from trading_bot.runtime.builder import journal_venue
+
+    narrowed, instrument = _load(tmp_path, data).select_venue()
+    assert journal_venue(narrowed) == instrument.venue == expected

@@ -35,6 +35,7 @@ from trading_bot.domain import OrderType
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
+from trading_bot.domain import TradeId
 from trading_bot.domain import TradeTick
 from trading_bot.errors import ConfigError
 from trading_bot.runtime.journal import schema as js
@@ -561,3 +562,41 @@ async def test_reconcile_with_adopt_on_a_healthy_journal_adopts_nothing(world: W
     assert run.report.adopted == ()
     assert await world.journal.reserved_sequence(BOT) == 50
     assert await world.journal.adoptions() == []
+
+
+async def test_reconcile_with_a_venue_reads_and_writes_only_that_venues_journal_rows(world: World) -> None:
+    """Rule: reconcile(venue=...) rebuilds the position from its venue's fills and journals what it finds there."""
+    other = Fill(
+        trade_id=TradeId("1"),
+        client_order_id=ClientOrderId(f"{BOT}-40"),
+        symbol=BTC,
+        side=OrderSide.BUY,
+        quantity=Decimal("0.5"),
+        price=Decimal("59000"),
+        fee=Decimal(0),
+        fee_currency="USDT",
+        ts_ms=T0,
+    )
+    await world.journal.record_fill(other, T0, venue="alt")  # the same bot's leg on another venue
+    await world.order(1, OrderSide.BUY, "0.01", "59000")
+    world.cross("58900", "58950")
+
+    tracker = OrderTracker(f"{BOT}-")
+    portfolio = Portfolio(world.market)
+    report = await reconcile(
+        exchange=world.exchange,
+        journal=world.journal,
+        tracker=tracker,
+        portfolio=portfolio,
+        symbol=BTC,
+        bot_id=BOT,
+        now_ms=world.tick(),
+        venue=world.journal.venue,
+    )
+
+    assert report.position_restored == Decimal("0.01")  # not the alt leg's 0.5
+    assert await world.journal.position(BTC, world.journal.venue) == Decimal("0.01")
+    assert [(v, f.quantity) for v, f in await world.journal.fills_by_venue(venue=world.journal.venue)] == [
+        (world.journal.venue, Decimal("0.01"))
+    ]
+    assert await world.journal.position(BTC, "alt") == Decimal("0.5")
