@@ -134,8 +134,8 @@ async def test_two_symbols_on_one_venue_run_one_strategy_instance_each_with_its_
         assert blocks["binance:ETH/USDT"]["fills"] == len(_own(emu.fills(), "ms", "ETHUSDT")) >= 2
         assert all("strategy_summary" in b for b in blocks.values())  # one instance each
         with sqlite3.connect(tmp_path / "var" / "journal.db") as db:
-            keys = {row[0] for row in db.execute("SELECT strategy FROM strategy_state")}
-        assert {"sma_cross@binance:BTC/USDT", "sma_cross@binance:ETH/USDT"} <= keys
+            keys = {(row[0], row[1]) for row in db.execute("SELECT strategy, instrument FROM strategy_state")}
+        assert {("sma_cross", "binance:BTC/USDT"), ("sma_cross", "binance:ETH/USDT")} <= keys
 
 
 # -2014, not -2015: ccxt reads a -2015 after a first successful call as a temporary ban (DDoSProtection)

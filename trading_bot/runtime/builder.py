@@ -282,14 +282,14 @@ def build_bot(
     if db_url is not None:
         from trading_bot.runtime.journal.link import JournalLink
 
-        venue = journal_venue(config)
+        # the defaults of rows written without a venue (the supervisor names each one): the primary instrument
         journal = JournalLink(
             db_url,
             config.bot.bot_id,
             config.config_hash(),
             adopt=plan.adopt,
-            venue=venue,
-            instrument=f"{venue}:{config.bot.symbol}",
+            venue=instruments[0].venue,
+            instrument=str(instruments[0]),
         )
     return TradingBot(
         bot_id=config.bot.bot_id,

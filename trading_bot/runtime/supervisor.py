@@ -474,6 +474,7 @@ class TradingBot:
                 bot_id=self.bot_id,
                 now_ms=self.clock.now_ms(),
                 adopt=journal.adopt,
+                venue=slot.venue.name,
             )
             for key, value in report.counts().items():
                 counts[key] = counts.get(key, 0) + value
@@ -524,12 +525,12 @@ class TradingBot:
             risk_context=lambda: self._risk_context(slot),
             publish=lambda event: self._publish(slot, event),
             sizing=self._sizing,
+            venue=slot.venue.name,
         )
 
     async def _restore(self, unit: StrategyUnit, journal: JournalLink) -> None:
         """Give ``unit``'s strategy its last journaled snapshot (its ``restore`` hook is wrapped)."""
-        key = unit.name if unit.state_key is None else unit.label
-        state = await journal.journal.load_strategy_state(key)
+        state = await journal.load_state(unit.name, str(unit.instruments[0]))
         if state is None:
             _log.info("strategy_state_none", strategy=unit.label)
             return
@@ -840,7 +841,7 @@ class TradingBot:
                 return
             slot.portfolio.apply_fill(update)
             if self.journal is not None:
-                self.journal.record_fill(update)
+                self.journal.record_fill(update, venue=slot.venue.name)
             slot.venue.balances_dirty = True
             self.risk.record_order_success(update.ts_ms)
         else:
@@ -864,7 +865,7 @@ class TradingBot:
             if self.journal is not None:
                 order = slot.tracker.get(event.client_order_id)
                 if order is not None:
-                    self.journal.record_order(order)
+                    self.journal.record_order(order, venue=slot.venue.name)
         unit = slot.unit
         if unit.failed:
             return
@@ -956,8 +957,7 @@ class TradingBot:
                 _log.error("strategy_snapshot_failed", strategy=unit.label, error=repr(exc))
                 continue
             if state != unit.saved_state:
-                key = unit.name if unit.state_key is None else unit.label
-                await journal.save_state(key, self.clock.now_ms(), state)
+                await journal.save_state(unit.name, self.clock.now_ms(), state, str(unit.instruments[0]))
                 unit.saved_state = state
 
     async def _close_journal(self, flush_timeout_s: float) -> None:

@@ -3,7 +3,7 @@
 A single-instrument strategy (grid, sma_cross, anything written against the one-instrument API) runs as
 one ``StrategyUnit`` per ``--symbol``; a strategy that declares its instruments (``instruments()``) runs
 as one unit over all of them. Each unit has its own pass state (a pass pending, a wait, the last event)
-and its own strategy-state snapshot in the journal.
+and its own strategy-state snapshot in the journal, keyed by (strategy, primary instrument).
 
 Hook policy (``call``): an exception from a hook stops that strategy — ``strategy_failed`` is logged,
 the supervisor halts trading and the run exits 1 — except a ``ConfigError`` from the market-facing
@@ -56,8 +56,9 @@ class StrategyUnit:
     Attributes:
         strategy: the instance.
         instruments: its instruments, the primary first.
-        state_key: the instrument text its snapshot is stored under, or ``None`` for the bot's only unit
-            (stored under the strategy's name alone, as a one-instrument bot always did).
+        state_key: its primary instrument's text when the bot runs several units, else ``None``: only its
+            log label (``grid@binance:BTC/USDT``). The snapshot is always journaled under (strategy name,
+            primary instrument).
         on_crash: told when a hook raised (the supervisor halts and records exit 1).
     """
 

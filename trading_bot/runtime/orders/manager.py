@@ -97,12 +97,12 @@ class TimeSeededSequence:
 class OrderJournal(Protocol):
     """What the order manager writes ahead of every request (the journal implements it)."""
 
-    async def record_intent(self, order: Order) -> None:
-        """Durably record an order before it is sent."""
+    async def record_intent(self, order: Order, venue: str | None = None) -> None:
+        """Durably record an order of ``venue`` (``None``: the journal's own) before it is sent."""
         ...
 
-    def record_denial(self, order: Order, rule: str, reason: str) -> None:
-        """Queue a record of a risk denial."""
+    def record_denial(self, order: Order, rule: str, reason: str, venue: str | None = None) -> None:
+        """Queue a record of a risk denial of an order for ``venue``."""
         ...
 
 
@@ -121,6 +121,7 @@ class OrderManager:
         risk_context: builds the RiskContext for one check (the supervisor owns the state).
         publish: delivers events to the strategy, the logs and the journal.
         sizing: sizes an intent whose quantity the strategy left open.
+        venue: the venue's name, written with every journal record (``None``: the journal's default).
         after_intent: called right after each intent is journaled and before its request is sent; ``None``
             in production. A test seam: the chaos test (``tests/stress/chaos_bot.py``) kills the process here.
     """
@@ -140,8 +141,10 @@ class OrderManager:
         publish: Callable[[OrderEvent], None],
         sizing: Callable[[OrderParams, RiskContext], Decimal | None] | None = None,
         after_intent: Callable[[], None] | None = None,
+        venue: str | None = None,
     ) -> None:
         self.bot_id = bot_id
+        self.venue = venue
         self.symbol = symbol
         self.exchange = exchange
         self.tracker = tracker
@@ -181,7 +184,7 @@ class OrderManager:
         order = Order.from_params(params, coid, self.symbol, quantity, now)
         self.tracker.add(order)
         if self.journal is not None:
-            await self.journal.record_intent(order)
+            await self.journal.record_intent(order, venue=self.venue)
             if self.after_intent is not None:
                 self.after_intent()  # a test seam: the chaos test kills the process here
         order.transition(OrderStatus.SUBMITTED, now)
@@ -254,7 +257,7 @@ class OrderManager:
         order = Order.from_params(params, coid, self.symbol, quantity if quantity > 0 else Decimal(0), now)
         self.tracker.deny(order, now, f"{rule}: {reason}")
         if self.journal is not None:
-            self.journal.record_denial(order, rule, reason)
+            self.journal.record_denial(order, rule, reason, venue=self.venue)
         self._publish(
             OrderDenied(
                 client_order_id=coid,
