@@ -257,6 +257,9 @@ class _StopsBeforeTakeProfit(GridStrategy):
         return super().execute_strategy(market_data)
 
 
+INSTRUMENT = f"paper:{SYMBOL}"  # the bot's one instrument: the paper venue's symbol (its snapshot's key)
+
+
 class _World:
     """The journal file and the paper exchange that outlive each run of the bot."""
 
@@ -297,8 +300,8 @@ class _World:
         journal = await Journal.open(self.db_url)
         try:
             if state is not None:
-                await journal.save_strategy_state("grid", self.clock.now_ms(), state)
-            saved = await journal.load_strategy_state("grid")
+                await journal.save_strategy_state("grid", self.clock.now_ms(), state, INSTRUMENT)
+            saved = await journal.load_strategy_state("grid", INSTRUMENT)
             assert saved is not None
             return saved
         finally:

@@ -33,7 +33,6 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.base import BaseExchangeClient
-from strategies.base import BaseStrategy
 from trading_bot.domain import ZERO
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
@@ -59,7 +58,6 @@ __all__ = [
     "ReconcileReport",
     "is_own_client_id",
     "reconcile",
-    "restore_strategy",
 ]
 
 _log = get_logger(__name__)
@@ -490,20 +488,3 @@ async def reconcile(
         **report.counts(),
     )
     return report
-
-
-async def restore_strategy(strategy: BaseStrategy[Any], journal: Journal, instrument: str | None = None) -> bool:
-    """Give ``strategy`` its last journaled snapshot on ``instrument``; return True when one existed.
-
-    ``instrument``: the instance's ``venue:symbol`` (``None``: the journal's instrument, the bot's one; see
-    ``Journal.load_strategy_state``). Call after ``strategy.initialize(ctx)`` (``restore`` expects an
-    initialized strategy).
-    """
-    state = await journal.load_strategy_state(strategy.name, instrument)
-    key = journal.instrument if instrument is None else instrument
-    if state is None:
-        _log.info("strategy_state_none", strategy=strategy.name, instrument=key)
-        return False
-    strategy.restore(state)
-    _log.info("strategy_state_restored", strategy=strategy.name, instrument=key, keys=sorted(state))
-    return True

@@ -530,13 +530,14 @@ class TradingBot:
 
     async def _restore(self, unit: StrategyUnit, journal: JournalLink) -> None:
         """Give ``unit``'s strategy its last journaled snapshot (its ``restore`` hook is wrapped)."""
-        state = await journal.load_state(unit.name, str(unit.instruments[0]))
+        instrument = str(unit.instruments[0])
+        state = await journal.load_state(unit.name, instrument)
         if state is None:
-            _log.info("strategy_state_none", strategy=unit.label)
+            _log.info("strategy_state_none", strategy=unit.name, instrument=instrument)
             return
         unit.call("restore", unit.strategy.restore, state)
         if not unit.failed:
-            _log.info("strategy_state_restored", strategy=unit.label, keys=sorted(state))
+            _log.info("strategy_state_restored", strategy=unit.name, instrument=instrument, keys=sorted(state))
 
     # -- long-lived tasks ----------------------------------------------------------------------
     async def _watch_stop(self) -> None:

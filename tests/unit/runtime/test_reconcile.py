@@ -46,7 +46,6 @@ from trading_bot.runtime.reconcile import NOT_RECEIVED
 from trading_bot.runtime.reconcile import ReconcileReport
 from trading_bot.runtime.reconcile import is_own_client_id
 from trading_bot.runtime.reconcile import reconcile
-from trading_bot.runtime.reconcile import restore_strategy
 
 pytestmark = pytest.mark.asyncio
 
@@ -452,20 +451,6 @@ class _Remembering(BaseStrategy[_Params]):
         self.restored = dict(state)
 
 
-async def test_restore_strategy_when_a_snapshot_exists_restores_it_and_returns_true(world: World) -> None:
-    await world.journal.save_strategy_state("remembering", T0, {"seq": 3, "level": Decimal("1.5")})
-    strategy = _Remembering()
-
-    assert await restore_strategy(strategy, world.journal) is True
-    assert strategy.restored is not None
-    assert strategy.restored["seq"] == 3
-
-
-async def test_restore_strategy_without_a_snapshot_returns_false(world: World) -> None:
-    strategy = _Remembering()
-
-    assert await restore_strategy(strategy, world.journal) is False
-    assert strategy.restored is None
 
 
 # -- a journal older than the exchange (step 0) -------------------------------------------------------
