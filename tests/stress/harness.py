@@ -74,12 +74,16 @@ async def start_bot(
     *,
     summary: Path | None = None,
     entry: Sequence[str] | None = None,
+    exchange_keys: bool = True,
 ) -> asyncio.subprocess.Process:
     """Start ``runbot.py --config CONFIG --log-format json`` in ``workdir``; its log (stderr) is appended to
     ``log``. With ``summary``, ``--json`` is passed and the end-of-run summary (stdout) is written there.
-    ``entry`` replaces ``runbot.py`` (the script and its own arguments, e.g. the chaos test's ``chaos_bot.py``)."""
+    ``exchange_keys=False`` leaves out the ``exchange`` section's keys. ``entry`` replaces ``runbot.py`` (the
+    script and its own arguments, e.g. the chaos test's ``chaos_bot.py``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADING_BOT")}
-    env.update({"TRADING_BOT__EXCHANGE__API_KEY": KEY, "TRADING_BOT__EXCHANGE__SECRET": SECRET, **(extra_env or {})})
+    if exchange_keys:  # the one-venue shorthand's keys (a config of several venues takes its keys in extra_env)
+        env.update({"TRADING_BOT__EXCHANGE__API_KEY": KEY, "TRADING_BOT__EXCHANGE__SECRET": SECRET})
+    env.update(extra_env or {})
     args = [*(entry or [str(ROOT / "runbot.py")]), "--config", str(config), "--log-format", "json"]
     if summary is not None:
         args.append("--json")
@@ -200,10 +204,13 @@ def own(rows: list[dict[str, object]], bot_id: str) -> list[dict[str, object]]:
     return [r for r in rows if str(r.get("clientOrderId", "")).startswith(prefix)]
 
 
-async def check_ledger(emu: BinanceEmulator, requests: RequestRecorder, journal_db: Path, bot_id: str) -> Ledger:
+async def check_ledger(
+    emu: BinanceEmulator, requests: RequestRecorder, journal_db: Path, bot_id: str, venue: str | None = None
+) -> Ledger:
     """Check the emulator's logs against the journal at ``journal_db``: no client order id POSTed twice (every
     POST counts, whatever its answer), every exchange fill of ``bot_id`` journaled exactly once, journal
-    position == exchange position, every order the exchange holds for ``bot_id`` known to the journal."""
+    position == exchange position, every order the exchange holds for ``bot_id`` known to the journal.
+    ``venue`` narrows the journal to the emulator's venue (a bot on several)."""
     requests.flush()
     posts = [param(r, "newClientOrderId") for r in requests.order_posts()]
     result = Ledger(posts=len(posts), duplicate_posts=[c for c, n in Counter(posts).items() if n > 1])
@@ -214,9 +221,9 @@ async def check_ledger(emu: BinanceEmulator, requests: RequestRecorder, journal_
     )
     journal = await Journal.open(f"sqlite+aiosqlite:///{journal_db}")
     try:
-        journal_fills = await journal.fills(symbol=SYMBOL)
-        journal_orders = {o.client_order_id for o in await journal.orders(symbol=SYMBOL)}
-        result.journal_position = await journal.position(SYMBOL)
+        journal_fills = await journal.fills(symbol=SYMBOL, venue=venue)
+        journal_orders = {o.client_order_id for o in await journal.orders(symbol=SYMBOL, venue=venue)}
+        result.journal_position = await journal.position(SYMBOL, venue)
     finally:
         await journal.close()
     result.journal_fills = len(journal_fills)
