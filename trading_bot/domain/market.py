@@ -47,6 +47,11 @@ class Market:
     taker_fee: Decimal = Decimal("0.001")
     contract: bool = False
 
+    @property
+    def kind(self) -> str:
+        """The market's kind: ``spot``, or ``swap`` for a derivative (the perpetuals work adds its fields)."""
+        return "swap" if self.contract else "spot"
+
     def round_price(self, price: Decimal, mode: str = "nearest") -> Decimal:
         """Round a price to the tick (``mode``: ``down``, ``up`` or ``nearest``)."""
         return round_to_increment(price, self.price_increment, mode)
