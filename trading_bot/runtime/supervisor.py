@@ -689,8 +689,12 @@ class TradingBot:
             return None
         if unit.multi:
             unit.context.event_instrument = slot.instrument
-        wanted = unit.call("should_execute", unit.strategy.should_execute, md, config_errors=True)
-        if wanted is None:  # it raised
+        try:  # inline on the hot path; the same policy as ``StrategyUnit.call(..., config_errors=True)``
+            wanted = unit.strategy.should_execute(md)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            unit.crash("should_execute", exc)
             return None
         return wanted if wanted or unit.pending_pass else None
 

@@ -77,11 +77,11 @@ class StrategyUnit:
     """The latest market event of any of its instruments (the heartbeat's re-check uses it)."""
     last_slot: InstrumentSlot | None = None
     saved_state: dict[str, Any] | None = None
+    multi: bool = field(init=False)
+    """True for a strategy over several instruments (its context tracks the event's instrument)."""
 
-    @property
-    def multi(self) -> bool:
-        """True for a strategy over several instruments (its context tracks the event's instrument)."""
-        return len(self.instruments) > 1
+    def __post_init__(self) -> None:
+        self.multi = len(self.instruments) > 1
 
     @property
     def name(self) -> str:
