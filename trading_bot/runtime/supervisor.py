@@ -1,9 +1,10 @@
 """TradingBot: the single asyncio supervisor.
 
-(About 900 lines, over the ~500 guide: the start, the long-lived tasks, the strategy pipeline and the
-bounded shutdown share the run's state and its one deadline; what stands alone lives beside it —
-``slot`` and ``unit`` (per instrument, per strategy instance), ``book`` (the account's value),
-``account_guard``, ``daily``, ``shutdown``, ``summary``, ``reconcile``, ``orders/``, ``journal/``.)
+(About 950 lines, a sixth of them this docstring, over the ~500 guide: the start, the long-lived tasks,
+the strategy pipeline, the error policy and the bounded shutdown share the run's state and its one
+deadline; what stands alone lives beside it — ``slot`` and ``unit`` (per instrument, per strategy
+instance), ``session`` (building the slots), ``book`` (the account's value), ``account_guard``, ``daily``,
+``settle`` and ``shutdown`` (the shutdown's steps), ``summary``, ``reconcile``, ``orders/``, ``journal/``.)
 
 Instruments and venues: the bot trades one or more instruments (``venue:symbol``) on one or more venues
 (exchange accounts, one client each). Every instrument belongs to one strategy unit: a single-instrument
@@ -106,6 +107,7 @@ from trading_bot.runtime.orders.manager import SequenceSource
 from trading_bot.runtime.orders.manager import TimeSeededSequence
 from trading_bot.runtime.orders.tracker import OrderTracker
 from trading_bot.runtime.portfolio import Portfolio
+from trading_bot.runtime.session import build_slots
 from trading_bot.runtime.settle import drain_fills
 from trading_bot.runtime.settle import settle_orders
 from trading_bot.runtime.shutdown import run_step
@@ -481,36 +483,13 @@ class TradingBot:
         self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
     def _build_session(self, balances: Mapping[str, Mapping[str, Any]]) -> _Session:
-        """Build every instrument's slot (market, portfolio, view, order manager) once connected."""
-        portfolios: list[tuple[InstrumentId, Market, Portfolio]] = []
-        for instrument in self.instruments:
-            market = self._venues[instrument.venue].client.market(instrument.symbol)
-            portfolio = Portfolio(market)
-            portfolio.set_balances(balances[instrument.venue])
-            portfolios.append((instrument, market, portfolio))
-        book = Book([(i.venue, p) for i, _, p in portfolios])
-        by_instrument = {i: (m, p) for i, m, p in portfolios}
-        slots: list[InstrumentSlot] = []
-        for unit in self.units:
-            for instrument in unit.instruments:
-                market, portfolio = by_instrument[instrument]
-                venue = self._venues[instrument.venue]
-                tracker = self.trackers[instrument]
-                view = BotStrategyContext(
-                    market=market, clock=self.clock, tracker=tracker, portfolio=portfolio, risk=self.risk,
-                    instrument=instrument, book=book,
-                )  # fmt: skip
-                slot = InstrumentSlot(
-                    instrument=instrument, venue=venue, market=market, tracker=tracker, portfolio=portfolio,
-                    orders=None, view=view, unit=unit,  # type: ignore[arg-type]  # set just below
-                )  # fmt: skip
-                slot.orders = self._order_manager(slot)
-                venue.slots[market.symbol] = slot
-                unit.slots.append(slot)
-                slots.append(slot)
-            unit.context.link([s.view for s in unit.slots])
+        """Build every instrument's slot (``session.build_slots``) and the account guard, once connected."""
+        slots, book = build_slots(
+            units=self.units, venues=self._venues, trackers=self.trackers, balances=balances, clock=self.clock,
+            risk=self.risk, order_manager=self._order_manager,
+        )  # fmt: skip
         guard = AccountGuard(risk=self.risk, slots=slots, book=book, guarded=self._guarded)
-        return _Session(slots=tuple(slots), book=book, guard=guard)
+        return _Session(slots=slots, book=book, guard=guard)
 
     def _order_manager(self, slot: InstrumentSlot) -> OrderManager:
         return OrderManager(
