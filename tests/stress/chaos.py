@@ -52,8 +52,11 @@ class ChaosResult:
         return self.ledger.ok and self.final_exit_code == 0
 
 
-async def _drive_prices(emu: BinanceEmulator, rng: random.Random, stop: asyncio.Event) -> None:
-    """A seeded walk of BTC/USDT around 60,000 with trades that fill resting orders."""
+async def drive_prices(
+    emu: BinanceEmulator, rng: random.Random, stop: asyncio.Event, sell_below: Decimal = D(0)
+) -> None:
+    """A seeded walk of BTC/USDT around 60,000 with trades that fill resting orders (sells printed
+    ``sell_below`` under the bid, to reach bids resting deeper than the touch)."""
     mid = D("60000")
     while not stop.is_set():
         mid += D(rng.choice((-3, -2, -1, 0, 1, 2, 3)))
@@ -61,7 +64,7 @@ async def _drive_prices(emu: BinanceEmulator, rng: random.Random, stop: asyncio.
         await emu.set_quote("BTC/USDT", bid, ask, "1", "1")
         if rng.random() < 0.5:
             side = rng.choice(("buy", "sell"))
-            await emu.trade("BTC/USDT", ask if side == "buy" else bid, "0.01", side)
+            await emu.trade("BTC/USDT", ask if side == "buy" else bid - sell_below, "0.01", side)
         await asyncio.sleep(0.02)
 
 
@@ -77,7 +80,7 @@ async def run_chaos(workdir: Path, kills: int, seed: int = 20261121) -> ChaosRes
         stop_prices, stop_recording = asyncio.Event(), asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             recorder = tg.create_task(requests.run(stop_recording))
-            driver = tg.create_task(_drive_prices(emu, rng, stop_prices))
+            driver = tg.create_task(drive_prices(emu, rng, stop_prices))
             for i in range(kills):
                 mode = rng.choice(("random", "random", "after_intent", "accept_hold"))
                 entry = [str(CHAOS_BOT), "0.5", str(seed + i)] if mode == "after_intent" else None

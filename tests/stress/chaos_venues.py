@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.stress.chaos import CHAOS_BOT
+from tests.stress.chaos import drive_prices
 from tests.stress.harness import Ledger
 from tests.stress.harness import RequestRecorder
 from tests.stress.harness import check_ledger
@@ -84,19 +85,6 @@ class VenueChaosResult:
         }
 
 
-async def _drive(emu: BinanceEmulator, rng: random.Random, stop: asyncio.Event) -> None:
-    """A seeded walk of BTC/USDT around 60,000 with prints on both sides that fill resting orders."""
-    mid = D("60000")
-    while not stop.is_set():
-        mid += D(rng.choice((-3, -2, -1, 0, 1, 2, 3)))
-        bid, ask = mid - D("0.05"), mid + D("0.05")
-        await emu.set_quote("BTC/USDT", bid, ask, "1", "1")
-        if rng.random() < 0.5:
-            side = rng.choice(("buy", "sell"))
-            await emu.trade("BTC/USDT", ask if side == "buy" else bid - D(10), "0.01", side)
-        await asyncio.sleep(0.02)
-
-
 async def run_venue_chaos(workdir: Path, kills: int, seed: int = 20261202) -> VenueChaosResult:
     """Run ``kills`` kill -9 cycles of a two-venue bot and one orderly final run; return what the logs show."""
     rng = random.Random(seed)
@@ -115,7 +103,7 @@ async def run_venue_chaos(workdir: Path, kills: int, seed: int = 20261202) -> Ve
         async with asyncio.TaskGroup() as tg:
             for venue, emu in emulators.items():
                 tg.create_task(recorders[venue].run(stop_recording))
-                tg.create_task(_drive(emu, random.Random(f"{seed}-{venue}"), stop_prices))
+                tg.create_task(drive_prices(emu, random.Random(f"{seed}-{venue}"), stop_prices, sell_below=D(10)))
             for i in range(kills):
                 mode = rng.choice(("random", "random", "after_intent"))
                 entry = [str(CHAOS_BOT), "0.3", str(seed + i)] if mode == "after_intent" else None
