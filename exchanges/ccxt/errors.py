@@ -1,4 +1,4 @@
-"""The one place where ccxt's exceptions become the bot's error tree, plus the bounded retry decorator.
+"""The one place where ccxt's exceptions become the bot's error tree.
 
 Mapping (most specific first; every translation is ``raise ... from`` the ccxt error)::
 
@@ -27,27 +27,23 @@ raises ``KeyError('spot')`` over the real ``AuthenticationError`` when the first
 is refused (CCXT_BINANCE.md, gotcha 1).
 
 This module imports ccxt only when an exception has to be translated, so importing it is cheap.
+``retry_transient`` (the bounded retry of read-only calls) lives in ``exchanges/ccxt/retry.py`` with the
+streams' reconnect back-off; it is re-exported here, where it was first imported from.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import os
-import random
 import time
-from collections.abc import Callable
-from collections.abc import Coroutine
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
-from typing import ParamSpec
-from typing import TypeVar
 
+from exchanges.ccxt.retry import retry_transient
 from trading_bot.errors import AuthenticationError
 from trading_bot.errors import BadExchangeResponse
 from trading_bot.errors import ExchangeError
@@ -69,9 +65,6 @@ __all__ = [
 ]
 
 _log = get_logger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 _MAX_MESSAGE = 400
 _CROSS_TEXTS = ("immediately match", "would immediately")
@@ -256,52 +249,3 @@ class map_ccxt_errors:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-
-
-def retry_transient(
-    attempts: int = 4, base: float = 0.25, cap: float = 5.0, max_retry_after: float = 60.0
-) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
-    """Return a decorator retrying a read-only coroutine on ``TransientExchangeError``.
-
-    Sleeps ``uniform(0, min(cap, base * 2**n))`` seconds (full jitter) between tries; a ``RateLimited``
-    with ``retry_after`` sleeps that long instead (at most ``max_retry_after``). ``OrderOutcomeUnknown``
-    is never retried: orders are looked up, not re-sent. The last error is re-raised after ``attempts``
-    tries.
-
-    Args:
-        attempts: total tries, including the first (>= 1).
-        base: first back-off ceiling, seconds.
-        cap: largest back-off ceiling, seconds.
-        max_retry_after: longest Retry-After honoured, seconds.
-    """
-    if attempts < 1:
-        raise ValueError("attempts must be >= 1")
-
-    def decorator(func: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-        @functools.wraps(func)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            for attempt in range(1, attempts + 1):
-                try:
-                    return await func(*args, **kwargs)
-                except OrderOutcomeUnknown:
-                    raise
-                except TransientExchangeError as e:
-                    if attempt >= attempts:
-                        raise
-                    delay = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
-                    if isinstance(e, RateLimited) and e.retry_after is not None:
-                        delay = min(max(e.retry_after, 0.0), max_retry_after)
-                    _log.warning(
-                        "exchange_retry",
-                        call=func.__qualname__,
-                        attempt=attempt,
-                        delay_s=round(delay, 3),
-                        error=type(e).__name__,
-                        detail=str(e),
-                    )
-                    await asyncio.sleep(delay)
-            raise AssertionError("unreachable")  # pragma: no cover
-
-        return wrapper
-
-    return decorator
