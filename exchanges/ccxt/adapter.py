@@ -1,4 +1,4 @@
-"""The exchange client for every exchange ccxt knows: the contract of ``BaseExchangeClient``, over four parts.
+"""The exchange client for every exchange ccxt knows: the contract of ``BaseExchangeClient``, over its parts.
 
 ``CcxtExchange`` speaks ccxt.pro (WebSocket) where the exchange has it and falls back to ccxt's REST
 client and polling where it has not. It holds no logic of its own; each call goes to the part whose job
