@@ -467,7 +467,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         return _prepare_venue(spec, progress)
     strategy = build_strategy(spec.strategy, spec.params)
     kind = _kind(spec.data)
-    symbol = spec.symbol or guess_symbol(spec.data[0]) or _DEFAULT_SYMBOL
+    symbol = split_venue(spec.symbol)[1] if spec.symbol else guess_symbol(spec.data[0]) or _DEFAULT_SYMBOL
     check_data_symbol(spec.data, symbol)
     clock = SimulatedClock()
     exchange: BaseExchangeClient
@@ -517,6 +517,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             queue_position=spec.queue_position is not False,
         )
         feed.exchange = exchange = PaperExchange(paper, clock, feed, markets={market.symbol: market})
+
     async def after_connect(bot: TradingBot) -> None:
         if sim is not None and bot.portfolio is not None:
             sim.balance_listener = bot.portfolio.set_balances
