@@ -34,3 +34,11 @@ def test_single_symbol_backtest_accepts_a_venue_prefix_like_the_several_symbol_o
     fingerprint = [line for line in prefixed.stdout.splitlines() if line.startswith("trade fingerprint")]
     assert fingerprint
     assert fingerprint == [line for line in plain.stdout.splitlines() if line.startswith("trade fingerprint")]
+
+
+def test_an_empty_symbol_is_refused_not_read_as_no_symbol() -> None:
+    """Rule: `--symbol ""` is a bad value (exit 2, one line), as in a live run; it does not mean "from the file"."""
+    proc = _backtest("--symbol", "", "--data", str(_BARS))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: --symbol: empty"), proc.stderr
+    assert "Traceback" not in proc.stderr

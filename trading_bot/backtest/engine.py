@@ -463,6 +463,9 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         raise ConfigError(f"--fee is a rate (0.001 = 0.1 %) in [0, 1), got {spec.fee}")
     if spec.slippage_bps < 0:
         raise ConfigError(f"--slippage-bps must be >= 0, got {spec.slippage_bps}")
+    for given in (spec.symbol, *spec.symbols):
+        if given is not None and not given.strip():
+            raise ConfigError("--symbol: empty; give a symbol such as BTC/USDT, or leave it out to take the file's")
     if len(spec.symbols) > 1:
         return _prepare_venue(spec, progress)
     strategy = build_strategy(spec.strategy, spec.params)
