@@ -80,6 +80,7 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain.fingerprint import trade_fingerprint
 from trading_bot.domain.instrument import split_venue
+from trading_bot.domain.instrument import venue_name
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
 from trading_bot.runtime.builder import build_strategy
@@ -525,7 +526,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         if sim is not None and bot.portfolio is not None:
             sim.balance_listener = bot.portfolio.set_balances
 
-    venue = exchange.name if exchange.name.isidentifier() else "backtest"
+    venue = venue_name(exchange.name)
     bot = _bot(spec, {venue: exchange}, [StrategySpec(strategy, (InstrumentId(venue, market.symbol),))], clock,
                after_connect)  # fmt: skip
     return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed)

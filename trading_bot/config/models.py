@@ -26,6 +26,7 @@ from trading_bot.domain.ids import Symbol
 from trading_bot.domain.instrument import VENUE_NAME_PATTERN
 from trading_bot.domain.instrument import InstrumentId
 from trading_bot.domain.instrument import split_venue
+from trading_bot.domain.instrument import venue_name
 from trading_bot.errors import ConfigError
 from trading_bot.log import REDACTED
 from trading_bot.log import is_secret_key
@@ -257,8 +258,8 @@ class BotConfig(BaseModel):
 
     def venue_configs(self) -> dict[str, ExchangeConfig]:
         """Return the exchange accounts by venue name: ``venues``, or else the ``exchange`` section as the one
-        venue, named after its exchange (``binance``)."""
-        return dict(self.venues) if self.venues else {self.exchange.name: self.exchange}
+        venue, named after its exchange (``binance``; ``instrument.venue_name``)."""
+        return dict(self.venues) if self.venues else {venue_name(self.exchange.name): self.exchange}
 
     def select_venue(self) -> tuple[BotConfig, InstrumentId]:
         """Return this config narrowed to the venue that ``bot.symbol`` names, and the instrument traded.

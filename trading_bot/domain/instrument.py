@@ -11,11 +11,21 @@ from dataclasses import dataclass
 
 from trading_bot.domain.ids import Symbol
 
-__all__ = ["VENUE_NAME_PATTERN", "InstrumentId", "split_venue"]
+__all__ = ["VENUE_NAME_PATTERN", "InstrumentId", "split_venue", "venue_name"]
 
 VENUE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 """A venue name: lower-case letters, digits and ``_``, starting with a letter, at most 32 characters
 (lower-case because environment variable names are matched without case)."""
+
+
+def venue_name(exchange_id: str) -> str:
+    """Return the venue name of the one-venue shorthand for exchange ``exchange_id``: its id made a venue name.
+
+    Lower-cased, other characters than ``[a-z0-9_]`` become ``_``, a leading non-letter gets an ``x``, at most
+    32 characters (``binance`` stays ``binance``; a plug-in's ``My-Venue`` is ``my_venue``).
+    """
+    name = re.sub(r"[^a-z0-9_]", "_", exchange_id.lower())
+    return (name if name[:1].isalpha() and name[:1].isascii() else f"x{name}")[:32]
 
 
 def split_venue(text: str) -> tuple[str | None, str]:

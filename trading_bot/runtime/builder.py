@@ -8,8 +8,6 @@ Nothing downstream branches on the mode.
 from __future__ import annotations
 
 import difflib
-import re
-import string
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import describe_range
 from trading_bot.domain.instrument import split_venue
+from trading_bot.domain.instrument import venue_name
 from trading_bot.errors import ConfigError
 from trading_bot.registry import did_you_mean
 from trading_bot.runtime.supervisor import TradingBot
@@ -247,8 +246,7 @@ def journal_venue(config: BotConfig) -> str:
     for name, section in config.venues.items():
         if section == config.exchange:
             return name
-    name = re.sub(r"[^a-z0-9_]", "_", config.exchange.name.lower())
-    return (name if name[:1] in string.ascii_lowercase else f"x{name}")[:32]
+    return venue_name(config.exchange.name)
 
 
 def build_bot(

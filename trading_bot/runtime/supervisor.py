@@ -88,7 +88,7 @@ from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
-from trading_bot.domain.instrument import VENUE_NAME_PATTERN
+from trading_bot.domain.instrument import venue_name
 from trading_bot.errors import AuthenticationError
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
@@ -162,11 +162,6 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _venue_name(client: BaseExchangeClient) -> str:
-    name = client.name.lower()
-    return name if VENUE_NAME_PATTERN.fullmatch(name) else "default"
-
-
 class TradingBot:
     """Runs strategies on instruments of one or more exchange accounts.
 
@@ -221,7 +216,7 @@ class TradingBot:
         if venues is None or strategies is None:
             if symbol is None or exchange is None or strategy is None:
                 raise TypeError("TradingBot needs symbol, exchange and strategy, or venues and strategies")
-            name = _venue_name(exchange)
+            name = venue_name(exchange.name or "default")
             venues = {name: exchange}
             strategies = [StrategySpec(strategy, (InstrumentId(name, symbol),))]
         self._venues = {name: Venue(name, client) for name, client in venues.items()}

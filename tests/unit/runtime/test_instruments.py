@@ -130,3 +130,15 @@ def test_leg_pair_declares_its_two_legs_and_refuses_one_leg_twice() -> None:
     assert list(LegPairStrategy(params).instruments()) == ["spot:BTC/USDT", "alt:BTC/USDT"]
     with pytest.raises(ValueError, match="same instrument"):
         LegPairStrategy.Params(first="spot:BTC/USDT", second="spot:BTC/USDT", quantity=D("0.001"))
+
+
+@pytest.mark.parametrize(
+    ("exchange_id", "venue"), [("binance", "binance"), ("My-Venue", "my_venue"), ("1broker", "x1broker")]
+)
+def test_the_one_venue_shorthand_names_its_venue_after_the_exchange_as_a_valid_venue_name(
+    exchange_id: str, venue: str
+) -> None:
+    from trading_bot.domain.instrument import venue_name
+
+    assert venue_name(exchange_id) == venue
+    InstrumentId(venue_name(exchange_id), Symbol("BTC/USDT"))  # a valid instrument
