@@ -56,3 +56,9 @@ def test_a_replay_of_instruments_on_two_venues_is_refused(workdir: Path) -> None
     proc = run_cli("--config", str(config), "--replay", str(QUOTES), "--symbol", "spot:BTC/USDT",
                    "--symbol", "alt:BTC/USDT", cwd=workdir)  # fmt: skip
     _assert_usage_error(proc, "recorded data replays on one venue")
+
+
+def test_a_two_leg_strategy_s_unknown_venue_is_reported_under_the_strategy_not_bot_symbol(workdir: Path) -> None:
+    proc = run_cli("--strategy", "leg_pair", "--first", "nope:BTC/USDT", "--second", "binance:ETH/USDT",
+                   "--quantity", "0.001", "--paper", cwd=workdir)  # fmt: skip
+    _assert_usage_error(proc, "strategy leg_pair: its instruments (nope:BTC/USDT, binance:ETH/USDT): unknown venue")

@@ -216,7 +216,12 @@ def strategy_specs(config: BotConfig, strategy: BaseStrategy[Any]) -> list[Strat
     """
     declared = list(strategy.instruments())
     if declared:
-        return [StrategySpec(strategy, tuple(config.instruments(declared)))]
+        try:
+            instruments = config.instruments(declared)
+        except ConfigError as exc:  # name the strategy's parameters, not bot.symbol
+            text = str(exc).removeprefix("bot.symbols: ").removeprefix("bot.symbol: ")
+            raise ConfigError(f"strategy {strategy.name}: its instruments ({', '.join(declared)}): {text}") from None
+        return [StrategySpec(strategy, tuple(instruments))]
     specs = []
     for i, instrument in enumerate(config.instruments()):
         instance = strategy if i == 0 else build_strategy(config.strategy.name, config.strategy.params)
