@@ -222,7 +222,7 @@ class TradingBot:
         self._venues = {name: Venue(name, client) for name, client in venues.items()}
         many = len(strategies) > 1
         self.units: tuple[StrategyUnit, ...] = tuple(
-            StrategyUnit(spec.strategy, spec.instruments, str(spec.instruments[0]) if many else None, self._crashed)
+            StrategyUnit(spec.strategy, spec.instruments, many, self._crashed)
             for spec in strategies
         )
         owners: dict[InstrumentId, str] = {}
@@ -596,7 +596,7 @@ class TradingBot:
         slot.view.last = md
         slot.portfolio.update_mark((md.bid + md.ask) / 2)
         unit = slot.unit
-        unit.last, unit.last_slot, unit.last_event_ms = md, slot, now
+        unit.last_slot, unit.last_event_ms = slot, now
         daily = self._daily
         if daily is not None and daily.due(now):
             await daily.begin_day(now)  # the first event on or after 00:00 UTC

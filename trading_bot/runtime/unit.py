@@ -22,7 +22,6 @@ from typing import TypeVar
 
 from strategies.base import BaseStrategy
 from trading_bot.domain import InstrumentId
-from trading_bot.domain import MarketData
 from trading_bot.errors import ConfigError
 from trading_bot.log import get_logger
 from trading_bot.runtime.context import BotStrategyContext
@@ -56,15 +55,15 @@ class StrategyUnit:
     Attributes:
         strategy: the instance.
         instruments: its instruments, the primary first.
-        state_key: its primary instrument's text when the bot runs several units, else ``None``: only its
-            log label (``grid@binance:BTC/USDT``). The snapshot is always journaled under (strategy name,
+        qualified: the bot runs several units, so logs name this one with its primary instrument
+            (``label``: ``grid@binance:BTC/USDT``). The snapshot is always journaled under (strategy name,
             primary instrument).
         on_crash: told when a hook raised (the supervisor halts and records exit 1).
     """
 
     strategy: BaseStrategy[Any]
     instruments: tuple[InstrumentId, ...]
-    state_key: str | None
+    qualified: bool
     on_crash: Callable[[StrategyUnit, str, Exception], None]
     slots: list[InstrumentSlot] = field(default_factory=list)
     failed: bool = False
@@ -73,9 +72,8 @@ class StrategyUnit:
     in_pass: bool = False
     wait_until_ms: int = 0
     last_event_ms: int = 0
-    last: MarketData | None = None
-    """The latest market event of any of its instruments (the heartbeat's re-check uses it)."""
     last_slot: InstrumentSlot | None = None
+    """The slot of its latest market event (the heartbeat re-checks with that slot's data)."""
     saved_state: dict[str, Any] | None = None
     multi: bool = field(init=False)
     """True for a strategy over several instruments (its context tracks the event's instrument)."""
@@ -91,7 +89,7 @@ class StrategyUnit:
     @property
     def label(self) -> str:
         """The strategy's name, with its instrument when the bot runs several units (for logs)."""
-        return self.name if self.state_key is None else f"{self.name}@{self.state_key}"
+        return f"{self.name}@{self.instruments[0]}" if self.qualified else self.name
 
     @property
     def context(self) -> BotStrategyContext:
