@@ -25,33 +25,16 @@ def describe_order(market: Market, params: OrderParams, quantity: Decimal) -> st
 
 
 def check_market_filters(market: Market, params: OrderParams, quantity: Decimal, reference: Decimal | None) -> None:
-    """Apply the exchange's filters like an exchange would: lot step, min/max amount, tick, min notional.
+    """Apply the exchange's filters like an exchange would (``Market.order_problem``).
 
     ``reference`` prices market orders for the notional check (``None``: skip it when no price is known).
 
     Raises:
         OrderRejected: naming the order and the filter it broke.
     """
-    problem = _filter_problem(market, params, quantity, reference)
-    if problem is not None:  # the description is built only for a rejection (it is not free: Decimal → str)
-        raise OrderRejected(f"{describe_order(market, params, quantity)}: {problem}")
-
-
-def _filter_problem(market: Market, params: OrderParams, quantity: Decimal, reference: Decimal | None) -> str | None:
-    m = market
-    if quantity <= 0 or quantity % m.amount_increment != 0:
-        return f"quantity is not a positive multiple of the lot step {m.amount_increment}"
-    if quantity < m.min_amount:
-        return f"quantity below the minimum {m.min_amount} {m.base}"
-    if m.max_amount is not None and quantity > m.max_amount:
-        return f"quantity above the maximum {m.max_amount} {m.base}"
-    for label, value in (("price", params.price), ("trigger price", params.trigger_price)):
-        if value is not None and value % m.price_increment != 0:
-            return f"{label} is not a multiple of the tick {m.price_increment}"
-    price = params.price or params.trigger_price or reference
-    if price is not None and price * quantity < m.min_notional:
-        return f"notional {price * quantity} below the minimum {m.min_notional} {m.quote}"
-    return None
+    breach = market.order_problem(quantity, params.price, params.trigger_price, reference)
+    if breach is not None:  # the description is built only for a rejection (it is not free: Decimal → str)
+        raise OrderRejected(f"{describe_order(market, params, quantity)}: {breach.reason}")
 
 
 def status_report(order: Order, ts_ms: int) -> OrderStatusReport:

@@ -30,7 +30,6 @@ __all__ = [
     "PortfolioTotals",
     "RiskContext",
     "RiskRule",
-    "fmt",
     "portfolio_totals",
     "reduces",
     "reference_price",
@@ -96,11 +95,6 @@ class RiskContext:
     spot: bool = True
     portfolio: PortfolioTotals | None = None
     venue_state: TradingState = TradingState.ACTIVE
-
-
-def fmt(value: Decimal) -> str:
-    """Format a Decimal without exponent or trailing zeros (``Decimal("10")`` → ``"10"``)."""
-    return format(value.normalize(), "f")
 
 
 def reference_price(params: OrderParams, market_data: MarketData | None) -> Decimal | None:

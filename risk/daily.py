@@ -28,9 +28,9 @@ from typing import Any
 
 from risk.base import RiskContext
 from risk.base import RiskRule
-from risk.base import fmt
 from risk.base import reduces
 from trading_bot.domain import OrderParams
+from trading_bot.domain import decimal_text
 
 __all__ = ["DAILY_LOSS_RULE", "DAY_MS", "DailyLossRule", "DayStart", "utc_day"]
 
@@ -123,7 +123,8 @@ class DailyLossRule(RiskRule):
             return None
         return (
             f"daily loss: equity {equity:,.2f} is {loss_pct:.2f} % below {start.equity:,.2f} at the start of "
-            f"{_date(start.day)} UTC; limit {fmt(self.limit_pct)} %; no new opens until 00:00 UTC, exits allowed"
+            f"{_date(start.day)} UTC; limit {decimal_text(self.limit_pct)} %; "
+            "no new opens until 00:00 UTC, exits allowed"
         )
 
     def alert(self, now_ms: int, equity: Decimal) -> str | None:

@@ -26,9 +26,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from risk.config import ProtectionConfig
-from risk.rules import fmt
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
+from trading_bot.domain import decimal_text
 
 __all__ = [
     "AccountDecision",
@@ -168,7 +168,7 @@ class AccountProtection:
         if config.emergency_enabled and loss_pct is not None and loss_pct >= self._emergency_limit:
             symbols = tuple(p.symbol for p in snapshot.positions if p.quantity != 0)
             reason = (
-                f"emergency loss: {_loss_text(snapshot, loss_pct)}; limit {fmt(self._emergency_limit)} %"
+                f"emergency loss: {_loss_text(snapshot, loss_pct)}; limit {decimal_text(self._emergency_limit)} %"
             )
             return AccountDecision(
                 state=TradingState.HALTED,
@@ -217,7 +217,7 @@ class AccountProtection:
         count = max(1, int(len(losing) * config.close_worst_fraction))
         chosen = tuple(p.symbol for p in losing[:count])
         reason = (
-            f"account loss: {_loss_text(snapshot, loss_pct)}; limit {fmt(self._account_limit)} %; "
+            f"account loss: {_loss_text(snapshot, loss_pct)}; limit {decimal_text(self._account_limit)} %; "
             f"with {self._failure_count} consecutive order failures over {span_ms / 1000:.0f} s "
             f"(limit {config.max_consecutive_failures} over {config.failure_window_s:g} s); "
             f"closing {count} of {len(losing)} losing positions: {', '.join(chosen)}"

@@ -42,7 +42,6 @@ from decimal import Decimal
 
 from risk.base import RiskContext
 from risk.base import RiskRule
-from risk.base import fmt
 from risk.base import reduces
 from risk.base import reference_price
 from risk.config import RiskConfig
@@ -54,6 +53,7 @@ from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import TradingState
+from trading_bot.domain import decimal_text
 
 __all__ = [
     "RULE_NAMES",
@@ -69,7 +69,6 @@ __all__ = [
     "StaleDataRule",
     "TradingStateRule",
     "build_rules",
-    "fmt",
     "reference_price",
 ]
 
@@ -105,15 +104,15 @@ class TradingStateRule(RiskRule):
         if reduces(ctx.position.quantity, params.side, quantity):
             return None
         return (
-            f"trading is reducing: a {params.side.value} of {fmt(quantity)} does not reduce the position "
-            f"of {fmt(ctx.position.quantity)} without flipping it"
+            f"trading is reducing: a {params.side.value} of {decimal_text(quantity)} does not reduce the position "
+            f"of {decimal_text(ctx.position.quantity)} without flipping it"
         )
 
 
 class MarketLimitsRule(RiskRule):
-    """The market's own filters: tick grid, lot step, min/max amount and min notional.
+    """The market's own filters (``Market.order_problem``): tick grid, lot step, min/max amount, min notional.
 
-    The tick grid is checked for limit prices only; the notional uses the reference price.
+    A market order is valued at the reference price (the mid); one that cannot be valued is refused.
     """
 
     __slots__ = ()
@@ -121,28 +120,12 @@ class MarketLimitsRule(RiskRule):
 
     def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
         """Return the reason when the order breaks the market's precision or limits."""
-        market = ctx.market
-        if params.order_type is OrderType.LIMIT and params.price is not None:
-            tick = market.price_increment
-            if tick > 0 and params.price % tick != 0:
-                return f"price {fmt(params.price)} is not on the tick grid of {fmt(tick)}"
-        step = market.amount_increment
-        if step > 0 and quantity % step != 0:
-            return f"quantity {fmt(quantity)} is not a multiple of the lot step {fmt(step)}"
-        if quantity < market.min_amount:
-            return f"quantity {fmt(quantity)} is below the minimum amount {fmt(market.min_amount)}"
-        if market.max_amount is not None and quantity > market.max_amount:
-            return f"quantity {fmt(quantity)} is above the maximum amount {fmt(market.max_amount)}"
-        price = reference_price(params, ctx.market_data)
-        if price is None:
+        reference = reference_price(params, ctx.market_data)
+        breach = ctx.market.order_problem(quantity, params.price, params.trigger_price, reference)
+        if breach is not None:
+            return breach.reason
+        if reference is None:
             return "a market order cannot be valued without market data"
-        if market.min_notional > 0:
-            notional = price * quantity
-            if notional < market.min_notional:
-                return (
-                    f"notional {notional:,.2f} {market.quote} is below the minimum "
-                    f"{fmt(market.min_notional)} {market.quote}"
-                )
         return None
 
 
@@ -194,8 +177,8 @@ class MaxPositionRule(RiskRule):
             return None
         if self.max_quantity is not None and size > self.max_quantity:
             return (
-                f"position after the fill {fmt(after)} {ctx.market.base} exceeds the limit "
-                f"{fmt(self.max_quantity)} {ctx.market.base}"
+                f"position after the fill {decimal_text(after)} {ctx.market.base} exceeds the limit "
+                f"{decimal_text(self.max_quantity)} {ctx.market.base}"
             )
         if self.max_notional is not None:
             price = reference_price(params, ctx.market_data)
@@ -261,15 +244,16 @@ class PriceBandRule(RiskRule):
             return None
         md = ctx.market_data
         if md is None:
-            return f"limit price {fmt(params.price)} cannot be compared with mid: no market data"
+            return f"limit price {decimal_text(params.price)} cannot be compared with mid: no market data"
         mid = md.mid
         if mid <= 0:
-            return f"limit price {fmt(params.price)} cannot be compared with a mid of {fmt(mid)}"
+            return f"limit price {decimal_text(params.price)} cannot be compared with a mid of {decimal_text(mid)}"
         distance = abs(params.price - mid) / mid
         if distance > self.band:
             return (
-                f"limit price {fmt(params.price)} is {distance * _HUNDRED:.2f} % from mid {fmt(mid)}; "
-                f"band {fmt(self.band_pct)} %"
+                f"limit price {decimal_text(params.price)} is {distance * _HUNDRED:.2f} % "
+                f"from mid {decimal_text(mid)}; "
+                f"band {decimal_text(self.band_pct)} %"
             )
         return None
 
@@ -350,7 +334,10 @@ class BalanceRule(RiskRule):
         if ctx.spot and params.side is OrderSide.SELL:
             free_base = _free(ctx.balances, market.base)
             if quantity > free_base:
-                return f"sell of {fmt(quantity)} {market.base} needs more than the free {fmt(free_base)} {market.base}"
+                return (
+                    f"sell of {decimal_text(quantity)} {market.base} needs more than the free "
+                    f"{decimal_text(free_base)} {market.base}"
+                )
             return None
         if not ctx.spot and reduces(ctx.position.quantity, params.side, quantity):
             return None

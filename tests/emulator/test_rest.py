@@ -142,6 +142,21 @@ async def test_off_tick_price_sent_raw_raises_invalid_order_price_filter(exchang
 
 
 @pytest.mark.asyncio
+async def test_off_step_quantity_sent_raw_raises_invalid_order_lot_size(exchange: ccxtpro.binance) -> None:
+    """The emulator's lot check is ``Market.order_problem``'s, answered with Binance's LOT_SIZE failure."""
+    exchange.markets[SYMBOL]["precision"]["amount"] = 0.000001  # let ccxt send a sub-step quantity
+    with pytest.raises(ccxtpro.InvalidOrder, match="LOT_SIZE"):
+        await exchange.create_order(SYMBOL, "limit", "buy", 0.010005, 59000)
+
+
+@pytest.mark.asyncio
+async def test_market_buy_by_quote_amount_below_min_notional_raises_notional_filter(exchange: ccxtpro.binance) -> None:
+    """A ``quoteOrderQty`` market order is valued at that quote amount (Binance's NOTIONAL for it)."""
+    with pytest.raises(ccxtpro.BadRequest, match="NOTIONAL"):
+        await exchange.create_order(SYMBOL, "market", "buy", None, None, {"quoteOrderQty": 4})
+
+
+@pytest.mark.asyncio
 async def test_trade_print_through_a_resting_sell_fills_it_partially_then_fully(
     emulator: BinanceEmulator, exchange: ccxtpro.binance
 ) -> None:

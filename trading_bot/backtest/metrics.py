@@ -32,6 +32,7 @@ from typing import Any
 from trading_bot.domain import ZERO
 from trading_bot.domain import Fill
 from trading_bot.domain import OrderSide
+from trading_bot.domain import decimal_text
 
 __all__ = [
     "MS_PER_YEAR",
@@ -156,17 +157,12 @@ class Metrics:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, Decimal):
-                out[f.name] = _decimal_text(value)
+                out[f.name] = decimal_text(value)
             elif isinstance(value, float):
                 out[f.name] = float(f"{value:.8g}") if math.isfinite(value) else None
             else:
                 out[f.name] = value
         return out
-
-
-def _decimal_text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
 
 
 def _split_symbol(symbol: str) -> tuple[str, str]:

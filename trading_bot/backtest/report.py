@@ -33,6 +33,7 @@ from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import drawdown_series
 from trading_bot.domain import Fill
+from trading_bot.domain import decimal_text
 from trading_bot.domain.fingerprint import trade_fingerprint
 from trading_bot.files import open_private
 from trading_bot.files import private_dir
@@ -103,13 +104,8 @@ def _iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
-def _exact(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return "0" if text == "-0" else text
-
-
 def _display(value: Decimal) -> str:
-    return _exact(value.quantize(Decimal("1E-8"))) if value.as_tuple().exponent != 0 else _exact(value)
+    return decimal_text(value.quantize(Decimal("1E-8"))) if value.as_tuple().exponent != 0 else decimal_text(value)
 
 
 def _duration(ms: int) -> str:
@@ -247,14 +243,17 @@ def _write_csvs(out_dir: Path, round_trips: Sequence[RoundTrip], equity: Sequenc
         for t in round_trips:
             writer.writerow([
                 t.symbol, "long" if t.side.sign > 0 else "short", t.entry_ts, _iso(t.entry_ts), t.exit_ts,
-                _iso(t.exit_ts), _exact(t.quantity), _exact(t.entry_price), _exact(t.exit_price), _exact(t.pnl),
-                f"{t.return_pct:.6f}", _exact(t.fees),
+                _iso(t.exit_ts), decimal_text(t.quantity), decimal_text(t.entry_price), decimal_text(t.exit_price),
+                decimal_text(t.pnl),
+                f"{t.return_pct:.6f}", decimal_text(t.fees),
             ])  # fmt: skip
     with open_private(out_dir / "equity.csv", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(EQUITY_CSV_HEADER)
         for point, (fall, fall_pct) in zip(equity, drawdown_series(equity), strict=True):
-            writer.writerow([point.ts_ms, _iso(point.ts_ms), _exact(point.equity), _exact(fall), f"{fall_pct:.8f}"])
+            writer.writerow(
+                [point.ts_ms, _iso(point.ts_ms), decimal_text(point.equity), decimal_text(fall), f"{fall_pct:.8f}"]
+            )
 
 
 def write_report(

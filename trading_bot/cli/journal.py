@@ -30,6 +30,7 @@ import typer
 from trading_bot.cli.app import EXIT_FAILURE
 from trading_bot.cli.app import app
 from trading_bot.cli.app import fail
+from trading_bot.domain import decimal_text
 from trading_bot.domain.ids import validate_bot_id
 
 if TYPE_CHECKING:
@@ -592,11 +593,11 @@ def _positions(fills: Sequence[tuple[str, Fill]]) -> list[dict[str, Any]]:
                 "instrument": f"{venue}:{symbol}",
                 "venue": venue,
                 "symbol": symbol,
-                "quantity": _plain(p.quantity),
-                "average_entry": _plain(_rounded(p.average_price, digits)),
-                "realized_pnl": _plain(realized),
-                "fees": _plain(p.fees),
-                "net_pnl": _plain(realized - p.fees),
+                "quantity": decimal_text(p.quantity),
+                "average_entry": decimal_text(_rounded(p.average_price, digits)),
+                "realized_pnl": decimal_text(realized),
+                "fees": decimal_text(p.fees),
+                "net_pnl": decimal_text(realized - p.fees),
                 "currency": p.quote_currency,
                 "fills": p.fill_count,
             }
@@ -614,9 +615,3 @@ def _rounded(value: Decimal, places: int) -> Decimal:
     from decimal import Decimal
 
     return value.quantize(Decimal(1).scaleb(-places), context=Context(prec=100))
-
-
-def _plain(value: Decimal) -> str:
-    """Render ``value`` without exponent or trailing zeros (``1E+1`` → ``10``, ``-0`` → ``0``)."""
-    text = format(value.normalize(), "f")
-    return "0" if text == "-0" else text

@@ -20,6 +20,7 @@ from pydantic import field_validator
 
 from exchanges.config import ExchangeConfig
 from risk.config import RiskConfig
+from trading_bot.domain import decimal_text
 from trading_bot.domain.bounds import HeartbeatSeconds
 from trading_bot.domain.bounds import TimeoutSeconds
 from trading_bot.domain.ids import Symbol
@@ -420,7 +421,7 @@ def _mask_secret_keys(value: Any) -> Any:
 
 def _canonical(value: object) -> object:
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return decimal_text(value)
     return str(value)  # Path
 
 

@@ -31,8 +31,10 @@ from trading_bot.domain.ids import make_client_order_id
 from trading_bot.domain.instrument import InstrumentId
 from trading_bot.domain.market import Balance
 from trading_bot.domain.market import Bar
+from trading_bot.domain.market import FilterBreach
 from trading_bot.domain.market import Market
 from trading_bot.domain.market import MarketData
+from trading_bot.domain.market import MarketFilter
 from trading_bot.domain.market import TradeTick
 from trading_bot.domain.orders import Fill
 from trading_bot.domain.orders import InvalidOrderTransition
@@ -46,6 +48,7 @@ from trading_bot.domain.values import ZERO
 from trading_bot.domain.values import Money
 from trading_bot.domain.values import Price
 from trading_bot.domain.values import Quantity
+from trading_bot.domain.values import decimal_text
 from trading_bot.domain.values import round_to_increment
 from trading_bot.domain.values import to_decimal
 
@@ -57,12 +60,14 @@ __all__ = [
     "Clock",
     "ExchangeOrderId",
     "Fill",
+    "FilterBreach",
     "InstrumentId",
     "InvalidOrderTransition",
     "LiquiditySide",
     "LiveClock",
     "Market",
     "MarketData",
+    "MarketFilter",
     "Money",
     "Order",
     "OrderAccepted",
@@ -92,6 +97,7 @@ __all__ = [
     "TradeId",
     "TradeTick",
     "TradingState",
+    "decimal_text",
     "make_client_order_id",
     "round_to_increment",
     "to_decimal",

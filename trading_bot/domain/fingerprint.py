@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from decimal import Decimal
 
 from trading_bot.domain.orders import Fill
+from trading_bot.domain.values import decimal_text
 
 __all__ = ["FINGERPRINT_VERSION", "canonical_fill_text", "trade_fingerprint"]
 
@@ -24,14 +24,17 @@ FINGERPRINT_VERSION = "trades-v1"
 """First line of the hashed text; change it whenever the canonical form changes."""
 
 
-def _number(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return "0" if text == "-0" else text
-
-
 def canonical_fill_text(fill: Fill) -> str:
     """Return the canonical line of one fill (no newline), as hashed by ``trade_fingerprint``."""
-    return "|".join((str(fill.ts_ms), fill.side.value, _number(fill.quantity), _number(fill.price), _number(fill.fee)))
+    return "|".join(
+        (
+            str(fill.ts_ms),
+            fill.side.value,
+            decimal_text(fill.quantity),
+            decimal_text(fill.price),
+            decimal_text(fill.fee),
+        )
+    )
 
 
 def trade_fingerprint(fills: Iterable[Fill]) -> str:

@@ -8,13 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.ids import Symbol
 from trading_bot.domain.values import ZERO
+from trading_bot.domain.values import decimal_text
 from trading_bot.domain.values import round_to_increment
 
-__all__ = ["Balance", "Bar", "Market", "MarketData", "TradeTick"]
+__all__ = ["Balance", "Bar", "FilterBreach", "Market", "MarketData", "MarketFilter", "TradeTick"]
+
+
+class MarketFilter(StrEnum):
+    """Which of a market's exchange filters an order breaks (``Market.order_problem``)."""
+
+    TICK = "tick"
+    LOT_STEP = "lot_step"
+    MIN_AMOUNT = "min_amount"
+    MAX_AMOUNT = "max_amount"
+    MIN_NOTIONAL = "min_notional"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterBreach:
+    """An order's breach of one exchange filter: which filter, and a reason naming the figures."""
+
+    filter: MarketFilter
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +83,69 @@ class Market:
     def passive_price(self, side: OrderSide, price: Decimal) -> Decimal:
         """Round a limit price away from the touch: down for a buy, up for a sell."""
         return self.round_price(price, "down" if side is OrderSide.BUY else "up")
+
+    def order_problem(
+        self,
+        quantity: Decimal,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        reference: Decimal | None = None,
+    ) -> FilterBreach | None:
+        """Return the first exchange filter an order breaks, or ``None`` when it passes them all.
+
+        The one copy of the filter rule, used by the risk gate, the simulators and the emulator. In order:
+        the tick grid of ``price`` and ``trigger_price`` (each when given), the lot step (a positive
+        multiple of it), the minimum and maximum amount, and the minimum notional ``p × quantity`` where
+        ``p`` is ``price``, else ``trigger_price``, else ``reference`` (the caller's price for a market
+        order); with none of them the notional is not checked. A zero tick or lot step checks no grid.
+
+        Args:
+            quantity: order quantity, base currency.
+            price: limit price, quote currency (``None`` for a market or stop-market order).
+            trigger_price: stop trigger price, quote currency.
+            reference: the price a market order is valued at, quote currency.
+        """
+        tick, step = self.price_increment, self.amount_increment
+        # The passing path is the simulators' per-order hot path: Decimal truthiness, no allocation.
+        if (
+            (price is not None and tick and price % tick)
+            or (trigger_price is not None and tick and trigger_price % tick)
+            or quantity <= 0
+            or (step and quantity % step)
+            or quantity < self.min_amount
+            or (self.max_amount is not None and quantity > self.max_amount)
+        ):
+            return self._breach(quantity, price, trigger_price)
+        value = price if price is not None else trigger_price if trigger_price is not None else reference
+        if value is not None and value * quantity < self.min_notional:
+            reason = (
+                f"notional {decimal_text(value * quantity)} {self.quote} is below the minimum "
+                f"{decimal_text(self.min_notional)} {self.quote}"
+            )
+            return FilterBreach(MarketFilter.MIN_NOTIONAL, reason)
+        return None
+
+    def _breach(self, quantity: Decimal, price: Decimal | None, trigger_price: Decimal | None) -> FilterBreach:
+        """Name the first grid or amount filter ``order_problem`` found broken (the rejection path only)."""
+        tick, step, qty = self.price_increment, self.amount_increment, decimal_text(quantity)
+        for label, value in (("price", price), ("trigger price", trigger_price)):
+            if value is not None and tick and value % tick:
+                reason = f"{label} {decimal_text(value)} is not on the tick grid of {decimal_text(tick)}"
+                return FilterBreach(MarketFilter.TICK, reason)
+        if quantity <= 0:
+            return FilterBreach(MarketFilter.LOT_STEP, f"quantity {qty} is not positive")
+        if step and quantity % step:
+            return FilterBreach(
+                MarketFilter.LOT_STEP, f"quantity {qty} is not a multiple of the lot step {decimal_text(step)}"
+            )
+        if quantity < self.min_amount:
+            return FilterBreach(
+                MarketFilter.MIN_AMOUNT, f"quantity {qty} is below the minimum amount {decimal_text(self.min_amount)}"
+            )
+        assert self.max_amount is not None
+        return FilterBreach(
+            MarketFilter.MAX_AMOUNT, f"quantity {qty} is above the maximum amount {decimal_text(self.max_amount)}"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

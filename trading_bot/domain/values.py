@@ -22,6 +22,7 @@ __all__ = [
     "Money",
     "Price",
     "Quantity",
+    "decimal_text",
     "round_to_increment",
     "to_decimal",
 ]
@@ -59,6 +60,17 @@ def to_decimal(value: object, field: str = "value") -> Decimal:
     if not result.is_finite():
         raise ValueError(f"{field}: expected a finite number, got {value!r}")
     return result
+
+
+def decimal_text(value: Decimal) -> str:
+    """Return ``value`` as plain text: no exponent, no trailing zeros, ``"0"`` for zero (``-0`` too).
+
+    ``Decimal("1E+1")`` → ``"10"``, ``Decimal("0.0100")`` → ``"0.01"``. The one text form of an exact figure in
+    messages, reports, the journal and the trade fingerprint; a wire format with fixed places (Binance's
+    eight decimals) is built where that wire is spoken. ``normalize`` rounds to the context precision (28 digits).
+    """
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
 
 
 _ROUNDING = {"down": ROUND_DOWN, "up": ROUND_UP, "nearest": ROUND_HALF_EVEN}

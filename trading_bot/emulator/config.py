@@ -9,6 +9,8 @@ from dataclasses import field
 from decimal import Decimal
 from pathlib import Path
 
+from trading_bot.domain import Market
+from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import DAY_S
 from trading_bot.domain.bounds import MAX_SPEED
 from trading_bot.domain.bounds import MIN_PERIOD_S
@@ -118,6 +120,23 @@ class MarketFilters:
     min_price: Decimal = Decimal("0")
     max_price: Decimal = Decimal("10000000")
     min_notional: Decimal = Decimal("5")
+
+    def market(self, symbol: str, base: str, quote: str) -> Market:
+        """Return the domain ``Market`` of these filters, whose ``order_problem`` the order checks use.
+
+        Its grids are absolute (multiples of the tick and step from 0), Binance's start at ``min_price`` and
+        ``min_qty``: the same whenever those lie on the grid, as in every default and every real market.
+        """
+        return Market(
+            symbol=Symbol(symbol),
+            base=base,
+            quote=quote,
+            price_increment=self.tick_size,
+            amount_increment=self.step_size,
+            min_amount=self.min_qty,
+            max_amount=self.max_qty,
+            min_notional=self.min_notional,
+        )
 
 
 def _balances() -> dict[str, Decimal]:

@@ -321,22 +321,24 @@ class Engine:
     # -- internals -------------------------------------------------------------------------------------
 
     def _check(self, market: MarketState, new: NewOrder) -> tuple[Decimal, Decimal, str]:
-        filters = market.filters
+        filters, rules = market.filters, market.rules
         max_fee = max(self.maker_fee, self.taker_fee)
         if new.type == "MARKET":
             touch = market.ask if new.side == "BUY" else market.bid
             if new.quantity is not None:
                 qty = new.quantity
-                check_filters(filters, None, qty, qty * touch)
+                check_filters(rules, filters, None, qty, touch)
             else:
                 assert new.quote_order_qty is not None
                 qty = quantize_down(new.quote_order_qty / touch, filters.step_size)
-                check_filters(filters, None, qty, new.quote_order_qty)
+                check_filters(rules, filters, None, qty, None)
+                if new.quote_order_qty < filters.min_notional:  # Binance values a quote-amount order at that amount
+                    raise BinanceApiError(-1013, "Filter failure: NOTIONAL")
             price = touch
         else:
             assert new.quantity is not None
             qty, price = new.quantity, new.price
-            check_filters(filters, price, qty, price * qty)
+            check_filters(rules, filters, price, qty, None)
             if new.type == "LIMIT_MAKER" and (
                 (new.side == "BUY" and price >= market.ask) or (new.side == "SELL" and price <= market.bid)
             ):

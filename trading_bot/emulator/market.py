@@ -73,6 +73,7 @@ class MarketState:
         self.quote = quote
         self.market_id = base + quote
         self.filters = filters
+        self.rules = filters.market(symbol, base, quote)
         tick = filters.tick_size
         mid = quantize_down(price, tick)
         self.bid = mid - tick

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from decimal import InvalidOperation
 
+from trading_bot.domain import Market
+from trading_bot.domain import MarketFilter
 from trading_bot.emulator.config import MarketFilters
 from trading_bot.emulator.errors import BinanceApiError
 from trading_bot.emulator.errors import mandatory
@@ -20,6 +22,13 @@ _NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _TYPES = frozenset({"LIMIT", "MARKET", "LIMIT_MAKER"})
 _TIFS = frozenset({"GTC", "IOC", "FOK"})
 _RESP_TYPES = frozenset({"ACK", "RESULT", "FULL"})
+_WIRE_FILTERS = {
+    MarketFilter.TICK: "PRICE_FILTER",
+    MarketFilter.LOT_STEP: "LOT_SIZE",
+    MarketFilter.MIN_AMOUNT: "LOT_SIZE",
+    MarketFilter.MAX_AMOUNT: "LOT_SIZE",
+    MarketFilter.MIN_NOTIONAL: "NOTIONAL",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +135,18 @@ def parse_new_order(params: Mapping[str, str]) -> NewOrder:
     )
 
 
-def check_filters(filters: MarketFilters, price: Decimal | None, qty: Decimal, notional: Decimal) -> None:
-    """Apply PRICE_FILTER (when ``price`` is given), LOT_SIZE and NOTIONAL.
+def check_filters(
+    rules: Market, filters: MarketFilters, price: Decimal | None, qty: Decimal, reference: Decimal | None
+) -> None:
+    """Apply PRICE_FILTER's range (when ``price`` is given), then the market's filters (``Market.order_problem``).
+
+    ``reference`` values a market order for the NOTIONAL filter (``None``: the caller checks it).
 
     Raises:
-        BinanceApiError: -1013 ``Filter failure: <FILTER>``.
+        BinanceApiError: -1013 ``Filter failure: <FILTER>`` (PRICE_FILTER, LOT_SIZE or NOTIONAL).
     """
-    if price is not None and (
-        price < filters.min_price
-        or price > filters.max_price
-        or price <= 0
-        or (price - filters.min_price) % filters.tick_size != 0
-    ):
+    if price is not None and (price <= 0 or price < filters.min_price or price > filters.max_price):
         raise BinanceApiError(-1013, "Filter failure: PRICE_FILTER")
-    if qty < filters.min_qty or qty > filters.max_qty or (qty - filters.min_qty) % filters.step_size != 0:
-        raise BinanceApiError(-1013, "Filter failure: LOT_SIZE")
-    if notional < filters.min_notional:
-        raise BinanceApiError(-1013, "Filter failure: NOTIONAL")
+    breach = rules.order_problem(qty, price, None, reference)
+    if breach is not None:
+        raise BinanceApiError(-1013, f"Filter failure: {_WIRE_FILTERS[breach.filter]}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from trading_bot.domain import ZERO
+from trading_bot.domain import decimal_text
 from trading_bot.domain.fingerprint import trade_fingerprint
 
 if TYPE_CHECKING:
@@ -30,8 +31,7 @@ def _num(value: Decimal) -> str:
     """
     if value.as_tuple().exponent < -8:  # type: ignore[operator]
         value = value.quantize(_REPORT_QUANTUM)
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
+    return decimal_text(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
