@@ -10,35 +10,23 @@ Only bars newer than the file's last one are appended, so a download cut short c
 from __future__ import annotations
 
 import asyncio
-import gzip
-import io
 import zlib
 from pathlib import Path
-from typing import TextIO
 
 from trading_bot.backtest.data import parse_date
 from trading_bot.backtest.data import parse_timeframe
 from trading_bot.domain import Bar
 from trading_bot.domain import LiveClock
 from trading_bot.domain import Symbol
+from trading_bot.domain import decimal_text
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
+from trading_bot.files import open_data_text
 from trading_bot.files import open_private
 
 __all__ = ["HEADER", "download_bars", "last_timestamp"]
 
 HEADER = "timestamp,open,high,low,close,volume"
-
-
-def _number(value: object) -> str:
-    text = format(value, "f")
-    return "0" if text in ("-0", "") else text
-
-
-def _open(path: Path) -> TextIO:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return path.open(encoding="utf-8")
 
 
 def last_timestamp(path: Path) -> int | None:
@@ -50,7 +38,7 @@ def last_timestamp(path: Path) -> int | None:
     if not path.is_file():
         return None
     try:
-        with _open(path) as text:
+        with open_data_text(path, "bar file") as text:
             header = text.readline().strip()
             if header and not header.startswith("timestamp,open,high,low,close"):
                 raise DataError(f"{path}:1: not a bar file (header {header!r}); refusing to append to it")
@@ -101,8 +89,8 @@ async def _download(
                 fresh = [b for b in page if since <= b.ts_ms <= end_ms]
                 for b in fresh:
                     handle.write(
-                        f"{b.ts_ms},{_number(b.open)},{_number(b.high)},{_number(b.low)},"
-                        f"{_number(b.close)},{_number(b.volume)}\n"
+                        f"{b.ts_ms},{decimal_text(b.open)},{decimal_text(b.high)},{decimal_text(b.low)},"
+                        f"{decimal_text(b.close)},{decimal_text(b.volume)}\n"
                     )
                 handle.flush()
                 written += len(fresh)
