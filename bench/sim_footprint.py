@@ -30,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -127,12 +128,14 @@ def peak_rss_mb(tree: Path, data: Path, symbol: str) -> tuple[float, float]:
     cmd = [sys.executable, str(tree / "runbot.py"), "backtest", "--strategy", "sma_cross", "--data", str(data),
            "--symbol", symbol, "--fast", "10", "--slow", "20", "--fraction", "1", "--json"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tree)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{tree}: backtest failed ({status}): {proc.stderr.read().decode() if proc.stderr else ''}")
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: the progress lines would fill a pipe and block
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=tree)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if status != 0:
+            err.seek(0)
+            raise SystemExit(f"{tree}: backtest failed ({status}): {err.read().decode()[-2000:]}")
     return usage.ru_maxrss / 1000 * 1.024, wall
 
 
