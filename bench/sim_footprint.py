@@ -83,13 +83,15 @@ def orders_worker(repeat: int) -> None:
             order = OrderParams(side=side, quantity=self.params.quantity, order_type=OrderType.MARKET)
             return StrategyResult.place(order)
 
+    import trading_bot
+
     configure_logging("error", "json")
     first_ts = 1690848000000
     cases = {
         "bars": {"data": (FIL,), "symbol": "FIL/USDT", "quantity": "2", "end_ms": first_ts + (ORDER_BARS - 1) * 60_000},
         "ticks": {"data": TICKS, "symbol": "BTC/USDT", "quantity": "0.001", "end_ms": 1723161254087 + 120_000},
     }
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"_tree": str(Path(trading_bot.__file__).resolve().parents[1])}
     for name, case in cases.items():
         best: dict[bool, tuple[float, int, int]] = {}
         for _ in range(repeat):
@@ -157,7 +159,10 @@ def main() -> None:
             env = {**os.environ, "PYTHONPATH": str(tree)}
             cmd = [sys.executable, __file__, "--orders-worker", str(args.repeat)]
             proc = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-            for sim, row in json.loads(proc.stdout.strip().splitlines()[-1]).items():
+            rows = json.loads(proc.stdout.strip().splitlines()[-1])
+            if rows.pop("_tree") != str(tree):
+                raise SystemExit(f"{tree}: the worker imported another tree's trading_bot; check PYTHONPATH")
+            for sim, row in rows.items():
                 print(f"{str(tree)[-28:]:<28}{sim:<7}{row['events']:>8,}{row['fills']:>8,}{row['base_s']:>9.2f}"
                       f"{row['orders_s']:>10.2f}{row['us_per_order']:>10.1f}")  # fmt: skip
     if args.only in (None, "rss"):
