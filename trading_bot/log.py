@@ -296,6 +296,9 @@ def _route_stdlib_logging(level_no: int, pre_chain: list[Processor], renderer: P
 _configuration = 0
 """Bumped by every ``configure_logging`` call; a ``Logger`` rebinds when it changes."""
 
+_level_no = logging.NOTSET
+"""The lowest level the last ``configure_logging`` writes (``NOTSET`` before it: structlog writes all)."""
+
 
 class Logger:
     """A module's logger: binds structlog once per logging configuration, not on every call.
@@ -318,6 +321,15 @@ class Logger:
             self._bound = structlog.get_logger(self._name).bind()
             self._configuration = _configuration
         return self._bound
+
+    @staticmethod
+    def enabled(level: int) -> bool:
+        """Return True when a record at ``level`` (``logging.DEBUG`` ...) would be written.
+
+        For hot paths: guard a call whose fields cost something to build (``str(Decimal)``, enum
+        ``.value``) so a filtered-out level costs one comparison.
+        """
+        return level >= _level_no
 
     def debug(self, event: str, **kw: Any) -> Any:
         """Log ``event`` at debug level with ``kw`` as fields."""
@@ -384,6 +396,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    global _configuration
+    global _configuration, _level_no
     _configuration += 1
+    _level_no = level_no
     _route_stdlib_logging(level_no, [structlog.stdlib.add_logger_name, *shared], renderer, out)

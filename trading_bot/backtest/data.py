@@ -73,6 +73,8 @@ _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
 _ZERO = Decimal(0)
 _SAMPLE_ROWS = 200
+_MEMO_MAX = 1 << 16
+"""Distinct number texts a bar file shares (see ``_DecimalMemo``); ≈ 10 MB of keys and values at most."""
 _SPEC_SYMBOL = re.compile(r"(?:[a-z][a-z0-9_]{0,31}:)?[A-Za-z0-9.\-]+/[A-Za-z0-9.\-]+(?::[A-Za-z0-9]+)?")
 
 
@@ -126,6 +128,21 @@ def _decimals(text: str) -> int:
     return 0 if point < 0 else len(text.rstrip("0")) - point - 1
 
 
+class _DecimalMemo(dict[str, Decimal]):
+    """``memo[text]`` is ``Decimal(text)``, one shared object per distinct text (Decimals are immutable).
+
+    Bar prices repeat: sharing them keeps a loaded bar at ≈ 90 bytes instead of ≈ 600 (five Decimals of
+    104 bytes each). The same text gives the same Decimal, exponent included. Up to ``_MEMO_MAX``
+    distinct texts are kept; past that, new texts are converted without being kept.
+    """
+
+    def __missing__(self, text: str) -> Decimal:
+        value = Decimal(text)
+        if len(self) < _MEMO_MAX:
+            self[text] = value
+        return value
+
+
 def _file_bars(path: Path, start_ms: int | None, end_ms: int | None, decimals: list[int]) -> Iterator[Bar]:
     with _open_text(path) as text:
         names = _header(path, text)
@@ -133,7 +150,7 @@ def _file_bars(path: Path, start_ms: int | None, end_ms: int | None, decimals: l
             raise DataError(f"{path}:1: not a bar file: expected columns {','.join(BAR_COLUMNS)}[,volume]")
         i_ts, i_o, i_h, i_l, i_c = (names.index(c) for c in BAR_COLUMNS)
         i_v = names.index("volume") if "volume" in names else None
-        dec = Decimal
+        dec = _DecimalMemo()
         bar_cls = Bar
         check = bar_problem
         prev = -(2**62)
@@ -154,11 +171,11 @@ def _file_bars(path: Path, start_ms: int | None, end_ms: int | None, decimals: l
                     decimals.append(max(_decimals(o), _decimals(h), _decimals(low), _decimals(c)))
                 bar = bar_cls(
                     ts_ms=ts,
-                    open=dec(o),
-                    high=dec(h),
-                    low=dec(low),
-                    close=dec(c),
-                    volume=_ZERO if i_v is None or not row[i_v] else dec(row[i_v]),
+                    open=dec[o],
+                    high=dec[h],
+                    low=dec[low],
+                    close=dec[c],
+                    volume=_ZERO if i_v is None or not row[i_v] else dec[row[i_v]],
                 )
                 problem = check(ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
                 if problem is not None:

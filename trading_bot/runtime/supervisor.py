@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -681,9 +682,14 @@ class TradingBot:
         """
         self._in_pass = unit.in_pass = True
         try:
-            for venue in {s.venue for s in unit.slots}:
-                if venue.balances_dirty:
-                    await self._refresh_balances(venue)
+            slots = unit.slots
+            if len(slots) == 1:
+                if slots[0].venue.balances_dirty:
+                    await self._refresh_balances(slots[0].venue)
+            else:
+                for venue in {s.venue for s in slots}:
+                    if venue.balances_dirty:
+                        await self._refresh_balances(venue)
             for _ in range(_MAX_PASSES_PER_EVENT):
                 unit.pending_pass = False
                 await self._strategy_pass(unit, slot, md, now, checked=checked)
@@ -840,7 +846,8 @@ class TradingBot:
                     "order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason
                 )
         else:
-            _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
+            if _log.enabled(logging.DEBUG):
+                _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
             if self.journal is not None:
                 order = slot.tracker.get(event.client_order_id)
                 if order is not None:
