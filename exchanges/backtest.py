@@ -468,7 +468,7 @@ class BarExchange(BaseExchangeClient):
 
         ``lot-step-floor(quote_quantity / (price × (1 + fee)))`` for a buy (fees included, so the amount is
         never exceeded), ``lot-step-floor(quote_quantity / price)`` for a sell, capped at the base it locked. A
-        result above the estimate grows the order; one below leaves the rest to expire after the fill.
+        fill makes the result the order's quantity (``Order.apply_fill``), above or below the estimate.
         """
         amount = order.quote_quantity
         assert amount is not None
@@ -476,8 +476,6 @@ class BarExchange(BaseExchangeClient):
             quantity = self._market.round_amount(amount / (price * (_ONE + self.fee)))
         else:
             quantity = min(self._market.round_amount(amount / price), order.quantity)  # the base it locked
-        if quantity > order.quantity:
-            order.quantity = quantity
         return quantity
 
     def _close(self, w: _Working, status: OrderStatus, reason: str) -> None:

@@ -83,7 +83,8 @@ class OrderParams:
             fees included; the venue resolves the quantity **at the fill price**:
             ``lot-step-floor(quote_quantity / (fill price × (1 + taker fee)))``. ``quantity`` is then the
             estimate at the reference price that risk checks use; the filled quantity may be larger (the
-            price gapped down) or smaller (gapped up; the rest expires), the amount is never exceeded.
+            price gapped down) or smaller (gapped up) and becomes the order's quantity (``Order.apply_fill``);
+            the amount is never exceeded.
     """
 
     side: OrderSide
@@ -242,13 +243,13 @@ class Order:
         """Add one fill to the cumulative quantity, average price and fees.
 
         The status moves to PARTIALLY_FILLED or FILLED when the order is still live. An order sized by
-        ``quote_quantity`` takes the filled quantity as its quantity when the fills exceed the estimate.
+        ``quote_quantity`` takes the filled quantity as its quantity (it was an estimate) and is FILLED.
         A fill that arrives after the order went terminal (a cancel that raced a fill) still counts:
         quantity and average change, the status does not, except CANCELED/EXPIRED orders whose fills complete them.
         """
         new_filled = self.filled_quantity + fill.quantity
-        if self.quote_quantity is not None and new_filled > self.quantity:
-            self.quantity = new_filled  # sized at the fill price: more than the estimate (a gap down)
+        if self.quote_quantity is not None:
+            self.quantity = new_filled  # sized at the fill price: what filled is the order (see OrderParams)
         if self.average_price is None or self.filled_quantity == 0:
             self.average_price = fill.price
         else:

@@ -66,12 +66,15 @@ def test_a_gap_down_buys_more_shares_than_the_close_estimate_and_the_order_is_fi
 
 
 def test_a_gap_up_buys_fewer_shares_and_never_overspends() -> None:
-    """Open 110: floor(10000 / (110 × 1.002)) = 90 shares; cost + fee <= 10000; the rest of the estimate expires."""
+    """Open 110: floor(10000 / (110 × 1.002)) = 90 shares; cost + fee <= 10000; the order is FILLED at 90."""
     fills, reports, ex = _run("110")
 
     assert [f.quantity for f in fills] == [D(90)]
     assert fills[0].price * fills[0].quantity + fills[0].fee <= CASH
-    assert [r.status for r in reports][-1:] == [OrderStatus.EXPIRED]
+    assert not [r for r in reports if r.status is OrderStatus.EXPIRED]
+    order = asyncio.run(ex.fetch_order(SYMBOL, ClientOrderId("e-1")))
+    assert order is not None
+    assert (order.status, order.quantity) == (OrderStatus.FILLED, D(90))
     assert asyncio.run(ex.fetch_balance())["USD"].free == CASH - (D(9900) + D("19.8"))
 
 
@@ -94,17 +97,18 @@ def test_an_amount_below_one_lot_at_the_fill_expires_without_a_fill() -> None:
     assert asyncio.run(ex.fetch_balance())["USD"].free == CASH
 
 
-def test_the_bots_order_takes_the_larger_filled_quantity_and_is_filled() -> None:
-    """Order.apply_fill: a quote-sized order whose fill exceeds the estimate takes the filled quantity."""
+@pytest.mark.parametrize(("next_open", "shares"), [("90", 110), ("110", 90)])
+def test_the_bots_order_takes_the_filled_quantity_and_is_filled(next_open: str, shares: int) -> None:
+    """Order.apply_fill: a quote-sized order's quantity (an estimate of 99) becomes what filled, FILLED."""
     params = OrderParams(side=OrderSide.BUY, quantity=D(99), order_type=OrderType.MARKET, quote_quantity=CASH)
     order = Order.from_params(params, ClientOrderId("e-1"), SYMBOL, D(99), 0)
     order.transition(OrderStatus.SUBMITTED, 0)
     order.transition(OrderStatus.ACCEPTED, 0)
-    fills, _, _ = _run("90")
+    fills, _, _ = _run(next_open)
 
     order.apply_fill(fills[0])
 
-    assert (order.quantity, order.filled_quantity, order.status) == (D(110), D(110), OrderStatus.FILLED)
+    assert (order.quantity, order.filled_quantity, order.status) == (D(shares), D(shares), OrderStatus.FILLED)
 
 
 @pytest.mark.parametrize("kind", [OrderType.LIMIT, OrderType.STOP_MARKET])
