@@ -3,48 +3,19 @@ loopback to the emulator), so the venue sizes it at the price it fills at."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from exchanges.base import OrderUpdate
-from exchanges.ccxt.adapter import CcxtExchange
-from exchanges.config import ExchangeConfig
+from tests.integration.test_ccxt_faults import emulated
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
-from trading_bot.domain import LiveClock
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import Symbol
 
 SYMBOL = Symbol("BTC/USDT")
-KEY, SECRET = "quote-amount-key", "quote-amount-secret"
-
-
-@contextlib.asynccontextmanager
-async def emulated() -> AsyncIterator[tuple[Any, CcxtExchange, list[OrderUpdate]]]:
-    from trading_bot.emulator import BinanceEmulator
-    from trading_bot.emulator import EmulatorConfig
-
-    emulator = BinanceEmulator(EmulatorConfig(symbols=(SYMBOL,), api_key=KEY, api_secret=SECRET))
-    await emulator.start()
-    config = ExchangeConfig(name="binance", ccxt_options=emulator.ccxt_config(), api_key=SecretStr(KEY),
-                            secret=SecretStr(SECRET), request_timeout_s=5.0)  # fmt: skip
-    client = CcxtExchange(config, LiveClock())
-    updates: list[OrderUpdate] = []
-    client.attach(updates.append)
-    try:
-        await client.connect()
-        await emulator.set_quote(SYMBOL, Decimal("60000"), Decimal("60010"), Decimal(1), Decimal(1))
-        yield emulator, client, updates
-    finally:
-        await client.close()
-        await emulator.stop()
 
 
 @pytest.mark.asyncio
