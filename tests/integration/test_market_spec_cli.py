@@ -92,3 +92,29 @@ def test_a_markets_file_gives_the_rules_and_flags_override_it(tmp_path: Path) ->
 
     assert any(Decimal(t["quantity"]) % 1 for t in fine)
     assert not any(Decimal(t["quantity"]) % 1 for t in whole)
+
+
+def test_spec_flags_with_several_symbols_point_to_the_markets_file(tmp_path: Path) -> None:
+    """--tick-size names one market's rule: with --symbol given twice it exits 2 asking for --markets FILE."""
+    data = _goog_like(tmp_path / "GOOG.csv")
+    args = ("--data", f"GOOG/USD={data}", "--data", f"AAPL/USD={data}", "--symbol", "GOOG/USD", "--symbol", "AAPL/USD")
+
+    line = _error(run_cli("backtest", *args, "--tick-size", "0.01", *PARAMS, cwd=tmp_path))
+
+    assert line.startswith("error: --tick-size:")
+    assert "--markets" in line
+
+
+def test_a_markets_file_gives_each_of_several_symbols_its_rules(tmp_path: Path) -> None:
+    """Two unbundled share markets in one --markets file: the several-symbol backtest runs on both."""
+    data, other = _goog_like(tmp_path / "GOOG.csv"), _goog_like(tmp_path / "AAPL.csv")
+    markets = tmp_path / "markets.json"
+    markets.write_text('{"GOOG/USD": {"tick_size": "0.01", "lot_step": "1"}, '
+                       '"AAPL/USD": {"tick_size": "0.01", "lot_step": "1"}}')  # fmt: skip
+
+    proc = run_cli("backtest", "--data", f"GOOG/USD={data}", "--data", f"AAPL/USD={other}", "--symbol", "GOOG/USD",
+                   "--symbol", "AAPL/USD", "--markets", str(markets), "--fraction", "0.5", "--json", *PARAMS,
+                   cwd=tmp_path)  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout)["instruments"]) == {"GOOG/USD", "AAPL/USD"}
