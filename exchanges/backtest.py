@@ -17,7 +17,9 @@ rounded to the tick away from us):
 * **Market** orders sent on bar ``t``'s close fill at bar ``t+1``'s **open** (plus slippage), stamped
   at bar ``t+1``'s open time. A market buy the account cannot pay at that price (the open gapped up
   on an all-in order) fills for what the free quote covers, rounded down to the lot step; the rest
-  expires.
+  expires. A market order with ``OrderParams.quote_quantity`` (an amount of quote currency) is sized
+  **at that open**: ``lot-step-floor(amount / (open × (1 + fee)))``, so an all-in entry after a gap
+  down buys more and after a gap up fewer, never spending more than the amount.
 * **Limit** and **stop-market** orders are checked from the next bar on, walking the intrabar path
   **open → the extreme nearer to the open → the farther extreme → close** (on a tie, a bar that closed
   down visits the high first, any other bar the low first; the same path as the replay feed). The path
@@ -309,6 +311,8 @@ class BarExchange(BaseExchangeClient):
             reference = price
         if side is _BUY:
             currency, amount = market.quote, reference * quantity * (_ONE + self.fee)
+            if params.quote_quantity is not None:  # sized at the fill: the amount is what it may spend
+                amount = params.quote_quantity
         else:
             currency, amount = market.base, quantity
         free = self.account.free(currency)
@@ -439,6 +443,12 @@ class BarExchange(BaseExchangeClient):
         account = self.account
         fee_rate = self.fee
         quantity = order.leaves_quantity
+        if order.quote_quantity is not None:
+            quantity = self._at_fill(order, price)
+            if quantity <= 0:
+                self._close(w, OrderStatus.EXPIRED, "quote_quantity buys less than one lot step at the fill price")
+                self.emit(self._report(order))
+                return
         if order.side is _BUY:
             available = account.free(market.quote) + w.locked
             if price * quantity * (_ONE + fee_rate) > available:
@@ -473,6 +483,21 @@ class BarExchange(BaseExchangeClient):
         listener = self.balance_listener
         if listener is not None:
             listener(account.balances())
+
+    def _at_fill(self, order: Order, price: Decimal) -> Decimal:
+        """The quantity of a ``quote_quantity`` market order at its fill ``price`` (see ``OrderParams``).
+
+        ``lot-step-floor(quote_quantity / (price × (1 + fee)))`` for a buy (fees included, so the amount is
+        never exceeded), ``lot-step-floor(quote_quantity / price)`` for a sell, capped at the base it locked. A
+        fill makes the result the order's quantity (``Order.apply_fill``), above or below the estimate.
+        """
+        amount = order.quote_quantity
+        assert amount is not None
+        if order.side is _BUY:
+            quantity = self._market.round_amount(amount / (price * (_ONE + self.fee)))
+        else:
+            quantity = min(self._market.round_amount(amount / price), order.quantity)  # the base it locked
+        return quantity
 
     def _close(self, w: _Working, status: OrderStatus, reason: str) -> None:
         if w.locked:

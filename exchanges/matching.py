@@ -309,11 +309,24 @@ class MatchingEngine:
         if self._md is None:
             raise OrderRejected(f"{self._describe(params, order.quantity)}: no market data yet to price a market order")
         price = self._taker_price(params.side, self._md)
+        if params.quote_quantity is not None:  # sized at the fill price (OrderParams.quote_quantity)
+            order.quantity = self._quote_sized(params.quote_quantity, params.side, price, order.quantity)
+            if order.quantity <= 0:
+                raise OrderRejected(
+                    f"{self._describe(params, order.quantity)}: quote_quantity {params.quote_quantity} buys less "
+                    f"than one lot step at {price}"
+                )
         if params.side is _BUY:
             w = self._lock(order, params, self.market.quote, price * (_ONE + self.taker_fee), price)
         else:
             w = self._lock(order, params, self.market.base, _ONE, price)
         self._fill(w, order.quantity, price, LiquiditySide.TAKER)
+
+    def _quote_sized(self, amount: Decimal, side: OrderSide, price: Decimal, estimate: Decimal) -> Decimal:
+        """``lot-step-floor(amount / (price × (1 + taker fee)))`` for a buy; a sell's is capped at ``estimate``."""
+        if side is _BUY:
+            return self.market.round_amount(amount / (price * (_ONE + self.taker_fee)))
+        return min(self.market.round_amount(amount / price), estimate)
 
     def _submit_stop(self, order: Order, params: OrderParams) -> None:
         trigger = params.trigger_price

@@ -10,7 +10,8 @@ bar's close and sent at once as a market order, so on bar data it fills at the n
 
 Sizing: ``quantity`` (fixed, base units), or ``fraction`` of equity (1.0 = all in; fees included; the
 quantity is rounded down to the market's lot step), or neither — then the configured position sizer of
-the RiskManager decides.
+the RiskManager decides. A ``fraction`` entry from flat is a market order with ``quote_quantity`` =
+equity × fraction (quote currency): the venue sizes it at the price it fills at (see ``OrderParams``).
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         self._seq += 1
         tag = f"{side.value}:{self._seq}"
         self._pending = tag
-        order = OrderParams(side=side, quantity=quantity, order_type=OrderType.MARKET, client_tag=tag)
+        order = OrderParams(side=side, quantity=quantity, order_type=OrderType.MARKET, client_tag=tag,
+                            quote_quantity=self._entry_amount(side, position))  # fmt: skip
         return StrategyResult.place(order, message=f"sma cross {side.value}")
 
     def _entry_quantity(self, market_data: MarketData) -> Decimal | None:
@@ -178,6 +180,19 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         budget = self.ctx.equity * params.fraction
         quantity = market.round_amount(budget / (price * (1 + market.taker_fee)))
         return quantity if quantity > 0 else None
+
+    def _entry_amount(self, side: OrderSide, position: Decimal) -> Decimal | None:
+        """The quote amount of a ``fraction`` entry from flat (equity × fraction, quote currency), else ``None``.
+
+        Given as ``OrderParams.quote_quantity``, the venue sizes the entry at its fill price (on bars the
+        next open), so a gap leaves no idle cash and never overspends; ``quantity`` stays the estimate at
+        the ask that risk checks use.
+        """
+        fraction = self.params.fraction
+        if fraction is None or position != 0 or (side is OrderSide.SELL and self.params.long_only):
+            return None
+        amount = self.ctx.equity * fraction
+        return amount if amount > 0 else None
 
     def on_order_update(self, event: OrderEvent) -> None:
         """Clear the pending flag when the strategy's order reached a final state."""

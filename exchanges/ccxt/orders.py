@@ -36,6 +36,7 @@ from trading_bot.domain import Clock
 from trading_bot.domain import Fill
 from trading_bot.domain import Market
 from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
 from trading_bot.domain import OrderStatusReport
 from trading_bot.domain import OrderType
@@ -171,6 +172,9 @@ class OrderDesk:
             if params.order_type is OrderType.STOP_MARKET and params.trigger_price is not None:
                 extra["triggerPrice"] = float(ex.price_to_precision(symbol, str(params.trigger_price)))
         order_type = "limit" if params.order_type is OrderType.LIMIT else "market"
+        if params.quote_quantity is not None and _has_quote_amount_market(ex, params.side):
+            # sized at the fill by the venue (Binance quoteOrderQty): ccxt sends ``cost`` instead of the amount
+            extra["cost"] = format(params.quote_quantity, "f")
         if params.post_only:
             extra["postOnly"] = True  # binance spot: LIMIT_MAKER
         elif params.time_in_force is not TimeInForce.GTC and params.order_type is OrderType.LIMIT:
@@ -389,3 +393,14 @@ class OrderDesk:
         session = self._session
         raw = await session.call(session.ctx("fetch_balance"), session.client.fetch_balance)
         return to_balances(raw)
+
+
+def _has_quote_amount_market(client: Any, side: OrderSide) -> bool:
+    """True when the venue takes a market order by quote amount (ccxt ``createMarket{Buy,Sell}OrderWithCost``).
+
+    Binance spot does (``quoteOrderQty``; its fee comes out of what the order receives, so the amount is what
+    leaves the account). A venue without it gets the quantity the caller estimated at the newest book.
+    """
+    has = client.has
+    key = "createMarketBuyOrderWithCost" if side is OrderSide.BUY else "createMarketSellOrderWithCost"
+    return bool(has.get(key) or has.get("createMarketOrderWithCost"))

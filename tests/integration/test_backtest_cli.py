@@ -19,7 +19,7 @@ from trading_bot.runtime.builder import build_bot
 DATA = Path("/work/shared/data")
 DAILY = DATA / "bitstamp+coinbase_BTCUSD_1d.csv"
 BARS_ARGS = ("backtest", "--strategy", "sma_cross", "--data", str(DAILY), "--from", "2019-01-01",
-             "--to", "2020-12-31", "--fraction", "1")  # fmt: skip
+             "--to", "2020-12-31", "--fraction", "1", "--tick-size", "0.01", "--lot-step", "0.00000001")  # fmt: skip
 TICK_PARAMS = ("--fast", "3", "--slow", "8", "--bar-seconds", "5", "--quantity", "0.01")
 
 needs_data = pytest.mark.skipif(not DAILY.is_file(), reason="shared data folder not available")

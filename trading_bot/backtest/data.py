@@ -15,7 +15,8 @@ Several bar files are merged by time, and the same timestamp in two files is a d
 trade files are handed to the replay feed unchanged (it applies the same rules to them). A file whose
 name carries a symbol (``binance_FILUSDT_1m.csv.gz``) is data of that symbol only (``check_data_symbol``).
 
-Markets without a bundled snapshot get a **synthetic market**: tick = the finest decimal step of the
+``synthetic_market`` (for benches and tests; a backtest asks the user for the rules of a market without
+a bundled snapshot, see ``trading_bot.backtest.market_specs``): tick = the finest decimal step of the
 prices in the first rows of the data, lot step ``1e-8`` base units, no minimum amount or notional.
 """
 

@@ -64,7 +64,11 @@ from trading_bot.backtest.data import files_by_symbol
 from trading_bot.backtest.data import guess_symbol
 from trading_bot.backtest.data import load_bars
 from trading_bot.backtest.data import sample_price_decimals
-from trading_bot.backtest.data import synthetic_market
+from trading_bot.backtest.market_specs import MarketSpec
+from trading_bot.backtest.market_specs import apply_market_spec
+from trading_bot.backtest.market_specs import market_from_spec
+from trading_bot.backtest.market_specs import merge_specs
+from trading_bot.backtest.market_specs import missing_spec_message
 from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
@@ -99,7 +103,6 @@ __all__ = [
     "run_backtest",
 ]
 
-_DEFAULT_SYMBOL = "BTC/USDT"
 _DEFAULT_BAR_MS = 60_000
 _EXIT_USAGE = 2  # the supervisor's exit code for a ConfigError or DataError raised while running
 
@@ -124,7 +127,8 @@ class BacktestSpec:
         strategy: registered strategy name.
         params: strategy parameters (strings are converted by the strategy's ``Params`` model).
         data: data files: all bars, or any mix of quotes and trades.
-        symbol: the market; default: guessed from the first file name, else ``BTC/USDT``.
+        symbol: the market; default: guessed from the first file name (a name that carries no symbol
+            needs it: ``ConfigError``).
         timeframe_ms: bar interval, ms; default: the smallest step between bars (60 000 for one bar).
         cash: starting quote-currency balance.
         fee: fee rate of every fill (0.001 = 0.1 %).
@@ -144,6 +148,11 @@ class BacktestSpec:
         symbols: several markets at once (bar data): one strategy instance per symbol on one shared
             account, each quote currency starting with ``cash``; ``data`` values are ``FILE`` (symbol from
             its name) or ``SYMBOL=FILE`` (``trading_bot.backtest.data.data_specs``). Overrides ``symbol``.
+        market_specs: per symbol, user-given tick size, lot step and minimums
+            (``trading_bot.backtest.market_specs``): they override a bundled market's values, and a symbol
+            without a bundled market needs one with tick size and lot step.
+        market_spec: one-symbol runs: the spec flags' rules for the run's symbol; they win over its
+            ``market_specs`` entry field by field.
     """
 
     strategy: str
@@ -166,6 +175,8 @@ class BacktestSpec:
     on_shutdown: Literal["cancel", "keep"] = "cancel"
     heartbeat_s: float = 1.0
     symbols: tuple[str, ...] = ()
+    market_specs: Mapping[str, MarketSpec] = field(default_factory=dict)
+    market_spec: MarketSpec | None = None
 
 
 @dataclass(slots=True, kw_only=True, repr=False)
@@ -228,15 +239,23 @@ class BacktestResult:
 
 
 def resolve_market(
-    symbol: str, price_decimals: int, fee: Decimal, override: Market | None = None, exchange: str = "binance"
+    symbol: str,
+    price_decimals: int,
+    fee: Decimal,
+    override: Market | None = None,
+    exchange: str = "binance",
+    spec: MarketSpec | None = None,
 ) -> Market:
-    """Return the market's rules: ``override``, else the ``exchange``'s bundled snapshot's, else a synthetic one.
+    """Return the market's rules: ``override``, else the bundled snapshot's with ``spec`` applied, else ``spec``'s.
 
     The fee rates are replaced by ``fee`` in every case, so sizers and risk checks use the backtest's fee.
+    ``price_decimals`` is unused (kept for callers): a market that is not bundled takes its tick from ``spec``.
 
     Raises:
-        ConfigError: no snapshot is bundled for ``exchange`` (``paper`` means Binance's).
+        ConfigError: no snapshot is bundled for ``exchange`` (``paper`` means Binance's), or ``symbol`` is
+            not bundled and ``spec`` lacks a tick size or lot step (the message names the flags to pass).
     """
+    del price_decimals
     if override is not None:
         return dataclasses.replace(override, maker_fee=fee, taker_fee=fee)
     try:
@@ -245,8 +264,11 @@ def resolve_market(
         raise ConfigError(f"exchange.name: {exc}") from None
     known = snapshot.get(Symbol(symbol))
     if known is not None:
-        return dataclasses.replace(known, maker_fee=fee, taker_fee=fee)
-    return synthetic_market(symbol, price_decimals, fee)
+        market = known if spec is None else apply_market_spec(known, spec)
+        return dataclasses.replace(market, maker_fee=fee, taker_fee=fee)
+    if spec is None or not spec.complete:
+        raise ConfigError(missing_spec_message(symbol))
+    return market_from_spec(symbol, spec, fee)
 
 
 class _SampledFeed:
@@ -471,7 +493,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         return _prepare_venue(spec, progress)
     strategy = build_strategy(spec.strategy, spec.params)
     kind = _kind(spec.data)
-    symbol = split_venue(spec.symbol)[1] if spec.symbol else guess_symbol(spec.data[0]) or _DEFAULT_SYMBOL
+    symbol = _single_symbol(spec)
     check_data_symbol(spec.data, symbol)
     clock = SimulatedClock()
     exchange: BaseExchangeClient
@@ -484,7 +506,9 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
                 "exchange.paper.queue_position: bar data has no order book to queue in; remove it or set it "
                 "false (quote and trade data honour it)"
             )
-        market = resolve_market(symbol, series.price_decimals, spec.fee, spec.market, spec.exchange)
+        market = resolve_market(
+            symbol, series.price_decimals, spec.fee, spec.market, spec.exchange, _spec_of(spec, symbol)
+        )
         _check_cash_currency(spec, market)
         quote = market.quote
         sim = exchange = BarExchange(
@@ -500,7 +524,9 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         sim.prepare()
         clock.advance_to(series.bars[0].ts_ms)
     else:
-        market = resolve_market(symbol, sample_price_decimals(spec.data[0]), spec.fee, spec.market, spec.exchange)
+        market = resolve_market(
+            symbol, sample_price_decimals(spec.data[0]), spec.fee, spec.market, spec.exchange, _spec_of(spec, symbol)
+        )
         _check_cash_currency(spec, market)
         replay = ReplayFeed(
             list(spec.data),
@@ -576,7 +602,7 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
         files = groups[text]
         symbol = split_venue(text)[1]
         series = load_bars(tuple(files), spec.start_ms, spec.end_ms)
-        market = resolve_market(symbol, series.price_decimals, spec.fee, None, spec.exchange)
+        market = resolve_market(symbol, series.price_decimals, spec.fee, None, spec.exchange, _spec_of(spec, symbol))
         data.append(BarData(market, series.bars, spec.timeframe_ms or series.interval_ms or _DEFAULT_BAR_MS))
     quotes = dict.fromkeys(d.market.quote for d in data)
     if spec.cash_currency is not None and spec.cash_currency not in quotes:
@@ -603,6 +629,25 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
 
     bot = _bot(spec, {"backtest": venue}, strategies, clock, after_connect)
     return BacktestRun(spec=spec, kind="bars", market=data[0].market, bot=bot, venue=venue)
+
+
+def _single_symbol(spec: BacktestSpec) -> str:
+    """``--symbol`` without its venue, else the symbol the first file's name carries (none: ``ConfigError``)."""
+    symbol = split_venue(spec.symbol)[1] if spec.symbol else guess_symbol(spec.data[0])
+    if symbol is None:
+        raise ConfigError(
+            f"--symbol: the data file {spec.data[0].name} names no symbol; pass --symbol BASE/QUOTE (and "
+            "--tick-size/--lot-step, or --markets FILE, for a market that is not bundled)"
+        )
+    return symbol
+
+
+def _spec_of(spec: BacktestSpec, symbol: str) -> MarketSpec | None:
+    """The user's spec for ``symbol`` (a ``--markets`` file may describe more markets than a run uses)."""
+    listed = spec.market_specs.get(symbol)
+    if spec.market_spec is None or spec.symbols:
+        return listed
+    return merge_specs(listed, spec.market_spec)
 
 
 def _check_cash_currency(spec: BacktestSpec, market: Market) -> None:

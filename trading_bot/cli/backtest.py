@@ -66,6 +66,18 @@ def backtest_command(
     slippage_bps: Annotated[str | None, typer.Option(help="market/stop fill slippage, bps [default: 0]")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="first date (UTC), e.g. 2023-08-01")] = None,
     to: Annotated[str | None, typer.Option(help="last date (UTC), inclusive")] = None,
+    tick_size: Annotated[
+        str | None, typer.Option(help="price step of --symbol's market, quote currency (overrides a bundled one)")
+    ] = None,
+    lot_step: Annotated[
+        str | None, typer.Option(help="amount step of --symbol's market, base units (1 = whole shares)")
+    ] = None,
+    min_notional: Annotated[str | None, typer.Option(help="smallest order value, quote currency")] = None,
+    min_amount: Annotated[str | None, typer.Option(help="smallest order amount, base units")] = None,
+    markets: Annotated[
+        Path | None,
+        typer.Option(help='JSON of market rules: {"GOOG/USD": {"tick_size": "0.01", "lot_step": "1", ...}}'),
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="write report.html, trades.csv, equity.csv here")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
     config: Annotated[
@@ -113,6 +125,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         )
     params = {**(choices.params if choices.strategy in (None, strategy) else {}), **parse_strategy_args(extra)}
     symbols = list(opts["symbol"] or [])
+    market_specs, flag_spec = _market_specs(opts, symbols or ([choices.symbol] if choices.symbol else []))
     spec = BacktestSpec(
         strategy=strategy,
         params=params,
@@ -136,6 +149,8 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         queue_position=choices.queue_position,
         on_shutdown=choices.on_shutdown,
         heartbeat_s=choices.heartbeat_s,
+        market_specs=market_specs,
+        market_spec=flag_spec,
     )
     show_progress = not opts["json_output"] and sys.stderr.isatty()
     with _Progress(show_progress) as progress:
@@ -184,6 +199,38 @@ def _config_choices(opts: dict[str, Any]) -> Any:
     overridden = {name for name in ("cash", "fee", "slippage_bps") if opts[name]}
     config, _ = load_config(opts["config"], dotenv=None).select_venue()  # bot.symbol may name one of venues
     return backtest_choices(config, overridden)
+
+
+_SPEC_FLAGS = ("tick_size", "lot_step", "min_notional", "min_amount")
+
+
+def _market_specs(opts: dict[str, Any], symbols: list[str]) -> tuple[dict[str, Any], Any]:
+    """Return symbol -> ``MarketSpec`` of ``--markets FILE``, and the spec flags' ``MarketSpec`` (or ``None``).
+
+    Raises:
+        ConfigError: a bad value (``--tick-size: must be greater than 0, got '0'``), spec flags without
+            exactly one ``--symbol``, or a bad ``--markets`` file.
+    """
+    from trading_bot.backtest.market_specs import MarketSpec
+    from trading_bot.backtest.market_specs import load_market_specs
+    from trading_bot.cli.values import check_flag
+    from trading_bot.domain.bounds import BalanceAmount
+    from trading_bot.domain.bounds import BaseAmount
+    from trading_bot.domain.bounds import PriceLevel
+    from trading_bot.errors import ConfigError
+
+    specs = load_market_specs(opts["markets"]) if opts["markets"] is not None else {}
+    kinds = {"tick_size": PriceLevel, "lot_step": BaseAmount, "min_notional": BalanceAmount,
+             "min_amount": BalanceAmount}  # fmt: skip
+    given = {
+        name: check_flag("--" + name.replace("_", "-"), opts[name], kinds[name])
+        for name in _SPEC_FLAGS
+        if opts[name] is not None
+    }
+    if given and len(symbols) > 1:
+        flag = "--" + next(iter(given)).replace("_", "-")
+        raise ConfigError(f"{flag}: applies to one market; give several markets' rules in --markets FILE")
+    return specs, (MarketSpec(**given) if given else None)
 
 
 def _or(value: Decimal | None, default: Decimal) -> Decimal:

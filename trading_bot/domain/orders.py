@@ -79,6 +79,12 @@ class OrderParams:
         metadata: free-form annotations for logs and the journal (never sent to the exchange).
         instrument: the instrument to trade, for a strategy that declared several; ``None`` means the
             strategy's primary instrument (its first, or the one a single-instrument strategy runs on).
+        quote_quantity: market orders only: the amount to spend (buy) or receive (sell), quote currency,
+            fees included; the venue resolves the quantity **at the fill price**:
+            ``lot-step-floor(quote_quantity / (fill price × (1 + taker fee)))``. ``quantity`` is then the
+            estimate at the reference price that risk checks use; the filled quantity may be larger (the
+            price gapped down) or smaller (gapped up) and becomes the order's quantity (``Order.apply_fill``);
+            the amount is never exceeded.
     """
 
     side: OrderSide
@@ -92,10 +98,13 @@ class OrderParams:
     client_tag: str = ""
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     instrument: InstrumentId | None = None
+    quote_quantity: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.quantity is not None and self.quantity <= 0:
             raise ValueError(f"quantity must be > 0, got {self.quantity}")
+        if self.quote_quantity is not None and (self.order_type is not OrderType.MARKET or not self.quote_quantity > 0):
+            raise ValueError(f"quote_quantity must be > 0 on a market order, got {self.quote_quantity}")
         if self.order_type is OrderType.LIMIT and (self.price is None or self.price <= 0):
             raise ValueError(f"a limit order needs a price > 0, got {self.price}")
         if self.order_type is OrderType.STOP_MARKET and (self.trigger_price is None or self.trigger_price <= 0):
@@ -179,6 +188,7 @@ class Order:
     created_ms: int = 0
     updated_ms: int = 0
     reason: str = ""
+    quote_quantity: Decimal | None = None
 
     @classmethod
     def from_params(
@@ -199,6 +209,7 @@ class Order:
             client_tag=params.client_tag,
             created_ms=ts_ms,
             updated_ms=ts_ms,
+            quote_quantity=params.quote_quantity,
         )
 
     @property
@@ -231,11 +242,14 @@ class Order:
     def apply_fill(self, fill: Fill) -> None:
         """Add one fill to the cumulative quantity, average price and fees.
 
-        The status moves to PARTIALLY_FILLED or FILLED when the order is still live. A fill that arrives
-        after the order went terminal (a cancel that raced a fill) still counts: quantity and average
-        change, the status does not, except CANCELED/EXPIRED orders whose fills complete them.
+        The status moves to PARTIALLY_FILLED or FILLED when the order is still live. An order sized by
+        ``quote_quantity`` takes the filled quantity as its quantity (it was an estimate) and is FILLED.
+        A fill that arrives after the order went terminal (a cancel that raced a fill) still counts:
+        quantity and average change, the status does not, except CANCELED/EXPIRED orders whose fills complete them.
         """
         new_filled = self.filled_quantity + fill.quantity
+        if self.quote_quantity is not None:
+            self.quantity = new_filled  # sized at the fill price: what filled is the order (see OrderParams)
         if self.average_price is None or self.filled_quantity == 0:
             self.average_price = fill.price
         else:

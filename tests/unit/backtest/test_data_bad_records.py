@@ -38,7 +38,9 @@ def test_load_bars_refuses_an_impossible_bar_mid_file_before_the_run_starts(tmp_
     path = write_rows(tmp_path / "bars.csv", [BARS_HEADER, *rows])
 
     with pytest.raises(DataError, match=r"bars\.csv:51: close -100 must be > 0"):
-        prepare_backtest(BacktestSpec(strategy="sma_cross", params={"fast": 2, "slow": 4}, data=(path,)))
+        prepare_backtest(
+            BacktestSpec(strategy="sma_cross", params={"fast": 2, "slow": 4}, data=(path,), symbol="BTC/USDT")
+        )
 
 
 def test_a_bar_file_named_for_another_symbol_is_refused_naming_file_symbol_and_fix(tmp_path: Path) -> None:

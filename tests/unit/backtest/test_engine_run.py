@@ -24,7 +24,7 @@ def _bars(path: Path, count: int) -> Path:
 async def test_a_run_restores_the_garbage_collector_it_tuned(tmp_path: Path) -> None:
     before = gc.get_threshold()
     spec = BacktestSpec(strategy="sma_cross", params={"fast": 2, "slow": 4, "fraction": "1"},
-                        data=(_bars(tmp_path / "bars.csv", 200),))  # fmt: skip
+                        data=(_bars(tmp_path / "bars.csv", 200),), symbol="BTC/USDT")  # fmt: skip
 
     result = await prepare_backtest(spec).run()
 
@@ -38,7 +38,7 @@ async def test_the_result_repr_is_one_short_line_not_the_whole_run(tmp_path: Pat
     # asyncio.run's teardown reprs the value its coroutine returned: a full dataclass repr of a
     # million-bar result took seconds.
     spec = BacktestSpec(strategy="sma_cross", params={"fast": 2, "slow": 4, "fraction": "1"},
-                        data=(_bars(tmp_path / "bars.csv", 2_000),))  # fmt: skip
+                        data=(_bars(tmp_path / "bars.csv", 2_000),), symbol="BTC/USDT")  # fmt: skip
 
     result = await prepare_backtest(spec).run()
 

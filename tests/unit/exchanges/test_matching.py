@@ -388,3 +388,27 @@ def test_fills_since_returns_fills_at_or_after_the_time() -> None:
 
     assert [f.quantity for f in sim.engine.fills_since(5_000)] == [D("0.2")]
     assert len(sim.engine.fills_since(None)) == 2
+
+
+def test_a_quote_quantity_market_buy_is_sized_at_the_touch_it_fills_at() -> None:
+    """Sizing at the fill (OrderParams.quote_quantity): 1000 USDT at an ask of 60000 with the 0.2 % taker fee
+    buys lot-step-floor(1000 / (60000 × 1.002)) = 0.01663 BTC, whatever the estimate was; never overspends."""
+    sim = Sim()
+    sim.quote("59999", "60000")
+
+    report = sim.submit(OrderSide.BUY, "0.02", quote_quantity=D(1000))
+
+    assert report.status is OrderStatus.FILLED
+    assert [f.quantity for f in sim.fills] == [D("0.01663")]
+    assert sim.fills[0].price * sim.fills[0].quantity + sim.fills[0].fee <= D(1000)
+
+
+def test_a_quote_quantity_that_buys_less_than_one_lot_is_rejected() -> None:
+    """0.5 USDT at 60000 is below the 0.00001 BTC lot step (the estimate passed the filters): rejected, nothing
+    locked."""
+    sim = Sim()
+    sim.quote("59999", "60000")
+
+    with pytest.raises(OrderRejected, match="less than one lot step"):
+        sim.submit(OrderSide.BUY, "0.0001", quote_quantity=D("0.5"))
+    assert sim.balance("USDT") == (D(10000), D(0))

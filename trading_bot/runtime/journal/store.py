@@ -113,7 +113,10 @@ SEQUENCE_BLOCK = 50
 """Client-order-id sequence numbers a run reserves at a time (``JournalLink.next``)."""
 
 _STATE_HISTORY_KEEP = 100
-_ORDER_MUTABLE = ("status", "filled_quantity", "average_price", "fees", "exchange_order_id", "reason", "updated_ms")
+# quantity: an order sized at the fill (OrderParams.quote_quantity) takes its filled quantity
+_ORDER_MUTABLE = (
+    "status", "quantity", "filled_quantity", "average_price", "fees", "exchange_order_id", "reason", "updated_ms",
+)  # fmt: skip
 
 
 class Journal:
