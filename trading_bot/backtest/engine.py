@@ -70,6 +70,8 @@ from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import compute_metrics
 from trading_bot.backtest.metrics import reconstruct_round_trips
+from trading_bot.backtest.warnings import RunWarning
+from trading_bot.backtest.warnings import WarningCollector
 from trading_bot.domain import Balance
 from trading_bot.domain import Fill
 from trading_bot.domain import InstrumentId
@@ -203,6 +205,8 @@ class BacktestResult:
         summary: the supervisor's end-of-run summary.
         instruments: per market, for a several-symbol backtest (empty for one symbol); the fields above
             are then the portfolio's: every fill, the shared account's curve (quote currencies at par).
+        warnings: what went wrong without failing the run (denied orders, simulator rejections, no fill;
+            ``trading_bot.backtest.warnings``), over every market; empty for a clean run.
     """
 
     kind: str
@@ -218,6 +222,7 @@ class BacktestResult:
     stop_reason: str
     summary: dict[str, Any]
     instruments: dict[str, InstrumentResult] = field(default_factory=dict)
+    warnings: tuple[RunWarning, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -305,6 +310,7 @@ class BacktestRun:
         bot: the supervisor.
         bars: the bar simulator (bar data) or ``None``.
         feed: the sampled replay feed (quote/trade data) or ``None``.
+        collector: fed every order event of the run; gives the result's ``warnings``.
     """
 
     spec: BacktestSpec
@@ -314,6 +320,7 @@ class BacktestRun:
     bars: BarExchange | None = None
     feed: _SampledFeed | None = None
     venue: BarVenue | None = None
+    collector: WarningCollector = field(default_factory=WarningCollector)
 
     @property
     def bar_count(self) -> int:
@@ -358,6 +365,7 @@ class BacktestRun:
             exit_code=result.exit_code,
             stop_reason=result.reason,
             summary=result.summary,
+            warnings=self.collector.warnings(len(fills)),
         )
 
     def _venue_result(self, result: Any, run_seconds: float) -> BacktestResult:
@@ -386,7 +394,7 @@ class BacktestRun:
             kind=self.kind, market=self.market, events=self.bot.events, fills=fills, equity=equity, metrics=metrics,
             round_trips=trips, fingerprint=result.summary.get("trade_fingerprint") or trade_fingerprint(fills),
             run_seconds=run_seconds, exit_code=result.exit_code, stop_reason=result.reason, summary=result.summary,
-            instruments=instruments,
+            instruments=instruments, warnings=self.collector.warnings(len(fills)),
         )  # fmt: skip
 
     async def _curve(self) -> tuple[list[EquityPoint], float | None]:
@@ -527,9 +535,10 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             sim.balance_listener = bot.portfolio.set_balances
 
     venue = venue_name(exchange.name)
+    collector = WarningCollector()
     bot = _bot(spec, {venue: exchange}, [StrategySpec(strategy, (InstrumentId(venue, market.symbol),))], clock,
-               after_connect)  # fmt: skip
-    return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed)
+               after_connect, collector)  # fmt: skip
+    return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed, collector=collector)
 
 
 def _bot(
@@ -538,8 +547,9 @@ def _bot(
     strategies: list[StrategySpec],
     clock: SimulatedClock,
     after_connect: Callable[[TradingBot], Awaitable[None]],
+    collector: WarningCollector,
 ) -> TradingBot:
-    """The backtest's supervisor: the spec's risk settings (default relaxed), sizer and timings."""
+    """The backtest's supervisor: the spec's risk settings (default relaxed), sizer, timings, ``collector``."""
     risk_config = spec.risk or relaxed_risk_config()
     sizing_config = risk_config.sizing
 
@@ -557,6 +567,7 @@ def _bot(
         heartbeat_s=spec.heartbeat_s,
         sequence=TimeSeededSequence(1),
         after_connect=after_connect,
+        on_order_event=collector.observe,
     )
 
 
@@ -601,8 +612,9 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
 
         venue.balance_listener = to_every_instrument
 
-    bot = _bot(spec, {"backtest": venue}, strategies, clock, after_connect)
-    return BacktestRun(spec=spec, kind="bars", market=data[0].market, bot=bot, venue=venue)
+    collector = WarningCollector()
+    bot = _bot(spec, {"backtest": venue}, strategies, clock, after_connect, collector)
+    return BacktestRun(spec=spec, kind="bars", market=data[0].market, bot=bot, venue=venue, collector=collector)
 
 
 def _check_cash_currency(spec: BacktestSpec, market: Market) -> None:

@@ -83,6 +83,7 @@ from trading_bot.domain import MarketData
 from trading_bot.domain import OrderDenied
 from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderRejected
 from trading_bot.domain import StateRequest
 from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
@@ -188,6 +189,8 @@ class TradingBot:
         sequence: client-order-id sequence source when there is no journal.
         notify: called with systemd-style status words (``READY=1``, ``WATCHDOG=1``...).
         after_connect: awaited once the session is built, before reconciliation (a test seam).
+        on_order_event: called with every order event as it is published, before the strategy sees it
+            (the backtest's ``WarningCollector``); it must not raise.
 
     Raises:
         ConfigError: an instrument on a venue not in ``venues``, or owned by two strategies.
@@ -212,6 +215,7 @@ class TradingBot:
         sequence: SequenceSource | None = None,
         notify: Callable[[str], None] | None = None,
         after_connect: Callable[[TradingBot], Awaitable[None]] | None = None,
+        on_order_event: Callable[[OrderEvent], None] | None = None,
     ) -> None:
         if venues is None or strategies is None:
             if symbol is None or exchange is None or strategy is None:
@@ -251,6 +255,7 @@ class TradingBot:
         self.journal = journal
         self.notify = notify or (lambda _msg: None)
         self._after_connect = after_connect
+        self._on_order_event = on_order_event
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
         self._next_state_save_ms = 0
@@ -831,6 +836,8 @@ class TradingBot:
 
     def _publish(self, slot: InstrumentSlot, event: OrderEvent) -> None:
         """Log an order event, show it to the owning strategy, and schedule a strategy pass."""
+        if self._on_order_event is not None:
+            self._on_order_event(event)
         if isinstance(event, OrderDenied):
             if event.rule == DAILY_LOSS_RULE and self._daily is not None:  # alerted once a day, not per order
                 self._daily.check(event.ts_ms)
@@ -840,7 +847,10 @@ class TradingBot:
                     "order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason
                 )
         else:
-            _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
+            if isinstance(event, OrderRejected):
+                _log.warning("order_rejected", client_order_id=event.client_order_id, reason=event.reason)
+            else:
+                _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
             if self.journal is not None:
                 order = slot.tracker.get(event.client_order_id)
                 if order is not None:
