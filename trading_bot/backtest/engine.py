@@ -57,6 +57,7 @@ from risk.config import RiskConfig
 from risk.manager import RiskContext
 from risk.manager import RiskManager
 from risk.sizing import size_order
+from strategies.base import BaseStrategy
 from trading_bot.backtest.data import check_data_symbol
 from trading_bot.backtest.data import data_kind
 from trading_bot.backtest.data import data_specs
@@ -479,6 +480,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         return _prepare_venue(spec, progress)
     strategy = build_strategy(spec.strategy, spec.params)
     kind = _kind(spec.data)
+    _check_spread(spec.strategy, strategy, kind)
     symbol = split_venue(spec.symbol)[1] if spec.symbol else guess_symbol(spec.data[0]) or _DEFAULT_SYMBOL
     check_data_symbol(spec.data, symbol)
     clock = SimulatedClock()
@@ -604,6 +606,7 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
         StrategySpec(build_strategy(spec.strategy, spec.params), (InstrumentId("backtest", d.market.symbol),))
         for d in data
     ]
+    _check_spread(spec.strategy, strategies[0].strategy, "bars")
 
     async def after_connect(bot: TradingBot) -> None:
         def to_every_instrument(balances: dict[str, Balance]) -> None:
@@ -615,6 +618,23 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
     collector = WarningCollector()
     bot = _bot(spec, {"backtest": venue}, strategies, clock, after_connect, collector)
     return BacktestRun(spec=spec, kind="bars", market=data[0].market, bot=bot, venue=venue, collector=collector)
+
+
+def _check_spread(name: str, strategy: BaseStrategy[Any], kind: str) -> None:
+    """Refuse a strategy that needs a bid/ask spread (``needs_spread``) on bar data, where bid = ask = close.
+
+    Bars have no spread, so such a strategy (the grid: it opens one tick inside the touch) would run to
+    the end without a single order. Quoting a made-up spread around the close was not done: the fills
+    would then depend on a number the data never had.
+
+    Raises:
+        ConfigError: ``kind`` is ``bars`` and the strategy needs a spread.
+    """
+    if kind == "bars" and strategy.needs_spread:
+        raise ConfigError(
+            f"--strategy {name}: needs quotes or trades data (it prices inside the bid/ask spread, and bar data "
+            "has bid = ask = close); give --data a quotes or trades file"
+        )
 
 
 def _check_cash_currency(spec: BacktestSpec, market: Market) -> None:
