@@ -98,4 +98,4 @@ class WarningCollector:
         rejected = sum(c for (kind, _), c in self._counts.items() if kind == "rejected")
         if not self.submitted and not denied:
             return "the strategy placed no order"
-        return f"{self.submitted} orders submitted, {denied} denied, {rejected} rejected, none filled"
+        return f"orders: {self.submitted} submitted, {denied} denied, {rejected} rejected, none filled"
