@@ -15,8 +15,8 @@ TRADES = SAMPLES / "binance_BTCUSDT_trades_2024-08-08.csv.gz"
 SHORTS = ("backtest", "--strategy", "sma_cross", "--data", str(BARS), "--fast", "5", "--slow", "20",
           "--quantity", "0.01", "--long-only", "false", "--to", "2023-03-10")  # fmt: skip
 # fraction 1 with slippage: the sizer leaves no room for the slipped price, the simulator refuses each buy
-UNPAYABLE = ("backtest", "--strategy", "sma_cross", "--data", str(QUOTES), "--data", str(TRADES), "--fast", "3",
-             "--slow", "8", "--bar-seconds", "5", "--fraction", "1", "--slippage-bps", "50")  # fmt: skip
+UNPAYABLE_STRATEGY = ("--strategy", "sma_cross", "--fast", "3", "--slow", "8", "--bar-seconds", "5", "--fraction", "1")
+UNPAYABLE = ("backtest", "--data", str(QUOTES), "--data", str(TRADES), *UNPAYABLE_STRATEGY, "--slippage-bps", "50")
 SILENT = ("backtest", "--strategy", "sma_cross", "--data", str(BARS), "--fast", "1000", "--slow", "2000",
           "--quantity", "0.01", "--to", "2023-03-10")  # fmt: skip
 
@@ -105,3 +105,20 @@ def test_grid_on_bars_is_refused_with_one_line(workdir: Path) -> None:
     assert "--strategy grid" in lines[0]
     assert "quotes or trades" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_paper_replay_summary_carries_the_same_warnings(workdir: Path) -> None:
+    """Rule: ``runbot.py --replay`` ends with the backtest's warnings (text block and JSON ``warnings``), exit 0.
+
+    A replay keeps the live risk defaults, so the all-in orders break the 1,000 USDT order-notional cap.
+    """
+    args = ("--replay", str(QUOTES), "--replay", str(TRADES), *UNPAYABLE_STRATEGY)
+    proc = run_cli(*args, cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    block = _block(proc.stdout)
+    assert any(line.endswith("denied (max_order_notional); first: order notional 9,989.42 USDT exceeds the limit "
+                             "1,000.00") for line in block)  # fmt: skip
+    summary = _json(workdir, *args)
+    rules = {(w["kind"], w["rule"]) for w in summary["warnings"]}
+    assert rules == {("denied", "max_order_notional"), ("no_fill", "")}
+    assert summary["fills"] == 0

@@ -190,7 +190,8 @@ class TradingBot:
         notify: called with systemd-style status words (``READY=1``, ``WATCHDOG=1``...).
         after_connect: awaited once the session is built, before reconciliation (a test seam).
         on_order_event: called with every order event as it is published, before the strategy sees it
-            (the backtest's ``WarningCollector``); it must not raise.
+            (``trading_bot.backtest.warnings.WarningCollector``: the backtest's and the replay's warnings);
+            it must not raise. Also settable as the ``on_order_event`` attribute before ``run``.
 
     Raises:
         ConfigError: an instrument on a venue not in ``venues``, or owned by two strategies.
@@ -255,7 +256,7 @@ class TradingBot:
         self.journal = journal
         self.notify = notify or (lambda _msg: None)
         self._after_connect = after_connect
-        self._on_order_event = on_order_event
+        self.on_order_event = on_order_event
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
         self._next_state_save_ms = 0
@@ -836,8 +837,8 @@ class TradingBot:
 
     def _publish(self, slot: InstrumentSlot, event: OrderEvent) -> None:
         """Log an order event, show it to the owning strategy, and schedule a strategy pass."""
-        if self._on_order_event is not None:
-            self._on_order_event(event)
+        if self.on_order_event is not None:
+            self.on_order_event(event)
         if isinstance(event, OrderDenied):
             if event.rule == DAILY_LOSS_RULE and self._daily is not None:  # alerted once a day, not per order
                 self._daily.check(event.ts_ms)
