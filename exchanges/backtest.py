@@ -41,7 +41,7 @@ the trigger plus slippage), a sell locks ``qty`` base; shortfalls raise ``Insuff
 Logs: an order that expires unfilled for want of funds (a market buy the open gapped past) is logged
 at warning (``sim_order_expired``, with the reason; the unpaid rest of a partly filled one at info);
 refusals on arrival are raised, and the supervisor logs each
-at warning (``order_rejected``, with the reason).
+with its reason (``order_rejected``: warning, a post-only crossing info).
 
 Fills are passed to the sink as ``Fill`` before the bar is yielded; expiries nobody asked for as an
 ``OrderStatusReport``. ``balance_listener`` (optional) receives the balances after every fill.

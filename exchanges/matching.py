@@ -42,8 +42,8 @@ Balances (like an exchange)
     * Shortfalls raise ``InsufficientFunds`` naming symbol, side, amount and price.
 
 Logs: an expiry the account caused (a stop it cannot pay) is logged at warning (``sim_order_expired``,
-with the reason); refusals on arrival are raised, and the supervisor logs each at warning
-(``order_rejected``, with the reason), once for every venue; the rest is debug.
+with the reason); refusals on arrival are raised, and the supervisor logs each with its reason
+(``order_rejected``: warning, a post-only crossing info), once for every venue; the rest is debug.
 
 Updates: every execution is passed to ``on_update`` as a ``Fill`` synchronously, before the method that
 caused it returns. Cancels and expiries that no request caused (a stop that cannot be paid) are passed

@@ -24,7 +24,8 @@ Error policy, by class:
 
 * ``TransientExchangeError`` (incl. ``RateLimited``): logged, requests paused for the back-off, the bot
   goes on; an order whose outcome is unknown is looked up by client id on the next heartbeat.
-* ``OrderRejected``: becomes an ``OrderRejected`` event for the strategy.
+* ``OrderRejected``: becomes an ``OrderRejected`` event for the strategy, logged with its reason
+  (``order_rejected``: at warning; a post-only crossing, which the strategy retries, at info).
 * any exception from a strategy hook (``StrategyError``): that strategy is stopped, trading is halted,
   ``strategy_failed`` is logged, the bot keeps managing its orders until stopped; exit code 1.
 * ``AuthenticationError`` three times in a row, ``OperationalError``: halt, orderly shutdown, exit 1.
@@ -848,8 +849,9 @@ class TradingBot:
                     "order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason
                 )
         else:
-            if isinstance(event, OrderRejected):
-                _log.warning("order_rejected", client_order_id=event.client_order_id, reason=event.reason)
+            if isinstance(event, OrderRejected):  # a post-only crossing is the strategy's retry cue: info
+                log = _log.info if event.post_only else _log.warning
+                log("order_rejected", client_order_id=event.client_order_id, reason=event.reason)
             else:
                 _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
             if self.journal is not None:
