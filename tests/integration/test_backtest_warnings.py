@@ -122,3 +122,16 @@ def test_a_paper_replay_summary_carries_the_same_warnings(workdir: Path) -> None
     rules = {(w["kind"], w["rule"]) for w in summary["warnings"]}
     assert rules == {("denied", "max_order_notional"), ("no_fill", "")}
     assert summary["fills"] == 0
+
+
+def test_a_several_symbol_backtest_carries_the_warnings_of_every_market(workdir: Path) -> None:
+    """Rule: a several-symbol run has one warnings list for the run, shorts on spot denied as in one market."""
+    usdc = SAMPLES / "binanceus_BTCUSDC_1m_2023-03-10_13.csv.gz"
+    args = ("backtest", "--strategy", "sma_cross", "--data", str(BARS), "--data", str(usdc), "--symbol", "BTC/USDT",
+            "--symbol", "BTC/USDC", "--fast", "5", "--slow", "20", "--quantity", "0.01", "--long-only", "false",
+            "--to", "2023-03-10")  # fmt: skip
+    doc = _json(workdir, *args)
+    (denied,) = [w for w in doc["warnings"] if w["kind"] == "denied"]
+    assert denied["rule"] == "balance"
+    assert "needs more than the free" in denied["first_reason"]
+    assert denied["count"] >= 1
