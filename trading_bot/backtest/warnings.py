@@ -7,8 +7,9 @@ returns one ``RunWarning`` per (kind, rule), in the order each first happened, t
 
 Kinds and rules:
 
-* ``denied``: the RiskManager or the sizer refused the order, nothing was sent; ``rule`` is the risk rule
-  (``short_on_spot``-like names from ``risk.rules``, ``sizing``, ...).
+* ``denied``: the RiskManager or the sizer refused the order, nothing was sent; ``rule`` is the rule's
+  name (``balance`` for a short on spot, ``market_limits``, ``max_order_notional``, ... of ``risk.rules``;
+  ``sizing``).
 * ``rejected``: the exchange (the simulator in a backtest) refused it; ``rule`` is ``post_only`` (a
   post-only limit would have crossed), ``transient`` (rate limit, not received) or ``refused`` (filters,
   insufficient funds, a stop that would trigger at once: the first reason says which).
