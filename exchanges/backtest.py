@@ -40,6 +40,11 @@ the last close (``PostOnlyWouldCross``), a stop whose trigger the last close has
 free funds: a buy locks ``price × qty × (1 + fee)`` quote (market orders at the last close, stops at
 the trigger plus slippage), a sell locks ``qty`` base; shortfalls raise ``InsufficientFunds``.
 
+Logs: an order that expires unfilled for want of funds (a market buy the open gapped past) is logged
+at warning (``sim_order_expired``, with the reason; the unpaid rest of a partly filled one at info);
+refusals on arrival are raised, and the supervisor logs each
+with its reason (``order_rejected``: warning, a post-only crossing info).
+
 Fills are passed to the sink as ``Fill`` before the bar is yielded; expiries nobody asked for as an
 ``OrderStatusReport``. ``balance_listener`` (optional) receives the balances after every fill.
 """
@@ -82,8 +87,11 @@ from trading_bot.errors import InsufficientFunds
 from trading_bot.errors import OrderNotFound
 from trading_bot.errors import OrderRejected
 from trading_bot.errors import PostOnlyWouldCross
+from trading_bot.log import get_logger
 
 __all__ = ["BarExchange"]
+
+_log = get_logger(__name__)
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -454,7 +462,9 @@ class BarExchange(BaseExchangeClient):
             if price * quantity * (_ONE + fee_rate) > available:
                 quantity = market.round_amount(available / (price * (_ONE + fee_rate)))
                 if quantity <= 0:
-                    self._close(w, OrderStatus.EXPIRED, "insufficient quote at the fill price")
+                    reason = "insufficient quote at the fill price"
+                    _log.warning("sim_order_expired", client_order_id=order.client_order_id, reason=reason)
+                    self._close(w, OrderStatus.EXPIRED, reason)
                     self.emit(self._report(order))
                     return
         notional = price * quantity
@@ -476,7 +486,9 @@ class BarExchange(BaseExchangeClient):
         self.fills.append(fill)
         del self._open[order.client_order_id]
         if order.status.is_open:  # reduced market buy: the rest expires
-            order.transition(OrderStatus.EXPIRED, fill.ts_ms, "insufficient quote at the fill price for the rest")
+            reason = "insufficient quote at the fill price for the rest"
+            _log.info("sim_order_expired", client_order_id=order.client_order_id, reason=reason, filled=str(quantity))
+            order.transition(OrderStatus.EXPIRED, fill.ts_ms, reason)
         self.emit(fill)
         if order.status is OrderStatus.EXPIRED:
             self.emit(self._report(order))

@@ -41,6 +41,10 @@ Balances (like an exchange)
     * A market buy needs free quote ≥ ``ask × (1 + slippage) × qty × (1 + taker)``.
     * Shortfalls raise ``InsufficientFunds`` naming symbol, side, amount and price.
 
+Logs: an expiry the account caused (a stop it cannot pay) is logged at warning (``sim_order_expired``,
+with the reason); refusals on arrival are raised, and the supervisor logs each with its reason
+(``order_rejected``: warning, a post-only crossing info), once for every venue; the rest is debug.
+
 Updates: every execution is passed to ``on_update`` as a ``Fill`` synchronously, before the method that
 caused it returns. Cancels and expiries that no request caused (a stop that cannot be paid) are passed
 as an ``OrderStatusReport``; those a request caused are only returned. Exchange order ids and trade ids
@@ -452,7 +456,9 @@ class MatchingEngine:
             per_unit = price * (_ONE + self.taker_fee)
             need = per_unit * order.leaves_quantity
             if self.account.free(w.lock_currency) + w.locked < need:
-                self._close(w, OrderStatus.EXPIRED, f"insufficient {w.lock_currency} at trigger: needs {need}")
+                reason = f"insufficient {w.lock_currency} at trigger: needs {need}"
+                log.warning("sim_order_expired", client_order_id=order.client_order_id, reason=reason)
+                self._close(w, OrderStatus.EXPIRED, reason)
                 return
             self.account.settle(w.lock_currency, w.locked, _ZERO)
             self.account.lock(w.lock_currency, need)

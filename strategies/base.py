@@ -147,6 +147,10 @@ class BaseStrategy(ABC, Generic[P]):
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[StrategyParams]] = StrategyParams
+    needs_spread: ClassVar[bool] = False
+    """True for a strategy that prices inside the bid/ask spread and so cannot trade without one: a
+    backtest on bar data (bid = ask = close) refuses it with a one-line error instead of a silent run
+    with no order (``trading_bot.backtest.engine``)."""
 
     def __init__(self, params: P) -> None:
         self.params: P = params

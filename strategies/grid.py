@@ -80,6 +80,7 @@ class GridStrategy(BaseStrategy[GridParams]):
     """Long (or short) grid: post-only opens, a take-profit per fill, cooldown scaled by resting orders."""
 
     name = "grid"
+    needs_spread = True  # opens at best ask - 1 tick / best bid + 1 tick, never on a book with ask = bid
     Params = GridParams
 
     def __init__(self, params: GridParams) -> None:

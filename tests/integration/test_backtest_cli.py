@@ -30,7 +30,7 @@ def test_backtest_json_is_one_object_with_metrics_trades_and_fingerprint(workdir
     proc = run_cli(*BARS_ARGS, "--json", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
-    assert set(doc) == {"metrics", "trades", "fingerprint", "run"}
+    assert set(doc) == {"metrics", "trades", "fingerprint", "run", "warnings"}
     assert len(doc["fingerprint"]) == 64
     assert doc["run"]["events"] == 731
     assert doc["metrics"]["trade_count"] == len(doc["trades"])

@@ -57,6 +57,7 @@ from risk.config import RiskConfig
 from risk.manager import RiskContext
 from risk.manager import RiskManager
 from risk.sizing import size_order
+from strategies.base import BaseStrategy
 from trading_bot.backtest.data import check_data_symbol
 from trading_bot.backtest.data import data_kind
 from trading_bot.backtest.data import data_specs
@@ -74,6 +75,8 @@ from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import compute_metrics
 from trading_bot.backtest.metrics import reconstruct_round_trips
+from trading_bot.backtest.warnings import RunWarning
+from trading_bot.backtest.warnings import WarningCollector
 from trading_bot.domain import Balance
 from trading_bot.domain import Fill
 from trading_bot.domain import InstrumentId
@@ -214,6 +217,8 @@ class BacktestResult:
         summary: the supervisor's end-of-run summary.
         instruments: per market, for a several-symbol backtest (empty for one symbol); the fields above
             are then the portfolio's: every fill, the shared account's curve (quote currencies at par).
+        warnings: what went wrong without failing the run (denied orders, simulator rejections, no fill;
+            ``trading_bot.backtest.warnings``), over every market; empty for a clean run.
     """
 
     kind: str
@@ -229,6 +234,7 @@ class BacktestResult:
     stop_reason: str
     summary: dict[str, Any]
     instruments: dict[str, InstrumentResult] = field(default_factory=dict)
+    warnings: tuple[RunWarning, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -327,6 +333,7 @@ class BacktestRun:
         bot: the supervisor.
         bars: the bar simulator (bar data) or ``None``.
         feed: the sampled replay feed (quote/trade data) or ``None``.
+        collector: fed every order event of the run; gives the result's ``warnings``.
     """
 
     spec: BacktestSpec
@@ -336,6 +343,7 @@ class BacktestRun:
     bars: BarExchange | None = None
     feed: _SampledFeed | None = None
     venue: BarVenue | None = None
+    collector: WarningCollector = field(default_factory=WarningCollector)
 
     @property
     def bar_count(self) -> int:
@@ -380,6 +388,7 @@ class BacktestRun:
             exit_code=result.exit_code,
             stop_reason=result.reason,
             summary=result.summary,
+            warnings=self.collector.warnings(len(fills)),
         )
 
     def _venue_result(self, result: Any, run_seconds: float) -> BacktestResult:
@@ -408,7 +417,7 @@ class BacktestRun:
             kind=self.kind, market=self.market, events=self.bot.events, fills=fills, equity=equity, metrics=metrics,
             round_trips=trips, fingerprint=result.summary.get("trade_fingerprint") or trade_fingerprint(fills),
             run_seconds=run_seconds, exit_code=result.exit_code, stop_reason=result.reason, summary=result.summary,
-            instruments=instruments,
+            instruments=instruments, warnings=self.collector.warnings(len(fills)),
         )  # fmt: skip
 
     async def _curve(self) -> tuple[list[EquityPoint], float | None]:
@@ -493,6 +502,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         return _prepare_venue(spec, progress)
     strategy = build_strategy(spec.strategy, spec.params)
     kind = _kind(spec.data)
+    _check_spread(spec.strategy, strategy, kind)
     symbol = _single_symbol(spec)
     check_data_symbol(spec.data, symbol)
     clock = SimulatedClock()
@@ -553,9 +563,10 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             sim.balance_listener = bot.portfolio.set_balances
 
     venue = venue_name(exchange.name)
+    collector = WarningCollector()
     bot = _bot(spec, {venue: exchange}, [StrategySpec(strategy, (InstrumentId(venue, market.symbol),))], clock,
-               after_connect)  # fmt: skip
-    return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed)
+               after_connect, collector)  # fmt: skip
+    return BacktestRun(spec=spec, kind=kind, market=market, bot=bot, bars=sim, feed=feed, collector=collector)
 
 
 def _bot(
@@ -564,8 +575,9 @@ def _bot(
     strategies: list[StrategySpec],
     clock: SimulatedClock,
     after_connect: Callable[[TradingBot], Awaitable[None]],
+    collector: WarningCollector,
 ) -> TradingBot:
-    """The backtest's supervisor: the spec's risk settings (default relaxed), sizer and timings."""
+    """The backtest's supervisor: the spec's risk settings (default relaxed), sizer, timings, ``collector``."""
     risk_config = spec.risk or relaxed_risk_config()
     sizing_config = risk_config.sizing
 
@@ -583,6 +595,7 @@ def _bot(
         heartbeat_s=spec.heartbeat_s,
         sequence=TimeSeededSequence(1),
         after_connect=after_connect,
+        on_order_event=collector.observe,
     )
 
 
@@ -619,6 +632,7 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
         StrategySpec(build_strategy(spec.strategy, spec.params), (InstrumentId("backtest", d.market.symbol),))
         for d in data
     ]
+    _check_spread(spec.strategy, strategies[0].strategy, "bars")
 
     async def after_connect(bot: TradingBot) -> None:
         def to_every_instrument(balances: dict[str, Balance]) -> None:
@@ -627,8 +641,26 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
 
         venue.balance_listener = to_every_instrument
 
-    bot = _bot(spec, {"backtest": venue}, strategies, clock, after_connect)
-    return BacktestRun(spec=spec, kind="bars", market=data[0].market, bot=bot, venue=venue)
+    collector = WarningCollector()
+    bot = _bot(spec, {"backtest": venue}, strategies, clock, after_connect, collector)
+    return BacktestRun(spec=spec, kind="bars", market=data[0].market, bot=bot, venue=venue, collector=collector)
+
+
+def _check_spread(name: str, strategy: BaseStrategy[Any], kind: str) -> None:
+    """Refuse a strategy that needs a bid/ask spread (``needs_spread``) on bar data, where bid = ask = close.
+
+    Bars have no spread, so such a strategy (the grid: it opens one tick inside the touch) would run to
+    the end without a single order. Quoting a made-up spread around the close was not done: the fills
+    would then depend on a number the data never had.
+
+    Raises:
+        ConfigError: ``kind`` is ``bars`` and the strategy needs a spread.
+    """
+    if kind == "bars" and strategy.needs_spread:
+        raise ConfigError(
+            f"--strategy {name}: needs quotes or trades data (it prices inside the bid/ask spread, and bar data "
+            "has bid = ask = close); give --data a quotes or trades file"
+        )
 
 
 def _single_symbol(spec: BacktestSpec) -> str:

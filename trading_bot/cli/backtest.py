@@ -4,11 +4,14 @@ Only typer is imported at module level: ``runbot.py --help`` imports this module
 never import ccxt or pydantic. ``backtest`` never imports ccxt at all; ``download-data`` does (through
 the ccxt adapter), inside the command.
 
-Exit codes: 0 done, 1 the run failed (a strategy crash, or an output file that could not be written
-once the run was done: disk full, ...), 2 bad input (one line on stderr naming the problem: missing
-file, wrong columns, unsorted or duplicate bars, ``--from`` after ``--to``, unknown strategy parameter,
-a number outside its range, an output path that cannot be written: ``--report`` naming a file,
-``--out`` naming a directory, a parent that is not a writable directory, ...). Output paths are checked
+Exit codes: 0 done (also when the run has warnings: orders denied by risk, refused by the simulator,
+or no fill at all; they are printed as a ``warnings:`` block after the metrics table and carried by
+``--json`` as ``warnings``, because the run itself did what it was asked), 1 the run failed (a
+strategy crash, or an output file that could not be written once the run was done: disk full, ...),
+2 bad input (one line on stderr naming the problem: missing file, wrong columns, unsorted or duplicate
+bars, ``--from`` after ``--to``, unknown strategy parameter, a number outside its range, an output path
+that cannot be written: ``--report`` naming a file, ``--out`` naming a directory, a parent that is not
+a writable directory, ...). Output paths are checked
 before anything runs or is downloaded.
 """
 
@@ -260,7 +263,7 @@ def _print_result(result: Any, spec: Any, report_path: Path | None, json_output:
             for t in result.round_trips
         ]  # fmt: skip
         document = {"metrics": result.metrics.to_dict(), "trades": trades, "fingerprint": result.fingerprint,
-                    "run": run}  # fmt: skip
+                    "run": run, "warnings": [w.to_dict() for w in result.warnings]}  # fmt: skip
         if result.instruments:
             document["instruments"] = {
                 symbol: {"metrics": i.metrics.to_dict(), "fingerprint": i.fingerprint, "fills": len(i.fills),
@@ -277,6 +280,8 @@ def _print_result(result: Any, spec: Any, report_path: Path | None, json_output:
     if result.instruments:
         typer.echo(f"portfolio ({', '.join(result.instruments)}; quote currencies at par)")
     typer.echo(format_metrics_table(result.metrics))
+    if result.warnings:
+        typer.echo("\nwarnings:\n" + "\n".join(f"  {w.line()}" for w in result.warnings))
     rate = result.events / result.run_seconds if result.run_seconds > 0 else 0.0
     typer.echo(
         f"\n{result.events:,} {result.kind} events, {len(result.fills):,} fills, "

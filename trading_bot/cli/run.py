@@ -132,6 +132,7 @@ def run_command(
 
         notifier = SystemdNotifier.from_env()
         bot = build_bot(cfg, plan, strategy=strat, notify=notifier.notify if notifier is not None else None)
+        collector = _watch_replay(bot) if replay else None
         try:
             result = _run_with_signals(bot, signals)
         finally:
@@ -143,8 +144,19 @@ def run_command(
         raise fail(str(exc), EXIT_FAILURE) from None
     if result.exit_code == EXIT_USAGE:
         raise fail(result.reason)
+    if collector is not None:  # a replay ends with the backtest's warnings (exit code unchanged)
+        result.summary["warnings"] = [w.to_dict() for w in collector.warnings(int(result.summary.get("fills") or 0))]
     _print_summary(result.summary, json_output)
     raise typer.Exit(result.exit_code)
+
+
+def _watch_replay(bot: Any) -> Any:
+    """Feed ``bot``'s order events to a ``WarningCollector`` (a replay's summary gets ``warnings``) and return it."""
+    from trading_bot.backtest.warnings import WarningCollector
+
+    collector = WarningCollector()
+    bot.on_order_event = collector.observe
+    return collector
 
 
 def _with_symbols(cfg: BotConfig, symbols: list[str], ticker: str | None, resolve: Any) -> BotConfig:
@@ -298,7 +310,10 @@ def _print_summary(summary: dict[str, Any], json_output: bool) -> None:
         return
     from trading_bot.runtime.summary import format_summary
 
+    warnings = summary.pop("warnings", [])
     typer.echo(format_summary(summary))
+    if warnings:
+        typer.echo("\nwarnings:\n" + "\n".join(f"  {w['message']}" for w in warnings))
 
 
 @app.command("list-strategies", help="List the registered strategies and their parameters.")

@@ -24,7 +24,8 @@ Error policy, by class:
 
 * ``TransientExchangeError`` (incl. ``RateLimited``): logged, requests paused for the back-off, the bot
   goes on; an order whose outcome is unknown is looked up by client id on the next heartbeat.
-* ``OrderRejected``: becomes an ``OrderRejected`` event for the strategy.
+* ``OrderRejected``: becomes an ``OrderRejected`` event for the strategy, logged with its reason
+  (``order_rejected``: at warning; a post-only crossing, which the strategy retries, at info).
 * any exception from a strategy hook (``StrategyError``): that strategy is stopped, trading is halted,
   ``strategy_failed`` is logged, the bot keeps managing its orders until stopped; exit code 1.
 * ``AuthenticationError`` three times in a row, ``OperationalError``: halt, orderly shutdown, exit 1.
@@ -84,6 +85,7 @@ from trading_bot.domain import MarketData
 from trading_bot.domain import OrderDenied
 from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderRejected
 from trading_bot.domain import StateRequest
 from trading_bot.domain import StrategyAction
 from trading_bot.domain import StrategyResult
@@ -189,6 +191,9 @@ class TradingBot:
         sequence: client-order-id sequence source when there is no journal.
         notify: called with systemd-style status words (``READY=1``, ``WATCHDOG=1``...).
         after_connect: awaited once the session is built, before reconciliation (a test seam).
+        on_order_event: called with every order event as it is published, before the strategy sees it
+            (``trading_bot.backtest.warnings.WarningCollector``: the backtest's and the replay's warnings);
+            it must not raise. Also settable as the ``on_order_event`` attribute before ``run``.
 
     Raises:
         ConfigError: an instrument on a venue not in ``venues``, or owned by two strategies.
@@ -213,6 +218,7 @@ class TradingBot:
         sequence: SequenceSource | None = None,
         notify: Callable[[str], None] | None = None,
         after_connect: Callable[[TradingBot], Awaitable[None]] | None = None,
+        on_order_event: Callable[[OrderEvent], None] | None = None,
     ) -> None:
         if venues is None or strategies is None:
             if symbol is None or exchange is None or strategy is None:
@@ -252,6 +258,7 @@ class TradingBot:
         self.journal = journal
         self.notify = notify or (lambda _msg: None)
         self._after_connect = after_connect
+        self.on_order_event = on_order_event
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
         self._next_state_save_ms = 0
@@ -837,6 +844,8 @@ class TradingBot:
 
     def _publish(self, slot: InstrumentSlot, event: OrderEvent) -> None:
         """Log an order event, show it to the owning strategy, and schedule a strategy pass."""
+        if self.on_order_event is not None:
+            self.on_order_event(event)
         if isinstance(event, OrderDenied):
             if event.rule == DAILY_LOSS_RULE and self._daily is not None:  # alerted once a day, not per order
                 self._daily.check(event.ts_ms)
@@ -846,7 +855,10 @@ class TradingBot:
                     "order_denied", client_order_id=event.client_order_id, rule=event.rule, reason=event.reason
                 )
         else:
-            if _log.enabled(logging.DEBUG):
+            if isinstance(event, OrderRejected):  # a post-only crossing is the strategy's retry cue: info
+                log = _log.info if event.post_only else _log.warning
+                log("order_rejected", client_order_id=event.client_order_id, reason=event.reason)
+            elif _log.enabled(logging.DEBUG):
                 _log.debug(event.name, client_order_id=event.client_order_id, tag=event.client_tag)
             if self.journal is not None:
                 order = slot.tracker.get(event.client_order_id)

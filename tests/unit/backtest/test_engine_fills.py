@@ -141,3 +141,18 @@ def test_equity_curve_marks_the_position_at_each_close() -> None:
     h.run({0: [market(OrderSide.BUY)]})
     curve = h.ex.equity_curve(lambda ts, equity: (ts, equity))
     assert curve == [(60_000, D("100000")), (120_000, D("99995")), (180_000, D("99989"))]
+
+
+def test_a_market_buy_the_gap_leaves_unpaid_expires_with_a_warning_naming_the_reason() -> None:
+    """Rule: an expiry for want of funds logs a warning with its reason (the unpaid rest of a partial fill: info)."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        h = Harness(BARS, cash="0.01")
+        assert h.run({0: [market(OrderSide.BUY, "0.0001")]}) == []  # 0.01 at the close 100; the open is 102
+    (event,) = [e for e in logs if e["event"] == "sim_order_expired"]
+    assert event["log_level"] == "warning"
+    assert event["reason"] == "insufficient quote at the fill price"
+    with capture_logs() as logs:
+        Harness(BARS, cash="100").run({0: [market(OrderSide.BUY, "1")]})
+    assert [e["log_level"] for e in logs if e["event"] == "sim_order_expired"] == ["info"]

@@ -321,6 +321,23 @@ def test_buy_stop_triggers_when_the_ask_reaches_it() -> None:
     assert sim.balance("USDT") == (D(10000) - D(101) - D(101) * D("0.002"), D(0))
 
 
+def test_buy_stop_the_account_cannot_pay_at_the_trigger_expires_with_a_warning_naming_why() -> None:
+    """Rule: an expiry for want of funds is reported (EXPIRED) and logged at warning with the reason."""
+    from structlog.testing import capture_logs
+
+    sim = Sim(usdt="102")
+    sim.quote("100.00", "100.10")
+    sim.submit(BUY, "1", order_type=OrderType.STOP_MARKET, trigger_price=D("101.00"))
+    with capture_logs() as logs:
+        sim.quote("150.00", "150.10")  # gapped: 150.10 × 1.002 is more than the 102 USDT
+    assert sim.fills == []
+    assert isinstance(sim.updates[-1], OrderStatusReport)
+    assert sim.updates[-1].status is OrderStatus.EXPIRED
+    (event,) = [e for e in logs if e["event"] == "sim_order_expired"]
+    assert event["log_level"] == "warning"
+    assert event["reason"].startswith("insufficient USDT at trigger: needs ")
+
+
 def test_stop_that_would_trigger_immediately_is_rejected() -> None:
     sim = Sim(btc="1")
     sim.quote("100.00", "100.10")
