@@ -66,7 +66,16 @@ def backtest_command(
     slippage_bps: Annotated[str | None, typer.Option(help="market/stop fill slippage, bps [default: 0]")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="first date (UTC), e.g. 2023-08-01")] = None,
     to: Annotated[str | None, typer.Option(help="last date (UTC), inclusive")] = None,
-    report: Annotated[Path | None, typer.Option(help="write report.html, trades.csv, equity.csv here")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="write report.html, trades.csv, fills.csv, equity.csv here")
+    ] = None,
+    periods_per_year: Annotated[
+        str | None,
+        typer.Option(
+            help="annualise Sharpe, Sortino, volatility and CAGR with N periods a year [default: from the "
+            "data's calendar: 24/7 → 365 days of bars, weekday-only daily → 252]"
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
     config: Annotated[
         Path | None, typer.Option(help="JSON config: every section applies, flags win (trading_bot.backtest.settings)")
@@ -93,6 +102,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     from trading_bot.cli.values import check_flag
     from trading_bot.domain.bounds import BasisPoints
     from trading_bot.domain.bounds import FeeRate
+    from trading_bot.domain.bounds import PeriodsPerYear
     from trading_bot.domain.bounds import QuoteAmount
     from trading_bot.errors import ConfigError
     from trading_bot.log import configure_logging
@@ -136,6 +146,11 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         queue_position=choices.queue_position,
         on_shutdown=choices.on_shutdown,
         heartbeat_s=choices.heartbeat_s,
+        periods_per_year=(
+            check_flag("--periods-per-year", opts["periods_per_year"], PeriodsPerYear)
+            if opts["periods_per_year"] is not None
+            else None
+        ),
     )
     show_progress = not opts["json_output"] and sys.stderr.isatty()
     with _Progress(show_progress) as progress:
