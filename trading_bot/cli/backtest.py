@@ -167,9 +167,11 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     if opts["report"] is not None:
         from trading_bot.backtest.report import write_report
 
-        params = {"strategy": spec.strategy, **dict(spec.params), "symbol": result.market.symbol,
+        symbols_text = ", ".join(result.instruments) or result.market.symbol
+        params = {"strategy": spec.strategy, **dict(spec.params), "symbol": symbols_text,
                   "data": ", ".join(str(p) for p in spec.data), "cash": str(spec.cash), "fee": str(spec.fee),
-                  "slippage_bps": str(spec.slippage_bps)}  # fmt: skip
+                  "slippage_bps": str(spec.slippage_bps),
+                  "periods_per_year": str(result.metrics.periods_per_year)}  # fmt: skip
         try:
             report_path = write_report(
                 opts["report"],
@@ -178,13 +180,26 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
                 fills=result.fills,
                 equity=result.equity,
                 params=params,
-                title=f"Backtest: {spec.strategy} on {result.market.symbol}",
+                title=f"Backtest: {spec.strategy} on {symbols_text}",
+                prices=_report_prices(prepared),
             )
         except OSError as exc:  # found only by writing: a full disk, a path changed during the run
             where = exc.filename or opts["report"]
             raise fail(f"--report: cannot write {where}: {exc.strerror or exc}", EXIT_FAILURE) from None
     _print_result(result, spec, report_path, opts["json_output"])
     raise typer.Exit(result.exit_code)
+
+
+def _report_prices(prepared: Any) -> list[Any]:
+    """The bars of each instrument for the report's candles (none for quotes/trades data)."""
+    from trading_bot.backtest.report import PriceBars
+
+    if prepared.venue is not None:
+        sims = [(s, prepared.venue.market_sim(s)) for s in prepared.venue.symbols]
+        return [PriceBars(str(s), sim.bars, sim.bar_ms) for s, sim in sims]
+    if prepared.bars is not None:
+        return [PriceBars(str(prepared.market.symbol), prepared.bars.bars, prepared.bars.bar_ms)]
+    return []
 
 
 def _config_choices(opts: dict[str, Any]) -> Any:
