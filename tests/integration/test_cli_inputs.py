@@ -275,6 +275,7 @@ def test_backtest_report_files_are_created_0600_in_a_0700_directory(tmp_path: Pa
     assert {p.name: _mode(p) for p in report.iterdir()} == {
         "report.html": 0o600,
         "trades.csv": 0o600,
+        "fills.csv": 0o600,
         "equity.csv": 0o600,
     }
     assert (_mode(tmp_path / "out"), _mode(report)) == (0o700, 0o700)

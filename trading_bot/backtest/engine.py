@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import math
 import time
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -148,6 +149,8 @@ class BacktestSpec:
             have no book, so ``True`` is refused there.
         on_shutdown: ``cancel`` or ``keep`` the open orders when the data ends.
         heartbeat_s: the supervisor's heartbeat, seconds.
+        periods_per_year: annualise the metrics with this many periods per year (``None``: from the data's
+            calendar, ``trading_bot.backtest.metrics.infer_periods_per_year``).
         symbols: several markets at once (bar data): one strategy instance per symbol on one shared
             account, each quote currency starting with ``cash``; ``data`` values are ``FILE`` (symbol from
             its name) or ``SYMBOL=FILE`` (``trading_bot.backtest.data.data_specs``). Overrides ``symbol``.
@@ -180,6 +183,7 @@ class BacktestSpec:
     symbols: tuple[str, ...] = ()
     market_specs: Mapping[str, MarketSpec] = field(default_factory=dict)
     market_spec: MarketSpec | None = None
+    periods_per_year: float | None = None
 
 
 @dataclass(slots=True, kw_only=True, repr=False)
@@ -372,8 +376,8 @@ class BacktestRun:
             fills = list(portfolio.fills) if portfolio is not None else []
             equity, buy_and_hold = await self._curve()
             trips = reconstruct_round_trips(fills)
-            metrics = compute_metrics(fills, equity, starting_cash=self.spec.cash,
-                                      buy_and_hold_return=buy_and_hold, round_trips=trips)  # fmt: skip
+            metrics = compute_metrics(fills, equity, starting_cash=self.spec.cash, buy_and_hold_return=buy_and_hold,
+                                      round_trips=trips, periods_per_year=self.spec.periods_per_year)  # fmt: skip
         fingerprint = result.summary.get("trade_fingerprint") or trade_fingerprint(fills)
         return BacktestResult(
             kind=self.kind,
@@ -403,7 +407,8 @@ class BacktestRun:
             curve = sim.equity_curve(EquityPoint)
             trips = reconstruct_round_trips(fills)
             metrics = compute_metrics(fills, curve, starting_cash=cash, round_trips=trips,
-                                      buy_and_hold_return=_buy_and_hold(sim))  # fmt: skip
+                                      buy_and_hold_return=_buy_and_hold(sim),
+                                      periods_per_year=self.spec.periods_per_year)  # fmt: skip
             instruments[slot.market.symbol] = InstrumentResult(
                 market=slot.market, fills=fills, equity=curve, metrics=metrics, round_trips=trips,
                 fingerprint=trade_fingerprint(fills),
@@ -412,7 +417,8 @@ class BacktestRun:
         trips = sorted((t for i in instruments.values() for t in i.round_trips), key=lambda t: t.exit_ts)
         equity = venue.equity_curve(EquityPoint)
         starting = cash * len({i.market.quote for i in instruments.values()})
-        metrics = compute_metrics(fills, equity, starting_cash=starting, round_trips=trips, buy_and_hold_return=None)
+        metrics = compute_metrics(fills, equity, starting_cash=starting, round_trips=trips, buy_and_hold_return=None,
+                                  periods_per_year=self.spec.periods_per_year)  # fmt: skip
         return BacktestResult(
             kind=self.kind, market=self.market, events=self.bot.events, fills=fills, equity=equity, metrics=metrics,
             round_trips=trips, fingerprint=result.summary.get("trade_fingerprint") or trade_fingerprint(fills),
@@ -495,6 +501,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
         raise ConfigError(f"--fee is a rate (0.001 = 0.1 %) in [0, 1), got {spec.fee}")
     if spec.slippage_bps < 0:
         raise ConfigError(f"--slippage-bps must be >= 0, got {spec.slippage_bps}")
+    _check_periods_per_year(spec.periods_per_year)
     for given in (spec.symbol, *spec.symbols):
         if given is not None and not given.strip():
             raise ConfigError("--symbol: empty; give a symbol such as BTC/USDT, or leave it out to take the file's")
@@ -680,6 +687,11 @@ def _spec_of(spec: BacktestSpec, symbol: str) -> MarketSpec | None:
     if spec.market_spec is None or spec.symbols:
         return listed
     return merge_specs(listed, spec.market_spec)
+
+
+def _check_periods_per_year(value: float | None) -> None:
+    if value is not None and not 0 < value < math.inf:
+        raise ConfigError(f"--periods-per-year must be a finite number > 0, got {value}")
 
 
 def _check_cash_currency(spec: BacktestSpec, market: Market) -> None:

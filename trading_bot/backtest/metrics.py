@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from collections import Counter
 from collections import deque
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -35,7 +36,11 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import decimal_text
 
 __all__ = [
+    "MIN_CALENDAR_SPAN_MS",
+    "MS_PER_DAY",
     "MS_PER_YEAR",
+    "TRADING_DAYS_PER_YEAR",
+    "WEEKEND_SHARE_LIMIT",
     "EquityPoint",
     "Metrics",
     "RoundTrip",
@@ -46,8 +51,16 @@ __all__ = [
     "reconstruct_round_trips",
 ]
 
-MS_PER_YEAR = 365 * 24 * 60 * 60 * 1000
-"""Milliseconds in a 365-day year, the basis of every annualisation here."""
+MS_PER_DAY = 24 * 60 * 60 * 1000
+"""Milliseconds in a day."""
+MS_PER_YEAR = 365 * MS_PER_DAY
+"""Milliseconds in a 365-day year: the calendar of 24/7 data."""
+TRADING_DAYS_PER_YEAR = 252
+"""Trading days in a year of weekday-only data (weekdays less exchange holidays, the usual convention)."""
+WEEKEND_SHARE_LIMIT = 0.10
+"""Below this fraction of points on Saturdays and Sundays (UTC), data is weekday-only (24/7 data: 2/7)."""
+MIN_CALENDAR_SPAN_MS = 7 * MS_PER_DAY
+"""The shortest curve whose calendar is told from its dates; a shorter one is taken as 24/7."""
 
 _EPSILON = 1e-12  # a standard deviation at or below this is treated as zero
 
@@ -105,7 +118,7 @@ class Metrics:
         end_equity: the last equity point (the starting cash if there is none), quote currency.
         net_profit: ``end_equity - start_equity``, quote currency.
         total_return: ``end_equity / start_equity - 1``, fraction.
-        cagr: compound annual growth rate over the equity curve's time span (365-day years), fraction.
+        cagr: compound annual growth rate, the curve's periods counted in years of ``periods_per_year``, fraction.
         volatility: annualised standard deviation (sample) of per-point returns, fraction.
         sharpe: annualised mean over standard deviation of per-point returns, risk-free rate 0.
         sortino: annualised mean over downside deviation (target 0) of per-point returns.
@@ -122,7 +135,7 @@ class Metrics:
         fill_count: number of fills.
         fees_paid: fees of all fills, quote currency.
         buy_and_hold_return: the caller's buy-and-hold return over the same period, fraction.
-        periods_per_year: equity points per year used to annualise (given or inferred).
+        periods_per_year: equity points per year used to annualise (given, or inferred from the data's calendar).
         start_ts_ms: first equity point's time, epoch ms UTC.
         end_ts_ms: last equity point's time, epoch ms UTC.
     """
@@ -305,7 +318,20 @@ def drawdown_series(equity: Sequence[EquityPoint]) -> list[tuple[Decimal, float]
 
 
 def infer_periods_per_year(equity: Sequence[EquityPoint]) -> float | None:
-    """Return 365-day years over the median spacing of equity points, or None if it cannot be told.
+    """Return the periods per year of the data's calendar, or None if it cannot be told.
+
+    Each equity point marks the end of its period (a bar's close time, or the time of the event a
+    quotes/trades curve was sampled at), so a point belongs to the UTC date of ``ts_ms - 1``: a Friday
+    daily bar, closing Saturday 00:00, is a Friday. With ``gap`` the median spacing of the points:
+
+    * **24/7 data** (the default): ``MS_PER_YEAR / gap``, 365 days' worth of periods (1d → 365,
+      1h → 8,760, 1m → 525,600);
+    * **weekday-only data**: fewer than ``WEEKEND_SHARE_LIMIT`` (10 %) of the points fall on a Saturday or
+      Sunday (24/7 data has 2/7 ≈ 28.6 %) and the points span at least ``MIN_CALENDAR_SPAN_MS`` (one week,
+      so that a weekend was there to be seen). Then, for ``gap`` up to one day,
+      ``TRADING_DAYS_PER_YEAR`` (252) × the median number of points per active date: daily bars → 252, a
+      6.5-hour session of 1m bars (390 a day) → 98,280, of 1h bars (7 a day) → 1,764. A ``gap`` above a day
+      (weekly, monthly bars) has no sessions to count and keeps ``MS_PER_YEAR / gap``.
 
     Args:
         equity: the equity curve in time order.
@@ -317,7 +343,17 @@ def infer_periods_per_year(equity: Sequence[EquityPoint]) -> float | None:
     if not gaps:
         return None
     median = statistics.median(gaps)
-    return MS_PER_YEAR / median if median > 0 else None
+    if median <= 0:
+        return None
+    calendar = MS_PER_YEAR / median
+    if median > MS_PER_DAY or equity[-1].ts_ms - equity[0].ts_ms < MIN_CALENDAR_SPAN_MS:
+        return calendar
+    per_date = Counter((point.ts_ms - 1) // MS_PER_DAY for point in equity)
+    # 1970-01-01 (day 0) was a Thursday: day % 7 is 2 on Saturdays and 3 on Sundays
+    weekend = sum(count for day, count in per_date.items() if day % 7 in (2, 3))
+    if weekend >= WEEKEND_SHARE_LIMIT * len(equity):
+        return calendar
+    return TRADING_DAYS_PER_YEAR * float(statistics.median(per_date.values()))
 
 
 def _max_drawdown_duration(equity: Sequence[EquityPoint]) -> int:
@@ -395,11 +431,12 @@ def _risk_ratios(
     return volatility, sharpe, sortino
 
 
-def _cagr(start: Decimal, end: Decimal, span_ms: int) -> float | None:
-    if span_ms <= 0 or start <= 0 or end <= 0:
+def _cagr(start: Decimal, end: Decimal, periods: int, periods_per_year: float | None) -> float | None:
+    """``(end / start) ** (periods_per_year / periods) - 1``: growth per year of ``periods_per_year`` periods."""
+    if periods_per_year is None or periods <= 0 or start <= 0 or end <= 0:
         return None
     try:
-        growth: float = float(end / start) ** (MS_PER_YEAR / span_ms)
+        growth: float = float(end / start) ** (periods_per_year / periods)
     except OverflowError:  # a span of minutes annualised: meaningless, not infinite
         return None
     return growth - 1.0
@@ -429,15 +466,27 @@ def compute_metrics(
     """Compute the summary statistics of a run; pure, the inputs are not changed.
 
     Per-point returns come from consecutive equity points (a step from a non-positive equity is
-    skipped). Annualisation uses ``periods_per_year`` or, when None, the median spacing of the equity
-    points over a 365-day year; CAGR uses the curve's first-to-last time span.
+    skipped). Annualisation uses ``periods_per_year`` or, when None, the data's calendar
+    (``infer_periods_per_year``: 24/7 → 365 days' worth of periods, weekday-only daily → 252). With
+    ``P`` periods per year, ``N`` returns ``r`` (one fewer than the points), their mean ``m`` and sample
+    standard deviation ``s`` (``N - 1`` in the denominator):
+
+    * volatility = ``s × √P``; Sharpe = ``m / s × √P`` (risk-free rate 0);
+    * Sortino = ``m / d × √P`` with the downside deviation ``d = √(Σ min(r, 0)² / N)`` (target 0, every
+      return counted in ``N``);
+    * CAGR = ``(end / start) ^ (P / N) - 1``: the curve covers ``N / P`` years (``start`` = the starting cash);
+    * max drawdown = the largest ``1 - equity / running peak``.
+
+    These are quantstats' definitions (``sharpe``, ``sortino``, ``volatility``, ``cagr`` with
+    ``periods=P``, ``max_drawdown``), checked against it in ``tests/unit/backtest/test_metrics_quantstats.py``.
 
     Args:
         fills: every fill of the run, in execution order.
         equity: the equity curve (sorted here by time), quote currency.
         starting_cash: the equity the run started with, quote currency; the base of ``total_return``.
         buy_and_hold_return: the benchmark's return over the same period as a fraction, or None.
-        periods_per_year: equity points per year (e.g. 8760 for hourly bars); inferred when None.
+        periods_per_year: equity points per year (e.g. 8760 for hourly 24/7 bars, 252 for weekday daily bars);
+            inferred from the curve's calendar when None.
         round_trips: ``reconstruct_round_trips(fills)`` when the caller has it already; rebuilt when None.
 
     Returns:
@@ -449,8 +498,7 @@ def compute_metrics(
     values = [float(point.equity) for point in curve]
     volatility, sharpe, sortino = _risk_ratios(_returns(values), ppy)
     max_dd, max_dd_pct = _max_drawdowns(curve, values)
-    span_ms = curve[-1].ts_ms - curve[0].ts_ms if curve else 0
-    cagr = _cagr(starting_cash, end_equity, span_ms)
+    cagr = _cagr(starting_cash, end_equity, len(curve) - 1, ppy)
     trips = reconstruct_round_trips(fills) if round_trips is None else round_trips
     win_rate, profit_factor, expectancy = _trade_stats(trips)
     return Metrics(

@@ -1,15 +1,34 @@
-"""Backtest reports: a self-contained HTML page, CSV files, and a plain-text metrics table.
+"""Backtest reports: a self-contained interactive HTML page, CSV files, and a plain-text metrics table.
 
 ``write_report`` writes into ``out_dir``:
 
-- ``report.html``: one file that opens offline (inline CSS, inline SVG charts, no scripts): an equity
-  chart, a drawdown chart (each downsampled to at most ``MAX_CHART_POINTS`` points, keeping each
-  bucket's low and high so spikes stay visible), the metrics table, the parameters table, the trade
-  fingerprint and the round-trip table (the first ``MAX_TRADE_ROWS`` rows, with a note when capped).
-  Every piece of text is escaped with ``html.escape``.
-- ``trades.csv``: every round trip, one per row.
-- ``equity.csv``: ``ts_ms, time_utc, equity, drawdown, drawdown_pct`` per equity point; ``drawdown``
-  is the fall below the running peak in quote currency, ``drawdown_pct`` the same as a fraction.
+- ``report.html``: one file that opens offline. plotly.js is **embedded** in the page (about 4.8 MB, the
+  same for every run), no file or network resource is loaded. It holds: per instrument, the price candles
+  with the fills as markers (buy ▲, sell ▼; hover for quantity, price and fee); the equity and drawdown
+  charts; the metrics, the parameters, the warnings given (one line each), the trade fingerprint, and the
+  fills and round-trip tables (the first ``MAX_TABLE_ROWS`` rows each, with a note when capped). Every
+  piece of text is escaped with ``html.escape``.
+- ``trades.csv``: every round trip, one per row (``entry_ts``/``exit_ts`` are the fill times).
+- ``fills.csv``: every fill, in execution order, open positions' fills included (``FILLS_CSV_HEADER``), with
+  its fee in its fee currency and in quote currency.
+- ``equity.csv``: one row per equity point with the drawdown (fall below the running peak, quote currency,
+  and as a fraction). On **bar** data the rows are labelled by **bar open time** (``bar_open_ts_ms``,
+  ``bar_open_time``; ``BAR_EQUITY_CSV_HEADER``): the row of the bar that opened Friday 00:00 holds the
+  equity at that bar's close, so a daily Friday bar is Friday's, not Saturday's. On quotes/trades data the
+  rows are the sample times (``ts_ms``, ``time_utc``; ``EQUITY_CSV_HEADER``). Several markets with
+  different intervals: the shortest interval is taken off the close times.
+
+Times: fills and round trips carry the simulated execution time. On bars a market order fills at the next
+bar's open, stamped with that bar's open time; a limit or stop at its path point (``open``, ``+i/3``,
+``+2i/3``, ``+i``), so a fill on a bar's last leg is stamped at its close (= the next bar's open time).
+The charts use the same labels: candles and equity at bar open times, fill markers at fill times.
+
+Display downsampling (the CSVs stay complete): an instrument with more than ``MAX_CANDLES`` bars is drawn
+with each run of ``k`` consecutive bars merged into one candle (first open, highest high, lowest low, last
+close, at the first bar's open time; ``k`` the smallest that fits); the equity and drawdown charts keep
+each bucket's low and high (at most ``MAX_CHART_POINTS`` points) so spikes stay visible; more than
+``MAX_FILL_MARKERS`` fills of an instrument are thinned to every ``k``-th, with a note. A 175,000-bar run
+makes a page of about 5 MB.
 
 CSV numbers are exact Decimal text (no exponent); times are ISO 8601 UTC with milliseconds.
 """
@@ -19,9 +38,11 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +53,8 @@ from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import drawdown_series
+from trading_bot.backtest.metrics import fee_in_quote
+from trading_bot.domain import Bar
 from trading_bot.domain import Fill
 from trading_bot.domain import decimal_text
 from trading_bot.domain.fingerprint import trade_fingerprint
@@ -39,24 +62,61 @@ from trading_bot.files import open_private
 from trading_bot.files import private_dir
 
 __all__ = [
+    "BAR_EQUITY_CSV_HEADER",
     "EQUITY_CSV_HEADER",
+    "FILLS_CSV_HEADER",
+    "MAX_CANDLES",
     "MAX_CHART_POINTS",
+    "MAX_FILL_MARKERS",
+    "MAX_TABLE_ROWS",
     "MAX_TRADE_ROWS",
     "TRADES_CSV_HEADER",
+    "PriceBars",
     "format_metrics_table",
     "write_report",
 ]
 
 MAX_CHART_POINTS = 2_000
-"""Most points drawn per chart."""
-MAX_TRADE_ROWS = 1_000
+"""Most points drawn per equity or drawdown chart."""
+MAX_CANDLES = 2_000
+"""Most candles drawn per instrument (more bars are merged, see the module docstring)."""
+MAX_FILL_MARKERS = 5_000
+"""Most fill markers drawn per instrument (``fills.csv`` has them all)."""
+MAX_TABLE_ROWS = 1_000
+"""Most rows of the HTML fills and round-trip tables (the CSV files have them all)."""
+MAX_TRADE_ROWS = MAX_TABLE_ROWS
 """Most round trips listed in the HTML table (``trades.csv`` has them all)."""
 
 TRADES_CSV_HEADER = (
     "symbol", "side", "entry_ts", "entry_time", "exit_ts", "exit_time", "quantity",
     "entry_price", "exit_price", "pnl", "return_pct", "fees",
 )  # fmt: skip
+FILLS_CSV_HEADER = (
+    "ts_ms", "time_utc", "symbol", "side", "quantity", "price", "notional", "fee", "fee_currency",
+    "fee_quote", "liquidity", "client_order_id", "trade_id",
+)  # fmt: skip
+"""``fills.csv``: ``ts_ms``/``time_utc`` the execution time, ``notional`` = price × quantity and ``fee_quote``
+the fee in quote currency (``trading_bot.backtest.metrics.fee_in_quote``), both quote currency."""
 EQUITY_CSV_HEADER = ("ts_ms", "time_utc", "equity", "drawdown", "drawdown_pct")
+"""``equity.csv`` of a quotes/trades run: the sample times."""
+BAR_EQUITY_CSV_HEADER = ("bar_open_ts_ms", "bar_open_time", "equity", "drawdown", "drawdown_pct")
+"""``equity.csv`` of a bar run: each row labelled by its bar's open time, the equity at that bar's close."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBars:
+    """One instrument's bars for the report's candle chart.
+
+    Attributes:
+        symbol: the market, as on its fills.
+        bars: the bars, open time (epoch ms UTC) ascending; prices in quote currency.
+        bar_ms: the bar interval, milliseconds (a bar closes at its open time plus this).
+    """
+
+    symbol: str
+    bars: Sequence[Bar]
+    bar_ms: int
+
 
 # (field, label, kind): kind picks the formatting in both the HTML and the terminal table.
 _METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -92,12 +152,10 @@ table{border-collapse:collapse;font-size:.85rem;background:#fff}
 th,td{border:1px solid #d8dde6;padding:.25rem .6rem;text-align:right}
 th{background:#eef1f6}td.k,th.k{text-align:left}
 .note{color:#5f6673;font-size:.85rem}
-svg{background:#fff;border:1px solid #d8dde6;max-width:100%;height:auto}
+.chart{background:#fff;border:1px solid #d8dde6;margin:.5rem 0}
+ul.warnings li{color:#8a4b00}
 code{font-size:.85rem}
 """
-
-_W, _H = 960, 280
-_LEFT, _RIGHT, _TOP, _BOTTOM = 80, 16, 24, 32
 
 
 def _iso(ts_ms: int) -> str:
@@ -165,41 +223,6 @@ def _downsample(points: Sequence[tuple[int, float]], limit: int) -> list[tuple[i
     return out
 
 
-def _svg_chart(points: Sequence[tuple[int, float]], *, css_class: str, label: str, color: str, unit: str) -> str:
-    head = (
-        f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" '
-        f'width="{_W}" height="{_H}" role="img" aria-label="{html.escape(label)}">'
-        f"<title>{html.escape(label)}</title>"
-    )
-    if not points:
-        return head + f'<text x="{_W // 2}" y="{_H // 2}" text-anchor="middle">no data</text></svg>'
-    drawn = _downsample(points, MAX_CHART_POINTS)
-    t0, t1 = points[0][0], points[-1][0]
-    v_low, v_high = min(p[1] for p in drawn), max(p[1] for p in drawn)
-    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-
-    def x(ts: int) -> float:
-        return _LEFT + ((ts - t0) / (t1 - t0) * plot_w if t1 > t0 else 0.0)
-
-    def y(value: float) -> float:
-        return _TOP + ((v_high - value) / (v_high - v_low) * plot_h if v_high > v_low else plot_h / 2)
-
-    coords = " ".join(f"{x(ts):.1f},{y(v):.1f}" for ts, v in drawn)
-    base_y = _TOP + plot_h
-    return (
-        head
-        + f'<line x1="{_LEFT}" y1="{base_y}" x2="{_W - _RIGHT}" y2="{base_y}" stroke="#9aa3b2"/>'
-        + f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{base_y}" stroke="#9aa3b2"/>'
-        + f'<text x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end" font-size="11">'
-        + f"{html.escape(f'{v_high:,.2f}{unit}')}</text>"
-        + f'<text x="{_LEFT - 6}" y="{base_y}" text-anchor="end" font-size="11">'
-        + f"{html.escape(f'{v_low:,.2f}{unit}')}</text>"
-        + f'<text x="{_LEFT}" y="{_H - 10}" font-size="11">{html.escape(_iso(t0))}</text>'
-        + f'<text x="{_W - _RIGHT}" y="{_H - 10}" text-anchor="end" font-size="11">{html.escape(_iso(t1))}</text>'
-        + f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{coords}"/></svg>'
-    )
-
-
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], *, css_class: str, key_columns: int = 1) -> str:
     def cells(tag: str, values: Sequence[str]) -> str:
         key = ' class="k"'
@@ -221,22 +244,137 @@ def _trip_row(trip: RoundTrip) -> list[str]:
     ]  # fmt: skip
 
 
+def _capped_note(shown: int, total: int, what: str, csv_name: str) -> str:
+    if total <= shown:
+        return ""
+    return f'<p class="note">Showing the first {shown:,} of {total:,} {what}; all of them are in {csv_name}.</p>'
+
+
 def _trades_html(round_trips: Sequence[RoundTrip]) -> str:
     header = ["Symbol", "Side", "Entry (UTC)", "Exit (UTC)", "Quantity", "Entry price", "Exit price",
               "PnL (net)", "Return %", "Fees"]  # fmt: skip
-    shown = round_trips[:MAX_TRADE_ROWS]
-    note = ""
-    if len(round_trips) > MAX_TRADE_ROWS:
-        note = (
-            f'<p class="note">Showing the first {MAX_TRADE_ROWS:,} of {len(round_trips):,} round trips; '
-            "all of them are in trades.csv.</p>"
-        )
     if not round_trips:
         return '<p class="note">No completed round trips.</p>'
+    shown = round_trips[:MAX_TABLE_ROWS]
+    note = _capped_note(len(shown), len(round_trips), "round trips", "trades.csv")
     return note + _table(header, (_trip_row(t) for t in shown), css_class="trades", key_columns=2)
 
 
-def _write_csvs(out_dir: Path, round_trips: Sequence[RoundTrip], equity: Sequence[EquityPoint]) -> None:
+def _fills_html(fills: Sequence[Fill]) -> str:
+    header = ["Time (UTC)", "Symbol", "Side", "Quantity", "Price", "Fee", "Fee currency", "Liquidity"]
+    if not fills:
+        return '<p class="note">No fills.</p>'
+    shown = fills[:MAX_TABLE_ROWS]
+    rows = (
+        [_iso(f.ts_ms), f.symbol, f.side.value, _display(f.quantity), _display(f.price), _display(f.fee),
+         f.fee_currency, f.liquidity.value]
+        for f in shown
+    )  # fmt: skip
+    return _capped_note(len(shown), len(fills), "fills", "fills.csv") + _table(
+        header, rows, css_class="fills", key_columns=3
+    )
+
+
+def _warnings_html(warnings: Sequence[str]) -> str:
+    if not warnings:
+        return '<p class="note">No warnings.</p>'
+    return '<ul class="warnings">' + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>"
+
+
+def _plot_time(ts_ms: int) -> str:
+    """A time as plotly.js reads it on a date axis: UTC, no zone suffix (the axis is labelled UTC)."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _candles(bars: Sequence[Bar]) -> tuple[int, list[tuple[int, float, float, float, float]]]:
+    """Return ``(k, candles)``: runs of ``k`` bars merged so that at most ``MAX_CANDLES`` are left."""
+    k = max(1, math.ceil(len(bars) / MAX_CANDLES))
+    out = []
+    for i in range(0, len(bars), k):
+        run = bars[i : i + k]
+        out.append((run[0].ts_ms, float(run[0].open), float(max(b.high for b in run)),
+                    float(min(b.low for b in run)), float(run[-1].close)))  # fmt: skip
+    return k, out
+
+
+def _fill_markers(go: Any, fills: Sequence[Fill]) -> tuple[int, list[Any]]:
+    """Return ``(k, traces)``: buy and sell marker traces of every ``k``-th fill (at most ``MAX_FILL_MARKERS``)."""
+    k = max(1, math.ceil(len(fills) / MAX_FILL_MARKERS))
+    shown = fills[::k]
+    traces = []
+    for side, symbol, color in (("buy", "triangle-up", "#1a7f37"), ("sell", "triangle-down", "#b3261e")):
+        chosen = [f for f in shown if f.side.value == side]
+        traces.append(go.Scatter(
+            x=[_plot_time(f.ts_ms) for f in chosen], y=[float(f.price) for f in chosen], mode="markers",
+            name=f"{side} fills", marker={"symbol": symbol, "size": 10, "color": color,
+                                          "line": {"width": 1, "color": "#1d2330"}},
+            text=[f"{side} {_display(f.quantity)} @ {_display(f.price)}, fee {_display(f.fee)} {f.fee_currency}"
+                  for f in chosen],
+            hoverinfo="x+text",
+        ))  # fmt: skip
+    return k, traces
+
+
+def _price_chart(go: Any, prices: PriceBars, fills: Sequence[Fill], n: int) -> str:
+    k, candles = _candles(prices.bars)
+    mine = [f for f in fills if f.symbol == prices.symbol]
+    every, markers = _fill_markers(go, mine)
+    fig = go.Figure([
+        go.Candlestick(
+            x=[_plot_time(c[0]) for c in candles], open=[c[1] for c in candles], high=[c[2] for c in candles],
+            low=[c[3] for c in candles], close=[c[4] for c in candles], name=prices.symbol,
+        ),
+        *markers,
+    ])  # fmt: skip
+    notes = [f"{len(prices.bars):,} bars at open times (UTC)"]
+    if k > 1:
+        notes.append(f"every {k} bars merged into one candle")
+    if every > 1:
+        notes.append(f"every {every}th of {len(mine):,} fills marked")
+    fig.update_layout(title=f"{prices.symbol}: {'; '.join(notes)}", xaxis_rangeslider_visible=False,
+                      height=480, template="plotly_white", xaxis_title="bar open time (UTC)")  # fmt: skip
+    return _figure_html(fig, f"price-chart-{n}", first=n == 0)
+
+
+def _equity_chart(go: Any, curve: Sequence[EquityPoint], shift_ms: int, first: bool) -> str:
+    from plotly.subplots import make_subplots
+
+    drawdowns = drawdown_series(curve)
+    equity = _downsample([(p.ts_ms - shift_ms, float(p.equity)) for p in curve], MAX_CHART_POINTS)
+    falls = _downsample(
+        [(p.ts_ms - shift_ms, -d[1] * 100) for p, d in zip(curve, drawdowns, strict=True)], MAX_CHART_POINTS
+    )
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.06,
+                        subplot_titles=("Equity (quote currency)", "Drawdown (%)"))  # fmt: skip
+    fig.add_trace(go.Scatter(x=[_plot_time(t) for t, _ in equity], y=[v for _, v in equity], name="equity",
+                             line={"color": "#1a5fb4"}), row=1, col=1)  # fmt: skip
+    fig.add_trace(go.Scatter(x=[_plot_time(t) for t, _ in falls], y=[v for _, v in falls], name="drawdown %",
+                             fill="tozeroy", line={"color": "#b3261e"}), row=2, col=1)  # fmt: skip
+    label = "bar open time (UTC)" if shift_ms else "time (UTC)"
+    fig.update_layout(height=560, template="plotly_white", showlegend=False)
+    fig.update_xaxes(title_text=label, row=2, col=1)
+    return _figure_html(fig, "equity-chart", first=first, css_class="equity-chart drawdown-chart")
+
+
+def _figure_html(fig: Any, div_id: str, *, first: bool, css_class: str = "") -> str:
+    """The figure as a ``<div>``; the first one of the page carries plotly.js itself (embedded, no network)."""
+    body = fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})  # fmt: skip
+    return f'<div class="chart {css_class}">{body}</div>'
+
+
+def _shift_ms(prices: Sequence[PriceBars]) -> int:
+    """The interval taken off equity close times to label them by bar open time (0: not bar data)."""
+    return min((p.bar_ms for p in prices), default=0)
+
+
+def _write_csvs(
+    out_dir: Path,
+    round_trips: Sequence[RoundTrip],
+    fills: Sequence[Fill],
+    equity: Sequence[EquityPoint],
+    shift_ms: int,
+) -> None:
     with open_private(out_dir / "trades.csv", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(TRADES_CSV_HEADER)
@@ -247,13 +385,21 @@ def _write_csvs(out_dir: Path, round_trips: Sequence[RoundTrip], equity: Sequenc
                 decimal_text(t.pnl),
                 f"{t.return_pct:.6f}", decimal_text(t.fees),
             ])  # fmt: skip
+    with open_private(out_dir / "fills.csv", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FILLS_CSV_HEADER)
+        for f in fills:
+            writer.writerow([
+                f.ts_ms, _iso(f.ts_ms), f.symbol, f.side.value, decimal_text(f.quantity), decimal_text(f.price),
+                decimal_text(f.notional), decimal_text(f.fee), f.fee_currency, decimal_text(fee_in_quote(f)),
+                f.liquidity.value, f.client_order_id, f.trade_id,
+            ])  # fmt: skip
     with open_private(out_dir / "equity.csv", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(EQUITY_CSV_HEADER)
+        writer.writerow(BAR_EQUITY_CSV_HEADER if shift_ms else EQUITY_CSV_HEADER)
         for point, (fall, fall_pct) in zip(equity, drawdown_series(equity), strict=True):
-            writer.writerow(
-                [point.ts_ms, _iso(point.ts_ms), decimal_text(point.equity), decimal_text(fall), f"{fall_pct:.8f}"]
-            )
+            ts = point.ts_ms - shift_ms
+            writer.writerow([ts, _iso(ts), decimal_text(point.equity), decimal_text(fall), f"{fall_pct:.8f}"])
 
 
 def write_report(
@@ -265,8 +411,10 @@ def write_report(
     equity: Sequence[EquityPoint],
     params: Mapping[str, Any],
     title: str,
+    prices: Sequence[PriceBars] = (),
+    warnings: Sequence[str] = (),
 ) -> Path:
-    """Write ``report.html``, ``trades.csv`` and ``equity.csv`` into ``out_dir`` (created if missing).
+    """Write ``report.html``, ``trades.csv``, ``fills.csv`` and ``equity.csv`` into ``out_dir`` (created if missing).
 
     Args:
         out_dir: the directory to write into, created ``0700`` if missing; existing files of the same names
@@ -274,25 +422,28 @@ def write_report(
             parameters and results.
         metrics: the run's metrics (from ``compute_metrics``).
         round_trips: the run's round trips (from ``reconstruct_round_trips``).
-        fills: the run's fills (counted and fingerprinted in the report).
-        equity: the equity curve, quote currency (sorted here by time).
+        fills: every fill of the run, open positions' too (all in ``fills.csv``, marked on the candles).
+        equity: the equity curve, quote currency (sorted here by time); on bar data one point per bar close.
         params: strategy and run parameters to list; values are shown as text (JSON for non-strings).
         title: the page title.
+        prices: bar data only: each instrument's bars, one candle chart each; they also make ``equity.csv``
+            and the equity chart labelled by bar open time. Empty for quotes/trades data (no candles).
+        warnings: one-line messages for the page's warnings section (what went wrong in the run).
 
     Returns:
         The path of ``report.html``.
     """
+    import plotly.graph_objects as go
+
     private_dir(out_dir)
     curve = sorted(equity, key=lambda p: p.ts_ms)
-    _write_csvs(out_dir, round_trips, curve)
-    drawdowns = drawdown_series(curve)
-    equity_chart = _svg_chart(
-        [(p.ts_ms, float(p.equity)) for p in curve], css_class="equity-chart", label="Equity", color="#1a5fb4", unit=""
-    )
-    drawdown_chart = _svg_chart(
-        [(p.ts_ms, -d[1] * 100) for p, d in zip(curve, drawdowns, strict=True)],
-        css_class="drawdown-chart", label="Drawdown (%)", color="#b3261e", unit=" %",
-    )  # fmt: skip
+    ordered = sorted(fills, key=lambda f: f.ts_ms)  # stable: execution order within a millisecond
+    shift = _shift_ms(prices)
+    _write_csvs(out_dir, round_trips, ordered, curve, shift)
+    charts = [_price_chart(go, p, ordered, n) for n, p in enumerate(prices)]
+    if not prices:
+        charts.append('<p class="note">No price chart: candles are drawn for bar data.</p>')
+    charts.append(_equity_chart(go, curve, shift, first=not prices))
     metric_rows = [(label, _format_value(getattr(metrics, name), kind)) for name, label, kind in _METRIC_ROWS]
     param_rows = [(str(key), _param_text(value)) for key, value in params.items()]
     page = (
@@ -300,10 +451,12 @@ def write_report(
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f'<p class="note">{len(fills):,} fills · trade fingerprint <code>{trade_fingerprint(fills)}</code></p>'
-        f"<h2>Equity</h2>{equity_chart}<h2>Drawdown</h2>{drawdown_chart}"
+        f"<h2>Warnings ({len(warnings)})</h2>{_warnings_html(warnings)}"
+        f"<h2>Charts</h2>{''.join(charts)}"
         f"<h2>Metrics</h2>{_table(['Metric', 'Value'], metric_rows, css_class='metrics')}"
         f"<h2>Parameters</h2>{_table(['Parameter', 'Value'], param_rows, css_class='params')}"
         f"<h2>Round trips ({len(round_trips):,})</h2>{_trades_html(round_trips)}"
+        f"<h2>Fills ({len(fills):,})</h2>{_fills_html(ordered)}"
         "</body></html>\n"
     )
     path = out_dir / "report.html"

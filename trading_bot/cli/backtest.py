@@ -81,7 +81,16 @@ def backtest_command(
         Path | None,
         typer.Option(help='JSON of market rules: {"GOOG/USD": {"tick_size": "0.01", "lot_step": "1", ...}}'),
     ] = None,
-    report: Annotated[Path | None, typer.Option(help="write report.html, trades.csv, equity.csv here")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="write report.html, trades.csv, fills.csv, equity.csv here")
+    ] = None,
+    periods_per_year: Annotated[
+        str | None,
+        typer.Option(
+            help="annualise Sharpe, Sortino, volatility and CAGR with N periods a year [default: from the "
+            "data's calendar: 24/7 → 365 days of bars, weekday-only daily → 252]"
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
     config: Annotated[
         Path | None, typer.Option(help="JSON config: every section applies, flags win (trading_bot.backtest.settings)")
@@ -108,6 +117,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     from trading_bot.cli.values import check_flag
     from trading_bot.domain.bounds import BasisPoints
     from trading_bot.domain.bounds import FeeRate
+    from trading_bot.domain.bounds import PeriodsPerYear
     from trading_bot.domain.bounds import QuoteAmount
     from trading_bot.errors import ConfigError
     from trading_bot.log import configure_logging
@@ -154,6 +164,11 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         heartbeat_s=choices.heartbeat_s,
         market_specs=market_specs,
         market_spec=flag_spec,
+        periods_per_year=(
+            check_flag("--periods-per-year", opts["periods_per_year"], PeriodsPerYear)
+            if opts["periods_per_year"] is not None
+            else None
+        ),
     )
     show_progress = not opts["json_output"] and sys.stderr.isatty()
     with _Progress(show_progress) as progress:
@@ -170,9 +185,11 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     if opts["report"] is not None:
         from trading_bot.backtest.report import write_report
 
-        params = {"strategy": spec.strategy, **dict(spec.params), "symbol": result.market.symbol,
+        symbols_text = ", ".join(result.instruments) or result.market.symbol
+        params = {"strategy": spec.strategy, **dict(spec.params), "symbol": symbols_text,
                   "data": ", ".join(str(p) for p in spec.data), "cash": str(spec.cash), "fee": str(spec.fee),
-                  "slippage_bps": str(spec.slippage_bps)}  # fmt: skip
+                  "slippage_bps": str(spec.slippage_bps),
+                  "periods_per_year": str(result.metrics.periods_per_year)}  # fmt: skip
         try:
             report_path = write_report(
                 opts["report"],
@@ -181,13 +198,26 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
                 fills=result.fills,
                 equity=result.equity,
                 params=params,
-                title=f"Backtest: {spec.strategy} on {result.market.symbol}",
+                title=f"Backtest: {spec.strategy} on {symbols_text}",
+                prices=_report_prices(prepared),
             )
         except OSError as exc:  # found only by writing: a full disk, a path changed during the run
             where = exc.filename or opts["report"]
             raise fail(f"--report: cannot write {where}: {exc.strerror or exc}", EXIT_FAILURE) from None
     _print_result(result, spec, report_path, opts["json_output"])
     raise typer.Exit(result.exit_code)
+
+
+def _report_prices(prepared: Any) -> list[Any]:
+    """The bars of each instrument for the report's candles (none for quotes/trades data)."""
+    from trading_bot.backtest.report import PriceBars
+
+    if prepared.venue is not None:
+        sims = [(s, prepared.venue.market_sim(s)) for s in prepared.venue.symbols]
+        return [PriceBars(str(s), sim.bars, sim.bar_ms) for s, sim in sims]
+    if prepared.bars is not None:
+        return [PriceBars(str(prepared.market.symbol), prepared.bars.bars, prepared.bars.bar_ms)]
+    return []
 
 
 def _config_choices(opts: dict[str, Any]) -> Any:

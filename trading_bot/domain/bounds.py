@@ -27,6 +27,7 @@ __all__ = [
     "DAY_S",
     "MAX_COUNT",
     "MAX_MONEY",
+    "MAX_PERIODS_PER_YEAR",
     "MAX_QUANTITY",
     "MAX_SPEED",
     "MIN_PERIOD_S",
@@ -41,6 +42,7 @@ __all__ = [
     "HeartbeatSeconds",
     "IntervalSeconds",
     "LossPercent",
+    "PeriodsPerYear",
     "PriceLevel",
     "QuoteAmount",
     "SpeedFactor",
@@ -64,6 +66,8 @@ MAX_COUNT = 1_000_000
 """Largest count (orders, failures, bars in a window)."""
 MAX_SPEED = 1e6
 """Largest replay speed factor (a million times real time)."""
+MAX_PERIODS_PER_YEAR = 31_536_000_000.0
+"""Most periods per year: one per millisecond of a 365-day year."""
 
 
 HeartbeatSeconds = Annotated[float, Field(ge=MIN_PERIOD_S, le=60, allow_inf_nan=False)]
@@ -94,6 +98,8 @@ LossPercent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]
 """A loss in percent of equity (15 = -15 %): above 0, below 100."""
 Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 """A count: 1 to 1,000,000."""
+PeriodsPerYear = Annotated[float, Field(gt=0, le=MAX_PERIODS_PER_YEAR, allow_inf_nan=False)]
+"""Periods per year that annualise backtest metrics (252 for weekday daily bars); at most one per millisecond."""
 SpeedFactor = Annotated[float, Field(gt=0, le=MAX_SPEED, allow_inf_nan=False)]
 """A replay speed factor (1 = real time): above 0, at most 1e6."""
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.unit.backtest.helpers import make_fill
+from trading_bot.backtest.metrics import MS_PER_DAY
 from trading_bot.backtest.metrics import MS_PER_YEAR
 from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import Metrics
@@ -60,7 +61,8 @@ def test_max_drawdown_duration_runs_to_last_point_when_never_recovered() -> None
     assert metrics.max_drawdown_pct == pytest.approx(0.25)
 
 
-def test_cagr_compounds_over_the_curves_time_span_in_365_day_years() -> None:
+def test_cagr_compounds_over_n_periods_counted_in_years_of_periods_per_year() -> None:
+    """Rule: CAGR = (end / start) ^ (P / N) - 1; here P = 1 a year and N = 3 returns."""
     metrics = _metrics_100_110_99_121()
 
     assert metrics.cagr == pytest.approx(1.21 ** (1 / 3) - 1)  # 3 years
@@ -92,6 +94,52 @@ def test_infer_periods_per_year_uses_median_spacing() -> None:
     curve.append(EquityPoint(50 * hour, Decimal(1)))  # one gap in the data does not move the median
 
     assert infer_periods_per_year(curve) == pytest.approx(8760.0)
+
+
+_MONDAY = 1_704_067_200_000  # 2024-01-01 00:00 UTC, a Monday
+
+
+def _close_times(open_times: list[int], bar_ms: int) -> list[EquityPoint]:
+    """Equity points as the engine makes them: one per bar, at the bar's close time (open + interval)."""
+    return [EquityPoint(ts + bar_ms, Decimal(100)) for ts in open_times]
+
+
+def test_24_7_daily_bars_give_365_periods_a_year() -> None:
+    """Rule: bars on every day of the week (24/7) annualise with 365 days' worth of periods."""
+    opens = [_MONDAY + d * MS_PER_DAY for d in range(60)]
+    assert infer_periods_per_year(_close_times(opens, MS_PER_DAY)) == pytest.approx(365.0)
+
+
+def test_weekday_only_daily_bars_give_252_periods_although_friday_closes_on_saturday() -> None:
+    """Rule: weekday-only daily data → 252; a point belongs to the date its period ends in (Friday's bar is Friday)."""
+    opens = [_MONDAY + d * MS_PER_DAY for d in range(70) if d % 7 < 5]
+    assert infer_periods_per_year(_close_times(opens, MS_PER_DAY)) == pytest.approx(252.0)
+
+
+def test_weekday_intraday_sessions_give_252_times_the_bars_of_a_session() -> None:
+    """Rule: weekday-only hourly bars of a 7-bar session (14:00-21:00 UTC) → 252 × 7 periods a year."""
+    hour = 3_600_000
+    opens = [_MONDAY + d * MS_PER_DAY + h * hour for d in range(28) if d % 7 < 5 for h in range(14, 21)]
+    assert infer_periods_per_year(_close_times(opens, hour)) == pytest.approx(252.0 * 7)
+
+
+def test_24_7_hourly_bars_give_8760_periods_a_year() -> None:
+    """Rule: 24/7 intraday data annualises with a 365-day year of its interval."""
+    hour = 3_600_000
+    opens = [_MONDAY + h * hour for h in range(24 * 30)]
+    assert infer_periods_per_year(_close_times(opens, hour)) == pytest.approx(8760.0)
+
+
+def test_less_than_a_week_of_weekday_data_is_taken_as_24_7() -> None:
+    """Rule: a curve shorter than a week shows no weekend to miss, so its calendar is 24/7 (365 days)."""
+    opens = [_MONDAY + d * MS_PER_DAY for d in range(5)]
+    assert infer_periods_per_year(_close_times(opens, MS_PER_DAY)) == pytest.approx(365.0)
+
+
+def test_weekly_bars_keep_calendar_weeks() -> None:
+    """Rule: intervals above a day have no session to count: 365 / 7 periods a year for weekly bars."""
+    opens = [_MONDAY + w * 7 * MS_PER_DAY for w in range(20)]
+    assert infer_periods_per_year(_close_times(opens, 7 * MS_PER_DAY)) == pytest.approx(365 / 7)
 
 
 def test_zero_volatility_gives_none_ratios_not_inf() -> None:

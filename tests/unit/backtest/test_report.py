@@ -12,9 +12,12 @@ from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import RoundTrip
 from trading_bot.backtest.metrics import compute_metrics
 from trading_bot.backtest.metrics import reconstruct_round_trips
-from trading_bot.backtest.report import MAX_CHART_POINTS
+from trading_bot.backtest.report import BAR_EQUITY_CSV_HEADER
+from trading_bot.backtest.report import FILLS_CSV_HEADER
+from trading_bot.backtest.report import PriceBars
 from trading_bot.backtest.report import format_metrics_table
 from trading_bot.backtest.report import write_report
+from trading_bot.domain import Bar
 from trading_bot.domain import Fill
 from trading_bot.domain import OrderSide
 
@@ -35,6 +38,8 @@ def _write(
     fills: list[Fill] = _FILLS,
     title: str = "SMA cross BTC/USDT",
     params: dict[str, object] | None = None,
+    prices: list[PriceBars] | None = None,
+    warnings: list[str] | None = None,
 ) -> Path:
     metrics = compute_metrics(fills, equity, starting_cash=Decimal(100), buy_and_hold_return=0.05)
     return write_report(
@@ -45,6 +50,8 @@ def _write(
         equity=equity,
         params={"fast": 10, "slow": 30} if params is None else params,
         title=title,
+        prices=prices or [],
+        warnings=warnings or [],
     )
 
 
@@ -59,26 +66,32 @@ def test_write_report_creates_html_and_both_csvs_in_a_new_directory(tmp_path: Pa
     path = _write(tmp_path / "run" / "out")
 
     assert path == tmp_path / "run" / "out" / "report.html"
-    assert {p.name for p in path.parent.iterdir()} == {"report.html", "trades.csv", "equity.csv"}
+    assert {p.name for p in path.parent.iterdir()} == {"report.html", "trades.csv", "fills.csv", "equity.csv"}
 
 
-def test_report_html_contains_both_svg_charts_and_all_tables(tmp_path: Path) -> None:
+def test_report_html_contains_the_plotly_charts_and_all_tables(tmp_path: Path) -> None:
+    """Rule: the page has the equity/drawdown chart, the metrics, parameters, warnings and fills sections."""
     page = _write(tmp_path).read_text(encoding="utf-8")
 
-    assert 'class="equity-chart"' in page
-    assert 'class="drawdown-chart"' in page
-    assert page.count("<polyline") == 2
+    assert 'id="equity-chart"' in page
+    assert "Drawdown (%)" in page
     assert '<table class="metrics">' in page
     assert '<table class="params">' in page
+    assert '<table class="fills">' in page
     assert '<td class="k">fast</td><td>10</td>' in page
     assert "Sharpe ratio" in page
+    assert "No warnings." in page
 
 
-def test_report_is_self_contained_without_external_resources(tmp_path: Path) -> None:
+def test_report_is_self_contained_with_plotly_js_embedded(tmp_path: Path) -> None:
+    """Rule: the page opens offline: plotly.js is inline, no script or stylesheet is loaded from anywhere."""
     page = _write(tmp_path).read_text(encoding="utf-8")
 
-    assert "<script" not in page
-    assert not re.search(r"(src|href)=", page)
+    assert "<script" in page
+    assert not re.search(r"<script[^>]*\ssrc=", page)
+    assert not re.search(r"<link[^>]*href=", page)
+    assert "Plotly.newPlot" in page
+    assert page.count("plotly.js v") >= 1  # the library itself, once
 
 
 def test_report_trades_table_has_one_row_per_round_trip(tmp_path: Path) -> None:
@@ -92,7 +105,8 @@ def test_report_trades_table_has_one_row_per_round_trip(tmp_path: Path) -> None:
 def test_report_escapes_title_and_parameters(tmp_path: Path) -> None:
     page = _write(tmp_path, title="<script>x</script>", params={"<b>": "a&b"}).read_text(encoding="utf-8")
 
-    assert "<script>" not in page
+    assert "<title><script>" not in page
+    assert "<h1><script>" not in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page
     assert "&lt;b&gt;" in page
     assert "a&amp;b" in page
@@ -104,25 +118,16 @@ def test_report_caps_trade_rows_and_says_so_while_csv_keeps_all(tmp_path: Path) 
     page = _write(tmp_path, trips=trips).read_text(encoding="utf-8")
 
     assert "Showing the first 1,000 of 1,005 round trips" in page
-    assert page.split('<table class="trades">')[1].count("<tr>") == 1_001
+    assert page.split('<table class="trades">')[1].split("</table>")[0].count("<tr>") == 1_001
     with (tmp_path / "trades.csv").open(encoding="utf-8") as handle:
         assert sum(1 for _ in handle) == 1_006
-
-
-def test_report_charts_downsample_to_at_most_2000_points(tmp_path: Path) -> None:
-    equity = [EquityPoint(i * 60_000, Decimal(100 + (i % 7))) for i in range(5_000)]
-
-    page = _write(tmp_path, equity=equity, fills=[]).read_text(encoding="utf-8")
-
-    for points in re.findall(r'<polyline[^>]* points="([^"]*)"', page):
-        assert 2 <= len(points.split()) <= MAX_CHART_POINTS
 
 
 def test_report_with_no_trades_or_equity_still_renders(tmp_path: Path) -> None:
     page = _write(tmp_path, equity=[], fills=[]).read_text(encoding="utf-8")
 
     assert "No completed round trips." in page
-    assert page.count("no data") == 2
+    assert "No fills." in page
 
 
 def test_trades_csv_has_header_and_exact_decimal_rows(tmp_path: Path) -> None:
@@ -158,3 +163,65 @@ def test_metrics_table_lists_every_metric_in_aligned_columns() -> None:
     assert any(line.startswith("Max drawdown %") and line.endswith("10.00 %") for line in lines)
     assert any(line.startswith("Buy & hold return") and line.endswith("n/a") for line in lines)
     assert any(line.startswith("Round trips") and line.endswith("2") for line in lines)
+
+
+def _bars(n: int, start: int = 0, step: int = 60_000) -> list[Bar]:
+    return [
+        Bar(ts_ms=start + i * step, open=Decimal(100), high=Decimal(101 + i % 5), low=Decimal(99), close=Decimal(100),
+            volume=Decimal(1))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_fills_csv_has_every_fill_with_fee_and_fee_currency_open_ones_too(tmp_path: Path) -> None:
+    """Rule: fills.csv lists every fill (a still-open position's too), fee in its currency and in quote."""
+    fills = [*_FILLS, make_fill("buy", "0.5", "120", ts_ms=5_000, fee="0.06")]  # opens a position never closed
+    _write(tmp_path, fills=fills)
+
+    with (tmp_path / "fills.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 5
+    assert list(rows[0]) == list(FILLS_CSV_HEADER)
+    assert rows[-1]["side"] == "buy"
+    assert rows[-1]["fee"] == "0.06"
+    assert rows[-1]["fee_currency"] == fills[-1].fee_currency
+    assert rows[-1]["price"] == "120"
+    assert rows[-1]["time_utc"] == "1970-01-01T00:00:05.000+00:00"
+
+
+def test_bar_report_labels_equity_by_bar_open_time_and_draws_candles_with_fill_markers(tmp_path: Path) -> None:
+    """Rule: on bars equity.csv says bar_open_*: the point at a bar's close is labelled with that bar's open."""
+    bars = _bars(3)
+    equity = [EquityPoint(b.ts_ms + 60_000, Decimal(100)) for b in bars]  # as the engine marks them: closes
+    page = _write(tmp_path, equity=equity, prices=[PriceBars("BTC/USDT", bars, 60_000)]).read_text(encoding="utf-8")
+
+    with (tmp_path / "equity.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == list(BAR_EQUITY_CSV_HEADER)
+    assert [r[0] for r in rows[1:]] == ["0", "60000", "120000"]
+    assert '"type":"candlestick"' in page
+    assert "buy fills" in page
+    assert "sell fills" in page
+    assert "buy 1 @ 100, fee 0.1" in page  # the first fill's marker text
+
+
+def test_report_renders_the_warnings_given_escaped(tmp_path: Path) -> None:
+    """Rule: each warning passed in is one escaped list item of the warnings section."""
+    page = _write(tmp_path, warnings=["3 orders denied by <risk>", "no fill"]).read_text(encoding="utf-8")
+
+    assert "<h2>Warnings (2)</h2>" in page
+    assert "<li>3 orders denied by &lt;risk&gt;</li>" in page
+    assert "<li>no fill</li>" in page
+
+
+def test_a_large_run_is_downsampled_for_display_while_the_csvs_stay_complete(tmp_path: Path) -> None:
+    """Rule: 175,000 bars give at most MAX_CANDLES candles and a page under 10 MB; equity.csv keeps every point."""
+    bars = _bars(175_000)
+    equity = [EquityPoint(b.ts_ms + 60_000, Decimal(100 + i % 13)) for i, b in enumerate(bars)]
+    path = _write(tmp_path, equity=equity, prices=[PriceBars("BTC/USDT", bars, 60_000)])
+
+    assert path.stat().st_size < 10_000_000
+    page = path.read_text(encoding="utf-8")
+    assert "every 88 bars merged into one candle" in page
+    with (tmp_path / "equity.csv").open(encoding="utf-8") as handle:
+        assert sum(1 for _ in handle) == 175_001
