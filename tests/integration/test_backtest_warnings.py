@@ -135,3 +135,15 @@ def test_a_several_symbol_backtest_carries_the_warnings_of_every_market(workdir:
     assert denied["rule"] == "balance"
     assert "needs more than the free" in denied["first_reason"]
     assert denied["count"] >= 1
+
+
+def test_the_report_shows_the_same_warnings(workdir: Path) -> None:
+    """Rule: the warnings appear in the HTML report too, the same one-line messages as the terminal block."""
+    out = workdir / "rep"
+    proc = run_cli(*SHORTS, "--report", str(out), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    denied = [line for line in _block(proc.stdout) if "denied (balance)" in line]
+    assert denied
+    first_words = denied[0].split(":")[0]
+    assert first_words in html

@@ -200,6 +200,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
                 params=params,
                 title=f"Backtest: {spec.strategy} on {symbols_text}",
                 prices=_report_prices(prepared),
+                warnings=[w.line() for w in result.warnings],
             )
         except OSError as exc:  # found only by writing: a full disk, a path changed during the run
             where = exc.filename or opts["report"]
