@@ -178,7 +178,7 @@ def random_walk(path: Path, bars: int = WALK_BARS, seed: int = 42) -> Path:
 
 def run_ours(path: Path, symbol: str, profile: bool) -> dict[str, Any]:
     """Run sma_cross through the full pipeline; return timings and trades."""
-    from trading_bot.backtest.data import synthetic_market
+    from exchanges.recorded import synthetic_market
     from trading_bot.backtest.engine import BacktestSpec
     from trading_bot.backtest.engine import prepare_backtest
     from trading_bot.log import configure_logging

@@ -4,7 +4,7 @@ Rule guarded: any data file — bad numbers, negative, zero, NaN or infinite pri
 ask``, missing or extra columns, timestamps out of order or out of range, ragged rows, a truncated gzip,
 binary garbage, bytes that are not UTF-8 — is either read as valid records or refused with the project's
 own errors (``DataError``, ``ConfigError``) by every reader: the replay feed (``exchanges/replay.py``),
-the backtest loader (``trading_bot/backtest/data.py``), the emulator's replay (``trading_bot/emulator/
+the backtest loader (``exchanges/recorded.py``), the emulator's replay (``trading_bot/emulator/
 price.py``) and the record checks (``trading_bot/domain/checks.py``). Through ``runbot.py backtest --data
 F``, ``runbot.py --replay F`` and ``runbot.py emulator --replay F`` it ends with exit 0, 1 or 2, one
 ``error:`` line on failure, never a traceback or a hang (``tests/fuzz/harness.py``).
@@ -23,14 +23,14 @@ from hypothesis import example
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exchanges.recorded import data_kind
+from exchanges.recorded import load_bars
 from exchanges.replay import ReplayFeed
 from tests.fuzz.harness import assert_clean_exit
 from tests.fuzz.harness import budget
 from tests.fuzz.harness import run_inprocess
 from tests.fuzz.harness import run_subprocess
 from tests.fuzz.harness import serve_briefly
-from trading_bot.backtest.data import data_kind
-from trading_bot.backtest.data import load_bars
 from trading_bot.domain import Symbol
 from trading_bot.domain.checks import bar_problem
 from trading_bot.domain.checks import quote_problem

@@ -14,9 +14,13 @@ QUOTES = SAMPLES / "binance_BTCUSDT_quotes_2024-08-08.csv.gz"
 TRADES = SAMPLES / "binance_BTCUSDT_trades_2024-08-08.csv.gz"
 SHORTS = ("backtest", "--strategy", "sma_cross", "--data", str(BARS), "--fast", "5", "--slow", "20",
           "--quantity", "0.01", "--long-only", "false", "--to", "2023-03-10")  # fmt: skip
-# fraction 1 with slippage: the sizer leaves no room for the slipped price, the simulator refuses each buy
-UNPAYABLE_STRATEGY = ("--strategy", "sma_cross", "--fast", "3", "--slow", "8", "--bar-seconds", "5", "--fraction", "1")
-UNPAYABLE = ("backtest", "--data", str(QUOTES), "--data", str(TRADES), *UNPAYABLE_STRATEGY, "--slippage-bps", "50")
+# 0.161 BTC at the file's asks (61,556-61,861 USDT) plus fee fits 10,000 USDT, so risk approves; with 100 bps of
+# slippage the simulator's market buy needs more than 10,000 and refuses every one
+UNPAYABLE_STRATEGY = ("--strategy", "sma_cross", "--fast", "3", "--slow", "8", "--bar-seconds", "5",
+                      "--quantity", "0.161")  # fmt: skip
+ALL_IN_STRATEGY = ("--strategy", "sma_cross", "--fast", "3", "--slow", "8", "--bar-seconds", "5", "--fraction", "1")
+UNPAYABLE = ("backtest", "--data", str(QUOTES), "--data", str(TRADES), *UNPAYABLE_STRATEGY,
+             "--slippage-bps", "100")  # fmt: skip
 SILENT = ("backtest", "--strategy", "sma_cross", "--data", str(BARS), "--fast", "1000", "--slow", "2000",
           "--quantity", "0.01", "--to", "2023-03-10")  # fmt: skip
 
@@ -112,7 +116,7 @@ def test_a_paper_replay_summary_carries_the_same_warnings(workdir: Path) -> None
 
     A replay keeps the live risk defaults, so the all-in orders break the 1,000 USDT order-notional cap.
     """
-    args = ("--replay", str(QUOTES), "--replay", str(TRADES), *UNPAYABLE_STRATEGY)
+    args = ("--replay", str(QUOTES), "--replay", str(TRADES), *ALL_IN_STRATEGY)
     proc = run_cli(*args, cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
     block = _block(proc.stdout)

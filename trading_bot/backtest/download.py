@@ -13,8 +13,8 @@ import asyncio
 import zlib
 from pathlib import Path
 
-from trading_bot.backtest.data import parse_date
-from trading_bot.backtest.data import parse_timeframe
+from exchanges.recorded import parse_date
+from exchanges.recorded import parse_timeframe
 from trading_bot.domain import Bar
 from trading_bot.domain import LiveClock
 from trading_bot.domain import Symbol

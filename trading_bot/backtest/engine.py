@@ -52,6 +52,13 @@ from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
 from exchanges.markets import load_market_snapshot
 from exchanges.paper import PaperExchange
+from exchanges.recorded import check_data_symbol
+from exchanges.recorded import data_kind
+from exchanges.recorded import data_specs
+from exchanges.recorded import files_by_symbol
+from exchanges.recorded import guess_symbol
+from exchanges.recorded import load_bars
+from exchanges.recorded import sample_price_decimals
 from exchanges.replay import ReplayFeed
 from risk.config import ProtectionConfig
 from risk.config import RiskConfig
@@ -59,13 +66,6 @@ from risk.manager import RiskContext
 from risk.manager import RiskManager
 from risk.sizing import size_order
 from strategies.base import BaseStrategy
-from trading_bot.backtest.data import check_data_symbol
-from trading_bot.backtest.data import data_kind
-from trading_bot.backtest.data import data_specs
-from trading_bot.backtest.data import files_by_symbol
-from trading_bot.backtest.data import guess_symbol
-from trading_bot.backtest.data import load_bars
-from trading_bot.backtest.data import sample_price_decimals
 from trading_bot.backtest.market_specs import MarketSpec
 from trading_bot.backtest.market_specs import apply_market_spec
 from trading_bot.backtest.market_specs import market_from_spec
@@ -153,7 +153,7 @@ class BacktestSpec:
             calendar, ``trading_bot.backtest.metrics.infer_periods_per_year``).
         symbols: several markets at once (bar data): one strategy instance per symbol on one shared
             account, each quote currency starting with ``cash``; ``data`` values are ``FILE`` (symbol from
-            its name) or ``SYMBOL=FILE`` (``trading_bot.backtest.data.data_specs``). Overrides ``symbol``.
+            its name) or ``SYMBOL=FILE`` (``exchanges.recorded.data_specs``). Overrides ``symbol``.
         market_specs: per symbol, user-given tick size, lot step and minimums
             (``trading_bot.backtest.market_specs``): they override a bundled market's values, and a symbol
             without a bundled market needs one with tick size and lot step.

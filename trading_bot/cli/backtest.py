@@ -110,8 +110,8 @@ def backtest_command(
 def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     import asyncio
 
-    from trading_bot.backtest.data import parse_date
-    from trading_bot.backtest.data import parse_timeframe
+    from exchanges.recorded import parse_date
+    from exchanges.recorded import parse_timeframe
     from trading_bot.backtest.engine import BacktestSpec
     from trading_bot.backtest.engine import prepare_backtest
     from trading_bot.cli.values import check_flag

@@ -196,8 +196,8 @@ def _replay_files(replay: list[Path], cfg: BotConfig) -> dict[Any, tuple[Path, .
     from trading_bot.runtime.builder import check_replay_venues
 
     check_replay_venues([i.venue for i in cfg.instruments()])
-    from trading_bot.backtest.data import data_specs
-    from trading_bot.backtest.data import files_by_symbol
+    from exchanges.recorded import data_specs
+    from exchanges.recorded import files_by_symbol
     from trading_bot.domain import Symbol
     from trading_bot.domain.instrument import split_venue
 

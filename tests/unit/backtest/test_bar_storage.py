@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import trading_bot.backtest.data as data
-from trading_bot.backtest.data import load_bars
+import exchanges.recorded as data
+from exchanges.recorded import load_bars
 
 
 def test_repeated_number_texts_share_one_decimal_and_keep_their_exponent(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from exchanges.recorded import check_data_symbol
+from exchanges.recorded import load_bars
 from tests.kit.bad_records import BAD_BARS
 from tests.kit.bad_records import BARS_HEADER
 from tests.kit.bad_records import GOOD_BAR
 from tests.kit.bad_records import write_rows
-from trading_bot.backtest.data import check_data_symbol
-from trading_bot.backtest.data import load_bars
 from trading_bot.backtest.engine import BacktestSpec
 from trading_bot.backtest.engine import prepare_backtest
 from trading_bot.errors import ConfigError

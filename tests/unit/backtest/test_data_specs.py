@@ -1,4 +1,4 @@
-"""``--data`` / ``--replay`` values of several symbols (trading_bot.backtest.data.data_specs): FILE or SYMBOL=FILE."""
+"""``--data`` / ``--replay`` values of several symbols (exchanges.recorded.data_specs): FILE or SYMBOL=FILE."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trading_bot.backtest.data import data_specs
-from trading_bot.backtest.data import files_by_symbol
+from exchanges.recorded import data_specs
+from exchanges.recorded import files_by_symbol
 from trading_bot.errors import ConfigError
 
 SAMPLE = Path(__file__).resolve().parents[3] / "trading_bot" / "sample_data"

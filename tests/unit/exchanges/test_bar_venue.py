@@ -19,7 +19,7 @@ from exchanges.backtest import BarExchange
 from exchanges.bar_venue import BarData
 from exchanges.bar_venue import BarVenue
 from exchanges.base import BaseExchangeClient
-from trading_bot.backtest.data import load_bars
+from exchanges.recorded import load_bars
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from exchanges.bar_venue import BarVenue
 from exchanges.base import OrderUpdate
 from exchanges.config import ExchangeConfig
 from exchanges.config import PaperConfig
@@ -208,19 +209,22 @@ async def test_feeds_of_one_symbol_twice_or_an_unknown_symbol_are_config_errors(
 
 
 @pytest.mark.asyncio
-async def test_the_replay_factory_builds_one_paper_account_over_several_symbols_files() -> None:
-    """replay_paper_exchange: one symbol keeps the single ReplayFeed, two get the exact event-time merge."""
+async def test_the_replay_factory_builds_one_bar_venue_over_several_symbols_bar_files() -> None:
+    """replay_paper_exchange: bar files replay through the bar simulator (the backtest's), several symbols on one
+    account, their closes merged in event time; a file naming another symbol is refused."""
     config = ExchangeConfig(name="binance", paper=PaperConfig(balances=BALANCES))
     one = replay_paper_exchange(config, SimulatedClock(), {USDT: [FILES[USDT]]})
-    assert isinstance(one.source, ReplayFeed)
+    assert isinstance(one, BarVenue)
     clock = SimulatedClock()
     two = replay_paper_exchange(config, clock, {USDT: [FILES[USDT]], USDC: [FILES[USDC]]})
-    assert isinstance(two.source, MultiReplayFeed)
+    assert isinstance(two, BarVenue)
     await two.connect()
-    assert {USDT, USDC} <= set(await two.load_markets())
+    assert {USDT, USDC} == set(await two.load_markets())
     stream = two.stream_markets([USDT, USDC])
     first = [await anext(stream) for _ in range(3)]
-    assert [(md.symbol, md.ts_ms) for md in first] == [(USDT, START_MS), (USDC, START_MS), (USDT, START_MS + 20_000)]
-    assert clock.now_ms() == START_MS + 20_000
-    with pytest.raises(ConfigError, match="carries BTC/USDC"):
+    assert [md.symbol for md in first] == [USDT, USDC, USDT]
+    assert first[0].ts_ms == first[1].ts_ms < first[2].ts_ms
+    assert all(md.bar is not None for md in first)
+    assert clock.now_ms() == first[2].ts_ms
+    with pytest.raises(ConfigError, match="BTC/USDC"):
         replay_paper_exchange(config, SimulatedClock(), {USDT: [FILES[USDC]]})

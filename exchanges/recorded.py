@@ -1,4 +1,4 @@
-"""Backtest input: which kind of data the files hold, bar loading, dates, timeframes, synthetic markets.
+"""Recorded-data files: what kind of data they hold, bar loading, dates, timeframes, symbols in names.
 
 Formats are those of ``/work/shared/data`` (CSV or CSV.gz, gzip detected from the magic bytes):
 
