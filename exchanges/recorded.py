@@ -214,7 +214,8 @@ def load_bars(paths: Sequence[Path], start_ms: int | None = None, end_ms: int | 
         bars.append(bar)
         prev = bar
     if not bars:
-        raise DataError(f"no bars in {', '.join(map(str, paths))} between the --from and --to dates")
+        window = "" if start_ms is None and end_ms is None else " between the --from and --to dates"
+        raise DataError(f"no bars in {', '.join(map(str, paths))}{window}")
     return BarSeries(bars=bars, interval_ms=interval, price_decimals=max(decimals, default=0))
 
 
