@@ -42,6 +42,7 @@ from trading_bot.domain import OrderStatusReport
 from trading_bot.domain import OrderType
 from trading_bot.domain import Symbol
 from trading_bot.domain import TimeInForce
+from trading_bot.domain import decimal_text
 from trading_bot.errors import BadExchangeResponse
 from trading_bot.errors import ExchangeError
 from trading_bot.errors import OrderNotFound
@@ -174,7 +175,7 @@ class OrderDesk:
         order_type = "limit" if params.order_type is OrderType.LIMIT else "market"
         if params.quote_quantity is not None and _has_quote_amount_market(ex, params.side):
             # sized at the fill by the venue (Binance quoteOrderQty): ccxt sends ``cost`` instead of the amount
-            extra["cost"] = format(params.quote_quantity, "f")
+            extra["cost"] = decimal_text(params.quote_quantity)
         if params.post_only:
             extra["postOnly"] = True  # binance spot: LIMIT_MAKER
         elif params.time_in_force is not TimeInForce.GTC and params.order_type is OrderType.LIMIT:
