@@ -26,8 +26,8 @@ Resting limit orders (maker, filled at the order's own price)
     * A trade strictly THROUGH the price (below a buy, above a sell) fills the remainder at once:
       the level was swept.
     * A quote whose opposite side reaches the price (ask ≤ buy price, bid ≥ sell price) fills the
-      remainder at once. This is the rule for data with quotes only (bars become quotes too).
-      Trade events carry the latest quote's bid/ask, so only quote events apply this rule.
+      remainder at once. This is the rule for data with quotes only (bars have their own simulator,
+      ``exchanges.backtest``). Trade events carry the latest quote's bid/ask, so only quote events apply this rule.
 
 Stops
     * A buy stop triggers when a trade prints at or above its trigger, or a quote's ask reaches it; a

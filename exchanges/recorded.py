@@ -55,6 +55,7 @@ __all__ = [
     "TRADE_COLUMNS",
     "BarSeries",
     "check_data_symbol",
+    "columns_kind",
     "data_kind",
     "data_specs",
     "files_by_symbol",
@@ -117,9 +118,22 @@ def data_kind(path: Path) -> str:
     """
     with _open_text(path) as text:
         names = _header(path, text)
+    return columns_kind(path, names)[0]
+
+
+def columns_kind(path: Path, header: Sequence[str]) -> tuple[str, dict[str, int]]:
+    """Return a header's kind (``quotes``, ``trades`` or ``bars``) and each column's index by lower-case name.
+
+    The one copy of the column schemas of recorded files: a kind's columns may come in any order, extra
+    columns are ignored, names are matched without case, surrounding blanks or a byte-order mark.
+
+    Raises:
+        DataError: the header holds none of the known sets of columns (naming them, ``path:1``).
+    """
+    names = [name.strip().lstrip("\ufeff").lower() for name in header]
     for kind, required in _KINDS:
         if all(column in names for column in required):
-            return kind
+            return kind, {name: i for i, name in enumerate(names)}
     expected = "; ".join(f"{kind}: {','.join(cols)}" for kind, cols in _KINDS)
     raise DataError(f"{path}:1: unknown columns {','.join(names)!r}; expected {expected}")
 

@@ -4,28 +4,19 @@ Formats (``/work/shared/data/README.md``; plain CSV or gzip, detected from the f
 
 * quotes — ``timestamp,bid_price,bid_size,ask_price,ask_size[,...]``
 * trades — ``timestamp,price,quantity,side,trade_id[,...]`` (``side`` = aggressor side)
-* bars — ``timestamp,open,high,low,close[,volume,...]`` (``timestamp`` = bar open)
 
 The kind of a file is read from its header (columns are found by name, extra columns are ignored).
 ``timestamp`` is epoch milliseconds UTC; prices are in quote currency, sizes in base currency.
 
 Events:
 
-* A quote row → ``MarketData`` with its bid/ask and sizes; ``last`` is the last trade (or path) price
+* A quote row → ``MarketData`` with its bid/ask and sizes; ``last`` is the last trade price
   seen so far (``None`` before any).
 * A trade row → ``MarketData`` with ``trade=TradeTick(...)``, ``last=price`` and bid/ask (and sizes) of
   the latest quote seen; before any quote, ``bid = ask = price`` with zero sizes.
-* A bar → four quote events along a documented intrabar path: **open → the extreme nearer to the open →
-  the farther extreme → close**. On a tie, a bar that closed down visits the high first, any other bar
-  the low first. The events are at ``ts``, ``ts + i/3``, ``ts + 2i/3`` and ``ts + i`` (ms), where the
-  bar interval ``i`` is the smallest step between consecutive bar timestamps seen so far, including the
-  step to the next bar (so a path never runs past the next bar's open; 60 000 ms for a lone bar).
-  Each path point ``p`` becomes a synthetic quote ``bid = p − tick/2``,
-  ``ask = p + tick/2`` (a one-tick spread centred on the path; sizes 0 = unknown), with ``last = p``. The
-  close event also carries ``bar=Bar(...)``. ``tick`` is the market's price increment (the ``tick``
-  argument, else the bundled snapshot's, else the finest decimal step of the first bar's open price).
-  These synthetic bid/ask prices lie half a tick off the price grid, on purpose: a resting buy at the
-  bar's low does not fill by touching it (the ask stays half a tick above), only by trading through.
+* A bar file is refused here (``ConfigError``): bars replay through the bar simulator
+  (``exchanges.bar_venue.BarVenue``, the backtest's own), which ``exchanges.factories`` picks for them, so
+  there is one intrabar path (``exchanges.backtest``) and one set of bar fill rules.
 
 Several files are merged by timestamp; the merge is stable: on equal timestamps the event of the file
 listed first comes first, and within a file rows keep file order, except that trades sharing a
@@ -37,9 +28,9 @@ timestamp are ordered by numeric ``trade_id``. A timestamp may step back by at m
 Every problem in a file is a ``DataError`` naming the file and line: missing file, unreadable gzip,
 unknown header (naming the expected columns), non-numeric value, timestamps going backwards, and every
 impossible record of ``trading_bot.domain.checks`` (a non-positive, infinite or NaN price, a negative
-size, a zero trade quantity, a crossed quote ``bid > ask``, a bar whose low/high do not contain its
-open/close, a timestamp outside 1970–2100 in ms), e.g. ``q.csv.gz:1234: bid -2 must be > 0``. A bad
-line stops the replay where it is: a bad record is never skipped or traded on.
+size, a zero trade quantity, a crossed quote ``bid > ask``, a timestamp outside 1970–2100 in ms), e.g.
+``q.csv.gz:1234: bid -2 must be > 0``. A bad line stops the replay where it is: a bad record is never
+skipped or traded on.
 
 A file whose name carries a symbol (``binance_BTCUSDT_quotes_2024-08-08.csv.gz``) is refused by
 ``validate`` when the feed serves another symbol (``ConfigError``); a name without one is accepted.
@@ -64,7 +55,7 @@ from typing import Any
 from typing import TextIO
 
 from exchanges.markets import load_market_snapshot
-from trading_bot.domain import Bar
+from exchanges.recorded import columns_kind
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderSide
@@ -72,7 +63,6 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeTick
 from trading_bot.domain.checks import MAX_TS_MS
-from trading_bot.domain.checks import bar_problem
 from trading_bot.domain.checks import book_problem
 from trading_bot.domain.checks import file_symbol_problem
 from trading_bot.domain.checks import price_problem
@@ -85,20 +75,11 @@ from trading_bot.errors import DataError
 from trading_bot.files import open_data_text
 from trading_bot.log import get_logger
 
-__all__ = ["BAR_COLUMNS", "QUOTE_COLUMNS", "TRADE_COLUMNS", "ReplayFeed", "ReplayFile"]
+__all__ = ["ReplayFeed", "ReplayFile"]
 
 log = get_logger(__name__)
 
-QUOTE_COLUMNS = ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size")
-TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")
-BAR_COLUMNS = ("timestamp", "open", "high", "low", "close")
-_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("quotes", QUOTE_COLUMNS),
-    ("trades", TRADE_COLUMNS),
-    ("bars", BAR_COLUMNS),
-)
-_QUOTE, _TRADE, _PATH = 0, 1, 2
-_DEFAULT_BAR_MS = 60_000
+_QUOTE, _TRADE = 0, 1
 _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL, "b": OrderSide.BUY, "s": OrderSide.SELL}
 _ZERO = Decimal(0)
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError)
@@ -106,7 +87,7 @@ _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplayFile:
-    """One validated input file: its path, kind (``quotes``/``trades``/``bars``) and header columns."""
+    """One validated input file: its path, kind (``quotes`` or ``trades``) and header columns."""
 
     path: Path
     kind: str
@@ -114,7 +95,7 @@ class ReplayFile:
 
 
 # A raw merged record: (ts_ms, file index, kind, a, b, c, d). Quotes: bid, bid_size, ask, ask_size.
-# Trades: price, quantity, side, trade_id. Path points: price, bar-or-None, unused, unused.
+# Trades: price, quantity, side, trade_id.
 _Record = tuple[int, int, int, Any, Any, Any, Any]
 
 
@@ -123,21 +104,22 @@ def _open_text(path: Path) -> TextIO:
 
 
 def _detect(path: Path, header: list[str]) -> tuple[str, dict[str, int]]:
-    names = [name.strip().lstrip("\ufeff").lower() for name in header]
-    for kind, required in _KINDS:
-        if all(column in names for column in required):
-            return kind, {name: i for i, name in enumerate(names)}
-    expected = "; ".join(f"{kind}: {','.join(cols)}" for kind, cols in _KINDS)
-    raise DataError(f"{path}:1: unknown header {','.join(header)!r}; expected columns for {expected}")
+    kind, cols = columns_kind(path, header)
+    if kind == "bars":
+        raise ConfigError(
+            f"{path}: holds bars; bar files replay through the bar simulator (runbot.py --replay and backtest pick "
+            "it), not the quote/trade feed"
+        )
+    return kind, cols
 
 
 class ReplayFeed:
-    """Recorded quotes/trades/bars of one symbol, replayed in time order through a simulated clock.
+    """Recorded quotes and trades of one symbol, replayed in time order through a simulated clock.
 
     Satisfies the paper exchange's ``MarketDataSource`` protocol.
 
     Args:
-        paths: the files to merge (CSV or CSV.gz, any mix of kinds).
+        paths: the files to merge (CSV or CSV.gz, quotes and trades in any mix; bars are refused).
         symbol: the unified symbol the data belongs to (``BTC/USDT``).
         clock: advanced to each event's ``ts_ms`` before the event is yielded.
         speed: replay speed factor: ``N`` sleeps ``Δt / N`` real seconds between events; ``None`` replays
@@ -145,7 +127,6 @@ class ReplayFeed:
         start_ms: first event time to yield (earlier quotes still set the book); ``None`` = from the start.
         end_ms: last event time to yield (inclusive); ``None`` = to the end.
         markets: market metadata returned by ``load_markets``; default: the bundled Binance snapshot.
-        tick: price increment for the synthetic bar spread, quote currency; default: the market's.
         backstep_tolerance_ms: largest backwards timestamp step accepted (clamped), milliseconds.
     """
 
@@ -159,7 +140,6 @@ class ReplayFeed:
         end_ms: int | None = None,
         *,
         markets: Mapping[Symbol, Market] | None = None,
-        tick: Decimal | None = None,
         backstep_tolerance_ms: int = 100,
     ) -> None:
         if not paths:
@@ -173,7 +153,6 @@ class ReplayFeed:
         self.start_ms = start_ms
         self.end_ms = end_ms
         self._markets = markets
-        self._tick = tick
         self._tolerance = backstep_tolerance_ms
         self._latest: MarketData | None = None
 
@@ -187,7 +166,7 @@ class ReplayFeed:
 
         Raises:
             DataError: a file is missing, not readable (bad gzip) or has an unknown header.
-            ConfigError: a file's name carries another symbol than the feed's.
+            ConfigError: a file's name carries another symbol than the feed's, or a file holds bars.
         """
         found: list[ReplayFile] = []
         for path in self.paths:
@@ -288,7 +267,7 @@ class ReplayFeed:
                 if start_ms is not None and ts < start_ms:
                     continue
                 yield md_cls(symbol=symbol, ts_ms=ts, bid=a, ask=c, bid_size=b, ask_size=d, last=last)
-            elif kind == _TRADE:
+            else:
                 last = a
                 if start_ms is not None and ts < start_ms:
                     continue
@@ -306,12 +285,6 @@ class ReplayFeed:
                         last=a,
                         trade=trade,
                     )
-            else:
-                bid, ask, last = c, d, a
-                bid_size = ask_size = _ZERO
-                if start_ms is not None and ts < start_ms:
-                    continue
-                yield md_cls(symbol=symbol, ts_ms=ts, bid=c, ask=d, last=a, bar=b)
 
     # ----------------------------------------------------------------- internals
 
@@ -339,10 +312,8 @@ class ReplayFeed:
             try:
                 if kind == "quotes":
                     yield from self._quote_records(index, path, reader, cols)
-                elif kind == "trades":
-                    yield from self._trade_records(index, path, reader, cols)
                 else:
-                    yield from self._bar_records(index, path, reader, cols)
+                    yield from self._trade_records(index, path, reader, cols)
             except _GZIP_ERRORS as exc:
                 raise DataError(f"{path}:{reader.line_num + 1}: unreadable gzip or text: {exc}") from exc
             except csv.Error as exc:
@@ -440,60 +411,6 @@ class ReplayFeed:
             yield from _by_trade_id(group)
         elif group:
             yield group[0]
-
-    def _bar_records(self, index: int, path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Record]:
-        i_ts, i_o, i_h, i_l, i_c = (cols[c] for c in BAR_COLUMNS)
-        i_v = cols.get("volume")
-        dec = Decimal
-        interval: int | None = None
-        pending: Bar | None = None
-        prev = -(2**62)
-        for row in reader:
-            ts = int(row[i_ts])
-            if ts <= prev:
-                if ts < prev:
-                    ts = self._backstep(path, reader.line_num, ts, prev)
-                if ts == prev:
-                    raise DataError(f"{path}:{reader.line_num}: duplicate bar timestamp {ts}")
-            bar = Bar(
-                ts_ms=ts,
-                open=dec(row[i_o]),
-                high=dec(row[i_h]),
-                low=dec(row[i_l]),
-                close=dec(row[i_c]),
-                volume=_ZERO if i_v is None or not row[i_v] else dec(row[i_v]),
-            )
-            problem = bar_problem(ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
-            if problem is not None:
-                raise DataError(f"{path}:{reader.line_num}: {problem}")
-            if pending is not None:
-                step = ts - prev
-                interval = step if interval is None else min(interval, step)
-                yield from self._bar_path(index, pending, interval)
-            pending = bar
-            prev = ts
-        if pending is not None:
-            yield from self._bar_path(index, pending, interval or _DEFAULT_BAR_MS)
-
-    def _bar_path(self, index: int, bar: Bar, interval: int) -> Iterator[_Record]:
-        half = self._half_tick(bar.open)
-        o, h, low, c = bar.open, bar.high, bar.low, bar.close
-        high_first = h - o < o - low or (h - o == o - low and c < o)
-        first, second = (h, low) if high_first else (low, h)
-        ts = bar.ts_ms
-        yield (ts, index, _PATH, o, None, o - half, o + half)
-        yield (ts + interval // 3, index, _PATH, first, None, first - half, first + half)
-        yield (ts + 2 * interval // 3, index, _PATH, second, None, second - half, second + half)
-        yield (ts + interval, index, _PATH, c, bar, c - half, c + half)
-
-    def _half_tick(self, price: Decimal) -> Decimal:
-        if self._tick is None:
-            markets = self._markets if self._markets is not None else load_market_snapshot("binance")
-            market = markets.get(self.symbol)
-            exponent = price.as_tuple().exponent
-            fallback = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
-            self._tick = market.price_increment if market is not None else fallback
-        return self._tick / 2
 
 
 def _by_trade_id(group: list[_Record]) -> list[_Record]:

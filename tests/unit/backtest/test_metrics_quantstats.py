@@ -31,6 +31,7 @@ import quantstats as qs
 from trading_bot.backtest.engine import BacktestResult
 from trading_bot.backtest.engine import BacktestSpec
 from trading_bot.backtest.engine import run_backtest
+from trading_bot.backtest.market_specs import MarketSpec
 
 DAILY = Path("/work/shared/data/coinbase_BTCUSD_1d.csv")
 MINUTES = Path(__file__).parents[3] / "trading_bot/sample_data/binanceus_BTCUSDT_1m_2023-03-10_13.csv.gz"
@@ -41,8 +42,10 @@ needs_data = pytest.mark.skipif(not DAILY.is_file(), reason="shared data folder 
 
 def _run(path: Path, symbol: str = "BTC/USD", periods_per_year: float | None = None) -> BacktestResult:
     params = {"fast": 10, "slow": 30, "fraction": "1"}
+    # BTC/USD is not a bundled market: its rules are given, as the CLI's --tick-size/--lot-step would
+    rules = MarketSpec(tick_size=Decimal("0.01"), lot_step=Decimal("0.00000001"))
     return run_backtest(BacktestSpec(strategy="sma_cross", params=params, data=(path,), symbol=symbol,
-                                     periods_per_year=periods_per_year))  # fmt: skip
+                                     periods_per_year=periods_per_year, market_spec=rules))  # fmt: skip
 
 
 def _returns(result: BacktestResult) -> pd.Series:

@@ -1,4 +1,4 @@
-"""Rules of the replay feed (``exchanges.replay``): formats, merge order, bar path and data errors."""
+"""Rules of the replay feed (``exchanges.replay``): formats, merge order, bars refused, data errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from exchanges.paper import MarketDataSource
 from exchanges.replay import ReplayFeed
-from trading_bot.domain import Bar
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderSide
 from trading_bot.domain import SimulatedClock
@@ -86,35 +85,14 @@ def test_trades_sharing_a_timestamp_are_ordered_by_trade_id(tmp_path: Path) -> N
     assert ids == ["10", "11", "12"]
 
 
-def test_bar_that_closed_down_walks_open_then_nearer_high_then_low_then_close(tmp_path: Path) -> None:
-    bars = write(tmp_path, "b.csv", BARS_HEADER + "0,100,101,95,96,10\n60000,96,97,96,97,1\n")
+def test_a_bar_file_is_refused_pointing_to_the_bar_simulator(tmp_path: Path) -> None:
+    """Rule: one intrabar path: the tick feed refuses bars (the bar simulator replays them), at validate and at read."""
+    bars = write(tmp_path, "b.csv", BARS_HEADER + "0,100,101,95,96,10\n")
 
-    events = list(feed(bars, tick=D("0.1")).iter_events())[:4]
-
-    assert [md.last for md in events] == [D(100), D(101), D(95), D(96)]
-    assert [md.ts_ms for md in events] == [0, 20_000, 40_000, 60_000]
-    assert [(md.bid, md.ask) for md in events][1] == (D("100.95"), D("101.05"))
-    assert [md.bar for md in events[:3]] == [None, None, None]
-    assert events[3].bar == Bar(ts_ms=0, open=D(100), high=D(101), low=D(95), close=D(96), volume=D(10))
-
-
-def test_bar_with_the_low_nearer_the_open_visits_the_low_first(tmp_path: Path) -> None:
-    bars = write(tmp_path, "b.csv", "timestamp,open,high,low,close\n0,100,110,99,105\n")
-
-    events = list(feed(bars, tick=D("0.1")).iter_events())
-
-    assert [md.last for md in events] == [D(100), D(99), D(110), D(105)]
-    assert events[3].bar is not None
-    assert events[3].bar.volume == D(0)
-
-
-def test_bar_path_never_runs_past_the_next_bar_open_across_a_gap(tmp_path: Path) -> None:
-    rows = "0,1,1,1,1,0\n60000,1,1,1,1,0\n360000,1,1,1,1,0\n"
-    bars = write(tmp_path, "b.csv", BARS_HEADER + rows)
-
-    times = [md.ts_ms for md in feed(bars, tick=D("0.1")).iter_events()]
-
-    assert times == [0, 20_000, 40_000, 60_000, 60_000, 80_000, 100_000, 120_000, 360_000, 380_000, 400_000, 420_000]
+    with pytest.raises(ConfigError, match=r"b\.csv: holds bars; bar files replay through the bar simulator"):
+        feed(bars).validate()
+    with pytest.raises(ConfigError, match="bar simulator"):
+        list(feed(bars).iter_events())
 
 
 def test_missing_file_raises_data_error_naming_it(tmp_path: Path) -> None:
@@ -142,7 +120,7 @@ def test_truncated_gzip_raises_data_error_when_reached(tmp_path: Path) -> None:
 def test_unknown_header_raises_data_error_naming_the_expected_columns(tmp_path: Path) -> None:
     path = write(tmp_path, "x.csv", "time,px\n1,2\n")
 
-    with pytest.raises(DataError, match=r"x\.csv:1: unknown header .*timestamp,bid_price,bid_size,ask_price,ask_size"):
+    with pytest.raises(DataError, match=r"x\.csv:1: unknown columns .*timestamp,bid_price,bid_size,ask_price,ask_size"):
         feed(path).validate()
 
 
@@ -179,12 +157,11 @@ def test_validate_reports_the_kind_of_each_file(tmp_path: Path) -> None:
     paths = [
         write(tmp_path, "q.csv", QUOTES_HEADER),
         write(tmp_path, "t.csv.gz", TRADES_HEADER),
-        write(tmp_path, "b.csv", BARS_HEADER),
     ]
 
     kinds = [f.kind for f in feed(*paths).validate()]
 
-    assert kinds == ["quotes", "trades", "bars"]
+    assert kinds == ["quotes", "trades"]
 
 
 def test_start_and_end_bound_the_events_yielded_but_earlier_quotes_still_set_the_book(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ in a single-symbol replay; the account is one; a bad line mid-file still raises 
 
 from __future__ import annotations
 
+import functools
 import gzip
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,17 +43,39 @@ D = Decimal
 SAMPLE = Path(__file__).resolve().parents[3] / "trading_bot" / "sample_data"
 USDT = Symbol("BTC/USDT")
 USDC = Symbol("BTC/USDC")
-FILES = {
+BAR_FILES = {
     USDT: SAMPLE / "binanceus_BTCUSDT_1m_2023-03-10_13.csv.gz",
     USDC: SAMPLE / "binanceus_BTCUSDC_1m_2023-03-10_13.csv.gz",
 }
 START_MS = 1_678_406_400_000  # 2023-03-10T00:00Z, the first bar
-END_MS = START_MS + 86_400_000  # one day: 1,440 bars, 5,760 path events per symbol
+END_MS = START_MS + 86_400_000  # one day: 1,440 bars, 5,760 quotes per symbol
+_CENT = D("0.01")
+
+
+@functools.cache
+def quotes_file(symbol: Symbol) -> Path:
+    """The first day of ``symbol``'s bundled 1m bars as quotes: at each bar's open, nearer extreme, farther
+    extreme and close (0, 20, 40, 60 s), bid and ask one cent either side. Real prices in the tick feed's format
+    (bar files replay through the bar simulator, not this feed)."""
+    out = Path(tempfile.mkdtemp(prefix="replay_multi_")) / f"binanceus_{symbol.replace('/', '')}_quotes.csv"
+    rows = ["timestamp,bid_price,bid_size,ask_price,ask_size"]
+    with gzip.open(BAR_FILES[symbol], "rt", encoding="utf-8") as src:
+        next(src)
+        for line in src:
+            ts_text, o, h, low, c = line.split(",")[:5]
+            ts, bar = int(ts_text), [D(o), D(h), D(low), D(c)]
+            if ts > END_MS:
+                break
+            high_first = bar[1] - bar[0] < bar[0] - bar[2] or (bar[1] - bar[0] == bar[0] - bar[2] and bar[3] < bar[0])
+            path = [bar[0], *((bar[1], bar[2]) if high_first else (bar[2], bar[1])), bar[3]]
+            rows += [f"{ts + k * 20_000},{p - _CENT},1,{p + _CENT},1" for k, p in enumerate(path)]
+    out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return out
 BALANCES = {"USDT": D(10_000_000), "USDC": D(10_000_000), "BTC": D(1_000)}
 
 
 def feed(symbol: Symbol, clock: SimulatedClock, path: Path | None = None) -> ReplayFeed:
-    return ReplayFeed([path or FILES[symbol]], symbol, clock, end_ms=END_MS)
+    return ReplayFeed([path or quotes_file(symbol)], symbol, clock, end_ms=END_MS)
 
 
 def paper(symbols: list[Symbol], balances: dict[str, Decimal]) -> PaperExchange:
@@ -134,7 +158,7 @@ async def test_two_symbol_replay_is_in_event_time_on_the_one_clock_and_each_symb
     stamps = [md.ts_ms for md in two.events]
     assert stamps == sorted(stamps)
     assert two.clock_at == stamps  # the clock stands at each event's time when it is yielded
-    # equal times: symbols order, then the feed's own (bar 0's close and bar 1's open share a time)
+    # equal times: symbols order, then the feed's own (bar 0's close quote and bar 1's open quote share a time)
     assert [md.symbol for md in two.events[:10]] == [USDT, USDC] * 3 + [USDT, USDT, USDC, USDC]
     for symbol in (USDT, USDC):
         alone = await Run([symbol]).run()
@@ -178,8 +202,7 @@ async def test_one_account_a_buy_on_one_symbol_spends_the_quote_another_symbol_n
 
 @pytest.mark.asyncio
 async def test_a_bad_line_mid_file_raises_data_error_naming_file_and_line(tmp_path: Path) -> None:
-    with gzip.open(FILES[USDC], "rt", encoding="utf-8") as src:
-        lines = src.read().splitlines()
+    lines = quotes_file(USDC).read_text(encoding="utf-8").splitlines()
     lines[101] = lines[101].replace(",", ",x", 1)  # line 102 of the file: a price that is not a number
     broken = tmp_path / "binanceus_BTCUSDC_1m_broken.csv"
     broken.write_text("\n".join(lines) + "\n")
@@ -195,7 +218,7 @@ async def test_a_bad_line_mid_file_raises_data_error_naming_file_and_line(tmp_pa
 
     with pytest.raises(DataError, match=rf"{broken.name}:102: not a valid number"):
         await drain()
-    assert len(seen) > 400  # the merge ran up to the bad line
+    assert len(seen) >= 200  # the merge ran up to the bad line: the 100 quotes of each symbol before it
 
 
 @pytest.mark.asyncio
@@ -213,10 +236,10 @@ async def test_the_replay_factory_builds_one_bar_venue_over_several_symbols_bar_
     """replay_paper_exchange: bar files replay through the bar simulator (the backtest's), several symbols on one
     account, their closes merged in event time; a file naming another symbol is refused."""
     config = ExchangeConfig(name="binance", paper=PaperConfig(balances=BALANCES))
-    one = replay_paper_exchange(config, SimulatedClock(), {USDT: [FILES[USDT]]})
+    one = replay_paper_exchange(config, SimulatedClock(), {USDT: [BAR_FILES[USDT]]})
     assert isinstance(one, BarVenue)
     clock = SimulatedClock()
-    two = replay_paper_exchange(config, clock, {USDT: [FILES[USDT]], USDC: [FILES[USDC]]})
+    two = replay_paper_exchange(config, clock, {USDT: [BAR_FILES[USDT]], USDC: [BAR_FILES[USDC]]})
     assert isinstance(two, BarVenue)
     await two.connect()
     assert {USDT, USDC} == set(await two.load_markets())
@@ -227,4 +250,4 @@ async def test_the_replay_factory_builds_one_bar_venue_over_several_symbols_bar_
     assert all(md.bar is not None for md in first)
     assert clock.now_ms() == first[2].ts_ms
     with pytest.raises(ConfigError, match="BTC/USDC"):
-        replay_paper_exchange(config, SimulatedClock(), {USDT: [FILES[USDC]]})
+        replay_paper_exchange(config, SimulatedClock(), {USDT: [BAR_FILES[USDC]]})
