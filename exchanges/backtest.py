@@ -22,7 +22,7 @@ rounded to the tick away from us):
   down buys more and after a gap up fewer, never spending more than the amount.
 * **Limit** and **stop-market** orders are checked from the next bar on, walking the intrabar path
   **open → the extreme nearer to the open → the farther extreme → close** (on a tie, a bar that closed
-  down visits the high first, any other bar the low first; the same path as the replay feed). The path
+  down visits the high first, any other bar the low first; the one intrabar path of every mode). The path
   points are at ``ts``, ``ts + i/3``, ``ts + 2i/3`` and ``ts + i``; a fill is stamped at the time of
   the point that ends the leg on which the price was reached.
 * A limit fills (maker, whole quantity) when the path **reaches** its price (a touch is enough), at the
