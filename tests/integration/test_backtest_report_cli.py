@@ -16,6 +16,7 @@ SAMPLES = Path(__file__).parents[2] / "trading_bot/sample_data"
 BTCUSDT = SAMPLES / "binanceus_BTCUSDT_1m_2023-03-10_13.csv.gz"
 BTCUSDC = SAMPLES / "binanceus_BTCUSDC_1m_2023-03-10_13.csv.gz"
 SMA = ("backtest", "--strategy", "sma_cross", "--fast", "5", "--slow", "20", "--fraction", "1")
+USD_RULES = ("--tick-size", "0.01", "--lot-step", "0.00000001")  # BTC/USD is not a bundled market
 
 needs_data = pytest.mark.skipif(not DAILY.is_file(), reason="shared data folder not available")
 
@@ -34,8 +35,10 @@ def test_bad_periods_per_year_exits_2_with_one_line_naming_the_flag(workdir: Pat
 @needs_data
 def test_periods_per_year_overrides_the_calendar_in_the_json_metrics(workdir: Path) -> None:
     """Rule: daily 24/7 data annualises with 365 unless --periods-per-year says otherwise."""
-    base = json.loads(run_cli(*SMA, "--data", str(DAILY), "--json", cwd=workdir).stdout)["metrics"]
-    given = json.loads(run_cli(*SMA, "--data", str(DAILY), "--periods-per-year", "252", "--json", cwd=workdir).stdout)
+    base = json.loads(run_cli(*SMA, *USD_RULES, "--data", str(DAILY), "--json", cwd=workdir).stdout)["metrics"]
+    given = json.loads(
+        run_cli(*SMA, *USD_RULES, "--data", str(DAILY), "--periods-per-year", "252", "--json", cwd=workdir).stdout
+    )
     assert base["periods_per_year"] == 365
     assert given["metrics"]["periods_per_year"] == 252
     assert given["metrics"]["sharpe"] == pytest.approx(base["sharpe"] * (252 / 365) ** 0.5, rel=1e-6)
