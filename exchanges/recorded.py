@@ -61,6 +61,7 @@ __all__ = [
     "files_by_symbol",
     "guess_symbol",
     "load_bars",
+    "market_of",
     "parse_date",
     "parse_timeframe",
     "sample_price_decimals",
@@ -299,18 +300,30 @@ def synthetic_market(symbol: str, price_decimals: int, fee: Decimal) -> Market:
     Raises:
         ConfigError: the symbol is not ``BASE/QUOTE``.
     """
+    return market_of(symbol, tick=Decimal(1).scaleb(-price_decimals), lot_step=Decimal("1e-8"), fee=fee)
+
+
+def market_of(
+    symbol: str, *, tick: Decimal, lot_step: Decimal, fee: Decimal, min_amount: Decimal = _ZERO,
+    min_notional: Decimal = _ZERO,
+) -> Market:  # fmt: skip
+    """Return the spot market ``BASE/QUOTE`` with these rules (prices and notional in QUOTE, amounts in BASE).
+
+    Raises:
+        ConfigError: the symbol is not ``BASE/QUOTE``.
+    """
     base, slash, quote = symbol.partition("/")
     quote = quote.partition(":")[0]
     if not slash or not base or not quote:
-        raise ConfigError(f"--symbol: expected BASE/QUOTE such as BTC/USDT, got {symbol!r}")
+        raise ConfigError(f"--symbol: expected BASE/QUOTE such as BTC/USDT or GOOG/USD, got {symbol!r}")
     return Market(
         symbol=Symbol(symbol),
         base=base,
         quote=quote,
-        price_increment=Decimal(1).scaleb(-price_decimals),
-        amount_increment=Decimal("1e-8"),
-        min_amount=_ZERO,
-        min_notional=_ZERO,
+        price_increment=tick,
+        amount_increment=lot_step,
+        min_amount=min_amount,
+        min_notional=min_notional,
         maker_fee=fee,
         taker_fee=fee,
     )

@@ -30,8 +30,8 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import ValidationError
 
+from exchanges.recorded import market_of
 from trading_bot.domain import Market
-from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import BalanceAmount
 from trading_bot.domain.bounds import BaseAmount
 from trading_bot.domain.bounds import PriceLevel
@@ -138,23 +138,11 @@ def market_from_spec(symbol: str, spec: MarketSpec, fee: Decimal) -> Market:
     Raises:
         ConfigError: the symbol is not ``BASE/QUOTE``, or the spec lacks tick size or lot step.
     """
-    base, slash, quote = symbol.partition("/")
-    quote = quote.partition(":")[0]
-    if not slash or not base or not quote:
-        raise ConfigError(f"--symbol: expected BASE/QUOTE such as GOOG/USD, got {symbol!r}")
     if spec.tick_size is None or spec.lot_step is None:
         raise ConfigError(missing_spec_message(symbol))
-    return Market(
-        symbol=Symbol(symbol),
-        base=base,
-        quote=quote,
-        price_increment=spec.tick_size,
-        amount_increment=spec.lot_step,
-        min_amount=spec.min_amount or Decimal(0),
-        min_notional=spec.min_notional or Decimal(0),
-        maker_fee=fee,
-        taker_fee=fee,
-    )
+    zero = Decimal(0)
+    return market_of(symbol, tick=spec.tick_size, lot_step=spec.lot_step, fee=fee,
+                     min_amount=spec.min_amount or zero, min_notional=spec.min_notional or zero)  # fmt: skip
 
 
 def missing_spec_message(symbol: str) -> str:
