@@ -64,6 +64,7 @@ from exchanges.base import BaseExchangeClient
 from exchanges.matching import SimAccount
 from exchanges.simulation import check_market_filters
 from exchanges.simulation import describe_order
+from exchanges.simulation import quantity_for_amount
 from exchanges.simulation import status_report
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
@@ -451,8 +452,8 @@ class BarExchange(BaseExchangeClient):
         account = self.account
         fee_rate = self.fee
         quantity = order.leaves_quantity
-        if order.quote_quantity is not None:
-            quantity = self._at_fill(order, price)
+        if order.quote_quantity is not None:  # sized at the fill (its quantity becomes what fills: Order.apply_fill)
+            quantity = quantity_for_amount(market, order.side, order.quote_quantity, price, fee_rate, order.quantity)
             if quantity <= 0:
                 self._close(w, OrderStatus.EXPIRED, "quote_quantity buys less than one lot step at the fill price")
                 self.emit(self._report(order))
@@ -495,21 +496,6 @@ class BarExchange(BaseExchangeClient):
         listener = self.balance_listener
         if listener is not None:
             listener(account.balances())
-
-    def _at_fill(self, order: Order, price: Decimal) -> Decimal:
-        """The quantity of a ``quote_quantity`` market order at its fill ``price`` (see ``OrderParams``).
-
-        ``lot-step-floor(quote_quantity / (price × (1 + fee)))`` for a buy (fees included, so the amount is
-        never exceeded), ``lot-step-floor(quote_quantity / price)`` for a sell, capped at the base it locked. A
-        fill makes the result the order's quantity (``Order.apply_fill``), above or below the estimate.
-        """
-        amount = order.quote_quantity
-        assert amount is not None
-        if order.side is _BUY:
-            quantity = self._market.round_amount(amount / (price * (_ONE + self.fee)))
-        else:
-            quantity = min(self._market.round_amount(amount / price), order.quantity)  # the base it locked
-        return quantity
 
     def _close(self, w: _Working, status: OrderStatus, reason: str) -> None:
         if w.locked:

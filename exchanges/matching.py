@@ -61,6 +61,7 @@ from decimal import Decimal
 
 from exchanges.simulation import check_market_filters
 from exchanges.simulation import describe_order
+from exchanges.simulation import quantity_for_amount
 from exchanges.simulation import simulated_fill
 from exchanges.simulation import status_report
 from trading_bot.domain import Balance
@@ -314,7 +315,9 @@ class MatchingEngine:
             raise OrderRejected(f"{self._describe(params, order.quantity)}: no market data yet to price a market order")
         price = self._taker_price(params.side, self._md)
         if params.quote_quantity is not None:  # sized at the fill price (OrderParams.quote_quantity)
-            order.quantity = self._quote_sized(params.quote_quantity, params.side, price, order.quantity)
+            order.quantity = quantity_for_amount(
+                self.market, params.side, params.quote_quantity, price, self.taker_fee, order.quantity
+            )
             if order.quantity <= 0:
                 raise OrderRejected(
                     f"{self._describe(params, order.quantity)}: quote_quantity {params.quote_quantity} buys less "
@@ -325,12 +328,6 @@ class MatchingEngine:
         else:
             w = self._lock(order, params, self.market.base, _ONE, price)
         self._fill(w, order.quantity, price, LiquiditySide.TAKER)
-
-    def _quote_sized(self, amount: Decimal, side: OrderSide, price: Decimal, estimate: Decimal) -> Decimal:
-        """``lot-step-floor(amount / (price × (1 + taker fee)))`` for a buy; a sell's is capped at ``estimate``."""
-        if side is _BUY:
-            return self.market.round_amount(amount / (price * (_ONE + self.taker_fee)))
-        return min(self.market.round_amount(amount / price), estimate)
 
     def _submit_stop(self, order: Order, params: OrderParams) -> None:
         trigger = params.trigger_price

@@ -10,11 +10,12 @@ from trading_bot.domain import LiquiditySide
 from trading_bot.domain import Market
 from trading_bot.domain import Order
 from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatusReport
 from trading_bot.domain import TradeId
 from trading_bot.errors import OrderRejected
 
-__all__ = ["check_market_filters", "describe_order", "simulated_fill", "status_report"]
+__all__ = ["check_market_filters", "describe_order", "quantity_for_amount", "simulated_fill", "status_report"]
 
 
 def describe_order(market: Market, params: OrderParams, quantity: Decimal) -> str:
@@ -35,6 +36,19 @@ def check_market_filters(market: Market, params: OrderParams, quantity: Decimal,
     breach = market.order_problem(quantity, params.price, params.trigger_price, reference)
     if breach is not None:  # the description is built only for a rejection (it is not free: Decimal → str)
         raise OrderRejected(f"{describe_order(market, params, quantity)}: {breach.reason}")
+
+
+def quantity_for_amount(
+    market: Market, side: OrderSide, amount: Decimal, price: Decimal, fee: Decimal, cap: Decimal
+) -> Decimal:
+    """The quantity of a market order sized at its fill (``OrderParams.quote_quantity``), lot-step floored.
+
+    A buy spends at most ``amount`` quote with the fee: ``amount / (price × (1 + fee))``; a sell receives
+    ``amount / price`` quote worth, capped at ``cap`` (the base it locked). The one rule of both simulators.
+    """
+    if side is OrderSide.BUY:
+        return market.round_amount(amount / (price * (1 + fee)))
+    return min(market.round_amount(amount / price), cap)
 
 
 def status_report(order: Order, ts_ms: int) -> OrderStatusReport:
