@@ -48,7 +48,7 @@ from typing import TypeVar
 from exchanges.backtest import BarExchange
 from exchanges.base import BaseExchangeClient
 from exchanges.base import OrderUpdate
-from exchanges.matching import SimAccount
+from exchanges.sim import SimAccount
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
@@ -235,7 +235,7 @@ class BarVenue(BaseExchangeClient):
                 k = item
                 md = events[i][k]
                 advance(md.ts_ms)
-                sim._md = md
+                sim.core.set_quote(md)
                 sim._done = k + 1
                 self._streamed.append((index_of[i], k))
                 self._done += 1
@@ -271,14 +271,10 @@ class BarVenue(BaseExchangeClient):
         """Execute one queued fill (or the bar's expiries) unless the order was closed meanwhile."""
         if leg == _EXPIRE_LEG:
             for expired in item:
-                still = sim._open.get(expired.order.client_order_id)
-                if still is not None and still is expired:
-                    sim._expire(still)
+                sim.core.expire_unmarketable(expired)
             return
         w, price, liquidity = item
-        still = sim._open.get(w.order.client_order_id)
-        if still is not None and still is w:
-            sim._execute(still, price, liquidity)
+        sim.core.execute(w, price, liquidity)
 
     # ----------------------------------------------------------------- equity
 

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from trading_bot.domain.bounds import BalanceAmount
 from trading_bot.domain.bounds import BasisPoints
 from trading_bot.domain.bounds import FeeRate
+from trading_bot.domain.bounds import LatencyMs
 from trading_bot.domain.bounds import TimeoutSeconds
 
 __all__ = ["ExchangeConfig", "PaperConfig"]
@@ -40,6 +41,14 @@ class PaperConfig(BaseModel):
     queue_position: bool = Field(
         default=True,
         description="resting limit orders wait for the size shown ahead of them at their price to trade first",
+    )
+    latency_ms: LatencyMs = Field(
+        default=0,
+        description="milliseconds from sending an order to its arrival at the simulated venue (quote and trade data)",
+    )
+    partial_fills: bool = Field(
+        default=True,
+        description="a trade at a resting order's price fills at most the trade's size (off: the whole remainder)",
     )
 
 

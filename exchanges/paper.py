@@ -1,12 +1,12 @@
-"""The paper exchange: market data from a source (live or recorded), fills from the matching engine.
+"""The paper exchange: market data from a source (live or recorded), fills from the matching core.
 
 ``PaperExchange`` is a full ``BaseExchangeClient``: orders, cancels, balances and trade history live in
-a simulated account (``exchanges.matching``). Market data comes from any ``MarketDataSource``: the replay
-feed (``exchanges.replay.ReplayFeed``) or, later, a live public-data client. Every event streamed is
-matched against the resting orders *before* it is yielded, so the fills an event causes reach the
-sink before the strategy sees that event. Fees default to the market's own maker/taker rates unless
-``PaperConfig`` sets them.
-"""
+a simulated account, matched by the one matching core (``exchanges.sim``). Market data comes from any
+``MarketDataSource``: the replay feed (``exchanges.replay.ReplayFeed``) or, later, a live public-data
+client. Every event streamed is matched against the resting orders *before* it is yielded, so the fills
+an event causes reach the sink before the strategy sees that event. Fees default to the market's own
+maker/taker rates unless ``PaperConfig`` sets them; ``PaperConfig`` also holds the latency, queue and
+partial-fill knobs (``exchanges.sim.model.FillModel``)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from typing import runtime_checkable
 
 from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
-from exchanges.matching import MatchingEngine
-from exchanges.matching import SimAccount
+from exchanges.sim import FillModel
+from exchanges.sim import MatchingCore
+from exchanges.sim import SimAccount
 from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
@@ -99,7 +100,7 @@ class PaperExchange(BaseExchangeClient):
         self.source = source
         self._markets: dict[Symbol, Market] | None = None if markets is None else dict(markets)
         self._account = SimAccount(config.balances)
-        self._engines: dict[Symbol, MatchingEngine] = {}
+        self._engines: dict[Symbol, MatchingCore] = {}
         self._closed = False
 
     # ----------------------------------------------------------------- lifecycle and markets
@@ -136,22 +137,21 @@ class PaperExchange(BaseExchangeClient):
             raise ConfigError(f"unknown market {symbol!r}{did_you_mean(symbol, markets)}; known: {known}")
         return market
 
-    def engine(self, symbol: Symbol) -> MatchingEngine:
-        """Return the matching engine of ``symbol`` (created on first use, sharing the one account)."""
+    def engine(self, symbol: Symbol) -> MatchingCore:
+        """Return the matching core of ``symbol`` (created on first use, sharing the one account)."""
         engine = self._engines.get(symbol)
         if engine is None:
             market = self.market(symbol)
             cfg = self.config
-            engine = MatchingEngine(
-                market=market,
-                clock=self.clock,
+            model = FillModel(
                 maker_fee=market.maker_fee if cfg.maker_fee is None else cfg.maker_fee,
                 taker_fee=market.taker_fee if cfg.taker_fee is None else cfg.taker_fee,
                 slippage_bps=cfg.slippage_bps,
+                latency_ms=cfg.latency_ms,
                 queue_position=cfg.queue_position,
-                balances=self._account,
-                on_update=self.emit,
+                partial_fills=cfg.partial_fills,
             )
+            engine = MatchingCore(market, self.clock, model, self._account, self.emit)
             self._engines[symbol] = engine
         return engine
 

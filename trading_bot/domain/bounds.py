@@ -41,6 +41,7 @@ __all__ = [
     "Fraction",
     "HeartbeatSeconds",
     "IntervalSeconds",
+    "LatencyMs",
     "LossPercent",
     "PeriodsPerYear",
     "PriceLevel",
@@ -92,6 +93,8 @@ FeeRate = Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)]
 """A fee rate (0.001 = 0.1 %): at least 0, below 1."""
 BasisPoints = Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)]
 """Basis points of a price (1 bp = 0.01 %): 0 to 10000."""
+LatencyMs = Annotated[int, Field(ge=0, le=60_000)]
+"""A simulated order latency, milliseconds: 0 to one minute."""
 Fraction = Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
 """A fraction (0.2 = 20 %): above 0, at most 1."""
 LossPercent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.ids import Symbol
@@ -190,6 +191,7 @@ class MarketData:
     last: Decimal | None = None
     trade: TradeTick | None = None
     bar: Bar | None = None
+    book: Any = None  # TEMP until the L2 BookView lands
 
     @property
     def mid(self) -> Decimal:

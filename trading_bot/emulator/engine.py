@@ -1,13 +1,13 @@
-"""Exchange-side matching of the account's orders against the external market, with Binance semantics.
+"""The emulator's account: Binance's order wire layer over the project's one matching core (``exchanges.sim``).
 
-* A limit order that crosses the external touch fills at once as taker at the touch (the whole
-  quantity: the touch is treated as deep enough); a LIMIT_MAKER that would cross is rejected (-2010).
-* A resting order fills as maker at its own price when a public trade prints at or through it (up to
-  the trade's quantity, so a small print gives a partial fill) or when the opposite touch moves onto
-  or through it (the whole remainder).
-* MARKET orders fill at the touch, by ``quantity`` or by ``quoteOrderQty``.
-* Funds are locked while an order rests (buys lock ``price * qty * (1 + max fee)`` of the quote asset)
-  and released on fill, cancel or expiry. Fees are charged in the quote asset.
+What this module does itself is only Binance's: parsing and validating ``POST /api/v3/order`` (error
+codes -1013, -2010, -2011, -2013...), integer order and trade ids, client-order-id lookups, and the
+renderings (REST answers, ``executionReport`` and ``outboundAccountPosition`` events, public trade
+prints of our taker fills). Every fill, lock and balance comes from one ``MatchingCore`` per market over
+one ``SimAccount`` (``exchanges.sim.core`` has the rules), fed the emulator's external quote and public
+trades, with Binance's habits: no queue model (our resting orders are in the visible book themselves),
+fees in the quote asset rounded up to 8 decimals, ``LIMIT_MAKER`` as a post-only limit, and a
+``quoteOrderQty`` market order sized at its fill so that its notional is at most that amount (the fee on top).
 """
 
 from __future__ import annotations
@@ -16,11 +16,29 @@ import itertools
 import secrets
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
-from decimal import ROUND_UP
+from contextlib import contextmanager
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from exchanges.sim import FillModel
+from exchanges.sim import MatchingCore
+from exchanges.sim import SimAccount
+from trading_bot.domain import ClientOrderId
+from trading_bot.domain import Fill
+from trading_bot.domain import LiquiditySide
+from trading_bot.domain import MarketData
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderSide
+from trading_bot.domain import OrderStatus
+from trading_bot.domain import OrderStatusReport
+from trading_bot.domain import OrderType
+from trading_bot.domain import Symbol
+from trading_bot.domain import TimeInForce
+from trading_bot.domain import TradeTick
 from trading_bot.emulator.errors import MSG_DUPLICATE
 from trading_bot.emulator.errors import MSG_INSUFFICIENT
 from trading_bot.emulator.errors import MSG_UNKNOWN_ORDER_CANCEL
@@ -38,12 +56,21 @@ from trading_bot.emulator.validate import NewOrder
 from trading_bot.emulator.validate import check_client_id
 from trading_bot.emulator.validate import check_filters
 from trading_bot.emulator.validate import parse_new_order
+from trading_bot.errors import InsufficientFunds
+from trading_bot.errors import OrderRejected
+from trading_bot.errors import PostOnlyWouldCross
 from trading_bot.log import get_logger
 
 __all__ = ["Engine", "EngineListener"]
 
 _log = get_logger(__name__)
-_EIGHT = Decimal("0.00000001")
+_ORDER_ID_BASE = 10_000
+_TRADE_ID_BASE = 500_000
+_BINANCE_STATUS = {
+    OrderStatus.CANCELED: "CANCELED",
+    OrderStatus.EXPIRED: "EXPIRED",
+    OrderStatus.REJECTED: "REJECTED",
+}
 
 
 class EngineListener(Protocol):
@@ -59,8 +86,21 @@ class EngineListener(Protocol):
         """Publish a public trade the account took part in as taker."""
 
 
+class _ServerClock:
+    """The emulator's server clock as the core's ``Clock``."""
+
+    def __init__(self, now_ms: Callable[[], int]) -> None:
+        self._now_ms = now_ms
+
+    def now_ms(self) -> int:
+        return self._now_ms()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._now_ms() / 1000, tz=UTC)
+
+
 class Engine:
-    """The account's orders, fills and balances, and their matching.
+    """The account's orders, fills and balances: Binance's wire layer over one matching core per market.
 
     Args:
         markets: Markets by Binance id (``BTCUSDT``).
@@ -85,18 +125,24 @@ class Engine:
         self.taker_fee = taker_fee
         self._now = now_ms
         self._listener = listener
-        self.free: dict[str, Decimal] = {a: Decimal(v) for a, v in balances.items()}
-        self.locked: dict[str, Decimal] = {}
+        self.account_model = SimAccount(balances)
         for m in markets.values():
             for asset in (m.base, m.quote):
-                self.free.setdefault(asset, Decimal(0))
-        for asset in self.free:
-            self.locked[asset] = Decimal(0)
+                if asset not in balances:
+                    self.account_model.set_free(asset, Decimal(0))
+        model = FillModel(maker_fee=maker_fee, taker_fee=taker_fee, queue_position=False,
+                          quote_amount_includes_fee=False, fee_decimals=8)  # fmt: skip
+        clock = _ServerClock(now_ms)
+        self._cores = {
+            market_id: MatchingCore(m.rules, clock, model, self.account_model, self._on_update)
+            for market_id, m in markets.items()
+        }
         self.orders: dict[int, EmuOrder] = {}
         self.fills: list[EmuFill] = []
         self._by_client: dict[tuple[str, str], int] = {}
-        self._order_ids = itertools.count(10_001)
-        self._trade_ids = itertools.count(500_001)
+        self._order_ids = itertools.count(_ORDER_ID_BASE + 1)
+        self._held: list[OrderStatusReport | Fill] | None = None
+        self._fill_count = 0
 
     # -- lookups ---------------------------------------------------------------------------------------
 
@@ -152,6 +198,10 @@ class Engine:
             side[order.price] = side.get(order.price, Decimal(0)) + order.remaining
         return bids, asks
 
+    def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Return ``(free, locked)`` per asset, assets sorted."""
+        return {a: (b.free, b.locked) for a, b in self.account_model.balances().items()}
+
     def account(self) -> dict[str, object]:
         """Return the ``GET /api/v3/account`` answer."""
         maker = int(self.maker_fee * 10_000)
@@ -176,7 +226,7 @@ class Engine:
             "updateTime": self._now(),
             "accountType": "SPOT",
             "balances": [
-                {"asset": a, "free": fmt(self.free[a]), "locked": fmt(self.locked[a])} for a in sorted(self.free)
+                {"asset": a, "free": fmt(free), "locked": fmt(locked)} for a, (free, locked) in self.balances().items()
             ],
             "permissions": ["SPOT"],
             "uid": 354_937_868,
@@ -184,8 +234,7 @@ class Engine:
 
     def set_balance(self, asset: str, free: Decimal) -> None:
         """Set the free balance of ``asset`` (control use) and push outboundAccountPosition."""
-        self.free[asset] = free
-        self.locked.setdefault(asset, Decimal(0))
+        self.account_model.set_free(asset, free)
         self._push_balances([asset])
 
     # -- commands --------------------------------------------------------------------------------------
@@ -203,7 +252,7 @@ class Engine:
             previous = self._by_client.get((market.market_id, new.client_order_id))
             if previous is not None and self.orders[previous].is_open:
                 raise BinanceApiError(-2010, MSG_DUPLICATE)
-        qty, lock, lock_asset = self._check(market, new)
+        qty = self._check(market, new)
         now = self._now()
         order = EmuOrder(
             order_id=next(self._order_ids),
@@ -217,30 +266,28 @@ class Engine:
             quote_order_qty=new.quote_order_qty or Decimal(0),
             time_ms=now,
             update_ms=now,
-            locked_asset=lock_asset,
-            locked=lock,
+            locked_asset=market.quote if new.side == "BUY" else market.base,
         )
-        self.free[lock_asset] -= lock
-        self.locked[lock_asset] += lock
-        self.orders[order.order_id] = order
-        self._by_client[(market.market_id, order.client_order_id)] = order.order_id
-        _log.info(
-            "emulator_order_new",
-            symbol=order.symbol,
-            side=order.side,
-            type=order.type,
-            price=str(order.price),
-            qty=str(qty),
-            client_order_id=order.client_order_id,
-        )
-        self._listener.user_event(order.execution_report(now, "NEW"))
-        self._push_balances([market.base, market.quote])
-        fills: list[EmuFill] = []
-        if self._crosses(market, order) or order.type == "MARKET":
-            touch = market.ask if order.side == "BUY" else market.bid
-            fills.append(self._fill(market, order, touch, order.remaining, is_maker=False))
-        elif order.time_in_force in ("IOC", "FOK"):
-            self._close(market, order, "EXPIRED")
+        core = self._cores[market.market_id]
+        core.set_quote(_quote(market, now))
+        with self._holding() as held:
+            try:
+                core.submit(_order_params(new), qty, ClientOrderId(order.client_order_id))
+            except InsufficientFunds:
+                raise BinanceApiError(-2010, MSG_INSUFFICIENT) from None
+            except PostOnlyWouldCross:
+                raise BinanceApiError(-2010, MSG_WOULD_TAKE) from None
+            except OrderRejected as exc:
+                raise BinanceApiError(-1013, f"Filter failure: {exc}") from None
+            self.orders[order.order_id] = order
+            self._by_client[(market.market_id, order.client_order_id)] = order.order_id
+            _log.info("emulator_order_new", symbol=order.symbol, side=order.side, type=order.type,
+                      price=str(order.price), qty=str(qty), client_order_id=order.client_order_id)  # fmt: skip
+            self._listener.user_event(order.execution_report(now, "NEW"))
+            self._push_balances([market.base, market.quote])
+        fills = self._apply(market, held)
+        if order.is_open and (order.type == "MARKET" or order.time_in_force in ("IOC", "FOK")):
+            self._finish(market, order, "EXPIRED")  # the core expired the rest inside the request
         self._listener.book_changed(market)
         return order.rest_new(new.resp_type, fills)
 
@@ -256,7 +303,7 @@ class Engine:
         cancel_id = params.get("newClientOrderId") or _random_client_id()
         check_client_id("newClientOrderId", cancel_id)
         market = self.markets[order.symbol]
-        self._close(market, order, "CANCELED", cancel_id)
+        self._cancel(market, order, cancel_id)
         self._listener.book_changed(market)
         return order.rest_cancel(cancel_id, self._now())
 
@@ -273,7 +320,7 @@ class Engine:
         answers = []
         for order in orders:
             cancel_id = _random_client_id()
-            self._close(market, order, "CANCELED", cancel_id)
+            self._cancel(market, order, cancel_id)
             answers.append(order.rest_cancel(cancel_id, self._now()))
         self._listener.book_changed(market)
         return answers
@@ -281,146 +328,117 @@ class Engine:
     # -- matching against the external market ----------------------------------------------------------
 
     def match_quote(self, market: MarketState) -> int:
-        """Fill resting orders the external touch now reaches; return the number of fills."""
-        count = 0
-        for order in self.open_orders(market.market_id):
-            if (order.side == "BUY" and order.price >= market.ask) or (
-                order.side == "SELL" and order.price <= market.bid
-            ):
-                self._fill(market, order, order.price, order.remaining, is_maker=True)
-                count += 1
-        if count:
-            self._listener.book_changed(market)
-        return count
+        """Match resting orders against the external touch now; return the number of fills."""
+        return self._feed(market, _quote(market, self._now()))
 
     def match_trade(self, market: MarketState, price: Decimal, qty: Decimal, taker_buy: bool) -> int:
-        """Fill resting orders a public trade prints at or through, up to ``qty``; return the fill count."""
-        if taker_buy:
-            hit = sorted(
-                (o for o in self.open_orders(market.market_id) if o.side == "SELL" and o.price <= price),
-                key=lambda o: (o.price, o.order_id),
-            )
-        else:
-            hit = sorted(
-                (o for o in self.open_orders(market.market_id) if o.side == "BUY" and o.price >= price),
-                key=lambda o: (-o.price, o.order_id),
-            )
-        left = qty
-        count = 0
-        for order in hit:
-            take = quantize_down(min(order.remaining, left), market.filters.step_size)
-            if take <= 0:
-                break
-            self._fill(market, order, order.price, take, is_maker=True)
-            left -= take
-            count += 1
-        if count:
-            self._listener.book_changed(market)
-        return count
+        """Match resting orders against a public trade at ``price`` of ``qty``; return the fill count."""
+        now = self._now()
+        side = OrderSide.BUY if taker_buy else OrderSide.SELL
+        md = _quote(market, now)
+        trade = TradeTick(symbol=md.symbol, ts_ms=now, price=price, quantity=qty, side=side)
+        return self._feed(market, MarketData(symbol=md.symbol, ts_ms=now, bid=md.bid, ask=md.ask, bid_size=md.bid_size,
+                                             ask_size=md.ask_size, last=price, trade=trade))  # fmt: skip
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _check(self, market: MarketState, new: NewOrder) -> tuple[Decimal, Decimal, str]:
+    def _feed(self, market: MarketState, md: MarketData) -> int:
+        with self._holding() as held:
+            self._cores[market.market_id].on_market_data(md)
+        fills = self._apply(market, held)
+        if fills:
+            self._listener.book_changed(market)
+        return len(fills)
+
+    @contextmanager
+    def _holding(self) -> Iterator[list[OrderStatusReport | Fill]]:
+        """Collect the core's updates while a command runs, to render them after it in Binance's order."""
+        held: list[OrderStatusReport | Fill] = []
+        self._held = held
+        try:
+            yield held
+        finally:
+            self._held = None
+
+    def _on_update(self, update: OrderStatusReport | Fill) -> None:
+        if self._held is None:  # pragma: no cover - every core call runs inside _holding
+            raise RuntimeError("matching core update outside an emulator command")
+        self._held.append(update)
+
+    def _apply(self, market: MarketState, updates: Iterable[OrderStatusReport | Fill]) -> list[EmuFill]:
+        """Render the core's fills and expiries as Binance events; return the fills."""
+        fills: list[EmuFill] = []
+        for update in updates:
+            order = self.orders[self._by_client[(market.market_id, update.client_order_id)]]
+            if isinstance(update, Fill):
+                fills.append(self._fill(market, order, update))
+            elif update.status in _BINANCE_STATUS and order.is_open:
+                self._finish(market, order, _BINANCE_STATUS[update.status])
+        return fills
+
+    def _check(self, market: MarketState, new: NewOrder) -> Decimal:
+        """Apply Binance's filters (-1013); return the order's quantity (a quote amount's: estimated at the touch)."""
         filters, rules = market.filters, market.rules
-        max_fee = max(self.maker_fee, self.taker_fee)
-        if new.type == "MARKET":
-            touch = market.ask if new.side == "BUY" else market.bid
-            if new.quantity is not None:
-                qty = new.quantity
-                check_filters(rules, filters, None, qty, touch)
-            else:
-                assert new.quote_order_qty is not None
-                qty = quantize_down(new.quote_order_qty / touch, filters.step_size)
-                check_filters(rules, filters, None, qty, None)
-                if new.quote_order_qty < filters.min_notional:  # Binance values a quote-amount order at that amount
-                    raise BinanceApiError(-1013, "Filter failure: NOTIONAL")
-            price = touch
-        else:
+        if new.type != "MARKET":
             assert new.quantity is not None
-            qty, price = new.quantity, new.price
-            check_filters(rules, filters, price, qty, None)
-            if new.type == "LIMIT_MAKER" and (
-                (new.side == "BUY" and price >= market.ask) or (new.side == "SELL" and price <= market.bid)
-            ):
-                raise BinanceApiError(-2010, MSG_WOULD_TAKE)
-        if new.side == "BUY":
-            lock = (price * qty * (1 + max_fee)).quantize(_EIGHT, rounding=ROUND_UP)
-            asset = market.quote
-        else:
-            lock, asset = qty, market.base
-        if self.free.get(asset, Decimal(0)) < lock:
-            raise BinanceApiError(-2010, MSG_INSUFFICIENT)
-        return qty, lock, asset
+            check_filters(rules, filters, new.price, new.quantity, None)
+            return new.quantity
+        touch = market.ask if new.side == "BUY" else market.bid
+        if new.quantity is not None:
+            check_filters(rules, filters, None, new.quantity, touch)
+            return new.quantity
+        assert new.quote_order_qty is not None
+        qty = quantize_down(new.quote_order_qty / touch, filters.step_size)
+        check_filters(rules, filters, None, qty, None)
+        if new.quote_order_qty < filters.min_notional:  # Binance values a quote-amount order at that amount
+            raise BinanceApiError(-1013, "Filter failure: NOTIONAL")
+        return qty
 
-    @staticmethod
-    def _crosses(market: MarketState, order: EmuOrder) -> bool:
-        if order.type != "LIMIT":
-            return False
-        return order.price >= market.ask if order.side == "BUY" else order.price <= market.bid
-
-    def _fill(self, market: MarketState, order: EmuOrder, price: Decimal, qty: Decimal, *, is_maker: bool) -> EmuFill:
+    def _fill(self, market: MarketState, order: EmuOrder, fill: Fill) -> EmuFill:
         now = self._now()
-        rate = self.maker_fee if is_maker else self.taker_fee
-        quote_qty = price * qty
-        fee = (quote_qty * rate).quantize(_EIGHT, rounding=ROUND_UP)
-        if order.side == "BUY":
-            release = (
-                order.locked
-                if qty >= order.remaining
-                else (order.locked * qty / order.remaining).quantize(_EIGHT, rounding=ROUND_UP)
-            )
-            self.locked[market.quote] -= release
-            self.free[market.quote] += release - quote_qty - fee
-            self.free[market.base] += qty
-        else:
-            release = qty
-            self.locked[market.base] -= qty
-            self.free[market.quote] += quote_qty - fee
-        order.locked -= release
-        fill = EmuFill(
-            trade_id=next(self._trade_ids),
+        is_maker = fill.liquidity is LiquiditySide.MAKER
+        emu = EmuFill(
+            trade_id=_TRADE_ID_BASE + int(fill.trade_id),
             order_id=order.order_id,
             client_order_id=order.client_order_id,
             symbol=order.symbol,
             side=order.side,
-            price=price,
-            qty=qty,
-            commission=fee,
-            commission_asset=market.quote,
-            time_ms=now,
+            price=fill.price,
+            qty=fill.quantity,
+            commission=fill.fee,
+            commission_asset=fill.fee_currency,
+            time_ms=fill.ts_ms,
             is_maker=is_maker,
         )
-        order.executed_qty += qty
-        order.cum_quote += quote_qty
+        if order.type == "MARKET" and order.quote_order_qty:  # sized at the fill: what filled is the order
+            order.orig_qty = order.executed_qty + fill.quantity
+        order.executed_qty += fill.quantity
+        order.cum_quote += fill.price * fill.quantity
         order.update_ms = now
         order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
-        order.fills.append(fill)
-        self.fills.append(fill)
-        if order.status == "FILLED" and order.locked > 0:
-            self.locked[order.locked_asset] -= order.locked
-            self.free[order.locked_asset] += order.locked
-            order.locked = Decimal(0)
-        _log.info(
-            "emulator_order_fill",
-            symbol=order.symbol,
-            order_id=order.order_id,
-            price=str(price),
-            qty=str(qty),
-            status=order.status,
-            maker=is_maker,
-        )
-        self._listener.user_event(order.execution_report(now, "TRADE", fill))
+        order.fills.append(emu)
+        self.fills.append(emu)
+        _log.info("emulator_order_fill", symbol=order.symbol, order_id=order.order_id, price=str(fill.price),
+                  qty=str(fill.quantity), status=order.status, maker=is_maker)  # fmt: skip
+        self._listener.user_event(order.execution_report(now, "TRADE", emu))
         self._push_balances([market.base, market.quote])
         if not is_maker:
-            trade = market.print_trade(price, qty, buyer_maker=order.side == "SELL", time_ms=now)
+            trade = market.print_trade(fill.price, fill.quantity, buyer_maker=order.side == "SELL", time_ms=now)
             self._listener.public_trade(market, trade)
-        return fill
+        return emu
 
-    def _close(self, market: MarketState, order: EmuOrder, status: str, cancel_id: str | None = None) -> None:
+    def _cancel(self, market: MarketState, order: EmuOrder, cancel_id: str) -> None:
+        with self._holding():
+            self._cores[market.market_id].cancel(ClientOrderId(order.client_order_id))
+        self._finish(market, order, "CANCELED", cancel_id)
+
+    def _finish(self, market: MarketState, order: EmuOrder, status: str, cancel_id: str | None = None) -> None:
+        """Close ``order`` as ``status`` on the wire (the core has closed it and released its funds)."""
+        core = self._cores[market.market_id]
+        if core.open.get(ClientOrderId(order.client_order_id)) is not None:
+            with self._holding():
+                core.cancel(ClientOrderId(order.client_order_id))
         now = self._now()
-        self.locked[order.locked_asset] -= order.locked
-        self.free[order.locked_asset] += order.locked
-        order.locked = Decimal(0)
         order.status = status
         order.update_ms = now
         _log.info("emulator_order_closed", symbol=order.symbol, order_id=order.order_id, status=status)
@@ -429,14 +447,29 @@ class Engine:
 
     def _push_balances(self, assets: Iterable[str]) -> None:
         now = self._now()
-        self._listener.user_event(
-            {
-                "e": "outboundAccountPosition",
-                "E": now,
-                "u": now,
-                "B": [{"a": a, "f": fmt(self.free[a]), "l": fmt(self.locked[a])} for a in dict.fromkeys(assets)],
-            }
-        )
+        balances = self.account_model.balances()
+        rows = []
+        for a in dict.fromkeys(assets):
+            b = balances.get(a)
+            free, locked = (Decimal(0), Decimal(0)) if b is None else (b.free, b.locked)
+            rows.append({"a": a, "f": fmt(free), "l": fmt(locked)})
+        self._listener.user_event({"e": "outboundAccountPosition", "E": now, "u": now, "B": rows})
+
+
+def _quote(market: MarketState, now_ms: int) -> MarketData:
+    """The external touch of ``market`` as the core's market event."""
+    return MarketData(symbol=Symbol(market.symbol), ts_ms=now_ms, bid=market.bid, ask=market.ask,
+                      bid_size=market.bid_qty, ask_size=market.ask_qty, last=market.last_price)  # fmt: skip
+
+
+def _order_params(new: NewOrder) -> OrderParams:
+    """Binance's order (``LIMIT``, ``LIMIT_MAKER``, ``MARKET``) as the core's ``OrderParams``."""
+    side = OrderSide.BUY if new.side == "BUY" else OrderSide.SELL
+    if new.type == "MARKET":
+        return OrderParams(side=side, order_type=OrderType.MARKET, quote_quantity=new.quote_order_qty)
+    tif = TimeInForce(new.time_in_force.lower()) if new.type == "LIMIT" else TimeInForce.GTC
+    return OrderParams(side=side, order_type=OrderType.LIMIT, price=new.price, time_in_force=tif,
+                       post_only=new.type == "LIMIT_MAKER")  # fmt: skip
 
 
 def _random_client_id() -> str:

@@ -412,7 +412,7 @@ class BinanceEmulator:
                 for m in self._markets.values()
             },
             "balances": {
-                a: {"free": str(engine.free[a]), "locked": str(engine.locked[a])} for a in sorted(engine.free)
+                a: {"free": str(free), "locked": str(locked)} for a, (free, locked) in engine.balances().items()
             },
         }
 

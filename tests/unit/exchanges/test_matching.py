@@ -1,4 +1,4 @@
-"""Rules of the simulated matching engine (``exchanges.matching``)."""
+"""Rules of the matching core on quotes and trades (``exchanges.sim.core``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 
 from exchanges.markets import load_market_snapshot
-from exchanges.matching import MatchingEngine
-from exchanges.matching import SimAccount
+from exchanges.sim import FillModel
+from exchanges.sim import MatchingCore
+from exchanges.sim import SimAccount
+from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
 from trading_bot.domain import LiquiditySide
@@ -36,19 +38,16 @@ D = Decimal
 class Sim:
     """An engine with a clock, a quote helper and a list of every update it delivered."""
 
-    def __init__(self, usdt: str = "10000", btc: str = "0", slippage_bps: str = "0", queue: bool = True) -> None:
+    def __init__(
+        self, usdt: str = "10000", btc: str = "0", slippage_bps: str = "0", queue: bool = True, latency_ms: int = 0,
+        partial_fills: bool = True,
+    ) -> None:  # fmt: skip
         self.clock = SimulatedClock(1_000)
         self.updates: list[OrderStatusReport | Fill] = []
-        self.engine = MatchingEngine(
-            MARKET,
-            self.clock,
-            D("0.001"),
-            D("0.002"),
-            D(slippage_bps),
-            queue,
-            {"USDT": D(usdt), "BTC": D(btc)},
-            self.updates.append,
-        )
+        model = FillModel(maker_fee=D("0.001"), taker_fee=D("0.002"), slippage_bps=D(slippage_bps),
+                          latency_ms=latency_ms, queue_position=queue, partial_fills=partial_fills)  # fmt: skip
+        account = SimAccount({"USDT": D(usdt), "BTC": D(btc)})
+        self.engine = MatchingCore(MARKET, self.clock, model, account, self.updates.append)
         self.bid = self.ask = D(0)
         self._seq = 0
 
@@ -321,8 +320,9 @@ def test_buy_stop_triggers_when_the_ask_reaches_it() -> None:
     assert sim.balance("USDT") == (D(10000) - D(101) - D(101) * D("0.002"), D(0))
 
 
-def test_buy_stop_the_account_cannot_pay_at_the_trigger_expires_with_a_warning_naming_why() -> None:
-    """Rule: an expiry for want of funds is reported (EXPIRED) and logged at warning with the reason."""
+def test_buy_stop_the_account_cannot_fully_pay_at_the_trigger_fills_what_it_covers_and_expires_the_rest() -> None:
+    """Rule (one for every path): a stop or market buy gapped past its lock fills what free plus locked quote
+    covers, lot-step floored, and the rest expires (reported, logged at info with the reason)."""
     from structlog.testing import capture_logs
 
     sim = Sim(usdt="102")
@@ -330,12 +330,34 @@ def test_buy_stop_the_account_cannot_pay_at_the_trigger_expires_with_a_warning_n
     sim.submit(BUY, "1", order_type=OrderType.STOP_MARKET, trigger_price=D("101.00"))
     with capture_logs() as logs:
         sim.quote("150.00", "150.10")  # gapped: 150.10 × 1.002 is more than the 102 USDT
+    (fill,) = sim.fills
+    assert fill.price == D("150.10")
+    assert fill.quantity == MARKET.round_amount(D(102) / (D("150.10") * D("1.002")))
+    assert fill.price * fill.quantity * D("1.002") <= D(102)
+    assert isinstance(sim.updates[-1], OrderStatusReport)
+    assert sim.updates[-1].status is OrderStatus.EXPIRED
+    (event,) = [e for e in logs if e["event"] == "sim_order_expired"]
+    assert event["log_level"] == "info"
+    assert event["reason"] == "insufficient quote at the fill price for the rest"
+    assert sim.engine.balances()["USDT"].locked == 0
+
+
+def test_buy_stop_the_account_cannot_pay_at_all_at_the_trigger_expires_with_a_warning_naming_why() -> None:
+    """Rule: an expiry for want of funds is reported (EXPIRED) and logged at warning with the reason."""
+    from structlog.testing import capture_logs
+
+    sim = Sim(usdt="102", btc="0")
+    sim.quote("100.00", "100.10")
+    sim.submit(BUY, "1", order_type=OrderType.STOP_MARKET, trigger_price=D("101.00"))
+    with capture_logs() as logs:
+        sim.quote("20000000.00", "20000000.10")  # 102 USDT buys less than one lot step (0.00001) up there
     assert sim.fills == []
     assert isinstance(sim.updates[-1], OrderStatusReport)
     assert sim.updates[-1].status is OrderStatus.EXPIRED
     (event,) = [e for e in logs if e["event"] == "sim_order_expired"]
     assert event["log_level"] == "warning"
-    assert event["reason"].startswith("insufficient USDT at trigger: needs ")
+    assert event["reason"] == "insufficient quote at the fill price"
+    assert sim.engine.balances()["USDT"] == Balance(currency="USDT", free=D(102), locked=D(0))
 
 
 def test_stop_that_would_trigger_immediately_is_rejected() -> None:
@@ -381,9 +403,8 @@ def test_cancel_of_unknown_or_closed_order_raises_order_not_found() -> None:
 def test_order_and_trade_ids_are_unique_and_increasing_across_engines_sharing_an_account() -> None:
     account = SimAccount({"USDT": D(10000)})
     clock = SimulatedClock(0)
-    engines = [
-        MatchingEngine(MARKET, clock, D("0.001"), D("0.001"), D(0), True, account, lambda _: None) for _ in range(2)
-    ]
+    model = FillModel(maker_fee=D("0.001"), taker_fee=D("0.001"))
+    engines = [MatchingCore(MARKET, clock, model, account, lambda _: None) for _ in range(2)]
     for engine in engines:
         engine.set_quote(MarketData(symbol=SYMBOL, ts_ms=0, bid=D(100), ask=D("100.1")))
 

@@ -66,7 +66,7 @@ async def test_fees_default_to_the_market_and_the_config_overrides_them(tmp_path
     assert isinstance(fill, Fill)
     assert fill.price == D("100.10")  # quote taken from the source before any streaming
     assert fill.fee == D("100.10") * D("0.1") * D("0.0005")
-    assert client.engine(SYMBOL).maker_fee == client.market(SYMBOL).maker_fee
+    assert client.engine(SYMBOL).model.maker_fee == client.market(SYMBOL).maker_fee
 
 
 @pytest.mark.asyncio

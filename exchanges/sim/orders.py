@@ -1,5 +1,5 @@
-"""What the two simulators (the paper matching engine and the bar simulator) share: the exchange's order
-filters, the order description used in rejection messages, and the status report of an order."""
+"""What every simulated venue says the same way: the exchange's order filters, the order description used in
+rejection messages, the status report and fill of an order, and the quantity of an order sized at its fill."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def quantity_for_amount(
     """The quantity of a market order sized at its fill (``OrderParams.quote_quantity``), lot-step floored.
 
     A buy spends at most ``amount`` quote with the fee: ``amount / (price × (1 + fee))``; a sell receives
-    ``amount / price`` quote worth, capped at ``cap`` (the base it locked). The one rule of both simulators.
+    ``amount / price`` quote worth, capped at ``cap`` (the base it locked). The one rule of every simulated mode.
     """
     if side is OrderSide.BUY:
         return market.round_amount(amount / (price * (1 + fee)))
