@@ -32,6 +32,7 @@ from exchanges.recorded import load_bars
 from exchanges.replay import ReplayFeed
 from exchanges.replay_multi import MultiReplayFeed
 from exchanges.request import ExchangeRequest
+from exchanges.sim.model import refuse_book_knobs_on_bars
 from trading_bot.domain import Market
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
@@ -112,6 +113,7 @@ def _bar_replay(
     paper = config.paper
     if speed is not None:
         raise ConfigError("--speed: bar files replay as fast as possible (one event per bar); leave --speed out")
+    refuse_book_knobs_on_bars(latency_ms=paper.latency_ms, queue_position=None)
     data: list[BarData] = []
     fees: set[Decimal] = set()
     for symbol, paths in files.items():

@@ -60,6 +60,7 @@ from exchanges.recorded import guess_symbol
 from exchanges.recorded import load_bars
 from exchanges.recorded import sample_price_decimals
 from exchanges.replay import ReplayFeed
+from exchanges.sim.model import refuse_book_knobs_on_bars
 from risk.config import ProtectionConfig
 from risk.config import RiskConfig
 from risk.manager import RiskContext
@@ -149,6 +150,9 @@ class BacktestSpec:
             have no book, so ``True`` is refused there.
         on_shutdown: ``cancel`` or ``keep`` the open orders when the data ends.
         heartbeat_s: the supervisor's heartbeat, seconds.
+        latency_ms: quotes/trades: milliseconds from sending an order to its arrival (``FillModel``); bars
+            refuse anything but 0 (an order arrives at the next bar's open).
+        partial_fills: quotes/trades: a trade fills a resting order up to the trade's size (``FillModel``).
         periods_per_year: annualise the metrics with this many periods per year (``None``: from the data's
             calendar, ``trading_bot.backtest.metrics.infer_periods_per_year``).
         symbols: several markets at once (bar data): one strategy instance per symbol on one shared
@@ -184,6 +188,8 @@ class BacktestSpec:
     market_specs: Mapping[str, MarketSpec] = field(default_factory=dict)
     market_spec: MarketSpec | None = None
     periods_per_year: float | None = None
+    latency_ms: int = 0
+    partial_fills: bool = True
 
 
 @dataclass(slots=True, kw_only=True, repr=False)
@@ -518,11 +524,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
     feed: _SampledFeed | None = None
     if kind == "bars":
         series = load_bars(spec.data, spec.start_ms, spec.end_ms)
-        if spec.queue_position:
-            raise ConfigError(
-                "exchange.paper.queue_position: bar data has no order book to queue in; remove it or set it "
-                "false (quote and trade data honour it)"
-            )
+        refuse_book_knobs_on_bars(latency_ms=spec.latency_ms, queue_position=spec.queue_position)
         market = resolve_market(
             symbol, series.price_decimals, spec.fee, spec.market, spec.exchange, _spec_of(spec, symbol)
         )
@@ -562,6 +564,8 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             taker_fee=spec.fee,
             slippage_bps=spec.slippage_bps,
             queue_position=spec.queue_position is not False,
+            latency_ms=spec.latency_ms,
+            partial_fills=spec.partial_fills,
         )
         feed.exchange = exchange = PaperExchange(paper, clock, feed, markets={market.symbol: market})
 
@@ -615,8 +619,7 @@ def _prepare_venue(spec: BacktestSpec, progress: Callable[[int], None] | None) -
             "--symbol given several times: a backtest of several symbols runs on bar data; replay quotes or "
             "trades of several symbols with `runbot.py --replay FILE ... --symbol ...`"
         )
-    if spec.queue_position:
-        raise ConfigError("exchange.paper.queue_position: bar data has no order book to queue in; remove it")
+    refuse_book_knobs_on_bars(latency_ms=spec.latency_ms, queue_position=spec.queue_position)
     data: list[BarData] = []
     for text in sorted(groups, key=list(spec.symbols).index):  # in --symbol order
         files = groups[text]

@@ -20,6 +20,8 @@ setting                          in a backtest
 ``taker_fee``
 ``exchange.paper.slippage_bps``  market and stop fill slippage (``--slippage-bps``)
 ``exchange.paper.queue_position`` quote/trade data only (bars have no book: ``true`` is refused there)
+``exchange.paper.latency_ms``    order latency, quote/trade data only (``--latency-ms``; bars refuse it)
+``exchange.paper.partial_fills``  quote/trade data: trades fill resting orders up to their size
 ``logging.level``, ``.format``   the logs on stderr (``--log-level`` wins; ``--json`` makes them JSON)
 credentials, ``testnet``,        no meaning without a live venue: a backtest connects to nothing
 ``ccxt_options``,
@@ -56,7 +58,8 @@ class ConfigChoices:
         params: ``strategy.params``.
         symbol, bot_id: from ``bot``, when set.
         cash: starting cash (quote currency) and ``cash_currency`` its currency, from ``exchange.paper.balances``.
-        fee: fee rate of every fill (0.001 = 0.1 %); ``slippage_bps`` in basis points; ``queue_position``.
+        fee: fee rate of every fill (0.001 = 0.1 %); ``slippage_bps`` in basis points; ``queue_position``,
+            ``latency_ms`` and ``partial_fills`` (quote/trade data).
         exchange: whose market snapshot to use.
         on_shutdown, heartbeat_s: from ``bot``.
         risk: the ``risk`` section.
@@ -72,6 +75,8 @@ class ConfigChoices:
     fee: Decimal | None = None
     slippage_bps: Decimal | None = None
     queue_position: bool | None = None
+    latency_ms: int | None = None
+    partial_fills: bool | None = None
     exchange: str = "binance"
     on_shutdown: Literal["cancel", "keep"] = "cancel"
     heartbeat_s: float = 1.0
@@ -108,6 +113,8 @@ def backtest_choices(config: BotConfig, overridden: Set[str] = frozenset()) -> C
         fee = paper.maker_fee
     slippage = paper.slippage_bps if "slippage_bps" in paper.model_fields_set else None
     queue = paper.queue_position if "queue_position" in paper.model_fields_set else None
+    latency = paper.latency_ms if "latency_ms" in paper.model_fields_set else None
+    partial = paper.partial_fills if "partial_fills" in paper.model_fields_set else None
     has_strategy = "strategy" in config.model_fields_set
     logging = config.logging.model_fields_set
     return ConfigChoices(
@@ -120,6 +127,8 @@ def backtest_choices(config: BotConfig, overridden: Set[str] = frozenset()) -> C
         fee=fee,
         slippage_bps=slippage,
         queue_position=queue,
+        latency_ms=latency,
+        partial_fills=partial,
         exchange=exchange.name,
         on_shutdown=bot.on_shutdown,
         heartbeat_s=bot.heartbeat_s,

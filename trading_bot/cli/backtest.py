@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from typing import Any
+from typing import TypeVar
 
 import typer
 
@@ -32,6 +33,8 @@ from trading_bot.cli.app import fail
 __all__ = ["backtest_command", "download_data_command"]
 
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+_T = TypeVar("_T")
 
 
 def _check_output(flag: str, path: Path, *, directory: bool) -> None:
@@ -67,6 +70,10 @@ def backtest_command(
     cash: Annotated[str | None, typer.Option(help="starting quote-currency balance [default: 10000]")] = None,
     fee: Annotated[str | None, typer.Option(help="fee rate of every fill (0.001 = 0.1 %) [default: 0.001]")] = None,
     slippage_bps: Annotated[str | None, typer.Option(help="market/stop fill slippage, bps [default: 0]")] = None,
+    latency_ms: Annotated[
+        str | None,
+        typer.Option(help="ms from sending an order to its arrival (quote/trade data; bars refuse it) [default: 0]"),
+    ] = None,
     from_: Annotated[str | None, typer.Option("--from", help="first date (UTC), e.g. 2023-08-01")] = None,
     to: Annotated[str | None, typer.Option(help="last date (UTC), inclusive")] = None,
     tick_size: Annotated[
@@ -117,6 +124,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     from trading_bot.cli.values import check_flag
     from trading_bot.domain.bounds import BasisPoints
     from trading_bot.domain.bounds import FeeRate
+    from trading_bot.domain.bounds import LatencyMs
     from trading_bot.domain.bounds import PeriodsPerYear
     from trading_bot.domain.bounds import QuoteAmount
     from trading_bot.errors import ConfigError
@@ -153,6 +161,12 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
             if opts["slippage_bps"]
             else _or(choices.slippage_bps, Decimal(0))
         ),
+        latency_ms=(
+            check_flag("--latency-ms", opts["latency_ms"], LatencyMs)
+            if opts["latency_ms"]
+            else _or(choices.latency_ms, 0)
+        ),
+        partial_fills=_or(choices.partial_fills, True),
         start_ms=parse_date(opts["from_"]) if opts["from_"] else None,
         end_ms=parse_date(opts["to"], end=True) if opts["to"] else None,
         risk=choices.risk,
@@ -267,7 +281,7 @@ def _market_specs(opts: dict[str, Any], symbols: list[str]) -> tuple[dict[str, A
     return specs, (MarketSpec(**given) if given else None)
 
 
-def _or(value: Decimal | None, default: Decimal) -> Decimal:
+def _or(value: _T | None, default: _T) -> _T:
     return default if value is None else value
 
 
