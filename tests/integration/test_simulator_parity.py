@@ -97,3 +97,34 @@ def test_a_bar_replay_refuses_a_speed(workdir: Path) -> None:
     assert proc.returncode == 2
     assert "--speed" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_latency_gives_the_same_fills_in_backtest_and_replay_on_ticks(workdir: Path) -> None:
+    """Rule: the latency knob is the matching core's, so both modes apply it alike (and it changes the fills)."""
+    sampled = ("--bar-seconds", "5")
+    backtest = _backtest(workdir, QUOTES, TRADES, extra=(*sampled, "--latency-ms", "250"))
+    config = workdir / "paper.json"
+    paper = {"balances": {"USDT": "10000"}, "maker_fee": "0.001", "taker_fee": "0.001", "latency_ms": 250}
+    config.write_text(json.dumps({"exchange": {"paper": paper}}))
+    args = ("--replay", str(QUOTES), "--replay", str(TRADES))
+    proc = run_cli("--config", str(config), *SMA, *sampled, "--symbol", "BTC/USDT", *args, "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    replay = json.loads(proc.stdout)
+    prompt = _backtest(workdir, QUOTES, TRADES, extra=sampled)
+    assert backtest["metrics"]["fill_count"] == replay["fills"] > 0
+    assert backtest["fingerprint"] == replay["trade_fingerprint"]
+    assert backtest["fingerprint"] != prompt["fingerprint"]  # arriving 250 ms later fills at other prices
+
+
+def test_bars_refuse_a_latency_in_both_modes_with_one_line(workdir: Path) -> None:
+    """Rule: on bars an order arrives at the next bar's open; a latency is refused (exit 2), not ignored."""
+    bars = _first_bars(workdir, 50)
+    proc = run_cli("backtest", *SMA, "--data", str(bars), "--latency-ms", "100", cwd=workdir)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "latency" in proc.stderr
+    config = workdir / "paper.json"
+    config.write_text(json.dumps({"exchange": {"paper": {"latency_ms": 100}}}))
+    proc = run_cli("--config", str(config), *SMA, "--symbol", "BTC/USDT", "--replay", str(bars), cwd=workdir)
+    assert proc.returncode == 2
+    assert "latency" in proc.stderr
+    assert "Traceback" not in proc.stderr
