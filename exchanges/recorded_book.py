@@ -19,9 +19,9 @@ Rebuilding (Binance's procedure, the README's rule):
   (futures), else ``first_update_id == previous last_update_id + 1`` (spot). Anything else is a gap —
   messages were lost and the book is wrong from there on — so it is a ``DataError`` naming the line.
 
-After each snapshot (with the buffered deltas it takes) and each delta applied, the book is published as one
-state ``(ts_ms, BookView)`` with the top ``depth`` levels per side, if it has both sides and is not crossed
-(best bid > best ask); an empty, one-sided or crossed state is skipped and counted, and one warning
+After each snapshot (with the buffered deltas it takes) and each delta applied, the book is published as
+one ``BookState(ts_ms, update_id, view)`` with the top ``depth`` levels per side, if it has both sides and is
+not crossed (best bid > best ask); an empty, one-sided or crossed state is skipped and counted, and one warning
 ``book_states_skipped`` (with the count and the first line) is logged when the file ends. Published times
 never go backwards: a snapshot's time (a REST snapshot's row time is the recorder's local receive time —
 1.27 s behind in the 2024 spot capture) is raised to the time of the deltas it took and of the state before;
@@ -43,6 +43,7 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 
 from exchanges.recorded import BOOK_COLUMNS
 from exchanges.recorded import columns_kind
@@ -57,7 +58,7 @@ from trading_bot.errors import DataError
 from trading_bot.files import open_data_text
 from trading_bot.log import get_logger
 
-__all__ = ["DEFAULT_DEPTH", "MAX_BUFFERED", "book_states", "read_book"]
+__all__ = ["DEFAULT_DEPTH", "MAX_BUFFERED", "BookState", "book_states", "read_book"]
 
 log = get_logger(__name__)
 
@@ -70,6 +71,20 @@ _SIDES = {"bid": "bid", "ask": "ask", "buy": "bid", "sell": "ask", "b": "bid", "
 _TYPES = {"snapshot": True, "delta": False}
 _MEMO_MAX = 1 << 16
 _READ_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError, OSError)
+
+
+class BookState(NamedTuple):
+    """One published state of a rebuilt book.
+
+    Attributes:
+        ts_ms: the state's time, epoch ms UTC (non-decreasing along a file).
+        update_id: the ``last_update_id`` of the last message applied (the snapshot id after a snapshot).
+        view: the top levels per side.
+    """
+
+    ts_ms: int
+    update_id: int
+    view: BookView
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +115,15 @@ def read_book(
         DataError: the file is missing or malformed (raised when the bad line is reached).
     """
     md_cls = MarketData
-    for ts, view in book_states(path, depth, backstep_tolerance_ms=backstep_tolerance_ms):
+    for ts, _, view in book_states(path, depth, backstep_tolerance_ms=backstep_tolerance_ms):
         (bid, bid_size), (ask, ask_size) = view.bids[0], view.asks[0]
         yield md_cls(symbol=symbol, ts_ms=ts, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size, book=view)
 
 
 def book_states(
     path: Path, depth: int = DEFAULT_DEPTH, *, backstep_tolerance_ms: int = 100
-) -> Iterator[tuple[int, BookView]]:
-    """Yield ``(ts_ms, BookView)`` per published state of an L2 file, times non-decreasing.
+) -> Iterator[BookState]:
+    """Yield one ``BookState`` per published state of an L2 file (see the module docstring), times non-decreasing.
 
     Raises:
         ValueError: ``depth`` is below 1.
@@ -225,7 +240,7 @@ class _Rebuild:
         self.first_skipped_line = 0
         self.dropped = 0
 
-    def message(self, msg: _Message) -> Iterator[tuple[int, BookView]]:
+    def message(self, msg: _Message) -> Iterator[BookState]:
         if msg.snapshot:
             yield from self._snapshot(msg)
         elif self.snapshot_id is None:
@@ -255,7 +270,7 @@ class _Rebuild:
         if self.dropped:
             log.debug("book_deltas_dropped", path=str(self.path), count=self.dropped, reason="older than snapshot")
 
-    def _snapshot(self, msg: _Message) -> Iterator[tuple[int, BookView]]:
+    def _snapshot(self, msg: _Message) -> Iterator[BookState]:
         book = self.book
         book.clear()
         book.update(msg.levels)
@@ -299,14 +314,15 @@ class _Rebuild:
         self.last_id = msg.last_id
         return True
 
-    def _publish(self, ts: int, line: int) -> Iterator[tuple[int, BookView]]:
+    def _publish(self, ts: int, line: int) -> Iterator[BookState]:
         view = self.book.view(self.depth)
         if not view.bids or not view.asks or view.bids[0][0] > view.asks[0][0]:
             if not self.skipped:
                 self.first_skipped_line = line
             self.skipped += 1
             return
+        assert self.snapshot_id is not None
         if ts < self.published_ts:
             ts = self.published_ts
         self.published_ts = ts
-        yield ts, view
+        yield BookState(ts, self.snapshot_id if self.last_id is None else self.last_id, view)

@@ -341,7 +341,7 @@ class ReplayFeed:
         with _open_text(path) as text:
             kind, _ = _detect(path, self._header(path, csv.reader(text)))
         if kind == "book":
-            for ts, view in book_states(path, self._depth, backstep_tolerance_ms=self._tolerance):
+            for ts, _, view in book_states(path, self._depth, backstep_tolerance_ms=self._tolerance):
                 yield (ts, index, _BOOK, view, None, None, None)
             return
         with _open_text(path) as text:

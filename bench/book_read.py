@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""L2 book reading: rows and events per second of rebuilding a recorded book file into ``MarketData``.
+
+Reads the file with ``exchanges.recorded_book.read_book`` (gzip, CSV, Decimal parsing and checks, the
+snapshot-then-deltas rebuild, one ``BookView`` of ``--depth`` levels per side per message) several times and
+prints the median. Default file: the shared 324,682-row Binance USD-M BTCUSDT capture of 2023-04-04.
+
+    python bench/book_read.py [FILE] [--depth 50] [--repeat 5] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import csv
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from exchanges.recorded_book import read_book  # noqa: E402
+from trading_bot.domain import Symbol  # noqa: E402
+from trading_bot.files import open_data_text  # noqa: E402
+
+DEFAULT = Path("/work/shared/data/binanceusdm_BTCUSDT_book_l2_2023-04-04.csv.gz")
+
+
+def run_once(path: Path, depth: int) -> tuple[int, float]:
+    """Read the whole file once; return (events, seconds)."""
+    start = time.perf_counter()
+    events = sum(1 for _ in read_book(path, Symbol("BTC/USDT"), depth))
+    return events, time.perf_counter() - start
+
+
+def csv_only(path: Path) -> tuple[int, float]:
+    """Only decompress and split the file's rows (the floor under any reader); return (rows, seconds)."""
+    start = time.perf_counter()
+    with open_data_text(path) as text:
+        rows = sum(1 for _ in csv.reader(text)) - 1
+    return rows, time.perf_counter() - start
+
+
+def main() -> None:
+    """Parse arguments, run the benchmark, print one line per run and the median."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("file", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument("--depth", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(run_once, args.file, args.depth)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+        return
+    rows, _ = csv_only(args.file)
+    times, floors = [], []
+    events = 0
+    for _ in range(args.repeat):
+        floors.append(csv_only(args.file)[1])
+        events, seconds = run_once(args.file, args.depth)
+        times.append(seconds)
+        print(f"{events} events in {seconds:.3f} s: {events / seconds:,.0f} events/s, {rows / seconds:,.0f} rows/s")
+    median, floor = statistics.median(times), statistics.median(floors)
+    print(
+        f"median {median:.3f} s: {events / median:,.0f} events/s, {rows / median:,.0f} rows/s "
+        f"({rows:,} rows, depth {args.depth}); gzip + csv alone: {floor:.3f} s"
+    )
+
+if __name__ == "__main__":
+    main()
