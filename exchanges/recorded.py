@@ -6,8 +6,9 @@ Formats are those of ``/work/shared/data`` (CSV or CSV.gz, gzip detected from th
   milliseconds UTC; extra columns are ignored;
 * quotes — ``timestamp,bid_price,bid_size,ask_price,ask_size[,...]``;
 * trades — ``timestamp,price,quantity,side,trade_id[,...]``;
-* book — L2 levels, ``timestamp,update_type,side,price,quantity,first_update_id,last_update_id[,...]`` (one row
-  per level, rows of one message in a row; read by ``exchanges.recorded_book``).
+* book — L2 levels, ``timestamp,update_type,side,price,quantity,first_update_id,last_update_id[,...]``, or with
+  one ``update_id`` per message instead of the two (Bybit); one row per level, the rows of one message in a row;
+  read by ``exchanges.recorded_book``.
 
 Bars must be strictly ascending in time within a file (unsorted or duplicate timestamps are a
 ``DataError`` naming the file and line) and plausible by ``trading_bot.domain.checks.bar_problem``
@@ -54,6 +55,7 @@ from trading_bot.registry import did_you_mean
 __all__ = [
     "BAR_COLUMNS",
     "BOOK_COLUMNS",
+    "BOOK_ONE_ID_COLUMNS",
     "QUOTE_COLUMNS",
     "TRADE_COLUMNS",
     "BarSeries",
@@ -75,7 +77,15 @@ BAR_COLUMNS = ("timestamp", "open", "high", "low", "close")
 QUOTE_COLUMNS = ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size")
 TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")
 BOOK_COLUMNS = ("timestamp", "update_type", "side", "price", "quantity", "first_update_id", "last_update_id")
-_KINDS = (("quotes", QUOTE_COLUMNS), ("trades", TRADE_COLUMNS), ("book", BOOK_COLUMNS), ("bars", BAR_COLUMNS))
+BOOK_ONE_ID_COLUMNS = ("timestamp", "update_type", "side", "price", "quantity", "update_id")
+"""An L2 book whose messages carry one update id each (Bybit ``u``): it stands for the first and the last."""
+_KINDS = (
+    ("quotes", QUOTE_COLUMNS),
+    ("trades", TRADE_COLUMNS),
+    ("book", BOOK_COLUMNS),
+    ("book", BOOK_ONE_ID_COLUMNS),
+    ("bars", BAR_COLUMNS),
+)
 _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
 _ZERO = Decimal(0)

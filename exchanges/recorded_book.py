@@ -3,9 +3,10 @@
 Format (``/work/shared/data/README.md`` §4): one CSV row per price level, columns found by name
 (``exchanges.recorded.columns_kind``, kind ``book``): ``timestamp`` (exchange event time, epoch ms UTC),
 ``update_type`` (``snapshot`` or ``delta``), ``first_update_id`` and ``last_update_id`` (Binance ``U``/``u``,
-repeated on every row of a message), ``side`` (``bid``/``ask``), ``price`` (quote currency) and ``quantity``
-(the level's new total size, base currency; 0 removes the level); optionally ``prev_last_update_id`` (futures
-``pu``); other columns are ignored. A **message** is the run of consecutive rows sharing ``timestamp``,
+repeated on every row of a message; a file with one ``update_id`` per message, Bybit's ``u``, uses it as
+both), ``side`` (``bid``/``ask``), ``price`` (quote currency) and ``quantity`` (the level's new total size,
+base currency; 0 removes the level); optionally ``prev_last_update_id`` (futures ``pu``); other columns are
+ignored. A **message** is the run of consecutive rows sharing ``timestamp``,
 ``update_type`` and both update ids.
 
 Rebuilding (Binance's procedure, the README's rule):
@@ -142,7 +143,8 @@ def book_states(
         kind, cols = columns_kind(path, header)
         if kind != "book":
             raise DataError(f"{path}:1: holds {kind}, not an L2 book; expected columns {','.join(BOOK_COLUMNS)}")
-        rebuild = _Rebuild(path, depth, backstep_tolerance_ms)
+        one_id = not {"first_update_id", "last_update_id"} <= cols.keys()
+        rebuild = _Rebuild(path, depth, backstep_tolerance_ms, one_id=one_id)
         try:
             for message in _messages(path, reader, cols):
                 yield from rebuild.message(message)
@@ -157,7 +159,11 @@ def book_states(
 
 def _messages(path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Message]:
     """Group a file's rows into messages, each level parsed and checked (prices and sizes memoised)."""
-    i_ts, i_type, i_side, i_price, i_qty, i_first, i_last = (cols[c] for c in BOOK_COLUMNS)
+    i_ts, i_type, i_side, i_price, i_qty = (cols[c] for c in BOOK_COLUMNS[:5])
+    if "first_update_id" in cols and "last_update_id" in cols:
+        i_first, i_last = cols["first_update_id"], cols["last_update_id"]
+    else:  # one id per message (Bybit u): it is both
+        i_first = i_last = cols["update_id"]
     i_prev = cols.get("prev_last_update_id")
     prices: dict[str, Decimal] = {}
     sizes: dict[str, Decimal] = {}
@@ -227,8 +233,10 @@ def _message(
 class _Rebuild:
     """The snapshot-then-deltas state machine of ``book_states`` over one file's messages."""
 
-    def __init__(self, path: Path, depth: int, tolerance_ms: int) -> None:
+    def __init__(self, path: Path, depth: int, tolerance_ms: int, *, one_id: bool) -> None:
         self.path = path
+        names = ("update_id", "update_id") if one_id else ("first_update_id", "last_update_id")
+        self.first_name, self.last_name = names
         self.depth = depth
         self.tolerance_ms = tolerance_ms
         self.book = L2Book()
@@ -294,7 +302,7 @@ class _Rebuild:
             if msg.first_id > self.snapshot_id + 1:
                 raise DataError(
                     f"{self.path}:{msg.line}: update id gap: the first delta after the snapshot "
-                    f"(last_update_id {self.snapshot_id}) starts at first_update_id {msg.first_id}; messages were "
+                    f"({self.last_name} {self.snapshot_id}) starts at {self.first_name} {msg.first_id}; messages were "
                     "lost: record again, or cut the file and start it with a fresh snapshot"
                 )
         elif msg.prev_last_id is not None:
@@ -306,8 +314,8 @@ class _Rebuild:
                 )
         elif msg.first_id != last + 1:
             raise DataError(
-                f"{self.path}:{msg.line}: update id gap: first_update_id {msg.first_id} does not follow the previous "
-                f"message's last_update_id {last} (expected {last + 1}); messages were lost: cut the file before "
+                f"{self.path}:{msg.line}: update id gap: {self.first_name} {msg.first_id} does not follow the previous "
+                f"message's {self.last_name} {last} (expected {last + 1}); messages were lost: cut the file before "
                 "this line and start the rest with a fresh snapshot"
             )
         self.book.update(msg.levels)

@@ -220,3 +220,25 @@ def test_truncated_gzip_is_one_data_error_naming_the_line(tmp_path: Path) -> Non
 def test_a_quote_file_is_not_a_book(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"quotes.*:1: holds quotes, not an L2 book; expected columns timestamp"):
         states(SPOT_QUOTES)
+
+
+@pytest.mark.skipif(not (DATA / "bybit_XRPUSDT_book_l2_2024-12-01.csv.gz").is_file(), reason="shared data missing")
+def test_bybit_book_with_one_update_id_per_message_rebuilds_every_message() -> None:
+    found = list(book_states(DATA / "bybit_XRPUSDT_book_l2_2024-12-01.csv.gz"))
+
+    assert [s.update_id for s in found] == list(range(20254869, 20254919))  # 1 snapshot + 49 deltas, u + 1 each
+    first = found[0].view
+    assert (first.bids[0], first.asks[0]) == ((D("1.9531"), D("6203.0")), (D("1.9532"), D("10480.0")))
+    assert all(s.view.bids[0][0] < s.view.asks[0][0] for s in found)
+
+
+def test_one_update_id_per_message_must_count_up_by_one(tmp_path: Path) -> None:
+    path = tmp_path / "bybit.csv"
+    path.write_text(
+        "timestamp,update_type,update_id,seq,side,price,quantity\n"
+        "1000,snapshot,7,1,bid,1.95,10\n1000,snapshot,7,1,ask,1.96,10\n1001,delta,8,2,bid,1.95,9\n"
+        "1002,delta,10,3,bid,1.95,8\n"
+    )
+
+    with pytest.raises(DataError, match=r"bybit\.csv:5: update id gap: update_id 10 does not follow .* 8 \(expected"):
+        list(book_states(path))
