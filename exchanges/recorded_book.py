@@ -180,22 +180,30 @@ def _messages(path: Path, reader: Any, cols: dict[str, int]) -> Iterator[_Messag
             head, head_line, levels = row, reader.line_num, []
             append = levels.append
             ts_s, type_s, first_s, last_s = row[i_ts], row[i_type], row[i_first], row[i_last]
-        side = sides.get(row[i_side])
-        if side is None:
-            side = sides.get(row[i_side].strip().lower())
-            if side is None:
-                raise DataError(f"{path}:{reader.line_num}: book side must be bid or ask, got {row[i_side]!r}")
-        text = row[i_price]
-        price = prices.get(text)
-        if price is None:
-            price = _number(path, reader.line_num, text, prices, price_problem, "price")
-        text = row[i_qty]
-        size = sizes.get(text)
-        if size is None:
-            size = _number(path, reader.line_num, text, sizes, size_problem, "quantity")
-        append((side, price, size))
+        try:  # the fast path: a known side, a price and a size seen before (checked when first parsed)
+            append((sides[row[i_side]], prices[row[i_price]], sizes[row[i_qty]]))
+        except KeyError:
+            append(_level(path, reader.line_num, row[i_side], row[i_price], row[i_qty], prices, sizes))
     if head:
         yield _message(path, head_line, head, levels, i_ts, i_type, i_first, i_last, i_prev)
+
+
+def _level(
+    path: Path, line: int, side_text: str, price_text: str, size_text: str,
+    prices: dict[str, Decimal], sizes: dict[str, Decimal],
+) -> tuple[str, Decimal, Decimal]:  # fmt: skip
+    side = _SIDES.get(side_text)
+    if side is None:
+        side = _SIDES.get(side_text.strip().lower())
+        if side is None:
+            raise DataError(f"{path}:{line}: book side must be bid or ask, got {side_text!r}")
+    price = prices.get(price_text)
+    if price is None:
+        price = _number(path, line, price_text, prices, price_problem, "price")
+    size = sizes.get(size_text)
+    if size is None:
+        size = _number(path, line, size_text, sizes, size_problem, "quantity")
+    return side, price, size
 
 
 def _number(path: Path, line: int, text: str, memo: dict[str, Decimal], check: Any, name: str) -> Decimal:

@@ -6,7 +6,7 @@ Prices are in quote currency, sizes in base currency (``Decimal`` both). A level
 view, as ``OrderSide`` does: a resting BUY joins the **bids**, a resting SELL the **asks**; a taker BUY takes
 the asks, a taker SELL the bids.
 
-``L2Book`` keeps per side a ``dict`` price → size and a sorted ``list`` of prices (``bisect``): an update of an
+``L2Book`` keeps per side a ``dict`` price → level and a sorted ``list`` of prices (``bisect``): an update of an
 existing level is one dict store, a new or removed level one binary search plus a list insert/delete (a
 ``memmove`` of at most a few thousand pointers). ``view(depth)`` copies the top ``depth`` levels per side.
 """
@@ -94,10 +94,10 @@ class L2Book:
     reader decides whether to publish them.
     """
 
-    __slots__ = ("_prices", "_sizes")
+    __slots__ = ("_levels", "_prices")
 
     def __init__(self) -> None:
-        self._sizes: tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]] = ({}, {})
+        self._levels: tuple[dict[Decimal, Level], dict[Decimal, Level]] = ({}, {})  # price -> (price, size)
         self._prices: tuple[list[Decimal], list[Decimal]] = ([], [])  # both ascending
 
     def apply(self, side: OrderSide | str, price: Decimal, quantity: Decimal) -> None:
@@ -111,17 +111,7 @@ class L2Book:
         Raises:
             ValueError: an unknown side or a negative quantity (readers check their data before this).
         """
-        index = _SIDE_INDEX.get(side)
-        if index is None or quantity < 0:
-            raise _invalid(side, price, quantity)
-        sizes = self._sizes[index]
-        if quantity:
-            if price not in sizes:
-                insort(self._prices[index], price)
-            sizes[price] = quantity
-        elif sizes.pop(price, None) is not None:
-            prices = self._prices[index]
-            del prices[bisect_left(prices, price)]
+        self.update(((side, price, quantity),))
 
     def update(self, levels: Iterable[tuple[OrderSide | str, Decimal, Decimal]]) -> None:
         """Apply ``(side, price, quantity)`` updates in order, as ``apply`` does one (a message's levels at once).
@@ -130,36 +120,37 @@ class L2Book:
             ValueError: an unknown side or a negative quantity; the updates before it are applied.
         """
         side_index = _SIDE_INDEX
-        all_sizes, all_prices = self._sizes, self._prices
+        all_levels, all_prices = self._levels, self._prices
+        zero = _ZERO
         for side, price, quantity in levels:
             index = side_index.get(side)
-            if index is None or quantity < 0:
+            if index is None or quantity < zero:
                 raise _invalid(side, price, quantity)
-            sizes = all_sizes[index]
+            book = all_levels[index]
             if quantity:
-                if price not in sizes:
+                if price not in book:
                     insort(all_prices[index], price)
-                sizes[price] = quantity
-            elif sizes.pop(price, None) is not None:
+                book[price] = (price, quantity)
+            elif book.pop(price, None) is not None:
                 prices = all_prices[index]
                 del prices[bisect_left(prices, price)]
 
     def clear(self) -> None:
         """Remove every level of both sides (before a new snapshot)."""
-        for sizes in self._sizes:
-            sizes.clear()
+        for book in self._levels:
+            book.clear()
         for prices in self._prices:
             prices.clear()
 
     def best_bid(self) -> Level | None:
         """Return the highest bid ``(price, size)``, or ``None`` when there are no bids."""
         prices = self._prices[_BID]
-        return (prices[-1], self._sizes[_BID][prices[-1]]) if prices else None
+        return self._levels[_BID][prices[-1]] if prices else None
 
     def best_ask(self) -> Level | None:
         """Return the lowest ask ``(price, size)``, or ``None`` when there are no asks."""
         prices = self._prices[_ASK]
-        return (prices[0], self._sizes[_ASK][prices[0]]) if prices else None
+        return self._levels[_ASK][prices[0]] if prices else None
 
     def levels(self) -> tuple[int, int]:
         """Return how many bid and ask levels the book holds."""
@@ -173,11 +164,11 @@ class L2Book:
         """
         if depth < 1:
             raise ValueError(f"book depth must be >= 1, got {depth}")
-        bid_sizes, ask_sizes = self._sizes
+        bids, asks = self._levels
         bid_prices, ask_prices = self._prices
         return BookView(
-            bids=tuple([(p, bid_sizes[p]) for p in bid_prices[: -depth - 1 : -1]]),
-            asks=tuple([(p, ask_sizes[p]) for p in ask_prices[:depth]]),
+            bids=tuple(map(bids.__getitem__, bid_prices[: -depth - 1 : -1])),
+            asks=tuple(map(asks.__getitem__, ask_prices[:depth])),
         )
 
 
