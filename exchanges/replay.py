@@ -30,7 +30,9 @@ listed first comes first, and within a file rows keep file order, except that tr
 timestamp are ordered by numeric ``trade_id``. A timestamp may step back by at most
 ``backstep_tolerance_ms`` (it is then clamped to the previous one); a larger step back is a
 ``DataError``. Note that the bundled Binance spot quotes are stamped with local receive time, about
-1.27 s behind the trades' exchange time; the merge does not correct that skew.
+1.27 s behind the trades' exchange time; the merge does not correct that skew. The bundled spot L2 book is
+stamped with exchange time (its snapshot's receive time is raised to the deltas it takes), so a book + trades
+replay of that capture has no such skew.
 
 Every problem in a file is a ``DataError`` naming the file and line: missing file, unreadable gzip,
 unknown header (naming the expected columns), non-numeric value, timestamps going backwards, and every
@@ -339,26 +341,24 @@ class ReplayFeed:
 
     def _records(self, index: int, path: Path) -> Iterator[_Record]:
         with _open_text(path) as text:
-            kind, _ = _detect(path, self._header(path, csv.reader(text)))
-        if kind == "book":
-            for ts, _, view in book_states(path, self._depth, backstep_tolerance_ms=self._tolerance):
-                yield (ts, index, _BOOK, view, None, None, None)
-            return
-        with _open_text(path) as text:
             reader = csv.reader(text)
             header = self._header(path, reader)
             kind, cols = _detect(path, header)
-            try:
-                if kind == "quotes":
-                    yield from self._quote_records(index, path, reader, cols)
-                else:
-                    yield from self._trade_records(index, path, reader, cols)
-            except _GZIP_ERRORS as exc:
-                raise DataError(f"{path}:{reader.line_num + 1}: unreadable gzip or text: {exc}") from exc
-            except csv.Error as exc:
-                raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from exc
-            except (ValueError, InvalidOperation, IndexError, KeyError) as exc:
-                raise DataError(f"{path}:{reader.line_num}: not a valid number or value in row: {exc!r}") from exc
+            if kind != "book":
+                try:
+                    if kind == "quotes":
+                        yield from self._quote_records(index, path, reader, cols)
+                    else:
+                        yield from self._trade_records(index, path, reader, cols)
+                except _GZIP_ERRORS as exc:
+                    raise DataError(f"{path}:{reader.line_num + 1}: unreadable gzip or text: {exc}") from exc
+                except csv.Error as exc:
+                    raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from exc
+                except (ValueError, InvalidOperation, IndexError, KeyError) as exc:
+                    raise DataError(f"{path}:{reader.line_num}: not a valid number or value in row: {exc!r}") from exc
+                return
+        for ts, _, view in book_states(path, self._depth, backstep_tolerance_ms=self._tolerance):
+            yield (ts, index, _BOOK, view, None, None, None)
 
     def _backstep(self, path: Path, line: int, ts: int, prev: int) -> int:
         if prev - ts > self._tolerance:
