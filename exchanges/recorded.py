@@ -5,14 +5,17 @@ Formats are those of ``/work/shared/data`` (CSV or CSV.gz, gzip detected from th
 * bars — ``timestamp,open,high,low,close[,volume,...]``; ``timestamp`` is the bar **open** time, epoch
   milliseconds UTC; extra columns are ignored;
 * quotes — ``timestamp,bid_price,bid_size,ask_price,ask_size[,...]``;
-* trades — ``timestamp,price,quantity,side,trade_id[,...]``.
+* trades — ``timestamp,price,quantity,side,trade_id[,...]``;
+* book — L2 levels, ``timestamp,update_type,side,price,quantity,first_update_id,last_update_id[,...]``, or with
+  one ``update_id`` per message instead of the two (Bybit); one row per level, the rows of one message in a row;
+  read by ``exchanges.recorded_book``.
 
 Bars must be strictly ascending in time within a file (unsorted or duplicate timestamps are a
 ``DataError`` naming the file and line) and plausible by ``trading_bot.domain.checks.bar_problem``
 (prices finite and > 0, low/high containing open/close, volume >= 0, a timestamp in 1970–2100 ms): an
 impossible bar is a ``DataError`` such as ``bars.csv:12: low 101 is above min(open 100, close 100.5)``.
-Several bar files are merged by time, and the same timestamp in two files is a duplicate too. Quote and
-trade files are handed to the replay feed unchanged (it applies the same rules to them). A file whose
+Several bar files are merged by time, and the same timestamp in two files is a duplicate too. Quote, trade
+and book files are handed to the replay feed unchanged (it applies the same rules to them). A file whose
 name carries a symbol (``binance_FILUSDT_1m.csv.gz``) is data of that symbol only (``check_data_symbol``).
 
 ``synthetic_market`` (for benches and tests; a backtest asks the user for the rules of a market without
@@ -51,6 +54,8 @@ from trading_bot.registry import did_you_mean
 
 __all__ = [
     "BAR_COLUMNS",
+    "BOOK_COLUMNS",
+    "BOOK_ONE_ID_COLUMNS",
     "QUOTE_COLUMNS",
     "TRADE_COLUMNS",
     "BarSeries",
@@ -71,7 +76,16 @@ __all__ = [
 BAR_COLUMNS = ("timestamp", "open", "high", "low", "close")
 QUOTE_COLUMNS = ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size")
 TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")
-_KINDS = (("quotes", QUOTE_COLUMNS), ("trades", TRADE_COLUMNS), ("bars", BAR_COLUMNS))
+BOOK_COLUMNS = ("timestamp", "update_type", "side", "price", "quantity", "first_update_id", "last_update_id")
+BOOK_ONE_ID_COLUMNS = ("timestamp", "update_type", "side", "price", "quantity", "update_id")
+"""An L2 book whose messages carry one update id each (Bybit ``u``): it stands for the first and the last."""
+_KINDS = (
+    ("quotes", QUOTE_COLUMNS),
+    ("trades", TRADE_COLUMNS),
+    ("book", BOOK_COLUMNS),
+    ("book", BOOK_ONE_ID_COLUMNS),
+    ("bars", BAR_COLUMNS),
+)
 _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
 _ZERO = Decimal(0)
@@ -112,7 +126,7 @@ def _header(path: Path, text: TextIO) -> list[str]:
 
 
 def data_kind(path: Path) -> str:
-    """Return ``bars``, ``quotes`` or ``trades`` from a file's header.
+    """Return ``bars``, ``quotes``, ``trades`` or ``book`` from a file's header.
 
     Raises:
         DataError: the file is missing, unreadable or has none of the known sets of columns.
@@ -123,7 +137,7 @@ def data_kind(path: Path) -> str:
 
 
 def columns_kind(path: Path, header: Sequence[str]) -> tuple[str, dict[str, int]]:
-    """Return a header's kind (``quotes``, ``trades`` or ``bars``) and each column's index by lower-case name.
+    """Return a header's kind (``quotes``, ``trades``, ``book`` or ``bars``) and each column's index by lower-case name.
 
     The one copy of the column schemas of recorded files: a kind's columns may come in any order, extra
     columns are ignored, names are matched without case, surrounding blanks or a byte-order mark.

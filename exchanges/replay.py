@@ -4,6 +4,8 @@ Formats (``/work/shared/data/README.md``; plain CSV or gzip, detected from the f
 
 * quotes — ``timestamp,bid_price,bid_size,ask_price,ask_size[,...]``
 * trades — ``timestamp,price,quantity,side,trade_id[,...]`` (``side`` = aggressor side)
+* book — L2 levels, ``timestamp,update_type,side,price,quantity,first_update_id,last_update_id[,...]``, rebuilt
+  snapshot-then-deltas by ``exchanges.recorded_book`` (its rules: sequence gaps are errors, crossed states skipped)
 
 The kind of a file is read from its header (columns are found by name, extra columns are ignored).
 ``timestamp`` is epoch milliseconds UTC; prices are in quote currency, sizes in base currency.
@@ -12,8 +14,13 @@ Events:
 
 * A quote row → ``MarketData`` with its bid/ask and sizes; ``last`` is the last trade price
   seen so far (``None`` before any).
+* A book message → ``MarketData`` with ``book=BookView`` (the top ``book_depth`` levels per side) and
+  bid/ask and sizes of its best levels: the book **is** the symbol's quote stream, so a book file and a
+  quote file of one symbol are refused together (``ConfigError``: two sources of one top of book would
+  contradict each other), and so are two book files of one symbol.
 * A trade row → ``MarketData`` with ``trade=TradeTick(...)``, ``last=price`` and bid/ask (and sizes) of
-  the latest quote seen; before any quote, ``bid = ask = price`` with zero sizes.
+  the latest quote seen (and ``book`` = the latest book, when a book file is given); before any quote,
+  ``bid = ask = price`` with zero sizes.
 * A bar file is refused here (``ConfigError``): bars replay through the bar simulator
   (``exchanges.bar_venue.BarVenue``, the backtest's own), which ``exchanges.factories`` picks for them, so
   there is one intrabar path (``exchanges.backtest``) and one set of bar fill rules.
@@ -23,7 +30,9 @@ listed first comes first, and within a file rows keep file order, except that tr
 timestamp are ordered by numeric ``trade_id``. A timestamp may step back by at most
 ``backstep_tolerance_ms`` (it is then clamped to the previous one); a larger step back is a
 ``DataError``. Note that the bundled Binance spot quotes are stamped with local receive time, about
-1.27 s behind the trades' exchange time; the merge does not correct that skew.
+1.27 s behind the trades' exchange time; the merge does not correct that skew. The bundled spot L2 book is
+stamped with exchange time (its snapshot's receive time is raised to the deltas it takes), so a book + trades
+replay of that capture has no such skew.
 
 Every problem in a file is a ``DataError`` naming the file and line: missing file, unreadable gzip,
 unknown header (naming the expected columns), non-numeric value, timestamps going backwards, and every
@@ -56,6 +65,9 @@ from typing import TextIO
 
 from exchanges.markets import load_market_snapshot
 from exchanges.recorded import columns_kind
+from exchanges.recorded_book import DEFAULT_DEPTH
+from exchanges.recorded_book import book_states
+from trading_bot.domain import BookView
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderSide
@@ -79,7 +91,7 @@ __all__ = ["ReplayFeed", "ReplayFile"]
 
 log = get_logger(__name__)
 
-_QUOTE, _TRADE = 0, 1
+_QUOTE, _TRADE, _BOOK = 0, 1, 2
 _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL, "b": OrderSide.BUY, "s": OrderSide.SELL}
 _ZERO = Decimal(0)
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError)
@@ -87,7 +99,7 @@ _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplayFile:
-    """One validated input file: its path, kind (``quotes`` or ``trades``) and header columns."""
+    """One validated input file: its path, kind (``quotes``, ``trades`` or ``book``) and header columns."""
 
     path: Path
     kind: str
@@ -95,7 +107,7 @@ class ReplayFile:
 
 
 # A raw merged record: (ts_ms, file index, kind, a, b, c, d). Quotes: bid, bid_size, ask, ask_size.
-# Trades: price, quantity, side, trade_id.
+# Trades: price, quantity, side, trade_id. Book: the BookView, then three Nones.
 _Record = tuple[int, int, int, Any, Any, Any, Any]
 
 
@@ -119,7 +131,7 @@ class ReplayFeed:
     Satisfies the paper exchange's ``MarketDataSource`` protocol.
 
     Args:
-        paths: the files to merge (CSV or CSV.gz, quotes and trades in any mix; bars are refused).
+        paths: the files to merge (CSV or CSV.gz, quotes or one book file, and trades; bars are refused).
         symbol: the unified symbol the data belongs to (``BTC/USDT``).
         clock: advanced to each event's ``ts_ms`` before the event is yielded.
         speed: replay speed factor: ``N`` sleeps ``Δt / N`` real seconds between events; ``None`` replays
@@ -128,6 +140,7 @@ class ReplayFeed:
         end_ms: last event time to yield (inclusive); ``None`` = to the end.
         markets: market metadata returned by ``load_markets``; default: the bundled Binance snapshot.
         backstep_tolerance_ms: largest backwards timestamp step accepted (clamped), milliseconds.
+        book_depth: levels per side of each ``BookView`` of a book file.
     """
 
     def __init__(
@@ -141,11 +154,14 @@ class ReplayFeed:
         *,
         markets: Mapping[Symbol, Market] | None = None,
         backstep_tolerance_ms: int = 100,
+        book_depth: int = DEFAULT_DEPTH,
     ) -> None:
         if not paths:
             raise ConfigError("replay needs at least one data file")
         if speed is not None and speed <= 0:
             raise ConfigError(f"replay speed must be > 0, got {speed}")
+        if book_depth < 1:
+            raise ConfigError(f"replay book depth must be >= 1 level, got {book_depth}")
         self.paths = tuple(Path(p) for p in paths)
         self.symbol = symbol
         self.clock = clock
@@ -154,6 +170,7 @@ class ReplayFeed:
         self.end_ms = end_ms
         self._markets = markets
         self._tolerance = backstep_tolerance_ms
+        self._depth = book_depth
         self._latest: MarketData | None = None
 
     # ----------------------------------------------------------------- public API
@@ -166,18 +183,24 @@ class ReplayFeed:
 
         Raises:
             DataError: a file is missing, not readable (bad gzip) or has an unknown header.
-            ConfigError: a file's name carries another symbol than the feed's, or a file holds bars.
+            ConfigError: a file's name carries another symbol than the feed's, a file holds bars, or the files
+                hold a book and quotes, or two books (see the module docstring).
         """
-        found: list[ReplayFile] = []
         for path in self.paths:
             problem = file_symbol_problem(str(path), self.symbol)
             if problem is not None:
                 raise ConfigError(problem)
+        return self._files()
+
+    def _files(self) -> list[ReplayFile]:
+        found: list[ReplayFile] = []
+        for path in self.paths:
             with _open_text(path) as text:
                 header = self._header(path, csv.reader(text))
             kind, _ = _detect(path, header)
             columns = tuple(h.strip().lstrip("\ufeff").lower() for h in header)
             found.append(ReplayFile(path=path, kind=kind, columns=columns))
+        _check_quote_sources(found)
         return found
 
     @property
@@ -248,6 +271,8 @@ class ReplayFeed:
         Raises:
             DataError: a file is malformed (raised when the bad line is reached).
         """
+        if len(self.paths) > 1:
+            self._files()  # a book beside quotes is refused before the first event
         sources = [self._records(i, path) for i, path in enumerate(self.paths)]
         merged: Iterator[_Record] = sources[0] if len(sources) == 1 else heapq.merge(*sources)
         symbol = self.symbol
@@ -259,10 +284,19 @@ class ReplayFeed:
         ask: Decimal | None = None
         bid_size = ask_size = _ZERO
         last: Decimal | None = None
+        book: BookView | None = None
         for ts, _, kind, a, b, c, d in merged:
             if end_ms is not None and ts > end_ms:
                 return
-            if kind == _QUOTE:
+            if kind == _BOOK:
+                book = a
+                (bid, bid_size), (ask, ask_size) = a.bids[0], a.asks[0]
+                if start_ms is not None and ts < start_ms:
+                    continue
+                yield md_cls(
+                    symbol=symbol, ts_ms=ts, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size, last=last, book=a
+                )
+            elif kind == _QUOTE:
                 bid, bid_size, ask, ask_size = a, b, c, d
                 if start_ms is not None and ts < start_ms:
                     continue
@@ -284,6 +318,7 @@ class ReplayFeed:
                         ask_size=ask_size,
                         last=a,
                         trade=trade,
+                        book=book,
                     )
 
     # ----------------------------------------------------------------- internals
@@ -309,17 +344,21 @@ class ReplayFeed:
             reader = csv.reader(text)
             header = self._header(path, reader)
             kind, cols = _detect(path, header)
-            try:
-                if kind == "quotes":
-                    yield from self._quote_records(index, path, reader, cols)
-                else:
-                    yield from self._trade_records(index, path, reader, cols)
-            except _GZIP_ERRORS as exc:
-                raise DataError(f"{path}:{reader.line_num + 1}: unreadable gzip or text: {exc}") from exc
-            except csv.Error as exc:
-                raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from exc
-            except (ValueError, InvalidOperation, IndexError, KeyError) as exc:
-                raise DataError(f"{path}:{reader.line_num}: not a valid number or value in row: {exc!r}") from exc
+            if kind != "book":
+                try:
+                    if kind == "quotes":
+                        yield from self._quote_records(index, path, reader, cols)
+                    else:
+                        yield from self._trade_records(index, path, reader, cols)
+                except _GZIP_ERRORS as exc:
+                    raise DataError(f"{path}:{reader.line_num + 1}: unreadable gzip or text: {exc}") from exc
+                except csv.Error as exc:
+                    raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from exc
+                except (ValueError, InvalidOperation, IndexError, KeyError) as exc:
+                    raise DataError(f"{path}:{reader.line_num}: not a valid number or value in row: {exc!r}") from exc
+                return
+        for ts, _, view in book_states(path, self._depth, backstep_tolerance_ms=self._tolerance):
+            yield (ts, index, _BOOK, view, None, None, None)
 
     def _backstep(self, path: Path, line: int, ts: int, prev: int) -> int:
         if prev - ts > self._tolerance:
@@ -417,3 +456,18 @@ def _by_trade_id(group: list[_Record]) -> list[_Record]:
     if all(str(r[6]).isdigit() for r in group):
         return sorted(group, key=lambda r: int(r[6]))
     return group
+
+
+def _check_quote_sources(found: Sequence[ReplayFile]) -> None:
+    """Refuse a book file beside a quote file, or two book files: one symbol has one top of book."""
+    books = [f.path for f in found if f.kind == "book"]
+    quotes = [f.path for f in found if f.kind == "quotes"]
+    if len(books) > 1:
+        raise ConfigError(
+            f"{books[0]} and {books[1]} are two L2 books of one symbol; give one book file per symbol"
+        )
+    if books and quotes:
+        raise ConfigError(
+            f"{books[0]} (an L2 book) and {quotes[0]} (quotes) both give the top of book of one symbol; "
+            "give the book file or the quotes file, not both"
+        )

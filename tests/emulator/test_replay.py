@@ -106,3 +106,16 @@ async def test_run_emulator_prints_ccxt_options_and_stops_when_cancelled(capsys:
     out = capsys.readouterr().out
     assert '"fetchMarkets"' in out
     assert "/ws-api/v3" in out
+
+
+def test_emulator_refuses_an_l2_book_file_instead_of_reading_its_levels_as_trades(tmp_path: Path) -> None:
+    from trading_bot.emulator.price import load_replay
+    from trading_bot.errors import DataError
+
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "timestamp,update_type,first_update_id,last_update_id,side,price,quantity\n1000,snapshot,1,1,bid,99,1\n"
+    )
+
+    with pytest.raises(DataError, match=r"book\.csv:1: an L2 book file; the emulator replays quotes, trades or bars"):
+        load_replay(path, "BTC/USDT")

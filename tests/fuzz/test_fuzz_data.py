@@ -1,4 +1,4 @@
-"""Fuzz the market data files: quotes, trades and bars as CSV or CSV.gz with random rows.
+"""Fuzz the market data files: quotes, trades, bars and L2 books as CSV or CSV.gz with random rows.
 
 Rule guarded: any data file — bad numbers, negative, zero, NaN or infinite prices and sizes, ``bid >
 ask``, missing or extra columns, timestamps out of order or out of range, ragged rows, a truncated gzip,
@@ -47,6 +47,7 @@ COLUMNS = {
     "quotes": ["timestamp", "bid_price", "bid_size", "ask_price", "ask_size"],
     "trades": ["timestamp", "price", "quantity", "side", "trade_id"],
     "bars": ["timestamp", "open", "high", "low", "close", "volume"],
+    "book": ["timestamp", "update_type", "first_update_id", "last_update_id", "side", "price", "quantity"],
 }
 BAD_NUMBERS = [
     "nan", "NaN", "-nan", "sNaN", "inf", "-inf", "Infinity", "1e400", "-1e400", "1e999999999", "1e-999999999",
@@ -65,7 +66,11 @@ def cells(draw: st.DrawFn, column: str, index: int, price: Decimal) -> str:
     if column == "timestamp":
         return str(draw(st.sampled_from([T0 + index * 60_000, T0 + index, T0 - index * 1000, 0, -1, 2**63, 10**16])))
     if column == "side":
-        return draw(st.sampled_from(["buy", "sell", "B", "s", "BUY", "x", ""]))
+        return draw(st.sampled_from(["buy", "sell", "B", "s", "BUY", "x", "", "bid", "ask"]))
+    if column == "update_type":
+        return draw(st.sampled_from(["snapshot", "delta", "delta", "Snapshot", "x", ""]))
+    if column in ("first_update_id", "last_update_id"):
+        return str(draw(st.sampled_from([index, index + 1, 0, 10**30, -1])))
     if column == "trade_id":
         return draw(st.sampled_from([str(index), str(10**30), "a1", "", "-3"]))
     if column in ("bid_size", "ask_size", "quantity", "volume"):

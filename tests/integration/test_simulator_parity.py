@@ -121,7 +121,8 @@ def test_bars_refuse_a_latency_in_both_modes_with_one_line(workdir: Path) -> Non
     bars = _first_bars(workdir, 50)
     proc = run_cli("backtest", *SMA, "--data", str(bars), "--latency-ms", "100", cwd=workdir)
     assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "latency" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "latency" in proc.stderr
     config = workdir / "paper.json"
     config.write_text(json.dumps({"exchange": {"paper": {"latency_ms": 100}}}))
     proc = run_cli("--config", str(config), *SMA, "--symbol", "BTC/USDT", "--replay", str(bars), cwd=workdir)

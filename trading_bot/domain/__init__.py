@@ -3,6 +3,8 @@
 This package imports nothing else of the project.
 """
 
+from trading_bot.domain.book import BookView
+from trading_bot.domain.book import L2Book
 from trading_bot.domain.clock import Clock
 from trading_bot.domain.clock import LiveClock
 from trading_bot.domain.clock import SimulatedClock
@@ -56,6 +58,7 @@ __all__ = [
     "ZERO",
     "Balance",
     "Bar",
+    "BookView",
     "ClientOrderId",
     "Clock",
     "ExchangeOrderId",
@@ -63,6 +66,7 @@ __all__ = [
     "FilterBreach",
     "InstrumentId",
     "InvalidOrderTransition",
+    "L2Book",
     "LiquiditySide",
     "LiveClock",
     "Market",

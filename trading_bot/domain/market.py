@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
+from trading_bot.domain.book import BookView
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.ids import Symbol
 from trading_bot.domain.values import ZERO
@@ -180,6 +180,8 @@ class MarketData:
     ``bid``/``ask`` are the best prices (``bid < ask`` on a sane book); sizes are in base currency.
     ``last`` is the last trade price (or the bar close for bar data). ``trade`` is set when this event
     is a public trade, ``bar`` when it is the close of a bar; both are ``None`` for a plain quote.
+    ``book`` is the top levels of the order book when the data has them (an L2 book file), else ``None``;
+    on a book event its best levels are ``bid``/``bid_size`` and ``ask``/``ask_size``.
     """
 
     symbol: Symbol
@@ -191,7 +193,7 @@ class MarketData:
     last: Decimal | None = None
     trade: TradeTick | None = None
     bar: Bar | None = None
-    book: Any = None  # TEMP until the L2 BookView lands
+    book: BookView | None = None
 
     @property
     def mid(self) -> Decimal:

@@ -117,6 +117,8 @@ def load_replay(path: Path, symbol: str) -> ReplayFile:
     if not rows:
         raise DataError(f"{path}: no rows for {symbol}")
     parse: Callable[[dict[str, str]], QuoteEvent | TradeEvent | StoredBar]
+    if "update_type" in header:  # an L2 book's level rows have price, quantity and side, but are no trades
+        raise DataError(f"{path}:1: an L2 book file; the emulator replays quotes, trades or bars, not books")
     if {"bid_price", "ask_price"} <= header:
         kind, parse = "quotes", _quote
     elif {"price", "quantity", "side"} <= header:
