@@ -47,13 +47,13 @@ def test_a_market_buy_walks_the_asks_level_by_level_without_slippage_on_top() ->
 
 
 def test_a_market_order_deeper_than_the_book_fills_the_depth_and_the_rest_expires() -> None:
-    sim = Sim(btc="5")
+    sim = Sim(btc="6")
     book(sim, BIDS, ASKS)
     report = sim.submit(SELL, "6")
     assert [(f.price, f.quantity) for f in sim.fills] == [(D("100.00"), D(2)), (D("99.90"), D(3))]
     assert report.status is OrderStatus.EXPIRED
     assert report.reason == "book depth exhausted for the rest"
-    assert sim.balance("BTC") == (D(0), D(0))
+    assert sim.balance("BTC") == (D(1), D(0))  # the unfilled 1 BTC is released
 
 
 def test_a_crossing_limit_takes_the_levels_up_to_its_price_and_rests_the_rest() -> None:
@@ -94,3 +94,32 @@ def test_a_limit_joining_a_deeper_level_queues_behind_that_levels_size() -> None
     assert sim.fills == []
     sim.trade("99.90", "1", SELL)  # 0.5 more ahead, then 0.5 for us
     assert [f.quantity for f in sim.fills] == [D("0.5")]
+
+
+def test_on_the_real_spot_book_a_market_buy_larger_than_the_best_ask_walks_the_recorded_levels() -> None:
+    """Real data: the bundled Binance BTC/USDT L2 slice; a buy deeper than the best ask pays each level's price."""
+    from pathlib import Path
+
+    from exchanges.recorded_book import read_book
+
+    sample = Path(__file__).resolve().parents[3] / "trading_bot" / "sample_data"
+    path = sample / "binance_BTCUSDT_book_l2_2024-08-08_2354_2356.csv.gz"
+    sim = Sim(usdt="1000000")
+    md = None
+    for k, event in enumerate(read_book(path, SYMBOL)):
+        sim.clock.advance_to(event.ts_ms)
+        sim.engine.on_market_data(event)
+        md = event
+        if k == 200:
+            break
+    assert md is not None
+    assert md.book is not None
+    (_, first), (_, second) = md.book.asks[:2]
+    quantity = sim.engine.market.round_amount(first + second / 2)
+    report = sim.submit(BUY, str(quantity))
+    expected = md.book.walk(BUY, quantity)
+    assert len(expected) > 1
+    assert [(f.price, f.quantity) for f in sim.fills] == list(expected)
+    assert report.status is OrderStatus.FILLED
+    assert report.average_price is not None
+    assert report.average_price > md.ask
