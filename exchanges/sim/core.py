@@ -383,7 +383,7 @@ class MatchingCore:
         side = order.side
         book = md.book
         tif = order.time_in_force
-        if book is not None and order.quote_quantity is None:  # sized at the fill: at the touch, below
+        if book is not None and order.quote_quantity is None:
             slices = book.walk(side, order.leaves_quantity)
             if limit is not None:
                 slices = tuple(s for s in slices if (s[0] <= limit if side is _BUY else s[0] >= limit))
@@ -394,8 +394,9 @@ class MatchingCore:
                     break
                 self._execute(w, quantity, price, _TAKER)
             return
-        if limit is None:
-            self._execute(w, order.leaves_quantity, self._taker_price(side, md), _TAKER)
+        if limit is None:  # with a book (an order sized at its fill): its best level, no slippage on top
+            price = md.touch(side) if book is not None else self._taker_price(side, md)
+            self._execute(w, order.leaves_quantity, price, _TAKER)
             return
         touch, shown = (md.ask, md.ask_size) if side is _BUY else (md.bid, md.bid_size)
         quantity = order.leaves_quantity
