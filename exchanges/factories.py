@@ -54,10 +54,12 @@ def replay_exchange(request: ExchangeRequest) -> BaseExchangeClient:
     if not isinstance(request.clock, SimulatedClock):
         raise TypeError("a replay runs on a SimulatedClock")
     if request.replay_files:
-        return replay_paper_exchange(request.config, request.clock, request.replay_files, request.speed)
+        return replay_paper_exchange(request.config, request.clock, request.replay_files, request.speed,
+                                     request.markets)  # fmt: skip
     if not request.replay or request.symbol is None:
         raise ConfigError("exchange 'replay' needs recorded market data: add --replay FILE and --symbol")
-    return replay_paper_exchange(request.config, request.clock, {request.symbol: request.replay}, request.speed)
+    return replay_paper_exchange(request.config, request.clock, {request.symbol: request.replay}, request.speed,
+                                 request.markets)  # fmt: skip
 
 
 def replay_paper_exchange(
@@ -65,6 +67,7 @@ def replay_paper_exchange(
     clock: SimulatedClock,
     files: Mapping[Symbol, Sequence[Path]],
     speed: float | None = None,
+    market_rules: Mapping[Symbol, Market] | None = None,
 ) -> BaseExchangeClient:
     """Build the paper account over recorded files of one or several symbols, their files checked now.
 
@@ -77,6 +80,7 @@ def replay_paper_exchange(
         clock: the run's simulated clock, shared by every feed.
         files: each symbol's files (quotes, trades or bars, merged per symbol by ``ReplayFeed``).
         speed: replay speed (1 = real time, ``None`` = as fast as possible).
+        market_rules: markets that replace or add to the bundled snapshot's (``--markets FILE``).
 
     Bar files (every file of every symbol holds bars) replay through ``BarVenue`` instead: one event per bar
     close, orders filled from the next bar on by the bar rules of ``exchanges.backtest``, every fill at the
@@ -90,7 +94,13 @@ def replay_paper_exchange(
     """
     if not files or not all(files.values()):
         raise ConfigError("exchange 'replay' needs recorded market data: add --replay FILE and --symbol")
-    markets = load_market_snapshot(config.name)
+    markets = {**load_market_snapshot(config.name), **(market_rules or {})}
+    for symbol in files:
+        if symbol not in markets:
+            raise ConfigError(
+                f"--symbol {symbol}: no bundled {config.name} market{did_you_mean(symbol, markets)}; give its rules "
+                f'with --markets FILE, e.g. {{"{symbol}": {{"tick_size": "0.01", "lot_step": "0.001"}}}}'
+            )
     kinds = {data_kind(path) for paths in files.values() for path in paths}
     if "bars" in kinds:
         if len(kinds) > 1:
@@ -117,9 +127,7 @@ def _bar_replay(
     data: list[BarData] = []
     fees: set[Decimal] = set()
     for symbol, paths in files.items():
-        market = markets.get(symbol)
-        if market is None:
-            raise ConfigError(f"--symbol {symbol}: no bundled {config.name} market{did_you_mean(symbol, markets)}")
+        market = markets[symbol]
         taker = market.taker_fee if paper.taker_fee is None else paper.taker_fee
         maker = market.maker_fee if paper.maker_fee is None else paper.maker_fee
         if paper.maker_fee is not None and maker != taker:

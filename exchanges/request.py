@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from exchanges.config import ExchangeConfig
 from trading_bot.domain import Clock
+from trading_bot.domain import Market
 from trading_bot.domain import Symbol
 
 __all__ = ["ExchangeRequest"]
@@ -25,6 +27,7 @@ class ExchangeRequest:
         replay: recorded market-data files, for the ``replay`` kind (all of ``symbol``).
         replay_files: the ``replay`` kind's files by symbol, for several symbols (overrides ``replay``).
         speed: replay speed (1 = real time, ``None`` = as fast as possible).
+        markets: the ``replay`` kind's market rules that replace or add to the bundled snapshot's.
     """
 
     config: ExchangeConfig
@@ -34,3 +37,4 @@ class ExchangeRequest:
     replay: tuple[Path, ...] = ()
     replay_files: Mapping[Symbol, tuple[Path, ...]] | None = None
     speed: float | None = None
+    markets: Mapping[Symbol, Market] = field(default_factory=dict)

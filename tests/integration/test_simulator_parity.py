@@ -129,3 +129,36 @@ def test_bars_refuse_a_latency_in_both_modes_with_one_line(workdir: Path) -> Non
     assert proc.returncode == 2
     assert "latency" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_symbol_that_is_not_bundled_replays_with_a_markets_file_and_agrees_with_the_backtest(workdir: Path) -> None:
+    """Rule: --markets FILE gives a replay the rules of any market (the backtest's format), so the two agree."""
+    bars = workdir / "goog.csv"
+    bars.write_text(_first_bars(workdir, 600).read_text(encoding="utf-8"), encoding="utf-8")
+    rules = workdir / "markets.json"
+    rules.write_text(json.dumps({"GOOG/USD": {"tick_size": "0.01", "lot_step": "0.001"}}))
+    config = workdir / "paper.json"
+    paper = {"balances": {"USD": "10000"}, "maker_fee": "0.001", "taker_fee": "0.001"}
+    config.write_text(json.dumps({"exchange": {"paper": paper}}))
+    run = ("--symbol", "GOOG/USD", "--replay", str(bars))
+    refused = run_cli("--config", str(config), *SMA, *run, cwd=workdir)
+    assert refused.returncode == 2
+    assert "--markets FILE" in refused.stderr.splitlines()[-1]
+    proc = run_cli("--config", str(config), *SMA, *run, "--markets", str(rules), "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    replay = json.loads(proc.stdout)
+    backtest = run_cli("backtest", *SMA, "--data", str(bars), "--symbol", "GOOG/USD", "--markets", str(rules), "--fee",
+                       "0.001", "--cash", "10000", "--json", cwd=workdir)  # fmt: skip
+    assert backtest.returncode == 0, backtest.stderr[-2000:]
+    result = json.loads(backtest.stdout)
+    assert result["metrics"]["fill_count"] == replay["fills"] > 0
+    assert result["fingerprint"] == replay["trade_fingerprint"]
+
+
+def test_markets_outside_a_replay_is_refused_with_one_line(workdir: Path) -> None:
+    rules = workdir / "markets.json"
+    rules.write_text(json.dumps({"GOOG/USD": {"tick_size": "0.01", "lot_step": "1"}}))
+    proc = run_cli(*SMA, "--symbol", "BTC/USDT", "--paper", "--markets", str(rules), cwd=workdir)
+    assert proc.returncode == 2
+    assert "--markets: market rules are for --replay" in proc.stderr
+    assert "Traceback" not in proc.stderr

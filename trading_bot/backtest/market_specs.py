@@ -21,6 +21,7 @@ Imported inside commands only: it imports pydantic.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
 from decimal import Decimal
@@ -32,6 +33,7 @@ from pydantic import ValidationError
 
 from exchanges.recorded import market_of
 from trading_bot.domain import Market
+from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import BalanceAmount
 from trading_bot.domain.bounds import BaseAmount
 from trading_bot.domain.bounds import PriceLevel
@@ -40,6 +42,7 @@ from trading_bot.errors import ConfigError
 __all__ = [
     "MarketSpec",
     "apply_market_spec",
+    "apply_market_specs",
     "load_market_specs",
     "market_from_spec",
     "merge_specs",
@@ -130,6 +133,24 @@ def apply_market_spec(market: Market, spec: MarketSpec) -> Market:
         min_notional=market.min_notional if spec.min_notional is None else spec.min_notional,
         min_amount=market.min_amount if spec.min_amount is None else spec.min_amount,
     )
+
+
+def apply_market_specs(
+    specs: Mapping[str, MarketSpec], snapshot: Mapping[Symbol, Market], fee: Decimal
+) -> dict[Symbol, Market]:
+    """Return the market of every spec'd symbol: the snapshot's with the spec applied, else the spec's own.
+
+    ``fee`` is the maker and taker rate of a market the snapshot does not have (a bundled one keeps its fees).
+
+    Raises:
+        ConfigError: a symbol the snapshot lacks whose spec has no tick size or lot step.
+    """
+    markets: dict[Symbol, Market] = {}
+    for text, spec in specs.items():
+        symbol = Symbol(text)
+        known = snapshot.get(symbol)
+        markets[symbol] = apply_market_spec(known, spec) if known is not None else market_from_spec(text, spec, fee)
+    return markets
 
 
 def market_from_spec(symbol: str, spec: MarketSpec, fee: Decimal) -> Market:

@@ -79,6 +79,13 @@ def run_command(
     paper: Annotated[bool, typer.Option("--paper", help="simulated fills on live (or replayed) market data")] = False,
     replay: Annotated[list[Path] | None, typer.Option(help="recorded CSV/CSV.gz file(s) to replay (--paper)")] = None,
     speed: Annotated[str, typer.Option(help="replay speed factor, or 'max'")] = "max",
+    markets: Annotated[
+        Path | None,
+        typer.Option(
+            help="--replay: JSON of market rules (tick_size, lot_step, min_notional, min_amount per symbol) for "
+            "symbols not bundled, or to override a bundled one; the format of `backtest --markets`"
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="JSON config file (config.example.json)")] = None,
     bot_id: Annotated[str | None, typer.Option(help="prefix of client order ids")] = None,
     log_format: Annotated[str | None, typer.Option(help="console | json | auto")] = None,
@@ -126,6 +133,7 @@ def run_command(
             replay_files=_replay_files(replay or [], cfg),
             speed=_parse_speed(speed),
             adopt=adopt,
+            markets=_replay_markets(markets, bool(replay), cfg),
         )
         _check_journal(journal_url(cfg, plan))
         from trading_bot.runtime.notify import SystemdNotifier
@@ -180,6 +188,29 @@ def _with_symbols(cfg: BotConfig, symbols: list[str], ticker: str | None, resolv
         except ValidationError as exc:
             raise ConfigError(f"--symbol: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     return cfg if bot is None else cfg.model_copy(update={"bot": bot})
+
+
+def _replay_markets(path: Path | None, replaying: bool, cfg: BotConfig) -> dict[Any, Any]:
+    """Return the ``--markets`` file's markets over the bundled snapshot of ``exchange.name`` (replays only).
+
+    Raises:
+        ConfigError: ``--markets`` without ``--replay``; a bad file (one line naming it and the field).
+    """
+    if path is None:
+        return {}
+    from trading_bot.errors import ConfigError
+
+    if not replaying:
+        raise ConfigError("--markets: market rules are for --replay; live and --paper trade the venue's own rules")
+    from decimal import Decimal
+
+    from exchanges.markets import load_market_snapshot
+    from trading_bot.backtest.market_specs import apply_market_specs
+    from trading_bot.backtest.market_specs import load_market_specs
+
+    paper = cfg.exchange.paper
+    fee = paper.taker_fee if paper.taker_fee is not None else Decimal("0.001")
+    return apply_market_specs(load_market_specs(path), load_market_snapshot(cfg.exchange.name), fee)
 
 
 def _replay_files(replay: list[Path], cfg: BotConfig) -> dict[Any, tuple[Path, ...]]:

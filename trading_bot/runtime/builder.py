@@ -28,6 +28,7 @@ from strategies.base import BaseStrategy
 from trading_bot.config import BotConfig
 from trading_bot.domain import Clock
 from trading_bot.domain import LiveClock
+from trading_bot.domain import Market
 from trading_bot.domain import OrderParams
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
@@ -63,6 +64,8 @@ class BotPlan:
 
     ``adopt`` lets reconciliation take the exchange's history of this bot into a journal older than it
     (``reconcile``); without it such a journal stops the start with exit 2.
+
+    ``markets`` (replays): market rules that replace or add to the bundled snapshot (``--markets FILE``).
     """
 
     paper: bool = False
@@ -70,6 +73,7 @@ class BotPlan:
     replay_files: Mapping[Symbol, tuple[Path, ...]] = field(default_factory=dict)
     speed: float | None = None
     adopt: bool = False
+    markets: Mapping[Symbol, Market] = field(default_factory=dict)
 
 
 def journal_url(config: BotConfig, plan: BotPlan) -> str | None:
@@ -193,7 +197,7 @@ def build_exchange(
     replay_files = {s: plan.replay_files[s] for s in traded if s in plan.replay_files} or None
     request = ExchangeRequest(
         config=config.exchange, clock=clock, symbol=traded[0], symbols=traded, replay=plan.replay,
-        replay_files=replay_files, speed=plan.speed,
+        replay_files=replay_files, speed=plan.speed, markets=plan.markets,
     )  # fmt: skip
     return EXCHANGES.create(exchange_kind(config, plan), request)
 
