@@ -59,6 +59,7 @@ account is final. Exchange order ids and trade ids are decimal strings from the 
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -468,7 +469,9 @@ class MatchingCore:
 
     def _trigger(self, w: Working, md: MarketData) -> None:
         order = w.order
-        log.debug("sim_stop_triggered", client_order_id=order.client_order_id, trigger_price=str(order.trigger_price))
+        if log.enabled(logging.DEBUG):  # the fields cost more than the filtered-out call
+            log.debug("sim_stop_triggered", client_order_id=order.client_order_id,
+                      trigger_price=str(order.trigger_price))  # fmt: skip
         self._execute(w, order.leaves_quantity, self._taker_price(order.side, md), _TAKER)
         self._end_step(w, None, emit=True)
 
@@ -554,7 +557,9 @@ class MatchingCore:
                 w.locked = _ZERO
             if self.open.pop(order.client_order_id, None) is not None:
                 self._update_bounds()
-        log.debug("sim_order_filled", client_order_id=order.client_order_id, quantity=str(quantity), price=str(price))
+        if log.enabled(logging.DEBUG):  # the fields cost more than the filtered-out call
+            log.debug("sim_order_filled", client_order_id=order.client_order_id, quantity=str(quantity),
+                      price=str(price))  # fmt: skip
         self._on_update(fill)
         return fill
 
@@ -582,7 +587,8 @@ class MatchingCore:
         w.due_ms = None
         if self.open.pop(w.order.client_order_id, None) is not None:
             self._update_bounds()
-        log.debug("sim_order_closed", client_order_id=w.order.client_order_id, status=status.value, reason=reason)
+        if log.enabled(logging.DEBUG):  # the fields cost more than the filtered-out call
+            log.debug("sim_order_closed", client_order_id=w.order.client_order_id, status=status.value, reason=reason)
         if emit:
             self._on_update(self._report(w.order))
 
