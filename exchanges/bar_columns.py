@@ -30,7 +30,7 @@ from typing import overload
 
 from trading_bot.domain import Bar
 
-__all__ = ["BarColumns", "ColumnsBuilder", "Stored", "Values", "pack", "pack_text"]
+__all__ = ["BarColumns", "ColumnsBuilder", "Stored", "Values", "decode", "pack", "pack_text"]
 
 _PLACES = 16
 """Packed numbers carry their decimal places in ``packed % 16``: 0–15 places."""
@@ -65,6 +65,11 @@ def pack(value: Decimal) -> int | None:
     return packed if packed < _MAX_PACKED else None
 
 
+def decode(packed: int) -> Decimal:
+    """Return the ``Decimal`` that ``pack`` packed as ``packed`` (same coefficient and exponent)."""
+    return _EXACT.multiply(Decimal(packed >> 4), _SCALES[packed & 15])
+
+
 class _Decoded(dict[int, Decimal]):
     """``memo[packed]`` is the ``Decimal`` packed there; up to ``limit`` of them are kept."""
 
@@ -75,7 +80,7 @@ class _Decoded(dict[int, Decimal]):
         self.limit = limit
 
     def __missing__(self, packed: int) -> Decimal:
-        value = _EXACT.multiply(Decimal(packed >> 4), _SCALES[packed & 15])
+        value = decode(packed)
         if len(self) < self.limit:
             self[packed] = value
         return value
