@@ -52,7 +52,8 @@ def pack_text(text: str, value: Decimal) -> int | None:
     head, _, tail = text.partition(".")
     digits = head + tail
     if digits.isascii() and digits.isdigit() and len(digits) <= 18 and len(tail) < _PLACES:
-        return int(digits) * _PLACES + len(tail)
+        packed = int(digits) * _PLACES + len(tail)
+        return packed if packed < _MAX_PACKED else None
     return pack(value)
 
 

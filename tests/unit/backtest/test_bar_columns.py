@@ -110,7 +110,20 @@ def test_pack_keeps_coefficient_and_exponent(text: str) -> None:
     assert decode(packed).as_tuple() == value.as_tuple()
 
 
-@pytest.mark.parametrize("text", ["-1", "-0", "1E+3", "0.1234567890123456", "1234567890123456789", "NaN", "1e999999"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-1",
+        "-0",
+        "1E+3",
+        "999999999999999999",
+        "99999999999.9999999",
+        "0.1234567890123456",
+        "1234567890123456789",
+        "NaN",
+        "1e999999",
+    ],
+)
 def test_numbers_outside_the_packing_do_not_pack(text: str) -> None:
     assert pack(Decimal(text)) is None
     assert pack_text(text, Decimal(text)) is None
