@@ -38,6 +38,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
@@ -72,6 +73,7 @@ from trading_bot.backtest.market_specs import apply_market_spec
 from trading_bot.backtest.market_specs import market_from_spec
 from trading_bot.backtest.market_specs import merge_specs
 from trading_bot.backtest.market_specs import missing_spec_message
+from trading_bot.backtest.metrics import EquityCurve
 from trading_bot.backtest.metrics import EquityPoint
 from trading_bot.backtest.metrics import Metrics
 from trading_bot.backtest.metrics import RoundTrip
@@ -202,7 +204,7 @@ class InstrumentResult:
 
     market: Market
     fills: list[Fill]
-    equity: list[EquityPoint]
+    equity: Sequence[EquityPoint]
     metrics: Metrics
     round_trips: list[RoundTrip]
     fingerprint: str
@@ -235,7 +237,7 @@ class BacktestResult:
     market: Market
     events: int
     fills: list[Fill]
-    equity: list[EquityPoint]
+    equity: Sequence[EquityPoint]
     metrics: Metrics
     round_trips: list[RoundTrip]
     fingerprint: str
@@ -410,7 +412,7 @@ class BacktestRun:
         for slot in self.bot.slots:
             sim = venue.market_sim(slot.market.symbol)
             fills = list(slot.portfolio.fills)
-            curve = sim.equity_curve(EquityPoint)
+            curve = _curve_of(sim)
             trips = reconstruct_round_trips(fills)
             metrics = compute_metrics(fills, curve, starting_cash=cash, round_trips=trips,
                                       buy_and_hold_return=_buy_and_hold(sim),
@@ -421,7 +423,7 @@ class BacktestRun:
             )  # fmt: skip
         fills = sorted((f for i in instruments.values() for f in i.fills), key=lambda f: f.ts_ms)
         trips = sorted((t for i in instruments.values() for t in i.round_trips), key=lambda t: t.exit_ts)
-        equity = venue.equity_curve(EquityPoint)
+        equity = _curve_of(venue)
         starting = cash * len({i.market.quote for i in instruments.values()})
         metrics = compute_metrics(fills, equity, starting_cash=starting, round_trips=trips, buy_and_hold_return=None,
                                   periods_per_year=self.spec.periods_per_year)  # fmt: skip
@@ -432,9 +434,9 @@ class BacktestRun:
             instruments=instruments, warnings=self.collector.warnings(len(fills)),
         )  # fmt: skip
 
-    async def _curve(self) -> tuple[list[EquityPoint], float | None]:
+    async def _curve(self) -> tuple[Sequence[EquityPoint], float | None]:
         if self.bars is not None:
-            return self.bars.equity_curve(EquityPoint), _buy_and_hold(self.bars)
+            return _curve_of(self.bars), _buy_and_hold(self.bars)
         feed = self.feed
         assert feed is not None
         curve = list(feed.curve)
@@ -448,6 +450,17 @@ class BacktestRun:
             curve.append(end)
         first_mid = (feed.first.bid + feed.first.ask) / 2
         return curve, float(last_mid / first_mid) - 1.0 if first_mid > 0 else None
+
+
+def _curve_of(sim: BarExchange | BarVenue) -> EquityCurve:
+    """The simulator's equity curve (one point per bar close), held as columns (``EquityCurve``, 24 bytes a point).
+
+    ``equity_curve(point)`` calls ``point(ts, equity)`` per point; ``EquityCurve.add`` stores it and returns
+    ``None``, so the list of points the simulator returns is a list of ``None`` (dropped here).
+    """
+    curve = EquityCurve()
+    sim.equity_curve(curve.add)
+    return curve
 
 
 def _buy_and_hold(sim: BarExchange) -> float | None:

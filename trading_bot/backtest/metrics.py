@@ -21,15 +21,19 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from array import array
 from collections import Counter
 from collections import deque
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
+from trading_bot.backtest.curve import EquityCurve
+from trading_bot.backtest.curve import EquityPoint
 from trading_bot.domain import ZERO
 from trading_bot.domain import Fill
 from trading_bot.domain import OrderSide
@@ -41,6 +45,7 @@ __all__ = [
     "MS_PER_YEAR",
     "TRADING_DAYS_PER_YEAR",
     "WEEKEND_SHARE_LIMIT",
+    "EquityCurve",
     "EquityPoint",
     "Metrics",
     "RoundTrip",
@@ -63,19 +68,6 @@ MIN_CALENDAR_SPAN_MS = 7 * MS_PER_DAY
 """The shortest curve whose calendar is told from its dates; a shorter one is taken as 24/7."""
 
 _EPSILON = 1e-12  # a standard deviation at or below this is treated as zero
-
-
-@dataclass(frozen=True, slots=True)
-class EquityPoint:
-    """Account equity at one moment.
-
-    Attributes:
-        ts_ms: epoch milliseconds, UTC.
-        equity: cash plus marked-to-market positions, in quote currency.
-    """
-
-    ts_ms: int
-    equity: Decimal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,53 +331,72 @@ def infer_periods_per_year(equity: Sequence[EquityPoint]) -> float | None:
     Returns:
         Periods per year, or None with fewer than two points or a zero median spacing.
     """
-    gaps = [b.ts_ms - a.ts_ms for a, b in itertools.pairwise(equity)]
+    return _periods_per_year(equity.times if isinstance(equity, EquityCurve) else [p.ts_ms for p in equity])
+
+
+def _periods_per_year(times: Sequence[int]) -> float | None:
+    """``infer_periods_per_year`` of the points' times (ascending); counts, not lists, of the gaps and dates."""
+    gaps = Counter(b - a for a, b in itertools.pairwise(times))
     if not gaps:
         return None
-    median = statistics.median(gaps)
+    median = _median(gaps)
     if median <= 0:
         return None
     calendar = MS_PER_YEAR / median
-    if median > MS_PER_DAY or equity[-1].ts_ms - equity[0].ts_ms < MIN_CALENDAR_SPAN_MS:
+    if median > MS_PER_DAY or times[-1] - times[0] < MIN_CALENDAR_SPAN_MS:
         return calendar
-    per_date = Counter((point.ts_ms - 1) // MS_PER_DAY for point in equity)
+    per_date = Counter((ts - 1) // MS_PER_DAY for ts in times)
     # 1970-01-01 (day 0) was a Thursday: day % 7 is 2 on Saturdays and 3 on Sundays
     weekend = sum(count for day, count in per_date.items() if day % 7 in (2, 3))
-    if weekend >= WEEKEND_SHARE_LIMIT * len(equity):
+    if weekend >= WEEKEND_SHARE_LIMIT * len(times):
         return calendar
     return TRADING_DAYS_PER_YEAR * float(statistics.median(per_date.values()))
+
+
+def _median(counts: Counter[int]) -> float:
+    """``statistics.median`` of the values counted in ``counts`` (each value ``counts[value]`` times)."""
+    total = sum(counts.values())
+    wanted = (total - 1) // 2, total // 2  # the middle one, or the two middle ones
+    found: list[int] = []
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        while len(found) < 2 and wanted[len(found)] < seen:
+            found.append(value)
+        if len(found) == 2:
+            break
+    return found[0] if total % 2 else (found[0] + found[1]) / 2
 
 
 def _max_drawdown_duration(equity: Sequence[EquityPoint]) -> int:
     if not equity:
         return 0
+    scaled = equity.scaled() if isinstance(equity, EquityCurve) else None
+    times = equity.times if isinstance(equity, EquityCurve) else [p.ts_ms for p in equity]
+    values: Iterable[Decimal | int] = scaled if scaled is not None else (p.equity for p in equity)
     longest = 0
-    peak, peak_ts, underwater = equity[0].equity, equity[0].ts_ms, False
-    for point in equity:
-        if point.equity >= peak:
+    peak: Decimal | int | None = None
+    peak_ts, underwater = times[0], False
+    for ts, value in zip(times, values, strict=True):
+        if peak is None or value >= peak:
             if underwater:
-                longest = max(longest, point.ts_ms - peak_ts)
-            peak, peak_ts, underwater = point.equity, point.ts_ms, False
+                longest = max(longest, ts - peak_ts)
+            peak, peak_ts, underwater = value, ts, False
         else:
             underwater = True
     if underwater:
-        longest = max(longest, equity[-1].ts_ms - peak_ts)
+        longest = max(longest, times[-1] - peak_ts)
     return longest
 
 
-def _returns(values: Sequence[float]) -> list[float]:
+def _returns(values: Sequence[float]) -> array[float]:
     """Per-step simple returns of the equity values (as floats); a step from a non-positive value is skipped."""
-    return [b / a - 1.0 for a, b in itertools.pairwise(values) if a > 0]
+    return array("d", (b / a - 1.0 for a, b in itertools.pairwise(values) if a > 0))
 
 
 def _max_drawdowns(equity: Sequence[EquityPoint], values: Sequence[float]) -> tuple[Decimal, float]:
     """Return the largest fall below the running peak: exact in quote currency, and relative to its peak."""
-    max_fall, peak = ZERO, None
-    for point in equity:
-        if peak is None or point.equity > peak:
-            peak = point.equity
-        elif peak - point.equity > max_fall:
-            max_fall = peak - point.equity
+    max_fall = _max_fall(equity)
     max_pct, peak_value = 0.0, -math.inf
     for value in values:
         if value > peak_value:
@@ -393,6 +404,34 @@ def _max_drawdowns(equity: Sequence[EquityPoint], values: Sequence[float]) -> tu
         elif peak_value > 0 and 1.0 - value / peak_value > max_pct:
             max_pct = 1.0 - value / peak_value
     return max_fall, max_pct
+
+
+def _max_fall(equity: Sequence[EquityPoint]) -> Decimal:
+    """The largest ``peak - equity`` (the first such pair's exact ``Decimal`` difference), ``ZERO`` if none."""
+    scaled = equity.scaled() if isinstance(equity, EquityCurve) else None
+    if scaled is None:
+        max_fall, peak = ZERO, None
+        for point in equity:
+            if peak is None or point.equity > peak:
+                peak = point.equity
+            elif peak - point.equity > max_fall:
+                max_fall = peak - point.equity
+        return max_fall
+    return _max_fall_scaled(equity, scaled)
+
+
+def _max_fall_scaled(equity: Sequence[EquityPoint], scaled: Iterator[int]) -> Decimal:
+    """``_max_fall`` by exact integer comparisons; only the winning pair becomes ``Decimal``s."""
+    best, best_at = 0, None
+    peak, peak_at = None, 0
+    for i, value in enumerate(scaled):
+        if peak is None or value > peak:
+            peak, peak_at = value, i
+        elif peak - value > best:
+            best, best_at = peak - value, (peak_at, i)
+    if best_at is None:
+        return ZERO
+    return equity[best_at[0]].equity - equity[best_at[1]].equity
 
 
 def _exposure(fills: Sequence[Fill], start: int, end: int) -> float | None:
@@ -492,10 +531,10 @@ def compute_metrics(
     Returns:
         The ``Metrics``; undefined statistics are None.
     """
-    curve = sorted(equity, key=lambda p: p.ts_ms)
+    curve = equity if isinstance(equity, EquityCurve) else sorted(equity, key=lambda p: p.ts_ms)  # it is in order
     end_equity = curve[-1].equity if curve else starting_cash
     ppy = periods_per_year if periods_per_year is not None else infer_periods_per_year(curve)
-    values = [float(point.equity) for point in curve]
+    values = curve.floats if isinstance(curve, EquityCurve) else array("d", (float(p.equity) for p in curve))
     volatility, sharpe, sortino = _risk_ratios(_returns(values), ppy)
     max_dd, max_dd_pct = _max_drawdowns(curve, values)
     cagr = _cagr(starting_cash, end_equity, len(curve) - 1, ppy)
