@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeVar
 
+from exchanges.bar_columns import times_and_closes
 from exchanges.base import BaseExchangeClient
 from exchanges.sim import FillModel
 from exchanges.sim import MatchingCore
@@ -193,16 +194,19 @@ class BarExchange(BaseExchangeClient):
     async def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
         """Fill resting orders against each bar, then yield the bar's close; see the module docstring."""
         self.market(symbol)
+        self._events()
         advance = self.clock.advance_to
         progress = self._progress
         every = self._progress_every
-        bars = self.bars
         core = self.core
+        market_symbol, bar_ms, md_cls = self._market.symbol, self.bar_ms, MarketData
         done = 0
-        for md in self._events():
+        for bar in self.bars:  # each bar is built once per step (column-wise bars build it when read)
             if core.open:
                 self._done = done + 1
-                self._fill_bar(bars[done])
+                self._fill_bar(bar)
+            close = bar.close
+            md = md_cls(symbol=market_symbol, ts_ms=bar.ts_ms + bar_ms, bid=close, ask=close, last=close, bar=bar)
             advance(md.ts_ms)
             core.set_quote(md)
             done += 1
@@ -233,11 +237,11 @@ class BarExchange(BaseExchangeClient):
         quote, base = self._start_quote, self._start_base
         k = 0
         bar_ms = self.bar_ms
-        for index, bar in enumerate(self.bars[: self._done]):
+        for index, (ts_ms, close) in enumerate(times_and_closes(self.bars, self._done)):
             while k < len(changes) and changes[k][0] <= index:
                 _, quote, base = changes[k]
                 k += 1
-            curve.append(point(bar.ts_ms + bar_ms, quote + base * bar.close if base else quote))
+            curve.append(point(ts_ms + bar_ms, quote + base * close if base else quote))
         return curve
 
     # ----------------------------------------------------------------- orders

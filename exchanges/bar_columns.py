@@ -30,7 +30,7 @@ from typing import overload
 
 from trading_bot.domain import Bar
 
-__all__ = ["BarColumns", "ColumnsBuilder", "Stored", "Values", "decode", "pack", "pack_text"]
+__all__ = ["BarColumns", "ColumnsBuilder", "Stored", "Values", "decode", "pack", "pack_text", "times_and_closes"]
 
 _PLACES = 16
 """Packed numbers carry their decimal places in ``packed % 16``: 0–15 places."""
@@ -225,5 +225,18 @@ class BarColumns(Sequence[Bar]):
     def __reversed__(self) -> Iterator[Bar]:
         return iter(self[::-1])
 
+    def times_and_closes(self, stop: int) -> Iterator[tuple[int, Decimal]]:
+        """Yield (open time ms, close) of the first ``stop`` bars without building a ``Bar`` each."""
+        ts, closes, decode = self._ts, self._columns[3], self._decoders[3]
+        for i in self._rows[:stop]:
+            yield ts[i], decode[closes[i]]  # type: ignore[index]
+
     def __repr__(self) -> str:
         return f"BarColumns({len(self):,} bars)"
+
+
+def times_and_closes(bars: Sequence[Bar], stop: int) -> Iterator[tuple[int, Decimal]]:
+    """Yield (open time ms, close) of the first ``stop`` of ``bars``: from the columns when they are columns."""
+    if isinstance(bars, BarColumns):
+        return bars.times_and_closes(stop)
+    return ((b.ts_ms, b.close) for b in bars[:stop])
