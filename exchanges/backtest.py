@@ -136,8 +136,6 @@ class BarExchange(BaseExchangeClient):
         self.core = MatchingCore(market, clock, model, self.account, self._on_update, bars=True,
                                  on_settled=self._on_settled)  # fmt: skip
         self.balance_listener: Callable[[dict[str, Balance]], None] | None = None
-        self.settled_listener: Callable[[], None] | None = None
-        """Called after each fill step, the account final (``BarVenue`` records its portfolio then)."""
         self._prepared: _BarEvents | None = None
         self._changes: list[tuple[int, Decimal, Decimal]] = []
         self._done = 0
@@ -320,8 +318,6 @@ class BarExchange(BaseExchangeClient):
             return
         self._filled = False
         self._changes.append((self._done - 1, self._quote_total, self._base_total))
-        if self.settled_listener is not None:
-            self.settled_listener()
         listener = self.balance_listener
         if listener is not None:
             listener(self.account.balances())
