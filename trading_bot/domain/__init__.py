@@ -8,6 +8,9 @@ from trading_bot.domain.book import L2Book
 from trading_bot.domain.clock import Clock
 from trading_bot.domain.clock import LiveClock
 from trading_bot.domain.clock import SimulatedClock
+from trading_bot.domain.derivatives import FundingPayment
+from trading_bot.domain.derivatives import MarginMode
+from trading_bot.domain.derivatives import PerpPosition
 from trading_bot.domain.enums import LiquiditySide
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.enums import OrderStatus
@@ -34,6 +37,7 @@ from trading_bot.domain.instrument import InstrumentId
 from trading_bot.domain.market import Balance
 from trading_bot.domain.market import Bar
 from trading_bot.domain.market import FilterBreach
+from trading_bot.domain.market import MarginTier
 from trading_bot.domain.market import Market
 from trading_bot.domain.market import MarketData
 from trading_bot.domain.market import MarketFilter
@@ -64,11 +68,14 @@ __all__ = [
     "ExchangeOrderId",
     "Fill",
     "FilterBreach",
+    "FundingPayment",
     "InstrumentId",
     "InvalidOrderTransition",
     "L2Book",
     "LiquiditySide",
     "LiveClock",
+    "MarginMode",
+    "MarginTier",
     "Market",
     "MarketData",
     "MarketFilter",
@@ -88,6 +95,7 @@ __all__ = [
     "OrderStatusReport",
     "OrderSubmitted",
     "OrderType",
+    "PerpPosition",
     "Position",
     "Price",
     "Quantity",

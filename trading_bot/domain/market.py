@@ -17,7 +17,7 @@ from trading_bot.domain.values import ZERO
 from trading_bot.domain.values import decimal_text
 from trading_bot.domain.values import round_to_increment
 
-__all__ = ["Balance", "Bar", "FilterBreach", "Market", "MarketData", "MarketFilter", "TradeTick"]
+__all__ = ["Balance", "Bar", "FilterBreach", "MarginTier", "Market", "MarketData", "MarketFilter", "TradeTick"]
 
 
 class MarketFilter(StrEnum):
@@ -39,6 +39,22 @@ class FilterBreach:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MarginTier:
+    """One maintenance-margin bracket of a swap market (ccxt ``fetch_leverage_tiers`` entry).
+
+    ``floor`` / ``cap`` are position notional bounds in the quote (settle) currency, the tier applies
+    to ``floor <= notional < cap``; ``maintenance_rate`` is the maintenance margin rate (fraction);
+    ``maintenance_amount`` is Binance's ``cum`` (quote), so maintenance = notional x rate - cum.
+    """
+
+    floor: Decimal
+    cap: Decimal
+    max_leverage: Decimal
+    maintenance_rate: Decimal
+    maintenance_amount: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Market:
     """Trading rules of one market: precision, limits and fees.
 
@@ -54,6 +70,11 @@ class Market:
         maker_fee: maker fee rate (0.001 = 0.1 %).
         taker_fee: taker fee rate.
         contract: True for derivatives (swap), False for spot.
+        settle: swaps: the settle (collateral) currency, e.g. ``USDT``; ``None`` for spot.
+        contract_size: swaps: base units per contract (1 for Binance USDⓈ-M linear).
+        max_leverage: swaps: the highest leverage the venue allows, ``None`` if unknown.
+        margin_tiers: swaps: maintenance-margin brackets, ascending (``margin_tier``).
+        funding_interval_ms: swaps: milliseconds between funding times (8 h = 28,800,000).
     """
 
     symbol: Symbol
@@ -67,6 +88,25 @@ class Market:
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     contract: bool = False
+    settle: str | None = None
+    contract_size: Decimal = Decimal(1)
+    max_leverage: Decimal | None = None
+    margin_tiers: tuple[MarginTier, ...] = ()
+    funding_interval_ms: int | None = None
+
+    def margin_tier(self, notional: Decimal) -> MarginTier:
+        """The tier with ``floor <= |notional| < cap``; beyond the last cap, the last tier.
+
+        A market without tiers raises ValueError (no silent default: a swap market must carry
+        its ccxt ``fetch_leverage_tiers`` brackets before maintenance margin is computed).
+        """
+        if not self.margin_tiers:
+            raise ValueError(f"market {self.symbol}: margin_tiers is empty; load fetch_leverage_tiers first")
+        size = abs(notional)
+        for tier in self.margin_tiers:
+            if size < tier.cap:
+                return tier
+        return self.margin_tiers[-1]
 
     @property
     def kind(self) -> str:
@@ -194,6 +234,9 @@ class MarketData:
     trade: TradeTick | None = None
     bar: Bar | None = None
     book: BookView | None = None
+    mark_price: Decimal | None = None
+    funding_rate: Decimal | None = None
+    next_funding_ms: int | None = None
 
     @property
     def mid(self) -> Decimal:
