@@ -192,19 +192,17 @@ class BarExchange(BaseExchangeClient):
     async def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
         """Fill resting orders against each bar, then yield the bar's close; see the module docstring."""
         self.market(symbol)
-        self._events()
         advance = self.clock.advance_to
         progress = self._progress
         every = self._progress_every
         core = self.core
-        market_symbol, bar_ms, md_cls = self._market.symbol, self.bar_ms, MarketData
         done = 0
-        for bar in self.bars:  # each bar is built once per step (column-wise bars build it when read)
+        for md in self._events():  # each bar is built once per step: the fill reads the event's own bar
             if core.open:
                 self._done = done + 1
+                bar = md.bar
+                assert bar is not None
                 self._fill_bar(bar)
-            close = bar.close
-            md = md_cls(symbol=market_symbol, ts_ms=bar.ts_ms + bar_ms, bid=close, ask=close, last=close, bar=bar)
             advance(md.ts_ms)
             core.set_quote(md)
             done += 1

@@ -310,7 +310,7 @@ class MatchingCore:
         arriving = self._arriving
         while arriving and arriving[0].due_ms is None:  # canceled on the way
             arriving.popleft()
-        if arriving and arriving[0].due_ms is not None and arriving[0].due_ms <= md.ts_ms:
+        if arriving and arriving[0].due_ms <= md.ts_ms:  # type: ignore[operator]  # None heads dropped above
             self._match(md)
             while arriving and (arriving[0].due_ms is None or arriving[0].due_ms <= md.ts_ms):
                 w = arriving.popleft()
