@@ -46,6 +46,7 @@ from typing import Any
 from typing import TypeVar
 
 from exchanges.backtest import BarExchange
+from exchanges.base import AccountUpdate
 from exchanges.base import BaseExchangeClient
 from exchanges.base import OrderUpdate
 from exchanges.sim import SimAccount
@@ -370,7 +371,7 @@ class BarVenue(BaseExchangeClient):
 
     # ----------------------------------------------------------------- callbacks of the markets
 
-    def _on_update(self, update: OrderUpdate) -> None:
+    def _on_update(self, update: OrderUpdate | AccountUpdate) -> None:
         if isinstance(update, Fill):
             self.fills.append(update)
         self.emit(update)

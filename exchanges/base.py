@@ -26,16 +26,22 @@ from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
+from trading_bot.domain import Liquidation
+from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderStatusReport
+from trading_bot.domain import PositionReport
 from trading_bot.domain import Symbol
 
-__all__ = ["BaseExchangeClient", "OrderUpdate", "UpdateSink"]
+__all__ = ["AccountUpdate", "BaseExchangeClient", "OrderUpdate", "UpdateSink"]
 
 OrderUpdate = OrderStatusReport | Fill
-UpdateSink = Callable[[OrderUpdate], None]
+AccountUpdate = FundingPayment | Liquidation
+"""Perpetual-swap account events the venue or simulator pushes beside order updates."""
+UpdateSink = Callable[[OrderUpdate | AccountUpdate], None]
 
 
 class BaseExchangeClient(ABC):
@@ -50,7 +56,7 @@ class BaseExchangeClient(ABC):
         """Set the callable that receives every order status report and fill (call before connect)."""
         self._sink = sink
 
-    def emit(self, update: OrderUpdate) -> None:
+    def emit(self, update: OrderUpdate | AccountUpdate) -> None:
         """Deliver one update to the attached sink (dropped when nothing is attached)."""
         if self._sink is not None:
             self._sink(update)
@@ -134,3 +140,24 @@ class BaseExchangeClient(ABC):
     ) -> list[Bar]:
         """Return bars (open time ascending); clients without history raise ``NotImplementedError``."""
         raise NotImplementedError(f"{self.name} has no OHLCV history")
+
+    # ----------------------------------------------------------------- perpetual swaps (linear, one-way)
+
+    async def configure_perp(self, symbol: Symbol, leverage: int, margin_mode: MarginMode) -> None:
+        """Set ``symbol``'s leverage and margin mode on the account (idempotent: already so is success).
+
+        Raises:
+            ConfigError: the account is in hedge (dual-side) position mode, or the venue refuses the values.
+        """
+        raise NotImplementedError(f"{self.name} does not trade perpetual swaps")
+
+    async def fetch_positions(self, symbols: Sequence[Symbol]) -> list[PositionReport]:
+        """Return the venue's one-way positions in ``symbols`` (flat ones may be omitted); spot: none."""
+        return []
+
+    async def fetch_funding_payments(self, symbol: Symbol, since_ms: int | None = None) -> list[FundingPayment]:
+        """Return the funding payments of ``symbol`` at or after ``since_ms`` (epoch ms), oldest first; spot: none.
+
+        Each payment's ``id`` is the venue's own (income ``tranId``), stable across calls.
+        """
+        return []

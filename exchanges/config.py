@@ -15,6 +15,7 @@ from trading_bot.domain.bounds import BalanceAmount
 from trading_bot.domain.bounds import BasisPoints
 from trading_bot.domain.bounds import FeeRate
 from trading_bot.domain.bounds import LatencyMs
+from trading_bot.domain.bounds import Leverage
 from trading_bot.domain.bounds import TimeoutSeconds
 
 __all__ = ["ExchangeConfig", "PaperConfig"]
@@ -50,6 +51,17 @@ class PaperConfig(BaseModel):
         default=True,
         description="a trade at a resting order's price fills at most the trade's size (off: the whole remainder)",
     )
+    funding_rate: Decimal | None = Field(
+        default=None,
+        ge=Decimal("-0.03"),
+        le=Decimal("0.03"),
+        allow_inf_nan=False,
+        description="swap: constant funding rate per funding interval (0.0001 = 0.01 %) when no funding data is given",
+    )
+    liquidation_fee: FeeRate = Field(
+        default=Decimal("0.0125"),
+        description="swap: fee rate charged on the notional of a liquidated position (Binance: up to 1.25 %)",
+    )
 
 
 class ExchangeConfig(BaseModel):
@@ -69,6 +81,12 @@ class ExchangeConfig(BaseModel):
     )
     testnet: bool = Field(default=False, description="use the exchange's sandbox (ccxt set_sandbox_mode)")
     market_type: Literal["spot", "swap"] = Field(default="spot", description="spot or perpetual swap markets")
+    leverage: Leverage = Field(
+        default=1, description="swap: leverage set on every traded symbol at connect (1..125; the venue's cap applies)"
+    )
+    margin_mode: Literal["isolated", "cross"] = Field(
+        default="cross", description="swap: margin mode set on every traded symbol at connect"
+    )
     ccxt_options: dict[str, Any] = Field(
         default_factory=dict,
         description="deep-merged into ccxt's constructor config (urls, proxies, options); see CCXT_BINANCE.md",

@@ -9,8 +9,10 @@ from trading_bot.domain.clock import Clock
 from trading_bot.domain.clock import LiveClock
 from trading_bot.domain.clock import SimulatedClock
 from trading_bot.domain.derivatives import FundingPayment
+from trading_bot.domain.derivatives import Liquidation
 from trading_bot.domain.derivatives import MarginMode
 from trading_bot.domain.derivatives import PerpPosition
+from trading_bot.domain.derivatives import PositionReport
 from trading_bot.domain.enums import LiquiditySide
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.enums import OrderStatus
@@ -72,6 +74,7 @@ __all__ = [
     "InstrumentId",
     "InvalidOrderTransition",
     "L2Book",
+    "Liquidation",
     "LiquiditySide",
     "LiveClock",
     "MarginMode",
@@ -97,6 +100,7 @@ __all__ = [
     "OrderType",
     "PerpPosition",
     "Position",
+    "PositionReport",
     "Price",
     "Quantity",
     "SimulatedClock",

@@ -42,6 +42,7 @@ __all__ = [
     "HeartbeatSeconds",
     "IntervalSeconds",
     "LatencyMs",
+    "Leverage",
     "LossPercent",
     "PeriodsPerYear",
     "PriceLevel",
@@ -95,6 +96,8 @@ BasisPoints = Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)]
 """Basis points of a price (1 bp = 0.01 %): 0 to 10000."""
 LatencyMs = Annotated[int, Field(ge=0, le=60_000)]
 """A simulated order latency, milliseconds: 0 to one minute."""
+Leverage = Annotated[int, Field(ge=1, le=125)]
+"""Leverage of a perpetual-swap position: 1x to 125x (Binance USDⓈ-M's highest bracket)."""
 Fraction = Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
 """A fraction (0.2 = 20 %): above 0, at most 1."""
 LossPercent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]

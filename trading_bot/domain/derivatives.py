@@ -20,7 +20,7 @@ from enum import StrEnum
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.market import Market
 
-__all__ = ["FundingPayment", "MarginMode", "PerpPosition"]
+__all__ = ["FundingPayment", "Liquidation", "MarginMode", "PerpPosition", "PositionReport"]
 
 ZERO = Decimal(0)
 
@@ -61,6 +61,42 @@ class FundingPayment:
         return cls(
             id=id, symbol=symbol, ts_ms=ts_ms, rate=rate, mark_price=mark, quantity=qty, amount=-qty * mark * rate
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Liquidation:
+    """The venue (or the simulator) closed a position because its equity fell below maintenance margin.
+
+    ``quantity`` is the signed position that was closed (+ long, - short), ``price`` the price it was
+    closed at (the mark in the simulator), ``fee`` the liquidation fee charged (settle currency, >= 0)
+    and ``realized_pnl`` the closing PnL before that fee (settle currency).
+    """
+
+    symbol: str
+    ts_ms: int
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionReport:
+    """The venue's view of one one-way perpetual position (``fetch_positions``), for cross-checks.
+
+    ``quantity`` signed base units (+ long, - short; 0 = flat), prices in quote, ``unrealized_pnl`` in
+    the settle currency; ``liquidation_price`` ``None`` when flat or unknown.
+    """
+
+    symbol: str
+    quantity: Decimal
+    entry_price: Decimal
+    ts_ms: int
+    mark_price: Decimal | None = None
+    unrealized_pnl: Decimal = ZERO
+    leverage: Decimal | None = None
+    margin_mode: MarginMode | None = None
+    liquidation_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,8 @@ from decimal import Decimal
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
+from trading_bot.domain import Liquidation
 from trading_bot.domain import Market
 from trading_bot.domain import Position
 
@@ -35,6 +37,10 @@ class Portfolio:
         self.starting_equity: Decimal | None = None
         self.mark: Decimal | None = None
         self.fills: list[Fill] = []
+        self.funding = ZERO
+        """Swaps: the sum of funding payments (settle currency; negative = paid)."""
+        self.funding_payments = 0
+        self.liquidations: list[Liquidation] = []
 
     def set_balances(self, balances: Mapping[str, Balance]) -> None:
         """Replace the balances with the exchange's latest report."""
@@ -44,6 +50,20 @@ class Portfolio:
         """Apply one of the bot's fills; return the PnL it realized (quote currency, before fees)."""
         self.fills.append(fill)
         return self.position.apply(fill)
+
+    def apply_funding(self, payment: FundingPayment) -> None:
+        """Add one funding payment (settle currency, signed) to the funding total."""
+        self.funding += payment.amount
+        self.funding_payments += 1
+
+    def apply_liquidation(self, liquidation: Liquidation) -> None:
+        """Close the position the venue liquidated: realize its PnL at the liquidation price, add the fee."""
+        position = self.position
+        position.realized_pnl += liquidation.realized_pnl
+        position.fees += liquidation.fee
+        position.quantity = ZERO
+        position.average_price = ZERO
+        self.liquidations.append(liquidation)
 
     def update_mark(self, mark: Decimal) -> None:
         """Record the latest mid price (quote per base); the first one fixes ``starting_equity``."""

@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
+from exchanges.base import AccountUpdate
 from exchanges.base import BaseExchangeClient
 from exchanges.base import OrderUpdate
 from exchanges.merge import merge_by_arrival
@@ -79,7 +80,9 @@ from risk.manager import RiskManager
 from strategies.base import BaseStrategy
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
 from trading_bot.domain import InstrumentId
+from trading_bot.domain import Liquidation
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderDenied
@@ -816,13 +819,16 @@ class TradingBot:
         venue.balances_dirty = False
 
     # -- order updates (each venue's sink) ------------------------------------------------------
-    def _sink(self, venue: Venue) -> Callable[[OrderUpdate], None]:
-        def on_update(update: OrderUpdate) -> None:
-            slot = venue.slots.get(update.symbol)
+    def _sink(self, venue: Venue) -> Callable[[OrderUpdate | AccountUpdate], None]:
+        def on_update(update: OrderUpdate | AccountUpdate) -> None:
+            slot = venue.slots.get(Symbol(update.symbol))
             if slot is None:
                 _log.debug("update_not_ours", venue=venue.name, symbol=update.symbol)
                 return  # another market of the account, or before the start built the slots
-            self._on_update(slot, update)
+            if isinstance(update, FundingPayment | Liquidation):
+                self._on_account_update(slot, update)
+            else:
+                self._on_update(slot, update)
 
         return on_update
 
@@ -841,6 +847,18 @@ class TradingBot:
             if event is None:
                 return
         self._publish(slot, event)
+
+    def _on_account_update(self, slot: InstrumentSlot, update: AccountUpdate) -> None:
+        """A funding payment or a liquidation of one of our perpetual positions."""
+        if isinstance(update, FundingPayment):
+            slot.portfolio.apply_funding(update)
+            _log.info("funding_payment", symbol=update.symbol, amount=str(update.amount), rate=str(update.rate),
+                      id=update.id)  # fmt: skip
+        else:
+            slot.portfolio.apply_liquidation(update)
+            _log.error("position_liquidated", symbol=update.symbol, quantity=str(update.quantity),
+                       price=str(update.price), fee=str(update.fee))  # fmt: skip
+        slot.venue.balances_dirty = True
 
     def _publish(self, slot: InstrumentSlot, event: OrderEvent) -> None:
         """Log an order event, show it to the owning strategy, and schedule a strategy pass."""
