@@ -1,8 +1,10 @@
 """Bundled market snapshots: precision, limits and fees of an exchange's markets without a network call.
 
-A snapshot is a JSON file ``exchanges/markets/<exchange>_spot.json`` with an ``as_of`` date, a ``source``
-note and one entry per unified symbol (``BTC/USDT``). Numbers are strings so they load as exact
-``Decimal``. The paper exchange and the replay feed use it when no live ``load_markets`` is available.
+A snapshot is a JSON file ``exchanges/markets/<exchange>_spot.json`` (and ``<exchange>_swap.json`` for its
+linear perpetuals) with an ``as_of`` date, a ``source`` note and one entry per unified symbol (``BTC/USDT``,
+``BTC/USDT:USDT``; swaps carry settle, max_leverage, funding_interval_ms and margin_tiers). Numbers are
+strings so they load as exact ``Decimal``. The paper exchange and the replay feed use it when no live
+``load_markets`` is available.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from decimal import InvalidOperation
 from importlib import resources
 from typing import Any
 
+from trading_bot.domain import MarginTier
 from trading_bot.domain import Market
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
@@ -23,6 +26,7 @@ __all__ = ["SIMULATED", "SIMULATED_MARKETS", "available_snapshots", "load_market
 _PACKAGE = "exchanges"
 _FOLDER = "markets"
 _SUFFIX = "_spot.json"
+_SWAP_SUFFIX = "_swap.json"
 
 
 def available_snapshots() -> list[str]:
@@ -38,7 +42,7 @@ SIMULATED_MARKETS = "binance"
 
 
 def load_market_snapshot(exchange: str = "binance") -> dict[Symbol, Market]:
-    """Load the bundled spot market snapshot of ``exchange``.
+    """Load the bundled market snapshot of ``exchange``: its spot markets and, when bundled, its linear swaps.
 
     Args:
         exchange: exchange id as ccxt names it (``binance``); a simulator name (``paper``, ``replay``)
@@ -59,11 +63,17 @@ def load_market_snapshot(exchange: str = "binance") -> dict[Symbol, Market]:
             f"no bundled market snapshot for exchange {exchange!r}{did_you_mean(exchange, known)}; "
             f"known: {', '.join(known) or 'none'}"
         )
-    try:
-        document = json.loads(resource.read_text(encoding="utf-8"))
-        return {Symbol(symbol): _market(Symbol(symbol), entry) for symbol, entry in document["markets"].items()}
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-        raise ConfigError(f"market snapshot {exchange}{_SUFFIX} is malformed: {exc!r}") from exc
+    markets: dict[Symbol, Market] = {}
+    for suffix in (_SUFFIX, _SWAP_SUFFIX):
+        file = resources.files(_PACKAGE).joinpath(_FOLDER, f"{exchange}{suffix}")
+        if not file.is_file():
+            continue
+        try:
+            document = json.loads(file.read_text(encoding="utf-8"))
+            markets.update({Symbol(s): _market(Symbol(s), entry) for s, entry in document["markets"].items()})
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+            raise ConfigError(f"market snapshot {exchange}{suffix} is malformed: {exc!r}") from exc
+    return markets
 
 
 def _market(symbol: Symbol, entry: dict[str, Any]) -> Market:
@@ -80,4 +90,17 @@ def _market(symbol: Symbol, entry: dict[str, Any]) -> Market:
         maker_fee=Decimal(entry.get("maker_fee", "0.001")),
         taker_fee=Decimal(entry.get("taker_fee", "0.001")),
         contract=bool(entry.get("contract", False)),
+        settle=None if entry.get("settle") is None else str(entry["settle"]),
+        max_leverage=None if entry.get("max_leverage") is None else Decimal(entry["max_leverage"]),
+        funding_interval_ms=None if entry.get("funding_interval_ms") is None else int(entry["funding_interval_ms"]),
+        margin_tiers=tuple(
+            MarginTier(
+                floor=Decimal(t["floor"]),
+                cap=Decimal(t["cap"]),
+                max_leverage=Decimal(t["max_leverage"]),
+                maintenance_rate=Decimal(t["maintenance_rate"]),
+                maintenance_amount=Decimal(t.get("maintenance_amount", "0")),
+            )
+            for t in entry.get("margin_tiers", ())
+        ),
     )

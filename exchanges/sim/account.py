@@ -1,7 +1,7 @@
 """The simulated account model: spot balances (free and locked, by currency) and the id sequences.
 
-The perpetuals work adds a margin account beside it; the matching core only calls ``free``, ``lock``,
-``settle`` and ``fill``.
+``exchanges.sim.margin.MarginAccount`` extends it for perpetual swaps (its ``free`` is the available
+collateral, so the bookkeeping below reads the raw free balance, never ``free()``).
 """
 
 from __future__ import annotations
@@ -50,17 +50,17 @@ class SimAccount:
 
     def lock(self, currency: str, amount: Decimal) -> None:
         """Move ``amount`` from free to locked (the caller checked it is free)."""
-        self._free[currency] = self.free(currency) - amount
+        self._free[currency] = self._free.get(currency, _ZERO) - amount
         self._locked[currency] = self._locked.get(currency, _ZERO) + amount
 
     def settle(self, currency: str, unlock: Decimal, spend: Decimal) -> None:
         """Release ``unlock`` from locked and take ``spend`` from it; the difference returns to free."""
         self._locked[currency] = self._locked.get(currency, _ZERO) - unlock
-        self._free[currency] = self.free(currency) + unlock - spend
+        self._free[currency] = self._free.get(currency, _ZERO) + unlock - spend
 
     def credit(self, currency: str, amount: Decimal) -> None:
         """Add ``amount`` to the free balance of ``currency``."""
-        self._free[currency] = self.free(currency) + amount
+        self._free[currency] = self._free.get(currency, _ZERO) + amount
 
     def set_free(self, currency: str, amount: Decimal) -> None:
         """Set the free balance of ``currency`` (an operator's or a test's deposit); locked is unchanged."""

@@ -16,6 +16,10 @@ Arrival checks (when the order is sent; raised, the order never exists)
       ``quote_quantity`` when sized at the fill); a sell locks ``qty`` base. A shortfall raises
       ``InsufficientFunds`` naming symbol, side, amount and price. Each fill spends its part of the lock
       and returns the unused part; cancel or expiry releases what is left.
+    * swaps (a contract market, over a ``MarginAccount``): both sides lock the initial margin of the
+      order's opening part plus its fee (``MarginAccount.reserve``); a shortfall is "Margin is
+      insufficient"; a reduce-only order that would not reduce the position is refused, and each of its
+      fills is capped at the position left (none left: it expires); ``quote_quantity`` is refused.
 
 When an order arrives
     * quotes, trades, books: at once (``latency_ms`` 0) or at the first market event at or after
@@ -67,6 +71,7 @@ from decimal import ROUND_UP
 from decimal import Decimal
 
 from exchanges.sim.account import SimAccount
+from exchanges.sim.margin import MarginAccount
 from exchanges.sim.model import FillModel
 from exchanges.sim.orders import check_market_filters
 from exchanges.sim.orders import describe_order
@@ -166,7 +171,13 @@ class MatchingCore:
         self._on_update = on_update
         self._slip = model.slippage
         self._fee_quantum = model.fee_quantum
-        self._lock_fee = _ONE + max(model.maker_fee, model.taker_fee)
+        self._limit_fee = max(model.maker_fee, model.taker_fee)
+        self._margin: MarginAccount | None = None
+        if market.contract:
+            if not isinstance(account, MarginAccount):
+                raise ValueError(f"{market.symbol} is a swap market: its core needs a MarginAccount")
+            self._margin = account
+            account.register(market, lambda: bool(self.open))
         self._orders: dict[ClientOrderId, Working] = {}
         self.open: dict[ClientOrderId, Working] = {}
         """Open orders by client id, oldest first (resting, untriggered, or still on their way)."""
@@ -220,16 +231,25 @@ class MatchingCore:
         side = params.side
         check_market_filters(self.market, params, quantity, None if md is None else md.touch(side))
         immediate = not self.bars and not self.model.latency_ms
-        reference, per_unit = self._arrival_price(params, quantity, md, immediate)
-        if side is _BUY:
-            currency = self.market.quote
+        reference, fee_rate = self._arrival_price(params, quantity, md, immediate)
+        margin = self._margin
+        if margin is not None:
+            if params.quote_quantity is not None:
+                raise OrderRejected(f"{self._describe(params, quantity)}: quote_quantity sizes spot market orders; "
+                                    "give a quantity on a swap")  # fmt: skip
+            currency, amount = margin.reserve(self.market, side, quantity, reference, fee_rate,
+                                              reduce_only=params.reduce_only)  # fmt: skip
+            per_unit = amount / quantity
+        elif side is _BUY:
+            currency, per_unit = self.market.quote, reference * (_ONE + fee_rate)
             amount = per_unit * quantity if params.quote_quantity is None else params.quote_quantity
         else:
             currency, per_unit, amount = self.market.base, _ONE, quantity
         free = self.account.free(currency)
         if free < amount:
+            what = "Margin is insufficient: needs" if margin is not None else "needs"
             raise InsufficientFunds(
-                f"{self.market.symbol} {side.value} {quantity} @ {reference}: needs {amount} {currency}, "
+                f"{self.market.symbol} {side.value} {quantity} @ {reference}: {what} {amount} {currency}, "
                 f"free {free} {currency}"
             )
         self.account.lock(currency, amount)
@@ -253,7 +273,7 @@ class MatchingCore:
     def _arrival_price(
         self, params: OrderParams, quantity: Decimal, md: MarketData | None, immediate: bool
     ) -> tuple[Decimal, Decimal]:
-        """Check ``params`` against the touch and return (price shown in errors, quote locked per unit bought)."""
+        """Check ``params`` against the touch and return (reference price, the fee rate the lock covers)."""
         side = params.side
         kind = params.order_type
         if kind is _MARKET:
@@ -268,19 +288,19 @@ class MatchingCore:
                         f"{self._describe(params, quantity)}: quote_quantity {params.quote_quantity} buys less "
                         f"than one lot step at {reference}"
                     )
-            return reference, reference * (_ONE + self.model.taker_fee)
+            return reference, self.model.taker_fee
         if kind is _STOP:
             trigger = params.trigger_price
             assert trigger is not None  # guaranteed by OrderParams
             if md is not None and ((side is _BUY and md.ask >= trigger) or (side is _SELL and md.bid <= trigger)):
                 raise OrderRejected(f"{self._describe(params, quantity)}: stop would trigger immediately")
             reference = trigger * (_ONE + self._slip) if side is _BUY else trigger
-            return reference, reference * (_ONE + self.model.taker_fee)
+            return reference, self.model.taker_fee
         price = params.price
         assert price is not None  # guaranteed by OrderParams
         if params.post_only and md is not None and (price >= md.ask if side is _BUY else price <= md.bid):
             raise PostOnlyWouldCross(f"{self._describe(params, quantity)}: post-only order would take")
-        return price, price * self._lock_fee
+        return price, self._limit_fee
 
     def cancel(self, client_order_id: ClientOrderId) -> OrderStatusReport:
         """Cancel one open order, release its locked funds and return its final state.
@@ -520,29 +540,19 @@ class MatchingCore:
         order = w.order
         market = self.market
         rate = self.model.maker_fee if liquidity is _MAKER else self.model.taker_fee
-        if order.quote_quantity is not None and order.filled_quantity == 0:
-            sizing_fee = rate if self.model.quote_amount_includes_fee else _ZERO
-            quantity = quantity_for_amount(market, order.side, order.quote_quantity, price, sizing_fee, quantity)
-            if quantity <= 0:
-                self._close(w, OrderStatus.EXPIRED, "quote_quantity buys less than one lot step at the fill price")
-                return None
+        sized = self._fill_quantity(w, quantity, price, rate)
+        if sized is None:
+            return None
+        quantity = sized
         buy = order.side is _BUY
-        if buy and order.order_type is not OrderType.LIMIT:
-            available = self.account.free(market.quote) + w.locked
-            if price * quantity * (_ONE + rate) > available:
-                quantity = market.round_amount(available / (price * (_ONE + rate)))
-                if quantity <= 0:
-                    reason = "insufficient quote at the fill price"
-                    log.warning("sim_order_expired", client_order_id=order.client_order_id, reason=reason)
-                    self._close(w, OrderStatus.EXPIRED, reason)
-                    return None
+        margin = self._margin
         notional = price * quantity
         fee = notional * rate
         if self._fee_quantum is not None:
             fee = fee.quantize(self._fee_quantum, rounding=ROUND_UP)
         completes = quantity >= order.leaves_quantity
         unlock = w.locked if completes else min(w.locked, w.lock_per_unit * quantity)
-        if buy and notional + fee > unlock:  # the price moved past the lock: the difference comes from free
+        if buy and margin is None and notional + fee > unlock:  # the price moved past the lock: take it from free
             extra = notional + fee - unlock
             self.account.lock(market.quote, extra)
             w.locked += extra
@@ -562,6 +572,36 @@ class MatchingCore:
                       price=str(price))  # fmt: skip
         self._on_update(fill)
         return fill
+
+    def _fill_quantity(self, w: Working, quantity: Decimal, price: Decimal, rate: Decimal) -> Decimal | None:
+        """Return what a fill of ``quantity`` at ``price`` may fill; ``None`` (the order closed) when nothing.
+
+        Sizing at the fill (``quote_quantity``), the reduce-only cap on swaps, and on spot a market or stop buy
+        capped at what the account can pay at this price.
+        """
+        order = w.order
+        market = self.market
+        if order.quote_quantity is not None and order.filled_quantity == 0:
+            sizing_fee = rate if self.model.quote_amount_includes_fee else _ZERO
+            quantity = quantity_for_amount(market, order.side, order.quote_quantity, price, sizing_fee, quantity)
+            if quantity <= 0:
+                self._close(w, OrderStatus.EXPIRED, "quote_quantity buys less than one lot step at the fill price")
+                return None
+        if self._margin is not None:
+            quantity = self._margin.fill_quantity(order, quantity)
+            if quantity <= 0:
+                self._close(w, OrderStatus.EXPIRED, "reduce-only order: no position left to reduce")
+                return None
+        elif order.side is _BUY and order.order_type is not OrderType.LIMIT:
+            available = self.account.free(market.quote) + w.locked
+            if price * quantity * (_ONE + rate) > available:
+                quantity = market.round_amount(available / (price * (_ONE + rate)))
+                if quantity <= 0:
+                    reason = "insufficient quote at the fill price"
+                    log.warning("sim_order_expired", client_order_id=order.client_order_id, reason=reason)
+                    self._close(w, OrderStatus.EXPIRED, reason)
+                    return None
+        return quantity
 
     def _end_step(self, w: Working, reason: str | None, *, emit: bool) -> None:
         """After a market or stop order's fill: expire what could not be filled, then report the account."""
