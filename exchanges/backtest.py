@@ -22,6 +22,22 @@ last close, duplicate ids, post-only crossing, stops already reached, funds) are
 
 Fills are passed to the sink as ``Fill`` before the bar is yielded; expiries nobody asked for as an
 ``OrderStatusReport``. ``balance_listener`` (optional) receives the balances after every fill.
+
+**Perpetual swaps** (a contract market, ``perp`` settings; the account is a ``MarginAccount``): shorts
+and leverage as the margin account rules; the equity is wallet + unrealized PnL at the close (the
+bookkeeping above is exactly that: cash flows of the fills plus position × close). Per bar, in order:
+
+* a funding time ``t`` inside the bar (``ts ≤ t < ts + i``) settles after the fills at the open and before
+  the fills further along the path, on the position held then, with the bar's **open** as the mark
+  (``FundingPayment`` to the sink);
+* after the bar's fills, the position's liquidation price (``MarginAccount.liquidation_price``) is looked
+  for on the path from the leg of its last fill on (``exchanges.sim.path.reach_level``); reached, the
+  position is liquidated there — at the open when the bar opened beyond it, else at the liquidation
+  price rounded one tick against us — with the liquidation fee, its open orders expired first, and a
+  ``Liquidation`` goes to the sink; the clock is at that leg's time;
+* the close is the mark for the margin figures the next orders are checked against.
+
+Limits: the mark is the traded price (bars of the contract), not a separate mark-price series.
 """
 
 from __future__ import annotations
@@ -37,14 +53,20 @@ from typing import TypeVar
 from exchanges.bar_columns import times_and_closes
 from exchanges.base import BaseExchangeClient
 from exchanges.sim import FillModel
+from exchanges.sim import MarginAccount
 from exchanges.sim import MatchingCore
 from exchanges.sim import SimAccount
 from exchanges.sim.core import BarHit
 from exchanges.sim.core import Working
+from exchanges.sim.funding import FundingSchedule
+from exchanges.sim.model import PerpSettings
+from exchanges.sim.path import bar_path
+from exchanges.sim.path import reach_level
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
+from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
@@ -54,6 +76,7 @@ from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
+from trading_bot.errors import OrderRejected
 
 __all__ = ["BarExchange"]
 
@@ -103,6 +126,8 @@ class BarExchange(BaseExchangeClient):
         progress_every: bars between two ``progress`` calls.
         account: a simulated account shared with other markets (``exchanges.bar_venue.BarVenue``) instead
             of a new one holding ``balances``; give exactly one of the two.
+        perp: a swap market's leverage, margin mode, liquidation fee and funding (default ``PerpSettings()``:
+            1x cross, no funding); refused on a spot market.
     """
 
     name = "backtest"
@@ -120,10 +145,13 @@ class BarExchange(BaseExchangeClient):
         progress: Callable[[int], None] | None = None,
         progress_every: int = 4096,
         account: SimAccount | None = None,
+        perp: PerpSettings | None = None,
     ) -> None:
         super().__init__()
         if bar_ms <= 0:
             raise ConfigError(f"bar interval must be > 0 ms, got {bar_ms}")
+        if perp is not None and not market.contract:
+            raise ConfigError(f"{market.symbol} is a spot market: leverage, margin mode and funding apply to swaps")
         self._market = market
         self.bars = bars
         self.bar_ms = bar_ms
@@ -131,7 +159,13 @@ class BarExchange(BaseExchangeClient):
         self.fee = fee
         if (account is None) == (balances is None):
             raise ValueError("give BarExchange either balances or a shared account, not both")
-        self.account = SimAccount(balances or {}) if account is None else account
+        self.perp = (perp or PerpSettings()) if market.contract else None
+        self.account = account if account is not None else self._new_account(market, balances or {}, self.perp)
+        self._funding: FundingSchedule | None = None
+        if self.perp is not None and bars:
+            self._funding = self.perp.schedule(market, bars[0].ts_ms)
+        self.funding_paid = _ZERO
+        """Swaps: the funding settled so far, settle currency (negative = paid)."""
         model = FillModel(maker_fee=fee, taker_fee=fee, slippage_bps=slippage_bps, queue_position=False)
         self.core = MatchingCore(market, clock, model, self.account, self._on_update, bars=True,
                                  on_settled=self._on_settled)  # fmt: skip
@@ -145,6 +179,25 @@ class BarExchange(BaseExchangeClient):
         self._quote_total = self._total(market.quote)
         self._base_total = self._total(market.base)
         self._start_quote, self._start_base = self._quote_total, self._base_total
+
+    @staticmethod
+    def _new_account(market: Market, balances: Mapping[str, Decimal], perp: PerpSettings | None) -> SimAccount:
+        if perp is None:
+            return SimAccount(balances)
+        account = MarginAccount(balances, leverage=1, margin_mode=perp.margin_mode,
+                                liquidation_fee=perp.liquidation_fee)  # fmt: skip
+        account.register(market)
+        try:
+            account.set_leverage(market.symbol, perp.leverage)
+        except OrderRejected as exc:
+            raise ConfigError(f"--leverage {perp.leverage}: {exc}") from None
+        return account
+
+    def perp_terms(self, symbol: Symbol) -> tuple[int, MarginMode]:
+        """Return the simulated account's leverage and margin mode (spot: ``(1, cross)``)."""
+        if isinstance(self.account, MarginAccount):
+            return self.account.leverage(symbol), self.account.margin_mode(symbol)
+        return 1, MarginMode.CROSS
 
     @property
     def fills(self) -> list[Fill]:
@@ -197,8 +250,14 @@ class BarExchange(BaseExchangeClient):
         every = self._progress_every
         core = self.core
         done = 0
+        perp = self.perp is not None
         for md in self._events():  # each bar is built once per step: the fill reads the event's own bar
-            if core.open:
+            if perp:
+                self._done = done + 1
+                bar = md.bar
+                assert bar is not None
+                self._perp_bar(bar)
+            elif core.open:
                 self._done = done + 1
                 bar = md.bar
                 assert bar is not None
@@ -295,11 +354,85 @@ class BarExchange(BaseExchangeClient):
         for w in expired:
             self.core.expire_unmarketable(w)
 
+    # ----------------------------------------------------------------- perpetual swaps
+
+    def _perp_bar(self, bar: Bar) -> None:
+        """One bar of a swap market: fills, funding after the open's fills, liquidation (module docstring)."""
+        account = self.account
+        assert isinstance(account, MarginAccount)
+        symbol = self._market.symbol
+        times, hits, expired = self._bar_hits(bar) if self.core.open else ((0, 0, 0, 0), [], [])
+        advance = self.clock.advance_to
+        last_leg = 0
+        funded = False
+        for leg, _, _, w, price, liquidity in hits:
+            if leg > 0 and not funded:
+                funded = True
+                self._settle_funding(account, bar)
+            advance(times[leg])
+            if self.core.open.get(w.order.client_order_id) is w:
+                last_leg = leg
+            self.core.execute(w, price, liquidity)
+        if not funded:
+            self._settle_funding(account, bar)
+        if hits or expired:
+            advance(bar.ts_ms)
+        for w in expired:
+            self.core.expire_unmarketable(w)
+        self._check_liquidation(account, bar, last_leg)
+        account.set_mark(symbol, bar.close)
+
+    def _settle_funding(self, account: MarginAccount, bar: Bar) -> None:
+        schedule = self._funding
+        if schedule is None:
+            return
+        due = schedule.due(bar.ts_ms + self.bar_ms - 1)
+        if not due:
+            return
+        market = self._market
+        account.set_mark(market.symbol, bar.open)
+        for funding in due:
+            payment = account.apply_funding(market, funding.rate, funding.ts_ms, f"funding-{funding.ts_ms}")
+            if payment is None:
+                continue
+            self.funding_paid += payment.amount
+            self._quote_total += payment.amount
+            self.emit(payment)
+            self._filled = True
+        self._on_settled()
+
+    def _check_liquidation(self, account: MarginAccount, bar: Bar, from_leg: int) -> None:
+        market = self._market
+        position = account.position(market.symbol)
+        if position.quantity == 0:
+            return
+        level = account.liquidation_price(market)
+        if level is None:
+            return
+        long = position.quantity > 0
+        path, times = bar_path(bar, self.bar_ms)
+        hit = reach_level(path, level, falling=long, from_leg=from_leg)
+        if hit is None:
+            return
+        leg, price = hit
+        if leg > 0:
+            price = market.round_price(price, "down" if long else "up")
+        self.clock.advance_to(max(self.clock.now_ms(), times[leg]))
+        self.core.expire_all("position liquidated")
+        for liquidation in account.check_liquidations(self.clock.now_ms(), {market.symbol: price}):
+            self._quote_total += liquidation.quantity * liquidation.price - liquidation.fee
+            self._base_total -= liquidation.quantity
+            self.emit(liquidation)
+            self._filled = True
+        self._on_settled()
+
     def _bar_hits(self, bar: Bar) -> tuple[tuple[int, int, int, int], list[BarHit], list[Working]]:
         """Return the path times, the open orders ``bar`` fills (in fill order) and the IOC/FOK it expires."""
         return self.core.bar_hits(bar, self.bar_ms)
 
     def _on_update(self, update: OrderStatusReport | Fill) -> None:
+        # spot and swaps alike: quote total = cash flows of the fills, base total = the position; a swap's
+        # equity wallet + unrealized PnL is exactly quote total + base total × mark
         if isinstance(update, Fill):
             notional = update.price * update.quantity
             if update.side is _BUY:

@@ -143,6 +143,14 @@ class BaseExchangeClient(ABC):
 
     # ----------------------------------------------------------------- perpetual swaps (linear, one-way)
 
+    def perp_terms(self, symbol: Symbol) -> tuple[int, MarginMode]:
+        """Return the leverage and margin mode this client trades ``symbol`` at (a swap; spot: ``(1, cross)``).
+
+        Clients built from a config return the config's (``ExchangeConfig.leverage``/``margin_mode``), set on
+        the venue by ``configure_perp``; the simulators return their account's.
+        """
+        return 1, MarginMode.CROSS
+
     async def configure_perp(self, symbol: Symbol, leverage: int, margin_mode: MarginMode) -> None:
         """Set ``symbol``'s leverage and margin mode on the account (idempotent: already so is success).
 

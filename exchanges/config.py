@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from trading_bot.domain.bounds import BalanceAmount
 from trading_bot.domain.bounds import BasisPoints
 from trading_bot.domain.bounds import FeeRate
+from trading_bot.domain.bounds import FundingRateValue
 from trading_bot.domain.bounds import LatencyMs
 from trading_bot.domain.bounds import Leverage
 from trading_bot.domain.bounds import TimeoutSeconds
@@ -51,11 +52,8 @@ class PaperConfig(BaseModel):
         default=True,
         description="a trade at a resting order's price fills at most the trade's size (off: the whole remainder)",
     )
-    funding_rate: Decimal | None = Field(
+    funding_rate: FundingRateValue | None = Field(
         default=None,
-        ge=Decimal("-0.03"),
-        le=Decimal("0.03"),
-        allow_inf_nan=False,
         description="swap: constant funding rate per funding interval (0.0001 = 0.01 %) when no funding data is given",
     )
     liquidation_fee: FeeRate = Field(

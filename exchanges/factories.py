@@ -29,17 +29,21 @@ from exchanges.paper import PaperExchange
 from exchanges.recorded import check_data_symbol
 from exchanges.recorded import data_kind
 from exchanges.recorded import load_bars
+from exchanges.recorded_funding import read_funding
 from exchanges.replay import ReplayFeed
 from exchanges.replay_multi import MultiReplayFeed
 from exchanges.request import ExchangeRequest
+from exchanges.sim.funding import FundingRate
+from exchanges.sim.model import PerpSettings
 from exchanges.sim.model import refuse_book_knobs_on_bars
+from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.registry import did_you_mean
 
-__all__ = ["paper_exchange", "replay_exchange", "replay_paper_exchange"]
+__all__ = ["paper_exchange", "perp_settings", "replay_exchange", "replay_paper_exchange"]
 
 _DEFAULT_BAR_MS = 60_000  # the interval of a file holding one bar
 
@@ -101,15 +105,53 @@ def replay_paper_exchange(
                 f"--symbol {symbol}: no bundled {config.name} market{did_you_mean(symbol, markets)}; give its rules "
                 f'with --markets FILE, e.g. {{"{symbol}": {{"tick_size": "0.01", "lot_step": "0.001"}}}}'
             )
+    files, funding = _split_funding(files, markets)
     kinds = {data_kind(path) for paths in files.values() for path in paths}
     if "bars" in kinds:
         if len(kinds) > 1:
             raise ConfigError("--replay: bars cannot be mixed with quotes or trades; give bar files only, or ticks")
+        if funding or any(markets[s].contract for s in files):
+            raise ConfigError("--replay: swaps replay quotes and trades; backtest their bars with runbot.py backtest")
         return _bar_replay(config, clock, files, markets, speed)
     feeds = [ReplayFeed(list(paths), symbol, clock, speed=speed) for symbol, paths in files.items()]
     source: ReplayFeed | MultiReplayFeed = feeds[0] if len(feeds) == 1 else MultiReplayFeed(feeds)
     source.validate()
-    return PaperExchange(config.paper, clock, source, markets=markets)
+    return PaperExchange(config.paper, clock, source, markets=markets, perp=perp_settings(config, funding))
+
+
+def perp_settings(config: ExchangeConfig, funding: Sequence[FundingRate] = ()) -> PerpSettings:
+    """The simulated swap account of a venue's config: its leverage and margin mode, the paper section's
+    liquidation fee, and the recorded ``funding`` rates or else the paper section's constant rate."""
+    return PerpSettings(
+        leverage=config.leverage,
+        margin_mode=MarginMode(config.margin_mode),
+        liquidation_fee=config.paper.liquidation_fee,
+        funding=tuple(funding),
+        funding_rate=None if funding else config.paper.funding_rate,
+    )
+
+
+def _split_funding(
+    files: Mapping[Symbol, Sequence[Path]], markets: Mapping[Symbol, Market]
+) -> tuple[dict[Symbol, list[Path]], list[FundingRate]]:
+    """Take the funding files out of the symbols' files; they belong to the one swap symbol replayed.
+
+    Raises:
+        ConfigError: funding files with several symbols, or for a spot market.
+    """
+    kept: dict[Symbol, list[Path]] = {}
+    funding_files: list[Path] = []
+    for symbol, paths in files.items():
+        kept[symbol] = [p for p in paths if data_kind(p) != "funding"]
+        funding_files += [p for p in paths if p not in kept[symbol]]
+        if not kept[symbol]:
+            raise ConfigError(f"--replay: {symbol} has only funding files; add its quotes or trades")
+    if not funding_files:
+        return kept, []
+    if len(kept) > 1 or not markets[next(iter(kept))].contract:
+        raise ConfigError("--replay: a funding file goes with one swap symbol (e.g. --symbol BTC/USDT:USDT)")
+    rates = sorted((r for p in funding_files for r in read_funding(p)), key=lambda r: r.ts_ms)
+    return kept, rates
 
 
 def _bar_replay(
@@ -163,4 +205,4 @@ def paper_exchange(request: ExchangeRequest) -> BaseExchangeClient:
     from exchanges.ccxt.adapter import create_ccxt_exchange
 
     source = create_ccxt_exchange(request.config, request.clock, public_only=True)
-    return PaperExchange(request.config.paper, request.clock, source)
+    return PaperExchange(request.config.paper, request.clock, source, perp=perp_settings(request.config))

@@ -6,12 +6,20 @@ a simulated account, matched by the one matching core (``exchanges.sim``). Marke
 client. Every event streamed is matched against the resting orders *before* it is yielded, so the fills
 an event causes reach the sink before the strategy sees that event. Fees default to the market's own
 maker/taker rates unless ``PaperConfig`` sets them; ``PaperConfig`` also holds the latency, queue and
-partial-fill knobs (``exchanges.sim.model.FillModel``)."""
+partial-fill knobs (``exchanges.sim.model.FillModel``).
+
+**Perpetual swaps** (a contract market): the account is a ``MarginAccount`` (leverage, margin mode,
+liquidation fee and funding from ``PerpSettings``). Before each event of a swap is matched, its mark is
+set — the event's ``mark_price`` when the data has one, else the trade price, else the mid — and the
+funding times at or before the event settle at that mark (``FundingPayment`` to the sink). After the
+match, an account below maintenance margin is liquidated at the mark: the symbol's open orders expire,
+then a ``Liquidation`` goes to the sink."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from decimal import Decimal
@@ -21,12 +29,15 @@ from typing import runtime_checkable
 from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
 from exchanges.sim import FillModel
+from exchanges.sim import MarginAccount
 from exchanges.sim import MatchingCore
-from exchanges.sim import SimAccount
+from exchanges.sim.funding import FundingSchedule
+from exchanges.sim.model import PerpSettings
 from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
+from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
@@ -83,6 +94,8 @@ class PaperExchange(BaseExchangeClient):
         clock: stamps orders and fills (the replay's simulated clock, or the live clock).
         source: market data and market metadata.
         markets: market metadata to use instead of ``source.load_markets()``.
+        perp: swap markets' leverage, margin mode, liquidation fee and funding (default 1x cross, funding
+            from ``config.funding_rate`` when set, else none).
     """
 
     name = "paper"
@@ -93,14 +106,18 @@ class PaperExchange(BaseExchangeClient):
         clock: Clock,
         source: MarketDataSource,
         markets: Mapping[Symbol, Market] | None = None,
+        perp: PerpSettings | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.clock = clock
         self.source = source
         self._markets: dict[Symbol, Market] | None = None if markets is None else dict(markets)
-        self._account = SimAccount(config.balances)
+        self.perp = perp or PerpSettings(funding_rate=config.funding_rate, liquidation_fee=config.liquidation_fee)
+        self._account = MarginAccount(config.balances, leverage=1, margin_mode=self.perp.margin_mode,
+                                      liquidation_fee=self.perp.liquidation_fee)  # fmt: skip
         self._engines: dict[Symbol, MatchingCore] = {}
+        self._funding: dict[Symbol, FundingSchedule | None] = {}
         self._closed = False
 
     # ----------------------------------------------------------------- lifecycle and markets
@@ -153,7 +170,60 @@ class PaperExchange(BaseExchangeClient):
             )
             engine = MatchingCore(market, self.clock, model, self._account, self.emit)
             self._engines[symbol] = engine
+            if market.contract:
+                try:
+                    self._account.set_leverage(symbol, self.perp.leverage)
+                except OrderRejected as exc:
+                    raise ConfigError(f"exchange.leverage {self.perp.leverage}: {exc}") from None
         return engine
+
+    def perp_terms(self, symbol: Symbol) -> tuple[int, MarginMode]:
+        """Return the simulated account's leverage and margin mode of ``symbol``."""
+        return self._account.leverage(symbol), self._account.margin_mode(symbol)
+
+    def _swap_event(self, symbol: Symbol, md: MarketData) -> None:
+        """A swap's event, before it is matched: mark, then the funding due by its time (module docstring)."""
+        account = self._account
+        mark = md.mark_price or (md.trade.price if md.trade is not None else md.mid)
+        account.set_mark(symbol, mark)
+        if symbol not in self._funding:
+            self._funding[symbol] = self.perp.schedule(self.market(symbol), md.ts_ms)
+        schedule = self._funding[symbol]
+        if schedule is None:
+            return
+        next_ms = schedule.peek()
+        if next_ms is None or next_ms > md.ts_ms:
+            return
+        market = self.market(symbol)
+        for funding in schedule.due(md.ts_ms):
+            payment = account.apply_funding(market, funding.rate, funding.ts_ms, f"funding-{funding.ts_ms}")
+            if payment is not None:
+                log.info("paper_funding", symbol=symbol, amount=str(payment.amount), rate=str(funding.rate))
+                self.emit(payment)
+
+    def _liquidate(self) -> None:
+        """Liquidate what is below maintenance margin at the marks: orders expire first, then the event."""
+        for liquidation in self._account.check_liquidations(self.clock.now_ms()):
+            self._engines[Symbol(liquidation.symbol)].expire_all("position liquidated")
+            log.warning("paper_liquidation", symbol=liquidation.symbol, quantity=str(liquidation.quantity),
+                        price=str(liquidation.price), fee=str(liquidation.fee))  # fmt: skip
+            self.emit(liquidation)
+
+    def _matcher(self, symbol: Symbol) -> Callable[[MarketData], None]:
+        """Return what each event of ``symbol`` goes through: the core, and around it a swap's account steps."""
+        engine = self.engine(symbol)
+        if not engine.market.contract:
+            return engine.on_market_data
+        on_market_data = engine.on_market_data
+        account = self._account
+
+        def swap(md: MarketData) -> None:
+            self._swap_event(symbol, md)
+            on_market_data(md)
+            if account.positions():
+                self._liquidate()
+
+        return swap
 
     # ----------------------------------------------------------------- market data
 
@@ -168,7 +238,7 @@ class PaperExchange(BaseExchangeClient):
 
     async def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
         """Yield the source's events, each matched against the resting orders before it is yielded."""
-        on_market_data = self.engine(symbol).on_market_data
+        on_market_data = self._matcher(symbol)
         async for md in self.source.stream_market_data(symbol):
             on_market_data(md)
             yield md
@@ -189,7 +259,7 @@ class PaperExchange(BaseExchangeClient):
     async def _stream_merged(
         self, source: MergingMarketDataSource, symbols: Sequence[Symbol]
     ) -> AsyncIterator[MarketData]:
-        matchers = {s: self.engine(s).on_market_data for s in symbols}
+        matchers = {s: self._matcher(s) for s in symbols}
         async for md in source.stream_markets(symbols):
             matchers[md.symbol](md)
             yield md

@@ -6,6 +6,9 @@ Formats are those of ``/work/shared/data`` (CSV or CSV.gz, gzip detected from th
   milliseconds UTC; extra columns are ignored;
 * quotes — ``timestamp,bid_price,bid_size,ask_price,ask_size[,...]``;
 * trades — ``timestamp,price,quantity,side,trade_id[,...]``;
+* funding — ``timestamp,funding_rate`` (realized rates at each funding time), or Binance's ``@markPrice``
+  capture ``timestamp,mark_price,...,funding_rate,next_funding_time`` (predicted rates); read by
+  ``exchanges.recorded_funding``;
 * book — L2 levels, ``timestamp,update_type,side,price,quantity,first_update_id,last_update_id[,...]``, or with
   one ``update_id`` per message instead of the two (Bybit); one row per level, the rows of one message in a row;
   read by ``exchanges.recorded_book``.
@@ -58,6 +61,7 @@ __all__ = [
     "BAR_COLUMNS",
     "BOOK_COLUMNS",
     "BOOK_ONE_ID_COLUMNS",
+    "FUNDING_COLUMNS",
     "QUOTE_COLUMNS",
     "TRADE_COLUMNS",
     "BarSeries",
@@ -81,12 +85,15 @@ TRADE_COLUMNS = ("timestamp", "price", "quantity", "side", "trade_id")
 BOOK_COLUMNS = ("timestamp", "update_type", "side", "price", "quantity", "first_update_id", "last_update_id")
 BOOK_ONE_ID_COLUMNS = ("timestamp", "update_type", "side", "price", "quantity", "update_id")
 """An L2 book whose messages carry one update id each (Bybit ``u``): it stands for the first and the last."""
+FUNDING_COLUMNS = ("timestamp", "funding_rate")
+"""Funding rates of a perpetual swap (``exchanges.recorded_funding``); checked after every market-data kind."""
 _KINDS = (
     ("quotes", QUOTE_COLUMNS),
     ("trades", TRADE_COLUMNS),
     ("book", BOOK_COLUMNS),
     ("book", BOOK_ONE_ID_COLUMNS),
     ("bars", BAR_COLUMNS),
+    ("funding", FUNDING_COLUMNS),
 )
 _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
@@ -128,7 +135,7 @@ def _header(path: Path, text: TextIO) -> list[str]:
 
 
 def data_kind(path: Path) -> str:
-    """Return ``bars``, ``quotes``, ``trades`` or ``book`` from a file's header.
+    """Return ``bars``, ``quotes``, ``trades``, ``book`` or ``funding`` from a file's header.
 
     Raises:
         DataError: the file is missing, unreadable or has none of the known sets of columns.
@@ -139,7 +146,7 @@ def data_kind(path: Path) -> str:
 
 
 def columns_kind(path: Path, header: Sequence[str]) -> tuple[str, dict[str, int]]:
-    """Return a header's kind (``quotes``, ``trades``, ``book`` or ``bars``) and each column's index by lower-case name.
+    """Return a header's kind (``quotes``, ``trades``, ``book``, ``bars``, ``funding``) and each column's index by name.
 
     The one copy of the column schemas of recorded files: a kind's columns may come in any order, extra
     columns are ignored, names are matched without case, surrounding blanks or a byte-order mark.

@@ -19,7 +19,8 @@ Arrival checks (when the order is sent; raised, the order never exists)
     * swaps (a contract market, over a ``MarginAccount``): both sides lock the initial margin of the
       order's opening part plus its fee (``MarginAccount.reserve``); a shortfall is "Margin is
       insufficient"; a reduce-only order that would not reduce the position is refused, and each of its
-      fills is capped at the position left (none left: it expires); ``quote_quantity`` is refused.
+      fills is capped at the position left (none left: it expires); an order sized by ``quote_quantity``
+      locks the margin of its estimated ``quantity`` and is sized at its fill as on spot (a notional).
 
 When an order arrives
     * quotes, trades, books: at once (``latency_ms`` 0) or at the first market event at or after
@@ -234,9 +235,6 @@ class MatchingCore:
         reference, fee_rate = self._arrival_price(params, quantity, md, immediate)
         margin = self._margin
         if margin is not None:
-            if params.quote_quantity is not None:
-                raise OrderRejected(f"{self._describe(params, quantity)}: quote_quantity sizes spot market orders; "
-                                    "give a quantity on a swap")  # fmt: skip
             currency, amount = margin.reserve(self.market, side, quantity, reference, fee_rate,
                                               reduce_only=params.reduce_only)  # fmt: skip
             per_unit = amount / quantity
@@ -314,6 +312,11 @@ class MatchingCore:
             raise OrderNotFound(f"{self.market.symbol}: cannot cancel {state} order {client_order_id}")
         self._close(w, OrderStatus.CANCELED, "canceled by request", emit=False)
         return self._report(w.order)
+
+    def expire_all(self, reason: str) -> None:
+        """Expire every open order (a liquidation: the venue cancels the symbol's orders first), each reported."""
+        for w in list(self.open.values()):
+            self._close(w, OrderStatus.EXPIRED, reason)
 
     def set_quote(self, md: MarketData) -> None:
         """Record ``md`` as the current book without matching (a REST snapshot, a bar's close)."""

@@ -253,8 +253,14 @@ class MarginAccount(SimAccount):
         self, order: Order, market: Market, *, unlock: Decimal, quantity: Decimal, price: Decimal, fee: Decimal,
         ts_ms: int, liquidity: LiquiditySide,
     ) -> Fill:  # fmt: skip
-        """Settle a swap fill: release its order margin, move the position, book realized PnL and the fee."""
+        """Settle a swap fill: release its order margin, move the position, book realized PnL and the fee.
+
+        A spot market's fill (one account may trade both) settles as ``SimAccount`` settles it.
+        """
         symbol = market.symbol
+        if symbol not in self._markets:
+            return super().fill(order, market, unlock=unlock, quantity=quantity, price=price, fee=fee, ts_ms=ts_ms,
+                                liquidity=liquidity)  # fmt: skip
         settle = self._settle(symbol)
         self.settle(settle, unlock, _ZERO)
         before = self.position(symbol)

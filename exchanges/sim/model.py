@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from exchanges.sim.funding import FundingRate
+from exchanges.sim.funding import FundingSchedule
+from trading_bot.domain import MarginMode
+from trading_bot.domain import Market
 from trading_bot.errors import ConfigError
 
-__all__ = ["FillModel", "refuse_book_knobs_on_bars"]
+__all__ = ["FillModel", "PerpSettings", "refuse_book_knobs_on_bars"]
 
 _BPS = Decimal(10_000)
 
@@ -65,6 +69,43 @@ class FillModel:
     def slippage(self) -> Decimal:
         """Return the slippage as a fraction of the price (10 bps = 0.001)."""
         return self.slippage_bps / _BPS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerpSettings:
+    """The perpetual-swap side of a simulated account (``exchanges.sim.margin.MarginAccount``).
+
+    Attributes:
+        leverage: leverage of every symbol (1..125; a market's ``max_leverage`` caps it).
+        margin_mode: cross or isolated.
+        liquidation_fee: fee rate on a liquidated notional (0.0125 = 1.25 %).
+        funding: recorded funding times and rates (``exchanges.recorded_funding``), ascending.
+        funding_rate: a constant rate per funding interval instead, at the market's funding times;
+            neither: no funding is settled.
+    """
+
+    leverage: int = 1
+    margin_mode: MarginMode = MarginMode.CROSS
+    liquidation_fee: Decimal = Decimal("0.0125")
+    funding: tuple[FundingRate, ...] = ()
+    funding_rate: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.leverage <= 125:
+            raise ConfigError(f"--leverage: must be 1..125, got {self.leverage}")
+        if not self.liquidation_fee.is_finite() or not Decimal(0) <= self.liquidation_fee < 1:
+            raise ConfigError(f"liquidation_fee: a rate in [0, 1), got {self.liquidation_fee}")
+        if self.funding and self.funding_rate is not None:
+            raise ConfigError("--funding-rate: a funding file is given too; use one or the other")
+
+    def schedule(self, market: Market, start_ms: int) -> FundingSchedule | None:
+        """Return the funding schedule of ``market`` from ``start_ms`` (epoch ms), ``None`` without funding."""
+        if self.funding:
+            return FundingSchedule([f for f in self.funding if f.ts_ms >= start_ms])
+        if self.funding_rate is not None:
+            interval = market.funding_interval_ms or 28_800_000
+            return FundingSchedule(rate=self.funding_rate, interval_ms=interval, start_ms=start_ms)
+        return None
 
 
 def refuse_book_knobs_on_bars(*, latency_ms: int, queue_position: bool | None) -> None:

@@ -26,7 +26,7 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import TimeInForce
 
-__all__ = ["BarPath", "bar_path", "reach"]
+__all__ = ["BarPath", "bar_path", "reach", "reach_level"]
 
 BarPath = tuple[Decimal, Decimal, Decimal, Decimal]
 """The four prices of a bar's path: open, nearer extreme, farther extreme, close."""
@@ -75,4 +75,18 @@ def reach(order: Order, path: BarPath) -> tuple[int, Decimal, LiquiditySide] | N
     for leg in (1, 2, 3):
         if (path[leg] <= price) if buy else (path[leg] >= price):
             return leg, price, _MAKER
+    return None
+
+
+def reach_level(path: BarPath, level: Decimal, *, falling: bool, from_leg: int = 0) -> tuple[int, Decimal] | None:
+    """Return ``(leg, price)`` where the path first goes to ``level`` or beyond, from leg ``from_leg`` on.
+
+    ``falling``: reached at or below ``level`` (a long's liquidation), else at or above (a short's). At leg 0
+    (the open already beyond it) the price is the open, on a later leg the level itself; ``None`` if never.
+    """
+    if from_leg == 0 and ((path[0] <= level) if falling else (path[0] >= level)):
+        return 0, path[0]
+    for leg in range(max(1, from_leg), 4):
+        if (path[leg] <= level) if falling else (path[leg] >= level):
+            return leg, level
     return None

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import itertools
 import math
 import time
 from collections.abc import AsyncIterator
@@ -60,7 +61,9 @@ from exchanges.recorded import files_by_symbol
 from exchanges.recorded import guess_symbol
 from exchanges.recorded import load_bars
 from exchanges.recorded import sample_price_decimals
+from exchanges.recorded_funding import read_funding
 from exchanges.replay import ReplayFeed
+from exchanges.sim.model import PerpSettings
 from exchanges.sim.model import refuse_book_knobs_on_bars
 from risk.config import ProtectionConfig
 from risk.config import RiskConfig
@@ -165,6 +168,11 @@ class BacktestSpec:
             without a bundled market needs one with tick size and lot step.
         market_spec: one-symbol runs: the spec flags' rules for the run's symbol; they win over its
             ``market_specs`` entry field by field.
+        market_type: ``swap``: a symbol guessed from a file name (``XRP/USDT``) means its linear perpetual
+            (``XRP/USDT:USDT``); a given ``BASE/QUOTE:SETTLE`` symbol is a swap either way.
+        perp: swaps: leverage, margin mode, liquidation fee and a constant funding rate
+            (``exchanges.sim.model.PerpSettings``; default 1x cross). Funding files (kind ``funding``) in
+            ``data`` are read into it; refused on a spot market.
     """
 
     strategy: str
@@ -192,6 +200,8 @@ class BacktestSpec:
     periods_per_year: float | None = None
     latency_ms: int = 0
     partial_fills: bool = True
+    market_type: Literal["spot", "swap"] = "spot"
+    perp: PerpSettings | None = None
 
 
 @dataclass(slots=True, kw_only=True, repr=False)
@@ -384,8 +394,11 @@ class BacktestRun:
             fills = list(portfolio.fills) if portfolio is not None else []
             equity, buy_and_hold = await self._curve()
             trips = reconstruct_round_trips(fills)
+            funding = portfolio.funding if portfolio is not None else Decimal(0)
+            liquidations = len(portfolio.liquidations) if portfolio is not None else 0
             metrics = compute_metrics(fills, equity, starting_cash=self.spec.cash, buy_and_hold_return=buy_and_hold,
-                                      round_trips=trips, periods_per_year=self.spec.periods_per_year)  # fmt: skip
+                                      round_trips=trips, periods_per_year=self.spec.periods_per_year,
+                                      funding=funding, liquidations=liquidations)  # fmt: skip
         fingerprint = result.summary.get("trade_fingerprint") or trade_fingerprint(fills)
         return BacktestResult(
             kind=self.kind,
@@ -494,6 +507,8 @@ def _kind(paths: tuple[Path, ...]) -> str:
     if not paths:
         raise ConfigError("backtest needs at least one --data FILE")
     kinds = {data_kind(p) for p in paths}
+    if kinds == {"funding"}:
+        raise ConfigError("--data: only funding files given; add the market's bars, quotes or trades")
     if "bars" in kinds and len(kinds) > 1:
         raise ConfigError("--data: bars cannot be mixed with quotes or trades; give bar files only, or ticks only")
     return "bars" if kinds == {"bars"} else "ticks"
@@ -527,6 +542,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
     if len(spec.symbols) > 1:
         return _prepare_venue(spec, progress)
     strategy = build_strategy(spec.strategy, spec.params)
+    spec, perp = _split_funding(spec)
     kind = _kind(spec.data)
     _check_spread(spec.strategy, strategy, kind)
     symbol = _single_symbol(spec)
@@ -542,6 +558,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             symbol, series.price_decimals, spec.fee, spec.market, spec.exchange, _spec_of(spec, symbol)
         )
         _check_cash_currency(spec, market)
+        _check_perp(market, perp)
         quote = market.quote
         sim = exchange = BarExchange(
             market=market,
@@ -552,6 +569,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             fee=spec.fee,
             slippage_bps=spec.slippage_bps,
             progress=progress,
+            perp=perp if market.contract else None,
         )
         sim.prepare()
         clock.advance_to(series.bars[0].ts_ms)
@@ -687,14 +705,47 @@ def _check_spread(name: str, strategy: BaseStrategy[Any], kind: str) -> None:
 
 
 def _single_symbol(spec: BacktestSpec) -> str:
-    """``--symbol`` without its venue, else the symbol the first file's name carries (none: ``ConfigError``)."""
+    """``--symbol`` without its venue, else the symbol the first file's name carries (none: ``ConfigError``).
+
+    With ``market_type`` swap a ``BASE/QUOTE`` symbol becomes its linear perpetual ``BASE/QUOTE:QUOTE``.
+    """
     symbol = split_venue(spec.symbol)[1] if spec.symbol else guess_symbol(spec.data[0])
     if symbol is None:
         raise ConfigError(
             f"--symbol: the data file {spec.data[0].name} names no symbol; pass --symbol BASE/QUOTE (and "
             "--tick-size/--lot-step, or --markets FILE, for a market that is not bundled)"
         )
+    if spec.market_type == "swap" and ":" not in symbol:
+        symbol = f"{symbol}:{symbol.partition('/')[2]}"
     return symbol
+
+
+def _split_funding(spec: BacktestSpec) -> tuple[BacktestSpec, PerpSettings]:
+    """Take the funding files out of ``spec.data`` and read them into the perp settings (one symbol).
+
+    Raises:
+        DataError: a funding file is malformed (``exchanges.recorded_funding``).
+    """
+    perp = spec.perp or PerpSettings()
+    funding_files = [p for p in spec.data if data_kind(p) == "funding"]
+    if not funding_files:
+        return spec, perp
+    rates = sorted((r for p in funding_files for r in read_funding(p)), key=lambda r: r.ts_ms)
+    for earlier, later in itertools.pairwise(rates):
+        if earlier.ts_ms == later.ts_ms:
+            raise DataError(f"--data: two funding files both settle at {later.ts_ms}; give each funding time once")
+    data = tuple(p for p in spec.data if p not in funding_files)
+    return dataclasses.replace(spec, data=data), dataclasses.replace(perp, funding=tuple(rates))
+
+
+def _check_perp(market: Market, perp: PerpSettings) -> None:
+    """Refuse swap settings on a spot market (a silent spot run would hide them)."""
+    if market.contract or perp == PerpSettings():
+        return
+    raise ConfigError(
+        f"--leverage/--margin-mode/--funding-rate/funding data: {market.symbol} is a spot market; give the swap "
+        f"symbol ({market.symbol}:{market.quote}) or --market-type swap"
+    )
 
 
 def _spec_of(spec: BacktestSpec, symbol: str) -> MarketSpec | None:

@@ -126,6 +126,9 @@ class Metrics:
         trade_count: number of completed round trips.
         fill_count: number of fills.
         fees_paid: fees of all fills, quote currency.
+        funding: swaps: funding received (+) or paid (−) over the run, quote (settle) currency; 0 on spot.
+        price_pnl: the PnL of the prices alone, before fees and funding: ``net_profit + fees_paid − funding``.
+        liquidations: swaps: positions the simulator liquidated.
         buy_and_hold_return: the caller's buy-and-hold return over the same period, fraction.
         periods_per_year: equity points per year used to annualise (given, or inferred from the data's calendar).
         start_ts_ms: first equity point's time, epoch ms UTC.
@@ -151,6 +154,9 @@ class Metrics:
     trade_count: int
     fill_count: int
     fees_paid: Decimal
+    funding: Decimal
+    price_pnl: Decimal
+    liquidations: int
     buy_and_hold_return: float | None
     periods_per_year: float | None
     start_ts_ms: int | None
@@ -501,6 +507,8 @@ def compute_metrics(
     buy_and_hold_return: float | None,
     periods_per_year: float | None = None,
     round_trips: Sequence[RoundTrip] | None = None,
+    funding: Decimal = ZERO,
+    liquidations: int = 0,
 ) -> Metrics:
     """Compute the summary statistics of a run; pure, the inputs are not changed.
 
@@ -527,6 +535,8 @@ def compute_metrics(
         periods_per_year: equity points per year (e.g. 8760 for hourly 24/7 bars, 252 for weekday daily bars);
             inferred from the curve's calendar when None.
         round_trips: ``reconstruct_round_trips(fills)`` when the caller has it already; rebuilt when None.
+        funding: swaps: the funding settled over the run (already inside the equity), quote currency.
+        liquidations: swaps: how many positions were liquidated.
 
     Returns:
         The ``Metrics``; undefined statistics are None.
@@ -540,6 +550,7 @@ def compute_metrics(
     cagr = _cagr(starting_cash, end_equity, len(curve) - 1, ppy)
     trips = reconstruct_round_trips(fills) if round_trips is None else round_trips
     win_rate, profit_factor, expectancy = _trade_stats(trips)
+    fees_paid = sum((fee_in_quote(f) for f in fills), ZERO)
     return Metrics(
         start_equity=starting_cash,
         end_equity=end_equity,
@@ -559,7 +570,10 @@ def compute_metrics(
         exposure=_exposure(fills, curve[0].ts_ms, curve[-1].ts_ms) if curve else None,
         trade_count=len(trips),
         fill_count=len(fills),
-        fees_paid=sum((fee_in_quote(f) for f in fills), ZERO),
+        fees_paid=fees_paid,
+        funding=funding,
+        price_pnl=end_equity - starting_cash + fees_paid - funding,
+        liquidations=liquidations,
         buy_and_hold_return=buy_and_hold_return,
         periods_per_year=ppy,
         start_ts_ms=curve[0].ts_ms if curve else None,

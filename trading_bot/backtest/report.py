@@ -144,6 +144,21 @@ _METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
     ("start_ts_ms", "Start", "time"),
     ("end_ts_ms", "End", "time"),
 )
+_SWAP_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("price_pnl", "Price PnL (before fees, funding)", "money"),
+    ("funding", "Funding (+ received, - paid)", "money"),
+    ("liquidations", "Liquidations", "int"),
+)
+"""Shown after "Fees paid" for a perpetual swap: net profit = price PnL − fees + funding."""
+
+
+def _metric_rows(metrics: Metrics, swap: bool) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for row in _METRIC_ROWS:
+        rows.append(row)
+        if swap and row[0] == "fees_paid":
+            rows += _SWAP_ROWS
+    return [(label, _format_value(getattr(metrics, name), kind)) for name, label, kind in rows]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2330;background:#fafbfc}
@@ -197,9 +212,12 @@ def _format_value(value: Any, kind: str) -> str:
     return str(value)
 
 
-def format_metrics_table(metrics: Metrics) -> str:
-    """Return the metrics as plain, aligned two-column text for a terminal (one metric per line)."""
-    rows = [(label, _format_value(getattr(metrics, name), kind)) for name, label, kind in _METRIC_ROWS]
+def format_metrics_table(metrics: Metrics, *, swap: bool = False) -> str:
+    """Return the metrics as plain, aligned two-column text for a terminal (one metric per line).
+
+    ``swap``: add the perpetual-swap rows (price PnL, funding, liquidations) after the fees.
+    """
+    rows = _metric_rows(metrics, swap)
     label_width = max(len(label) for label, _ in rows)
     value_width = max(len(value) for _, value in rows)
     lines = [f"{'Metric':<{label_width}}  {'Value':>{value_width}}", "-" * (label_width + 2 + value_width)]
@@ -413,6 +431,7 @@ def write_report(
     title: str,
     prices: Sequence[PriceBars] = (),
     warnings: Sequence[str] = (),
+    swap: bool = False,
 ) -> Path:
     """Write ``report.html``, ``trades.csv``, ``fills.csv`` and ``equity.csv`` into ``out_dir`` (created if missing).
 
@@ -429,6 +448,7 @@ def write_report(
         prices: bar data only: each instrument's bars, one candle chart each; they also make ``equity.csv``
             and the equity chart labelled by bar open time. Empty for quotes/trades data (no candles).
         warnings: one-line messages for the page's warnings section (what went wrong in the run).
+        swap: a perpetual swap: the metrics table adds price PnL, funding and liquidations.
 
     Returns:
         The path of ``report.html``.
@@ -444,7 +464,7 @@ def write_report(
     if not prices:
         charts.append('<p class="note">No price chart: candles are drawn for bar data.</p>')
     charts.append(_equity_chart(go, curve, shift, first=not prices))
-    metric_rows = [(label, _format_value(getattr(metrics, name), kind)) for name, label, kind in _METRIC_ROWS]
+    metric_rows = _metric_rows(metrics, swap)
     param_rows = [(str(key), _param_text(value)) for key, value in params.items()]
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

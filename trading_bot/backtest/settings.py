@@ -14,7 +14,11 @@ setting                          in a backtest
 ``bot.on_shutdown``              cancel or keep the open orders when the data ends
 ``bot.heartbeat_s``              the supervisor's heartbeat
 ``exchange.name``                whose bundled market snapshot gives the market's rules (``paper``: Binance)
-``exchange.market_type``         ``spot`` only: ``swap`` is refused until perpetual swaps are simulated
+``exchange.market_type``         ``swap``: a symbol from a file name means its perpetual (``--market-type``)
+``exchange.leverage``,           swaps: the leverage and margin mode of the position (``--leverage``,
+``margin_mode``                  ``--margin-mode``)
+``exchange.paper.funding_rate``  swaps: a constant funding rate when no funding file is given
+``exchange.paper.liquidation_fee`` swaps: the fee rate of a liquidation
 ``exchange.paper.balances``      the starting cash: one balance, in the market's quote currency (``--cash``)
 ``exchange.paper.maker_fee``/    the fee of every fill (``--fee``): one rate, so both must be equal
 ``taker_fee``
@@ -61,6 +65,8 @@ class ConfigChoices:
         fee: fee rate of every fill (0.001 = 0.1 %); ``slippage_bps`` in basis points; ``queue_position``,
             ``latency_ms`` and ``partial_fills`` (quote/trade data).
         exchange: whose market snapshot to use.
+        market_type, leverage, margin_mode: from ``exchange``; ``funding_rate`` and ``liquidation_fee``
+            from ``exchange.paper`` (swaps).
         on_shutdown, heartbeat_s: from ``bot``.
         risk: the ``risk`` section.
         log_level, log_format: from ``logging``, when set.
@@ -78,6 +84,11 @@ class ConfigChoices:
     latency_ms: int | None = None
     partial_fills: bool | None = None
     exchange: str = "binance"
+    market_type: Literal["spot", "swap"] = "spot"
+    leverage: int | None = None
+    margin_mode: Literal["isolated", "cross"] | None = None
+    funding_rate: Decimal | None = None
+    liquidation_fee: Decimal | None = None
     on_shutdown: Literal["cancel", "keep"] = "cancel"
     heartbeat_s: float = 1.0
     risk: RiskConfig | None = None
@@ -97,11 +108,6 @@ def backtest_choices(config: BotConfig, overridden: Set[str] = frozenset()) -> C
         ConfigError: one line naming the field and the fix (exit 2).
     """
     exchange, paper, bot = config.exchange, config.exchange.paper, config.bot
-    if exchange.market_type != "spot":
-        raise ConfigError(
-            f"exchange.market_type: {exchange.market_type!r} cannot be backtested yet (spot only until perpetual "
-            "swaps are simulated); set 'spot' or remove it"
-        )
     cash, currency = _cash(paper.balances) if "balances" in paper.model_fields_set - overridden else (None, None)
     fee = None
     if "fee" not in overridden and {"maker_fee", "taker_fee"} & paper.model_fields_set:
@@ -130,6 +136,11 @@ def backtest_choices(config: BotConfig, overridden: Set[str] = frozenset()) -> C
         latency_ms=latency,
         partial_fills=partial,
         exchange=exchange.name,
+        market_type=exchange.market_type,
+        leverage=exchange.leverage if "leverage" in exchange.model_fields_set else None,
+        margin_mode=exchange.margin_mode if "margin_mode" in exchange.model_fields_set else None,
+        funding_rate=paper.funding_rate,
+        liquidation_fee=paper.liquidation_fee if "liquidation_fee" in paper.model_fields_set else None,
         on_shutdown=bot.on_shutdown,
         heartbeat_s=bot.heartbeat_s,
         risk=config.risk,

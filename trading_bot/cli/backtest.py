@@ -74,6 +74,20 @@ def backtest_command(
         str | None,
         typer.Option(help="ms from sending an order to its arrival (quote/trade data; bars refuse it) [default: 0]"),
     ] = None,
+    market_type: Annotated[
+        str | None,
+        typer.Option(help="spot | swap: swap trades the file's symbol as its linear perpetual [default: spot]"),
+    ] = None,
+    leverage: Annotated[
+        str | None, typer.Option(help="swaps: leverage 1..125 (the market's cap applies) [default: 1]")
+    ] = None,
+    margin_mode: Annotated[str | None, typer.Option(help="swaps: cross | isolated [default: cross]")] = None,
+    funding_rate: Annotated[
+        str | None, typer.Option(help="swaps: constant funding rate per interval when no funding file is given")
+    ] = None,
+    liquidation_fee: Annotated[
+        str | None, typer.Option(help="swaps: fee rate of a liquidated notional [default: 0.0125]")
+    ] = None,
     from_: Annotated[str | None, typer.Option("--from", help="first date (UTC), e.g. 2023-08-01")] = None,
     to: Annotated[str | None, typer.Option(help="last date (UTC), inclusive")] = None,
     tick_size: Annotated[
@@ -112,6 +126,36 @@ def backtest_command(
         _run_backtest(ctx.args, locals())
     except (ConfigError, DataError) as exc:
         raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def _perp_choices(opts: dict[str, Any], choices: Any) -> dict[str, Any]:
+    """The swap settings of a backtest from the flags, else the config (``market_type`` and ``perp``)."""
+    from exchanges.sim.model import PerpSettings
+    from trading_bot.cli.values import check_flag
+    from trading_bot.domain import MarginMode
+    from trading_bot.domain.bounds import FeeRate
+    from trading_bot.domain.bounds import FundingRateValue
+    from trading_bot.domain.bounds import Leverage
+    from trading_bot.errors import ConfigError
+
+    market_type = opts["market_type"] or choices.market_type
+    if market_type not in ("spot", "swap"):
+        raise ConfigError(f"--market-type: spot or swap, got {market_type!r}")
+    mode = opts["margin_mode"] or choices.margin_mode or "cross"
+    if mode not in ("cross", "isolated"):
+        raise ConfigError(f"--margin-mode: cross or isolated, got {mode!r}")
+    leverage = check_flag("--leverage", opts["leverage"], Leverage) if opts["leverage"] else choices.leverage or 1
+    funding = opts["funding_rate"]
+    rate = check_flag("--funding-rate", funding, FundingRateValue) if funding else choices.funding_rate
+    fee = opts["liquidation_fee"]
+    liquidation_fee = check_flag("--liquidation-fee", fee, FeeRate) if fee else choices.liquidation_fee
+    perp = PerpSettings(
+        leverage=leverage,
+        margin_mode=MarginMode(mode),
+        funding_rate=rate,
+        **({} if liquidation_fee is None else {"liquidation_fee": liquidation_fee}),
+    )
+    return {"market_type": market_type, "perp": perp}
 
 
 def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
@@ -183,6 +227,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
             if opts["periods_per_year"] is not None
             else None
         ),
+        **_perp_choices(opts, choices),
     )
     show_progress = not opts["json_output"] and sys.stderr.isatty()
     with _Progress(show_progress) as progress:
@@ -215,6 +260,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
                 title=f"Backtest: {spec.strategy} on {symbols_text}",
                 prices=_report_prices(prepared),
                 warnings=[w.line() for w in result.warnings],
+                swap=result.market.contract,
             )
         except OSError as exc:  # found only by writing: a full disk, a path changed during the run
             where = exc.filename or opts["report"]
@@ -321,10 +367,10 @@ def _print_result(result: Any, spec: Any, report_path: Path | None, json_output:
 
     for symbol, instrument in result.instruments.items():
         typer.echo(f"{symbol}  ({len(instrument.fills):,} fills, trade fingerprint {instrument.fingerprint})")
-        typer.echo(format_metrics_table(instrument.metrics) + "\n")
+        typer.echo(format_metrics_table(instrument.metrics, swap=instrument.market.contract) + "\n")
     if result.instruments:
         typer.echo(f"portfolio ({', '.join(result.instruments)}; quote currencies at par)")
-    typer.echo(format_metrics_table(result.metrics))
+    typer.echo(format_metrics_table(result.metrics, swap=result.market.contract))
     if result.warnings:
         typer.echo("\nwarnings:\n" + "\n".join(f"  {w.line()}" for w in result.warnings))
     rate = result.events / result.run_seconds if result.run_seconds > 0 else 0.0

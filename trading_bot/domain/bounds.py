@@ -39,6 +39,7 @@ __all__ = [
     "DurationSeconds",
     "FeeRate",
     "Fraction",
+    "FundingRateValue",
     "HeartbeatSeconds",
     "IntervalSeconds",
     "LatencyMs",
@@ -96,6 +97,8 @@ BasisPoints = Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)]
 """Basis points of a price (1 bp = 0.01 %): 0 to 10000."""
 LatencyMs = Annotated[int, Field(ge=0, le=60_000)]
 """A simulated order latency, milliseconds: 0 to one minute."""
+FundingRateValue = Annotated[Decimal, Field(ge=Decimal("-0.03"), le=Decimal("0.03"), allow_inf_nan=False)]
+"""A perpetual swap's funding rate per funding interval (0.0001 = 0.01 %; + longs pay): -3 % to 3 %."""
 Leverage = Annotated[int, Field(ge=1, le=125)]
 """Leverage of a perpetual-swap position: 1x to 125x (Binance USDⓈ-M's highest bracket)."""
 Fraction = Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]

@@ -14,11 +14,14 @@ from decimal import Decimal
 
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
+from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
 from trading_bot.domain import FundingPayment
 from trading_bot.domain import Liquidation
 from trading_bot.domain import Market
+from trading_bot.domain import OrderSide
 from trading_bot.domain import Position
+from trading_bot.domain import TradeId
 
 __all__ = ["Portfolio"]
 
@@ -28,10 +31,12 @@ class Portfolio:
 
     Args:
         market: the traded market (its base and quote currencies).
+        leverage: swaps: the leverage the venue holds the position at (margin = |position| × mark / leverage).
     """
 
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: Market, leverage: int = 1) -> None:
         self.market = market
+        self.leverage = leverage
         self.position = Position(symbol=market.symbol, quote_currency=market.quote)
         self.balances: dict[str, Balance] = {}
         self.starting_equity: Decimal | None = None
@@ -56,14 +61,27 @@ class Portfolio:
         self.funding += payment.amount
         self.funding_payments += 1
 
-    def apply_liquidation(self, liquidation: Liquidation) -> None:
-        """Close the position the venue liquidated: realize its PnL at the liquidation price, add the fee."""
-        position = self.position
-        position.realized_pnl += liquidation.realized_pnl
-        position.fees += liquidation.fee
-        position.quantity = ZERO
-        position.average_price = ZERO
+    def apply_liquidation(self, liquidation: Liquidation) -> Fill:
+        """Close the position the venue liquidated, as the venue's own fill of it; return that fill.
+
+        The fill (trade id ``liquidation-<ts>``, client order id ``liquidation``) realizes the PnL at the
+        liquidation price and carries the liquidation fee, so position, round trips and fingerprint see it.
+        """
+        quantity = liquidation.quantity
+        fill = Fill(
+            trade_id=TradeId(f"liquidation-{liquidation.ts_ms}"),
+            client_order_id=ClientOrderId("liquidation"),
+            symbol=self.market.symbol,
+            side=OrderSide.SELL if quantity > 0 else OrderSide.BUY,
+            quantity=abs(quantity),
+            price=liquidation.price,
+            fee=liquidation.fee,
+            fee_currency=self.market.settle or self.market.quote,
+            ts_ms=liquidation.ts_ms,
+        )
+        self.apply_fill(fill)
         self.liquidations.append(liquidation)
+        return fill
 
     def update_mark(self, mark: Decimal) -> None:
         """Record the latest mid price (quote per base); the first one fixes ``starting_equity``."""
@@ -83,11 +101,21 @@ class Portfolio:
             return self._total(self.market.quote) + (self.unrealized_pnl() if self.market.contract else ZERO)
         return self._total(self.market.quote) + base * mark
 
+    def position_margin(self) -> Decimal:
+        """Swaps: the initial margin the position holds at the last mark, ``|position| × mark / leverage``."""
+        if self.mark is None:
+            return ZERO
+        return abs(self.position.quantity) * self.mark / self.leverage
+
     def unrealized_pnl(self) -> Decimal:
         """Return the open position's PnL at the last mark (quote currency)."""
         if self.mark is None:
             return ZERO
         return self.position.unrealized_pnl(self.mark)
+
+    def net_pnl(self) -> Decimal:
+        """Return realized + unrealized PnL − fees + funding (quote currency): what the run made."""
+        return self.position.realized_pnl + self.unrealized_pnl() - self.position.fees + self.funding
 
     @property
     def realized_pnl(self) -> Decimal:

@@ -54,8 +54,9 @@ def build_slots(
     portfolios: dict[InstrumentId, tuple[Market, Portfolio]] = {}
     for unit in units:
         for instrument in unit.instruments:
-            market = venues[instrument.venue].client.market(instrument.symbol)
-            portfolio = Portfolio(market)
+            client = venues[instrument.venue].client
+            market = client.market(instrument.symbol)
+            portfolio = Portfolio(market, leverage=client.perp_terms(market.symbol)[0] if market.contract else 1)
             portfolio.set_balances(balances[instrument.venue])
             portfolios[instrument] = (market, portfolio)
     book = Book([(i.venue, p) for i, (_, p) in portfolios.items()])

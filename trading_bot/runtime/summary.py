@@ -57,7 +57,7 @@ def _instrument_block(slot: InstrumentSlot) -> dict[str, Any]:
     """The figures of one instrument (amounts are strings of exact Decimals, in its quote currency)."""
     portfolio, tracker = slot.portfolio, slot.tracker
     position = portfolio.position
-    return {
+    block: dict[str, Any] = {
         "orders": dict(slot.orders.stats),
         "open_orders": dict(Counter(o.status.value for o in tracker.open_orders())),
         "duplicate_fills_ignored": tracker.duplicate_fills,
@@ -66,11 +66,22 @@ def _instrument_block(slot: InstrumentSlot) -> dict[str, Any]:
         "fees": _num(portfolio.fees),
         "realized_pnl": _num(portfolio.realized_pnl),
         "unrealized_pnl": _num(portfolio.unrealized_pnl()),
-        "net_pnl": _num(portfolio.realized_pnl + portfolio.unrealized_pnl() - portfolio.fees),
+        "net_pnl": _num(portfolio.net_pnl()),
         "position": _num(position.quantity),
         "average_entry": _num(position.average_price),
         "last_mid": _num(portfolio.mark) if portfolio.mark is not None else None,
     }
+    if slot.market.contract:  # a perpetual swap: what holds the position, and what it paid to hold
+        block.update(
+            {
+                "leverage": portfolio.leverage,
+                "margin": _num(portfolio.position_margin()),
+                "funding": _num(portfolio.funding),
+                "funding_payments": portfolio.funding_payments,
+                "liquidations": len(portfolio.liquidations),
+            }
+        )
+    return block
 
 
 def _balances(slot: InstrumentSlot) -> dict[str, Any]:
@@ -120,7 +131,7 @@ def build_summary(
             block["strategy_summary"] = _strategy_summary(slot.unit)
         instruments[str(slot.instrument)] = block
     all_fills = sorted((f for s in slots for f in s.portfolio.fills), key=lambda f: f.ts_ms)
-    net = sum((s.portfolio.realized_pnl + s.portfolio.unrealized_pnl() - s.portfolio.fees for s in slots), ZERO)
+    net = sum((s.portfolio.net_pnl() for s in slots), ZERO)
     starting = book.starting_equity if book is not None else None
     venues = dict.fromkeys(s.venue for s in slots)
     summary.update(

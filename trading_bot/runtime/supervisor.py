@@ -855,7 +855,9 @@ class TradingBot:
             _log.info("funding_payment", symbol=update.symbol, amount=str(update.amount), rate=str(update.rate),
                       id=update.id)  # fmt: skip
         else:
-            slot.portfolio.apply_liquidation(update)
+            fill = slot.portfolio.apply_liquidation(update)
+            if self.journal is not None:
+                self.journal.record_fill(fill, venue=slot.venue.name)
             _log.error("position_liquidated", symbol=update.symbol, quantity=str(update.quantity),
                        price=str(update.price), fee=str(update.fee))  # fmt: skip
         slot.venue.balances_dirty = True

@@ -223,12 +223,31 @@ def test_margin_mode_cannot_change_with_a_position_and_leverage_respects_the_mar
         perp.account.set_leverage(XRP.symbol, 21)  # XRP's cap is 20
 
 
-def test_a_swap_market_needs_a_margin_account_and_refuses_quote_quantity() -> None:
+def test_a_swap_market_needs_a_margin_account() -> None:
     model = FillModel(maker_fee=D(0), taker_fee=D(0))
     with pytest.raises(ValueError, match="MarginAccount"):
         MatchingCore(XRP, SimulatedClock(0), model, SimAccount({"USDT": D(1)}), lambda _: None)
+
+
+def test_an_order_sized_by_a_quote_amount_is_sized_at_its_fill_on_a_swap_too() -> None:
+    """Rule: quote_quantity is a notional, fee inside: floor(100 / (1.0001 × 1.0005)) lots of 0.1 = 99.9."""
     perp = Perp()
     perp.quote("1.0000", "1.0001")
-    params = OrderParams(side=BUY, order_type=OrderType.MARKET, quote_quantity=D(10))
-    with pytest.raises(OrderRejected, match="quote_quantity"):
-        perp.core.submit(params, D(10), ClientOrderId("q"))
+    params = OrderParams(side=BUY, order_type=OrderType.MARKET, quote_quantity=D(100))
+    report = perp.core.submit(params, D(99), ClientOrderId("q"))
+    assert report.filled_quantity == D("99.9")
+    assert perp.account.position(XRP.symbol).quantity == D("99.9")
+
+
+def test_one_account_trades_a_spot_market_by_the_spot_rules_beside_a_swap() -> None:
+    """Rule: the paper account is a margin account; its spot fills still move base and quote balances."""
+    spot = load_market_snapshot("binance")[Symbol("BTC/USDT")]
+    perp = Perp()
+    model = FillModel(maker_fee=D(0), taker_fee=D(0))
+    core = MatchingCore(spot, perp.clock, model, perp.account, perp.updates.append)
+    core.on_market_data(MarketData(symbol=spot.symbol, ts_ms=perp.clock.now_ms(), bid=D("100"), ask=D("100.01")))
+    core.submit(OrderParams(side=BUY, order_type=OrderType.MARKET), D("1"), ClientOrderId("s1"))
+    balances = perp.account.balances()
+    assert balances["BTC"].total == 1
+    assert balances["USDT"].total == D("1000") - D("100.01")
+    assert perp.account.positions() == {}
