@@ -199,6 +199,10 @@ class BarExchange(BaseExchangeClient):
             return self.account.leverage(symbol), self.account.margin_mode(symbol)
         return 1, MarginMode.CROSS
 
+    async def configure_perp(self, symbol: Symbol, leverage: int, margin_mode: MarginMode) -> None:
+        """Nothing to set: the account was built with the run's leverage and margin mode (``perp``)."""
+        self.market(symbol)
+
     @property
     def fills(self) -> list[Fill]:
         """Return every fill of the run, oldest first."""

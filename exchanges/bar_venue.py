@@ -129,6 +129,10 @@ class BarVenue(BaseExchangeClient):
         self._sims: dict[Symbol, BarExchange] = {}
         for d in data:
             symbol = d.market.symbol
+            if d.market.contract:
+                raise ConfigError(
+                    f"--symbol {symbol}: a backtest of several symbols trades spot markets; backtest one swap at a time"
+                )
             if symbol in self._sims:
                 raise ConfigError(f"--data: {symbol} is given twice; give each symbol's bars once")
             sim = BarExchange(market=d.market, bars=d.bars, bar_ms=d.bar_ms, clock=clock, fee=fee,

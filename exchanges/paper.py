@@ -178,8 +178,21 @@ class PaperExchange(BaseExchangeClient):
         return engine
 
     def perp_terms(self, symbol: Symbol) -> tuple[int, MarginMode]:
-        """Return the simulated account's leverage and margin mode of ``symbol``."""
-        return self._account.leverage(symbol), self._account.margin_mode(symbol)
+        """Return the configured leverage and margin mode (``PerpSettings``; every swap alike)."""
+        return self.perp.leverage, self.perp.margin_mode
+
+    async def configure_perp(self, symbol: Symbol, leverage: int, margin_mode: MarginMode) -> None:
+        """Set the simulated account's leverage and margin mode of ``symbol`` (as a venue would).
+
+        Raises:
+            ConfigError: a leverage above the market's cap, or a margin mode change with a position open.
+        """
+        self.engine(symbol)
+        try:
+            self._account.set_leverage(symbol, leverage)
+            self._account.set_margin_mode(symbol, margin_mode)
+        except OrderRejected as exc:
+            raise ConfigError(f"exchange.leverage/margin_mode: {exc}") from None
 
     def _swap_event(self, symbol: Symbol, md: MarketData) -> None:
         """A swap's event, before it is matched: mark, then the funding due by its time (module docstring)."""

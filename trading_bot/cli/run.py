@@ -76,6 +76,13 @@ def run_command(
         ),
     ] = None,
     ticker: Annotated[str | None, typer.Option(help="shorthand: BTC is BTC/USDT (spot), BTC/USDT:USDT (swap)")] = None,
+    market_type: Annotated[
+        str | None, typer.Option(help="spot | swap (linear perpetuals; exchange.market_type) [default: spot]")
+    ] = None,
+    leverage: Annotated[str | None, typer.Option(help="swap: leverage 1..125 set on each symbol at connect")] = None,
+    margin_mode: Annotated[
+        str | None, typer.Option(help="swap: cross | isolated, set on each symbol at connect")
+    ] = None,
     paper: Annotated[bool, typer.Option("--paper", help="simulated fills on live (or replayed) market data")] = False,
     replay: Annotated[list[Path] | None, typer.Option(help="recorded CSV/CSV.gz file(s) to replay (--paper)")] = None,
     speed: Annotated[str, typer.Option(help="replay speed factor, or 'max'")] = "max",
@@ -124,6 +131,7 @@ def run_command(
             overrides.setdefault("exchange", {})["name"] = exchange
         if bot_id is not None:
             overrides.setdefault("bot", {})["bot_id"] = bot_id
+        overrides = _with_perp_flags(overrides, market_type, leverage, margin_mode)
         cfg = _with_symbols(_load_config(config, overrides), symbol or [], ticker, resolve_symbol)
         _configure_logging(cfg, log_format, log_level)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
@@ -156,6 +164,34 @@ def run_command(
         result.summary["warnings"] = [w.to_dict() for w in collector.warnings(int(result.summary.get("fills") or 0))]
     _print_summary(result.summary, json_output)
     raise typer.Exit(result.exit_code)
+
+
+def _with_perp_flags(
+    overrides: dict[str, Any], market_type: str | None, leverage: str | None, margin_mode: str | None
+) -> dict[str, Any]:
+    """Add ``--market-type``/``--leverage``/``--margin-mode`` to the config overrides, each checked here.
+
+    Raises:
+        ConfigError: one line naming the flag and its allowed values.
+    """
+    from trading_bot.cli.values import check_flag
+    from trading_bot.domain.bounds import Leverage
+    from trading_bot.errors import ConfigError
+
+    exchange = overrides.setdefault("exchange", {})
+    if market_type is not None:
+        if market_type not in ("spot", "swap"):
+            raise ConfigError(f"--market-type: spot or swap, got {market_type!r}")
+        exchange["market_type"] = market_type
+    if leverage is not None:
+        exchange["leverage"] = check_flag("--leverage", leverage, Leverage)
+    if margin_mode is not None:
+        if margin_mode not in ("cross", "isolated"):
+            raise ConfigError(f"--margin-mode: cross or isolated, got {margin_mode!r}")
+        exchange["margin_mode"] = margin_mode
+    if not exchange:
+        del overrides["exchange"]
+    return overrides
 
 
 def _watch_replay(bot: Any) -> Any:

@@ -437,6 +437,7 @@ class TradingBot:
             balances[venue.name] = await venue.client.fetch_balance()
             venue.balances_dirty = False
         self._session = self._build_session(balances)
+        await self._configure_swaps(self._session.slots)
         if self._after_connect is not None:
             await self._after_connect(self)
         session = self._session
@@ -466,6 +467,14 @@ class TradingBot:
             instruments=[str(i) for i in self.instruments],
             strategies=[u.label for u in self.units],
         )
+
+    @staticmethod
+    async def _configure_swaps(slots: Sequence[InstrumentSlot]) -> None:
+        """Have each swap's venue hold it at our leverage and margin mode (``configure_perp``, idempotent)."""
+        for slot in slots:
+            if slot.market.contract:
+                client = slot.venue.client
+                await client.configure_perp(slot.market.symbol, *client.perp_terms(slot.market.symbol))
 
     async def _reconcile(self, session: _Session, journal: JournalLink) -> None:
         """Reconcile every instrument with its venue and the journal (``reconcile``), one after the other."""
