@@ -71,7 +71,8 @@ def test_flags_win_over_the_config_strategy_params(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "field"),
     [
-        ({"exchange": {"market_type": "swap"}}, "exchange.market_type"),
+        ({"exchange": {"leverage": 5}}, "exchange.leverage"),  # swap settings on a spot market
+        ({"exchange": {"market_type": "swap", "leverage": 200}}, "leverage"),
         ({"exchange": {"paper": {"maker_fee": "0.001", "taker_fee": "0.002"}}}, "exchange.paper.maker_fee/taker_fee"),
         ({"exchange": {"paper": {"balances": {"USDT": 1000, "BTC": 1}}}}, "exchange.paper.balances"),
         ({"exchange": {"paper": {"balances": {"EUR": 1000}}}}, "exchange.paper.balances"),
@@ -107,3 +108,16 @@ def test_without_strategy_flag_or_config_strategy_the_backtest_says_which_is_mis
 
     assert done.returncode == 2
     assert "--strategy" in done.stderr
+
+
+def test_a_swap_config_backtests_the_perpetual_with_the_same_result_as_the_swap_flags(tmp_path: Path) -> None:
+    config = _config(tmp_path, {
+        "strategy": SMA, "exchange": {"market_type": "swap", "leverage": 3, "margin_mode": "isolated"},
+    })  # fmt: skip
+    from_file = _backtest("--config", str(config))
+    from_flags = _backtest("--strategy", "sma_cross", "--fast", "5", "--slow", "20", "--quantity", "0.01",
+                           "--market-type", "swap", "--leverage", "3", "--margin-mode", "isolated")  # fmt: skip
+
+    assert from_file["run"]["symbol"] == "BTC/USDT:USDT"
+    assert from_file["fingerprint"] == from_flags["fingerprint"]
+    assert from_file["metrics"] == from_flags["metrics"]

@@ -507,8 +507,6 @@ def _kind(paths: tuple[Path, ...]) -> str:
     if not paths:
         raise ConfigError("backtest needs at least one --data FILE")
     kinds = {data_kind(p) for p in paths}
-    if kinds == {"funding"}:
-        raise ConfigError("--data: only funding files given; add the market's bars, quotes or trades")
     if "bars" in kinds and len(kinds) > 1:
         raise ConfigError("--data: bars cannot be mixed with quotes or trades; give bar files only, or ticks only")
     return "bars" if kinds == {"bars"} else "ticks"
@@ -735,6 +733,8 @@ def _split_funding(spec: BacktestSpec) -> tuple[BacktestSpec, PerpSettings]:
         if earlier.ts_ms == later.ts_ms:
             raise DataError(f"--data: two funding files both settle at {later.ts_ms}; give each funding time once")
     data = tuple(p for p in spec.data if p not in funding_files)
+    if not data:
+        raise ConfigError("--data: only funding files given; add the market's bars, quotes or trades")
     return dataclasses.replace(spec, data=data), dataclasses.replace(perp, funding=tuple(rates))
 
 
@@ -742,9 +742,21 @@ def _check_perp(market: Market, perp: PerpSettings) -> None:
     """Refuse swap settings on a spot market (a silent spot run would hide them)."""
     if market.contract or perp == PerpSettings():
         return
+    default = PerpSettings()
+    named = [
+        name
+        for name, is_set in (
+            ("--leverage (exchange.leverage)", perp.leverage != default.leverage),
+            ("--margin-mode (exchange.margin_mode)", perp.margin_mode != default.margin_mode),
+            ("--liquidation-fee (exchange.paper.liquidation_fee)", perp.liquidation_fee != default.liquidation_fee),
+            ("--funding-rate (exchange.paper.funding_rate)", perp.funding_rate is not None),
+            ("funding data", bool(perp.funding)),
+        )
+        if is_set
+    ]
     raise ConfigError(
-        f"--leverage/--margin-mode/--funding-rate/funding data: {market.symbol} is a spot market; give the swap "
-        f"symbol ({market.symbol}:{market.quote}) or --market-type swap"
+        f"{', '.join(named)}: {market.symbol} is a spot market; give the swap symbol "
+        f"({market.symbol}:{market.quote}) or --market-type swap (exchange.market_type)"
     )
 
 
