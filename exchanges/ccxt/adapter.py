@@ -10,6 +10,7 @@ it is:
 ``market_data.py``      quotes and trades streamed or polled, REST quotes and bars; bad records rejected
 ``orders.py``           place, cancel, look up; an unknown outcome decided by lookups, never a re-send
 ``user_stream.py``      order reports and fills over WebSocket plus the REST cross-check
+``perp.py``             swaps: hedge mode refused, margin mode and leverage set, tiers, positions, funding
 ``known.py``            what the session learnt about orders (client ids, open orders, newest fills)
 ``retry.py``            the one back-off: streams' reconnects and the bounded retry of read-only calls
 ======================  ==================================================================================
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +34,7 @@ from exchanges.ccxt.market_data import POLL_INTERVAL_S
 from exchanges.ccxt.market_data import MarketStreams
 from exchanges.ccxt.orders import LOOKUP_DELAYS_S
 from exchanges.ccxt.orders import OrderDesk
+from exchanges.ccxt.perp import PerpDesk
 from exchanges.ccxt.rejections import MarketDataRejections
 from exchanges.ccxt.retry import RECONNECT_CAP_S
 from exchanges.ccxt.user_stream import CROSS_CHECK_INTERVAL_S
@@ -47,6 +50,9 @@ from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderStatusReport
 from trading_bot.domain import Symbol
+from trading_bot.domain.derivatives import FundingPayment
+from trading_bot.domain.derivatives import MarginMode
+from trading_bot.domain.derivatives import PositionReport
 
 __all__ = [
     "CROSS_CHECK_INTERVAL_S",
@@ -101,6 +107,7 @@ class CcxtExchange(BaseExchangeClient):
         self._market_data = MarketStreams(self._session, clock, self.rejections, self.track_symbol, poll_interval_s)
         self._orders = OrderDesk(self._session, self._known, clock, self.emit)
         self._user_stream = UserStream(self._session, self._orders, self._known, clock, self.emit)
+        self._perp = PerpDesk(self._session, config)
 
     # -- state read by the runtime and the tests --------------------------------------------------------
 
@@ -242,3 +249,25 @@ class CcxtExchange(BaseExchangeClient):
         keys are refused.
         """
         await self._user_stream.run(self.poll_interval_s)
+
+    # -- perpetual swaps ---------------------------------------------------------------------------------
+
+    def perp_terms(self, symbol: Symbol) -> tuple[int, MarginMode]:
+        """Return the configured leverage and margin mode of ``symbol`` (``exchange.leverage``/``margin_mode``)."""
+        return self._perp.terms(symbol)
+
+    async def configure_perp(self, symbol: Symbol, leverage: int, margin_mode: MarginMode) -> None:
+        """Refuse hedge mode, then set ``symbol``'s margin mode and leverage ("already so" is success).
+
+        Raises:
+            ConfigError: hedge (dual-side) position mode, or the venue refuses or cannot set the values.
+        """
+        await self._perp.configure(symbol, leverage, margin_mode)
+
+    async def fetch_positions(self, symbols: Sequence[Symbol]) -> list[PositionReport]:
+        """Return the venue's one-way positions in the swap ``symbols`` (flat ones omitted)."""
+        return await self._perp.fetch_positions(symbols)
+
+    async def fetch_funding_payments(self, symbol: Symbol, since_ms: int | None = None) -> list[FundingPayment]:
+        """Return ``symbol``'s funding payments at or after ``since_ms`` (epoch ms), oldest first, by venue id."""
+        return await self._perp.fetch_funding_payments(symbol, since_ms)

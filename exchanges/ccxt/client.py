@@ -169,6 +169,10 @@ class CcxtSession:
             _log.warning("exchange_close_failed", exchange=self.name, error=repr(e))
         _log.info("exchange_closed", exchange=self.name)
 
+    def now_ms(self) -> int:
+        """Return the injected clock's time, epoch ms (stamps answers that carry no time)."""
+        return self._clock.now_ms()
+
     @property
     def client(self) -> Any:
         """Return the ccxt client; raise ``ExchangeError`` before ``connect``."""

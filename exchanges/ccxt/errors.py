@@ -6,7 +6,8 @@ Mapping (most specific first; every translation is ``raise ... from`` the ccxt e
     OrderImmediatelyFillable, InvalidOrder "…immediately match…"
                                                      → PostOnlyWouldCross
     OrderNotFound                                    → OrderNotFound
-    InsufficientFunds                                → InsufficientFunds
+    InsufficientFunds, "Margin is insufficient." (USD-M -2019, a plain ExchangeError in ccxt)
+                                                     → InsufficientFunds
     InvalidOrder, BadRequest, BadSymbol, OperationRejected
                                                      → OrderRejected
     AuthenticationError, PermissionDenied, AccountSuspended
@@ -68,6 +69,8 @@ _log = get_logger(__name__)
 
 _MAX_MESSAGE = 400
 _CROSS_TEXTS = ("immediately match", "would immediately")
+_MARGIN_TEXTS = ("margin is insufficient",)
+"""Binance USD-M -2019, which ccxt leaves a plain ``ExchangeError``: the venue's margin refusal."""
 _PARSE_ERRORS = (TypeError, KeyError, IndexError, AttributeError, ValueError, ArithmeticError)
 _CCXT_DIR = f"{os.sep}ccxt{os.sep}"
 
@@ -190,7 +193,7 @@ def translate_ccxt_error(exc: BaseException, context: ErrorContext) -> ExchangeE
         return PostOnlyWouldCross(msg)
     if isinstance(exc, ccxt.OrderNotFound):
         return OrderNotFound(msg)
-    if isinstance(exc, ccxt.InsufficientFunds):
+    if isinstance(exc, ccxt.InsufficientFunds) or any(t in text for t in _MARGIN_TEXTS):
         return InsufficientFunds(msg)
     if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.OperationRejected):
         return OrderRejected(msg)

@@ -136,6 +136,7 @@ def to_market(m: Mapping[str, Any], precision_mode: Any) -> Market:
         maker_fee=dec(maker, "maker") if maker is not None else Decimal("0.001"),
         taker_fee=dec(taker, "taker") if taker is not None else Decimal("0.001"),
         contract=bool(m.get("contract")),
+        **_contract_terms(m),
     )
     problem = market_rules_problem(
         market.price_increment, market.amount_increment, market.min_amount, market.min_notional, market.max_amount
@@ -143,6 +144,18 @@ def to_market(m: Mapping[str, Any], precision_mode: Any) -> Market:
     if problem is not None:
         raise BadExchangeResponse(f"market {market.symbol}: {problem}")
     return market
+
+
+def _contract_terms(m: Mapping[str, Any]) -> dict[str, Any]:
+    """The swap fields of a ccxt market (settle currency, contract size, leverage cap); spot: none."""
+    if not m.get("contract"):
+        return {}
+    leverage = ((m.get("limits") or {}).get("leverage") or {}).get("max")
+    return {
+        "settle": str(m.get("settle") or m["quote"]),
+        "contract_size": opt_dec(m.get("contractSize"), "contractSize") or Decimal(1),
+        "max_leverage": opt_dec(leverage, "limits.leverage.max"),
+    }
 
 
 # -- account -----------------------------------------------------------------------------------------

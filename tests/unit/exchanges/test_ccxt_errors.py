@@ -36,6 +36,11 @@ TABLE = [
     ),
     (ccxt.OrderNotFound("binance Unknown order sent."), READ, errors.OrderNotFound),
     (ccxt.InsufficientFunds("binance Account has insufficient balance"), PLACE, errors.InsufficientFunds),
+    (  # USD-M -2019: ccxt 4.5.90 raises a plain ExchangeError; it is the venue's margin refusal
+        ccxt.ExchangeError('binanceusdm {"code":-2019,"msg":"Margin is insufficient."}'),
+        PLACE,
+        errors.InsufficientFunds,
+    ),
     (ccxt.InvalidOrder("binance Filter failure: LOT_SIZE"), PLACE, errors.OrderRejected),
     (ccxt.BadRequest("binance Filter failure: NOTIONAL"), PLACE, errors.OrderRejected),
     (ccxt.BadSymbol("binance does not have market symbol FOO/BAR"), READ, errors.OrderRejected),
