@@ -61,3 +61,16 @@ def test_leverage_and_isolated_margin_shrink_the_margin_by_the_leverage(workdir:
     assert five["leverage"] == 5
     assert five["trade_fingerprint"] == one["trade_fingerprint"]  # same orders and fills
     assert Decimal(str(five["margin"])) < Decimal(str(one["margin"])) / 4
+
+
+def test_a_tick_backtest_of_the_same_files_settles_the_same_funding_as_the_replay(workdir: Path) -> None:
+    replay = _replay(workdir)
+    done = run_cli("backtest", "--strategy", "grid", *[a for f in FILES for a in ("--data", str(f))],
+                   "--symbol", "BTC/USDT:USDT", "--quantity", "0.01", "--direction", "sell", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)["metrics"]
+
+    # the mark-price file's rate at the same funding time (the summary shows 8 decimals, metrics all of them)
+    assert Decimal(str(metrics["funding"])).quantize(Decimal("1e-8")) == Decimal(str(replay["funding"]))
+    assert Decimal(str(metrics["funding"])) > 0
+    assert metrics["liquidations"] == 0

@@ -68,6 +68,10 @@ async def drive_prices(
         await asyncio.sleep(0.02)
 
 
+AFTER_INTENT_WAIT_S = 15.0
+"""How long an ``after_intent`` run may live before the runner kills it instead of the seam, seconds."""
+
+
 async def run_chaos(workdir: Path, kills: int, seed: int = 20261121) -> ChaosResult:
     """Run ``kills`` kill -9 cycles and one orderly final run; return what the logs show."""
     rng = random.Random(seed)
@@ -90,8 +94,11 @@ async def run_chaos(workdir: Path, kills: int, seed: int = 20261121) -> ChaosRes
                 if mode == "accept_hold" and started:
                     emu.set_faults(accept_then_timeout=True, accept_timeout_delay_s=5)
                 if started:
+                    wait_s = rng.uniform(0.3, 2.5)
+                    if mode == "after_intent":  # let the seam fire (p = 0.5 per intent), even on a loaded machine
+                        wait_s = AFTER_INTENT_WAIT_S
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(proc.wait(), timeout=rng.uniform(0.3, 2.5))
+                        await asyncio.wait_for(proc.wait(), timeout=wait_s)
                 if proc.returncode is None:
                     proc.send_signal(signal.SIGKILL)
                 await proc.wait()

@@ -576,6 +576,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             symbol, sample_price_decimals(spec.data[0]), spec.fee, spec.market, spec.exchange, _spec_of(spec, symbol)
         )
         _check_cash_currency(spec, market)
+        _check_perp(market, perp)
         replay = ReplayFeed(
             list(spec.data),
             market.symbol,
@@ -596,7 +597,8 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
             latency_ms=spec.latency_ms,
             partial_fills=spec.partial_fills,
         )
-        feed.exchange = exchange = PaperExchange(paper, clock, feed, markets={market.symbol: market})
+        feed.exchange = exchange = PaperExchange(paper, clock, feed, markets={market.symbol: market},
+                                                 perp=perp if market.contract else None)  # fmt: skip
 
     async def after_connect(bot: TradingBot) -> None:
         if sim is not None and bot.portfolio is not None:

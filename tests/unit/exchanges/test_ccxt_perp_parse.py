@@ -81,6 +81,7 @@ def test_a_swap_market_carries_settle_contract_size_and_leverage_cap() -> None:
     }  # fmt: skip
     market = to_market(m, precision_mode=4)  # ccxt TICK_SIZE
 
-    assert market.contract and market.settle == "USDT"
+    assert market.contract
+    assert market.settle == "USDT"
     assert market.max_leverage == Decimal(125)
     assert market.contract_size == Decimal(1)
