@@ -1,7 +1,10 @@
 """Live market data of a ccxt account: quotes and public trades streamed or polled, REST quotes and bars.
 
 WebSocket (``watch_bids_asks`` + ``watch_trades``) where the exchange has it, else REST polling every
-``poll_interval_s``. Every record is checked once, here (``exchanges/ccxt/parse.py``): one that is
+``poll_interval_s``. A swap's quotes and trades also carry its mark price, funding rate and next funding
+time, polled over REST every ``MARK_INTERVAL_S`` (ccxt ``fetch_funding_rate``: Binance ``premiumIndex``);
+a mark that cannot be fetched leaves the events without one (``mark_stream_failed``), it never stops the
+quotes. Every record is checked once, here (``exchanges/ccxt/parse.py``): one that is
 malformed or impossible is logged as ``market_data_rejected``, dropped (it never reaches the strategy)
 and counted per kind, with an alert past a threshold (``exchanges/ccxt/rejections.py``). A transient
 failure of a feeding loop reconnects it with ``Backoff`` (``market_stream_reconnect``); a permanent one
@@ -15,12 +18,15 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from exchanges.ccxt.client import CcxtSession
 from exchanges.ccxt.market_queue import MarketDataQueue
+from exchanges.ccxt.parse import MarkUpdate
 from exchanges.ccxt.parse import ticker_from_book
 from exchanges.ccxt.parse import to_bar
+from exchanges.ccxt.parse import to_mark
 from exchanges.ccxt.parse import to_quote
 from exchanges.ccxt.parse import to_trade_event
 from exchanges.ccxt.parse import to_trade_tick
@@ -36,12 +42,14 @@ from trading_bot.errors import ExchangeError
 from trading_bot.errors import TransientExchangeError
 from trading_bot.log import get_logger
 
-__all__ = ["POLL_INTERVAL_S", "MarketStreams"]
+__all__ = ["MARK_INTERVAL_S", "POLL_INTERVAL_S", "MarketStreams"]
 
 _log = get_logger(__name__)
 
 POLL_INTERVAL_S = 1.0
 """REST polling period where there is no WebSocket, seconds."""
+MARK_INTERVAL_S = 5.0
+"""REST polling period of a swap's mark price and funding rate, seconds."""
 
 
 class MarketStreams:
@@ -72,6 +80,8 @@ class MarketStreams:
         self._rejections = rejections
         self._track_symbol = track_symbol
         self._quotes: dict[Symbol, MarketData] = {}
+        self._marks: dict[Symbol, MarkUpdate] = {}
+        self.mark_interval_s = MARK_INTERVAL_S
         self.last_market_data_ms: int | None = None
         self.poll_interval_s = poll_interval_s
 
@@ -142,6 +152,8 @@ class MarketStreams:
                     loops.append(self._ws_loop(symbol, queue, "trades"))
             else:
                 loops = [self._poll_loop(symbol, queue)]
+            if self._session.market(symbol).contract and ex.has.get("fetchFundingRate"):
+                loops.append(self._mark_loop(symbol, queue))
             tasks = [tg.create_task(loop, name=f"market-data-{symbol}") for loop in loops]
             failure: ExchangeError | None = None
             try:
@@ -162,6 +174,10 @@ class MarketStreams:
 
     def _publish(self, queue: MarketDataQueue, md: MarketData) -> None:
         self.last_market_data_ms = self._clock.now_ms()
+        mark = self._marks.get(md.symbol)
+        if mark is not None:
+            md = replace(md, mark_price=mark.mark_price, funding_rate=mark.funding_rate,
+                         next_funding_ms=mark.next_funding_ms)  # fmt: skip
         if md.trade is None:
             self._quotes[md.symbol] = md
             queue.put_quote(md)  # a slow consumer gets the newest book, not a growing backlog
@@ -206,6 +222,30 @@ class MarketStreams:
                 await backoff.failed(e)
             except ExchangeError as e:
                 queue.fail(e)
+                return
+
+    async def _mark_loop(self, symbol: Symbol, queue: MarketDataQueue) -> None:
+        """Poll the swap's mark and funding; each new mark re-publishes the newest quote carrying it."""
+        session = self._session
+        backoff = Backoff("market_stream_reconnect", symbol=symbol, stream="mark")
+        while True:
+            try:
+                raw = await session.call(
+                    session.ctx("fetch_funding_rate", symbol), session.client.fetch_funding_rate, symbol
+                )
+                self._marks[symbol] = to_mark(raw if isinstance(raw, Mapping) else {})
+                quote = self._quotes.get(symbol)
+                if quote is not None:
+                    self._publish(queue, quote)
+                backoff.succeeded()
+                await asyncio.sleep(self.mark_interval_s)
+            except BadExchangeResponse as e:
+                self._rejections.reject("mark", symbol, "rest", str(e))
+                await asyncio.sleep(self.mark_interval_s)
+            except TransientExchangeError as e:
+                await backoff.failed(e)
+            except ExchangeError as e:  # the quotes go on without a mark; risk falls back to the mid
+                _log.warning("mark_stream_failed", symbol=symbol, error=str(e))
                 return
 
     def _quote(self, symbol: Symbol, t: Mapping[str, Any] | None, source: str) -> MarketData | None:

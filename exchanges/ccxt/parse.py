@@ -12,6 +12,7 @@ error). Times are epoch milliseconds; a record without one takes ``now_ms`` (the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -43,12 +44,14 @@ from trading_bot.errors import BadExchangeResponse
 
 __all__ = [
     "FALLBACK_INCREMENT",
+    "MarkUpdate",
     "dec",
     "opt_dec",
     "ticker_from_book",
     "to_balances",
     "to_bar",
     "to_fill",
+    "to_mark",
     "to_market",
     "to_quote",
     "to_report",
@@ -311,6 +314,31 @@ def to_quote(symbol: Symbol, t: Mapping[str, Any] | None, now_ms: int) -> Market
     if problem is not None:
         raise BadExchangeResponse(problem)
     return md
+
+
+@dataclass(frozen=True, slots=True)
+class MarkUpdate:
+    """A swap's mark price (quote per base), funding rate (per interval) and next funding time (epoch ms)."""
+
+    mark_price: Decimal
+    funding_rate: Decimal | None
+    next_funding_ms: int | None
+
+
+def to_mark(raw: Mapping[str, Any]) -> MarkUpdate:
+    """Return the mark and funding of a ccxt ``fetch_funding_rate`` answer (Binance ``premiumIndex``).
+
+    Raises:
+        BadExchangeResponse: no mark, a mark that is not a positive finite number, or a bad rate.
+    """
+    mark = opt_dec(raw.get("markPrice"), "markPrice")
+    if mark is None or not mark.is_finite() or mark <= 0:
+        raise BadExchangeResponse(f"funding rate answer: mark price {raw.get('markPrice')!r} is not a positive price")
+    rate = opt_dec(raw.get("fundingRate"), "fundingRate")
+    if rate is not None and not rate.is_finite():
+        raise BadExchangeResponse(f"funding rate answer: fundingRate {raw.get('fundingRate')!r} is not finite")
+    nxt = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
+    return MarkUpdate(mark, rate, int(nxt) if isinstance(nxt, int | float) and nxt > 0 else None)
 
 
 def ticker_from_book(book: Any) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from exchanges.ccxt.parse import to_mark
 from exchanges.ccxt.parse import to_market
 from exchanges.ccxt.perp import to_funding_payment
 from exchanges.ccxt.perp import to_margin_tiers
@@ -85,3 +86,18 @@ def test_a_swap_market_carries_settle_contract_size_and_leverage_cap() -> None:
     assert market.settle == "USDT"
     assert market.max_leverage == Decimal(125)
     assert market.contract_size == Decimal(1)
+
+
+def test_the_funding_rate_answer_gives_mark_rate_and_next_funding_time() -> None:
+    raw = {"markPrice": 28140.5, "indexPrice": 28150.0, "fundingRate": 0.0001, "fundingTimestamp": 1680595200000}
+    mark = to_mark(raw)
+
+    assert mark.mark_price == Decimal("28140.5")
+    assert mark.funding_rate == Decimal("0.0001")
+    assert mark.next_funding_ms == 1680595200000
+
+
+@pytest.mark.parametrize("bad", [None, 0, -1, float("nan"), float("inf"), "x"])
+def test_a_mark_that_is_not_a_positive_price_is_a_bad_answer(bad: object) -> None:
+    with pytest.raises(BadExchangeResponse):
+        to_mark({"markPrice": bad, "fundingRate": 0.0001})
