@@ -49,6 +49,7 @@ __all__ = [
     "liquidation_distance_pct",
     "margin_problem",
     "mark_of",
+    "opening_part",
     "order_margin",
     "settle_currency",
 ]
@@ -80,12 +81,23 @@ def order_margin(opening: Decimal, quantity: Decimal, price: Decimal, leverage: 
     return opening * price / leverage + quantity * price * fee_rate
 
 
+def opening_part(params: OrderParams, quantity: Decimal, ctx: RiskContext) -> Decimal:
+    """Return the part of an order that would grow |position| (``opening_quantity``), base units.
+
+    A reduce-only order opens nothing: the venue fills it at most up to the position (the ``reduce_only``
+    rule refuses one with no position to reduce).
+    """
+    if params.reduce_only:
+        return ZERO
+    return opening_quantity(ctx.position.quantity, params.side, quantity)
+
+
 def margin_problem(params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
     """Return why the free collateral does not cover a swap order's margin, or ``None`` (the balance rule's swap half).
 
-    An order with no opening part (it only reduces the position) passes.
+    An order with no opening part (it only reduces the position) passes, as does a reduce-only order.
     """
-    opening = opening_quantity(ctx.position.quantity, params.side, quantity)
+    opening = opening_part(params, quantity, ctx)
     if opening == 0:
         return None
     price = fill_price(params, ctx.market_data)
@@ -141,10 +153,10 @@ def liquidation_distance_pct(quantity: Decimal, liquidation: Decimal, mark: Deci
 
 
 class MaxLeverageRule(RiskRule):
-    """Swaps: an order that opens or adds exposure may not trade at a leverage above ``limit``, above the
-    market's ``max_leverage``, or above the cap of the margin bracket its resulting notional falls in
-    (the venue refuses such orders). Reducing orders and spot pass. ``limit`` ``None`` checks the market's
-    caps only.
+    """Swaps: an order that opens or adds exposure (``opening_part``) may not trade at a leverage above
+    ``limit``, above the market's ``max_leverage``, or above the cap of the margin bracket its resulting
+    notional falls in (the venue refuses such orders). Reducing and reduce-only orders and spot pass.
+    ``limit`` ``None`` checks the market's caps only.
     """
 
     __slots__ = ("limit",)
@@ -158,7 +170,7 @@ class MaxLeverageRule(RiskRule):
         if ctx.spot:
             return None
         before = ctx.position.quantity
-        if opening_quantity(before, params.side, quantity) == 0:
+        if opening_part(params, quantity, ctx) == 0:
             return None
         leverage, market = ctx.leverage, ctx.market
         lev = decimal_text(leverage)
@@ -186,7 +198,8 @@ class MaxLeverageRule(RiskRule):
 class LiquidationDistanceRule(RiskRule):
     """Swaps: an order that opens or adds exposure may not leave a position whose estimated liquidation
     price is within ``min_pct`` percent of the mark (``estimate_liquidation_price`` of the position after
-    the fill, its wallet changed by the fill's realized PnL and taker fee). Reducing orders and spot pass.
+    the fill, its wallet changed by the fill's realized PnL and taker fee). Reducing and reduce-only orders
+    and spot pass.
     """
 
     __slots__ = ("min_pct",)
@@ -201,7 +214,7 @@ class LiquidationDistanceRule(RiskRule):
         if ctx.spot:
             return None
         position = ctx.position
-        if opening_quantity(position.quantity, params.side, quantity) == 0:
+        if opening_part(params, quantity, ctx) == 0:
             return None
         md, market = ctx.market_data, ctx.market
         price = fill_price(params, md)
