@@ -281,6 +281,7 @@ class TradingBot:
         protection = risk.config.protection
         self._protection_on = (
             protection.emergency_enabled or protection.account_loss_enabled or protection.stall_enabled
+            or risk.config.reduce_at_liquidation_distance_pct is not None
         )
         self._daily: DailyLossKeeper | None = None  # set at start when max_daily_loss_pct is
         self._started_wall = 0.0
