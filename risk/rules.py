@@ -71,7 +71,6 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import TradingState
 from trading_bot.domain import decimal_text
-from trading_bot.domain import opening_quantity
 
 __all__ = [
     "RULE_NAMES",
@@ -128,10 +127,10 @@ class TradingStateRule(RiskRule):
         if reduces(held, params.side, quantity):
             return None
         if params.reduce_only:
-            if not ctx.spot and opening_quantity(held, params.side, quantity) < quantity:
-                return None
             if _opens(held, params.side):
                 return f"trading is reducing: {_reduce_only_opens(params, quantity, held)}"
+            if not ctx.spot:
+                return None  # against the position: the venue fills it at most up to the position
         return (
             f"trading is reducing: a {params.side.value} of {decimal_text(quantity)} does not reduce the position "
             f"of {decimal_text(held)} without flipping it"
