@@ -3,7 +3,8 @@
 ``RiskManager.check`` runs the per-order rules (``risk.rules``), the portfolio rules over all the bot's
 instruments (``risk.portfolio``: gross and net exposure; the total open-order cap is part of
 ``max_open_orders``) and the daily loss limit (``risk.daily``, reset at 00:00 UTC); ``size_order`` fills in
-quantities a strategy left open (``risk.sizing``), and ``RiskManager.check_account`` runs account
+quantities a strategy left open (``risk.sizing``), the swap rules (margin of the opening part, leverage caps,
+liquidation distance) live in ``risk.margin``, and ``RiskManager.check_account`` runs account
 protection (``risk.protection``). The shared context and base class are in ``risk.base``; settings live
 in ``risk.config``.
 """

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
+from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
@@ -30,6 +31,7 @@ __all__ = [
     "PortfolioTotals",
     "RiskContext",
     "RiskRule",
+    "fill_price",
     "portfolio_totals",
     "reduces",
     "reference_price",
@@ -79,6 +81,10 @@ class RiskContext:
         balances: account balances by currency (free and locked amounts).
         equity: account equity, quote currency.
         spot: True on spot (a sell needs base currency), False on derivatives (swap).
+        leverage: swaps: the leverage the venue holds the instrument at (1 on spot); the initial margin of an
+            order's opening part is its notional / leverage.
+        margin_mode: swaps: cross (the wallet backs the position) or isolated (its own margin); the
+            liquidation estimates use it.
         portfolio: totals over all of the bot's instruments; ``None`` means the order's instrument is the
             only one (``portfolio_totals`` derives them from ``position`` and the mid).
         venue_state: the trading state of the order's venue alone (a venue that failed is HALTED while
@@ -93,6 +99,8 @@ class RiskContext:
     balances: Mapping[str, Balance]
     equity: Decimal
     spot: bool = True
+    leverage: Decimal = Decimal(1)
+    margin_mode: MarginMode = MarginMode.CROSS
     portfolio: PortfolioTotals | None = None
     venue_state: TradingState = TradingState.ACTIVE
 
@@ -107,6 +115,16 @@ def reference_price(params: OrderParams, market_data: MarketData | None) -> Deci
     if params.order_type is OrderType.STOP_MARKET:
         return params.trigger_price
     return None if market_data is None else market_data.mid
+
+
+def fill_price(params: OrderParams, market_data: MarketData | None) -> Decimal | None:
+    """Return the price an order is expected to fill at (quote currency), or ``None`` without market data.
+
+    A market order pays the touch (the ask for a buy, the bid for a sell); the others their reference price.
+    """
+    if params.order_type is OrderType.MARKET:
+        return None if market_data is None else market_data.touch(params.side)
+    return reference_price(params, market_data)
 
 
 def reduces(position_qty: Decimal, side: OrderSide, quantity: Decimal) -> bool:

@@ -19,6 +19,7 @@ from trading_bot.domain.bounds import BaseAmount
 from trading_bot.domain.bounds import Count
 from trading_bot.domain.bounds import DurationSeconds
 from trading_bot.domain.bounds import Fraction
+from trading_bot.domain.bounds import Leverage
 from trading_bot.domain.bounds import LossPercent
 from trading_bot.domain.bounds import QuoteAmount
 from trading_bot.domain.bounds import WindowSeconds
@@ -157,9 +158,49 @@ class RiskConfig(BaseModel):
     )
     balance_check_enabled: bool = Field(
         default=True,
-        description="check free quote (buys, incl. taker fee) and, on spot, free base (sells) before sending",
+        description=(
+            "spot: check free quote (buys, incl. taker fee) and free base (sells); swaps: check the initial "
+            "margin of the order's opening part (opening notional / leverage + taker fee) against free collateral"
+        ),
+    )
+    max_leverage: Leverage | None = Field(
+        default=None,
+        description=(
+            "swaps: highest leverage (1 to 125) an order that opens or adds exposure may trade at; the market's "
+            "own cap and its margin bracket's cap for the resulting notional always apply (with market limits)"
+        ),
+    )
+    min_liquidation_distance_pct: Decimal | None = Field(
+        default=None,
+        gt=0,
+        lt=100,
+        allow_inf_nan=False,
+        description=(
+            "swaps: refuse an order that opens or adds exposure when the resulting position's estimated "
+            "liquidation price is within this percent of the mark (10 = 10 %)"
+        ),
+    )
+    reduce_at_liquidation_distance_pct: Decimal | None = Field(
+        default=None,
+        gt=0,
+        lt=100,
+        allow_inf_nan=False,
+        description=(
+            "swaps, account protection: go REDUCING when the mark comes within this percent of a position's "
+            "estimated liquidation price (5 = 5 %); at most min_liquidation_distance_pct"
+        ),
     )
     sizing: SizingConfig = Field(
         default_factory=SizingConfig, description="sizer for orders whose quantity the strategy left open"
     )
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig, description="account protection thresholds")
+
+    @model_validator(mode="after")
+    def _reduce_within_open_distance(self) -> RiskConfig:
+        opening, reducing = self.min_liquidation_distance_pct, self.reduce_at_liquidation_distance_pct
+        if opening is not None and reducing is not None and reducing > opening:
+            raise ValueError(
+                f"risk.reduce_at_liquidation_distance_pct ({reducing} %) must be at most "
+                f"min_liquidation_distance_pct ({opening} %): an order could open a position that is reduced at once"
+            )
+        return self

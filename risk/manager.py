@@ -98,7 +98,7 @@ class RiskManager:
         self._rate_rule: OrderRateRule | None = rate[0] if rate else None
         daily = [rule for rule in self._rules if isinstance(rule, DailyLossRule)]
         self._daily_rule: DailyLossRule | None = daily[0] if daily else None
-        self._protection = AccountProtection(config.protection)
+        self._protection = AccountProtection(config.protection, config.reduce_at_liquidation_distance_pct)
         self._resume_state: TradingState | None = None
 
     @property

@@ -14,6 +14,11 @@ and applies the decision's trading state. Checks run in this order, first match 
    ``failure_window_s`` apart → CLOSE_WORST: close the worst ``close_worst_fraction`` of the losing
    positions (at least one). The trading state is left as it is, and the failure streak restarts so
    the next closing needs a fresh streak.
+4. liquidation distance (swaps, ``risk.reduce_at_liquidation_distance_pct``): a position whose mark is
+   within that percent of its estimated liquidation price (``PositionView.liquidation_price``, from
+   ``risk.margin.estimate_liquidation_price``) → LIQUIDATION_REDUCE, REDUCING: only orders that reduce a
+   position pass until the operator resumes. Reported once, when the state becomes REDUCING; a state
+   already REDUCING or HALTED is left as it is.
 
 Times are epoch milliseconds UTC from the injected clock; money is quote currency.
 """
@@ -26,6 +31,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from risk.config import ProtectionConfig
+from risk.margin import liquidation_distance_pct
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
 from trading_bot.domain import decimal_text
@@ -48,6 +54,7 @@ class ProtectionAction(StrEnum):
     EMERGENCY_FLATTEN = "emergency_flatten"  # cancel the bot's orders, close at market, halt, exit 1
     CLOSE_WORST = "close_worst"  # close the positions in ``symbols_to_close`` at market
     STALL_HALT = "stall_halt"  # halted until the exchange answers again; alert
+    LIQUIDATION_REDUCE = "liquidation_reduce"  # a swap's mark nears its liquidation price: REDUCING; alert
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,11 +65,16 @@ class PositionView:
         symbol: the market.
         quantity: signed base currency (+ long, − short).
         unrealized_pnl: quote currency at the current mark.
+        mark: swaps: the current mark price (quote per base), ``None`` when unknown.
+        liquidation_price: swaps: the position's estimated liquidation price (quote per base), ``None`` on
+            spot, when flat or when it has none.
     """
 
     symbol: Symbol
     quantity: Decimal
     unrealized_pnl: Decimal
+    mark: Decimal | None = None
+    liquidation_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +112,13 @@ class AccountDecision:
 
 
 class AccountProtection:
-    """The account-protection rules and the little state they need (failure streak, last exchange ok)."""
+    """The account-protection rules and the little state they need (failure streak, last exchange ok).
+
+    Args:
+        config: the thresholds.
+        liquidation_distance_pct: go REDUCING when a position's mark is within this percent of its
+            liquidation price (``risk.reduce_at_liquidation_distance_pct``); ``None`` is off.
+    """
 
     __slots__ = (
         "_account_limit",
@@ -111,12 +129,14 @@ class AccountProtection:
         "_failure_last_ms",
         "_failure_window_ms",
         "_last_ok_ms",
+        "_liquidation_pct",
         "_stall_timeout_ms",
         "_stalled",
     )
 
-    def __init__(self, config: ProtectionConfig) -> None:
+    def __init__(self, config: ProtectionConfig, liquidation_distance_pct: Decimal | None = None) -> None:
         self._config = config
+        self._liquidation_pct = liquidation_distance_pct
         self._emergency_limit = config.emergency_loss_pct
         self._account_limit = config.account_loss_pct
         self._failure_window_ms = round(config.failure_window_s * 1000)
@@ -183,7 +203,28 @@ class AccountProtection:
             decision = self._check_failures(snapshot, loss_pct, state)
             if decision is not None:
                 return decision
+        if self._liquidation_pct is not None and state.restriction < TradingState.REDUCING.restriction:
+            decision = self._check_liquidation(snapshot.positions, self._liquidation_pct)
+            if decision is not None:
+                return decision
         return AccountDecision(state=state, action=ProtectionAction.NONE, reason="")
+
+    def _check_liquidation(self, positions: Sequence[PositionView], limit: Decimal) -> AccountDecision | None:
+        near = []
+        for view in positions:
+            lp, mark = view.liquidation_price, view.mark
+            if view.quantity == 0 or lp is None or mark is None or mark <= 0:
+                continue
+            distance = liquidation_distance_pct(view.quantity, lp, mark)
+            if distance < limit:
+                near.append(
+                    f"{view.symbol} {'long' if view.quantity > 0 else 'short'} {decimal_text(abs(view.quantity))}: "
+                    f"mark {decimal_text(mark)} is {distance:.2f} % from the estimated liquidation price {lp:,.2f}"
+                )
+        if not near:
+            return None
+        reason = f"liquidation near: {'; '.join(near)}; limit {decimal_text(limit)} %; reducing only"
+        return AccountDecision(state=TradingState.REDUCING, action=ProtectionAction.LIQUIDATION_REDUCE, reason=reason)
 
     def _check_stall(self, now_ms: int) -> AccountDecision | None:
         if not self._config.stall_enabled:

@@ -11,27 +11,40 @@ when the same order may pass later without any change to it, because the rule de
 market or state that changes by itself. A strategy may retry a transient denial (the grid does, with
 back-off, for the take-profits that hedge real fills); a permanent one will refuse the same order again.
 
-=================== ========= ==============================================================================
-rule                transient why
-=================== ========= ==============================================================================
-trading_state       yes       the state changes: a stall halt lifts when the exchange answers, the operator
-                              resumes (a take-profit reduces the position, so REDUCING lets it through)
-daily_loss          yes       the next UTC day begins at 00:00 UTC (``risk.daily``); exits always pass
-market_limits       no        tick, lot step, min/max amount and min notional are the order's own figures
-max_order_notional  no        the order's price × quantity against a fixed limit
-max_position        no        only an order that would grow |position| is refused: our books disagree
-max_open_orders     yes       open orders fill or are cancelled (per instrument and over all instruments)
-exposure            yes       marks and the other instruments' positions move (``risk.portfolio``); exits pass
-price_band          yes       the mid moves back towards the price
-order_rate          yes       the 60 s window slides
-stale_data          yes       fresh market data arrives
-balance             yes       the balances are our last view, refreshed after every fill (an exchange
-                              ``InsufficientFunds`` answer, which is authoritative, is permanent)
-=================== ========= ==============================================================================
+==================== ========= =============================================================================
+rule                 transient why
+==================== ========= =============================================================================
+trading_state        yes       the state changes: a stall halt lifts when the exchange answers, the operator
+                               resumes (a take-profit reduces the position, so REDUCING lets it through; so
+                               does a swap's reduce-only order against the position, which cannot flip it)
+reduce_only          no        a reduce-only order with no position on the other side would open one (the
+                               venue refuses it); always on
+daily_loss           yes       the next UTC day begins at 00:00 UTC (``risk.daily``); exits always pass
+market_limits        no        tick, lot step, min/max amount and min notional are the order's own figures
+max_leverage         no        swaps: the instrument's leverage against ``max_leverage`` and the market's cap
+                               and bracket cap for the resulting notional (``risk.margin``); exits pass; on
+                               with ``max_leverage`` or ``market_limits_enabled``
+max_order_notional   no        the order's price × quantity against a fixed limit
+max_position         no        only an order that would grow |position| is refused: our books disagree
+max_open_orders      yes       open orders fill or are cancelled (per instrument and over all instruments)
+exposure             yes       marks and the other instruments' positions move (``risk.portfolio``); exits pass
+price_band           yes       the mid moves back towards the price
+order_rate           yes       the 60 s window slides
+stale_data           yes       fresh market data arrives
+liquidation_distance yes       swaps: the mark moves; the resulting position's estimated liquidation price
+                               within ``min_liquidation_distance_pct`` of it (``risk.margin``); exits pass
+balance              yes       the balances are our last view, refreshed after every fill (an exchange
+                               ``InsufficientFunds`` answer, which is authoritative, is permanent); on swaps
+                               a margin rule: the opening part's notional / leverage + taker fee against
+                               the free settle currency; the reducing part needs none
+==================== ========= =============================================================================
 
 Reference price: a limit order is valued at its limit price, a stop order at its trigger price, a
-market order at the mid of the latest market data (the balance rule uses the touch instead: the ask
-for a market buy, the bid for a market sell).
+market order at the mid of the latest market data (the balance and liquidation-distance rules use the
+touch instead: the ask for a market buy, the bid for a market sell).
+
+Shorts: on spot a sell needs the base currency (the balance rule), so the bot cannot go short; on swaps a
+sell from flat opens a short like a buy opens a long, and needs margin only.
 """
 
 from __future__ import annotations
@@ -42,10 +55,14 @@ from decimal import Decimal
 
 from risk.base import RiskContext
 from risk.base import RiskRule
+from risk.base import fill_price
 from risk.base import reduces
 from risk.base import reference_price
 from risk.config import RiskConfig
 from risk.daily import DailyLossRule
+from risk.margin import LiquidationDistanceRule
+from risk.margin import MaxLeverageRule
+from risk.margin import margin_problem
 from risk.portfolio import ExposureRule
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
@@ -58,12 +75,15 @@ from trading_bot.domain import decimal_text
 __all__ = [
     "RULE_NAMES",
     "BalanceRule",
+    "LiquidationDistanceRule",
     "MarketLimitsRule",
+    "MaxLeverageRule",
     "MaxOpenOrdersRule",
     "MaxOrderNotionalRule",
     "MaxPositionRule",
     "OrderRateRule",
     "PriceBandRule",
+    "ReduceOnlyRule",
     "RiskContext",
     "RiskRule",
     "StaleDataRule",
@@ -79,7 +99,9 @@ _WINDOW_MS = 60_000
 class TradingStateRule(RiskRule):
     """The kill switch: ACTIVE passes all, REDUCING only position-reducing orders, HALTED none.
 
-    A reducing order is on the side opposite the position and no larger than it (it may not flip).
+    A reducing order is on the side opposite the position and no larger than it (it may not flip). On a
+    swap a ``reduce_only`` order on the side opposite the position passes too, whatever its size: the
+    venue never lets it open (it fills at most the position).
     """
 
     __slots__ = ("state",)
@@ -101,12 +123,47 @@ class TradingStateRule(RiskRule):
             return None
         if state is TradingState.HALTED:
             return "trading is halted: no orders are sent"
-        if reduces(ctx.position.quantity, params.side, quantity):
+        held = ctx.position.quantity
+        if reduces(held, params.side, quantity):
             return None
+        if params.reduce_only:
+            if _opens(held, params.side):
+                return f"trading is reducing: {_reduce_only_opens(params, quantity, held)}"
+            if not ctx.spot:
+                return None  # against the position: the venue fills it at most up to the position
         return (
             f"trading is reducing: a {params.side.value} of {decimal_text(quantity)} does not reduce the position "
-            f"of {decimal_text(ctx.position.quantity)} without flipping it"
+            f"of {decimal_text(held)} without flipping it"
         )
+
+
+class ReduceOnlyRule(RiskRule):
+    """A ``reduce_only`` order needs a position on the other side to reduce: from flat, or on the side of
+    the position, it would open (or add), which the venue refuses. Always on.
+    """
+
+    __slots__ = ()
+    name = "reduce_only"
+
+    def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
+        """Return the reason when a reduce-only order has nothing to reduce."""
+        held = ctx.position.quantity
+        if params.reduce_only and _opens(held, params.side):
+            return _reduce_only_opens(params, quantity, held)
+        return None
+
+
+def _opens(held: Decimal, side: OrderSide) -> bool:
+    """True when no part of an order of ``side`` reduces the position ``held`` (flat, or the same side)."""
+    return held == 0 or (held > 0) == (side is OrderSide.BUY)
+
+
+def _reduce_only_opens(params: OrderParams, quantity: Decimal, held: Decimal) -> str:
+    wanted = "short" if params.side is OrderSide.BUY else "long"
+    return (
+        f"a reduce-only {params.side.value} of {decimal_text(quantity)} would open a position: there is no "
+        f"{wanted} position to reduce (position {decimal_text(held)})"
+    )
 
 
 class MarketLimitsRule(RiskRule):
@@ -319,9 +376,9 @@ class BalanceRule(RiskRule):
     """The account must hold the funds the order needs, with the taker fee.
 
     Spot: a buy needs ``price × quantity × (1 + taker fee)`` free quote (market buys priced at the ask);
-    a sell needs ``quantity`` free base. Swap: the base check is skipped; an order that does not reduce
-    the position needs its notional with fee as free quote (leverage 1, deliberately conservative); a
-    reducing order passes.
+    a sell needs ``quantity`` free base. Swap (a margin rule, ``risk.margin.margin_problem``): the order's
+    opening part needs ``opening × price / leverage + quantity × price × taker fee`` of free settle currency
+    (the venue's available balance); an order that only reduces the position passes. Shorts need no base.
     """
 
     __slots__ = ()
@@ -330,8 +387,10 @@ class BalanceRule(RiskRule):
 
     def check(self, params: OrderParams, quantity: Decimal, ctx: RiskContext) -> str | None:
         """Return the reason when the free balance does not cover the order."""
+        if not ctx.spot:
+            return margin_problem(params, quantity, ctx)
         market = ctx.market
-        if ctx.spot and params.side is OrderSide.SELL:
+        if params.side is OrderSide.SELL:
             free_base = _free(ctx.balances, market.base)
             if quantity > free_base:
                 return (
@@ -339,18 +398,9 @@ class BalanceRule(RiskRule):
                     f"{decimal_text(free_base)} {market.base}"
                 )
             return None
-        if not ctx.spot and reduces(ctx.position.quantity, params.side, quantity):
-            return None
-        if params.order_type is OrderType.MARKET:
-            md = ctx.market_data
-            if md is None:
-                return "a market order cannot be valued without market data"
-            price = md.touch(params.side)
-        else:
-            ref = reference_price(params, ctx.market_data)
-            if ref is None:  # pragma: no cover - limit and stop orders always carry a price
-                return "the order has no price"
-            price = ref
+        price = fill_price(params, ctx.market_data)
+        if price is None:
+            return "a market order cannot be valued without market data"
         needed = price * quantity * (1 + market.taker_fee)
         free_quote = _free(ctx.balances, market.quote)
         if needed > free_quote:
@@ -368,8 +418,10 @@ def _free(balances: Mapping[str, Balance], currency: str) -> Decimal:
 
 RULE_NAMES: tuple[str, ...] = (
     TradingStateRule.name,
+    ReduceOnlyRule.name,
     DailyLossRule.name,
     MarketLimitsRule.name,
+    MaxLeverageRule.name,
     MaxOrderNotionalRule.name,
     MaxPositionRule.name,
     MaxOpenOrdersRule.name,
@@ -377,6 +429,7 @@ RULE_NAMES: tuple[str, ...] = (
     PriceBandRule.name,
     OrderRateRule.name,
     StaleDataRule.name,
+    LiquidationDistanceRule.name,
     BalanceRule.name,
 )
 """Every per-order rule, in the order they are checked."""
@@ -387,13 +440,24 @@ def build_rules(config: RiskConfig, state_rule: TradingStateRule) -> tuple[RiskR
 
     Args:
         config: the risk settings.
-        state_rule: the kill-switch rule; always first and never switched off.
+        state_rule: the kill-switch rule; always first and never switched off (nor is ``reduce_only``).
     """
-    rules: list[RiskRule] = [state_rule]
+    return (state_rule, ReduceOnlyRule(), *_gate_rules(config), *_size_rules(config), *_market_rules(config))
+
+
+def _gate_rules(config: RiskConfig) -> list[RiskRule]:
+    rules: list[RiskRule] = []
     if config.max_daily_loss_pct is not None:
         rules.append(DailyLossRule(config.max_daily_loss_pct))
     if config.market_limits_enabled:
         rules.append(MarketLimitsRule())
+    if config.max_leverage is not None or config.market_limits_enabled:
+        rules.append(MaxLeverageRule(None if config.max_leverage is None else Decimal(config.max_leverage)))
+    return rules
+
+
+def _size_rules(config: RiskConfig) -> list[RiskRule]:
+    rules: list[RiskRule] = []
     if config.max_order_notional is not None:
         rules.append(MaxOrderNotionalRule(config.max_order_notional))
     if config.max_position_quantity is not None or config.max_position_notional is not None:
@@ -402,12 +466,19 @@ def build_rules(config: RiskConfig, state_rule: TradingStateRule) -> tuple[RiskR
         rules.append(MaxOpenOrdersRule(config.max_open_orders, config.max_open_orders_total))
     if config.max_gross_exposure is not None or config.max_net_exposure is not None:
         rules.append(ExposureRule(config.max_gross_exposure, config.max_net_exposure))
+    return rules
+
+
+def _market_rules(config: RiskConfig) -> list[RiskRule]:
+    rules: list[RiskRule] = []
     if config.price_band_pct is not None:
         rules.append(PriceBandRule(config.price_band_pct))
     if config.max_orders_per_minute is not None:
         rules.append(OrderRateRule(config.max_orders_per_minute))
     if config.max_data_age_s is not None:
         rules.append(StaleDataRule(config.max_data_age_s))
+    if config.min_liquidation_distance_pct is not None:
+        rules.append(LiquidationDistanceRule(config.min_liquidation_distance_pct))
     if config.balance_check_enabled:
         rules.append(BalanceRule())
-    return tuple(rules)
+    return rules

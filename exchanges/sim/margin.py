@@ -41,23 +41,13 @@ from trading_bot.domain import Market
 from trading_bot.domain import Order
 from trading_bot.domain import OrderSide
 from trading_bot.domain import PerpPosition
+from trading_bot.domain import opening_quantity
 from trading_bot.errors import OrderRejected
 
-__all__ = ["MarginAccount", "opening_quantity"]
+__all__ = ["MarginAccount"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-
-
-def opening_quantity(position: Decimal, side: OrderSide, quantity: Decimal) -> Decimal:
-    """Return the part of an order of ``side``/``quantity`` that opens or adds exposure (base units, ≥ 0).
-
-    ``position`` is the signed quantity held (+ long, − short). A buy against a short first closes it; only
-    what goes beyond ``|position|`` opens a long (and the reverse for a sell).
-    """
-    if position == 0 or (position > 0) == (side is OrderSide.BUY):
-        return quantity
-    return max(_ZERO, quantity - abs(position))
 
 
 class MarginAccount(SimAccount):

@@ -13,6 +13,8 @@ from trading_bot.domain.derivatives import Liquidation
 from trading_bot.domain.derivatives import MarginMode
 from trading_bot.domain.derivatives import PerpPosition
 from trading_bot.domain.derivatives import PositionReport
+from trading_bot.domain.derivatives import liquidation_price
+from trading_bot.domain.derivatives import opening_quantity
 from trading_bot.domain.enums import LiquiditySide
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.enums import OrderStatus
@@ -114,7 +116,9 @@ __all__ = [
     "TradeTick",
     "TradingState",
     "decimal_text",
+    "liquidation_price",
     "make_client_order_id",
+    "opening_quantity",
     "round_to_increment",
     "to_decimal",
 ]

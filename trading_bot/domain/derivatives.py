@@ -20,9 +20,18 @@ from enum import StrEnum
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.market import Market
 
-__all__ = ["FundingPayment", "Liquidation", "MarginMode", "PerpPosition", "PositionReport"]
+__all__ = [
+    "FundingPayment",
+    "Liquidation",
+    "MarginMode",
+    "PerpPosition",
+    "PositionReport",
+    "liquidation_price",
+    "opening_quantity",
+]
 
 ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 
 class MarginMode(StrEnum):
@@ -37,6 +46,49 @@ def _check(name: str, value: Decimal, *, positive: bool = False) -> None:
         raise ValueError(f"{name} must be a finite Decimal, got {value}")
     if positive and value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def opening_quantity(position: Decimal, side: OrderSide, quantity: Decimal) -> Decimal:
+    """Return the part of an order of ``side``/``quantity`` that opens or adds exposure (base units, ≥ 0).
+
+    ``position`` is the signed quantity held (+ long, − short). A buy against a short first closes it; only
+    what goes beyond ``|position|`` opens a long (and the reverse for a sell). The rest of the order (its
+    reducing part) needs no initial margin. The one copy of this rule: the simulator's margin account and
+    the risk gate's margin rules both call it.
+    """
+    if position == 0 or (position > 0) == (side is OrderSide.BUY):
+        return quantity
+    return max(ZERO, quantity - abs(position))
+
+
+def liquidation_price(
+    quantity: Decimal, entry_price: Decimal, wallet_balance: Decimal, market: Market
+) -> Decimal | None:
+    """Return the mark at which a one-way position is liquidated, quote per base; ``None`` when there is none.
+
+    ``LP = (WB - s·q·E + cum) / (q·MMR - s·q)`` (Binance USDⓈ-M one-way; the module docstring), with
+    ``s`` = +1 long / -1 short, ``q = |quantity|`` (base units), ``E = entry_price``, and the maintenance
+    tier (MMR, cum) taken at the entry notional ``q·E``. ``wallet_balance`` (settle currency) is the
+    isolated margin (isolated) or the wallet balance backing the position (cross). ``None`` when flat or
+    when no positive price liquidates it (a long covered down to 0). The one copy of the formula: the
+    simulator (``PerpPosition.liquidation_price``) and the risk gate's estimates call it.
+
+    Raises:
+        ValueError: a figure is not finite, or the market has no margin tiers.
+    """
+    _check("wallet_balance", wallet_balance)
+    _check("quantity", quantity)
+    _check("entry_price", entry_price)
+    if quantity == 0:
+        return None
+    q = abs(quantity)
+    s = _ONE if quantity > 0 else -_ONE
+    tier = market.margin_tier(q * entry_price)
+    denom = q * tier.maintenance_rate - s * q
+    if denom == 0:
+        return None
+    lp = (wallet_balance - s * q * entry_price + tier.maintenance_amount) / denom
+    return lp if lp > 0 else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,17 +215,9 @@ class PerpPosition:
         return n * tier.maintenance_rate - tier.maintenance_amount
 
     def liquidation_price(self, market: Market, wallet_balance: Decimal) -> Decimal | None:
-        """LP = (WB - s·q·E + cum) / (q·MMR - s·q) (Binance one-way; module docstring), tier taken at
-        the entry notional. ``wallet_balance`` is the isolated margin or the cross wallet. None when
-        flat or when there is no positive liquidation price (e.g. a long fully covered at 0)."""
-        _check("wallet_balance", wallet_balance)
-        if self.quantity == 0:
-            return None
-        q = abs(self.quantity)
-        s = Decimal(1) if self.quantity > 0 else Decimal(-1)
-        tier = market.margin_tier(q * self.entry_price)
-        denom = q * tier.maintenance_rate - s * q
-        if denom == 0:
-            return None
-        lp = (wallet_balance - s * q * self.entry_price + tier.maintenance_amount) / denom
-        return lp if lp > 0 else None
+        """Return the liquidation price of this position (``liquidation_price``, the module's one formula).
+
+        ``wallet_balance`` is the isolated margin or the cross wallet (settle currency). None when flat or
+        when there is no positive liquidation price (e.g. a long fully covered at 0).
+        """
+        return liquidation_price(self.quantity, self.entry_price, wallet_balance, market)

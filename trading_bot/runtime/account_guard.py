@@ -4,10 +4,15 @@
 instruments at ``now`` — the account valued by the ``Book``, one ``PositionView`` per instrument (named by
 its symbol when the bot has one instrument, else by ``venue:symbol``). An emergency cancels every open
 order of the bot, flattens every instrument at market, halts and raises ``EmergencyStop`` (exit 1); "close
-the worst" flattens the instruments it names. Only the bot's own instruments are touched: other holdings
-of the account are not the bot's. ``close_position`` sends one reduce-only market order through the
-instrument's order manager (so the RiskManager sees it like any other order), briefly lifting a halt to
-REDUCING so that the close may pass.
+the worst" flattens the instruments it names; a swap whose mark nears its liquidation price
+(``risk.reduce_at_liquidation_distance_pct``) turns the trading state to REDUCING. Each swap's view carries
+its mark (the mark price, else the mid) and its estimated liquidation price (``risk.margin``: the bot's
+position and entry, the venue's leverage and margin mode, the settle currency's wallet balance). Only the
+bot's own instruments are touched: other holdings of the account are not the bot's.
+
+``close_position`` sends one reduce-only market order through the instrument's order manager (so the
+RiskManager sees it like any other order), briefly lifting a halt to REDUCING so that the close may pass:
+a long is closed by a sell, a short (swaps) by a buy.
 """
 
 from __future__ import annotations
@@ -15,12 +20,17 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from risk.manager import RiskManager
+from risk.margin import estimate_liquidation_price
+from risk.margin import settle_currency
 from risk.protection import AccountSnapshot
 from risk.protection import PositionView
 from risk.protection import ProtectionAction
+from trading_bot.domain import ZERO
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
@@ -73,10 +83,7 @@ class AccountGuard:
         starting = book.starting_equity
         if starting is None:
             return
-        views = tuple(
-            PositionView(symbol=name, quantity=p.position.quantity, unrealized_pnl=p.unrealized_pnl())
-            for name, p in zip(self._names, (s.portfolio for s in self._slots), strict=True)
-        )
+        views = tuple(_view(name, slot) for name, slot in zip(self._names, self._slots, strict=True))
         snapshot = AccountSnapshot(now_ms=now_ms, equity=book.equity(), starting_equity=starting, positions=views)
         decision = self._risk.check_account(snapshot)
         if decision.action is ProtectionAction.NONE:
@@ -114,3 +121,23 @@ class AccountGuard:
         await self._guarded(slot, slot.orders.submit(params, slot.view.last))
         if previous is TradingState.HALTED:
             risk.set_trading_state(TradingState.HALTED, reason)
+
+
+def _view(name: Symbol, slot: InstrumentSlot) -> PositionView:
+    """Return account protection's view of ``slot``'s position; a swap's with its mark and liquidation estimate."""
+    portfolio, market = slot.portfolio, slot.market
+    position = portfolio.position
+    view = PositionView(symbol=name, quantity=position.quantity, unrealized_pnl=portfolio.unrealized_pnl())
+    if not market.contract or position.quantity == 0 or not market.margin_tiers:
+        return view
+    last = slot.view.last
+    mark = last.mark_price if last is not None and last.mark_price is not None else portfolio.mark
+    if mark is None:
+        return view
+    leverage, margin_mode = slot.venue.client.perp_terms(market.symbol)
+    balance = portfolio.balances.get(settle_currency(market))
+    estimate = estimate_liquidation_price(
+        position.quantity, position.average_price, market, leverage=Decimal(leverage), margin_mode=margin_mode,
+        wallet_balance=ZERO if balance is None else balance.total,
+    )  # fmt: skip
+    return replace(view, mark=mark, liquidation_price=estimate)

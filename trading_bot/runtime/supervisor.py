@@ -83,6 +83,7 @@ from trading_bot.domain import Fill
 from trading_bot.domain import FundingPayment
 from trading_bot.domain import InstrumentId
 from trading_bot.domain import Liquidation
+from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderDenied
@@ -280,6 +281,7 @@ class TradingBot:
         protection = risk.config.protection
         self._protection_on = (
             protection.emergency_enabled or protection.account_loss_enabled or protection.stall_enabled
+            or risk.config.reduce_at_liquidation_distance_pct is not None
         )
         self._daily: DailyLossKeeper | None = None  # set at start when max_daily_loss_pct is
         self._started_wall = 0.0
@@ -799,6 +801,9 @@ class TradingBot:
         session = self._live()
         portfolio, open_count = slot.portfolio, slot.tracker.open_count
         total_open = open_count if len(session.slots) == 1 else sum(s.tracker.open_count for s in session.slots)
+        market = slot.market
+        terms = slot.venue.client.perp_terms(market.symbol) if market.contract else (1, MarginMode.CROSS)
+        leverage, margin_mode = terms
         return RiskContext(
             market=slot.market,
             market_data=slot.view.last,
@@ -807,7 +812,9 @@ class TradingBot:
             open_order_count=open_count,
             balances=portfolio.balances,
             equity=session.book.equity(),
-            spot=not slot.market.contract,
+            spot=not market.contract,
+            leverage=Decimal(leverage),
+            margin_mode=margin_mode,
             portfolio=session.book.totals(total_open),
             venue_state=slot.venue.state,
         )

@@ -15,7 +15,6 @@ from exchanges.sim import FillModel
 from exchanges.sim import MarginAccount
 from exchanges.sim import MatchingCore
 from exchanges.sim import SimAccount
-from exchanges.sim.margin import opening_quantity
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
 from trading_bot.domain import MarginMode
@@ -27,6 +26,7 @@ from trading_bot.domain import OrderStatusReport
 from trading_bot.domain import OrderType
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
+from trading_bot.domain import opening_quantity
 from trading_bot.errors import InsufficientFunds
 from trading_bot.errors import OrderRejected
 

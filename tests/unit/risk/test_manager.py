@@ -91,7 +91,7 @@ def test_check_when_every_rule_is_switched_off_approves_an_order_that_breaks_the
     decision = manager.check(buy("1.005"), D("123.456789"), context)
 
     assert decision is APPROVED
-    assert [rule.name for rule in manager.rules] == ["trading_state"]
+    assert [rule.name for rule in manager.rules] == ["trading_state", "reduce_only"]
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,10 @@ def test_rejected_when_rule_name_is_unknown_raises() -> None:
         Rejected("no_such_rule", "x")
 
 
-_EVERY_RULE_ON = {"max_position_quantity": "1", "max_gross_exposure": "1e6", "max_daily_loss_pct": "5"}
+_EVERY_RULE_ON = {
+    "max_position_quantity": "1", "max_gross_exposure": "1e6", "max_daily_loss_pct": "5",
+    "min_liquidation_distance_pct": "10",
+}  # fmt: skip
 
 
 def test_denial_rules_name_every_rule_and_sizing() -> None:
@@ -176,5 +179,5 @@ def test_rules_whose_denials_are_transient_match_the_table_in_risk_rules() -> No
 
     assert transient == {
         "trading_state", "daily_loss", "max_open_orders", "exposure", "price_band", "order_rate", "stale_data",
-        "balance",
+        "liquidation_distance", "balance",
     }  # fmt: skip
