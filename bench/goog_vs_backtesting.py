@@ -50,7 +50,7 @@ from backtesting import Backtest, Strategy
 from backtesting.lib import crossover
 from backtesting.test import GOOG, SMA
 
-out = Path(sys.argv[1])
+out, long_short = Path(sys.argv[1]), sys.argv[2] == "long-short"
 frame = GOOG.copy()
 EPOCH, MS = pd.Timestamp("1970-01-01"), pd.Timedelta(milliseconds=1)
 ms = [int((t - EPOCH) // MS) for t in frame.index]
@@ -72,14 +72,18 @@ class SmaCross(Strategy):
         if crossover(self.sma1, self.sma2):
             self.buy()
         elif crossover(self.sma2, self.sma1):
-            self.position.close()
+            if long_short:
+                self.sell()
+            else:
+                self.position.close()
 
 
 warnings.simplefilter("ignore")
-stats = Backtest(GOOG, SmaCross, cash=10_000, commission=0.002).run()
+stats = Backtest(GOOG, SmaCross, cash=10_000, commission=0.002, exclusive_orders=long_short).run()
 utc = lambda t: int((pd.Timestamp(t) - EPOCH) // MS)
 trades = [
-    {"entry_ts": utc(r.EntryTime), "exit_ts": utc(r.ExitTime), "quantity": int(r.Size),
+    {"entry_ts": utc(r.EntryTime), "exit_ts": utc(r.ExitTime), "side": "buy" if r.Size > 0 else "sell",
+     "quantity": abs(int(r.Size)),
      "entry_price": repr(float(r.EntryPrice)), "exit_price": repr(float(r.ExitPrice))}
     for r in stats["_trades"].itertuples()
 ]
@@ -96,10 +100,26 @@ def _venv_python() -> Path:
     return python
 
 
-def _ours(data: Path) -> dict[str, object]:
+_RISK_WITHOUT_BALANCE_CHECK = {
+    "risk": {"max_order_notional": None, "max_position_notional": None, "price_band_pct": None,
+             "max_orders_per_minute": None, "max_data_age_s": None, "balance_check_enabled": False,
+             "protection": {"emergency_enabled": False, "account_loss_enabled": False, "stall_enabled": False}},
+}  # fmt: skip
+"""``--long-short``: the backtest's relaxed risk defaults (``relaxed_risk_config``) with the risk gate's
+balance check off. That check charges a reversal its whole notional as free quote (it does not count the
+margin the closing part frees), so at 1× all-in it would deny every reversal; the simulator still checks
+the margin (``MarginAccount.released_by``)."""
+
+
+def _ours(data: Path, long_short: bool) -> dict[str, object]:
     args = [sys.executable, str(ROOT / "runbot.py"), "backtest", "--strategy", "sma_cross", "--data", str(data),
             "--symbol", "GOOG/USD", "--tick-size", "0.01", "--lot-step", "1", "--fee", "0.002", "--cash", "10000",
             "--fast", "10", "--slow", "20", "--fraction", "1", "--json"]  # fmt: skip
+    if long_short:
+        config = data.parent / "risk.json"
+        config.write_text(json.dumps(_RISK_WITHOUT_BALANCE_CHECK), encoding="utf-8")
+        args[args.index("GOOG/USD")] = "GOOG/USD:USD"
+        args += ["--leverage", "1", "--maintenance-rate", "0", "--long-only", "false", "--config", str(config)]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.exit(f"runbot.py backtest failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -117,21 +137,25 @@ def _final_equity(document: dict[str, object]) -> Decimal:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="write goog.csv here instead of a temporary directory")
+    parser.add_argument("--long-short", action="store_true",
+                        help="backtesting.py's README SmaCross (buy()/sell(), exclusive_orders) against ours "
+                             "long/short on GOOG/USD:USD as a 1x swap")  # fmt: skip
     args = parser.parse_args()
+    mode = "long-short" if args.long_short else "long"
     python = _venv_python()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         data = folder / "goog.csv"
-        ref_proc = subprocess.run([str(python), "-c", _REFERENCE, str(data)], capture_output=True, text=True,
+        ref_proc = subprocess.run([str(python), "-c", _REFERENCE, str(data), mode], capture_output=True, text=True,
                                   check=True)  # fmt: skip
         ref = json.loads(ref_proc.stdout)
-        ours = _ours(data)
+        ours = _ours(data, args.long_short)
     their_trades = ref["trades"]
     our_trades = ours["trades"]
     assert isinstance(our_trades, list)
-    print(f"backtesting.py {ref['version']} vs runbot.py backtest on GOOG ({ref['bars']} daily bars)")
-    header = f"{'#':>3} {'entry':>10} {'exit':>10} {'size':>11} {'entry price':>21} {'exit price':>21}  ok"
+    print(f"backtesting.py {ref['version']} vs runbot.py backtest on GOOG ({ref['bars']} daily bars, {mode})")
+    header = f"{'#':>3} {'entry':>10} {'exit':>10} {'side':>4} {'size':>11} {'entry price':>21} {'exit price':>21}  ok"
     print(header)
     mismatches = 0
     for k in range(max(len(their_trades), len(our_trades))):
@@ -142,6 +166,7 @@ def main() -> int:
             and mine is not None
             and theirs["entry_ts"] == mine["entry_ts"]
             and theirs["exit_ts"] == mine["exit_ts"]
+            and theirs["side"] == mine["side"]
             and Decimal(theirs["quantity"]) == Decimal(mine["quantity"])
             and Decimal(theirs["entry_price"]).quantize(CENT) == Decimal(mine["entry_price"]).quantize(CENT)
             and Decimal(theirs["exit_price"]).quantize(CENT) == Decimal(mine["exit_price"]).quantize(CENT)
@@ -151,7 +176,8 @@ def main() -> int:
             if t is None:
                 print(f"{k:>3} {who}: (no trade)")
                 continue
-            print(f"{k:>3} {_day(t['entry_ts']):>10} {_day(t['exit_ts']):>10} {t['quantity']:>5} ({who:>5})"
+            print(f"{k:>3} {_day(t['entry_ts']):>10} {_day(t['exit_ts']):>10} {t['side']:>4} {t['quantity']:>5}"
+                  f" ({who:>5})"
                   f" {t['entry_price']:>21} {t['exit_price']:>21}  {'yes' if same else 'NO'}")  # fmt: skip
     their_equity = Decimal(ref["final_equity"])
     our_equity = _final_equity(ours)

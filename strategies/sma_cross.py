@@ -12,6 +12,10 @@ Sizing: ``quantity`` (fixed, base units), or ``fraction`` of equity (1.0 = all i
 quantity is rounded down to the market's lot step), or neither — then the configured position sizer of
 the RiskManager decides. A ``fraction`` entry from flat is a market order with ``quote_quantity`` =
 equity × fraction (quote currency): the venue sizes it at the price it fills at (see ``OrderParams``).
+Long/short on a swap, a cross reverses the position in one market order: the position plus the entry,
+estimated at the ask from the equity left after the closing fee; it carries ``quote_quantity`` too, so a
+simulated venue sizes the new side at the fill from the equity after the close (a live swap venue,
+without quote-amount orders, fills the estimate).
 """
 
 from __future__ import annotations
@@ -148,12 +152,12 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         if side is OrderSide.BUY:
             quantity = -position if position < 0 else self._entry_quantity(market_data)
             if position < 0 and not self.params.long_only:
-                quantity = -position + (self._entry_quantity(market_data) or Decimal(0))
+                quantity = -position + (self._entry_quantity(market_data, -position) or Decimal(0))
         else:
             if position > 0:
                 quantity = position
                 if not self.params.long_only:
-                    quantity += self._entry_quantity(market_data) or Decimal(0)
+                    quantity += self._entry_quantity(market_data, position) or Decimal(0)
             elif self.params.long_only:
                 return StrategyResult.nothing()
             else:
@@ -167,7 +171,9 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
                             quote_quantity=self._entry_amount(side, position))  # fmt: skip
         return StrategyResult.place(order, message=f"sma cross {side.value}")
 
-    def _entry_quantity(self, market_data: MarketData) -> Decimal | None:
+    def _entry_quantity(self, market_data: MarketData, closing: Decimal = Decimal(0)) -> Decimal | None:
+        """The size of an entry at the ask (base units): ``quantity``, or ``fraction`` of the equity left
+        after closing ``closing`` base units first (their fee), with the fee; ``None``: the sizer decides."""
         params = self.params
         if params.quantity is not None:
             return params.quantity
@@ -177,19 +183,25 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         price = market_data.ask
         if price <= 0:
             return None
-        budget = self.ctx.equity * params.fraction
+        budget = (self.ctx.equity - closing * price * market.taker_fee) * params.fraction
         quantity = market.round_amount(budget / (price * (1 + market.taker_fee)))
         return quantity if quantity > 0 else None
 
     def _entry_amount(self, side: OrderSide, position: Decimal) -> Decimal | None:
-        """The quote amount of a ``fraction`` entry from flat (equity × fraction, quote currency), else ``None``.
+        """The quote amount of a ``fraction`` entry (equity × fraction, quote currency), else ``None``.
 
-        Given as ``OrderParams.quote_quantity``, the venue sizes the entry at its fill price (on bars the
-        next open), so a gap leaves no idle cash and never overspends; ``quantity`` stays the estimate at
-        the ask that risk checks use.
+        From flat; and on a swap also the reversal of a position (long/short): there the simulated venue
+        closes the whole position at the fill and sizes the opening part with the amount plus the closed
+        position's PnL from the mark to the fill, less its fee (``exchanges.sim.core``), i.e. with the
+        equity left after the close. Given as ``OrderParams.quote_quantity``, the venue sizes the entry at
+        its fill price (on bars the next open), so a gap leaves no idle cash and never overspends;
+        ``quantity`` stays the estimate at the ask that risk checks use, and is what a venue without
+        quote-amount orders (every live swap venue) receives.
         """
         fraction = self.params.fraction
-        if fraction is None or position != 0 or (side is OrderSide.SELL and self.params.long_only):
+        if fraction is None or (side is OrderSide.SELL and self.params.long_only):
+            return None
+        if position != 0 and not (self.ctx.market.contract and (position > 0) != (side is OrderSide.BUY)):
             return None
         amount = self.ctx.equity * fraction
         return amount if amount > 0 else None

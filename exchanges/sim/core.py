@@ -17,10 +17,12 @@ Arrival checks (when the order is sent; raised, the order never exists)
       ``InsufficientFunds`` naming symbol, side, amount and price. Each fill spends its part of the lock
       and returns the unused part; cancel or expiry releases what is left.
     * swaps (a contract market, over a ``MarginAccount``): both sides lock the initial margin of the
-      order's opening part plus its fee (``MarginAccount.reserve``); a shortfall is "Margin is
-      insufficient"; a reduce-only order that would not reduce the position is refused, and each of its
-      fills is capped at the position left (none left: it expires); an order sized by ``quote_quantity``
-      locks the margin of its estimated ``quantity`` and is sized at its fill as on spot (a notional).
+      order's opening part plus its fee (``MarginAccount.reserve``), checked against the available
+      balance plus what its closing part releases at the same price (``MarginAccount.released_by``); a
+      shortfall is "Margin is insufficient"; a reduce-only order that would not reduce the position is
+      refused, and each of its fills is capped at the position left (none left: it expires); an order
+      sized by ``quote_quantity`` locks the margin of its estimated ``quantity`` and is sized at its fill
+      (a notional; below).
 
 When an order arrives
     * quotes, trades, books: at once (``latency_ms`` 0) or at the first market event at or after
@@ -51,7 +53,11 @@ Bars (``bar_hits`` then ``execute`` per hit, ``expire_unmarketable`` per IOC/FOK
 
 Funds at the fill (every path)
     * An order with ``quote_quantity`` is sized at its fill price (``orders.quantity_for_amount``; the fee
-      inside the amount unless ``FillModel.quote_amount_includes_fee`` is off).
+      inside the amount unless ``FillModel.quote_amount_includes_fee`` is off). On a swap the amount is the
+      equity committed, valued at the mark: an order against the position first closes all of it, and
+      the closed position's PnL from the mark to the fill price, less its fee, is added to the amount
+      the opening part is sized from (``MarginAccount.closing_change``), so a reversal sized with the
+      whole equity opens with the whole equity left after the close.
     * A market or stop buy that the account can no longer pay at its fill price (the open gapped up,
       the trigger was jumped) fills what free plus locked quote covers, lot-step floored; the rest
       expires (info); nothing at all → expired (warning ``sim_order_expired`` with the reason).
@@ -244,6 +250,8 @@ class MatchingCore:
         else:
             currency, per_unit, amount = self.market.base, _ONE, quantity
         free = self.account.free(currency)
+        if margin is not None and not params.reduce_only:  # a reversal: its closing part frees margin first
+            free += margin.released_by(self.market, side, quantity, reference, fee_rate)
         if free < amount:
             what = "Margin is insufficient: needs" if margin is not None else "needs"
             raise InsufficientFunds(
@@ -586,7 +594,14 @@ class MatchingCore:
         market = self.market
         if order.quote_quantity is not None and order.filled_quantity == 0:
             sizing_fee = rate if self.model.quote_amount_includes_fee else _ZERO
-            quantity = quantity_for_amount(market, order.side, order.quote_quantity, price, sizing_fee, quantity)
+            amount, closing = order.quote_quantity, _ZERO
+            if self._margin is not None:  # a reversal: close the whole position, open with what is left
+                closing, change = self._margin.closing_change(market, order.side, price, rate)
+                amount += change
+            opening = _ZERO
+            if amount > 0:
+                opening = quantity_for_amount(market, order.side, amount, price, sizing_fee, quantity)
+            quantity = closing + opening
             if quantity <= 0:
                 self._close(w, OrderStatus.EXPIRED, "quote_quantity buys less than one lot step at the fill price")
                 return None

@@ -9,7 +9,10 @@ Binance USDⓈ-M). The figures follow Binance USDⓈ-M (``trading_bot.domain.der
 - **position margin**: cross = |quantity| × mark / leverage; isolated = the margin moved out of the
   wallet when the position opened (entry notional / leverage), released in proportion as it closes;
 - **available** (``free``) = wallet + cross unrealized PnL − cross position margin − isolated margins −
-  order margin: what a new order's margin is checked against ("Margin is insufficient" otherwise);
+  order margin: what a new order's margin is checked against ("Margin is insufficient" otherwise), plus
+  what the part of the order that closes the opposite position releases when it fills at the order's
+  price (``released_by``: its position margin and its PnL from the mark, less its fee), so a reversal
+  needs margin only for what it opens beyond that;
 - **liquidation**: a cross account whose wallet + Σ cross unrealized PnL falls below Σ cross maintenance
   margin loses every cross position; an isolated position whose margin + unrealized PnL falls below its
   maintenance margin loses that position. Each is closed at the mark (the simulator's liquidation price,
@@ -229,6 +232,47 @@ class MarginAccount(SimAccount):
             return self._settle(symbol), _ZERO
         opening = opening_quantity(held, order_side, quantity)
         return self._settle(symbol), opening * reference * (_ONE / self.leverage(symbol) + fee_rate)
+
+    def released_by(
+        self, market: Market, order_side: OrderSide, quantity: Decimal, price: Decimal, fee_rate: Decimal
+    ) -> Decimal:
+        """Return how much the available balance rises when the closing part of an order fills at ``price``.
+
+        The closing part is ``min(quantity, |position|)`` of an order against the position (none otherwise).
+        Cross: its position margin at the mark, plus its PnL from the mark to ``price``, less its fee;
+        isolated: its share of the position's margin plus its PnL from the entry, less its fee (settle
+        currency; may be negative when the move from the mark costs more than the margin it frees).
+        """
+        symbol = market.symbol
+        position = self.position(symbol)
+        held = position.quantity
+        closing = quantity - opening_quantity(held, order_side, quantity)
+        if closing <= 0:
+            return _ZERO
+        sign = _ONE if held > 0 else -_ONE
+        fee = closing * price * fee_rate
+        if self.margin_mode(symbol) is MarginMode.ISOLATED:
+            share = self._isolated.get(symbol, _ZERO) * closing / abs(held)
+            return share + sign * closing * (price - position.entry_price) - fee
+        mark = self._mark_or_entry(position)
+        return closing * mark / self.leverage(symbol) + sign * closing * (price - mark) - fee
+
+    def closing_change(self, market: Market, order_side: OrderSide, price: Decimal, fee_rate: Decimal) -> tuple[
+        Decimal, Decimal
+    ]:  # fmt: skip
+        """Return (the whole position an order of ``order_side`` closes, the equity change of closing it at ``price``).
+
+        Nothing (0, 0) when the position is flat or on the order's side. The change is the position's PnL
+        from the mark to ``price`` less the closing fee (settle currency): what sizing at the fill by a
+        quote amount valued at the mark adds to it (``MatchingCore``).
+        """
+        position = self.position(market.symbol)
+        held = position.quantity
+        if held == 0 or (held > 0) == (order_side is OrderSide.BUY):
+            return _ZERO, _ZERO
+        closing = abs(held)
+        change = held * (price - self._mark_or_entry(position)) - closing * price * fee_rate
+        return closing, change
 
     def fill_quantity(self, order: Order, quantity: Decimal) -> Decimal:
         """Cap a reduce-only fill at the position it reduces (0 when the position is gone)."""

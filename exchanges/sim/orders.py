@@ -44,9 +44,11 @@ def quantity_for_amount(
     """The quantity of a market order sized at its fill (``OrderParams.quote_quantity``), lot-step floored.
 
     A buy spends at most ``amount`` quote with the fee: ``amount / (price × (1 + fee))``; a sell receives
-    ``amount / price`` quote worth, capped at ``cap`` (the base it locked). The one rule of every simulated mode.
+    ``amount / price`` quote worth, capped at ``cap`` (the base it locked). On a swap (``market.contract``)
+    both sides are a notional with the fee inside, as the buy, uncapped (margin, not base, backs a
+    short). The one rule of every simulated mode.
     """
-    if side is OrderSide.BUY:
+    if side is OrderSide.BUY or market.contract:
         return market.round_amount(amount / (price * (1 + fee)))
     return min(market.round_amount(amount / price), cap)
 

@@ -118,3 +118,20 @@ def test_a_markets_file_gives_each_of_several_symbols_its_rules(tmp_path: Path) 
 
     assert proc.returncode == 0, proc.stderr
     assert set(json.loads(proc.stdout)["instruments"]) == {"GOOG/USD", "AAPL/USD"}
+
+
+def test_a_custom_swap_on_the_command_line_goes_short(tmp_path: Path) -> None:
+    """--symbol GOOG/USD:USD --maintenance-rate 0 --long-only false: a swap run (shorts on margin, funding 0),
+    where before the swap's name ran as spot and every short was denied for want of GOOG."""
+    data = _goog_like(tmp_path / "GOOG.csv")
+
+    proc = run_cli("backtest", "--data", str(data), "--symbol", "GOOG/USD:USD", "--tick-size", "0.01",
+                   "--lot-step", "1", "--maintenance-rate", "0", "--quantity", "1", "--long-only", "false",
+                   "--json", *PARAMS, cwd=tmp_path)  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert document["run"]["symbol"] == "GOOG/USD:USD"
+    assert document["metrics"]["funding"] == "0"
+    assert "sell" in {t["side"] for t in document["trades"]}
+    assert document["warnings"] == []

@@ -10,9 +10,15 @@ several markets::
       "ETH/USDT": {"lot_step": "0.001"}
     }
 
+A symbol that is not bundled and carries a settle currency (``GOOG/USD:USD``) is a linear perpetual swap
+(contract size 1, settled in that currency, no leverage cap below the simulator's 125): it also needs
+``maintenance_rate`` (``--maintenance-rate``), the maintenance margin rate of its one margin tier (``0`` =
+liquidated only when the margin balance is gone); spot markets and bundled swaps (which carry their
+venue's tiers) refuse it.
+
 Numbers are strings (or JSON numbers, read through their text) so they load as exact ``Decimal``. A spec
 for a bundled symbol overrides only the fields it gives; a symbol that is not bundled needs ``tick_size``
-and ``lot_step``. Keys other than the four above are refused. Flags win over the file's entry for the
+and ``lot_step``. Keys other than the five above are refused. Flags win over the file's entry for the
 same symbol. Values must be finite; tick size and lot step > 0, minimums >= 0.
 
 Imported inside commands only: it imports pydantic.
@@ -32,10 +38,12 @@ from pydantic import ConfigDict
 from pydantic import ValidationError
 
 from exchanges.recorded import market_of
+from trading_bot.domain import MarginTier
 from trading_bot.domain import Market
 from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import BalanceAmount
 from trading_bot.domain.bounds import BaseAmount
+from trading_bot.domain.bounds import FeeRate
 from trading_bot.domain.bounds import PriceLevel
 from trading_bot.errors import ConfigError
 
@@ -59,12 +67,14 @@ class MarketSpec:
         lot_step: amount increment, base units.
         min_notional: smallest order value, quote currency.
         min_amount: smallest order amount, base units.
+        maintenance_rate: a custom swap's maintenance margin rate (fraction of the position notional).
     """
 
     tick_size: Decimal | None = None
     lot_step: Decimal | None = None
     min_notional: Decimal | None = None
     min_amount: Decimal | None = None
+    maintenance_rate: Decimal | None = None
 
     @property
     def complete(self) -> bool:
@@ -79,6 +89,7 @@ class _SpecModel(BaseModel):
     lot_step: BaseAmount | None = None
     min_notional: BalanceAmount | None = None
     min_amount: BalanceAmount | None = None
+    maintenance_rate: FeeRate | None = None
 
 
 def load_market_specs(path: Path) -> dict[str, MarketSpec]:
@@ -105,7 +116,9 @@ def load_market_specs(path: Path) -> dict[str, MarketSpec]:
 
 def _spec(where: str, entry: object) -> MarketSpec:
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected an object with tick_size, lot_step, min_notional, min_amount")
+        raise ConfigError(
+            f"{where}: expected an object with tick_size, lot_step, min_notional, min_amount, maintenance_rate"
+        )
     try:
         model = _SpecModel.model_validate(entry)
     except ValidationError as exc:
@@ -125,7 +138,16 @@ def merge_specs(base: MarketSpec | None, flags: MarketSpec) -> MarketSpec:
 
 
 def apply_market_spec(market: Market, spec: MarketSpec) -> Market:
-    """Return ``market`` with the fields ``spec`` gives replaced."""
+    """Return ``market`` (a bundled one) with the fields ``spec`` gives replaced.
+
+    Raises:
+        ConfigError: ``spec`` gives a maintenance rate (a bundled swap carries its venue's margin tiers).
+    """
+    if spec.maintenance_rate is not None:
+        raise ConfigError(
+            f"--maintenance-rate (maintenance_rate): {market.symbol} is bundled"
+            f"{' with its venue margin tiers' if market.contract else ' and spot'}; it is for a custom swap"
+        )
     return replace(
         market,
         price_increment=market.price_increment if spec.tick_size is None else spec.tick_size,
@@ -154,16 +176,38 @@ def apply_market_specs(
 
 
 def market_from_spec(symbol: str, spec: MarketSpec, fee: Decimal) -> Market:
-    """Return the market ``BASE/QUOTE`` defined by a complete ``spec`` (cash is in QUOTE).
+    """Return the market defined by a complete ``spec``: spot ``BASE/QUOTE`` (cash in QUOTE), or the linear
+    perpetual ``BASE/QUOTE:SETTLE`` (cash in SETTLE, one margin tier at ``spec.maintenance_rate``).
 
     Raises:
-        ConfigError: the symbol is not ``BASE/QUOTE``, or the spec lacks tick size or lot step.
+        ConfigError: the symbol is not ``BASE/QUOTE[:SETTLE]``, the spec lacks tick size or lot step, a swap
+            lacks its maintenance rate, or a spot market is given one.
     """
     if spec.tick_size is None or spec.lot_step is None:
         raise ConfigError(missing_spec_message(symbol))
     zero = Decimal(0)
-    return market_of(symbol, tick=spec.tick_size, lot_step=spec.lot_step, fee=fee,
-                     min_amount=spec.min_amount or zero, min_notional=spec.min_notional or zero)  # fmt: skip
+    market = market_of(symbol, tick=spec.tick_size, lot_step=spec.lot_step, fee=fee,
+                       min_amount=spec.min_amount or zero, min_notional=spec.min_notional or zero)  # fmt: skip
+    settle = symbol.partition(":")[2]
+    if not settle:
+        if spec.maintenance_rate is not None:
+            raise ConfigError(f"--maintenance-rate (maintenance_rate): {symbol} is a spot market; it is for a swap "
+                              f"({symbol}:{market.quote})")  # fmt: skip
+        return market
+    if settle != market.quote:
+        raise ConfigError(f"--symbol {symbol}: a linear swap settles in its quote currency ({market.quote})")
+    if spec.maintenance_rate is None:
+        raise ConfigError(
+            f"--symbol {symbol}: not a bundled swap; give its maintenance margin rate with --maintenance-rate "
+            "RATE (0 = liquidated only when the margin balance is gone), or maintenance_rate in --markets FILE"
+        )
+    tier = MarginTier(floor=zero, cap=Decimal("Infinity"), max_leverage=_MAX_LEVERAGE,
+                      maintenance_rate=spec.maintenance_rate)  # fmt: skip
+    return replace(market, contract=True, settle=settle, margin_tiers=(tier,))
+
+
+_MAX_LEVERAGE = Decimal(125)
+"""The leverage cap of a custom swap's one margin tier: the simulator's own bound (``bounds.Leverage``)."""
 
 
 def missing_spec_message(symbol: str) -> str:

@@ -98,6 +98,10 @@ def backtest_command(
     ] = None,
     min_notional: Annotated[str | None, typer.Option(help="smallest order value, quote currency")] = None,
     min_amount: Annotated[str | None, typer.Option(help="smallest order amount, base units")] = None,
+    maintenance_rate: Annotated[
+        str | None,
+        typer.Option(help="a custom swap's (BASE/QUOTE:SETTLE) maintenance margin rate (0 = liquidated at no margin)"),
+    ] = None,
     markets: Annotated[
         Path | None,
         typer.Option(help='JSON of market rules: {"GOOG/USD": {"tick_size": "0.01", "lot_step": "1", ...}}'),
@@ -295,7 +299,7 @@ def _config_choices(opts: dict[str, Any]) -> Any:
     return backtest_choices(config, overridden)
 
 
-_SPEC_FLAGS = ("tick_size", "lot_step", "min_notional", "min_amount")
+_SPEC_FLAGS = ("tick_size", "lot_step", "min_notional", "min_amount", "maintenance_rate")
 
 
 def _market_specs(opts: dict[str, Any], symbols: list[str]) -> tuple[dict[str, Any], Any]:
@@ -310,12 +314,13 @@ def _market_specs(opts: dict[str, Any], symbols: list[str]) -> tuple[dict[str, A
     from trading_bot.cli.values import check_flag
     from trading_bot.domain.bounds import BalanceAmount
     from trading_bot.domain.bounds import BaseAmount
+    from trading_bot.domain.bounds import FeeRate
     from trading_bot.domain.bounds import PriceLevel
     from trading_bot.errors import ConfigError
 
     specs = load_market_specs(opts["markets"]) if opts["markets"] is not None else {}
     kinds = {"tick_size": PriceLevel, "lot_step": BaseAmount, "min_notional": BalanceAmount,
-             "min_amount": BalanceAmount}  # fmt: skip
+             "min_amount": BalanceAmount, "maintenance_rate": FeeRate}  # fmt: skip
     given = {
         name: check_flag("--" + name.replace("_", "-"), opts[name], kinds[name])
         for name in _SPEC_FLAGS

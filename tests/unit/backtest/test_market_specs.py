@@ -94,3 +94,30 @@ def test_flags_win_over_the_files_entry_for_the_same_symbol() -> None:
     merged = merge_specs(file_entry, MarketSpec(lot_step=Decimal("0.5")))
 
     assert merged == MarketSpec(tick_size=Decimal("0.01"), lot_step=Decimal("0.5"), min_notional=Decimal(10))
+
+
+def test_a_spec_with_a_settle_currency_defines_a_linear_swap_with_one_margin_tier() -> None:
+    """GOOG/USD:USD is a linear perpetual settled in USD (a contract market, not a spot run under a swap's
+    name), its one margin tier at the given maintenance rate for any notional."""
+    spec = MarketSpec(tick_size=Decimal("0.01"), lot_step=Decimal(1), maintenance_rate=Decimal("0.005"))
+
+    market = resolve_market("GOOG/USD:USD", 2, FEE, spec=spec)
+
+    assert (market.contract, market.settle, market.kind) == (True, "USD", "swap")
+    assert (market.base, market.quote, market.taker_fee) == ("GOOG", "USD", FEE)
+    assert market.margin_tier(Decimal("1e12")).maintenance_rate == Decimal("0.005")
+
+
+def test_a_custom_swap_needs_its_maintenance_rate_and_a_spot_market_refuses_one() -> None:
+    """No silent margin rule: a swap without --maintenance-rate is refused, naming it; spot and bundled
+    markets refuse the flag (a bundled swap carries its venue's tiers)."""
+    steps = MarketSpec(tick_size=Decimal("0.01"), lot_step=Decimal(1))
+    with pytest.raises(ConfigError, match="--maintenance-rate"):
+        resolve_market("GOOG/USD:USD", 2, FEE, spec=steps)
+    rate = MarketSpec(tick_size=Decimal("0.01"), lot_step=Decimal(1), maintenance_rate=Decimal(0))
+    with pytest.raises(ConfigError, match="GOOG/USD is a spot market"):
+        resolve_market("GOOG/USD", 2, FEE, spec=rate)
+    with pytest.raises(ConfigError, match="bundled with its venue margin tiers"):
+        resolve_market("XRP/USDT:USDT", 2, FEE, spec=MarketSpec(maintenance_rate=Decimal(0)))
+    with pytest.raises(ConfigError, match="settles in its quote currency"):
+        resolve_market("GOOG/USD:USDT", 2, FEE, spec=rate)

@@ -251,3 +251,48 @@ def test_one_account_trades_a_spot_market_by_the_spot_rules_beside_a_swap() -> N
     assert balances["BTC"].total == 1
     assert balances["USDT"].total == D("1000") - D("100.01")
     assert perp.account.positions() == {}
+
+
+def test_a_reversal_needs_margin_only_for_what_its_closing_part_does_not_free() -> None:
+    """Rule (``released_by``): at 1× all-in, a buy that closes a short of 99.9 and opens a long is checked
+    against available (0.04006) plus what the close frees at the ask 1.0001: position margin at the mark
+    99.9 × 1.00005 − its PnL from the mark 99.9 × 0.00005 − its fee 99.9 × 1.0001 × 0.0005 = 99.850045005.
+    Opening 99.8 needs 99.8 × 1.0001 × 1.0005 = 99.85988499 (fits); opening 99.9 needs 99.95994 (refused)."""
+    perp = Perp(wallet="100", leverage=1)
+    perp.quote("1.0000", "1.0001")
+    perp.order(SELL, "99.9")  # at the bid 1.0000, fee 0.04995: wallet 99.95005
+    assert perp.account.free("USDT") == D("0.04006")
+    market = perp.core.market
+    assert perp.account.released_by(market, BUY, D("199.7"), D("1.0001"), XRP.taker_fee) == D("99.850045005")
+    with pytest.raises(InsufficientFunds, match="Margin is insufficient"):
+        perp.order(BUY, "199.8")
+    assert perp.order(BUY, "199.7").status is OrderStatus.FILLED
+    assert perp.account.position(XRP.symbol).quantity == D("99.8")
+
+
+def test_a_reversal_sized_by_a_quote_amount_opens_with_the_equity_left_after_the_close() -> None:
+    """Rule (``closing_change``): the amount is the equity at the mark, 99.95005 − 99.9 × 0.00005 = 99.945055;
+    at the fill (ask 1.0001) the short's move from the mark (−0.004995) and its closing fee (−0.049954995) are
+    taken out: 99.890105005, the wallet after the close; floor(99.890105005 / (1.0001 × 1.0005)) = 99.8 lots
+    open, so the order fills 99.9 + 99.8."""
+    perp = Perp(wallet="100", leverage=1)
+    perp.quote("1.0000", "1.0001")
+    perp.order(SELL, "99.9")
+    equity = perp.wallet + perp.account.unrealized_pnl(XRP.symbol)
+    assert equity == D("99.945055")
+    params = OrderParams(side=BUY, order_type=OrderType.MARKET, quote_quantity=equity)
+    report = perp.core.submit(params, D("199.7"), ClientOrderId("flip"))
+    assert report.filled_quantity == D("199.7")
+    assert perp.account.position(XRP.symbol).quantity == D("99.8")
+    assert perp.wallet == D("99.890105005") - D("99.8") * D("1.0001") * XRP.taker_fee
+
+
+def test_a_short_sized_by_a_quote_amount_is_a_notional_with_the_fee_inside() -> None:
+    """Rule (``quantity_for_amount`` on a swap): a sell of 100 USDT at the bid 1.0000 opens
+    floor(100 / (1.0000 × 1.0005)) = 99.9, above its estimate of 99 (margin, not base, backs a short)."""
+    perp = Perp()
+    perp.quote("1.0000", "1.0001")
+    params = OrderParams(side=SELL, order_type=OrderType.MARKET, quote_quantity=D(100))
+    report = perp.core.submit(params, D(99), ClientOrderId("q"))
+    assert report.filled_quantity == D("99.9")
+    assert perp.account.position(XRP.symbol).quantity == D("-99.9")
