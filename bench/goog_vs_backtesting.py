@@ -100,26 +100,13 @@ def _venv_python() -> Path:
     return python
 
 
-_RISK_WITHOUT_BALANCE_CHECK = {
-    "risk": {"max_order_notional": None, "max_position_notional": None, "price_band_pct": None,
-             "max_orders_per_minute": None, "max_data_age_s": None, "balance_check_enabled": False,
-             "protection": {"emergency_enabled": False, "account_loss_enabled": False, "stall_enabled": False}},
-}  # fmt: skip
-"""``--long-short``: the backtest's relaxed risk defaults (``relaxed_risk_config``) with the risk gate's
-balance check off. That check charges a reversal its whole notional as free quote (it does not count the
-margin the closing part frees), so at 1× all-in it would deny every reversal; the simulator still checks
-the margin (``MarginAccount.released_by``)."""
-
-
 def _ours(data: Path, long_short: bool) -> dict[str, object]:
     args = [sys.executable, str(ROOT / "runbot.py"), "backtest", "--strategy", "sma_cross", "--data", str(data),
             "--symbol", "GOOG/USD", "--tick-size", "0.01", "--lot-step", "1", "--fee", "0.002", "--cash", "10000",
             "--fast", "10", "--slow", "20", "--fraction", "1", "--json"]  # fmt: skip
     if long_short:
-        config = data.parent / "risk.json"
-        config.write_text(json.dumps(_RISK_WITHOUT_BALANCE_CHECK), encoding="utf-8")
         args[args.index("GOOG/USD")] = "GOOG/USD:USD"
-        args += ["--leverage", "1", "--maintenance-rate", "0", "--long-only", "false", "--config", str(config)]
+        args += ["--leverage", "1", "--maintenance-rate", "0", "--long-only", "false"]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.exit(f"runbot.py backtest failed ({proc.returncode}): {proc.stderr.strip()}")

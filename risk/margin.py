@@ -8,7 +8,9 @@ USDⓈ-M). The formulas are the simulator's (``exchanges.sim.margin``), from one
   first closes it and only the rest opens a long. The reducing part needs no margin.
 - **order margin** (``order_margin``) = opening quantity × price / leverage + taker fee × the whole
   quantity × price, checked against the free settle currency (the venue's available balance, Binance's
-  ``availableBalance``). The balance rule (``risk.rules.BalanceRule``) applies it on swaps.
+  ``availableBalance``) plus what a reversal's closing part frees first (``closing_release``: its margin
+  and its PnL, as the simulator counts it). The balance rule (``risk.rules.BalanceRule``) applies it on
+  swaps.
 - **estimated liquidation price** (``estimate_liquidation_price``): Binance's one-way formula
   (``liquidation_price``) backed by the isolated margin ``|q| × entry / leverage`` (isolated; what the
   simulator moves out of the wallet as the position opens) or the settle currency's wallet balance
@@ -38,6 +40,7 @@ from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import PerpPosition
+from trading_bot.domain import closing_release
 from trading_bot.domain import decimal_text
 from trading_bot.domain import liquidation_price
 from trading_bot.domain import opening_quantity
@@ -106,13 +109,48 @@ def margin_problem(params: OrderParams, quantity: Decimal, ctx: RiskContext) -> 
     market = ctx.market
     needed = order_margin(opening, quantity, price, ctx.leverage, market.taker_fee)
     settle = settle_currency(market)
-    free = _balance(ctx.balances, settle, total=False)
+    free = _available(ctx, settle) + _released(quantity - opening, price, ctx)
     if needed > free:
         return (
             f"{params.side.value} of {decimal_text(quantity)} opens {decimal_text(opening)} at "
             f"{decimal_text(ctx.leverage)}x: needs {needed:,.2f} {settle} margin with fees; free {free:,.2f} {settle}"
         )
     return None
+
+
+def _available(ctx: RiskContext, settle: str) -> Decimal:
+    """The collateral free for a new order now, settle currency.
+
+    The balances are the last view (refreshed after each fill); a cross account's available balance moves
+    with the mark since then (its unrealized PnL and its positions' margin at the mark). With no open order
+    holding margin it is computed afresh: equity (wallet + unrealized PnL now) − the gross exposure at the
+    mark / leverage. Otherwise, and on isolated margin (whose available balance the mark does not move),
+    the last view's free balance.
+    """
+    free = _balance(ctx.balances, settle, total=False)
+    md = ctx.market_data
+    totals = ctx.portfolio
+    open_orders = totals.open_orders if totals is not None else ctx.open_order_count
+    if ctx.margin_mode is not MarginMode.CROSS or open_orders or md is None:
+        return free
+    gross = totals.gross_exposure if totals is not None else abs(ctx.position.quantity) * mark_of(md)
+    return ctx.equity - gross / ctx.leverage
+
+
+def _released(closing: Decimal, price: Decimal, ctx: RiskContext) -> Decimal:
+    """What a reversal's closing part frees for its opening part (``closing_release``), settle currency.
+
+    Cross: the closed part's margin at the mark plus its PnL from the mark; isolated: its margin at the entry
+    plus its PnL from the entry (the fee of the closing part is in ``order_margin`` already).
+    """
+    position = ctx.position
+    if closing <= 0 or position.quantity == 0:
+        return ZERO
+    if ctx.margin_mode is MarginMode.ISOLATED:
+        basis = position.average_price
+    else:
+        basis = mark_of(ctx.market_data) if ctx.market_data is not None else position.average_price
+    return closing_release(position.quantity, closing, price, basis, closing * basis / ctx.leverage)
 
 
 def estimate_liquidation_price(

@@ -44,6 +44,7 @@ from trading_bot.domain import Market
 from trading_bot.domain import Order
 from trading_bot.domain import OrderSide
 from trading_bot.domain import PerpPosition
+from trading_bot.domain import closing_release
 from trading_bot.domain import opening_quantity
 from trading_bot.errors import OrderRejected
 
@@ -249,13 +250,12 @@ class MarginAccount(SimAccount):
         closing = quantity - opening_quantity(held, order_side, quantity)
         if closing <= 0:
             return _ZERO
-        sign = _ONE if held > 0 else -_ONE
         fee = closing * price * fee_rate
         if self.margin_mode(symbol) is MarginMode.ISOLATED:
             share = self._isolated.get(symbol, _ZERO) * closing / abs(held)
-            return share + sign * closing * (price - position.entry_price) - fee
+            return closing_release(held, closing, price, position.entry_price, share) - fee
         mark = self._mark_or_entry(position)
-        return closing * mark / self.leverage(symbol) + sign * closing * (price - mark) - fee
+        return closing_release(held, closing, price, mark, closing * mark / self.leverage(symbol)) - fee
 
     def closing_change(self, market: Market, order_side: OrderSide, price: Decimal, fee_rate: Decimal) -> tuple[
         Decimal, Decimal

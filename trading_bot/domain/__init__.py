@@ -13,6 +13,7 @@ from trading_bot.domain.derivatives import Liquidation
 from trading_bot.domain.derivatives import MarginMode
 from trading_bot.domain.derivatives import PerpPosition
 from trading_bot.domain.derivatives import PositionReport
+from trading_bot.domain.derivatives import closing_release
 from trading_bot.domain.derivatives import liquidation_price
 from trading_bot.domain.derivatives import opening_quantity
 from trading_bot.domain.enums import LiquiditySide
@@ -115,6 +116,7 @@ __all__ = [
     "TradeId",
     "TradeTick",
     "TradingState",
+    "closing_release",
     "decimal_text",
     "liquidation_price",
     "make_client_order_id",

@@ -26,6 +26,7 @@ __all__ = [
     "MarginMode",
     "PerpPosition",
     "PositionReport",
+    "closing_release",
     "liquidation_price",
     "opening_quantity",
 ]
@@ -59,6 +60,21 @@ def opening_quantity(position: Decimal, side: OrderSide, quantity: Decimal) -> D
     if position == 0 or (position > 0) == (side is OrderSide.BUY):
         return quantity
     return max(ZERO, quantity - abs(position))
+
+
+def closing_release(position: Decimal, closing: Decimal, price: Decimal, basis: Decimal, margin: Decimal) -> Decimal:
+    """Return what closing ``closing`` of ``position`` at ``price`` adds to the available balance, before fees.
+
+    The closed part's margin comes back and its PnL from ``basis`` is realized: ``margin + sign × closing ×
+    (price − basis)`` (settle currency; negative when the move costs more than the margin freed). Cross:
+    ``basis`` is the mark and ``margin`` = closing × mark / leverage; isolated: ``basis`` is the entry and
+    ``margin`` the closed part's share of the position's isolated margin. The one copy of this rule: the
+    simulator's reversal check and the risk gate's margin rule both call it.
+    """
+    if closing <= 0 or position == 0:
+        return ZERO
+    sign = _ONE if position > 0 else -_ONE
+    return margin + sign * closing * (price - basis)
 
 
 def liquidation_price(

@@ -301,3 +301,29 @@ def test_balance_rule_reduce_only_order_larger_than_the_position_needs_no_margin
     reason = BalanceRule().check(limit(SELL, reduce_only=True), D("2"), swap_ctx(position="1", entry="60000", free="0"))
 
     assert reason is None
+
+
+# -- reversals: the closing part frees its margin first (closing_release), the available balance is fresh
+
+
+@pytest.mark.parametrize(("wallet", "passes"), [("60100", True), ("60000", False)])
+def test_a_1x_all_in_reversal_counts_what_its_closing_part_frees(wallet: str, passes: bool) -> None:
+    # short 1 BTC at 60,000, mark 60,000, 1x cross; the last balance view says free 0 (all of it margin)
+    ctx = swap_ctx(position="-1", entry="60000", free="0", wallet=wallet, leverage=1,
+                   equity=D(wallet))  # wallet + unrealized PnL 0  # fmt: skip
+    # buy 2 at market (the ask, 60,000.1): closes 1, opens 1
+    #   needed   = 1 × 60,000.1 / 1 + 2 × 60,000.1 × 0.0005           = 60,060.1001
+    #   free now = equity − |q| × mark / leverage = wallet − 60,000     = 100 (or 0)
+    #   released = 1 × 60,000 / 1 + (−1) × 1 × (60,000.1 − 60,000)       = 59,999.9
+    reason = BalanceRule().check(market(BUY), D(2), ctx)
+
+    assert (reason is None) is passes, reason
+    if not passes:
+        assert "opens 1 at 1x" in str(reason)
+
+
+def test_with_an_open_order_holding_margin_the_last_free_balance_is_used() -> None:
+    ctx = swap_ctx(position="-1", entry="60000", free="0", wallet="60100", leverage=1, equity=D("60100"),
+                   open_order_count=1)  # fmt: skip
+
+    assert BalanceRule().check(market(BUY), D(2), ctx) is not None  # 0 + 59,999.9 < 60,060.1001
