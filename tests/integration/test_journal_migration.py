@@ -96,7 +96,7 @@ def test_migrated_v1_journal_shows_the_same_orders_fills_and_position_in_status_
     """Rule: a v1 journal migrates to v2 and status shows the same orders, fills and position as before."""
     migrated = run_cli("migrate-journal", "--db", str(v1_copy), "--venue", "binance")
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied schema version 3 (venue binance)" in migrated.stdout
+    assert "applied schema version 3, 4 (venue binance)" in migrated.stdout
     outputs = {}
     for command in ("status", "orders", "trades"):
         done = run_cli(command, "--db", str(v1_copy), "--json")
@@ -119,7 +119,7 @@ async def test_migration_keeps_every_v1_row_column_for_column_and_gives_each_the
     v1_columns = _columns(v1_copy)
     journal = await Journal.open(_url(v1_copy), lock_as="v1fix", venue="binance", instrument="binance:BTC/USDT")
     try:
-        assert journal.migrated == [3]
+        assert journal.migrated == [3, 4]
         state = await journal.load_strategy_state("grid")
     finally:
         await journal.close()
@@ -137,7 +137,7 @@ async def test_migration_keeps_every_v1_row_column_for_column_and_gives_each_the
 @pytest.mark.asyncio
 async def test_migration_is_idempotent_a_second_open_changes_nothing(v1_copy: Path) -> None:
     """Rule: migrating twice (a second process, a restart) applies nothing the second time."""
-    for expected in ([3], []):
+    for expected in ([3, 4], []):
         journal = await Journal.open(_url(v1_copy), venue="binance")
         try:
             assert journal.migrated == expected
@@ -196,7 +196,7 @@ async def test_a_process_killed_mid_migration_leaves_the_v1_file_intact_and_the_
     assert _dump(v1_copy) == before
     journal = await Journal.open(_url(v1_copy), venue="binance")
     try:
-        assert journal.migrated == [3]
+        assert journal.migrated == [3, 4]
         assert len(await journal.fills()) == len(before["fills"])
     finally:
         await journal.close()
@@ -214,7 +214,7 @@ def upgrade_slowly(conn):
     time.sleep(1.5)
 
 async def main():
-    journal = await Journal.open({url!r}, venue="binance", migrations=[*js.MIGRATIONS[:2], upgrade_slowly])
+    journal = await Journal.open({url!r}, venue="binance", migrations=[*js.MIGRATIONS[:2], upgrade_slowly, *js.MIGRATIONS[3:]])
     print("applied", journal.migrated, len(await journal.fills()), flush=True)
     await journal.close()
 
@@ -259,7 +259,7 @@ def test_a_second_process_opening_during_the_migration_waits_and_finds_the_schem
     )
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
-    assert _applied(out) == f"applied [3] {fills}"
+    assert _applied(out) == f"applied [3, 4] {fills}"
     assert second.returncode == 0, second.stderr
     assert _applied(second.stdout) == f"applied [] {fills}"
     assert _version(v1_copy) == js.SCHEMA_VERSION
@@ -306,7 +306,7 @@ async def test_the_bot_started_on_a_v1_journal_migrates_it_with_its_venue_and_re
     assert proc.returncode == 0, logs[-3000:]
     events = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     opened = next(e for e in events if e.get("event") == "journal_opened")
-    assert opened["migrated"] == [3]
+    assert opened["migrated"] == [3, 4]
     restored = next(e for e in events if e.get("event") == "strategy_state_restored")
     assert restored["instrument"] == "binance:BTC/USDT"
     after = _dump(data_dir / "journal.db", v1_columns)
