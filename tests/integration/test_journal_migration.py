@@ -44,7 +44,7 @@ V1_TABLES = (
     "sequences",
     "adoptions",
 )
-NEW_KEYS = {"venue", "instrument"}
+NEW_KEYS = {"venue", "instrument", "funding", "funding_payments"}  # added since v1
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ two runs it goes on settling funding (or someone else trades the account) while 
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from exchanges.paper import PaperExchange
 from exchanges.sim.model import PerpSettings
 from risk.config import RiskConfig
 from risk.manager import RiskManager
+from tests.integration.conftest import run_cli
 from tests.kit.pipeline import ListSource
 from tests.kit.pipeline import ScriptedStrategy
 from trading_bot.domain import ClientOrderId
@@ -248,3 +250,30 @@ async def test_a_journaled_liquidation_is_part_of_the_position_rebuilt_at_restar
     assert [f.client_order_id for f in _portfolio(second).fills] == ["perp1-1", "liquidation"]
     assert second.risk.trading_state is TradingState.ACTIVE
     assert not _events(logs, "position_mismatch")
+
+
+async def test_the_journal_cli_lists_funding_payments_and_status_adds_them_to_the_instruments_pnl(
+    tmp_path: Path,
+) -> None:
+    """Rule: ``funding`` lists the payments where ``trades`` lists the fills; ``status`` shows the funding total
+    per instrument, inside its net PnL."""
+    world = World(tmp_path)
+    bot = world.bot([quote(F1 - 60_000), quote(F1 + 1_000), quote(F1 + 2_000)], buy("0.01"))
+    assert (await bot.run()).exit_code == 0
+    (paid,) = await world.funding_rows()
+    db = str(tmp_path / "journal.db")
+    listed = run_cli("funding", "--db", db, "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["instrument"], row["payment_id"], row["asset"]) == ("paper:BTC/USDT:USDT", paid.id, "USDT")
+    assert (D(row["amount"]), D(row["rate"]), row["ts_ms"]) == (paid.amount, RATE, F1)
+    text = run_cli("funding", "--db", db, "--symbol", "paper:BTC/USDT:USDT")
+    assert text.returncode == 0, text.stderr
+    assert f"paper:BTC/USDT:USDT: 1 payments, {paid.amount} USDT" in text.stdout
+    assert run_cli("funding", "--db", db, "--venue", "other").stdout.strip() == "no funding payments"
+    status = run_cli("status", "--db", db, "--json")
+    assert status.returncode == 0, status.stderr
+    (position,) = json.loads(status.stdout)["positions"]
+    assert (D(position["funding"]), position["funding_payments"]) == (paid.amount, 1)
+    assert D(position["net_pnl"]) == D(position["realized_pnl"]) - D(position["fees"]) + paid.amount
+    assert "funding" in run_cli("status", "--db", db).stdout

@@ -435,11 +435,14 @@ class Journal:
         venue: str | None = None,
         since_ms: int | None = None,
         limit: int | None = None,
+        bot_id: str | None = None,
     ) -> list[FundingRecord]:
         """Return the journaled funding payments in venue-time order (``since_ms``: ``ts_ms`` at or after it,
-        epoch ms; ``limit``: only the latest ones, still oldest first)."""
+        epoch ms; ``limit``: only the latest ones, still oldest first; ``bot_id``: only those its runs recorded)."""
         table = js.funding_payments
         stmt = _where(select(table), table, symbol=symbol, venue=venue)
+        if bot_id is not None:
+            stmt = stmt.where(table.c.run_id.in_(select(js.runs.c.id).where(js.runs.c.bot_id == bot_id)))
         if since_ms is not None:
             stmt = stmt.where(table.c.ts_ms >= since_ms)
         stmt = stmt.order_by(table.c.ts_ms.desc(), table.c.id.desc())
