@@ -13,6 +13,11 @@ every instrument of a venue comes as one stream (``stream_markets``: exact event
 clock, arrival order live); several venues are merged by arrival. Each venue has its own user stream and
 is reconciled at start on its own; each order goes to its instrument's venue.
 
+Perpetual swaps: a funding payment is applied to the portfolio and journaled once by its id; a liquidation
+is journaled as the venue's fill. With a journal, each swap's position from the bot's fills is cross-checked
+with its venue's report after reconciliation and every ``_POSITION_CHECK_MS`` on the heartbeat
+(``position_check``: a mismatch sets REDUCING, never overwrites the position).
+
 One ``asyncio.TaskGroup`` owns every long-lived task: the market-data loop, the user stream, the
 heartbeat/reactor, the journal writer and the stop watcher. On every market event the loop does
 (DESIGN.md §2): account check → ``should_execute`` → ``execute_strategy`` → sizer → RiskManager → order
