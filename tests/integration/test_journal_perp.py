@@ -277,3 +277,25 @@ async def test_the_journal_cli_lists_funding_payments_and_status_adds_them_to_th
     assert (D(position["funding"]), position["funding_payments"]) == (paid.amount, 1)
     assert D(position["net_pnl"]) == D(position["realized_pnl"]) - D(position["fees"]) + paid.amount
     assert "funding" in run_cli("status", "--db", db).stdout
+
+
+async def test_with_no_funding_journaled_the_catch_up_asks_from_the_bots_first_fill(tmp_path: Path) -> None:
+    """Rule: the catch-up's lower bound is the latest journaled payment, else the bot's first fill of the swap
+    (no position, no funding); a bot that never traded the swap asks nothing."""
+    world = World(tmp_path)
+    idle = world.bot([quote(F1 - 90_000)])
+    with capture_logs() as logs:
+        assert (await idle.run()).exit_code == 0
+    assert not _events(logs, "funding_caught_up")  # never held the swap: the venue is not asked
+    first = world.bot([quote(F1 - 60_000), quote(F1 - 30_000)], buy("0.01"))  # stopped before the funding time
+    assert (await first.run()).exit_code == 0
+    assert await world.funding_rows() == []
+    (fill,) = _portfolio(first).fills
+    await world.while_down([quote(F1 - 1_000), quote(F1 + 1_000)])
+    second = world.bot([quote(F1 + 5_000)])
+    with capture_logs() as logs:
+        assert (await second.run()).exit_code == 0
+    (caught,) = _events(logs, "funding_caught_up")
+    assert (caught["count"], caught["restored"], caught["since_ms"]) == (1, 0, fill.ts_ms)
+    assert _portfolio(second).funding_payments == 1
+    assert len(await world.funding_rows()) == 1
