@@ -13,7 +13,8 @@ liquidation fee and funding from ``PerpSettings``). Before each event of a swap 
 set — the event's ``mark_price`` when the data has one, else the trade price, else the mid — and the
 funding times at or before the event settle at that mark (``FundingPayment`` to the sink). After the
 match, an account below maintenance margin is liquidated at the mark: the symbol's open orders expire,
-then a ``Liquidation`` goes to the sink."""
+then a ``Liquidation`` goes to the sink. ``fetch_positions`` reports the simulated account's positions
+and ``fetch_funding_payments`` the payments it settled (as a venue's position and income endpoints do)."""
 
 from __future__ import annotations
 
@@ -37,11 +38,13 @@ from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
 from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderStatusReport
+from trading_bot.domain import PositionReport
 from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.errors import OrderRejected
@@ -118,6 +121,7 @@ class PaperExchange(BaseExchangeClient):
                                       liquidation_fee=self.perp.liquidation_fee)  # fmt: skip
         self._engines: dict[Symbol, MatchingCore] = {}
         self._funding: dict[Symbol, FundingSchedule | None] = {}
+        self._funding_paid: dict[str, list[FundingPayment]] = {}
         self._closed = False
 
     # ----------------------------------------------------------------- lifecycle and markets
@@ -194,6 +198,34 @@ class PaperExchange(BaseExchangeClient):
         except OrderRejected as exc:
             raise ConfigError(f"exchange.leverage/margin_mode: {exc}") from None
 
+    async def fetch_positions(self, symbols: Sequence[Symbol]) -> list[PositionReport]:
+        """Return the simulated account's non-flat swap positions in ``symbols`` (signed base units)."""
+        account = self._account
+        reports = []
+        for symbol, position in sorted(account.positions().items()):
+            if symbol not in symbols:
+                continue
+            mark = account.mark(symbol)
+            reports.append(
+                PositionReport(
+                    symbol=symbol,
+                    quantity=position.quantity,
+                    entry_price=position.entry_price,
+                    ts_ms=self.clock.now_ms(),
+                    mark_price=mark,
+                    unrealized_pnl=account.unrealized_pnl(symbol),
+                    leverage=Decimal(account.leverage(symbol)),
+                    margin_mode=account.margin_mode(symbol),
+                    liquidation_price=account.liquidation_price(self.market(Symbol(symbol))),
+                )
+            )
+        return reports
+
+    async def fetch_funding_payments(self, symbol: Symbol, since_ms: int | None = None) -> list[FundingPayment]:
+        """Return the funding payments the simulated account settled on ``symbol`` at or after ``since_ms``."""
+        paid = self._funding_paid.get(symbol, [])
+        return [p for p in paid if since_ms is None or p.ts_ms >= since_ms]
+
     def _swap_event(self, symbol: Symbol, md: MarketData) -> None:
         """A swap's event, before it is matched: mark, then the funding due by its time (module docstring)."""
         account = self._account
@@ -212,6 +244,7 @@ class PaperExchange(BaseExchangeClient):
             payment = account.apply_funding(market, funding.rate, funding.ts_ms, f"funding-{funding.ts_ms}")
             if payment is not None:
                 log.info("paper_funding", symbol=symbol, amount=str(payment.amount), rate=str(funding.rate))
+                self._funding_paid.setdefault(symbol, []).append(payment)
                 self.emit(payment)
 
     def _liquidate(self) -> None:

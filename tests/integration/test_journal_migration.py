@@ -6,12 +6,14 @@ The fixture was made by commit 6e0d1fb's grid bot on the emulator (``tests/fixtu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,13 @@ import pytest
 
 from tests.integration.conftest import ROOT
 from tests.integration.conftest import run_cli
+from tests.unit.runtime.test_journal import make_fill
+from tests.unit.runtime.test_journal import make_order
+from trading_bot.domain import FundingPayment
+from trading_bot.domain import OrderSide
 from trading_bot.errors import ConfigError
 from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal import tables
 from trading_bot.runtime.journal.rows import decode_state
 from trading_bot.runtime.journal.store import Journal
 
@@ -37,7 +44,7 @@ V1_TABLES = (
     "sequences",
     "adoptions",
 )
-NEW_KEYS = {"venue", "instrument"}
+NEW_KEYS = {"venue", "instrument", "funding", "funding_payments"}  # added since v1
 
 
 @pytest.fixture
@@ -96,7 +103,7 @@ def test_migrated_v1_journal_shows_the_same_orders_fills_and_position_in_status_
     """Rule: a v1 journal migrates to v2 and status shows the same orders, fills and position as before."""
     migrated = run_cli("migrate-journal", "--db", str(v1_copy), "--venue", "binance")
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied schema version 3 (venue binance)" in migrated.stdout
+    assert "applied schema version 3, 4 (venue binance)" in migrated.stdout
     outputs = {}
     for command in ("status", "orders", "trades"):
         done = run_cli(command, "--db", str(v1_copy), "--json")
@@ -119,7 +126,7 @@ async def test_migration_keeps_every_v1_row_column_for_column_and_gives_each_the
     v1_columns = _columns(v1_copy)
     journal = await Journal.open(_url(v1_copy), lock_as="v1fix", venue="binance", instrument="binance:BTC/USDT")
     try:
-        assert journal.migrated == [3]
+        assert journal.migrated == [3, 4]
         state = await journal.load_strategy_state("grid")
     finally:
         await journal.close()
@@ -137,7 +144,7 @@ async def test_migration_keeps_every_v1_row_column_for_column_and_gives_each_the
 @pytest.mark.asyncio
 async def test_migration_is_idempotent_a_second_open_changes_nothing(v1_copy: Path) -> None:
     """Rule: migrating twice (a second process, a restart) applies nothing the second time."""
-    for expected in ([3], []):
+    for expected in ([3, 4], []):
         journal = await Journal.open(_url(v1_copy), venue="binance")
         try:
             assert journal.migrated == expected
@@ -171,6 +178,7 @@ _CRASHING_MIGRATION = """
 import asyncio, os, signal, sys
 sys.path.insert(0, {root!r})
 from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal import tables
 from trading_bot.runtime.journal.store import Journal
 
 def upgrade_then_die(conn):
@@ -196,7 +204,7 @@ async def test_a_process_killed_mid_migration_leaves_the_v1_file_intact_and_the_
     assert _dump(v1_copy) == before
     journal = await Journal.open(_url(v1_copy), venue="binance")
     try:
-        assert journal.migrated == [3]
+        assert journal.migrated == [3, 4]
         assert len(await journal.fills()) == len(before["fills"])
     finally:
         await journal.close()
@@ -206,6 +214,7 @@ _SLOW_MIGRATION = """
 import asyncio, sys, time
 sys.path.insert(0, {root!r})
 from trading_bot.runtime.journal import schema as js
+from trading_bot.runtime.journal import tables
 from trading_bot.runtime.journal.store import Journal
 
 def upgrade_slowly(conn):
@@ -214,7 +223,8 @@ def upgrade_slowly(conn):
     time.sleep(1.5)
 
 async def main():
-    journal = await Journal.open({url!r}, venue="binance", migrations=[*js.MIGRATIONS[:2], upgrade_slowly])
+    steps = [*js.MIGRATIONS[:2], upgrade_slowly, *js.MIGRATIONS[3:]]
+    journal = await Journal.open({url!r}, venue="binance", migrations=steps)
     print("applied", journal.migrated, len(await journal.fills()), flush=True)
     await journal.close()
 
@@ -259,7 +269,7 @@ def test_a_second_process_opening_during_the_migration_waits_and_finds_the_schem
     )
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
-    assert _applied(out) == f"applied [3] {fills}"
+    assert _applied(out) == f"applied [3, 4] {fills}"
     assert second.returncode == 0, second.stderr
     assert _applied(second.stdout) == f"applied [] {fills}"
     assert _version(v1_copy) == js.SCHEMA_VERSION
@@ -306,7 +316,7 @@ async def test_the_bot_started_on_a_v1_journal_migrates_it_with_its_venue_and_re
     assert proc.returncode == 0, logs[-3000:]
     events = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     opened = next(e for e in events if e.get("event") == "journal_opened")
-    assert opened["migrated"] == [3]
+    assert opened["migrated"] == [3, 4]
     restored = next(e for e in events if e.get("event") == "strategy_state_restored")
     assert restored["instrument"] == "binance:BTC/USDT"
     after = _dump(data_dir / "journal.db", v1_columns)
@@ -317,3 +327,117 @@ async def test_the_bot_started_on_a_v1_journal_migrates_it_with_its_venue_and_re
     with sqlite3.connect(data_dir / "journal.db") as conn:
         assert {r[0] for r in conn.execute("SELECT DISTINCT venue FROM orders")} == {"binance"}
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == len(before["runs"]) + 1
+
+
+# -- journal v3 (schema 4): funding payments -------------------------------------------------------------
+
+def _funding_rows(path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT venue, symbol, payment_id, amount FROM funding_payments").fetchall()
+
+
+def _funding_payment(pid: str = "tran-1") -> FundingPayment:
+    return FundingPayment(
+        id=pid, symbol="BTC/USDT:USDT", ts_ms=1_796_200_000_000, rate=Decimal("0.0001"),
+        mark_price=Decimal("60000"), quantity=Decimal("0.01"), amount=Decimal("-0.06"),
+    )  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_the_v1_fixture_migrates_to_v4_keeping_every_row_and_gains_an_empty_funding_table(v1_copy: Path) -> None:
+    """Rule: v1 -> v4 in one open: steps 3 and 4 both run, every v1 row is kept, funding can be recorded."""
+    before = _dump(v1_copy)
+    v1_columns = _columns(v1_copy)
+    journal = await Journal.open(_url(v1_copy), venue="binance")
+    try:
+        assert journal.migrated == [3, 4]
+        assert await journal.funding_payments() == []
+        assert await journal.record_funding(_funding_payment(), 1, asset="USDT")
+    finally:
+        await journal.close()
+    assert _version(v1_copy) == 4 == js.SCHEMA_VERSION
+    assert _dump(v1_copy, v1_columns) == before
+    assert _funding_rows(v1_copy) == [("binance", "BTC/USDT:USDT", "tran-1", "-0.06")]
+
+
+async def _v2_journal(path: Path) -> None:
+    """Write a journal v2 (schema 3, the code before funding) with a row in every table."""
+    journal = await Journal.open(
+        _url(path), migrations=js.MIGRATIONS[:3], venue="binance", instrument="binance:BTC/USDT"
+    )
+    try:
+        run_id = await journal.start_run("v2bot", "hash", 1_000)
+        await journal.next_sequence("v2bot", 50)
+        order = make_order(1, bot="v2bot")
+        await journal.record_intent(order, run_id, "v2bot")
+        await journal.record_fill(make_fill("t1", "v2bot-1"), 2_000)
+        await journal.record_fill(make_fill("t1", "v2bot-1"), 2_000, venue="okx")
+        await journal.save_strategy_state("grid", 3_000, {"levels": 3})
+        await journal.record_risk_decision(
+            ts_ms=4_000, run_id=run_id, client_order_id=None, symbol="BTC/USDT", side=OrderSide.BUY, quantity=None,
+            price=None, rule="max_notional", reason="too big",
+        )  # fmt: skip
+        await journal.record_adoption(
+            ts_ms=5_000, run_id=run_id, bot_id="v2bot", symbol="BTC/USDT", journal_sequence=1, exchange_sequence=2,
+            new_sequence=3, orders="v2bot-1", fills="t1",
+        )  # fmt: skip
+        await journal.finish_run(run_id, 6_000, "done", 0)
+    finally:
+        await journal.close()
+
+
+@pytest.mark.asyncio
+async def test_a_v2_journal_migrates_to_v4_keeping_every_row_column_for_column(tmp_path: Path) -> None:
+    """Rule: journal v2 -> v3 applies step 4 alone and changes no earlier row; funding is recorded after it."""
+    path = tmp_path / "journal.db"
+    await _v2_journal(path)
+    assert _version(path) == 3
+    before = _dump(path)
+    assert all(before[t] for t in V1_TABLES), {t: len(rows) for t, rows in before.items()}  # v2: the same tables
+    journal = await Journal.open(_url(path), lock_as="v2bot", venue="binance")
+    try:
+        assert journal.migrated == [4]
+        assert len(await journal.fills()) == 2
+        assert await journal.record_funding(_funding_payment(), 7_000, asset="USDT")
+        assert not await journal.record_funding(_funding_payment(), 8_000, asset="USDT")
+    finally:
+        await journal.close()
+    assert _version(path) == 4
+    assert _dump(path) == before
+    assert _funding_rows(path) == [("binance", "BTC/USDT:USDT", "tran-1", "-0.06")]
+
+
+def test_the_readers_refuse_a_v2_journal_until_it_is_migrated_to_v4(tmp_path: Path) -> None:
+    """Rule: a reader never migrates: a v2 journal exits 2 naming migrate-journal, which applies step 4."""
+    path = tmp_path / "journal.db"
+    asyncio.run(_v2_journal(path))
+    refused = run_cli("trades", "--db", str(path))
+    assert refused.returncode == 2
+    assert "migrate-journal" in refused.stderr
+    migrated = run_cli("migrate-journal", "--db", str(path), "--venue", "binance")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied schema version 4 (venue binance)" in migrated.stdout
+    assert run_cli("trades", "--db", str(path)).returncode == 0
+
+
+@pytest.mark.asyncio
+async def test_the_tables_step_3_builds_are_still_the_current_shapes_so_step_4_changed_none_of_them(
+    tmp_path: Path,
+) -> None:
+    """Rule (schema.py): step 3 builds its tables from ``tables``; a step that changes one must freeze it first.
+
+    If this fails, a later change altered a table step 3 creates: freeze the v3 shapes (as ``schema_v1``
+    does for versions 1 and 2) and have ``upgrade`` use them, then update this test.
+    """
+    path = tmp_path / "journal.db"
+    journal = await Journal.open(_url(path), migrations=js.MIGRATIONS[:3])
+    await journal.close()
+    with sqlite3.connect(path) as conn:
+        for table in tables.metadata.sorted_tables:
+            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table.name})")]
+            if table.name == "funding_payments":
+                assert columns == [], "funding_payments belongs to step 4"
+                continue
+            assert columns == [c.name for c in table.c], table.name
+            indexes = {r[1] for r in conn.execute(f"PRAGMA index_list({table.name})") if r[3] == "c"}
+            assert indexes == {i.name for i in table.indexes}, table.name

@@ -1,4 +1,4 @@
-"""Journal commands: ``runbot.py orders``, ``trades``, ``status`` and ``migrate-journal``.
+"""Journal commands: ``runbot.py orders``, ``trades``, ``funding``, ``status`` and ``migrate-journal``.
 
 They read the bot's journal (``--db URL`` or a SQLite file path; else the config's
 ``persistence.db_url``, default ``<bot.data_dir>/journal.db``) and never talk to an exchange. The
@@ -8,7 +8,8 @@ so they work while the bot runs. Tables are plain aligned text; ``--json`` print
 stdout (money as exact decimal strings, times as epoch ms plus ISO-8601 UTC). ``trades --csv FILE``
 exports the fills as a trade log. Every row names its venue; ``--venue NAME`` and ``--symbol SYMBOL``
 (or ``--symbol VENUE:SYMBOL``) narrow what is shown, as ``--bot`` does. ``status`` shows one position per
-instrument (``venue:symbol``), built from that instrument's fills.
+instrument (``venue:symbol``), built from that instrument's fills, with a perpetual swap's funding total.
+``funding`` lists a swap's funding payments beside the fills ``trades`` lists (the fills stay a trade log).
 
 A journal of an older schema is refused by the readers (exit 2, naming the fix): ``migrate-journal``
 brings it to the current schema (the bot also does at its start), with the venue of ``--config``'s bot
@@ -43,11 +44,20 @@ if TYPE_CHECKING:
     from trading_bot.domain import Fill
     from trading_bot.domain import Order
     from trading_bot.domain import OrderStatus
+    from trading_bot.runtime.journal.rows import FundingRecord
     from trading_bot.runtime.journal.store import Journal
 
     T = TypeVar("T")
 
-__all__ = ["TRADE_LOG_COLUMNS", "migrate_journal_command", "orders_command", "status_command", "trades_command"]
+__all__ = [
+    "FUNDING_COLUMNS",
+    "TRADE_LOG_COLUMNS",
+    "funding_command",
+    "migrate_journal_command",
+    "orders_command",
+    "status_command",
+    "trades_command",
+]
 
 
 TRADE_LOG_COLUMNS = (
@@ -63,6 +73,9 @@ TRADE_LOG_COLUMNS = (
     "trade_id",
 )
 """Columns of ``trades --csv`` (time is ISO-8601 UTC; amounts are exact decimals)."""
+
+FUNDING_COLUMNS = ("time", "venue", "symbol", "amount", "asset", "rate", "mark_price", "quantity", "payment_id")
+"""Columns of the ``funding`` table (amount in the settle asset, negative = paid; rate per funding interval)."""
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="JSON config file (for the journal's location)")]
 DbOption = Annotated[
@@ -311,6 +324,24 @@ def _fill_record(venue: str, fill: Fill) -> dict[str, Any]:
     }
 
 
+def _funding_record(record: FundingRecord) -> dict[str, Any]:
+    payment = record.payment
+    return {
+        "time": _iso(payment.ts_ms),
+        "ts_ms": payment.ts_ms,
+        "venue": record.venue,
+        "symbol": payment.symbol,
+        "instrument": f"{record.venue}:{payment.symbol}",
+        "amount": str(payment.amount),
+        "asset": record.asset,
+        "rate": str(payment.rate),
+        "mark_price": str(payment.mark_price),
+        "quantity": str(payment.quantity),
+        "payment_id": payment.id,
+        "run_id": record.run_id,
+    }
+
+
 def _orders_table(orders: Sequence[tuple[str, Order]]) -> str:
     return _table((*_ORDER_HEADERS, *_ORDER_HEADERS_TAIL), [_order_row(v, o) for v, o in orders])
 
@@ -389,6 +420,50 @@ def trades_command(
         typer.echo("no fills")
 
 
+@app.command("funding", help="List the funding payments of perpetual swaps in the journal (oldest first).")
+def funding_command(
+    config: ConfigOption = None,
+    db: DbOption = None,
+    symbol: SymbolOption = None,
+    since: SinceOption = None,
+    limit: LimitOption = None,
+    json_output: JsonOption = False,
+    bot: BotOption = None,
+    venue: VenueOption = None,
+) -> None:
+    """Print the journal's funding payments as a table with each instrument's total, or JSON with ``--json``."""
+    since_ms = _parse_since(since)
+    bot_id = _parse_bot(bot)
+    venue, symbol = _parse_instrument(symbol, venue)
+
+    async def query(journal: Journal) -> list[FundingRecord]:
+        return await journal.funding_payments(symbol=symbol, venue=venue, since_ms=since_ms, limit=limit, bot_id=bot_id)
+
+    _, payments = _with_journal(config, db, query)
+    records = [_funding_record(r) for r in payments]
+    if json_output:
+        _print_json(records)
+        return
+    if not records:
+        typer.echo("no funding payments")
+        return
+    typer.echo(_table(FUNDING_COLUMNS, [[r[c] for c in FUNDING_COLUMNS] for r in records]))
+    for (instrument, asset), (total, count) in sorted(_funding_totals(payments).items()):
+        typer.echo(f"{instrument}: {count} payments, {decimal_text(total)} {asset}")
+
+
+def _funding_totals(payments: Sequence[FundingRecord]) -> dict[tuple[str, str], tuple[Decimal, int]]:
+    """Return the sum and count of the payments per ``(venue:symbol, asset)``."""
+    from decimal import Decimal
+
+    totals: dict[tuple[str, str], tuple[Decimal, int]] = {}
+    for record in payments:
+        key = (f"{record.venue}:{record.payment.symbol}", record.asset)
+        total, count = totals.get(key, (Decimal(0), 0))
+        totals[key] = (total + record.payment.amount, count + 1)
+    return totals
+
+
 def _check_csv_path(path: Path) -> None:
     """Exit 2 with one line when ``--csv`` names something that cannot become a CSV file."""
     import os
@@ -451,7 +526,10 @@ def status_command(
         return {
             "last_run": None if run is None else _run_json(run),
             "open_orders": await journal.open_orders_by_venue(bot_id=bot_id, symbol=symbol, venue=venue),
-            "positions": _positions(await journal.fills_by_venue(bot_id=bot_id, symbol=symbol, venue=venue)),
+            "positions": _positions(
+                await journal.fills_by_venue(bot_id=bot_id, symbol=symbol, venue=venue),
+                await journal.funding_payments(bot_id=bot_id, symbol=symbol, venue=venue),
+            ),
         }
 
     shown, state = _with_journal(config, db, query)
@@ -476,8 +554,9 @@ def status_command(
         typer.echo("positions    none (no fills)")
         return
     typer.echo("positions")
-    headers = ("instrument", "quantity", "avg_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
-    keys = ("instrument", "quantity", "average_entry", "realized_pnl", "fees", "net_pnl", "currency", "fills")
+    headers = ["instrument", "quantity", "avg_entry", "realized_pnl", "fees", "funding", "net_pnl", "currency"]
+    keys = ["instrument", "quantity", "average_entry", "realized_pnl", "fees", "funding", "net_pnl", "currency"]
+    headers, keys = [*headers, "fills"], [*keys, "fills"]
     rows = [[str(p[key]) for key in keys] for p in positions]
     typer.echo(_indent(_table(headers, rows)))
 
@@ -564,14 +643,17 @@ def _describe_run(run: dict[str, Any] | None) -> str:
     return f"{head}, stopped {run['stopped']} (exit {run['exit_code']}: {run['exit_reason']})"
 
 
-def _positions(fills: Sequence[tuple[str, Fill]]) -> list[dict[str, Any]]:
-    """Return one position per instrument (venue, symbol), built from its fills in order (``Position``).
+def _positions(fills: Sequence[tuple[str, Fill]], funding: Sequence[FundingRecord] = ()) -> list[dict[str, Any]]:
+    """Return one position per instrument (venue, symbol), built from its fills in order (``Position``), with a
+    perpetual swap's funding (``funding``: the sum of its payments, in the settle currency; in ``net_pnl``).
 
     The average entry and the realized PnL come from an average-cost division (``Position.apply``), so
     they carry up to 28 significant digits (``0.09782000000000000000000004``). They are shown rounded to
     the finest amount the symbol's fills can express exactly: price decimals + quantity decimals (a
     realized PnL of fills never needs more). Quantities and fees are sums of fills: shown exactly.
     """
+    from decimal import Decimal
+
     from trading_bot.domain import Position
 
     positions: dict[tuple[str, str], Position] = {}
@@ -584,10 +666,17 @@ def _positions(fills: Sequence[tuple[str, Fill]]) -> list[dict[str, Any]]:
             position = positions[key] = Position(symbol=fill.symbol, quote_currency=quote)
         position.apply(fill)
         places[key] = max(places.get(key, 0), _places(fill.price) + _places(fill.quantity))
+    paid: dict[tuple[str, str], tuple[Decimal, int]] = {}
+    for record in funding:
+        where = (record.venue, record.payment.symbol)
+        if where in positions:  # funding is paid on a position: an instrument without fills has none of the bot's
+            total, count = paid.get(where, (Decimal(0), 0))
+            paid[where] = (total + record.payment.amount, count + 1)
     rows = []
     for (venue, symbol), p in sorted(positions.items()):
         digits = places[(venue, symbol)]
         realized = _rounded(p.realized_pnl, digits)
+        funded, payments = paid.get((venue, symbol), (Decimal(0), 0))
         rows.append(
             {
                 "instrument": f"{venue}:{symbol}",
@@ -597,7 +686,9 @@ def _positions(fills: Sequence[tuple[str, Fill]]) -> list[dict[str, Any]]:
                 "average_entry": decimal_text(_rounded(p.average_price, digits)),
                 "realized_pnl": decimal_text(realized),
                 "fees": decimal_text(p.fees),
-                "net_pnl": decimal_text(realized - p.fees),
+                "funding": decimal_text(funded),
+                "funding_payments": payments,
+                "net_pnl": decimal_text(realized - p.fees + funded),
                 "currency": p.quote_currency,
                 "fills": p.fill_count,
             }

@@ -9,6 +9,7 @@ the fills after the run), so a mark update costs one assignment on the hot path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -23,7 +24,11 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import Position
 from trading_bot.domain import TradeId
 
-__all__ = ["Portfolio"]
+__all__ = ["LIQUIDATION_ORDER_ID", "Portfolio"]
+
+LIQUIDATION_ORDER_ID = ClientOrderId("liquidation")
+"""The client order id of the fill that records a liquidation (``Portfolio.apply_liquidation``): the venue's
+fill of the bot's position, part of the position like the bot's own fills (``reconcile`` rebuilds it)."""
 
 
 class Portfolio:
@@ -45,6 +50,8 @@ class Portfolio:
         self.funding = ZERO
         """Swaps: the sum of funding payments (settle currency; negative = paid)."""
         self.funding_payments = 0
+        """Swaps: how many funding payments ``funding`` sums (each payment id counted once)."""
+        self._funding_ids: set[str] = set()
         self.liquidations: list[Liquidation] = []
 
     def set_balances(self, balances: Mapping[str, Balance]) -> None:
@@ -56,10 +63,25 @@ class Portfolio:
         self.fills.append(fill)
         return self.position.apply(fill)
 
-    def apply_funding(self, payment: FundingPayment) -> None:
-        """Add one funding payment (settle currency, signed) to the funding total."""
+    def apply_funding(self, payment: FundingPayment) -> bool:
+        """Add one funding payment (settle currency, signed) to the funding total; return False (and add
+        nothing) when its id was already counted (the same payment from the user stream and a catch-up)."""
+        if payment.id in self._funding_ids:
+            return False
+        self._funding_ids.add(payment.id)
         self.funding += payment.amount
         self.funding_payments += 1
+        return True
+
+    def restore_funding(self, payments: Iterable[FundingPayment]) -> None:
+        """Replace the funding total and count with ``payments`` (the journal's, at a restart), each id once."""
+        self.funding, self.funding_payments, self._funding_ids = ZERO, 0, set()
+        for payment in payments:
+            self.apply_funding(payment)
+
+    def has_funding(self, payment_id: str) -> bool:
+        """Return True when the funding payment ``payment_id`` is counted in ``funding``."""
+        return payment_id in self._funding_ids
 
     def apply_liquidation(self, liquidation: Liquidation) -> Fill:
         """Close the position the venue liquidated, as the venue's own fill of it; return that fill.
@@ -70,7 +92,7 @@ class Portfolio:
         quantity = liquidation.quantity
         fill = Fill(
             trade_id=TradeId(f"liquidation-{liquidation.ts_ms}"),
-            client_order_id=ClientOrderId("liquidation"),
+            client_order_id=LIQUIDATION_ORDER_ID,
             symbol=self.market.symbol,
             side=OrderSide.SELL if quantity > 0 else OrderSide.BUY,
             quantity=abs(quantity),

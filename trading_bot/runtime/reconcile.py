@@ -17,8 +17,11 @@ c. journal-open orders the exchange no longer lists → looked up by client id a
 d. the account's trades since the last journaled fill (or the oldest open order): every fill of ours
    not yet journaled is recorded and applied to its order; if an order still has less filled than the
    exchange says, the recent trade history is fetched once more without ``since``;
-e. the position is rebuilt from all of this bot's journaled fills of the symbol, their trade ids are
-   marked seen (replays are ignored) and every changed order is written back to the journal.
+e. the position is rebuilt from all of this bot's journaled fills of the symbol (and the liquidation
+   fills journaled for it, ``portfolio.LIQUIDATION_ORDER_ID``), their trade ids are marked seen (replays
+   are ignored) and every changed order is written back to the journal;
+f. a perpetual swap's funding total is restored from the journal, and the payments the venue made while
+   the bot was down are recorded and added (``funding_sync``).
 
 Idempotent: a second run (same objects or a fresh process) records nothing and changes no order.
 Exchange errors propagate: a bot that cannot reconcile must not start trading.
@@ -45,11 +48,13 @@ from trading_bot.domain import Position
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradeId
 from trading_bot.log import get_logger
+from trading_bot.runtime.funding_sync import sync_funding
 from trading_bot.runtime.history import check_history
 from trading_bot.runtime.history import is_own_client_id
 from trading_bot.runtime.history import record_adoption
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.orders.tracker import OrderTracker
+from trading_bot.runtime.portfolio import LIQUIDATION_ORDER_ID
 from trading_bot.runtime.portfolio import Portfolio
 
 __all__ = [
@@ -83,6 +88,8 @@ class ReconcileReport:
         fill_gaps: orders the exchange reports more filled than the fills found (a warning).
         position_restored: the bot's signed position in base currency after the rebuild.
         fills_replayed: journaled fills applied to the portfolio.
+        funding_restored: a swap's journaled funding payments added to the portfolio's funding total.
+        funding_caught_up: ids of the funding payments the venue made while the bot was down, now recorded.
         events: the order events reconciliation caused, oldest first (for the strategy, if wanted).
     """
 
@@ -95,6 +102,8 @@ class ReconcileReport:
     fill_gaps: tuple[ClientOrderId, ...] = ()
     position_restored: Decimal = ZERO
     fills_replayed: int = 0
+    funding_restored: int = 0
+    funding_caught_up: tuple[str, ...] = ()
     events: tuple[OrderEvent, ...] = ()
 
     def counts(self) -> dict[str, int]:
@@ -108,6 +117,8 @@ class ReconcileReport:
             "not_received": len(self.not_received),
             "fill_gaps": len(self.fill_gaps),
             "fills_replayed": self.fills_replayed,
+            "funding_restored": self.funding_restored,
+            "funding_caught_up": len(self.funding_caught_up),
         }
 
 
@@ -197,7 +208,7 @@ class _Run:
     # -- steps ---------------------------------------------------------------------------------
     async def load_journal(self) -> None:
         for fill in await self.journal.fills(symbol=self.symbol, venue=self.venue):
-            if is_own_client_id(fill.client_order_id, self.bot_id):
+            if is_own_client_id(fill.client_order_id, self.bot_id) or fill.client_order_id == LIQUIDATION_ORDER_ID:
                 self.fills_by_order.setdefault(fill.client_order_id, []).append(fill)
                 self.own_fills.append(fill)
         self.tracker.mark_trades_seen((self.symbol, f.trade_id) for f in self.own_fills)
@@ -408,6 +419,7 @@ async def reconcile(
     lookback_ms: int = 60_000,
     adopt: bool = False,
     venue: str | None = None,
+    run_id: int | None = None,
 ) -> ReconcileReport:
     """Reconcile the journal, the tracker and the portfolio with the exchange (see the module docstring).
 
@@ -424,6 +436,7 @@ async def reconcile(
         adopt: repair a journal older than the exchange's history instead of refusing it (step 0).
         venue: the venue ``exchange`` trades: the journal's orders and fills are read from it and written
             to it. ``None`` (as before venues): read every venue's rows of ``symbol``, write the journal's.
+        run_id: the run recording what reconciliation journals (caught-up funding payments).
 
     Returns:
         What was found and done.
@@ -454,6 +467,10 @@ async def reconcile(
         _log.warning("reconcile_fill_gap", client_order_id=coid, exchange_filled=str(run.exchange_filled[coid]))
     replayed = _rebuild_position(portfolio, run.own_fills)
     tracker.mark_trades_seen((symbol, f.trade_id) for f in run.own_fills)
+    funding = await sync_funding(
+        exchange=exchange, journal=journal, portfolio=portfolio, own_fills=run.own_fills, now_ms=now_ms,
+        venue=venue, run_id=run_id,
+    )  # fmt: skip
     changed = await run.persist()
     if history.adopted:
         await record_adoption(
@@ -477,6 +494,8 @@ async def reconcile(
         fill_gaps=tuple(gaps),
         position_restored=portfolio.position.quantity,
         fills_replayed=replayed,
+        funding_restored=funding.restored,
+        funding_caught_up=funding.caught_up,
         events=tuple(run.events),
     )
     _log.info(

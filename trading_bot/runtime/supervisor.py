@@ -13,6 +13,11 @@ every instrument of a venue comes as one stream (``stream_markets``: exact event
 clock, arrival order live); several venues are merged by arrival. Each venue has its own user stream and
 is reconciled at start on its own; each order goes to its instrument's venue.
 
+Perpetual swaps: a funding payment is applied to the portfolio and journaled once by its id; a liquidation
+is journaled as the venue's fill. With a journal, each swap's position from the bot's fills is cross-checked
+with its venue's report after reconciliation and every ``_POSITION_CHECK_MS`` on the heartbeat
+(``position_check``: a mismatch sets REDUCING, never overwrites the position).
+
 One ``asyncio.TaskGroup`` owns every long-lived task: the market-data loop, the user stream, the
 heartbeat/reactor, the journal writer and the stop watcher. On every market event the loop does
 (DESIGN.md §2): account check → ``should_execute`` → ``execute_strategy`` → sizer → RiskManager → order
@@ -137,6 +142,7 @@ _MAX_AUTH_FAILURES = 3
 _MAX_PASSES_PER_EVENT = 4
 _ACCOUNT_CHECK_MS = 1_000
 _STATE_SAVE_MS = 10_000
+_POSITION_CHECK_MS = 60_000  # between cross-checks of each swap's position with its venue (clock ms)
 _YIELD_EVERY = 1024  # market events between the market loop's yields to the event loop (signals, stop watcher)
 _LOCAL_RESERVE_S = 2.0  # of the shutdown budget, kept for saving the state and closing the journal (at most)
 _VENUE_RESERVE_S = 1.0  # of the shutdown budget, kept for closing the exchanges (at most)
@@ -278,6 +284,8 @@ class TradingBot:
         self.events = 0
         self._in_pass = False
         self._next_account_check_ms = 0
+        self._next_position_check_ms = 0
+        self._position_suspects: set[InstrumentId] = set()  # mismatched once: checked again before REDUCING
         protection = risk.config.protection
         self._protection_on = (
             protection.emergency_enabled or protection.account_loss_enabled or protection.stall_enabled
@@ -494,10 +502,51 @@ class TradingBot:
                 now_ms=self.clock.now_ms(),
                 adopt=journal.adopt,
                 venue=slot.venue.name,
+                run_id=journal.run_id,
             )
             for key, value in report.counts().items():
                 counts[key] = counts.get(key, 0) + value
         self.notify("STATUS=reconciled: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        await self._check_positions(session, "start")
+        self._next_position_check_ms = self.clock.now_ms() + _POSITION_CHECK_MS
+
+    async def _position_check_due(self, session: _Session, now: int) -> None:
+        """The heartbeat's periodic position cross-check, every ``_POSITION_CHECK_MS`` of clock time."""
+        if self.journal is not None and now >= self._next_position_check_ms:
+            self._next_position_check_ms = now + _POSITION_CHECK_MS
+            await self._check_positions(session, "periodic")
+
+    async def _check_positions(self, session: _Session, when: Literal["start", "periodic"]) -> None:
+        """Cross-check each swap's position from the bot's fills with its venue's (``position_check``).
+
+        Runs with a journal only (live and paper runs: the bot's position there outlives the process; a replay
+        or backtest starts from nothing on its own simulated account). At the start a mismatch sets REDUCING
+        at once (reconciliation has just taken in every fill) and an exchange error stops the start; a periodic
+        mismatch is checked again at the next heartbeat first (a fill the venue counts may still be on its way
+        to the bot), and an exchange error is logged and the check tried at the next interval.
+        """
+        from trading_bot.runtime.position_check import check_position
+
+        for slot in session.slots:
+            if not slot.market.contract or slot.venue.state is TradingState.HALTED:
+                continue
+            instrument = slot.instrument
+            confirm = when == "start" or instrument in self._position_suspects
+            try:
+                check = await check_position(
+                    client=slot.venue.client, portfolio=slot.portfolio, risk=self.risk,
+                    instrument=str(instrument), when=when, restrict=confirm,
+                )  # fmt: skip
+            except ExchangeError as exc:
+                if when == "start":
+                    raise
+                _log.warning("position_check_failed", instrument=str(instrument), error=str(exc))
+                continue
+            if check is None or check.agrees or confirm:
+                self._position_suspects.discard(instrument)
+            else:
+                self._position_suspects.add(instrument)
+                self._next_position_check_ms = 0  # again at the next heartbeat
 
     def _build_session(self, balances: Mapping[str, Mapping[str, Any]]) -> _Session:
         """Build every instrument's slot (``session.build_slots``) and the account guard, once connected."""
@@ -658,6 +707,7 @@ class TradingBot:
             now = self.clock.now_ms()
             if self._protection_on:
                 await session.guard.check(now)  # the stall rule needs no market data
+            await self._position_check_due(session, now)
             daily = self._daily
             if daily is not None:
                 if daily.due(now):
@@ -867,7 +917,11 @@ class TradingBot:
     def _on_account_update(self, slot: InstrumentSlot, update: AccountUpdate) -> None:
         """A funding payment or a liquidation of one of our perpetual positions."""
         if isinstance(update, FundingPayment):
-            slot.portfolio.apply_funding(update)
+            if not slot.portfolio.apply_funding(update):
+                return  # already counted (and journaled): delivered twice
+            if self.journal is not None:
+                market = slot.market
+                self.journal.record_funding(update, asset=market.settle or market.quote, venue=slot.venue.name)
             _log.info("funding_payment", symbol=update.symbol, amount=str(update.amount), rate=str(update.rate),
                       id=update.id)  # fmt: skip
         else:

@@ -18,6 +18,7 @@ from typing import Any
 
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
 from trading_bot.domain import Order
 from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
@@ -136,6 +137,11 @@ class JournalLink:
         """Queue a fill on ``venue`` (``None``: the link's); the journal keeps one row per
         ``(venue, symbol, trade_id)``."""
         self.writer.submit_fill(fill, venue)
+
+    def record_funding(self, payment: FundingPayment, *, asset: str, venue: str | None = None) -> None:
+        """Queue a funding payment (in ``asset``, the settle currency) on ``venue`` (``None``: the link's),
+        recorded by this run; the journal keeps one row per ``(venue, symbol, payment id)``."""
+        self.writer.submit_funding(payment, asset=asset, venue=venue, run_id=self.run_id)
 
     async def run_writer(self) -> None:
         """Write queued rows until cancelled (a TaskGroup task)."""

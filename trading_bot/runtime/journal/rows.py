@@ -17,6 +17,7 @@ from typing import TypedDict
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import ExchangeOrderId
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
 from trading_bot.domain import LiquiditySide
 from trading_bot.domain import Order
 from trading_bot.domain import OrderSide
@@ -28,6 +29,7 @@ from trading_bot.domain import TradeId
 
 __all__ = [
     "AdoptionRecord",
+    "FundingRecord",
     "RiskDecisionFields",
     "RiskDecisionRecord",
     "RunRecord",
@@ -36,6 +38,8 @@ __all__ = [
     "encode_state",
     "fill_from_row",
     "fill_to_row",
+    "funding_from_row",
+    "funding_to_row",
     "order_from_row",
     "order_to_row",
     "risk_row",
@@ -111,6 +115,18 @@ class RiskDecisionRecord:
     price: Decimal | None
     rule: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FundingRecord:
+    """One journaled funding payment: on ``venue``, in ``asset`` (the settle currency), recorded by run
+    ``run_id`` at ``recorded_ms`` (epoch ms)."""
+
+    venue: str
+    asset: str
+    run_id: int | None
+    recorded_ms: int
+    payment: FundingPayment
 
 
 def bot_id_of(client_order_id: str) -> str | None:
@@ -206,6 +222,46 @@ def fill_from_row(row: Mapping[Any, Any]) -> Fill:
         ts_ms=int(row["ts_ms"]),
         liquidity=LiquiditySide(row["liquidity"]),
         exchange_order_id=None if exchange_order_id is None else ExchangeOrderId(exchange_order_id),
+    )
+
+
+def funding_to_row(
+    payment: FundingPayment, *, venue: str, asset: str, run_id: int | None, recorded_ms: int
+) -> dict[str, Any]:
+    """Return the ``funding_payments`` columns of ``payment`` on ``venue`` (``asset``: its settle currency)."""
+    return {
+        "venue": venue,
+        "symbol": str(payment.symbol),
+        "payment_id": str(payment.id),
+        "run_id": run_id,
+        "ts_ms": payment.ts_ms,
+        "amount": payment.amount,
+        "asset": asset,
+        "rate": payment.rate,
+        "mark_price": payment.mark_price,
+        "quantity": payment.quantity,
+        "recorded_ms": recorded_ms,
+    }
+
+
+def funding_from_row(row: Mapping[Any, Any]) -> FundingRecord:
+    """Rebuild a ``FundingRecord`` from a ``funding_payments`` row."""
+    payment = FundingPayment(
+        id=row["payment_id"],
+        symbol=row["symbol"],
+        ts_ms=int(row["ts_ms"]),
+        rate=row["rate"],
+        mark_price=row["mark_price"],
+        quantity=row["quantity"],
+        amount=row["amount"],
+    )
+    run_id = row["run_id"]
+    return FundingRecord(
+        venue=row["venue"],
+        asset=row["asset"],
+        run_id=None if run_id is None else int(run_id),
+        recorded_ms=int(row["recorded_ms"]),
+        payment=payment,
     )
 
 

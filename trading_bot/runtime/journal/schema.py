@@ -15,6 +15,17 @@ order ids name only the bot), and it belonged to that one bot id and account. A 
 instrument ``venue:symbol`` when the file's orders and fills name one symbol, else ``""`` (see
 ``upgrade``).
 
+Version 4 is "journal v3" (perpetual swaps, :func:`create_v4`): it adds the ``funding_payments`` table, one
+row per ``(venue, symbol, payment_id)``, and changes no other table: every earlier row stays as it was, so
+the six tables step 3 rebuilds are still exactly the shapes in ``tables`` (a later step that changes one of
+them must first freeze those shapes, as ``schema_v1`` froze versions 1 and 2, and point ``upgrade`` at them;
+``tests/integration/test_journal_migration.py`` fails until it does). **No position table**: a swap's
+position (signed quantity and average entry) is the sum of its fills, as for spot, a liquidation being
+journaled as the venue's fill; a stored copy could disagree with the fills after a ``kill -9`` between the
+two writes, and what fills cannot give (leverage, margin mode) is set on the venue from the config at every
+start (``configure_perp``) and reported back by it (``PositionReport``), which the start-up and periodic
+cross-check (``runtime.position_check``) compare with the fills' position.
+
 Concurrency and crashes: the migration is one transaction. On SQLite it starts with ``BEGIN IMMEDIATE``
 (``sqlite_on_begin``), so a second process opening the file at the same time waits for the write lock
 (``busy_timeout``) and then finds the schema current; on PostgreSQL a transaction advisory lock does the
@@ -40,6 +51,7 @@ from sqlalchemy.dialects import sqlite
 from trading_bot.errors import ConfigError
 from trading_bot.errors import OperationalError
 from trading_bot.runtime.journal.rows import AdoptionRecord
+from trading_bot.runtime.journal.rows import FundingRecord
 from trading_bot.runtime.journal.rows import RiskDecisionFields
 from trading_bot.runtime.journal.rows import RiskDecisionRecord
 from trading_bot.runtime.journal.rows import RunRecord
@@ -48,6 +60,8 @@ from trading_bot.runtime.journal.rows import decode_state
 from trading_bot.runtime.journal.rows import encode_state
 from trading_bot.runtime.journal.rows import fill_from_row
 from trading_bot.runtime.journal.rows import fill_to_row
+from trading_bot.runtime.journal.rows import funding_from_row
+from trading_bot.runtime.journal.rows import funding_to_row
 from trading_bot.runtime.journal.rows import order_from_row
 from trading_bot.runtime.journal.rows import order_to_row
 from trading_bot.runtime.journal.schema_v1 import create_v1
@@ -56,6 +70,7 @@ from trading_bot.runtime.journal.tables import BOT_WIDE
 from trading_bot.runtime.journal.tables import DecimalText
 from trading_bot.runtime.journal.tables import adoptions
 from trading_bot.runtime.journal.tables import fills
+from trading_bot.runtime.journal.tables import funding_payments
 from trading_bot.runtime.journal.tables import metadata
 from trading_bot.runtime.journal.tables import orders
 from trading_bot.runtime.journal.tables import risk_decisions
@@ -75,6 +90,7 @@ __all__ = [
     "WRITE_LOCK_OPTION",
     "AdoptionRecord",
     "DecimalText",
+    "FundingRecord",
     "Migration",
     "RiskDecisionFields",
     "RiskDecisionRecord",
@@ -84,12 +100,16 @@ __all__ = [
     "bot_id_of",
     "check_older",
     "check_version",
+    "create_v4",
     "current_version",
     "decode_state",
     "encode_state",
     "fill_from_row",
     "fill_to_row",
     "fills",
+    "funding_from_row",
+    "funding_payments",
+    "funding_to_row",
     "insert_ignore",
     "journal_version",
     "metadata",
@@ -111,11 +131,16 @@ Migration = Callable[[Connection], None]
 """One schema step: a function that gets a sync ``Connection`` inside the migration transaction."""
 
 
-MIGRATIONS: list[Migration] = [create_v1, create_v2, upgrade_v3]
+def create_v4(conn: Connection) -> None:
+    """Schema step 4 ("journal v3"): add the ``funding_payments`` table (no other table changes)."""
+    funding_payments.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Migration] = [create_v1, create_v2, upgrade_v3, create_v4]
 """Schema steps in order; ``MIGRATIONS[i]`` moves the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
-"""The version the current code writes (3: "journal v2", every row names its venue)."""
+"""The version the current code writes (4: "journal v3", funding payments of perpetual swaps)."""
 
 _MIGRATION_LOCK_KEY = 0x7472_6164_696E_6701
 """PostgreSQL transaction advisory lock that serialises migrations of one database between processes."""

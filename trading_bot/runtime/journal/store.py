@@ -37,6 +37,11 @@ A journal is opened with the bot's venue (``venue``) and instrument (``instrumen
 a write that names no venue (or snapshot that names no instrument) gets them, and a v1 file is migrated
 with that venue (``schema``). A read that names no venue reads every venue (what a one-venue bot sees
 is unchanged).
+
+Funding (schema v4, "journal v3"): a perpetual swap's funding payments, one row per ``(venue, symbol,
+payment id)`` (:meth:`Journal.record_funding`, or queued on the writer), written with the same
+insert-or-ignore as the fills, so a payment delivered twice (the user stream, then the start's catch-up)
+is one row.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from sqlalchemy.sql import Select
 
 from trading_bot.domain import ZERO
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
 from trading_bot.domain import Order
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderStatus
@@ -83,6 +89,7 @@ from trading_bot.runtime.journal.connect import unlock_postgres
 from trading_bot.runtime.journal.intent import SqliteIntentWriter
 from trading_bot.runtime.journal.lock import FileLock
 from trading_bot.runtime.journal.rows import AdoptionRecord
+from trading_bot.runtime.journal.rows import FundingRecord
 from trading_bot.runtime.journal.rows import RiskDecisionFields
 from trading_bot.runtime.journal.rows import RiskDecisionRecord
 from trading_bot.runtime.journal.rows import RunRecord
@@ -94,6 +101,7 @@ __all__ = [
     "OPEN_STATUSES",
     "SEQUENCE_BLOCK",
     "AdoptionRecord",
+    "FundingRecord",
     "Journal",
     "JournalWriter",
     "RiskDecisionFields",
@@ -403,6 +411,55 @@ class Journal:
                 total += quantity if side == OrderSide.BUY.value else -quantity
         return total
 
+    # -- funding payments (perpetual swaps) --------------------------------------------------------
+    async def record_funding(
+        self,
+        payment: FundingPayment,
+        recorded_ms: int,
+        *,
+        asset: str,
+        venue: str | None = None,
+        run_id: int | None = None,
+    ) -> bool:
+        """Insert ``payment`` (in ``asset``, the settle currency) on ``venue`` (``None``: the journal's) unless its
+        ``(venue, symbol, id)`` is already journaled; return True if new."""
+        row = js.funding_to_row(payment, venue=venue or self.venue, asset=asset, run_id=run_id, recorded_ms=recorded_ms)
+        async with self._tx() as conn:
+            result = await conn.execute(js.insert_ignore(conn.dialect.name, js.funding_payments).values(**row))
+            return bool(result.rowcount == 1)
+
+    async def funding_payments(
+        self,
+        *,
+        symbol: str | None = None,
+        venue: str | None = None,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        bot_id: str | None = None,
+    ) -> list[FundingRecord]:
+        """Return the journaled funding payments in venue-time order (``since_ms``: ``ts_ms`` at or after it,
+        epoch ms; ``limit``: only the latest ones, still oldest first; ``bot_id``: only those its runs recorded)."""
+        table = js.funding_payments
+        stmt = _where(select(table), table, symbol=symbol, venue=venue)
+        if bot_id is not None:
+            stmt = stmt.where(table.c.run_id.in_(select(js.runs.c.id).where(js.runs.c.bot_id == bot_id)))
+        if since_ms is not None:
+            stmt = stmt.where(table.c.ts_ms >= since_ms)
+        stmt = stmt.order_by(table.c.ts_ms.desc(), table.c.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [js.funding_from_row(row) for row in reversed(rows)]
+
+    async def last_funding_ms(self, symbol: str, venue: str | None = None) -> int | None:
+        """Return the venue time (epoch ms) of the latest journaled funding payment of ``symbol`` (on ``venue``)."""
+        table = js.funding_payments
+        stmt = _where(select(func.max(table.c.ts_ms)), table, symbol=symbol, venue=venue)
+        async with self._read() as conn:
+            value = (await conn.execute(stmt)).scalar_one_or_none()
+        return None if value is None else int(value)
+
     async def open_orders(
         self, bot_id: str | None = None, symbol: str | None = None, venue: str | None = None
     ) -> list[Order]:
@@ -620,11 +677,14 @@ class Journal:
         latest_orders: dict[str, dict[str, Any]] = {}
         fill_rows: list[dict[str, Any]] = []
         risk_rows: list[dict[str, Any]] = []
+        funding_rows: list[dict[str, Any]] = []
         for kind, row in batch:
             if kind == "order":
                 latest_orders[row["client_order_id"]] = row  # snapshots: the last one wins
             elif kind == "fill":
                 fill_rows.append(row)
+            elif kind == "funding":
+                funding_rows.append(row)
             else:
                 risk_rows.append(row)
         async with self._tx() as conn:
@@ -634,6 +694,8 @@ class Journal:
                 await conn.execute(js.insert_ignore(conn.dialect.name, js.fills), fill_rows)
             if risk_rows:
                 await conn.execute(insert(js.risk_decisions), risk_rows)
+            if funding_rows:
+                await conn.execute(js.insert_ignore(conn.dialect.name, js.funding_payments), funding_rows)
 
 
 def _where(stmt: Select[Any], table: Any, **equal: str | None) -> Select[Any]:

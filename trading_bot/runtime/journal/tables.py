@@ -1,4 +1,4 @@
-"""The journal's tables as the current code writes them (schema version 3, "journal v2").
+"""The journal's tables as the current code writes them (schema version 4, "journal v3").
 
 Portable SQLAlchemy Core: the same tables on SQLite and PostgreSQL. Money and quantities are ``TEXT``
 columns holding ``str(Decimal)`` (:class:`DecimalText`), never floats; timestamps are integer epoch ms.
@@ -9,6 +9,10 @@ is one row per ``(venue, symbol, trade_id)`` (two venues may both have trade id 
 strategy snapshot is one row per ``(strategy, instrument)``, the instrument being the text
 ``venue:symbol`` of the strategy instance (``""``: bot-wide state such as the risk manager's ``@risk``,
 or a snapshot migrated from a journal that did not say which instrument it was for).
+
+A perpetual swap's funding payment is one row per ``(venue, symbol, payment_id)`` (``funding_payments``,
+schema 4); its position is not stored: it is the sum of the instrument's fills (a liquidation is journaled
+as the venue's fill, ``portfolio.LIQUIDATION_ORDER_ID``), as for spot (``schema`` says why).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "DecimalText",
     "adoptions",
     "fills",
+    "funding_payments",
     "metadata",
     "orders",
     "risk_decisions",
@@ -222,3 +227,26 @@ adoptions = Table(
     Column("fills", Text, nullable=False),
 )
 """One row per ``--adopt`` start that took the exchange's history of this bot into an older journal."""
+
+funding_payments = Table(
+    "funding_payments",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("venue", String(VENUE_LENGTH), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("payment_id", String(128), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("amount", DecimalText, nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("rate", DecimalText, nullable=False),
+    Column("mark_price", DecimalText, nullable=False),
+    Column("quantity", DecimalText, nullable=False),
+    Column("recorded_ms", BigInteger, nullable=False),
+    UniqueConstraint("venue", "symbol", "payment_id", name="uq_funding_venue_symbol_payment"),
+    Index("ix_funding_instrument_ts", "venue", "symbol", "ts_ms"),
+)
+"""One perpetual-swap funding settlement of the bot's position (schema 4): ``amount`` in ``asset`` (the settle
+currency; negative = paid), ``rate`` per funding interval, ``mark_price`` and the signed ``quantity`` it was
+settled on, ``ts_ms`` the venue's time and ``recorded_ms`` ours (epoch ms); ``payment_id`` is the venue's id
+(Binance income ``tranId``), so a payment delivered twice is one row; ``run_id`` the run that recorded it."""

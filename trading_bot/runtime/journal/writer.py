@@ -1,6 +1,6 @@
 """The batched journal writer: the hot loop queues rows, one task writes them in transactions.
 
-See :class:`JournalWriter`. Rows are the journal's own (``schema.order_to_row`` / ``fill_to_row``);
+See :class:`JournalWriter`. Rows are the journal's own (``schema.order_to_row`` / ``fill_to_row`` / ``funding_to_row``);
 :meth:`~trading_bot.runtime.journal.store.Journal._write_batch` writes one batch in one transaction.
 """
 
@@ -15,6 +15,7 @@ from typing import Unpack
 
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
+from trading_bot.domain import FundingPayment
 from trading_bot.domain import Order
 from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
@@ -79,6 +80,17 @@ class JournalWriter:
         """Queue ``fill`` on ``venue`` (``None``: the journal's); one already journaled under its
         ``(venue, symbol, trade_id)`` is skipped."""
         self._enqueue("fill", js.fill_to_row(fill, self._clock.now_ms(), venue or self._journal.venue))
+
+    def submit_funding(
+        self, payment: FundingPayment, *, asset: str, venue: str | None = None, run_id: int | None = None
+    ) -> None:
+        """Queue a perpetual swap's funding ``payment`` (in ``asset``, the settle currency) on ``venue`` (``None``:
+        the journal's), recorded by run ``run_id``; one already journaled under its ``(venue, symbol, id)`` is
+        skipped."""
+        row = js.funding_to_row(
+            payment, venue=venue or self._journal.venue, asset=asset, run_id=run_id, recorded_ms=self._clock.now_ms()
+        )
+        self._enqueue("funding", row)
 
     def submit_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
         """Queue a risk decision (same fields as :meth:`Journal.record_risk_decision`)."""
