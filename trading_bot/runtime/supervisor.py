@@ -114,6 +114,8 @@ from trading_bot.runtime.account_guard import AccountGuard
 from trading_bot.runtime.book import Book
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.daily import DailyLossKeeper
+from trading_bot.runtime.operator import OperatorDesk
+from trading_bot.runtime.operator import execute_command
 from trading_bot.runtime.orders.manager import OrderManager
 from trading_bot.runtime.orders.manager import SequenceSource
 from trading_bot.runtime.orders.manager import TimeSeededSequence
@@ -204,6 +206,14 @@ class TradingBot:
         on_order_event: called with every order event as it is published, before the strategy sees it
             (``trading_bot.backtest.warnings.WarningCollector``: the backtest's and the replay's warnings);
             it must not raise. Also settable as the ``on_order_event`` attribute before ``run``.
+        services: long-lived side tasks started with the trading tasks once the bot has started (the
+            monitor server, the alert sender): each is called with the bot and awaited in the bot's
+            TaskGroup; one that fails is logged (``service_failed``) and ends alone — it never stops
+            trading — and all are cancelled when the bot stops.
+
+    Attributes:
+        operator: the queue of operator commands (``trading_bot.runtime.operator``), executed between
+            strategy passes.
 
     Raises:
         ConfigError: an instrument on a venue not in ``venues``, or owned by two strategies.
@@ -229,6 +239,7 @@ class TradingBot:
         notify: Callable[[str], None] | None = None,
         after_connect: Callable[[TradingBot], Awaitable[None]] | None = None,
         on_order_event: Callable[[OrderEvent], None] | None = None,
+        services: Sequence[Callable[[TradingBot], Awaitable[None]]] = (),
     ) -> None:
         if venues is None or strategies is None:
             if symbol is None or exchange is None or strategy is None:
@@ -269,12 +280,14 @@ class TradingBot:
         self.notify = notify or (lambda _msg: None)
         self._after_connect = after_connect
         self.on_order_event = on_order_event
+        self._services = tuple(services)
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
         self._next_state_save_ms = 0
         self._stop = asyncio.Event()
         self._stop_requested_at: float | None = None  # time.monotonic() of the first stop request
         self._wake = asyncio.Event()
+        self.operator = OperatorDesk(self._wake.set)
         self._journal_opening: asyncio.Task[None] | None = None
         self._market_yield = False  # True while the market loop yields mid-stream (the heartbeat defers)
         self._started_ms = 0
@@ -384,6 +397,8 @@ class TradingBot:
                     tg.create_task(self._user_stream(venue), name=f"user_stream_{venue.name}")
                 tg.create_task(self._heartbeat(), name="heartbeat")
                 tg.create_task(self._watch_stop(), name="stop_watcher")
+                for i, service in enumerate(self._services):
+                    tg.create_task(self._service(service), name=f"service_{i}")
         except* _StopRequested:
             pass
         except* ConfigError as group:
@@ -401,6 +416,18 @@ class TradingBot:
         except* Exception as group:  # a bug: stop in order, say what it was, exit 1
             _log.error("internal_error", error=repr(group.exceptions[0]), exc_info=group.exceptions[0])
             self._fail(f"internal error: {group.exceptions[0]!r}")
+
+    async def _service(self, service: Callable[[TradingBot], Awaitable[None]]) -> None:
+        """Run one side service; its failure is logged and ends it alone (trading goes on)."""
+        try:
+            await service(self)
+        except Exception as exc:
+            _log.error("service_failed", service=getattr(service, "__name__", repr(service)), error=repr(exc),
+                       exc_info=exc)  # fmt: skip
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the run's figures now, as the end-of-run summary gives them (JSON-safe; no secrets)."""
+        return self._summary()
 
     def _fail(self, reason: str) -> None:
         self.exit_code = 1
@@ -701,6 +728,7 @@ class TradingBot:
             if self._in_pass or self._market_yield or self._session is None:
                 continue
             session = self._session
+            await self._operator_commands(session)
             for slot in session.slots:
                 if slot.orders.unknown_outcomes:
                     await slot.orders.resolve_unknown()
@@ -724,6 +752,15 @@ class TradingBot:
                 now = self.clock.now_ms()
                 if unit.pending_pass or now - unit.last_event_ms >= heartbeat_ms:
                     await self._strategy_passes(unit, slot, md, now)
+
+    async def _operator_commands(self, session: _Session) -> None:
+        """Execute the operator commands waiting (between passes) and answer each caller."""
+        for command, done in self.operator.take():
+            outcome = await execute_command(command, risk=self.risk, slots=session.slots, guard=session.guard,
+                                            guarded=self._guarded, now_ms=self.clock.now_ms())  # fmt: skip
+            self.operator.executed += 1
+            if not done.done():
+                done.set_result(outcome)
 
     # -- the pipeline ---------------------------------------------------------------------------
     def _wants_pass(self, unit: StrategyUnit, slot: InstrumentSlot, md: MarketData, now: int) -> bool | None:
@@ -979,6 +1016,7 @@ class TradingBot:
         journal_end = deadline - min(_VENUE_RESERVE_S, budget * 0.1)
         local_reserve = min(_LOCAL_RESERVE_S, budget * 0.25)
         network_end = journal_end - local_reserve
+        self.operator.fail_waiting("the bot is stopping", self.risk.trading_state.value, self.clock.now_ms())
         for unit in self.units:
             unit.call("shutdown", unit.strategy.shutdown)
         await run_step("orders", self._settle_orders, time_left(network_end))
