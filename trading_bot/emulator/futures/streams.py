@@ -20,8 +20,11 @@ from trading_bot.emulator.futures.market import num
 from trading_bot.emulator.market import PublicTrade
 from trading_bot.emulator.streams import Connection
 from trading_bot.emulator.streams import StreamHub
+from trading_bot.log import get_logger
 
 __all__ = ["FuturesStreams", "book_ticker_event", "mark_price_event", "trade_events"]
+
+_log = get_logger(__name__)
 
 
 class FuturesStreams:
@@ -69,7 +72,9 @@ class FuturesStreams:
         key = request.query.get("listenKey")
         if key is None:
             key = next((part for part in request.path.split("/") if part in self._keys), None)
-        if not self.known(key):
+        user = self.known(key)
+        _log.info("emulator_futures_ws_open", path=request.path, user_stream=user)
+        if not user:
             return await self.hub.handle_market(request)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
