@@ -156,3 +156,13 @@ async def test_stop_market_goes_through_the_algo_order_api_and_triggers_on_the_t
 async def test_fill_or_kill_that_cannot_fill_whole_is_rejected_with_5021(usdm: ccxtpro.binanceusdm) -> None:
     with pytest.raises(InvalidOrder, match="-5021"):  # the touch shows 1 BTC
         await usdm.create_order(BTC, "limit", "buy", 2, 60000.1, {"timeInForce": "FOK"})
+
+
+@pytest.mark.asyncio
+async def test_a_stop_market_posted_to_the_order_endpoint_is_refused_with_4120_as_since_2025_12_09(
+    usdm: ccxtpro.binanceusdm,
+) -> None:
+    with pytest.raises(ExchangeError, match="-4120"):
+        await usdm.fapiPrivatePostOrder(
+            {"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "quantity": "0.001", "stopPrice": "59000"}
+        )

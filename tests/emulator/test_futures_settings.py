@@ -98,3 +98,26 @@ async def test_public_market_data_shows_the_mark_and_the_book_one_tick_around_it
     assert (rate["markPrice"], rate["fundingRate"]) == (61000, -0.0002)
     assert rate["fundingTimestamp"] % 28_800_000 == 0
     assert (bids_asks[BTC]["bid"], bids_asks[BTC]["ask"]) == (60999.9, 61000.1)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        ("funding_rate", {"symbol": BTC, "rate": "0.5"}, "at most ±0.03"),
+        ("funding_rate", {"symbol": BTC, "rate": "nan"}, "bad number rate"),
+        ("mark", {"symbol": "ETH/USDT:USDT", "price": "1"}, "unknown futures symbol"),
+        ("mark", {"symbol": BTC, "price": "-1"}, "bad number price"),
+        ("position_mode", {"hedge": "true"}, "a JSON boolean"),
+        ("balance", {"asset": "USDT", "wallet": "-5"}, "at least 0"),
+    ],
+)
+@pytest.mark.asyncio
+async def test_bad_control_inputs_are_400_with_one_error_line(
+    futures_emulator: BinanceEmulator, path: str, body: dict[str, object], error: str
+) -> None:
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{futures_emulator.base_http}/_control/futures/{path}", json=body
+    ) as response:
+        answer = await response.json()
+    assert response.status == 400
+    assert error in answer["error"]

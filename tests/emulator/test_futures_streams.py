@@ -58,3 +58,16 @@ async def test_mark_price_and_book_ticker_streams_follow_the_control_mark(
     quoted = await asyncio.wait_for(quotes, 5)
     assert (marked["markPrice"], marked["info"]["r"]) == (61000, "0.0001")
     assert (quoted[BTC]["bid"], quoted[BTC]["ask"]) == (60999.9, 61000.1)
+
+
+@pytest.mark.asyncio
+async def test_watch_order_book_stays_in_sequence_over_several_mark_moves(
+    futures_emulator: BinanceEmulator, usdm: ccxtpro.binanceusdm
+) -> None:
+    await usdm.watch_order_book(BTC)
+    tops = []
+    for price in (60100, 60200, 60300):  # each move is one diff; ccxt checks pu == the previous u
+        futures_emulator.futures.set_mark(BTC, Decimal(price))
+        book = await asyncio.wait_for(usdm.watch_order_book(BTC), 5)
+        tops.append((book["bids"][0][0], book["asks"][0][0]))
+    assert tops == [(60099.9, 60100.1), (60199.9, 60200.1), (60299.9, 60300.1)]

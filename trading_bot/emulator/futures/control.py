@@ -111,7 +111,10 @@ class _Control:
         asset = body.get("asset")
         if not isinstance(asset, str) or not asset.isalnum():
             raise _Bad(f"asset: expected a currency code like 'USDT', got {asset!r}")
-        self._v.set_balance(asset.upper(), _number(body, "wallet", signed=True))
+        wallet = _number(body, "wallet", signed=True)
+        if wallet < 0:
+            raise _Bad(f"wallet {wallet}: expected a balance of at least 0")
+        self._v.set_balance(asset.upper(), wallet)
         return self._v.state()
 
     def _positions(self, symbol: str, body: dict[str, object]) -> object:
