@@ -87,6 +87,7 @@ async def test_a_mark_move_through_the_liquidation_price_closes_the_position_and
     answer = await _control(futures_emulator, "mark", {"symbol": BTC, "price": str(round(liquidation_price - 5))})
     positions = await usdm.fetch_positions([BTC])
     income = await usdm.fapiPrivateGetIncome({"symbol": "BTCUSDT"})
+    trades = await usdm.fetch_my_trades(BTC)
 
     assert 58000 < liquidation_price < 60000
     assert answer["liquidated"] == ["BTCUSDT"]
@@ -94,3 +95,6 @@ async def test_a_mark_move_through_the_liquidation_price_closes_the_position_and
     kinds = [row["incomeType"] for row in income]
     assert "INSURANCE_CLEAR" in kinds
     assert kinds.count("COMMISSION") == 1
+    closing = trades[-1]  # the venue's autoclose order, at the mark it was liquidated at
+    assert (closing["side"], closing["amount"], closing["price"]) == ("sell", 0.1, round(liquidation_price - 5))
+    assert float(closing["info"]["realizedPnl"]) < 0

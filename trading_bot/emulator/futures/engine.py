@@ -5,7 +5,8 @@ Every fill, lock, position, funding payment and liquidation comes from ``exchang
 only Binance's: order parsing and error codes (-2019 margin insufficient, -2022 reduce-only rejected,
 -4164 min notional, -5022 post-only would take, -5021 FOK not filled, -2021 stop would trigger, -4116
 duplicate client id), integer ids, the records and their renderings, income rows (REALIZED_PNL,
-COMMISSION, FUNDING_FEE, INSURANCE_CLEAR for liquidation fees) and the user-stream events
+COMMISSION, FUNDING_FEE, INSURANCE_CLEAR for liquidation fees), a liquidation's closing order
+(``autoclose-<ms>``, execution type CALCULATED, its trade in ``userTrades``) and the user-stream events
 (``ORDER_TRADE_UPDATE``, ``ACCOUNT_UPDATE`` with reason ORDER, FUNDING_FEE or DEPOSIT).
 Fees are charged in the settle currency, rounded up to 8 decimals; no queue model (own resting orders
 are in the visible book).
@@ -26,6 +27,7 @@ from exchanges.sim import MarginAccount
 from exchanges.sim import MatchingCore
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
+from trading_bot.domain import Liquidation
 from trading_bot.domain import LiquiditySide
 from trading_bot.domain import MarginMode
 from trading_bot.domain import MarketData
@@ -361,6 +363,7 @@ class FuturesEngine:
                 self._finish(market, order, "EXPIRED")
             self._realized[liquidation.symbol] = self.account.position(liquidation.symbol).realized_pnl
             settle = market.rules.settle or market.rules.quote
+            self._record_liquidation(market, liquidation, settle, now)
             self._income(liquidation.symbol, "REALIZED_PNL", liquidation.realized_pnl, settle, now)
             if liquidation.fee:
                 self._income(liquidation.symbol, "INSURANCE_CLEAR", -liquidation.fee, settle, now)
@@ -370,6 +373,24 @@ class FuturesEngine:
             self._listener.book_changed(market)
             out.append(market.market_id)
         return out
+
+    def _record_liquidation(self, market: PerpMarket, liquidation: Liquidation, settle: str, now: int) -> None:
+        """Book the venue's closing order (``autoclose-<ms>``, execution type CALCULATED) and its trade."""
+        qty = abs(liquidation.quantity)
+        side = "SELL" if liquidation.quantity > 0 else "BUY"
+        order = FutOrder(order_id=next(self._order_ids), client_order_id=f"autoclose-{now}", symbol=market.market_id,
+                         side=side, type="MARKET", time_in_force="IOC", price=Decimal(0), stop_price=Decimal(0),
+                         orig_qty=qty, reduce_only=True, time_ms=now, update_ms=now, executed_qty=qty,
+                         cum_quote=qty * liquidation.price, status="FILLED")  # fmt: skip
+        fill = FutFill(trade_id=_TRADE_ID_BASE + int(self.account.next_trade_id()), order_id=order.order_id,
+                       symbol=market.market_id, side=side, price=liquidation.price, qty=qty, commission=Decimal(0),
+                       commission_asset=settle, realized_pnl=liquidation.realized_pnl, time_ms=now,
+                       is_maker=False)  # fmt: skip
+        order.fills.append(fill)
+        self.orders[order.order_id] = order
+        self._by_client[(market.market_id, order.client_order_id)] = order.order_id
+        self.fills.append(fill)
+        self._listener.user_event(order.trade_update(now, "CALCULATED", fill))
 
     def settle_funding(self, market: PerpMarket, rate: Decimal, ts_ms: int) -> IncomeRow | None:
         """Settle one funding time of ``market`` at ``rate`` on its mark (``MarginAccount.apply_funding``).
