@@ -6,7 +6,7 @@
 * ``validate`` — order parameters and their error codes.
 * ``orders`` — order, fill and income records and their renderings.
 * ``engine`` — the wire layer over ``MatchingCore`` + ``MarginAccount``: orders, fills, funding, liquidation.
-* ``account`` — account, balance, positionRisk and symbolConfig views.
+* ``account`` — account, balance, positionRisk and symbolConfig views; ``settings`` — leverage, margin type.
 * ``rest`` / ``streams`` / ``control`` — REST, WebSockets (listenKey user stream, market streams), control.
 * ``venue`` — the whole venue: the funding schedule, mark moves, routes.
 """

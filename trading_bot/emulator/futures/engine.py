@@ -195,48 +195,7 @@ class FuturesEngine:
             Decimal(0),
         )  # fmt: skip
 
-    # -- settings --------------------------------------------------------------------------------------
-
-    def set_leverage(self, params: Mapping[str, str]) -> dict[str, object]:
-        """Handle ``POST /fapi/v1/leverage``.
-
-        Raises:
-            BinanceApiError: -1102 without leverage, -4028 out of the market's range.
-        """
-        market = self.market(params)
-        raw = params.get("leverage", "")
-        if not raw.isdigit():
-            raise mandatory("leverage")
-        try:
-            self.account.set_leverage(market.rules.symbol, int(raw))
-        except OrderRejected:
-            raise BinanceApiError(-4028, f"Leverage {raw} is not valid") from None
-        leverage = self.account.leverage(market.rules.symbol)
-        cap = next((t.cap for t in market.rules.margin_tiers if t.max_leverage >= leverage), Decimal(0))
-        return {"leverage": leverage, "maxNotionalValue": num(cap), "symbol": market.market_id}
-
-    def set_margin_type(self, params: Mapping[str, str]) -> dict[str, object]:
-        """Handle ``POST /fapi/v1/marginType`` (``ISOLATED`` or ``CROSSED``).
-
-        Raises:
-            BinanceApiError: -4046 unchanged, -4048 with a position, -4047 with open orders, -1102/-1100 bad type.
-        """
-        market = self.market(params)
-        raw = params.get("marginType", "").upper()
-        if not raw:
-            raise mandatory("marginType")
-        if raw not in ("ISOLATED", "CROSSED"):
-            raise BinanceApiError(-1100, "Illegal characters found in parameter 'marginType'.")
-        mode = MarginMode.ISOLATED if raw == "ISOLATED" else MarginMode.CROSS
-        symbol = market.rules.symbol
-        if mode is self.account.margin_mode(symbol):
-            raise BinanceApiError(-4046, "No need to change margin type.")
-        if self.account.position(symbol).quantity != 0:
-            raise BinanceApiError(-4048, "Margin type cannot be changed if there exists position.")
-        if self.has_open_orders(market.market_id):
-            raise BinanceApiError(-4047, "Margin type cannot be changed if there exists open orders.")
-        self.account.set_margin_mode(symbol, mode)
-        return {"code": 200, "msg": "success"}
+    # -- settings ------------------------------------------------------------------------------------
 
     def set_position_mode(self, dual: bool) -> dict[str, object]:
         """Handle ``POST /fapi/v1/positionSide/dual`` (and the control call).

@@ -26,6 +26,8 @@ from trading_bot.emulator.futures.market import PerpMarket
 from trading_bot.emulator.futures.market import exchange_info
 from trading_bot.emulator.futures.market import leverage_brackets
 from trading_bot.emulator.futures.market import num
+from trading_bot.emulator.futures.settings import set_leverage
+from trading_bot.emulator.futures.settings import set_margin_type
 from trading_bot.emulator.futures.streams import FuturesStreams
 from trading_bot.emulator.klines import BarStore
 from trading_bot.emulator.rest import PARAMS_KEY
@@ -249,11 +251,11 @@ class FuturesRest:
 
     async def leverage(self, request: web.Request) -> web.Response:
         """``POST /fapi/v1/leverage``."""
-        return web.json_response(self.engine.set_leverage(self._signed(request)))
+        return web.json_response(set_leverage(self.engine, self._signed(request)))
 
     async def margin_type(self, request: web.Request) -> web.Response:
         """``POST /fapi/v1/marginType``; unchanged is -4046 "No need to change margin type."."""
-        return web.json_response(self.engine.set_margin_type(self._signed(request)))
+        return web.json_response(set_margin_type(self.engine, self._signed(request)))
 
     async def position_mode(self, request: web.Request) -> web.Response:
         """``GET /fapi/v1/positionSide/dual``: ``dualSidePosition`` true in hedge mode."""
