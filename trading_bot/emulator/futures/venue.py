@@ -16,6 +16,8 @@ from decimal import Decimal
 from aiohttp import web
 
 from trading_bot.emulator.events import depth_event
+from trading_bot.emulator.events import mini_ticker_event
+from trading_bot.emulator.events import ticker_event
 from trading_bot.emulator.futures.config import FuturesConfig
 from trading_bot.emulator.futures.engine import FuturesEngine
 from trading_bot.emulator.futures.market import FundingPrint
@@ -214,6 +216,7 @@ class FuturesVenue:
         self.streams.publish(f"{key}@trade", trade_event)
         self.streams.publish(f"{key}@aggtrade", agg_event)
         self.bars[market.market_id].record(now, trade.price, trade.qty, taker_buy=not trade.buyer_maker)
+        self._publish_tickers(market)
 
     def _publish_book(self, market: PerpMarket) -> None:
         change = market.state.refresh(*self.engine.own_levels(market.market_id))
@@ -225,6 +228,15 @@ class FuturesVenue:
         self.streams.publish(f"{key}@depth", event)
         if change.top_changed:
             self.streams.publish(f"{key}@bookticker", book_ticker_event(market, now))
+            self._publish_tickers(market)
+
+    def _publish_tickers(self, market: PerpMarket) -> None:
+        now = self.now_ms()
+        key = market.market_id.lower()
+        if self.streams.wants(f"{key}@ticker"):
+            self.streams.publish(f"{key}@ticker", ticker_event(market.state, now))
+        if self.streams.wants(f"{key}@miniticker"):
+            self.streams.publish(f"{key}@miniticker", mini_ticker_event(market.state, now))
 
     def _publish_mark(self, market: PerpMarket) -> None:
         event = mark_price_event(market, self.now_ms())
