@@ -166,3 +166,16 @@ async def test_a_stop_market_posted_to_the_order_endpoint_is_refused_with_4120_a
         await usdm.fapiPrivatePostOrder(
             {"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "quantity": "0.001", "stopPrice": "59000"}
         )
+
+
+@pytest.mark.asyncio
+async def test_accept_then_timeout_books_the_futures_order_but_holds_its_answer(
+    futures_emulator: BinanceEmulator, usdm: ccxtpro.binanceusdm
+) -> None:
+    futures_emulator.set_faults(accept_then_timeout=True, accept_timeout_delay_s=0.5)
+    usdm.timeout = 200  # ms: the client gives up before the answer comes
+    with pytest.raises(ccxtpro.RequestTimeout):
+        await usdm.create_order(BTC, "limit", "buy", 0.001, 59000, {"clientOrderId": "held-1"})
+    usdm.timeout = 10_000
+    found = await usdm.fetch_order(None, BTC, {"clientOrderId": "held-1"})
+    assert found["status"] == "open"

@@ -126,7 +126,8 @@ class BinanceEmulator:
             self._bars[market.market_id] = store
         self._engine = Engine(self._markets, cfg.balances, cfg.maker_fee, cfg.taker_fee, self.now_ms, self)
         if cfg.futures is not None:
-            self._futures = FuturesVenue(cfg.futures, self.now_ms, cfg.api_key, cfg.api_secret)
+            self._futures = FuturesVenue(cfg.futures, self.now_ms, cfg.api_key, cfg.api_secret, self._faults,
+                                         self._stopping)  # fmt: skip
         for market in self._markets.values():
             self._publish_book(market)
         await self._serve()

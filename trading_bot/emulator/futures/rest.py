@@ -6,6 +6,8 @@ Signed endpoints check the API key, ``timestamp``/``recvWindow`` and the HMAC si
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from trading_bot.emulator.auth import check_rest_signature
 from trading_bot.emulator.auth import check_timestamp
 from trading_bot.emulator.errors import BinanceApiError
 from trading_bot.emulator.errors import mandatory
+from trading_bot.emulator.faults import FaultState
 from trading_bot.emulator.futures.account import account_view
 from trading_bot.emulator.futures.account import balance_view
 from trading_bot.emulator.futures.account import position_risk
@@ -30,6 +33,7 @@ from trading_bot.emulator.futures.settings import set_leverage
 from trading_bot.emulator.futures.settings import set_margin_type
 from trading_bot.emulator.futures.streams import FuturesStreams
 from trading_bot.emulator.klines import BarStore
+from trading_bot.emulator.rest import HELD_KEY
 from trading_bot.emulator.rest import PARAMS_KEY
 from trading_bot.emulator.rest import RAW_BODY_KEY
 
@@ -76,6 +80,8 @@ class FuturesRest:
         now_ms: Server clock (skew included), epoch ms.
         api_key: Accepted API key.
         api_secret: HMAC secret.
+        faults: The server's fault state (an armed accept-then-timeout holds an order POST's answer back).
+        stopping: Set when the server stops (releases held-back answers).
     """
 
     markets: Mapping[str, PerpMarket]
@@ -85,6 +91,8 @@ class FuturesRest:
     now_ms: Callable[[], int]
     api_key: str
     api_secret: str
+    faults: FaultState
+    stopping: asyncio.Event
 
     def routes(self) -> list[web.RouteDef]:
         """Return the route table."""
@@ -322,8 +330,17 @@ class FuturesRest:
     # -- signed: orders --------------------------------------------------------------------------------
 
     async def order_new(self, request: web.Request) -> web.Response:
-        """``POST /fapi/v1/order`` (LIMIT, MARKET; conditional types go to ``/fapi/v1/algoOrder``)."""
-        return web.json_response(self.engine.place(self._signed(request)))
+        """``POST /fapi/v1/order`` (LIMIT, MARKET; conditional types go to ``/fapi/v1/algoOrder``).
+
+        An armed accept-then-timeout fault books the order, then holds the answer back (as spot's does).
+        """
+        answer = self.engine.place(self._signed(request))
+        delay = self.faults.take_accept_then_timeout()
+        if delay is not None:
+            request[HELD_KEY] = delay
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+        return web.json_response(answer)
 
     async def order_get(self, request: web.Request) -> web.Response:
         """``GET /fapi/v1/order``."""

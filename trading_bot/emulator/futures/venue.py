@@ -18,6 +18,7 @@ from aiohttp import web
 from trading_bot.emulator.events import depth_event
 from trading_bot.emulator.events import mini_ticker_event
 from trading_bot.emulator.events import ticker_event
+from trading_bot.emulator.faults import FaultState
 from trading_bot.emulator.futures.config import FuturesConfig
 from trading_bot.emulator.futures.engine import FuturesEngine
 from trading_bot.emulator.futures.market import FundingPrint
@@ -47,9 +48,20 @@ class FuturesVenue:
         now_ms: The server clock (faults' skew included), epoch ms.
         api_key: Accepted API key (the spot one).
         api_secret: Its HMAC secret.
+        faults: The server's fault state (latency, 5xx, 429 and skew apply to ``/fapi`` in the middleware;
+            accept-then-timeout to order POSTs here).
+        stopping: Set when the server stops.
     """
 
-    def __init__(self, config: FuturesConfig, now_ms: Callable[[], int], api_key: str, api_secret: str) -> None:
+    def __init__(
+        self,
+        config: FuturesConfig,
+        now_ms: Callable[[], int],
+        api_key: str,
+        api_secret: str,
+        faults: FaultState,
+        stopping: asyncio.Event,
+    ) -> None:
         self.config = config
         self.now_ms = now_ms
         now = now_ms()
@@ -61,7 +73,8 @@ class FuturesVenue:
         self.bars = {i: BarStore(60_000, live=True) for i in self.markets}
         self.streams = FuturesStreams()
         self.engine = FuturesEngine(self.markets, config, now_ms, self)
-        self.rest = FuturesRest(self.markets, self.bars, self.engine, self.streams, now_ms, api_key, api_secret)
+        self.rest = FuturesRest(self.markets, self.bars, self.engine, self.streams, now_ms, api_key, api_secret,
+                                faults, stopping)  # fmt: skip
         for m in self.markets.values():
             self._publish_book(m)
 
