@@ -9,6 +9,8 @@ import ccxt.pro as ccxtpro
 import pytest
 
 from trading_bot.emulator import BinanceEmulator
+from trading_bot.emulator import EmulatorConfig
+from trading_bot.emulator.config import FuturesConfig
 
 BTC = "BTC/USDT:USDT"
 
@@ -71,3 +73,29 @@ async def test_watch_order_book_stays_in_sequence_over_several_mark_moves(
         book = await asyncio.wait_for(usdm.watch_order_book(BTC), 5)
         tops.append((book["bids"][0][0], book["asks"][0][0]))
     assert tops == [(60099.9, 60100.1), (60199.9, 60200.1), (60299.9, 60300.1)]
+
+
+@pytest.mark.asyncio
+async def test_with_a_walk_interval_the_futures_mark_moves_by_itself_and_streams_each_second() -> None:
+    config = EmulatorConfig(history_bars=0, walk_interval_s=0.05, futures=FuturesConfig())
+    async with BinanceEmulator(config) as emu:
+        ex = ccxtpro.binanceusdm({**emu.ccxt_usdm_config(), "enableRateLimit": False})
+        try:
+            marks = []
+            for _ in range(3):
+                marks.append((await asyncio.wait_for(ex.watch_mark_price(BTC), 5))["markPrice"])
+            rate = await ex.fetch_funding_rate(BTC)
+        finally:
+            await ex.close()
+    assert len(set(marks)) > 1
+    assert rate["markPrice"] > 0
+
+
+@pytest.mark.asyncio
+async def test_the_mark_price_stream_pushes_every_second_even_when_the_mark_does_not_move(
+    usdm: ccxtpro.binanceusdm,
+) -> None:
+    first = await asyncio.wait_for(usdm.watch_mark_price(BTC), 3)
+    second = await asyncio.wait_for(usdm.watch_mark_price(BTC), 3)
+    assert first["markPrice"] == second["markPrice"] == 60000
+    assert second["timestamp"] > first["timestamp"]

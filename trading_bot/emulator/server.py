@@ -131,8 +131,7 @@ class BinanceEmulator:
         for market in self._markets.values():
             self._publish_book(market)
         await self._serve()
-        if self._futures is not None:
-            self._spawn(self._futures.run_funding(), "emulator-futures-funding")
+        self._start_futures_drivers()
         for index, market in enumerate(self._markets.values()):
             if replay is not None and market.symbol == replay_symbol:
                 self._spawn(
@@ -152,6 +151,15 @@ class BinanceEmulator:
                 walk = RandomWalk(cfg.seed + index, market.filters.tick_size, market.filters.step_size)
                 self._spawn(run_walk(self, market, walk, cfg.walk_interval_s), f"emulator-walk-{market.market_id}")
         _log.info("emulator_started", port=self.port, symbols=symbols, replay=str(cfg.replay) if cfg.replay else None)
+
+    def _start_futures_drivers(self) -> None:
+        """Start the futures venue's funding schedule, its 1 s mark stream and (with a walk) its random walk."""
+        if self._futures is None:
+            return
+        self._spawn(self._futures.run_funding(), "emulator-futures-funding")
+        self._spawn(self._futures.run_mark_stream(), "emulator-futures-mark-stream")
+        if self.config.walk_interval_s is not None:
+            self._spawn(self._futures.run_walk(self.config.seed, self.config.walk_interval_s), "emulator-futures-walk")
 
     async def _serve(self) -> None:
         engine = self._require_engine()

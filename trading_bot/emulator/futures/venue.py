@@ -32,6 +32,7 @@ from trading_bot.emulator.futures.streams import mark_price_event
 from trading_bot.emulator.futures.streams import trade_events
 from trading_bot.emulator.klines import BarStore
 from trading_bot.emulator.market import PublicTrade
+from trading_bot.emulator.price import RandomWalk
 from trading_bot.log import get_logger
 
 __all__ = ["FuturesVenue"]
@@ -109,6 +110,38 @@ class FuturesVenue:
                 while m.next_funding_ms <= now:
                     self._settle(m, m.next_funding_ms)
                     m.next_funding_ms += self.interval_ms(m)
+
+    async def run_mark_stream(self) -> None:
+        """Push ``markPriceUpdate`` every second (``@markPrice@1s``) and every 3 s (``@markPrice``) until cancelled.
+
+        Binance streams the mark on that cadence whether or not it moved; a mark change also pushes at once.
+        """
+        tick = 0
+        while True:
+            await asyncio.sleep(1.0)
+            tick += 1
+            for m in self.markets.values():
+                key = m.market_id.lower()
+                if self.streams.wants(f"{key}@markprice@1s"):
+                    self.streams.publish(f"{key}@markprice@1s", mark_price_event(m, self.now_ms()))
+                if tick % 3 == 0 and self.streams.wants(f"{key}@markprice"):
+                    self.streams.publish(f"{key}@markprice", mark_price_event(m, self.now_ms()))
+
+    async def run_walk(self, seed: int, interval_s: float) -> None:
+        """Move every mark one seeded random-walk step each ``interval_s`` seconds, with a print half the time.
+
+        The book follows the mark (one tick either side); a print is at the touch on the walk's taker side.
+        """
+        walks = {i: RandomWalk(seed + 1_000 + n, m.rules.price_increment, m.rules.amount_increment)
+                 for n, (i, m) in enumerate(self.markets.items())}  # fmt: skip
+        while True:
+            await asyncio.sleep(interval_s)
+            for market_id, m in self.markets.items():
+                quote, trade = walks[market_id].next(m.mark, self.now_ms())
+                self.set_mark(m.rules.symbol, quote.ask)
+                if trade is not None:
+                    price = m.state.ask if trade.taker_buy else m.state.bid
+                    self.trade(m.rules.symbol, price, trade.qty, "buy" if trade.taker_buy else "sell")
 
     def settle_funding(self, symbol: str | None = None) -> list[dict[str, object]]:
         """Settle funding now (one market, or all) at the current rate; return the income rows paid."""
