@@ -99,3 +99,16 @@ async def test_the_mark_price_stream_pushes_every_second_even_when_the_mark_does
     second = await asyncio.wait_for(usdm.watch_mark_price(BTC), 3)
     assert first["markPrice"] == second["markPrice"] == 60000
     assert second["timestamp"] > first["timestamp"]
+
+
+@pytest.mark.asyncio
+async def test_listen_key_is_one_per_account_kept_alive_by_put_and_gone_after_delete(
+    usdm: ccxtpro.binanceusdm,
+) -> None:
+    first = await usdm.fapiPrivatePostListenKey()
+    second = await usdm.fapiPrivatePostListenKey()
+    kept = await usdm.fapiPrivatePutListenKey()
+    await usdm.fapiPrivateDeleteListenKey()
+    with pytest.raises(ccxtpro.ExchangeError, match="-1125"):
+        await usdm.fapiPrivatePutListenKey()
+    assert first["listenKey"] == second["listenKey"] == kept["listenKey"]
