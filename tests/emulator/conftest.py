@@ -9,6 +9,7 @@ import pytest_asyncio
 
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
+from trading_bot.emulator.config import FuturesConfig
 
 
 @pytest_asyncio.fixture
@@ -21,6 +22,24 @@ async def emulator() -> AsyncIterator[BinanceEmulator]:
 @pytest_asyncio.fixture
 async def exchange(emulator: BinanceEmulator) -> AsyncIterator[ccxtpro.binance]:
     ex = ccxtpro.binance(emulator.ccxt_config())
+    try:
+        await ex.load_markets()
+        yield ex
+    finally:
+        await ex.close()
+
+
+@pytest_asyncio.fixture
+async def futures_emulator() -> AsyncIterator[BinanceEmulator]:
+    """Spot plus the USDⓈ-M venue: BTC/USDT:USDT and XRP/USDT:USDT, 10,000 USDT, leverage 20, cross."""
+    config = FuturesConfig(symbols=("BTC/USDT:USDT", "XRP/USDT:USDT"))
+    async with BinanceEmulator(EmulatorConfig(history_bars=0, futures=config)) as emu:
+        yield emu
+
+
+@pytest_asyncio.fixture
+async def usdm(futures_emulator: BinanceEmulator) -> AsyncIterator[ccxtpro.binanceusdm]:
+    ex = ccxtpro.binanceusdm({**futures_emulator.ccxt_usdm_config(), "enableRateLimit": False})
     try:
         await ex.load_markets()
         yield ex

@@ -119,6 +119,8 @@ CASES = [
     Case("emulator-latency-negative", ("emulator", "--port", "0", "--latency-ms", "-5"), "--latency-ms:"),
     Case("emulator-replay-dir", ("emulator", "--port", "0", "--replay", "{dir}"), "--replay:"),
     Case("emulator-unknown-option", ("emulator", "--bogus"), "No such option: --bogus"),
+    Case("emulator-funding-interval-without-futures", ("emulator", "--port", "0", "--funding-interval-ms", "1000"),
+         "--funding-interval-ms: applies to the futures venue; add --futures"),
     # journal and parser usage
     Case("trades-csv-is-a-dir", ("trades", "--db", "{dir}/journal.db", "--csv", "{dir}"), "--csv:"),
     Case("orders-limit-0", ("orders", "--db", "{dir}/journal.db", "--limit", "0"), "--limit"),

@@ -19,7 +19,10 @@ from trading_bot.cli.app import fail
 __all__ = ["emulator_command"]
 
 
-@app.command("emulator", help="Serve a Binance-compatible exchange on 127.0.0.1 (REST, market streams, user stream).")
+@app.command(
+    "emulator",
+    help="Serve a Binance-compatible exchange on 127.0.0.1 (REST, market streams, user stream); --futures adds USDⓈ-M.",
+)
 def emulator_command(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free port)", min=0, max=65535)] = 8765,
     replay: Annotated[Path | None, typer.Option(help="recorded bars/quotes/trades CSV the market follows")] = None,
@@ -33,6 +36,14 @@ def emulator_command(
     seed: Annotated[int, typer.Option(help="random-walk seed")] = 7,
     latency_ms: Annotated[int, typer.Option(help="fault: added latency per request, ms")] = 0,
     clock_skew_ms: Annotated[int, typer.Option(help="fault: server clock offset, ms")] = 0,
+    futures: Annotated[
+        bool, typer.Option(help="also serve Binance USDⓈ-M futures (/fapi, /fstream) for ccxt binanceusdm")
+    ] = False,
+    funding_interval_ms: Annotated[
+        int | None,
+        typer.Option(help="futures: ms between funding settlements, 10 to 86400000 (default: 8 h)", min=10,
+                     max=86_400_000),
+    ] = None,
 ) -> None:
     """Run the emulator until Ctrl-C; print the ``exchange.ccxt_options`` that point the bot at it."""
     import asyncio
@@ -43,6 +54,7 @@ def emulator_command(
     from trading_bot.domain.bounds import SpeedFactor
     from trading_bot.emulator.config import EmulatorConfig
     from trading_bot.emulator.config import FaultConfig
+    from trading_bot.emulator.config import FuturesConfig
     from trading_bot.emulator.server import run_emulator
     from trading_bot.errors import ConfigError
     from trading_bot.errors import DataError
@@ -60,8 +72,11 @@ def emulator_command(
     except ValueError as exc:  # a fault flag out of range: "latency_ms: expected ..."
         name, _, problem = str(exc).partition(": ")
         raise fail(f"--{name.replace('_', '-')}: {problem}") from None
+    if funding_interval_ms is not None and not futures:
+        raise fail("--funding-interval-ms: applies to the futures venue; add --futures")
+    perps = FuturesConfig(funding_interval_ms=funding_interval_ms) if futures else None
     config = EmulatorConfig(port=port, replay=replay, replay_speed=replay_speed, walk_interval_s=walk_s, seed=seed,
-                            faults=faults)  # fmt: skip
+                            faults=faults, futures=perps)  # fmt: skip
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_emulator(config))

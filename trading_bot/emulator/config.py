@@ -14,11 +14,13 @@ from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import DAY_S
 from trading_bot.domain.bounds import MAX_SPEED
 from trading_bot.domain.bounds import MIN_PERIOD_S
+from trading_bot.emulator.futures.config import FuturesConfig
 
 __all__ = [
     "FAULT_RANGES",
     "EmulatorConfig",
     "FaultConfig",
+    "FuturesConfig",
     "MarketFilters",
     "check_faults",
     "default_filters",
@@ -168,6 +170,7 @@ class EmulatorConfig:
         taker_fee: Fee rate of taker fills, charged in the quote asset.
         filters: Per-symbol filter overrides; others are derived from the price magnitude.
         faults: Faults active from the start.
+        futures: The USDⓈ-M futures venue served beside spot (``/fapi``, ``/fstream``); ``None`` = spot only.
     """
 
     host: str = "127.0.0.1"
@@ -190,6 +193,7 @@ class EmulatorConfig:
     taker_fee: Decimal = Decimal("0.001")
     filters: Mapping[str, MarketFilters] = field(default_factory=dict)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    futures: FuturesConfig | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.port, bool) or not 0 <= self.port <= 65535:

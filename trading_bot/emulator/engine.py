@@ -61,7 +61,7 @@ from trading_bot.errors import OrderRejected
 from trading_bot.errors import PostOnlyWouldCross
 from trading_bot.log import get_logger
 
-__all__ = ["Engine", "EngineListener"]
+__all__ = ["Engine", "EngineListener", "ServerClock", "random_client_id"]
 
 _log = get_logger(__name__)
 _ORDER_ID_BASE = 10_000
@@ -86,16 +86,18 @@ class EngineListener(Protocol):
         """Publish a public trade the account took part in as taker."""
 
 
-class _ServerClock:
+class ServerClock:
     """The emulator's server clock as the core's ``Clock``."""
 
     def __init__(self, now_ms: Callable[[], int]) -> None:
         self._now_ms = now_ms
 
     def now_ms(self) -> int:
+        """Return the server clock in epoch milliseconds."""
         return self._now_ms()
 
     def now(self) -> datetime:
+        """Return the server clock as a UTC datetime."""
         return datetime.fromtimestamp(self._now_ms() / 1000, tz=UTC)
 
 
@@ -132,7 +134,7 @@ class Engine:
                     self.account_model.set_free(asset, Decimal(0))
         model = FillModel(maker_fee=maker_fee, taker_fee=taker_fee, queue_position=False,
                           quote_amount_includes_fee=False, fee_decimals=8)  # fmt: skip
-        clock = _ServerClock(now_ms)
+        clock = ServerClock(now_ms)
         self._cores = {
             market_id: MatchingCore(m.rules, clock, model, self.account_model, self._on_update)
             for market_id, m in markets.items()
@@ -256,7 +258,7 @@ class Engine:
         now = self._now()
         order = EmuOrder(
             order_id=next(self._order_ids),
-            client_order_id=new.client_order_id or _random_client_id(),
+            client_order_id=new.client_order_id or random_client_id(),
             symbol=market.market_id,
             side=new.side,
             type=new.type,
@@ -300,7 +302,7 @@ class Engine:
         order = self.find(params, for_cancel=True)
         if not order.is_open:
             raise BinanceApiError(-2011, MSG_UNKNOWN_ORDER_CANCEL)
-        cancel_id = params.get("newClientOrderId") or _random_client_id()
+        cancel_id = params.get("newClientOrderId") or random_client_id()
         check_client_id("newClientOrderId", cancel_id)
         market = self.markets[order.symbol]
         self._cancel(market, order, cancel_id)
@@ -319,7 +321,7 @@ class Engine:
             raise BinanceApiError(-2011, MSG_UNKNOWN_ORDER_CANCEL)
         answers = []
         for order in orders:
-            cancel_id = _random_client_id()
+            cancel_id = random_client_id()
             self._cancel(market, order, cancel_id)
             answers.append(order.rest_cancel(cancel_id, self._now()))
         self._listener.book_changed(market)
@@ -472,5 +474,6 @@ def _order_params(new: NewOrder) -> OrderParams:
                        post_only=new.type == "LIMIT_MAKER")  # fmt: skip
 
 
-def _random_client_id() -> str:
+def random_client_id() -> str:
+    """Return a random client order id in Binance's alphabet (22 characters)."""
     return secrets.token_urlsafe(16)[:22]

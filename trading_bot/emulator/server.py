@@ -31,6 +31,8 @@ from trading_bot.emulator.events import trade_events
 from trading_bot.emulator.faults import FaultState
 from trading_bot.emulator.feed import run_replay
 from trading_bot.emulator.feed import run_walk
+from trading_bot.emulator.futures.control import futures_control_routes
+from trading_bot.emulator.futures.venue import FuturesVenue
 from trading_bot.emulator.klines import BarStore
 from trading_bot.emulator.market import MarketState
 from trading_bot.emulator.market import PublicTrade
@@ -43,6 +45,9 @@ from trading_bot.emulator.rest import PARAMS_KEY
 from trading_bot.emulator.rest import RAW_BODY_KEY
 from trading_bot.emulator.rest import RestApi
 from trading_bot.emulator.streams import StreamHub
+from trading_bot.emulator.urls import REST_PATHS
+from trading_bot.emulator.urls import ccxt_options
+from trading_bot.emulator.urls import ccxt_usdm_options
 from trading_bot.emulator.wsapi import WsApi
 from trading_bot.log import get_logger
 
@@ -52,31 +57,7 @@ DecimalLike = Decimal | str | int
 """A price or quantity accepted by the control methods (converted with ``Decimal(str(x))``)."""
 
 _log = get_logger(__name__)
-_REST_PATHS = {
-    "public": "/api/v3",
-    "private": "/api/v3",
-    "v1": "/api/v1",
-    "sapi": "/sapi/v1",
-    "sapiV2": "/sapi/v2",
-    "sapiV3": "/sapi/v3",
-    "sapiV4": "/sapi/v4",
-    "fapiPublic": "/fapi/v1",
-    "fapiPublicV2": "/fapi/v2",
-    "fapiPublicV3": "/fapi/v3",
-    "fapiPrivate": "/fapi/v1",
-    "fapiPrivateV2": "/fapi/v2",
-    "fapiPrivateV3": "/fapi/v3",
-    "fapiData": "/futures/data",
-    "dapiPublic": "/dapi/v1",
-    "dapiPrivate": "/dapi/v1",
-    "dapiPrivateV2": "/dapi/v2",
-    "dapiData": "/futures/data",
-    "eapiPublic": "/eapi/v1",
-    "eapiPrivate": "/eapi/v1",
-    "papi": "/papi/v1",
-    "papiV2": "/papi/v2",
-}
-_WS_TYPES = ("spot", "margin", "linear", "inverse", "stock", "option", "optionMarket", "optionPrivate", "papi")
+_REST_PATHS = REST_PATHS  # the name tests/fuzz reads
 _REQUEST_LOG_MAX = 10_000
 _RUNNING_MSG = "the emulator is not started; use 'async with BinanceEmulator(config)' or await start()"
 
@@ -99,6 +80,7 @@ class BinanceEmulator:
         self._markets: dict[str, MarketState] = {}
         self._bars: dict[str, BarStore] = {}
         self._engine: Engine | None = None
+        self._futures: FuturesVenue | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
@@ -143,9 +125,13 @@ class BinanceEmulator:
                     store.extend(history.history(price, now, cfg.history_bars))
             self._bars[market.market_id] = store
         self._engine = Engine(self._markets, cfg.balances, cfg.maker_fee, cfg.taker_fee, self.now_ms, self)
+        if cfg.futures is not None:
+            self._futures = FuturesVenue(cfg.futures, self.now_ms, cfg.api_key, cfg.api_secret, self._faults,
+                                         self._stopping)  # fmt: skip
         for market in self._markets.values():
             self._publish_book(market)
         await self._serve()
+        self._start_futures_drivers()
         for index, market in enumerate(self._markets.values()):
             if replay is not None and market.symbol == replay_symbol:
                 self._spawn(
@@ -166,6 +152,15 @@ class BinanceEmulator:
                 self._spawn(run_walk(self, market, walk, cfg.walk_interval_s), f"emulator-walk-{market.market_id}")
         _log.info("emulator_started", port=self.port, symbols=symbols, replay=str(cfg.replay) if cfg.replay else None)
 
+    def _start_futures_drivers(self) -> None:
+        """Start the futures venue's funding schedule, its 1 s mark stream and (with a walk) its random walk."""
+        if self._futures is None:
+            return
+        self._spawn(self._futures.run_funding(), "emulator-futures-funding")
+        self._spawn(self._futures.run_mark_stream(), "emulator-futures-mark-stream")
+        if self.config.walk_interval_s is not None:
+            self._spawn(self._futures.run_walk(self.config.seed, self.config.walk_interval_s), "emulator-futures-walk")
+
     async def _serve(self) -> None:
         engine = self._require_engine()
         rest = RestApi(
@@ -182,6 +177,9 @@ class BinanceEmulator:
         app = web.Application(middlewares=[self._middleware])
         app.add_routes(rest.routes())
         app.add_routes(control_routes(self))
+        if self._futures is not None:
+            app.add_routes(self._futures.routes())
+            app.add_routes(futures_control_routes(self._futures))
         app.add_routes(
             [
                 web.get("/ws-api/v3", ws_api.handle),
@@ -208,6 +206,8 @@ class BinanceEmulator:
         self._tasks.clear()
         if self._runner is not None:
             await self._hub.drop_all()
+            if self._futures is not None:
+                await self._futures.streams.drop_all()
             await self._runner.cleanup()
             self._runner = None
             _log.info("emulator_stopped", port=self.port)
@@ -235,29 +235,31 @@ class BinanceEmulator:
         return f"ws://{self.config.host}:{self.port}"
 
     def ccxt_options(self) -> dict[str, Any]:
-        """Return the ccxt constructor config without credentials (for ``exchange.ccxt_options``)."""
-        api: dict[str, Any] = {k: self.base_http + p for k, p in _REST_PATHS.items()}
-        api["ws"] = {k: f"{self.base_ws}/stream/ws" for k in _WS_TYPES}
-        api["ws"]["ws-api"] = {
-            "spot": f"{self.base_ws}/ws-api/v3",
-            "linear": f"{self.base_ws}/ws-fapi/v1",
-            "inverse": f"{self.base_ws}/ws-dapi/v1",
-        }
-        return {
-            "urls": {"api": api},
-            "options": {
-                "defaultType": "spot",
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchMargins": False,
-                "fetchCurrencies": False,
-                "adjustForTimeDifference": False,
-                "recvWindow": 10000,
-            },
-        }
+        """Return the spot ccxt constructor config without credentials (for ``exchange.ccxt_options``)."""
+        return ccxt_options(self.port, self.config.host)
 
     def ccxt_config(self) -> dict[str, Any]:
         """Return the full ccxt constructor config (CCXT_BINANCE.md §1) with this emulator's key and secret."""
         return {"apiKey": self.config.api_key, "secret": self.config.api_secret, **self.ccxt_options()}
+
+    def ccxt_usdm_options(self) -> dict[str, Any]:
+        """Return the ``ccxt.binanceusdm`` config without credentials (docs/CCXT_BINANCEUSDM.md §1)."""
+        return ccxt_usdm_options(self.port, self.config.host)
+
+    def ccxt_usdm_config(self) -> dict[str, Any]:
+        """Return the full ``ccxt.binanceusdm`` config with this emulator's key and secret."""
+        return {"apiKey": self.config.api_key, "secret": self.config.api_secret, **self.ccxt_usdm_options()}
+
+    @property
+    def futures(self) -> FuturesVenue:
+        """Return the USDⓈ-M futures venue (mark, funding, positions controls).
+
+        Raises:
+            RuntimeError: not started, or started without ``EmulatorConfig.futures``.
+        """
+        if self._futures is None:
+            raise RuntimeError("the emulator serves no futures venue; set EmulatorConfig.futures and start it")
+        return self._futures
 
     # -- clock and engine listener ---------------------------------------------------------------------
 
@@ -470,8 +472,9 @@ class BinanceEmulator:
         return self._canned.clear()
 
     async def drop_websockets(self) -> int:
-        """Close every WebSocket now; return how many were closed."""
-        return await self._hub.drop_all()
+        """Close every WebSocket now (spot and futures); return how many were closed."""
+        futures = 0 if self._futures is None else await self._futures.streams.drop_all()
+        return await self._hub.drop_all() + futures
 
     # -- request path ----------------------------------------------------------------------------------
 
@@ -491,7 +494,7 @@ class BinanceEmulator:
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         received_ns = time.monotonic_ns()
         path = request.path
-        if path.startswith(("/_control", "/ws", "/stream")):
+        if path.startswith(("/_control", "/ws", "/stream", "/fstream")):
             response: web.StreamResponse = await handler(request)
             return response
         raw_body = await request.text() if request.can_read_body else ""
@@ -554,6 +557,9 @@ async def run_emulator(config: EmulatorConfig) -> None:
     """Serve ``config`` until cancelled; print the ``exchange.ccxt_options`` JSON to use against it."""
     async with BinanceEmulator(config) as emulator:
         print(json.dumps(emulator.ccxt_options(), indent=2), flush=True)
+        if config.futures is not None:
+            print("# ccxt.binanceusdm options (the futures venue):", flush=True)
+            print(json.dumps(emulator.ccxt_usdm_options(), indent=2), flush=True)
         print(
             f"# emulator on {emulator.base_http}; API key {config.api_key!r}, secret {config.api_secret!r} "
             "(set TRADING_BOT__EXCHANGE__API_KEY / TRADING_BOT__EXCHANGE__SECRET)",

@@ -14,7 +14,7 @@ from trading_bot.emulator.config import MarketFilters
 from trading_bot.emulator.errors import BinanceApiError
 from trading_bot.emulator.errors import mandatory
 
-__all__ = ["NewOrder", "check_client_id", "check_filters", "parse_new_order"]
+__all__ = ["NewOrder", "check_client_id", "check_filters", "decimal_param", "parse_new_order"]
 
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _NUMBER_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
@@ -58,7 +58,12 @@ def check_client_id(name: str, value: str) -> str:
     return value
 
 
-def _decimal(params: Mapping[str, str], name: str) -> Decimal | None:
+def decimal_param(params: Mapping[str, str], name: str) -> Decimal | None:
+    """Return the decimal parameter ``name`` (``None`` when absent or empty).
+
+    Raises:
+        BinanceApiError: -1100 when it is not a plain decimal number.
+    """
     raw = params.get(name)
     if raw is None or raw == "":
         return None
@@ -116,9 +121,9 @@ def parse_new_order(params: Mapping[str, str]) -> NewOrder:
     client_id = params.get("newClientOrderId") or None
     if client_id is not None:
         check_client_id("newClientOrderId", client_id)
-    price = _decimal(params, "price")
-    quantity = _decimal(params, "quantity")
-    quote_qty = _decimal(params, "quoteOrderQty")
+    price = decimal_param(params, "price")
+    quantity = decimal_param(params, "quantity")
+    quote_qty = decimal_param(params, "quoteOrderQty")
     tif = _time_in_force(kind, params.get("timeInForce", ""), price, quantity, quote_qty)
     resp_type = params.get("newOrderRespType", "FULL").upper()
     if resp_type not in _RESP_TYPES:
