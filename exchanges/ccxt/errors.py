@@ -8,7 +8,8 @@ Mapping (most specific first; every translation is ``raise ... from`` the ccxt e
     OrderNotFound                                    → OrderNotFound
     InsufficientFunds, "Margin is insufficient." (USD-M -2019, a plain ExchangeError in ccxt)
                                                      → InsufficientFunds
-    InvalidOrder, BadRequest, BadSymbol, OperationRejected
+    InvalidOrder, BadRequest, BadSymbol, OperationRejected, and a plain ExchangeError carrying
+    USD-M's -2022/-4164/-2021/-5021/-4116 (ccxt maps those only on fapi.binance.com URLs)
                                                      → OrderRejected
     AuthenticationError, PermissionDenied, AccountSuspended
                                                      → AuthenticationError
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,6 +73,11 @@ _MAX_MESSAGE = 400
 _CROSS_TEXTS = ("immediately match", "would immediately")
 _MARGIN_TEXTS = ("margin is insufficient",)
 """Binance USD-M -2019, which ccxt leaves a plain ``ExchangeError``: the venue's margin refusal."""
+_FAPI_REFUSALS = re.compile(r'"code"\s*:\s*(-2022|-4164|-2021|-5021|-4116)\b')
+"""Binance USDⓈ-M order refusals that ccxt maps only for ``https://fapi.binance.com/`` URLs (a plain
+``ExchangeError`` on any other base URL: a proxy, the loopback emulator): reduce-only rejected, min
+notional, stop would trigger at once, FOK not filled, duplicate client id. Read from the code in the
+message so the same refusal is the same error everywhere."""
 _PARSE_ERRORS = (TypeError, KeyError, IndexError, AttributeError, ValueError, ArithmeticError)
 _CCXT_DIR = f"{os.sep}ccxt{os.sep}"
 
@@ -195,7 +202,9 @@ def translate_ccxt_error(exc: BaseException, context: ErrorContext) -> ExchangeE
         return OrderNotFound(msg)
     if isinstance(exc, ccxt.InsufficientFunds) or any(t in text for t in _MARGIN_TEXTS):
         return InsufficientFunds(msg)
-    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.OperationRejected):
+    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.OperationRejected) or (
+        type(exc) is ccxt.ExchangeError and _FAPI_REFUSALS.search(str(exc))
+    ):
         return OrderRejected(msg)
     if isinstance(exc, ccxt.AuthenticationError):
         return AuthenticationError(msg)

@@ -42,6 +42,16 @@ TABLE = [
         errors.InsufficientFunds,
     ),
     (ccxt.InvalidOrder("binance Filter failure: LOT_SIZE"), PLACE, errors.OrderRejected),
+    (  # USD-M reduce-only refused, on a base URL other than fapi.binance.com: a plain ExchangeError in ccxt
+        ccxt.ExchangeError('binanceusdm {"code":-2022,"msg":"ReduceOnly Order is rejected."}'),
+        PLACE,
+        errors.OrderRejected,
+    ),
+    (
+        ccxt.ExchangeError('binanceusdm {"code": -4164, "msg": "notional must be no smaller than 100"}'),
+        PLACE,
+        errors.OrderRejected,
+    ),
     (ccxt.BadRequest("binance Filter failure: NOTIONAL"), PLACE, errors.OrderRejected),
     (ccxt.BadSymbol("binance does not have market symbol FOO/BAR"), READ, errors.OrderRejected),
     (ccxt.DuplicateOrderId("binance Duplicate order sent."), PLACE, errors.OrderRejected),
