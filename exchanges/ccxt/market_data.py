@@ -2,13 +2,15 @@
 
 WebSocket (``watch_bids_asks`` + ``watch_trades``) where the exchange has it, else REST polling every
 ``poll_interval_s``. A swap's quotes and trades also carry its mark price, funding rate and next funding
-time, polled over REST every ``MARK_INTERVAL_S`` (ccxt ``fetch_funding_rate``: Binance ``premiumIndex``);
-a mark that cannot be fetched leaves the events without one (``mark_stream_failed``), it never stops the
-quotes. Every record is checked once, here (``exchanges/ccxt/parse.py``): one that is
-malformed or impossible is logged as ``market_data_rejected``, dropped (it never reaches the strategy)
-and counted per kind, with an alert past a threshold (``exchanges/ccxt/rejections.py``). A transient
-failure of a feeding loop reconnects it with ``Backoff`` (``market_stream_reconnect``); a permanent one
-ends the stream with that error, after what was received before it.
+time: streamed (ccxt pro ``watch_mark_price``: Binance ``@markPrice@1s``) where the exchange has it, else
+polled over REST every ``MARK_INTERVAL_S`` (``fetch_funding_rate``: Binance ``premiumIndex``); a mark that
+cannot be had leaves the events without one (``mark_stream_failed``), it never stops the quotes.
+
+Every record is checked once, here (``exchanges/ccxt/parse.py``): one that is malformed or impossible is
+logged as ``market_data_rejected``, dropped (it never reaches the strategy) and counted per kind, with an
+alert past a threshold (``exchanges/ccxt/rejections.py``). A transient failure of a feeding loop
+reconnects it with ``Backoff`` (``market_stream_reconnect``); a permanent one ends the stream with that
+error, after what was received before it.
 """
 
 from __future__ import annotations
@@ -152,8 +154,11 @@ class MarketStreams:
                     loops.append(self._ws_loop(symbol, queue, "trades"))
             else:
                 loops = [self._poll_loop(symbol, queue)]
-            if self._session.market(symbol).contract and ex.has.get("fetchFundingRate"):
-                loops.append(self._mark_loop(symbol, queue))
+            if self._session.market(symbol).contract:
+                if self._session.ws and ex.has.get("watchMarkPrice"):
+                    loops.append(self._mark_loop(symbol, queue, stream=True))
+                elif ex.has.get("fetchFundingRate"):
+                    loops.append(self._mark_loop(symbol, queue, stream=False))
             tasks = [tg.create_task(loop, name=f"market-data-{symbol}") for loop in loops]
             failure: ExchangeError | None = None
             try:
@@ -224,23 +229,27 @@ class MarketStreams:
                 queue.fail(e)
                 return
 
-    async def _mark_loop(self, symbol: Symbol, queue: MarketDataQueue) -> None:
-        """Poll the swap's mark and funding; each new mark re-publishes the newest quote carrying it."""
+    async def _mark_loop(self, symbol: Symbol, queue: MarketDataQueue, *, stream: bool) -> None:
+        """Stream (or poll) the swap's mark and funding; each new mark re-publishes the newest quote carrying it."""
         session = self._session
+        ex = session.client
         backoff = Backoff("market_stream_reconnect", symbol=symbol, stream="mark")
+        source = "ws" if stream else "rest"
         while True:
             try:
-                raw = await session.call(
-                    session.ctx("fetch_funding_rate", symbol), session.client.fetch_funding_rate, symbol
-                )
+                if stream:
+                    raw = await session.call(session.ctx("watch_mark_price", symbol), ex.watch_mark_price, symbol)
+                else:
+                    raw = await session.call(session.ctx("fetch_funding_rate", symbol), ex.fetch_funding_rate, symbol)
                 self._marks[symbol] = to_mark(raw if isinstance(raw, Mapping) else {})
                 quote = self._quotes.get(symbol)
                 if quote is not None:
                     self._publish(queue, quote)
                 backoff.succeeded()
-                await asyncio.sleep(self.mark_interval_s)
+                if not stream:
+                    await asyncio.sleep(self.mark_interval_s)
             except BadExchangeResponse as e:
-                self._rejections.reject("mark", symbol, "rest", str(e))
+                self._rejections.reject("mark", symbol, source, str(e))
                 await asyncio.sleep(self.mark_interval_s)
             except TransientExchangeError as e:
                 await backoff.failed(e)

@@ -326,7 +326,8 @@ class MarkUpdate:
 
 
 def to_mark(raw: Mapping[str, Any]) -> MarkUpdate:
-    """Return the mark and funding of a ccxt ``fetch_funding_rate`` answer (Binance ``premiumIndex``).
+    """Return the mark and funding of a ccxt ``fetch_funding_rate`` answer (Binance ``premiumIndex``) or of a
+    ``watch_mark_price`` ticker (Binance ``@markPrice``: the rate and next funding time are in its ``info``).
 
     Raises:
         BadExchangeResponse: no mark, a mark that is not a positive finite number, or a bad rate.
@@ -334,10 +335,13 @@ def to_mark(raw: Mapping[str, Any]) -> MarkUpdate:
     mark = opt_dec(raw.get("markPrice"), "markPrice")
     if mark is None or not mark.is_finite() or mark <= 0:
         raise BadExchangeResponse(f"funding rate answer: mark price {raw.get('markPrice')!r} is not a positive price")
-    rate = opt_dec(raw.get("fundingRate"), "fundingRate")
+    info_raw = raw.get("info")
+    info: Mapping[str, Any] = info_raw if isinstance(info_raw, Mapping) else {}
+    rate_raw = raw.get("fundingRate", info.get("r"))  # ccxt pro's watch_mark_price: Binance's r / T in info
+    rate = opt_dec(rate_raw, "fundingRate")
     if rate is not None and not rate.is_finite():
-        raise BadExchangeResponse(f"funding rate answer: fundingRate {raw.get('fundingRate')!r} is not finite")
-    nxt = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
+        raise BadExchangeResponse(f"funding rate answer: fundingRate {rate_raw!r} is not finite")
+    nxt = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp") or info.get("T")
     return MarkUpdate(mark, rate, int(nxt) if isinstance(nxt, int | float) and nxt > 0 else None)
 
 

@@ -22,9 +22,16 @@ from typing import Any
 import ccxt.pro as ccxtpro
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 
+from exchanges.ccxt.adapter import CcxtExchange
+from exchanges.config import ExchangeConfig
 from tests.integration.conftest import ROOT
 from tests.integration.conftest import cli_env
+from trading_bot.domain import LiveClock
+from trading_bot.domain import MarginMode
+from trading_bot.domain import MarketData
+from trading_bot.domain import Symbol
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
 from trading_bot.emulator.futures.config import FuturesConfig
@@ -160,3 +167,36 @@ async def test_a_hedge_mode_account_is_refused_in_one_line_before_any_order(tmp_
     assert "hedge (dual-side) position mode" in err
     assert "Traceback" not in err
     assert orders == []
+
+
+@pytest.mark.asyncio
+async def test_a_swaps_quotes_carry_the_streamed_mark_price_and_funding_and_the_client_reads_the_venue(
+    usdm_emulator: BinanceEmulator,
+) -> None:
+    config = ExchangeConfig(name="binanceusdm", market_type="swap", leverage=3, margin_mode="isolated",
+                            ccxt_options=usdm_emulator.ccxt_usdm_options(), api_key=SecretStr(KEY),
+                            secret=SecretStr(SECRET), request_timeout_s=5)  # fmt: skip
+    client = CcxtExchange(config, LiveClock())
+    await client.connect()
+    try:
+        await client.configure_perp(Symbol(BTC), 3, MarginMode.ISOLATED)
+        await client.configure_perp(Symbol(BTC), 3, MarginMode.ISOLATED)  # again: "no need to change" is success
+        market = client.market(Symbol(BTC))
+        marked: MarketData | None = None
+        async with asyncio.timeout(15):
+            async for md in client.stream_market_data(Symbol(BTC)):
+                if md.mark_price is not None:
+                    marked = md
+                    break
+        positions = await client.fetch_positions([Symbol(BTC)])
+    finally:
+        await client.close()
+
+    assert client.perp_terms(Symbol(BTC)) == (3, MarginMode.ISOLATED)
+    assert market.margin_tiers  # the venue's brackets (fetch_leverage_tiers) loaded at configure time
+    assert marked is not None
+    assert marked.mark_price is not None
+    assert marked.mark_price > 0
+    assert marked.funding_rate == Decimal("0.0001")
+    assert marked.next_funding_ms is not None
+    assert positions == []  # flat on the venue

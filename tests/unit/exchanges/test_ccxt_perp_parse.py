@@ -101,3 +101,13 @@ def test_the_funding_rate_answer_gives_mark_rate_and_next_funding_time() -> None
 def test_a_mark_that_is_not_a_positive_price_is_a_bad_answer(bad: object) -> None:
     with pytest.raises(BadExchangeResponse):
         to_mark({"markPrice": bad, "fundingRate": 0.0001})
+
+
+def test_a_streamed_mark_price_takes_the_rate_and_next_funding_from_binances_info() -> None:
+    # ccxt pro watch_mark_price on binanceusdm: a ticker whose info is the raw @markPrice event
+    raw = {"symbol": "BTC/USDT:USDT", "markPrice": 60000.0, "indexPrice": 60000.0,
+           "info": {"e": "markPriceUpdate", "p": "60000", "r": "0.0001", "T": 1796284800000}}  # fmt: skip
+    mark = to_mark(raw)
+
+    assert (mark.mark_price, mark.funding_rate, mark.next_funding_ms) == (Decimal(60000), Decimal("0.0001"),
+                                                                          1796284800000)  # fmt: skip
