@@ -74,3 +74,14 @@ def test_a_tick_backtest_of_the_same_files_settles_the_same_funding_as_the_repla
     assert Decimal(str(metrics["funding"])).quantize(Decimal("1e-8")) == Decimal(str(replay["funding"]))
     assert Decimal(str(metrics["funding"])) > 0
     assert metrics["liquidations"] == 0
+
+
+@pytest.mark.parametrize("flags", [["--leverage", "5"], ["--margin-mode", "isolated"]])
+def test_swap_flags_on_a_spot_replay_are_refused_in_one_line_not_ignored(workdir: Path, flags: list[str]) -> None:
+    done = run_cli("--replay", str(FILES[0]), "--symbol", "BTC/USDT", "--strategy", "grid", "--quantity", "0.01",
+                   *flags, cwd=workdir)  # fmt: skip
+
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"error: {flags[0]}: BTC/USDT is spot")
+    assert "--market-type swap" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

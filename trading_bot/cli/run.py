@@ -133,6 +133,7 @@ def run_command(
             overrides.setdefault("bot", {})["bot_id"] = bot_id
         overrides = _with_perp_flags(overrides, market_type, leverage, margin_mode)
         cfg = _with_symbols(_load_config(config, overrides), symbol or [], ticker, resolve_symbol)
+        _refuse_perp_flags_on_spot(cfg, leverage, margin_mode)
         _configure_logging(cfg, log_format, log_level)
         strat = build_strategy(cfg.strategy.name, cfg.strategy.params)
         plan = BotPlan(
@@ -164,6 +165,25 @@ def run_command(
         result.summary["warnings"] = [w.to_dict() for w in collector.warnings(int(result.summary.get("fills") or 0))]
     _print_summary(result.summary, json_output)
     raise typer.Exit(result.exit_code)
+
+
+def _refuse_perp_flags_on_spot(cfg: Any, leverage: str | None, margin_mode: str | None) -> None:
+    """Refuse ``--leverage``/``--margin-mode`` when every traded symbol is spot (they would be ignored).
+
+    Raises:
+        ConfigError: one line naming the flags and the fix.
+    """
+    from trading_bot.errors import ConfigError
+
+    given = [flag for flag, value in (("--leverage", leverage), ("--margin-mode", margin_mode)) if value is not None]
+    if not given or any(v.market_type == "swap" for v in cfg.venue_configs().values()):
+        return
+    spot = [s for s in cfg.bot.traded if ":" not in s.split("/", 1)[-1]]
+    if len(spot) == len(cfg.bot.traded):
+        raise ConfigError(
+            f"{'/'.join(given)}: {', '.join(spot)} is spot (swaps only); give the swap symbol "
+            f"({spot[0].split(':')[-1]}:{spot[0].rsplit('/', 1)[-1]}) or --market-type swap"
+        )
 
 
 def _with_perp_flags(
