@@ -759,6 +759,8 @@ class TradingBot:
             outcome = await execute_command(command, risk=self.risk, slots=session.slots, guard=session.guard,
                                             guarded=self._guarded, now_ms=self.clock.now_ms())  # fmt: skip
             self.operator.executed += 1
+            if self.journal is not None:
+                self.journal.record_operator_action(command, outcome)
             if not done.done():
                 done.set_result(outcome)
 

@@ -92,6 +92,10 @@ class JournalWriter:
         )
         self._enqueue("funding", row)
 
+    def submit_operator_action(self, row: dict[str, Any]) -> None:
+        """Queue one executed operator command (the columns of ``rows.operator_action_to_row``)."""
+        self._enqueue("operator", row)
+
     def submit_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
         """Queue a risk decision (same fields as :meth:`Journal.record_risk_decision`)."""
         self._enqueue("risk", risk_row(decision, self._journal.venue))
