@@ -89,6 +89,11 @@ class JournalLink:
             raise RuntimeError("journal used before open()")
         return self._writer
 
+    @property
+    def batch_writer(self) -> JournalWriter | None:
+        """The batching writer while the journal is open, else ``None`` (the monitor reads its figures)."""
+        return self._writer if self._journal is not None else None
+
     async def open(self, clock: Clock) -> None:
         """Lock, open (and migrate) the journal and record the start of a run.
 
