@@ -116,11 +116,11 @@ class MonitorServer:
             sock = self._socket
         assert sock is not None
         ctx = ApiContext(bot, self.observer, self.auth, self.config, self.equity_interval_s)
-        runner = web.AppRunner(build_app(ctx, self.metrics), access_log=None, handle_signals=False)
+        runner = web.AppRunner(build_app(ctx, self.metrics), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         self.events.install()
         try:
-            await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+            await web.SockSite(runner, sock).start()
             _log.info("monitor_listening", address=self.settings.address, port=self.port,
                       read_only=self.settings.read_only)  # fmt: skip
             async with asyncio.TaskGroup() as tg:
