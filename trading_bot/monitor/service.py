@@ -116,7 +116,8 @@ class MonitorServer:
             sock = self._socket
         assert sock is not None
         ctx = ApiContext(bot, self.observer, self.auth, self.config, self.equity_interval_s)
-        runner = web.AppRunner(build_app(ctx, self.metrics), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        app = build_app(ctx, self.metrics)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         self.events.install()
         try:
