@@ -362,3 +362,33 @@ def test_a_port_already_taken_is_a_one_line_operational_error() -> None:
         assert "\n" not in str(info.value)
     finally:
         first.close()
+
+
+@pytest.mark.asyncio
+async def test_the_read_views_show_the_bots_position_orders_fills_equity_and_denials(tmp_path: Path) -> None:
+    """Rule: the API reads the bot's own state: one fill, one resting order, one denial, an equity curve."""
+    async with running_bot(tmp_path) as run, aiohttp.ClientSession() as http:
+        while not run.server.observer.equity:
+            await asyncio.sleep(0.02)
+
+        async def read(path: str) -> Any:
+            async with http.get(f"{run.base}/api/v1/{path}", headers=run.auth()) as answer:
+                assert answer.status == 200, path
+                return await answer.json()
+
+        positions, orders, fills = await read("positions"), await read("orders"), await read("fills?limit=5")
+        instruments, equity, risk = await read("instruments"), await read("equity"), await read("risk")
+        status = await read("status")
+        assert (await _get(http, f"{run.base}/api/v1/fills?limit=x", headers=run.auth()))[0] == 400
+        assert (await _get(http, f"{run.base}/api/v1/fills?limit=5000", headers=run.auth()))[0] == 400
+    assert [(p["instrument"], p["quantity"], p["fills"]) for p in positions] == [("paper:BTC/USDT", "0.001", 1)]
+    assert [(o["side"], o["price"], o["status"]) for o in orders] == [("buy", "59000", "accepted")]
+    assert [(f["side"], f["quantity"], f["price"]) for f in fills] == [("buy", "0.001", "60001")]
+    assert instruments[0]["kind"] == "spot"
+    assert instruments[0]["bid"] == "60000"
+    assert equity["points"]
+    assert equity["points"][-1]["equity"].replace(".", "").isdigit()
+    assert risk["denials_by_rule"] == {"max_order_notional": 1}
+    assert risk["recent_denials"][0]["rule"] == "max_order_notional"
+    assert status["summary"]["fills"] == 1
+    assert status["instruments"] == ["paper:BTC/USDT"]
