@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from exchanges.config import PaperConfig
 from exchanges.paper import PaperExchange
 from risk.config import RiskConfig
 from risk.manager import RiskManager
+from tests.integration.conftest import run_cli
 from tests.kit.pipeline import SYMBOL
 from tests.kit.pipeline import ListSource
 from tests.kit.pipeline import ScriptedStrategy
@@ -206,6 +208,13 @@ async def test_halt_through_the_api_halts_the_bot_and_is_journaled_with_who_and_
     assert [(a.who, a.action, a.reason, a.ok, a.instrument) for a in actions] == [
         ("api:127.0.0.1", "halt", "maintenance", True, None)
     ]
+    listed = run_cli("operator-actions", "--db", str(run.db_path), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["who"], r["action"], r["ok"], r["detail"]) for r in json.loads(listed.stdout)] == [
+        ("api:127.0.0.1", "halt", True, "trading state halted")
+    ]
+    table = run_cli("operator-actions", "--db", str(run.db_path))
+    assert "api:127.0.0.1  halt" in table.stdout
 
 
 @pytest.mark.asyncio
