@@ -229,6 +229,8 @@ async def test_flatten_of_an_unknown_instrument_answers_ok_false_and_flatten_all
         assert outcome["ok"] is False
         assert "unknown instrument" in outcome["detail"]
         assert run.bot.slots[0].portfolio.position.quantity == D("0.001")
+        too_long = {"instrument": "x" * 161}  # longer than the audit log's column: refused before the bot sees it
+        assert (await _post(http, f"{run.base}/api/v1/cancel-all", too_long, headers=run.auth()))[0] == 400
         status, outcome = await _post(http, f"{run.base}/api/v1/flatten", None, headers=run.auth())
         assert (status, outcome["ok"]) == (200, True), outcome
         assert run.bot.slots[0].portfolio.position.quantity == 0

@@ -196,11 +196,14 @@ def _monitor_server(cfg: BotConfig, enabled: bool, port: int | None) -> Any:
     Raises:
         ConfigError: the monitor is on without a token and not read-only (exit 2), a bad port.
     """
-    from trading_bot.monitor import MonitorServer
-    from trading_bot.monitor import monitor_settings
+    from trading_bot.monitor.settings import monitor_settings
 
     settings = monitor_settings(cfg.monitor, enabled=enabled, port=port)
-    return None if settings is None else MonitorServer(settings, cfg)
+    if settings is None:
+        return None  # the server's modules (aiohttp's web, prometheus-client) are not imported
+    from trading_bot.monitor.service import MonitorServer
+
+    return MonitorServer(settings, cfg)
 
 
 def _with_perp_flags(

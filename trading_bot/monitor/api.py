@@ -32,6 +32,7 @@ from trading_bot.monitor.views import orders_view
 from trading_bot.monitor.views import positions_view
 from trading_bot.monitor.views import risk_view
 from trading_bot.monitor.views import status_view
+from trading_bot.runtime.journal.tables import INSTRUMENT_LENGTH
 from trading_bot.runtime.operator import OperatorAction
 from trading_bot.runtime.operator import OperatorCommand
 
@@ -126,8 +127,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
         body = None
     if not isinstance(body, dict) or set(body) - {"instrument", "reason"}:
         raise _bad('the body is a JSON object {"instrument": "venue:symbol" | null, "reason": "..."}')
-    if body.get("instrument") is not None and not isinstance(body["instrument"], str):
-        raise _bad("instrument: a string (venue:symbol) or null")
+    instrument = body.get("instrument")
+    if instrument is not None and (not isinstance(instrument, str) or not 0 < len(instrument) <= INSTRUMENT_LENGTH):
+        raise _bad(f"instrument: a string (venue:symbol) of at most {INSTRUMENT_LENGTH} characters, or null")
     if not isinstance(body.get("reason", ""), str):
         raise _bad("reason: a string")
     return body

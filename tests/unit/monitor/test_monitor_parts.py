@@ -125,3 +125,4 @@ def test_reconnect_and_rate_limit_log_events_are_counted_while_installed_only() 
     log.warning("exchange_rate_limited", action="place")
     assert counter.total({"market_stream_reconnect", "user_stream_reconnect"}) == 2
     assert counter.total({"exchange_rate_limited"}) == 1
+

@@ -28,6 +28,7 @@ from trading_bot.runtime.journal.store import SEQUENCE_BLOCK
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.journal.store import JournalWriter
 from trading_bot.runtime.journal.tables import BOT_WIDE
+from trading_bot.runtime.journal.tables import INSTRUMENT_LENGTH
 
 if TYPE_CHECKING:
     from trading_bot.runtime.operator import OperatorCommand
@@ -159,8 +160,8 @@ class JournalLink:
         self.writer.submit_operator_action(
             operator_action_to_row(
                 run_id=self.run_id, bot_id=self.bot_id, ts_ms=outcome.ts_ms, who=command.who,
-                action=command.action.value, instrument=command.instrument, reason=command.reason, ok=outcome.ok,
-                detail=outcome.detail,
+                action=command.action.value, instrument=_bounded(command.instrument), reason=command.reason,
+                ok=outcome.ok, detail=outcome.detail,
             )
         )  # fmt: skip
 
@@ -227,3 +228,8 @@ class JournalLink:
     async def position(self, symbol: str, venue: str | None = None) -> Decimal:
         """Return the signed position from the journal's fills of ``symbol`` on ``venue`` (``None``: the link's)."""
         return await self.journal.position(symbol, venue or self.journal.venue)
+
+
+def _bounded(instrument: str | None) -> str | None:
+    """The instrument as given, cut to the column's length (PostgreSQL would refuse the whole batch)."""
+    return None if instrument is None else instrument[:INSTRUMENT_LENGTH]
