@@ -264,6 +264,8 @@ async def test_metrics_parse_and_their_order_fill_and_denial_counters_equal_the_
     assert samples[("trading_bot_position", instrument)] == 0.001
     assert samples[("trading_bot_open_orders", instrument)] == 1
     assert samples[("trading_bot_trading_state", (("state", "active"),))] == 1
+    assert samples[("trading_bot_info", (("bot_id", "m1"),))] == 1
+    assert samples[("trading_bot_venue_up", (("venue", "paper"),))] == 1
     assert samples[("trading_bot_order_round_trip_seconds_count", ())] == 2
     assert samples[("trading_bot_loop_lag_seconds_count", ())] >= 1
     assert samples[("trading_bot_journal_write_seconds_count", ())] >= 1

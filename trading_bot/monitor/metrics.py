@@ -137,6 +137,14 @@ class BotCollector(Collector):
         for rule, count in sorted(observer.denials.items()):
             denials.add_metric([rule], count)
         yield denials
+        info = GaugeMetricFamily(f"{p}_info", "The bot's id (always 1)", labels=["bot_id"])
+        info.add_metric([bot.bot_id], 1.0)
+        yield info
+        venues = GaugeMetricFamily(f"{p}_venue_up", "1 while the venue trades, 0 once it failed (HALTED)",
+                                   labels=["venue"])  # fmt: skip
+        for venue in bot.venues:
+            venues.add_metric([venue.name], 0.0 if venue.state is TradingState.HALTED else 1.0)
+        yield venues
         state = GaugeMetricFamily(f"{p}_trading_state", "1 for the bot's trading state", labels=["state"])
         for value in TradingState:
             state.add_metric([value.value], 1.0 if bot.risk.trading_state is value else 0.0)
