@@ -103,7 +103,7 @@ def test_migrated_v1_journal_shows_the_same_orders_fills_and_position_in_status_
     """Rule: a v1 journal migrates to v2 and status shows the same orders, fills and position as before."""
     migrated = run_cli("migrate-journal", "--db", str(v1_copy), "--venue", "binance")
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied schema version 3, 4 (venue binance)" in migrated.stdout
+    assert "applied schema version 3, 4, 5 (venue binance)" in migrated.stdout
     outputs = {}
     for command in ("status", "orders", "trades"):
         done = run_cli(command, "--db", str(v1_copy), "--json")
@@ -126,7 +126,7 @@ async def test_migration_keeps_every_v1_row_column_for_column_and_gives_each_the
     v1_columns = _columns(v1_copy)
     journal = await Journal.open(_url(v1_copy), lock_as="v1fix", venue="binance", instrument="binance:BTC/USDT")
     try:
-        assert journal.migrated == [3, 4]
+        assert journal.migrated == [3, 4, 5]
         state = await journal.load_strategy_state("grid")
     finally:
         await journal.close()
@@ -144,7 +144,7 @@ async def test_migration_keeps_every_v1_row_column_for_column_and_gives_each_the
 @pytest.mark.asyncio
 async def test_migration_is_idempotent_a_second_open_changes_nothing(v1_copy: Path) -> None:
     """Rule: migrating twice (a second process, a restart) applies nothing the second time."""
-    for expected in ([3, 4], []):
+    for expected in ([3, 4, 5], []):
         journal = await Journal.open(_url(v1_copy), venue="binance")
         try:
             assert journal.migrated == expected
@@ -204,7 +204,7 @@ async def test_a_process_killed_mid_migration_leaves_the_v1_file_intact_and_the_
     assert _dump(v1_copy) == before
     journal = await Journal.open(_url(v1_copy), venue="binance")
     try:
-        assert journal.migrated == [3, 4]
+        assert journal.migrated == [3, 4, 5]
         assert len(await journal.fills()) == len(before["fills"])
     finally:
         await journal.close()
@@ -269,7 +269,7 @@ def test_a_second_process_opening_during_the_migration_waits_and_finds_the_schem
     )
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
-    assert _applied(out) == f"applied [3, 4] {fills}"
+    assert _applied(out) == f"applied [3, 4, 5] {fills}"
     assert second.returncode == 0, second.stderr
     assert _applied(second.stdout) == f"applied [] {fills}"
     assert _version(v1_copy) == js.SCHEMA_VERSION
@@ -316,7 +316,7 @@ async def test_the_bot_started_on_a_v1_journal_migrates_it_with_its_venue_and_re
     assert proc.returncode == 0, logs[-3000:]
     events = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     opened = next(e for e in events if e.get("event") == "journal_opened")
-    assert opened["migrated"] == [3, 4]
+    assert opened["migrated"] == [3, 4, 5]
     restored = next(e for e in events if e.get("event") == "strategy_state_restored")
     assert restored["instrument"] == "binance:BTC/USDT"
     after = _dump(data_dir / "journal.db", v1_columns)
@@ -345,17 +345,17 @@ def _funding_payment(pid: str = "tran-1") -> FundingPayment:
 
 @pytest.mark.asyncio
 async def test_the_v1_fixture_migrates_to_v4_keeping_every_row_and_gains_an_empty_funding_table(v1_copy: Path) -> None:
-    """Rule: v1 -> v4 in one open: steps 3 and 4 both run, every v1 row is kept, funding can be recorded."""
+    """Rule: v1 -> v5 in one open: steps 3, 4 and 5 all run, every v1 row is kept, funding can be recorded."""
     before = _dump(v1_copy)
     v1_columns = _columns(v1_copy)
     journal = await Journal.open(_url(v1_copy), venue="binance")
     try:
-        assert journal.migrated == [3, 4]
+        assert journal.migrated == [3, 4, 5]
         assert await journal.funding_payments() == []
         assert await journal.record_funding(_funding_payment(), 1, asset="USDT")
     finally:
         await journal.close()
-    assert _version(v1_copy) == 4 == js.SCHEMA_VERSION
+    assert _version(v1_copy) == 5 == js.SCHEMA_VERSION
     assert _dump(v1_copy, v1_columns) == before
     assert _funding_rows(v1_copy) == [("binance", "BTC/USDT:USDT", "tran-1", "-0.06")]
 
@@ -388,7 +388,7 @@ async def _v2_journal(path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_a_v2_journal_migrates_to_v4_keeping_every_row_column_for_column(tmp_path: Path) -> None:
-    """Rule: journal v2 -> v3 applies step 4 alone and changes no earlier row; funding is recorded after it."""
+    """Rule: journal v2 -> v3 (and the audit log) applies steps 4 and 5 only and changes no earlier row."""
     path = tmp_path / "journal.db"
     await _v2_journal(path)
     assert _version(path) == 3
@@ -396,13 +396,13 @@ async def test_a_v2_journal_migrates_to_v4_keeping_every_row_column_for_column(t
     assert all(before[t] for t in V1_TABLES), {t: len(rows) for t, rows in before.items()}  # v2: the same tables
     journal = await Journal.open(_url(path), lock_as="v2bot", venue="binance")
     try:
-        assert journal.migrated == [4]
+        assert journal.migrated == [4, 5]
         assert len(await journal.fills()) == 2
         assert await journal.record_funding(_funding_payment(), 7_000, asset="USDT")
         assert not await journal.record_funding(_funding_payment(), 8_000, asset="USDT")
     finally:
         await journal.close()
-    assert _version(path) == 4
+    assert _version(path) == 5
     assert _dump(path) == before
     assert _funding_rows(path) == [("binance", "BTC/USDT:USDT", "tran-1", "-0.06")]
 
@@ -416,7 +416,7 @@ def test_the_readers_refuse_a_v2_journal_until_it_is_migrated_to_v4(tmp_path: Pa
     assert "migrate-journal" in refused.stderr
     migrated = run_cli("migrate-journal", "--db", str(path), "--venue", "binance")
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied schema version 4 (venue binance)" in migrated.stdout
+    assert "applied schema version 4, 5 (venue binance)" in migrated.stdout
     assert run_cli("trades", "--db", str(path)).returncode == 0
 
 
@@ -435,9 +435,69 @@ async def test_the_tables_step_3_builds_are_still_the_current_shapes_so_step_4_c
     with sqlite3.connect(path) as conn:
         for table in tables.metadata.sorted_tables:
             columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table.name})")]
-            if table.name == "funding_payments":
-                assert columns == [], "funding_payments belongs to step 4"
+            if table.name in ("funding_payments", "operator_actions"):
+                assert columns == [], f"{table.name} belongs to a later step"
                 continue
             assert columns == [c.name for c in table.c], table.name
             indexes = {r[1] for r in conn.execute(f"PRAGMA index_list({table.name})") if r[3] == "c"}
             assert indexes == {i.name for i in table.indexes}, table.name
+
+
+# -- schema 5: the operator audit log -------------------------------------------------------------------
+
+V4_TABLES = (*V1_TABLES, "funding_payments")
+
+
+def _dump_all(path: Path, tables_: tuple[str, ...] = V4_TABLES) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables_}  # noqa: S608
+
+
+@pytest.mark.asyncio
+async def test_a_v4_journal_migrates_to_v5_keeping_every_row_and_records_operator_actions_after_it(
+    tmp_path: Path,
+) -> None:
+    """Rule: schema step 5 adds ``operator_actions`` alone: every row of every v4 table is kept, column for column."""
+    from trading_bot.runtime.journal.link import JournalLink
+    from trading_bot.runtime.operator import OperatorAction
+    from trading_bot.runtime.operator import OperatorCommand
+    from trading_bot.runtime.operator import OperatorOutcome
+
+    path = tmp_path / "journal.db"
+    await _v2_journal(path)
+    journal = await Journal.open(_url(path), lock_as="v2bot", venue="binance", migrations=js.MIGRATIONS[:4])
+    try:
+        assert journal.migrated == [4]
+        assert await journal.record_funding(_funding_payment(), 7_000, asset="USDT")
+    finally:
+        await journal.close()
+    assert _version(path) == 4
+    before = _dump_all(path)
+    assert all(before[t] for t in V4_TABLES), {t: len(rows) for t, rows in before.items()}
+    link = JournalLink(_url(path), "v2bot", "hash", venue="binance")
+
+    class _Clock:
+        def now_ms(self) -> int:
+            return 9_000
+
+    await link.open(_Clock())  # type: ignore[arg-type]
+    try:
+        assert link.journal.migrated == [5]
+        command = OperatorCommand(action=OperatorAction.HALT, who="api:127.0.0.1", reason="maintenance")
+        link.record_operator_action(command, OperatorOutcome(ok=True, detail="trading state HALTED",
+                                                             trading_state="HALTED", ts_ms=9_500))  # fmt: skip
+        await link.writer.flush()
+        actions = await link.journal.operator_actions(bot_id="v2bot")
+    finally:
+        await link.close(10_000, "done", 0)
+    assert _version(path) == 5 == js.SCHEMA_VERSION
+    after = _dump_all(path)
+    for table in V4_TABLES:
+        if table == "runs":  # the link's own run was added
+            assert set(before[table]) < set(after[table])
+        else:
+            assert after[table] == before[table], table
+    assert [(a.who, a.action, a.instrument, a.reason, a.ok, a.detail, a.ts_ms) for a in actions] == [
+        ("api:127.0.0.1", "halt", None, "maintenance", True, "trading state HALTED", 9_500)
+    ]
+    assert actions[0].run_id == link.run_id

@@ -1,4 +1,5 @@
-"""Journal commands: ``runbot.py orders``, ``trades``, ``funding``, ``status`` and ``migrate-journal``.
+"""Journal commands: ``runbot.py orders``, ``trades``, ``funding``, ``operator-actions``, ``status`` and
+``migrate-journal``.
 
 They read the bot's journal (``--db URL`` or a SQLite file path; else the config's
 ``persistence.db_url``, default ``<bot.data_dir>/journal.db``) and never talk to an exchange. The
@@ -10,6 +11,7 @@ exports the fills as a trade log. Every row names its venue; ``--venue NAME`` an
 (or ``--symbol VENUE:SYMBOL``) narrow what is shown, as ``--bot`` does. ``status`` shows one position per
 instrument (``venue:symbol``), built from that instrument's fills, with a perpetual swap's funding total.
 ``funding`` lists a swap's funding payments beside the fills ``trades`` lists (the fills stay a trade log).
+``operator-actions`` lists the audit log of operator commands (halt, resume, flatten...: who, when, outcome).
 
 A journal of an older schema is refused by the readers (exit 2, naming the fix): ``migrate-journal``
 brings it to the current schema (the bot also does at its start), with the venue of ``--config``'s bot
@@ -45,15 +47,18 @@ if TYPE_CHECKING:
     from trading_bot.domain import Order
     from trading_bot.domain import OrderStatus
     from trading_bot.runtime.journal.rows import FundingRecord
+    from trading_bot.runtime.journal.rows import OperatorActionRecord
     from trading_bot.runtime.journal.store import Journal
 
     T = TypeVar("T")
 
 __all__ = [
     "FUNDING_COLUMNS",
+    "OPERATOR_ACTION_COLUMNS",
     "TRADE_LOG_COLUMNS",
     "funding_command",
     "migrate_journal_command",
+    "operator_actions_command",
     "orders_command",
     "status_command",
     "trades_command",
@@ -76,6 +81,9 @@ TRADE_LOG_COLUMNS = (
 
 FUNDING_COLUMNS = ("time", "venue", "symbol", "amount", "asset", "rate", "mark_price", "quantity", "payment_id")
 """Columns of the ``funding`` table (amount in the settle asset, negative = paid; rate per funding interval)."""
+
+OPERATOR_ACTION_COLUMNS = ("time", "who", "action", "instrument", "ok", "detail", "reason")
+"""Columns of the ``operator-actions`` table (the audit log; instrument empty = every instrument)."""
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="JSON config file (for the journal's location)")]
 DbOption = Annotated[
@@ -450,6 +458,45 @@ def funding_command(
     typer.echo(_table(FUNDING_COLUMNS, [[r[c] for c in FUNDING_COLUMNS] for r in records]))
     for (instrument, asset), (total, count) in sorted(_funding_totals(payments).items()):
         typer.echo(f"{instrument}: {count} payments, {decimal_text(total)} {asset}")
+
+
+@app.command("operator-actions", help="List the operator commands the bot executed (the audit log, oldest first).")
+def operator_actions_command(
+    config: ConfigOption = None,
+    db: DbOption = None,
+    since: SinceOption = None,
+    limit: LimitOption = None,
+    json_output: JsonOption = False,
+    bot: BotOption = None,
+) -> None:
+    """Print who halted, resumed, flattened... when, and what came of it; JSON with ``--json``."""
+    since_ms = _parse_since(since)
+    bot_id = _parse_bot(bot)
+
+    async def query(journal: Journal) -> list[OperatorActionRecord]:
+        return await journal.operator_actions(bot_id=bot_id, since_ms=since_ms, limit=limit)
+
+    _, actions = _with_journal(config, db, query)
+    records = [
+        {"time": _iso(a.ts_ms), "ts_ms": a.ts_ms, "bot_id": a.bot_id, "run_id": a.run_id, "who": a.who,
+         "action": a.action, "instrument": a.instrument, "ok": a.ok, "detail": a.detail, "reason": a.reason}
+        for a in actions
+    ]  # fmt: skip
+    if json_output:
+        _print_json(records)
+        return
+    if not records:
+        typer.echo("no operator actions")
+        return
+    rows = [[_cell(r[c]) for c in OPERATOR_ACTION_COLUMNS] for r in records]
+    typer.echo(_table(OPERATOR_ACTION_COLUMNS, rows))
+
+
+def _cell(value: object) -> str:
+    """A table cell: ``None`` empty, booleans ``true``/``false``, anything else its text."""
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _funding_totals(payments: Sequence[FundingRecord]) -> dict[tuple[str, str], tuple[Decimal, int]]:

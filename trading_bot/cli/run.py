@@ -106,6 +106,12 @@ def run_command(
             "into it and move the id sequence past them (see README, 'A journal older than the exchange')",
         ),
     ] = False,
+    monitor: Annotated[
+        bool, typer.Option("--monitor", help="serve /health, /metrics and the control API (monitor.enabled)")
+    ] = False,
+    monitor_port: Annotated[
+        int | None, typer.Option(help="the monitor's TCP port (monitor.port, default 8787); turns it on")
+    ] = None,
 ) -> None:
     """Run the bot until stopped or until the replayed data ends."""
     signals = _StopSignals()
@@ -144,14 +150,13 @@ def run_command(
             adopt=adopt,
             markets=_replay_markets(markets, bool(replay), cfg),
         )
+        server = _monitor_server(cfg, monitor, monitor_port)
         _check_journal(journal_url(cfg, plan))
         from trading_bot.runtime.notify import SystemdNotifier
 
         notifier = SystemdNotifier.from_env()
-        bot = build_bot(cfg, plan, strategy=strat, notify=notifier.notify if notifier is not None else None)
-        collector = _watch_replay(bot) if replay else None
         try:
-            result = _run_with_signals(bot, signals)
+            result, collector = _run_bot(cfg, plan, strat, server, notifier, signals, build_bot)
         finally:
             if notifier is not None:
                 notifier.close()
@@ -184,6 +189,41 @@ def _refuse_perp_flags_on_spot(cfg: Any, leverage: str | None, margin_mode: str 
             f"{'/'.join(given)}: {', '.join(spot)} is spot (swaps only); give the swap symbol "
             f"({spot[0].split(':')[-1]}:{spot[0].rsplit('/', 1)[-1]}) or --market-type swap"
         )
+
+
+def _run_bot(cfg: BotConfig, plan: Any, strat: Any, server: Any, notifier: Any, signals: Any, build: Any) -> Any:
+    """Bind the monitor (before the bot starts: a port taken stops the run here, exit 1), build and run the bot.
+
+    Returns ``(result, collector)``: the run's result and a replay's warning collector (``None`` otherwise).
+    """
+    try:
+        if server is not None:
+            server.bind()
+        notify = notifier.notify if notifier is not None else None
+        bot = build(cfg, plan, strategy=strat, notify=notify, services=[] if server is None else [server.serve])
+        if server is not None:
+            server.attach(bot)
+        collector = _watch_replay(bot) if plan.replay else None
+        return _run_with_signals(bot, signals), collector
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _monitor_server(cfg: BotConfig, enabled: bool, port: int | None) -> Any:
+    """Return the run's ``MonitorServer`` (not bound yet), or ``None`` when the monitor is off.
+
+    Raises:
+        ConfigError: the monitor is on without a token and not read-only (exit 2), a bad port.
+    """
+    from trading_bot.monitor.settings import monitor_settings
+
+    settings = monitor_settings(cfg.monitor, enabled=enabled, port=port)
+    if settings is None:
+        return None  # the server's modules (aiohttp's web, prometheus-client) are not imported
+    from trading_bot.monitor.service import MonitorServer
+
+    return MonitorServer(settings, cfg)
 
 
 def _with_perp_flags(

@@ -9,7 +9,7 @@ non-object). Lowest priority first:
 1. the JSON file (``--config``); every key optional, unknown keys rejected;
 2. ``TRADING_BOT__SECTION__KEY[__SUBKEY...]`` variables of the ``.env`` file;
 3. the systemd credentials directory (``$CREDENTIALS_DIRECTORY/exchange_api_key``, ``exchange_secret``,
-   ``exchange_password``, and ``venues_<name>_api_key`` ... for each venue, written by
+   ``exchange_password``, ``venues_<name>_api_key`` ... for each venue, and ``monitor_token``, written by
    ``LoadCredential=``): secrets only;
 4. ``TRADING_BOT__*`` variables of the process environment;
 5. ``overrides``: the nested dict the CLI builds from its flags.
@@ -20,7 +20,7 @@ values are parsed as JSON when they parse (``5`` -> 5, ``{"x": 1}`` -> a dict, `
 for text fields (``bot.bot_id``, ``bot.symbol``, secrets, ...), which take the value verbatim.
 
 Secrets (``exchange.api_key``, ``exchange.secret``, ``exchange.password``, the same fields of every
-``venues`` entry, and secret-looking keys of ``ccxt_options`` and ``strategy.params``) are never read
+``venues`` entry, ``monitor.token``, and secret-looking keys of ``ccxt_options`` and ``strategy.params``) are never read
 from the config file or the CLI overrides (``trading_bot.config.refusals``). An empty secret counts as
 unset. Files are read bounded and never block (``trading_bot.config.reading``).
 

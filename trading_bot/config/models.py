@@ -20,6 +20,7 @@ from pydantic import field_validator
 
 from exchanges.config import ExchangeConfig
 from risk.config import RiskConfig
+from trading_bot.config.monitor import MonitorSection
 from trading_bot.domain import decimal_text
 from trading_bot.domain.bounds import HeartbeatSeconds
 from trading_bot.domain.bounds import TimeoutSeconds
@@ -38,6 +39,7 @@ __all__ = [
     "DB_URL_FORMS",
     "ENV_PREFIX",
     "SECRET_FIELDS",
+    "SECTION_SECRETS",
     "BotConfig",
     "BotSection",
     "LoggingSection",
@@ -53,6 +55,10 @@ ENV_PREFIX = "TRADING_BOT__"
 
 SECRET_FIELDS = ("api_key", "secret", "password")
 """Fields of ``exchange`` that hold secrets; read only from the environment, .env or credentials."""
+
+SECTION_SECRETS: tuple[tuple[str, str], ...] = (("monitor", "token"),)
+"""``(section, field)`` secrets of other sections: read from ``TRADING_BOT__<SECTION>__<FIELD>`` or the credential
+file ``<section>_<field>`` only, redacted like the exchange's."""
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _BOT_ID = re.compile(r"[A-Za-z0-9_]{1,20}")
@@ -241,6 +247,7 @@ class BotConfig(BaseModel):
     risk: RiskConfig = Field(default_factory=RiskConfig, description="risk rules, sizer, account protection")
     logging: LoggingSection = Field(default_factory=LoggingSection, description="log level and format")
     persistence: PersistenceSection = Field(default_factory=PersistenceSection, description="the journal")
+    monitor: MonitorSection = Field(default_factory=MonitorSection, description="health, metrics and control API")
     venues: dict[str, ExchangeConfig] = Field(
         default_factory=dict,
         description="named exchange accounts, each like the exchange section (keys from "
@@ -350,6 +357,8 @@ class BotConfig(BaseModel):
         for section in [data["exchange"], *data["venues"].values()]:
             for name in SECRET_FIELDS:
                 del section[name]
+        for section_name, name in SECTION_SECRETS:
+            del data[section_name][name]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -367,6 +376,10 @@ class BotConfig(BaseModel):
                 found.extend(_texts(value))
         if self.persistence.db_url is not None:
             found.extend(url_passwords(self.persistence.db_url))
+        for section_name, name in SECTION_SECRETS:
+            value = getattr(getattr(self, section_name), name)
+            if value is not None:
+                found.append(value.get_secret_value())
         return [text for text in dict.fromkeys(found) if text]
 
 
@@ -405,6 +418,8 @@ def _redact(data: dict[str, Any], config: BotConfig) -> dict[str, Any]:
     data["strategy"]["params"] = _mask_secret_keys(data["strategy"]["params"])
     if data["persistence"]["db_url"] is not None:
         data["persistence"]["db_url"] = redact_text(data["persistence"]["db_url"])
+    for section_name, name in SECTION_SECRETS:
+        data[section_name][name] = None if getattr(getattr(config, section_name), name) is None else REDACTED
     return data
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from trading_bot.config.models import ENV_PREFIX
 from trading_bot.config.models import SECRET_FIELDS
+from trading_bot.config.models import SECTION_SECRETS
 from trading_bot.config.models import secret_paths
 from trading_bot.errors import ConfigError
 
@@ -33,6 +34,13 @@ def reject_secrets(data: dict[str, Any], where: str) -> None:
     The secrets that ``ccxt_options`` or strategy params may need (a header, a token) come from the
     environment or ``.env`` like the API keys, never from the file or the command line.
     """
+    for section_name, name in SECTION_SECRETS:
+        section = data.get(section_name)
+        if isinstance(section, dict) and section.get(name) is not None:
+            raise ConfigError(
+                f"{section_name}.{name}: secrets are not read from {where}; set {ENV_PREFIX}"
+                f"{section_name.upper()}__{name.upper()} (or the credential file {section_name}_{name})"
+            )
     trees: list[tuple[tuple[str, ...], Any]] = []
     for at, venue, account in _accounts(data):
         for name in SECRET_FIELDS:
@@ -54,6 +62,10 @@ def reject_secrets(data: dict[str, Any], where: str) -> None:
 def drop_empty_secrets(data: dict[str, Any]) -> dict[str, Any]:
     """Return ``data`` with every empty secret set to None (a copy when one is found; ``data`` is not changed)."""
     empty = [(at, name) for at, _, account in _accounts(data) for name in SECRET_FIELDS if account.get(name) == ""]
+    for section_name, name in SECTION_SECRETS:
+        section = data.get(section_name)
+        if isinstance(section, dict) and section.get(name) == "":
+            empty.append(((section_name,), name))
     if not empty:
         return data
     data = copy.deepcopy(data)

@@ -26,6 +26,7 @@ from pydantic_settings import PydanticBaseSettingsSource
 from pydantic_settings.sources.types import ConfigFileSourceType
 
 from trading_bot.config.models import SECRET_FIELDS
+from trading_bot.config.models import SECTION_SECRETS
 from trading_bot.config.reading import parse_json_or_text
 from trading_bot.config.reading import read_json_file
 from trading_bot.config.reading import read_text
@@ -128,8 +129,9 @@ class VariablesSource(_EntriesSource):
 class CredentialsSource(_EntriesSource):
     """The systemd credentials directory (``LoadCredential=``): secrets only, one file each.
 
-    ``exchange_api_key``, ``exchange_secret``, ``exchange_password``, and ``venues_<name>_api_key`` ...
-    for each venue. A file that is there must hold the secret (an empty one is an error).
+    ``exchange_api_key``, ``exchange_secret``, ``exchange_password``, ``venues_<name>_api_key`` ...
+    for each venue, and ``monitor_token`` (``models.SECTION_SECRETS``). A file that is there must hold the
+    secret (an empty one is an error).
     """
 
     def __init__(self, settings_cls: type[BaseSettings], directory: Path | None) -> None:
@@ -137,6 +139,7 @@ class CredentialsSource(_EntriesSource):
         if directory is None:
             return
         files = [(directory / f"exchange_{name}", ("exchange", name)) for name in SECRET_FIELDS]
+        files += [(directory / f"{part}_{name}", (part, name)) for part, name in SECTION_SECRETS]
         for file, at in files + _venue_credential_files(directory):
             dotted = ".".join(at)
             try:

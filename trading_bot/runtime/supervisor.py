@@ -205,7 +205,8 @@ class TradingBot:
         after_connect: awaited once the session is built, before reconciliation (a test seam).
         on_order_event: called with every order event as it is published, before the strategy sees it
             (``trading_bot.backtest.warnings.WarningCollector``: the backtest's and the replay's warnings);
-            it must not raise. Also settable as the ``on_order_event`` attribute before ``run``.
+            it must not raise. Also settable as the ``on_order_event`` attribute before ``run``; more
+            observers (the monitor's) go in the ``order_observers`` list, called after it.
         services: long-lived side tasks started with the trading tasks once the bot has started (the
             monitor server, the alert sender): each is called with the bot and awaited in the bot's
             TaskGroup; one that fails is logged (``service_failed``) and ends alone — it never stops
@@ -280,6 +281,7 @@ class TradingBot:
         self.notify = notify or (lambda _msg: None)
         self._after_connect = after_connect
         self.on_order_event = on_order_event
+        self.order_observers: list[Callable[[OrderEvent], None]] = []
         self._services = tuple(services)
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
@@ -333,6 +335,11 @@ class TradingBot:
     def orders(self) -> OrderManager | None:
         """The primary instrument's order manager, once connected."""
         return None if self._session is None else self._session.slots[0].orders
+
+    @property
+    def book(self) -> Book | None:
+        """The account's value over every instrument (equity), once connected."""
+        return None if self._session is None else self._session.book
 
     @property
     def venues(self) -> tuple[Venue, ...]:
@@ -759,6 +766,8 @@ class TradingBot:
             outcome = await execute_command(command, risk=self.risk, slots=session.slots, guard=session.guard,
                                             guarded=self._guarded, now_ms=self.clock.now_ms())  # fmt: skip
             self.operator.executed += 1
+            if self.journal is not None:
+                self.journal.record_operator_action(command, outcome)
             if not done.done():
                 done.set_result(outcome)
 
@@ -973,6 +982,8 @@ class TradingBot:
         """Log an order event, show it to the owning strategy, and schedule a strategy pass."""
         if self.on_order_event is not None:
             self.on_order_event(event)
+        for observer in self.order_observers:
+            observer(event)
         if isinstance(event, OrderDenied):
             if event.rule == DAILY_LOSS_RULE and self._daily is not None:  # alerted once a day, not per order
                 self._daily.check(event.ts_ms)

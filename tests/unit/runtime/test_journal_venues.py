@@ -170,7 +170,7 @@ async def test_a_v1_journal_with_rows_migrates_on_sqlite_and_postgresql_and_new_
     await engine.dispose()
     journal = await Journal.open(url, venue="spot", instrument="spot:BTC/USDT")
     try:
-        assert journal.migrated == [3, 4]
+        assert journal.migrated == [3, 4, 5]
         assert [(v, f.trade_id) for v, f in await journal.fills_by_venue()] == [("spot", "1")]
         assert await journal.record_fill(make_fill("2"), 2)  # a new id, after the copied 5
         assert await journal.load_strategy_state("grid") == {"n": 1}  # the file's one symbol: its instance

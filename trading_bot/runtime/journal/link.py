@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from typing import Any
 
 from trading_bot.domain import Clock
@@ -22,10 +23,16 @@ from trading_bot.domain import FundingPayment
 from trading_bot.domain import Order
 from trading_bot.errors import OperationalError
 from trading_bot.log import get_logger
+from trading_bot.runtime.journal.rows import operator_action_to_row
 from trading_bot.runtime.journal.store import SEQUENCE_BLOCK
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.journal.store import JournalWriter
 from trading_bot.runtime.journal.tables import BOT_WIDE
+from trading_bot.runtime.journal.tables import INSTRUMENT_LENGTH
+
+if TYPE_CHECKING:
+    from trading_bot.runtime.operator import OperatorCommand
+    from trading_bot.runtime.operator import OperatorOutcome
 
 __all__ = ["JournalLink"]
 
@@ -82,6 +89,11 @@ class JournalLink:
         if self._writer is None:
             raise RuntimeError("journal used before open()")
         return self._writer
+
+    @property
+    def batch_writer(self) -> JournalWriter | None:
+        """The batching writer while the journal is open, else ``None`` (the monitor reads its figures)."""
+        return self._writer if self._journal is not None else None
 
     async def open(self, clock: Clock) -> None:
         """Lock, open (and migrate) the journal and record the start of a run.
@@ -142,6 +154,16 @@ class JournalLink:
         """Queue a funding payment (in ``asset``, the settle currency) on ``venue`` (``None``: the link's),
         recorded by this run; the journal keeps one row per ``(venue, symbol, payment id)``."""
         self.writer.submit_funding(payment, asset=asset, venue=venue, run_id=self.run_id)
+
+    def record_operator_action(self, command: OperatorCommand, outcome: OperatorOutcome) -> None:
+        """Queue the audit record of an executed operator command and its outcome (stamped ``outcome.ts_ms``)."""
+        self.writer.submit_operator_action(
+            operator_action_to_row(
+                run_id=self.run_id, bot_id=self.bot_id, ts_ms=outcome.ts_ms, who=command.who,
+                action=command.action.value, instrument=_bounded(command.instrument), reason=command.reason,
+                ok=outcome.ok, detail=outcome.detail,
+            )
+        )  # fmt: skip
 
     async def run_writer(self) -> None:
         """Write queued rows until cancelled (a TaskGroup task)."""
@@ -206,3 +228,8 @@ class JournalLink:
     async def position(self, symbol: str, venue: str | None = None) -> Decimal:
         """Return the signed position from the journal's fills of ``symbol`` on ``venue`` (``None``: the link's)."""
         return await self.journal.position(symbol, venue or self.journal.venue)
+
+
+def _bounded(instrument: str | None) -> str | None:
+    """The instrument as given, cut to the column's length (PostgreSQL would refuse the whole batch)."""
+    return None if instrument is None else instrument[:INSTRUMENT_LENGTH]

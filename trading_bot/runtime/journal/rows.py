@@ -30,6 +30,7 @@ from trading_bot.domain import TradeId
 __all__ = [
     "AdoptionRecord",
     "FundingRecord",
+    "OperatorActionRecord",
     "RiskDecisionFields",
     "RiskDecisionRecord",
     "RunRecord",
@@ -40,6 +41,8 @@ __all__ = [
     "fill_to_row",
     "funding_from_row",
     "funding_to_row",
+    "operator_action_from_row",
+    "operator_action_to_row",
     "order_from_row",
     "order_to_row",
     "risk_row",
@@ -127,6 +130,44 @@ class FundingRecord:
     run_id: int | None
     recorded_ms: int
     payment: FundingPayment
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorActionRecord:
+    """One operator command the bot executed (the audit log, schema 5): who asked for what, when (``ts_ms``,
+    epoch ms), on which ``instrument`` (``None``: every one), and what came of it (``ok``, ``detail``)."""
+
+    id: int
+    run_id: int | None
+    bot_id: str
+    ts_ms: int
+    who: str
+    action: str
+    instrument: str | None
+    reason: str
+    ok: bool
+    detail: str
+
+
+def operator_action_to_row(
+    *, run_id: int | None, bot_id: str, ts_ms: int, who: str, action: str, instrument: str | None, reason: str,
+    ok: bool, detail: str,
+) -> dict[str, Any]:
+    """Return the ``operator_actions`` columns of one executed operator command (``ts_ms``: epoch ms)."""
+    return {
+        "run_id": run_id, "bot_id": bot_id, "ts_ms": ts_ms, "who": who, "action": action, "instrument": instrument,
+        "reason": reason, "ok": ok, "detail": detail,
+    }  # fmt: skip
+
+
+def operator_action_from_row(row: Mapping[Any, Any]) -> OperatorActionRecord:
+    """Rebuild an ``OperatorActionRecord`` from an ``operator_actions`` row."""
+    run_id = row["run_id"]
+    return OperatorActionRecord(
+        id=int(row["id"]), run_id=None if run_id is None else int(run_id), bot_id=row["bot_id"],
+        ts_ms=int(row["ts_ms"]), who=row["who"], action=row["action"], instrument=row["instrument"],
+        reason=row["reason"], ok=bool(row["ok"]), detail=row["detail"],
+    )  # fmt: skip
 
 
 def bot_id_of(client_order_id: str) -> str | None:

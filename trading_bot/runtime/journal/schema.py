@@ -26,6 +26,9 @@ two writes, and what fills cannot give (leverage, margin mode) is set on the ven
 start (``configure_perp``) and reported back by it (``PositionReport``), which the start-up and periodic
 cross-check (``runtime.position_check``) compare with the fills' position.
 
+Version 5 (:func:`create_v5`) adds the ``operator_actions`` table, the audit log of operator commands (halt,
+resume, reduce-only, cancel-all, flatten: who, when, what, the outcome), and changes no other table.
+
 Concurrency and crashes: the migration is one transaction. On SQLite it starts with ``BEGIN IMMEDIATE``
 (``sqlite_on_begin``), so a second process opening the file at the same time waits for the write lock
 (``busy_timeout``) and then finds the schema current; on PostgreSQL a transaction advisory lock does the
@@ -52,6 +55,7 @@ from trading_bot.errors import ConfigError
 from trading_bot.errors import OperationalError
 from trading_bot.runtime.journal.rows import AdoptionRecord
 from trading_bot.runtime.journal.rows import FundingRecord
+from trading_bot.runtime.journal.rows import OperatorActionRecord
 from trading_bot.runtime.journal.rows import RiskDecisionFields
 from trading_bot.runtime.journal.rows import RiskDecisionRecord
 from trading_bot.runtime.journal.rows import RunRecord
@@ -62,6 +66,8 @@ from trading_bot.runtime.journal.rows import fill_from_row
 from trading_bot.runtime.journal.rows import fill_to_row
 from trading_bot.runtime.journal.rows import funding_from_row
 from trading_bot.runtime.journal.rows import funding_to_row
+from trading_bot.runtime.journal.rows import operator_action_from_row
+from trading_bot.runtime.journal.rows import operator_action_to_row
 from trading_bot.runtime.journal.rows import order_from_row
 from trading_bot.runtime.journal.rows import order_to_row
 from trading_bot.runtime.journal.schema_v1 import create_v1
@@ -72,6 +78,7 @@ from trading_bot.runtime.journal.tables import adoptions
 from trading_bot.runtime.journal.tables import fills
 from trading_bot.runtime.journal.tables import funding_payments
 from trading_bot.runtime.journal.tables import metadata
+from trading_bot.runtime.journal.tables import operator_actions
 from trading_bot.runtime.journal.tables import orders
 from trading_bot.runtime.journal.tables import risk_decisions
 from trading_bot.runtime.journal.tables import runs
@@ -92,6 +99,7 @@ __all__ = [
     "DecimalText",
     "FundingRecord",
     "Migration",
+    "OperatorActionRecord",
     "RiskDecisionFields",
     "RiskDecisionRecord",
     "RunRecord",
@@ -101,6 +109,7 @@ __all__ = [
     "check_older",
     "check_version",
     "create_v4",
+    "create_v5",
     "current_version",
     "decode_state",
     "encode_state",
@@ -113,6 +122,9 @@ __all__ = [
     "insert_ignore",
     "journal_version",
     "metadata",
+    "operator_action_from_row",
+    "operator_action_to_row",
+    "operator_actions",
     "order_from_row",
     "order_to_row",
     "orders",
@@ -136,11 +148,16 @@ def create_v4(conn: Connection) -> None:
     funding_payments.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Migration] = [create_v1, create_v2, upgrade_v3, create_v4]
+def create_v5(conn: Connection) -> None:
+    """Schema step 5: add the ``operator_actions`` table, the audit log (no other table changes)."""
+    operator_actions.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Migration] = [create_v1, create_v2, upgrade_v3, create_v4, create_v5]
 """Schema steps in order; ``MIGRATIONS[i]`` moves the schema from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
-"""The version the current code writes (4: "journal v3", funding payments of perpetual swaps)."""
+"""The version the current code writes (5: "journal v3" and the operator audit log)."""
 
 _MIGRATION_LOCK_KEY = 0x7472_6164_696E_6701
 """PostgreSQL transaction advisory lock that serialises migrations of one database between processes."""

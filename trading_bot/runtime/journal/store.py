@@ -42,6 +42,10 @@ Funding (schema v4, "journal v3"): a perpetual swap's funding payments, one row 
 payment id)`` (:meth:`Journal.record_funding`, or queued on the writer), written with the same
 insert-or-ignore as the fills, so a payment delivered twice (the user stream, then the start's catch-up)
 is one row.
+
+Operator actions (schema v5): every operator command the bot executed (halt, resume, reduce-only,
+cancel-all, flatten), one ``operator_actions`` row each, queued on the writer
+(:meth:`JournalWriter.submit_operator_action`) and read back with :meth:`Journal.operator_actions`: the audit log.
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ from trading_bot.runtime.journal.intent import SqliteIntentWriter
 from trading_bot.runtime.journal.lock import FileLock
 from trading_bot.runtime.journal.rows import AdoptionRecord
 from trading_bot.runtime.journal.rows import FundingRecord
+from trading_bot.runtime.journal.rows import OperatorActionRecord
 from trading_bot.runtime.journal.rows import RiskDecisionFields
 from trading_bot.runtime.journal.rows import RiskDecisionRecord
 from trading_bot.runtime.journal.rows import RunRecord
@@ -104,6 +109,7 @@ __all__ = [
     "FundingRecord",
     "Journal",
     "JournalWriter",
+    "OperatorActionRecord",
     "RiskDecisionFields",
     "RiskDecisionRecord",
     "RunRecord",
@@ -653,6 +659,22 @@ class Journal:
             rows = (await conn.execute(stmt)).mappings().all()
         return [RiskDecisionRecord(**(dict(row) | {"side": OrderSide(row["side"])})) for row in reversed(rows)]
 
+    # -- operator actions (the audit log) -------------------------------------------------------------
+    async def operator_actions(
+        self, *, bot_id: str | None = None, since_ms: int | None = None, limit: int | None = None
+    ) -> list[OperatorActionRecord]:
+        """Return the journaled operator actions oldest first (``bot_id``: only that bot's; ``since_ms``: executed
+        at or after it, epoch ms; ``limit``: only the latest ones)."""
+        table = js.operator_actions
+        stmt = _where(select(table).order_by(table.c.id.desc()), table, bot_id=bot_id)
+        if since_ms is not None:
+            stmt = stmt.where(table.c.ts_ms >= since_ms)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [js.operator_action_from_row(row) for row in reversed(rows)]
+
     # -- internals -------------------------------------------------------------------------------
     async def _select_orders(self, stmt: Select[Any], limit: int | None) -> list[tuple[str, Order]]:
         stmt = stmt.order_by(js.orders.c.created_ms.desc(), js.orders.c.client_order_id.desc())
@@ -678,6 +700,7 @@ class Journal:
         fill_rows: list[dict[str, Any]] = []
         risk_rows: list[dict[str, Any]] = []
         funding_rows: list[dict[str, Any]] = []
+        operator_rows: list[dict[str, Any]] = []
         for kind, row in batch:
             if kind == "order":
                 latest_orders[row["client_order_id"]] = row  # snapshots: the last one wins
@@ -685,6 +708,8 @@ class Journal:
                 fill_rows.append(row)
             elif kind == "funding":
                 funding_rows.append(row)
+            elif kind == "operator":
+                operator_rows.append(row)
             else:
                 risk_rows.append(row)
         async with self._tx() as conn:
@@ -696,6 +721,8 @@ class Journal:
                 await conn.execute(insert(js.risk_decisions), risk_rows)
             if funding_rows:
                 await conn.execute(js.insert_ignore(conn.dialect.name, js.funding_payments), funding_rows)
+            if operator_rows:
+                await conn.execute(insert(js.operator_actions), operator_rows)
 
 
 def _where(stmt: Select[Any], table: Any, **equal: str | None) -> Select[Any]:

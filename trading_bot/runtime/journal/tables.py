@@ -1,4 +1,4 @@
-"""The journal's tables as the current code writes them (schema version 4, "journal v3").
+"""The journal's tables as the current code writes them (schema version 5: "journal v3" plus the audit log).
 
 Portable SQLAlchemy Core: the same tables on SQLite and PostgreSQL. Money and quantities are ``TEXT``
 columns holding ``str(Decimal)`` (:class:`DecimalText`), never floats; timestamps are integer epoch ms.
@@ -13,6 +13,9 @@ or a snapshot migrated from a journal that did not say which instrument it was f
 A perpetual swap's funding payment is one row per ``(venue, symbol, payment_id)`` (``funding_payments``,
 schema 4); its position is not stored: it is the sum of the instrument's fills (a liquidation is journaled
 as the venue's fill, ``portfolio.LIQUIDATION_ORDER_ID``), as for spot (``schema`` says why).
+
+Every operator command a running bot executed (halt, resume, reduce-only, cancel-all, flatten, from the monitor's
+API, Telegram or ``ctl``) is one ``operator_actions`` row (schema 5): the audit log of who did what, when.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "fills",
     "funding_payments",
     "metadata",
+    "operator_actions",
     "orders",
     "risk_decisions",
     "runs",
@@ -250,3 +254,24 @@ funding_payments = Table(
 currency; negative = paid), ``rate`` per funding interval, ``mark_price`` and the signed ``quantity`` it was
 settled on, ``ts_ms`` the venue's time and ``recorded_ms`` ours (epoch ms); ``payment_id`` is the venue's id
 (Binance income ``tranId``), so a payment delivered twice is one row; ``run_id`` the run that recorded it."""
+
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
+    Column("bot_id", String(64), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("who", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("instrument", String(INSTRUMENT_LENGTH), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_operator_actions_bot_ts", "bot_id", "ts_ms"),
+)
+"""One operator command the bot executed (schema 5, the audit log): ``who`` the surface and the person
+(``api:127.0.0.1``, ``telegram:12345``; never a secret), ``action`` its wire name (``halt``, ``flatten``...),
+``instrument`` as given (``venue:symbol``, a bare symbol, or ``NULL`` = every instrument), ``reason`` the
+operator's text (at most 200 characters), ``ok`` and ``detail`` the outcome, ``ts_ms`` when the bot executed
+it (the bot's clock, epoch ms); ``run_id`` the run that executed it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 from typing import Any
@@ -62,6 +63,10 @@ class JournalWriter:
         self._inflight: asyncio.Task[None] | None = None
         self.batches_written = 0
         self.rows_written = 0
+        self.write_seconds = 0.0
+        """Wall seconds spent writing the batches written (their transactions, commit included)."""
+        self.failures = 0
+        """Batch writes failed in a row (0 after a success): the journal is not writable while above 0."""
 
     @property
     def pending(self) -> int:
@@ -92,6 +97,10 @@ class JournalWriter:
         )
         self._enqueue("funding", row)
 
+    def submit_operator_action(self, row: dict[str, Any]) -> None:
+        """Queue one executed operator command (the columns of ``rows.operator_action_to_row``)."""
+        self._enqueue("operator", row)
+
     def submit_risk_decision(self, **decision: Unpack[RiskDecisionFields]) -> None:
         """Queue a risk decision (same fields as :meth:`Journal.record_risk_decision`)."""
         self._enqueue("risk", risk_row(decision, self._journal.venue))
@@ -116,12 +125,13 @@ class JournalWriter:
                 raise
             except OperationalError as exc:
                 failures += 1
+                self.failures = failures
                 _log.error("journal_write_failed", error=repr(exc), failures=failures, pending=len(self._pending))
                 if failures >= self._max_failures:
                     raise OperationalError(f"journal: {failures} batch writes failed in a row: {exc}") from exc
                 await asyncio.sleep(min(0.1 * 2 ** (failures - 1), 5.0))
             else:
-                failures = 0
+                failures = self.failures = 0
 
     async def flush(self) -> None:
         """Write everything queued (including a batch interrupted by cancelling :meth:`run`)."""
@@ -143,7 +153,9 @@ class JournalWriter:
             batch = list(itertools.islice(self._pending, self._max_batch))
             if not batch:
                 return
+            began = time.perf_counter()
             await self._journal._write_batch(batch)
+            self.write_seconds += time.perf_counter() - began
             for _ in batch:
                 self._pending.popleft()
             self.batches_written += 1
