@@ -130,6 +130,11 @@ class OperatorDesk:
         async with asyncio.timeout(timeout_s):
             return await asyncio.shield(pending.done)
 
+    @property
+    def pending(self) -> bool:
+        """True when commands are waiting to be executed."""
+        return not self._queue.empty()
+
     def take(self) -> list[tuple[OperatorCommand, asyncio.Future[OperatorOutcome]]]:
         """Return every waiting command with the future its outcome goes to (the supervisor's side)."""
         taken = []

@@ -722,6 +722,8 @@ class TradingBot:
             await asyncio.sleep(0)
         finally:
             self._market_yield = False
+        if self.operator.pending and self._session is not None:  # a full-speed replay: the heartbeat defers
+            await self._operator_commands(self._session)
 
     async def _heartbeat(self) -> None:
         """Wake the strategies without market data, resolve unknown outcomes, ping the watchdog."""
