@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -66,8 +68,8 @@ async def run_doctor(request: DoctorRequest) -> list[Check]:
         checks.append(skipped("journal", "skipped: the config did not load"))
     else:
         for probe in _probes(config, request):
-            checks += await check_venue(probe)
-        checks.append(await _journal(config, request))
+            checks += await _guarded(f"venue {probe.venue}", check_venue(probe))
+        checks += await _guarded("journal", _journal(config, request))
     checks.append(check_monitor_token(config, request.config_file, request.environ))
     if request.unit is None:
         checks.append(skipped("systemd unit", "no unit installed here; check one with --unit FILE"))
@@ -76,6 +78,17 @@ async def run_doctor(request: DoctorRequest) -> list[Check]:
     secrets = list(config.secret_values()) if config is not None else []
     token = monitor_token(getattr(config, "monitor", None), request.environ)
     return scrubbed(checks, [*secrets, *([token] if token else [])])
+
+
+async def _guarded(name: str, checks: Awaitable[list[Check] | Check]) -> list[Check]:
+    """Await some checks; an unexpected error (a bug, an odd venue answer) is one failed line, not a traceback."""
+    try:
+        found = await checks
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return [failed(name, f"the check itself failed: {type(exc).__name__}: {exc}", "report this as a bug")]
+    return found if isinstance(found, list) else [found]
 
 
 def _probes(config: BotConfig, request: DoctorRequest) -> list[VenueProbe]:

@@ -1,0 +1,198 @@
+"""``runbot.py doctor`` as a subprocess against the in-process Binance emulator, real ccxt over loopback.
+
+Guards issue 14's rule: doctor passes against a healthy venue, and names each failure (a wrong API key,
+a missing journal directory, a 30 s clock skew, an unreachable venue) with exit 1, never printing a
+secret and creating nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.integration.conftest import ROOT
+from tests.integration.conftest import cli_env
+from trading_bot.emulator import BinanceEmulator
+from trading_bot.emulator import EmulatorConfig
+from trading_bot.emulator import FaultConfig
+
+KEY, SECRET = "doctor-test-key", "doctor-test-secret"
+
+
+@pytest_asyncio.fixture
+async def venue() -> AsyncIterator[BinanceEmulator]:
+    async with BinanceEmulator(EmulatorConfig(api_key=KEY, api_secret=SECRET, history_bars=10)) as emu:
+        yield emu
+
+
+def _config(tmp_path: Path, ccxt_options: dict[str, Any], data_dir: Path | None = None, **bot: Any) -> Path:
+    if data_dir is None:
+        data_dir = tmp_path / "var"
+        data_dir.mkdir()
+    config = {
+        "bot": {"bot_id": "doc", "data_dir": str(data_dir), **bot},
+        "exchange": {"name": "binance", "ccxt_options": ccxt_options, "request_timeout_s": 3},
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _unit(tmp_path: Path, restart: str = "on-failure", workdir: Path | None = None) -> Path:
+    unit = tmp_path / "trading-bot.service"
+    unit.write_text(
+        "[Unit]\nDescription=test\n\n[Service]\nType=notify\n"
+        f"WorkingDirectory={workdir or tmp_path}\n"
+        f"ExecStart={sys.executable} {ROOT / 'runbot.py'} \\\n  --config {tmp_path / 'config.json'} --log-format json\n"
+        f"Restart={restart}\nRestartPreventExitStatus=2\n"
+    )
+    return unit
+
+
+async def _doctor(tmp_path: Path, *args: str, key: str | None = KEY, secret: str = SECRET) -> tuple[int, str, str]:
+    keys = {"TRADING_BOT__EXCHANGE__API_KEY": key, "TRADING_BOT__EXCHANGE__SECRET": secret} if key else {}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "runbot.py"), "doctor", *args, cwd=tmp_path, env=cli_env(**keys),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _by_name(out: str) -> dict[str, dict[str, str]]:
+    return {c["name"]: c for c in json.loads(out)["checks"]}
+
+
+@pytest.mark.asyncio
+async def test_doctor_when_everything_is_right_passes_every_check_and_exits_0(
+    tmp_path: Path, venue: BinanceEmulator
+) -> None:
+    config = _config(tmp_path, venue.ccxt_options())
+
+    code, out, err = await _doctor(tmp_path, "--config", str(config), "--unit", str(_unit(tmp_path)), "--json")
+
+    assert code == 0, out + err
+    checks = _by_name(out)
+    assert json.loads(out)["ok"] is True
+    for name in ("config", "venue binance: credentials", "venue binance: reachable", "venue binance: clock",
+                 "venue binance: markets", "venue binance: authenticated call", "journal",
+                 "systemd unit: ExecStart", "systemd unit: Restart", "systemd unit: WorkingDirectory"):
+        assert checks[name]["status"] == "pass", checks[name]
+    assert checks["venue binance: credentials"]["detail"] == "api_key set, secret set"
+    assert checks["monitor token"]["status"] == "skip"  # monitor off
+    assert KEY not in out + err
+    assert SECRET not in out + err
+    assert not (tmp_path / "var" / "journal.db").exists()  # read-only: nothing created
+
+
+@pytest.mark.asyncio
+async def test_doctor_table_names_a_wrong_api_key_with_its_fix_and_exits_1(
+    tmp_path: Path, venue: BinanceEmulator
+) -> None:
+    config = _config(tmp_path, venue.ccxt_options())
+
+    code, out, err = await _doctor(tmp_path, "--config", str(config), key="wrong-api-key-123")
+
+    assert code == 1, out + err
+    line = next(line for line in out.splitlines() if "authenticated call" in line)
+    assert line.startswith("FAIL")
+    assert "refused the API key" in line
+    assert "-2015" in line
+    assert "fix: check the key and secret" in line
+    assert "wrong-api-key-123" not in out + err
+    assert SECRET not in out + err
+    assert out.splitlines()[-1] == "doctor: 6 passed, 1 failed, 2 skipped"  # journal (var/ exists) passes
+
+
+@pytest.mark.asyncio
+async def test_doctor_names_a_missing_journal_directory_and_creates_nothing(
+    tmp_path: Path, venue: BinanceEmulator
+) -> None:
+    missing = tmp_path / "not-mounted" / "var"
+    config = _config(tmp_path, venue.ccxt_options(), data_dir=missing)
+
+    code, out, err = await _doctor(tmp_path, "--config", str(config), "--json")
+
+    assert code == 1, out + err
+    journal = _by_name(out)["journal"]
+    assert journal["status"] == "fail"
+    assert f"directory {missing} does not exist" in journal["detail"]
+    assert "bot.data_dir" in journal["fix"]
+    assert not missing.parent.exists()
+
+
+@pytest.mark.asyncio
+async def test_doctor_names_a_30_s_clock_skew_and_the_ntp_fix(tmp_path: Path) -> None:
+    skewed = EmulatorConfig(api_key=KEY, api_secret=SECRET, history_bars=10, faults=FaultConfig(clock_skew_ms=30_000))
+    async with BinanceEmulator(skewed) as emu:
+        config = _config(tmp_path, emu.ccxt_options())
+        code, out, err = await _doctor(tmp_path, "--config", str(config), "--json")
+
+    assert code == 1, out + err
+    clock = _by_name(out)["venue binance: clock"]
+    assert clock["status"] == "fail"
+    assert "venue clock 30.0" in clock["detail"] or "venue clock 29.9" in clock["detail"]
+    assert "ahead of this host" in clock["detail"]
+    assert "NTP" in clock["fix"]
+    auth = _by_name(out)["venue binance: authenticated call"]  # signed requests fail too, with the same fix
+    assert auth["status"] == "fail"
+    assert "NTP" in auth["fix"]
+
+
+@pytest.mark.asyncio
+async def test_doctor_against_an_unreachable_venue_fails_within_its_timeout(
+    tmp_path: Path, venue: BinanceEmulator
+) -> None:
+    options = json.loads(json.dumps(venue.ccxt_options()).replace(f":{venue.port}", ":9"))  # discard port: closed
+    config = _config(tmp_path, options)
+
+    started = time.monotonic()
+    code, out, err = await _doctor(tmp_path, "--config", str(config), "--timeout", "2", "--json")
+
+    assert code == 1, out + err
+    assert time.monotonic() - started < 20
+    checks = _by_name(out)
+    assert checks["venue binance: reachable"]["status"] == "fail"
+    assert "ccxt_options" in checks["venue binance: reachable"]["fix"]
+    assert checks["venue binance: markets"]["status"] == "skip"
+
+
+@pytest.mark.asyncio
+async def test_doctor_paper_needs_no_keys_and_names_an_unlisted_symbol(
+    tmp_path: Path, venue: BinanceEmulator
+) -> None:
+    config = _config(tmp_path, venue.ccxt_options(), symbol="BTC/USDX")
+
+    code, out, err = await _doctor(tmp_path, "--config", str(config), "--paper", "--json", key=None)
+
+    assert code == 1, out + err
+    checks = _by_name(out)
+    assert checks["venue binance: credentials"]["status"] == "skip"
+    assert checks["venue binance: authenticated call"]["status"] == "skip"
+    assert checks["venue binance: markets"]["status"] == "fail"
+    assert "BTC/USDX" in checks["venue binance: markets"]["detail"]
+    assert "did you mean" in checks["venue binance: markets"]["detail"]
+
+
+def test_doctor_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    from tests.integration.conftest import run_cli
+
+    for args, expected in (
+        (("--unit", str(tmp_path / "missing.service")), "--unit"),
+        (("--config", str(tmp_path / "missing.json")), "--config"),
+        (("--timeout", "nan"), "--timeout"),
+        (("--max-clock-skew", "-1"), "--max-clock-skew"),
+    ):
+        result = run_cli("doctor", *args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr.startswith(f"error: {expected}")
+        assert len(result.stderr.strip().splitlines()) == 1
