@@ -60,8 +60,14 @@ def _unit(tmp_path: Path, restart: str = "on-failure", workdir: Path | None = No
 async def _doctor(tmp_path: Path, *args: str, key: str | None = KEY, secret: str = SECRET) -> tuple[int, str, str]:
     keys = {"TRADING_BOT__EXCHANGE__API_KEY": key, "TRADING_BOT__EXCHANGE__SECRET": secret} if key else {}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "runbot.py"), "doctor", *args, cwd=tmp_path, env=cli_env(**keys),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(ROOT / "runbot.py"),
+        "doctor",
+        *args,
+        cwd=tmp_path,
+        env=cli_env(**keys),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode is not None
@@ -83,9 +89,18 @@ async def test_doctor_when_everything_is_right_passes_every_check_and_exits_0(
     assert code == 0, out + err
     checks = _by_name(out)
     assert json.loads(out)["ok"] is True
-    for name in ("config", "venue binance: credentials", "venue binance: reachable", "venue binance: clock",
-                 "venue binance: markets", "venue binance: authenticated call", "journal",
-                 "systemd unit: ExecStart", "systemd unit: Restart", "systemd unit: WorkingDirectory"):
+    for name in (
+        "config",
+        "venue binance: credentials",
+        "venue binance: reachable",
+        "venue binance: clock",
+        "venue binance: markets",
+        "venue binance: authenticated call",
+        "journal",
+        "systemd unit: ExecStart",
+        "systemd unit: Restart",
+        "systemd unit: WorkingDirectory",
+    ):
         assert checks[name]["status"] == "pass", checks[name]
     assert checks["venue binance: credentials"]["detail"] == "api_key set, secret set"
     assert checks["monitor token"]["status"] == "skip"  # monitor off
@@ -167,9 +182,7 @@ async def test_doctor_against_an_unreachable_venue_fails_within_its_timeout(
 
 
 @pytest.mark.asyncio
-async def test_doctor_paper_needs_no_keys_and_names_an_unlisted_symbol(
-    tmp_path: Path, venue: BinanceEmulator
-) -> None:
+async def test_doctor_paper_needs_no_keys_and_names_an_unlisted_symbol(tmp_path: Path, venue: BinanceEmulator) -> None:
     config = _config(tmp_path, venue.ccxt_options(), symbol="BTC/USDX")
 
     code, out, err = await _doctor(tmp_path, "--config", str(config), "--paper", "--json", key=None)
