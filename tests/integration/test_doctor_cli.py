@@ -209,3 +209,43 @@ def test_doctor_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert result.stderr.startswith(f"error: {expected}")
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.asyncio
+async def test_doctor_checks_each_venue_of_a_two_venue_strategy_and_names_the_one_with_a_wrong_key(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "var").mkdir()
+    async with (
+        BinanceEmulator(EmulatorConfig(api_key="spot-key", api_secret="spot-secret", history_bars=10)) as spot,
+        BinanceEmulator(EmulatorConfig(api_key="alt-key", api_secret="alt-secret", history_bars=10)) as alt,
+    ):
+        venue = {"name": "binance", "request_timeout_s": 3}
+        config = {
+            "bot": {"bot_id": "lp", "data_dir": str(tmp_path / "var")},
+            "venues": {"spot": {**venue, "ccxt_options": spot.ccxt_options()},
+                       "alt": {**venue, "ccxt_options": alt.ccxt_options()}},
+            "strategy": {"name": "leg_pair", "params": {"first": "spot:BTC/USDT", "second": "alt:BTC/USDT",
+                                                        "quantity": "0.001", "offset_bps": 15}},
+        }  # fmt: skip
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(config))
+        env = {
+            "TRADING_BOT__VENUES__SPOT__API_KEY": "spot-key", "TRADING_BOT__VENUES__SPOT__SECRET": "spot-secret",
+            "TRADING_BOT__VENUES__ALT__API_KEY": "not-the-alt-key", "TRADING_BOT__VENUES__ALT__SECRET": "alt-secret",
+        }  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "runbot.py"), "doctor", "--config", str(path), "--json", cwd=tmp_path,
+            env=cli_env(**env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+
+    assert proc.returncode == 1, (out + err).decode()
+    checks = _by_name(out.decode())
+    assert checks["config"]["status"] == "pass"  # the strategy's own instruments, as the bot resolves them
+    assert checks["venue spot: authenticated call"]["status"] == "pass"
+    assert checks["venue spot: markets"]["status"] == "pass"
+    assert checks["venue alt: authenticated call"]["status"] == "fail"
+    assert "TRADING_BOT__VENUES__ALT__API_KEY" in checks["venue alt: authenticated call"]["fix"]
+    assert b"not-the-alt-key" not in out + err
+    assert b"spot-secret" not in out + err

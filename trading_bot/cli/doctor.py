@@ -103,7 +103,9 @@ def _load(path: Path | None) -> tuple[Any, Check]:
         _quiet_logs(None)
         return None, failed("config", str(exc), f"fix that key, then `{command}` shows the effective config")
     _quiet_logs(cfg)
-    instruments = ", ".join(str(i) for i in cfg.instruments())
+    from trading_bot.runtime.builder import traded_instruments
+
+    instruments = ", ".join(str(i) for i in traded_instruments(cfg))
     return cfg, passed("config", f"{shown}: valid (strategy {cfg.strategy.name}; {instruments})")
 
 

@@ -453,6 +453,7 @@ def check_plugins(cfg: BotConfig) -> None:
     """
     from trading_bot.errors import ConfigError
     from trading_bot.runtime.builder import check_exchange_name
+    from trading_bot.runtime.builder import traded_instruments
     from trading_bot.runtime.builder import validate_strategy_params
 
     try:
@@ -468,4 +469,4 @@ def check_plugins(cfg: BotConfig) -> None:
             check_exchange_name(venue.name)
         except ConfigError as exc:
             raise ConfigError(f"venues.{name}.name: {str(exc).removeprefix('exchange.name: ')}") from None
-    cfg.instruments()
+    traded_instruments(cfg)  # as the bot resolves them: a strategy's declared instruments, else bot.symbols

@@ -74,6 +74,8 @@ def test_check_unit_refuses_a_relative_or_missing_program(tmp_path: Path) -> Non
 
     assert exec_start.status == Status.FAIL
     assert "absolute path" in exec_start.detail
+    missing = check_unit(_write(tmp_path, f"ExecStart={tmp_path}/venv/bin/python runbot.py\n"))[0]
+    assert "no such executable file" in missing.detail
 
 
 def test_check_unit_without_a_service_section_fails(tmp_path: Path) -> None:

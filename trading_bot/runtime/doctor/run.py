@@ -14,6 +14,7 @@ from trading_bot.domain import Symbol
 from trading_bot.errors import ConfigError
 from trading_bot.runtime.builder import BotPlan
 from trading_bot.runtime.builder import journal_url
+from trading_bot.runtime.builder import traded_instruments
 from trading_bot.runtime.doctor.journal import check_journal_path
 from trading_bot.runtime.doctor.monitor import check_monitor_token
 from trading_bot.runtime.doctor.monitor import monitor_token
@@ -93,7 +94,7 @@ async def _guarded(name: str, checks: Awaitable[list[Check] | Check]) -> list[Ch
 
 def _probes(config: BotConfig, request: DoctorRequest) -> list[VenueProbe]:
     symbols: dict[str, list[Symbol]] = {}
-    for instrument in config.instruments():
+    for instrument in traded_instruments(config):
         symbols.setdefault(instrument.venue, []).append(instrument.symbol)
     probes = []
     for venue, section in config.venue_configs().items():

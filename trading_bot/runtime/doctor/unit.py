@@ -79,8 +79,10 @@ def _exec_start(service: dict[str, str]) -> Check:
     if not words:
         return failed(name, "no ExecStart=", fix)
     program = Path(words[0])
-    if not program.is_absolute() or not _executable(program):
-        return failed(name, f"{program}: not an executable file (an absolute path is needed)", fix)
+    if not program.is_absolute():
+        return failed(name, f"{program}: systemd needs an absolute path to the program", fix)
+    if not _executable(program):
+        return failed(name, f"{program}: no such executable file", fix)
     problems: list[str] = []
     shown = str(program)
     if _PYTHON.fullmatch(program.name):
