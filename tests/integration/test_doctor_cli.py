@@ -126,6 +126,7 @@ async def test_doctor_table_names_a_wrong_api_key_with_its_fix_and_exits_1(
     assert "wrong-api-key-123" not in out + err
     assert SECRET not in out + err
     assert out.splitlines()[-1] == "doctor: 6 passed, 1 failed, 2 skipped"  # journal (var/ exists) passes
+    assert err.strip().splitlines()[-1] == "error: doctor: 1 check(s) failed: venue binance: authenticated call"
 
 
 @pytest.mark.asyncio

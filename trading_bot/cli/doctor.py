@@ -43,7 +43,8 @@ def doctor(
     max_clock_skew: Annotated[str, typer.Option(help="largest accepted venue clock difference, seconds")] = "1",
     json_output: Annotated[bool, typer.Option("--json", help="print the checks as one JSON object on stdout")] = False,
 ) -> None:
-    """Run every check and print the table (or JSON); exit 0 when all pass, 1 when any fails."""
+    """Run every check and print the table (or JSON) on stdout; exit 0 when all pass, 1 when any fails (then one
+    ``error:`` line on stderr names the failed checks, as every failing command does)."""
     import asyncio
 
     from trading_bot.cli.values import check_flag
@@ -83,7 +84,10 @@ def doctor(
         sys.stdout.write(json.dumps({"ok": ok, "checks": [c.to_dict() for c in checks]}, sort_keys=True) + "\n")
     else:
         typer.echo(format_table(checks))
-    raise typer.Exit(EXIT_FAILURE if any(c.status == Status.FAIL for c in checks) else EXIT_OK)
+    failures = [c.name for c in checks if c.status == Status.FAIL]
+    if failures:
+        raise fail(f"doctor: {len(failures)} check(s) failed: {', '.join(failures)}", EXIT_FAILURE)
+    raise typer.Exit(EXIT_OK)
 
 
 def _load(path: Path | None) -> tuple[Any, Check]:

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from pydantic import SecretStr
 
 from trading_bot.runtime.doctor import Status
+from trading_bot.runtime.doctor.journal import check_journal_path
 from trading_bot.runtime.doctor.monitor import check_monitor_token
 from trading_bot.runtime.doctor.unit import check_unit
 from trading_bot.runtime.doctor.unit import parse_unit
@@ -121,4 +123,23 @@ def test_monitor_token_without_a_monitor_section_reads_the_raw_file_and_environm
 
     assert from_file.status == Status.FAIL
     assert from_env.status == Status.FAIL
+    assert off.status == Status.SKIP
+
+
+@pytest.mark.asyncio
+async def test_journal_check_fails_on_a_file_that_is_no_journal_and_passes_a_fresh_directory(tmp_path: Path) -> None:
+    garbage = tmp_path / "journal.db"
+    garbage.write_bytes(b"not a database at all" * 10)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    bad = await check_journal_path(f"sqlite+aiosqlite:///{garbage}", 5)
+    new = await check_journal_path(f"sqlite+aiosqlite:///{fresh / 'journal.db'}", 5)
+    off = await check_journal_path(None, 5)
+
+    assert bad.status == Status.FAIL
+    assert str(garbage) in bad.detail
+    assert new.status == Status.PASS
+    assert "creates it at its first start" in new.detail
+    assert not (fresh / "journal.db").exists()  # read-only
     assert off.status == Status.SKIP
