@@ -62,7 +62,7 @@ def doctor(
         raise fail(str(exc)) from None
     for flag, path in (("--config", config), ("--unit", unit)):
         if path is not None and not path.is_file():
-            raise fail(f"{flag} {path}: no such file")
+            raise fail(f"{flag} {path}: no such file (or not a regular file)")
     if unit is None and INSTALLED_UNIT.is_file():
         unit = INSTALLED_UNIT
     cfg, config_check = _load(config)
