@@ -143,3 +143,12 @@ async def test_journal_check_fails_on_a_file_that_is_no_journal_and_passes_a_fre
     assert "creates it at its first start" in new.detail
     assert not (fresh / "journal.db").exists()  # read-only
     assert off.status == Status.SKIP
+
+
+def test_monitor_read_only_without_a_token_passes() -> None:
+    config = SimpleNamespace(monitor=SimpleNamespace(enabled=True, token=None, read_only=True))
+
+    check = check_monitor_token(config, None, {})
+
+    assert check.status == Status.PASS
+    assert "read-only" in check.detail

@@ -1,9 +1,9 @@
 """The doctor's monitor check: a token is set whenever the monitor server is enabled.
 
-Read from the loaded config when it has a ``monitor`` section (``monitor.enabled``, ``monitor.token``);
-otherwise from the raw sources: the config file's ``monitor.enabled``, ``TRADING_BOT__MONITOR__ENABLED``,
-and the token in ``TRADING_BOT__MONITOR__TOKEN`` or ``$CREDENTIALS_DIRECTORY/monitor_token``. The
-token's value is never shown.
+Read from the loaded config when it has a ``monitor`` section (``enabled``, ``token``, ``read_only``: a
+read-only monitor may run without a token); otherwise from the raw sources: the config file's ``monitor``
+keys, ``TRADING_BOT__MONITOR__ENABLED`` / ``__READ_ONLY``, and the token in ``TRADING_BOT__MONITOR__TOKEN``
+or ``$CREDENTIALS_DIRECTORY/monitor_token``. The token's value is never shown.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ TOKEN_CREDENTIAL = "monitor_token"  # noqa: S105 - a file name
 """The token's file in the systemd credentials directory (``LoadCredential=monitor_token:...``)."""
 
 _NAME = "monitor token"
-_ENABLED_VARIABLE = "TRADING_BOT__MONITOR__ENABLED"
 
 
 def check_monitor_token(config: Any, config_file: Path | None, environ: Mapping[str, str]) -> Check:
@@ -42,15 +41,23 @@ def check_monitor_token(config: Any, config_file: Path | None, environ: Mapping[
         environ: the process environment.
     """
     section = getattr(config, "monitor", None)
-    enabled = bool(getattr(section, "enabled", False)) if section is not None else _raw_enabled(config_file, environ)
+    enabled = (
+        bool(getattr(section, "enabled", False)) if section is not None else _raw_flag(config_file, environ, "enabled")
+    )
     if not enabled:
         return skipped(_NAME, "monitor.enabled is false: no server, no token needed")
     if monitor_token(section, environ) is not None:
         return passed(_NAME, "monitor enabled, token set")
+    read_only = (
+        getattr(section, "read_only", False) if section is not None else _raw_flag(config_file, environ, "read_only")
+    )
+    if read_only:
+        return passed(_NAME, "monitor enabled read-only without a token: GET endpoints open, every control refused")
     return failed(
         _NAME,
-        "monitor enabled, token missing: the API refuses to start without one",
-        f"set {TOKEN_VARIABLE} (e.g. to `openssl rand -hex 32`) or the credential file {TOKEN_CREDENTIAL}",
+        "monitor enabled, token missing: the monitor refuses to start without one",
+        f"set {TOKEN_VARIABLE} (e.g. to `openssl rand -hex 32`) or the credential file {TOKEN_CREDENTIAL}; "
+        "or monitor.read_only=true",
     )
 
 
@@ -82,8 +89,9 @@ def _variable(environ: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _raw_enabled(config_file: Path | None, environ: Mapping[str, str]) -> bool:
-    variable = _variable(environ, _ENABLED_VARIABLE)
+def _raw_flag(config_file: Path | None, environ: Mapping[str, str], key: str) -> bool:
+    """Return ``monitor.<key>`` (a boolean) from ``TRADING_BOT__MONITOR__<KEY>`` or else the raw config file."""
+    variable = _variable(environ, f"TRADING_BOT__MONITOR__{key.upper()}")
     if variable is not None:
         return variable.strip().lower() in ("1", "true", "yes", "on")
     if config_file is None:
@@ -93,4 +101,4 @@ def _raw_enabled(config_file: Path | None, environ: Mapping[str, str]) -> bool:
     except ConfigError:
         return False  # the config check reports it
     section = data.get("monitor")
-    return isinstance(section, dict) and section.get("enabled") is True
+    return isinstance(section, dict) and section.get(key) is True
