@@ -20,6 +20,7 @@ import pytest_asyncio
 
 from tests.integration.conftest import ROOT
 from tests.integration.conftest import cli_env
+from trading_bot.config import BotConfig
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
 from trading_bot.emulator import FaultConfig
@@ -250,3 +251,19 @@ async def test_doctor_checks_each_venue_of_a_two_venue_strategy_and_names_the_on
     assert "TRADING_BOT__VENUES__ALT__API_KEY" in checks["venue alt: authenticated call"]["fix"]
     assert b"not-the-alt-key" not in out + err
     assert b"spot-secret" not in out + err
+
+
+@pytest.mark.skipif("monitor" not in BotConfig.model_fields, reason="the config has no monitor section yet")
+def test_doctor_names_an_enabled_monitor_without_a_token_and_never_shows_one(tmp_path: Path) -> None:
+    from tests.integration.conftest import run_cli
+
+    token = "doctor-monitor-token-0123456789"
+    args = ("doctor", "--paper", "--timeout", "1", "--json")
+    missing = run_cli(*args, cwd=tmp_path, TRADING_BOT__MONITOR__ENABLED="true")
+    given = run_cli(*args, cwd=tmp_path, TRADING_BOT__MONITOR__ENABLED="true", TRADING_BOT__MONITOR__TOKEN=token)
+
+    assert missing.returncode == 1
+    assert _by_name(missing.stdout)["monitor token"]["status"] == "fail"
+    assert "TRADING_BOT__MONITOR__TOKEN" in _by_name(missing.stdout)["monitor token"]["fix"]
+    assert _by_name(given.stdout)["monitor token"]["status"] == "pass"
+    assert token not in given.stdout + given.stderr
