@@ -45,7 +45,7 @@ async def check_journal_path(db_url: str | None, timeout_s: float) -> Check:
             return failed(
                 _NAME,
                 f"the journal's directory {directory} does not exist",
-                f"create it for the bot's user (install -d -m 0700 -o USER {directory}), or point bot.data_dir / "
+                f"create it, owned by the bot's user (mkdir -m 700 {directory}), or point bot.data_dir / "
                 "persistence.db_url at the right place (under systemd StateDirectory= creates it)",
             )
         described = await check_journal(db_url)
