@@ -93,3 +93,17 @@ def test_check_config_refuses_a_symbol_naming_no_configured_venue_with_exit_2(
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
     assert result.stderr.startswith(expected), result.stderr
+
+
+def test_check_config_accepts_a_strategy_that_names_its_instruments_on_two_venues(tmp_path: Path) -> None:
+    """check-config resolves instruments as the bot does: leg_pair's own, not the default bare bot.symbol."""
+    config = {
+        "venues": {"spot": {"name": "binance"}, "alt": {"name": "binance"}},
+        "strategy": {"name": "leg_pair", "params": {"first": "spot:BTC/USDT", "second": "alt:BTC/USDT",
+                                                    "quantity": "0.001"}},
+    }  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+
+    result = run_cli("check-config", str(tmp_path / "config.json"), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr

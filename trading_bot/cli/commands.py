@@ -19,6 +19,7 @@ MODULES = (
     "trading_bot.cli.backtest",
     "trading_bot.cli.journal",
     "trading_bot.cli.emulator",
+    "trading_bot.cli.doctor",
 )
 """The modules whose decorators register commands, in ``--help`` order."""
 

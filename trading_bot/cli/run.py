@@ -27,7 +27,7 @@ from trading_bot.stop_signals import STOP_SIGNALS
 if TYPE_CHECKING:
     from trading_bot.config import BotConfig
 
-__all__ = ["check_config", "list_exchanges", "list_strategies", "run_command"]
+__all__ = ["check_config", "check_plugins", "list_exchanges", "list_strategies", "run_command"]
 
 _RUN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 _WATCHDOG_MARGIN_S = 5.0  # after the first stop signal, exit 1 is forced at shutdown_timeout_s + this
@@ -478,7 +478,7 @@ def check_config(
 ) -> None:
     """Print the effective, redacted config as JSON; exit 2 (or 1) with a one-line reason if it is unusable.
 
-    Beyond the config models it checks what the plug-ins know (``_check_plugins``): the strategy name
+    Beyond the config models it checks what the plug-ins know (``check_plugins``): the strategy name
     and its params, and the exchange name; and, read-only, the journal a live or paper run would open:
     the URL and its driver, the path (SQLite: a writable directory or file, a SQLite database whose
     schema this code can read). The journal's description goes to stderr; stdout is the config alone. A
@@ -491,7 +491,7 @@ def check_config(
 
     try:
         cfg = _load_config(path, {})
-        _check_plugins(cfg)
+        check_plugins(cfg)
         from trading_bot.runtime.builder import BotPlan
         from trading_bot.runtime.builder import journal_url
 
@@ -505,7 +505,7 @@ def check_config(
         typer.echo(described, err=True)
 
 
-def _check_plugins(cfg: BotConfig) -> None:
+def check_plugins(cfg: BotConfig) -> None:
     """Validate ``strategy.name``, ``strategy.params`` (the strategy's ``Params``) and ``exchange.name``.
 
     Raises:
@@ -513,6 +513,7 @@ def _check_plugins(cfg: BotConfig) -> None:
     """
     from trading_bot.errors import ConfigError
     from trading_bot.runtime.builder import check_exchange_name
+    from trading_bot.runtime.builder import traded_instruments
     from trading_bot.runtime.builder import validate_strategy_params
 
     try:
@@ -528,4 +529,4 @@ def _check_plugins(cfg: BotConfig) -> None:
             check_exchange_name(venue.name)
         except ConfigError as exc:
             raise ConfigError(f"venues.{name}.name: {str(exc).removeprefix('exchange.name: ')}") from None
-    cfg.instruments()
+    traded_instruments(cfg)  # as the bot resolves them: a strategy's declared instruments, else bot.symbols

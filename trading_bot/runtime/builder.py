@@ -33,6 +33,7 @@ from trading_bot.domain import OrderParams
 from trading_bot.domain import SimulatedClock
 from trading_bot.domain import Symbol
 from trading_bot.domain.bounds import describe_range
+from trading_bot.domain.instrument import InstrumentId
 from trading_bot.domain.instrument import split_venue
 from trading_bot.domain.instrument import venue_name
 from trading_bot.errors import ConfigError
@@ -52,6 +53,7 @@ __all__ = [
     "parse_strategy_args",
     "resolve_symbol",
     "strategy_specs",
+    "traded_instruments",
     "validate_strategy_params",
 ]
 
@@ -231,6 +233,18 @@ def strategy_specs(config: BotConfig, strategy: BaseStrategy[Any]) -> list[Strat
         instance = strategy if i == 0 else build_strategy(config.strategy.name, config.strategy.params)
         specs.append(StrategySpec(instance, (instrument,)))
     return specs
+
+
+def traded_instruments(config: BotConfig) -> list[InstrumentId]:
+    """Return every instrument a run of ``config`` trades, as the bot resolves them (``strategy_specs``).
+
+    Raises:
+        ConfigError: a bad strategy name or params; an instrument naming an unknown venue, or none while
+            several are configured.
+    """
+    strategy = build_strategy(config.strategy.name, config.strategy.params)
+    found = [i for spec in strategy_specs(config, strategy) for i in spec.instruments]
+    return list(dict.fromkeys(found))
 
 
 def check_exchange_name(name: str) -> None:
