@@ -214,6 +214,8 @@ class TradingBot:
     Attributes:
         operator: the queue of operator commands (``trading_bot.runtime.operator``), executed between
             strategy passes.
+        order_observers: more callables like ``on_order_event``, each called with every order event after it
+            (the alerts' fills and rejections); each must be cheap and must not raise.
 
     Raises:
         ConfigError: an instrument on a venue not in ``venues``, or owned by two strategies.
@@ -280,6 +282,7 @@ class TradingBot:
         self.notify = notify or (lambda _msg: None)
         self._after_connect = after_connect
         self.on_order_event = on_order_event
+        self.order_observers: list[Callable[[OrderEvent], None]] = []
         self._services = tuple(services)
         self._sizing = sizing
         self._sequence: SequenceSource = journal or sequence or TimeSeededSequence(int(time.time() * 1000))
@@ -973,6 +976,8 @@ class TradingBot:
         """Log an order event, show it to the owning strategy, and schedule a strategy pass."""
         if self.on_order_event is not None:
             self.on_order_event(event)
+        for observer in self.order_observers:
+            observer(event)
         if isinstance(event, OrderDenied):
             if event.rule == DAILY_LOSS_RULE and self._daily is not None:  # alerted once a day, not per order
                 self._daily.check(event.ts_ms)
