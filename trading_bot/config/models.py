@@ -20,6 +20,7 @@ from pydantic import field_validator
 
 from exchanges.config import ExchangeConfig
 from risk.config import RiskConfig
+from trading_bot.config.alerts import AlertsSection
 from trading_bot.domain import decimal_text
 from trading_bot.domain.bounds import HeartbeatSeconds
 from trading_bot.domain.bounds import TimeoutSeconds
@@ -241,6 +242,7 @@ class BotConfig(BaseModel):
     risk: RiskConfig = Field(default_factory=RiskConfig, description="risk rules, sizer, account protection")
     logging: LoggingSection = Field(default_factory=LoggingSection, description="log level and format")
     persistence: PersistenceSection = Field(default_factory=PersistenceSection, description="the journal")
+    alerts: AlertsSection = Field(default_factory=AlertsSection, description="alert channels and delivery")
     venues: dict[str, ExchangeConfig] = Field(
         default_factory=dict,
         description="named exchange accounts, each like the exchange section (keys from "
@@ -367,6 +369,7 @@ class BotConfig(BaseModel):
                 found.extend(_texts(value))
         if self.persistence.db_url is not None:
             found.extend(url_passwords(self.persistence.db_url))
+        found.extend(self.alerts.secret_values())
         return [text for text in dict.fromkeys(found) if text]
 
 
