@@ -65,6 +65,7 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "is_secret_key",
+    "redact_message",
     "redact_secrets",
     "redact_text",
     "register_secret",
@@ -182,6 +183,16 @@ def _scrub_text(text: str, secrets: tuple[str, ...]) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def redact_message(text: str) -> str:
+    """Return ``text`` as a log line would show it: ``redact_text``, then every registered secret masked.
+
+    For text that leaves the process by another way than the log (an alert, a chat reply).
+    """
+    secrets = _secrets
+    masked = redact_text(text)
+    return _scrub_text(masked, secrets) if secrets else masked
 
 
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:

@@ -147,7 +147,10 @@ def run_command(
         from trading_bot.runtime.notify import SystemdNotifier
 
         notifier = SystemdNotifier.from_env()
-        bot = build_bot(cfg, plan, strategy=strat, notify=notifier.notify if notifier is not None else None)
+        from trading_bot.alerts import alert_services
+
+        bot = build_bot(cfg, plan, strategy=strat, notify=notifier.notify if notifier is not None else None,
+                        services=alert_services(cfg.alerts, cfg.bot.bot_id))  # fmt: skip
         collector = _watch_replay(bot) if replay else None
         try:
             result = _run_with_signals(bot, signals)

@@ -264,8 +264,9 @@ def build_bot(
     *,
     strategy: BaseStrategy[Any] | None = None,
     notify: Any = None,
+    services: Sequence[Any] = (),
 ) -> TradingBot:
-    """Build a ready-to-run supervisor from a validated config and a run plan."""
+    """Build a ready-to-run supervisor from a validated config and a run plan (``services``: its side tasks)."""
     clock: Clock = SimulatedClock() if plan.replay else LiveClock()
     if strategy is None:
         strategy = build_strategy(config.strategy.name, config.strategy.params)
@@ -310,4 +311,5 @@ def build_bot(
         shutdown_timeout_s=config.bot.shutdown_timeout_s,
         notify=notify,
         journal=journal,
+        services=services,
     )
