@@ -27,6 +27,7 @@ import aiohttp
 from trading_bot.alerts.events import Alert
 from trading_bot.config.alerts import AlertChannel
 from trading_bot.errors import AlertDeliveryError
+from trading_bot.log import redact_message
 
 __all__ = ["Channel", "TelegramApi", "build_channel"]
 
@@ -149,7 +150,8 @@ class _Email:
         message = EmailMessage()
         message["From"] = str(c.mail_from)
         message["To"] = ", ".join(c.mail_to)
-        message["Subject"] = f"[{self._bot_id}] {alert.level} {alert.kind.value}: {text.splitlines()[0][:80]}"
+        headline = redact_message(alert.text.splitlines()[0] if alert.text else "")[:80]
+        message["Subject"] = f"[{self._bot_id}] {alert.level} {alert.kind.value}: {headline}"
         message.set_content(text)
         where = f"{self.name} (email) {c.smtp_host}:{c.smtp_port}"
         try:

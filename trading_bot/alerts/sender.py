@@ -47,6 +47,7 @@ from trading_bot.alerts.outbox import TokenBucket
 from trading_bot.config.alerts import AlertChannel
 from trading_bot.config.alerts import AlertKind
 from trading_bot.config.alerts import AlertsSection
+from trading_bot.domain import TradingState
 from trading_bot.domain.events import OrderEvent
 from trading_bot.errors import AlertDeliveryError
 from trading_bot.log import add_event_tap
@@ -197,7 +198,7 @@ class AlertService:
             now = bot.clock.now_ms()
             if bot.risk.trading_state is not state:
                 new = bot.risk.trading_state
-                level = "info" if new.value == "ACTIVE" else "warning"
+                level = "info" if new is TradingState.ACTIVE else "warning"
                 text = f"trading state {state.value} -> {new.value}: {bot.risk.trading_state_reason}"
                 self.push(Alert(AlertKind.HALT_RESUME, level, text, now))
                 state = new

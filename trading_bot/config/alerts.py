@@ -15,6 +15,7 @@ import re
 from enum import StrEnum
 from typing import Any
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
@@ -129,9 +130,16 @@ class AlertChannel(BaseModel):
         return found
 
     def secret_values(self) -> list[str]:
-        """Return the plain values of this channel's secrets that are set."""
-        values = (getattr(self, name) for name in ALERT_SECRET_FIELDS)
-        return [value.get_secret_value() for value in values if value is not None]
+        """Return the plain values of this channel's secrets that are set.
+
+        For ``webhook_url`` also its path and every path segment of 16 characters or more: a Discord or
+        Slack URL's token is its path, and a server's access log or an error may show the path alone.
+        """
+        values = [value.get_secret_value() for name in ALERT_SECRET_FIELDS if (value := getattr(self, name))]
+        if self.webhook_url is not None:
+            path = urlsplit(self.webhook_url.get_secret_value()).path
+            values += [path, *(part for part in path.split("/") if len(part) >= 16)] if len(path) > 1 else []
+        return values
 
 
 class AlertsSection(BaseModel):

@@ -393,6 +393,8 @@ class TradingBot:
         """Run the long-lived tasks until a stop request or a failure; set the exit code and reason."""
         try:
             async with asyncio.TaskGroup() as tg:
+                for i, service in enumerate(self._services):  # first: a service taps the first market event too
+                    tg.create_task(self._service(service), name=f"service_{i}")
                 if self.journal is not None:
                     tg.create_task(self.journal.run_writer(), name="journal_writer")
                 tg.create_task(self._market_loop(), name="market_data")
@@ -400,8 +402,6 @@ class TradingBot:
                     tg.create_task(self._user_stream(venue), name=f"user_stream_{venue.name}")
                 tg.create_task(self._heartbeat(), name="heartbeat")
                 tg.create_task(self._watch_stop(), name="stop_watcher")
-                for i, service in enumerate(self._services):
-                    tg.create_task(self._service(service), name=f"service_{i}")
         except* _StopRequested:
             pass
         except* ConfigError as group:
