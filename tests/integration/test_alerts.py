@@ -155,10 +155,14 @@ async def _running(service: AlertService, bot: TradingBot) -> asyncio.Task[None]
     return task
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
+async def _stop(task: asyncio.Task[None], service: AlertService | None = None) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    if service is not None and service.closed is not None:
+        service.closed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await service.closed
 
 
 @pytest.mark.asyncio
@@ -207,7 +211,7 @@ async def test_a_500_is_retried_with_backoff_and_then_delivered_once(log_lines: 
     task = await _running(service, bot)
     service.push(Alert(AlertKind.ERROR, "error", "disk full", 1))
     await until(lambda: len(server.bodies) == 1)
-    await _stop(task)
+    await _stop(task, service)
     await server.stop()
     assert server.attempts == 3
     assert service.outlets["wh"].retried == 2
@@ -224,7 +228,7 @@ async def test_a_4xx_is_given_up_at_once_and_logged_without_the_token(
     task = await _running(service, bot)
     service.push(Alert(AlertKind.ERROR, "error", "boom", 1))
     await until(lambda: service.outlets["tg"].failed == 1)
-    await _stop(task)
+    await _stop(task, service)
     assert len(fake_telegram.requests) == 1  # not retried: a refused token stays refused
     failed = [json.loads(line) for line in log_lines.getvalue().splitlines() if "alert_delivery_failed" in line]
     assert failed
@@ -248,7 +252,7 @@ async def test_the_same_alert_is_sent_once_per_dedup_window_and_the_rate_limit_h
     await asyncio.sleep(0.3)
     assert len(receiver.bodies) == 2  # burst 2, then one a second
     await until(lambda: len(receiver.bodies) == 3, timeout_s=3)
-    await _stop(task)
+    await _stop(task, service)
     texts = [b["text"] for b in receiver.bodies]
     assert sum("market_stream_reconnect" in t for t in texts) == 1
     assert service._dedup.suppressed == 2
@@ -268,7 +272,7 @@ async def test_channels_get_only_their_kinds_and_levels(log_lines: io.StringIO, 
     service.push(Alert(AlertKind.ERROR, "error", "an error", 1))
     await until(lambda: len(receiver.bodies) == 3)
     await asyncio.sleep(0.1)
-    await _stop(task)
+    await _stop(task, service)
     by_path = sorted((r.split("/")[-1][0], b["text"].split(": ", 1)[1]) for r, b in
                      zip(receiver.requests, receiver.bodies, strict=True))  # fmt: skip
     assert by_path == [("e", "an error"), ("l", "a reconnect"), ("l", "an error")]
@@ -304,6 +308,26 @@ async def test_a_dead_endpoint_neither_blocks_the_trading_loop_nor_the_other_cha
     assert service.outlets["refused"].retried >= 1  # connection refused: retried, never blocking
     assert service.outlets["hung"].sent == 0
     assert strategy.calls >= 300
+
+
+@pytest.mark.asyncio
+async def test_an_error_logged_while_the_bot_stops_still_goes_out_after_the_service_was_cancelled(
+    log_lines: io.StringIO, receiver: WebhookReceiver
+) -> None:
+    service = AlertService(section({"wh": hook("webhook", receiver.hook(HOOK_TOKEN))}), "t1")
+    bot, _ = live_bot([])
+    task = await _running(service, bot)
+    task.cancel()  # what the supervisor does when trading ends, before it logs why (internal_error, bot_halted)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _log.error("internal_error", error="RuntimeError('boom')")
+    await until(lambda: len(receiver.bodies) == 1)
+    assert "internal_error: error=RuntimeError('boom')" in receiver.bodies[0]["text"]
+    assert service.closed is not None
+    await asyncio.wait_for(service.closed, 5)  # it ends by itself (LINGER_S), tap removed
+    _log.error("internal_error", error="after the linger")
+    await asyncio.sleep(0.1)
+    assert len(receiver.bodies) == 1
 
 
 @pytest.mark.asyncio

@@ -13,7 +13,10 @@ TaskGroup, ``TradingBot(services=[service.run])``):
   ``min(retry_max_s, retry_base_s * 2**n)`` seconds times a jitter in [0.5, 1]. A message given up is
   counted and logged once (``alert_delivery_failed``, warning); a full outbox drops its oldest message;
 - a watcher alerts each trading-state change (``halt_resume``) and, when the bot's clock enters a new
-  UTC day, sends the ``daily_summary`` of ``TradingBot.snapshot()``.
+  UTC day, sends the ``daily_summary`` of ``TradingBot.snapshot()``;
+- once cancelled (the bot stopping), a task of its own lingers ``LINGER_S`` seconds, sending once to
+  every channel what was waiting and what the stop logs after the services ended (``internal_error``,
+  ``bot_halted``), then removes the tap and closes its HTTP session.
 
 Delivery is at most once per channel: an alert lost with the process (or dropped, or given up) is not
 sent later.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -65,6 +69,9 @@ _log = get_logger(__name__)
 WATCH_INTERVAL_S = 1.0
 """Seconds between looks at the trading state and the UTC day."""
 
+LINGER_S = 3.0
+"""Seconds the service goes on sending after it was cancelled: the stop's own alerts (internal_error, bot_halted)."""
+
 _DAY_MS = 86_400_000
 
 
@@ -103,6 +110,7 @@ class AlertService:
         self._dedup = Dedup(section.dedup_window_s)
         self._burst = DenialBurst(section.denial_burst, section.denial_window_s)
         self.outlets: dict[str, _Outlet] = {}
+        self.closed: asyncio.Task[None] | None = None  # the linger task, once the service was cancelled
         self.__name__ = "alerts"  # named in service_failed
 
     # -- the trading loop's side: no I/O, never raises --------------------------------------------
@@ -127,22 +135,58 @@ class AlertService:
 
     # -- the service ---------------------------------------------------------------------------------
     async def run(self, bot: TradingBot) -> None:
-        """Tap the bot, then dispatch and deliver until cancelled (the bot stopping)."""
+        """Tap the bot, then dispatch and deliver until cancelled (the bot stopping); then linger (see ``closed``)."""
         self.queue.bind()
         remove_tap = add_event_tap(self.on_log)
         bot.order_observers.append(self.on_order)
+        session = aiohttp.ClientSession()
         try:
-            async with aiohttp.ClientSession() as session:
-                self.outlets = self._outlets(session)
-                async with asyncio.TaskGroup() as tg:
-                    for outlet in self.outlets.values():
-                        tg.create_task(self._deliver_all(outlet), name=f"alerts_{outlet.name}")
-                    tg.create_task(self._watch(bot), name="alerts_watch")
-                    await self._dispatch()
+            self.outlets = self._outlets(session)
+            async with asyncio.TaskGroup() as tg:
+                for outlet in self.outlets.values():
+                    tg.create_task(self._deliver_all(outlet), name=f"alerts_{outlet.name}")
+                tg.create_task(self._watch(bot), name="alerts_watch")
+                await self._dispatch()
         finally:
-            remove_tap()
-            if self.on_order in bot.order_observers:
-                bot.order_observers.remove(self.on_order)
+
+            def detach() -> None:
+                remove_tap()
+                if self.on_order in bot.order_observers:
+                    bot.order_observers.remove(self.on_order)
+
+            # what the stop itself logs (internal_error, bot_halted) comes after the services are cancelled:
+            # a task of its own sends it while the bot shuts down, for LINGER_S seconds at most
+            self.closed = asyncio.get_running_loop().create_task(self._linger(session, detach), name="alerts_linger")
+
+    async def _linger(self, session: aiohttp.ClientSession, detach: Callable[[], None]) -> None:
+        """Send what is waiting and what comes within ``LINGER_S``, one attempt each, all channels at once."""
+        try:
+            async with asyncio.timeout(LINGER_S):
+                for outlet in self.outlets.values():
+                    while len(outlet.outbox):
+                        await self._send_once(outlet, await outlet.outbox.get())
+                while True:
+                    alert = await self.queue.get()
+                    if self._dedup.first((alert.kind, alert.text)):
+                        wanting = [o for o in self.outlets.values() if o.wants(alert)]
+                        await asyncio.gather(*(self._send_once(o, alert) for o in wanting))
+        except TimeoutError:
+            pass
+        finally:
+            detach()
+            await session.close()
+
+    async def _send_once(self, outlet: _Outlet, alert: Alert) -> None:
+        try:
+            await outlet.channel.send(alert, self._text(alert))
+        except Exception as exc:
+            outlet.failed += 1
+            outlet.last_error = redact_message(str(exc))
+        else:
+            outlet.sent += 1
+
+    def _text(self, alert: Alert) -> str:
+        return redact_message(f"[{self._bot_id}] {alert.level.upper()} {alert.kind.value}: {alert.text}")
 
     def _outlets(self, session: aiohttp.ClientSession) -> dict[str, _Outlet]:
         s = self._section
@@ -165,8 +209,7 @@ class AlertService:
         while True:
             alert = await outlet.outbox.get()
             await outlet.bucket.take()
-            text = redact_message(f"[{self._bot_id}] {alert.level.upper()} {alert.kind.value}: {alert.text}")
-            await self._deliver(outlet, alert, text)
+            await self._deliver(outlet, alert, self._text(alert))
 
     async def _deliver(self, outlet: _Outlet, alert: Alert, text: str) -> None:
         s = self._section
