@@ -96,7 +96,7 @@ async def _run(setup: str, seconds: float, pause_s: float) -> dict[str, Any]:
         "hung": {"wh": AlertChannel(type="webhook", webhook_url=f"http://127.0.0.1:{hung}/h/tok", timeout_s=30)},
         "refused": {
             "wh": AlertChannel(type="webhook", webhook_url=f"http://127.0.0.1:{refused}/h/tok"),
-            "tg": AlertChannel(type="telegram", api_url=f"http://127.0.0.1:{refused}", token="1:tok", chat_id="1"),
+            "tg": AlertChannel(type="telegram", api_url=f"http://127.0.0.1:{refused}", token="1:tok", chat_id="1"),  # noqa: S106
         },
     }.get(setup, {})
     service = AlertService(AlertsSection(channels=channels, retry_base_s=0.05), "b1") if channels else None
