@@ -331,6 +331,30 @@ async def test_an_error_logged_while_the_bot_stops_still_goes_out_after_the_serv
 
 
 @pytest.mark.asyncio
+async def test_a_trading_state_change_and_a_new_utc_day_are_alerted(
+    log_lines: io.StringIO, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trading_bot.alerts import sender
+
+    monkeypatch.setattr(sender, "WATCH_INTERVAL_S", 0.02)
+    channel = hook("webhook", receiver.hook(HOOK_TOKEN), events=[AlertKind.HALT_RESUME, AlertKind.DAILY_SUMMARY])
+    service = AlertService(section({"wh": channel}), "t1")
+    bot, _ = live_bot([service.run])
+    run = asyncio.create_task(bot.run())
+    await until(lambda: bool(bot.slots) and bot.slots[0].portfolio.position.quantity > 0)
+    bot.risk.set_trading_state(TradingState.REDUCING, "margin is thin")
+    await until(lambda: any(b["kind"] == "halt_resume" for b in receiver.bodies))
+    assert "trading state active -> reducing: margin is thin" in receiver.bodies[0]["text"]
+    bot.clock.advance_to(86_400_000 + 5)  # type: ignore[attr-defined]  # the simulated clock enters 1970-01-02
+    await until(lambda: any(b["kind"] == "daily_summary" for b in receiver.bodies))
+    summary = next(b["text"] for b in receiver.bodies if b["kind"] == "daily_summary")
+    assert "daily summary 1970-01-01 (UTC)" in summary
+    assert "BTC/USDT: position 0.001" in summary
+    bot.request_stop("test over")
+    await run
+
+
+@pytest.mark.asyncio
 async def test_a_full_queue_drops_the_oldest_counts_them_and_warns_once(log_lines: io.StringIO) -> None:
     service = AlertService(section({"wh": hook("webhook", "http://127.0.0.1:9/x")}, queue_size=3), "t1")
     for i in range(10):
