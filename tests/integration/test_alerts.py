@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,9 @@ from exchanges.config import PaperConfig
 from exchanges.paper import PaperExchange
 from risk.config import RiskConfig
 from risk.manager import RiskManager
+from tests.integration.conftest import QUOTES
+from tests.integration.conftest import ROOT
+from tests.integration.conftest import cli_env
 from tests.kit.alert_standins import FakeTelegram
 from tests.kit.alert_standins import SilentServer
 from tests.kit.alert_standins import SmtpServer
@@ -462,3 +467,24 @@ async def test_no_secret_reaches_a_log_line_or_an_alert_text(
         assert secret not in log_lines.getvalue()
         assert all(secret not in t for t in texts)
         assert all(secret not in m for m in smtp.box.messages)
+
+
+@pytest.mark.asyncio
+async def test_runbot_replay_sends_fill_alerts_to_a_webhook_from_the_environment_and_logs_no_secret(
+    receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    config = tmp_path / "alerts.json"
+    config.write_text(json.dumps({"alerts": {"channels": {"wh": {"type": "webhook", "events": ["fill"], "burst": 3}}}}))
+    env = cli_env(TRADING_BOT__ALERTS__CHANNELS__WH__WEBHOOK_URL=receiver.hook(HOOK_TOKEN))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "runbot.py"), "--config", str(config), "--strategy", "sma_cross",
+        "--exchange", "binance", "--replay", str(QUOTES), "--fast", "3", "--slow", "8", "--bar-seconds", "5",
+        "--quantity", "0.01", "--json", "--log-level", "info", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert json.loads(stdout)["fills"] >= 3
+    assert len(receiver.bodies) == 3  # the burst; the rest held by the rate limit (20 a minute)
+    assert all(b["kind"] == "fill" and b["text"].startswith("[tb1] INFO fill: fill BTC/USDT") for b in receiver.bodies)
+    assert HOOK_TOKEN not in stderr.decode()

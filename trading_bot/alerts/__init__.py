@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from trading_bot.alerts.control import TelegramControl
@@ -21,7 +22,7 @@ from trading_bot.config.alerts import AlertsSection
 if TYPE_CHECKING:
     from trading_bot.runtime.supervisor import TradingBot
 
-__all__ = ["AlertService", "TelegramControl", "alert_services"]
+__all__ = ["AlertService", "TelegramControl", "alert_services", "finish_alerts"]
 
 
 def alert_services(section: AlertsSection, bot_id: str) -> list[Callable[[TradingBot], Awaitable[None]]]:
@@ -33,3 +34,11 @@ def alert_services(section: AlertsSection, bot_id: str) -> list[Callable[[Tradin
         if channel.type == "telegram" and channel.control_chat_ids:
             services.append(TelegramControl(name, channel).run)
     return services
+
+
+async def finish_alerts(services: Sequence[Callable[[TradingBot], Awaitable[None]]]) -> None:
+    """Wait for the alert services' last sends after the bot stopped (each bounded by ``sender.LINGER_S``)."""
+    for service in services:
+        owner = getattr(service, "__self__", None)
+        if isinstance(owner, AlertService) and owner.closed is not None:
+            await owner.closed

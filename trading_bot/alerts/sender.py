@@ -14,9 +14,10 @@ TaskGroup, ``TradingBot(services=[service.run])``):
   counted and logged once (``alert_delivery_failed``, warning); a full outbox drops its oldest message;
 - a watcher alerts each trading-state change (``halt_resume``) and, when the bot's clock enters a new
   UTC day, sends the ``daily_summary`` of ``TradingBot.snapshot()``;
-- once cancelled (the bot stopping), a task of its own lingers ``LINGER_S`` seconds, sending once to
-  every channel what was waiting and what the stop logs after the services ended (``internal_error``,
-  ``bot_halted``), then removes the tap and closes its HTTP session.
+- once cancelled (the bot stopping), a task of its own (``closed``) lingers at most ``LINGER_S`` seconds,
+  sending once (within the token bucket) to every channel what was waiting and what the stop logs after the services ended
+  (``internal_error``, ``bot_halted``), until no alert came for ``LINGER_IDLE_S``; then it removes the
+  tap and closes its HTTP session. ``runbot.py`` waits for it before it exits (``finish_alerts``).
 
 Delivery is at most once per channel: an alert lost with the process (or dropped, or given up) is not
 sent later.
@@ -71,6 +72,9 @@ WATCH_INTERVAL_S = 1.0
 
 LINGER_S = 3.0
 """Seconds the service goes on sending after it was cancelled: the stop's own alerts (internal_error, bot_halted)."""
+
+LINGER_IDLE_S = 0.5
+"""The linger ends sooner when no alert came for this many seconds."""
 
 _DAY_MS = 86_400_000
 
@@ -166,7 +170,7 @@ class AlertService:
                     while len(outlet.outbox):
                         await self._send_once(outlet, await outlet.outbox.get())
                 while True:
-                    alert = await self.queue.get()
+                    alert = await asyncio.wait_for(self.queue.get(), LINGER_IDLE_S)  # quiet: the stop is logged
                     if self._dedup.first((alert.kind, alert.text)):
                         wanting = [o for o in self.outlets.values() if o.wants(alert)]
                         await asyncio.gather(*(self._send_once(o, alert) for o in wanting))
@@ -177,6 +181,9 @@ class AlertService:
             await session.close()
 
     async def _send_once(self, outlet: _Outlet, alert: Alert) -> None:
+        if outlet.bucket.wait_s() > 0:  # the rate limit holds at the stop too: no token, not sent
+            outlet.outbox.dropped += 1
+            return
         try:
             await outlet.channel.send(alert, self._text(alert))
         except Exception as exc:

@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Awaitable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Annotated
@@ -148,12 +150,14 @@ def run_command(
 
         notifier = SystemdNotifier.from_env()
         from trading_bot.alerts import alert_services
+        from trading_bot.alerts import finish_alerts
 
+        services = alert_services(cfg.alerts, cfg.bot.bot_id)
         bot = build_bot(cfg, plan, strategy=strat, notify=notifier.notify if notifier is not None else None,
-                        services=alert_services(cfg.alerts, cfg.bot.bot_id))  # fmt: skip
+                        services=services)  # fmt: skip
         collector = _watch_replay(bot) if replay else None
         try:
-            result = _run_with_signals(bot, signals)
+            result = _run_with_signals(bot, signals, lambda: finish_alerts(services))
         finally:
             if notifier is not None:
                 notifier.close()
@@ -347,8 +351,8 @@ def _force_exit(limit_s: float) -> None:
     os._exit(EXIT_FAILURE)
 
 
-def _run_with_signals(bot: Any, signals: _StopSignals) -> Any:
-    """Run the bot's event loop with the stop signals handled in it (``_StopSignals``)."""
+def _run_with_signals(bot: Any, signals: _StopSignals, after: Callable[[], Awaitable[None]] | None = None) -> Any:
+    """Run the bot's event loop with the stop signals handled in it (``_StopSignals``); then await ``after()``."""
     import asyncio
 
     async def runner() -> Any:
@@ -357,7 +361,10 @@ def _run_with_signals(bot: Any, signals: _StopSignals) -> Any:
             loop.add_signal_handler(sig, signals.on_loop_signal, sig.name)
         signals.take_over(bot)
         try:
-            return await bot.run()
+            result = await bot.run()
+            if after is not None:
+                await after()  # the alerts' last sends (bounded)
+            return result
         finally:
             # Back to the recording handlers, not the defaults the loop would restore: a late signal must
             # not kill the process (143). Blocked meanwhile, so none lands in between.
