@@ -10,7 +10,7 @@ kind               source
 ``halt_resume``    ``operator_action``, ``bot_halted``, and a change of the trading state (the sender watches it)
 ``venue``          ``market_stream_reconnect``, ``user_stream_reconnect``, ``user_stream_reconnected``,
                    ``market_stream_failed``, ``mark_stream_failed``, ``authentication_failed``,
-                   ``exchange_auth_failed``, ``venue_halted``
+                   ``exchange_auth_failed``, ``venue_halted``, ``venue_failed``
 ``error``          ``internal_error``, ``service_failed``, any other event at error level, any event with
                    ``alert=True``
 ``daily_summary``  the sender, once per UTC day, from ``TradingBot.snapshot()``
@@ -56,6 +56,7 @@ _LOG_KINDS: dict[str, AlertKind] = {
     "authentication_failed": AlertKind.VENUE,
     "exchange_auth_failed": AlertKind.VENUE,
     "venue_halted": AlertKind.VENUE,
+    "venue_failed": AlertKind.VENUE,
     "internal_error": AlertKind.ERROR,
     "service_failed": AlertKind.ERROR,
 }

@@ -15,9 +15,9 @@ TaskGroup, ``TradingBot(services=[service.run])``):
 - a watcher alerts each trading-state change (``halt_resume``) and, when the bot's clock enters a new
   UTC day, sends the ``daily_summary`` of ``TradingBot.snapshot()``;
 - once cancelled (the bot stopping), a task of its own (``closed``) lingers at most ``LINGER_S`` seconds,
-  sending once (within the token bucket) to every channel what was waiting and what the stop logs after the services ended
-  (``internal_error``, ``bot_halted``), until no alert came for ``LINGER_IDLE_S``; then it removes the
-  tap and closes its HTTP session. ``runbot.py`` waits for it before it exits (``finish_alerts``).
+  sending once (within the token bucket) to every channel what was waiting and what the stop logs after
+  the services ended (``internal_error``, ``bot_halted``), until no alert came for ``LINGER_IDLE_S``;
+  then it removes the tap and closes its HTTP session. ``runbot.py`` waits for it before it exits (``finish_alerts``).
 
 Delivery is at most once per channel: an alert lost with the process (or dropped, or given up) is not
 sent later.

@@ -206,8 +206,9 @@ class TradingBot:
         on_order_event: called with every order event as it is published, before the strategy sees it
             (``trading_bot.backtest.warnings.WarningCollector``: the backtest's and the replay's warnings);
             it must not raise. Also settable as the ``on_order_event`` attribute before ``run``.
-        services: long-lived side tasks started with the trading tasks once the bot has started (the
-            monitor server, the alert sender): each is called with the bot and awaited in the bot's
+        services: long-lived side tasks started with the trading tasks once the bot has started, ahead of
+            them, so a service's first step sees the first market event (the monitor server, the alert
+            sender): each is called with the bot and awaited in the bot's
             TaskGroup; one that fails is logged (``service_failed``) and ends alone — it never stops
             trading — and all are cancelled when the bot stops.
 
