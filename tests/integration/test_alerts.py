@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import structlog
 
 from exchanges.config import PaperConfig
 from exchanges.paper import PaperExchange
@@ -123,11 +125,15 @@ def hook(kind: str, url: str, **kw: Any) -> AlertChannel:
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
     """Every log line of the test, as JSON, in one buffer; secrets forgotten afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     buffer = io.StringIO()
     configure_logging("debug", "json", buffer)
     yield buffer
     clear_registered_secrets()
-    configure_logging("info", "json", io.StringIO())
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest_asyncio.fixture

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import structlog
 
 from trading_bot.alerts import alert_services
 from trading_bot.alerts.events import DenialBurst
@@ -33,6 +36,17 @@ from trading_bot.log import register_secret
 
 D = Decimal
 _log = get_logger("tests.alerts.rules")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    clear_registered_secrets()
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.mark.parametrize(
