@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -386,13 +387,15 @@ async def test_telegram_halt_from_an_unknown_chat_does_nothing_and_from_the_allo
     run = asyncio.create_task(bot.run())
     await until(lambda: len(fake_telegram.offsets) >= 1)
 
+    fake_telegram.say(ALLOWED_CHAT, "/halt", date=int(time.time()) - 3600)  # sent while the bot was down
     fake_telegram.say(STRANGER_CHAT, "/halt")
     fake_telegram.say(STRANGER_CHAT, "/halt again")
-    await until(lambda: control.offset >= 1002)
+    await until(lambda: control.offset >= 1003)
     await asyncio.sleep(0.1)
     assert bot.risk.trading_state is TradingState.ACTIVE
     assert fake_telegram.sent == []  # no answer to a stranger
     assert log_lines.getvalue().count("telegram_command_ignored") == 1
+    assert log_lines.getvalue().count("telegram_command_stale") == 1
 
     fake_telegram.say(ALLOWED_CHAT, "/halt going to lunch")
     await until(lambda: len(fake_telegram.sent) == 1)

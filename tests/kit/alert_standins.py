@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -59,10 +60,10 @@ class FakeTelegram(_Server):
         self._arrived = asyncio.Event()
         self.app.router.add_post("/bot{token}/{method}", self._call)
 
-    def say(self, chat_id: int, text: str) -> None:
-        self.updates.append(
-            {"update_id": 1000 + len(self.updates), "message": {"chat": {"id": chat_id}, "text": text}}
-        )
+    def say(self, chat_id: int, text: str, date: int | None = None) -> None:
+        """Queue a message from ``chat_id``; ``date`` (unix seconds) when it was sent (default: now)."""
+        message = {"chat": {"id": chat_id}, "text": text, "date": int(time.time()) if date is None else date}
+        self.updates.append({"update_id": 1000 + len(self.updates), "message": message})
         self._arrived.set()
 
     def texts(self, chat_id: str | None = None) -> list[str]:

@@ -3,7 +3,8 @@
 A service (``TradingBot(services=[...])``) long-polls ``getUpdates`` on the channel's ``api_url`` (with
 ``offset``, so each update is handled once) and answers with ``sendMessage``. Only chats listed in the
 channel's ``control_chat_ids`` are obeyed; a message from any other chat gets no answer and one
-``telegram_command_ignored`` warning per chat for the run.
+``telegram_command_ignored`` warning per chat for the run. A command sent before the control started
+(Telegram keeps undelivered updates for a day) is skipped (``telegram_command_stale``), not obeyed late.
 
 ============================  =========================================================================
 command                       answer
@@ -49,6 +50,9 @@ _log = get_logger(__name__)
 FLATTEN_CONFIRM_S = 60.0
 """Seconds within which ``/flatten confirm`` must follow ``/flatten``."""
 
+STALE_SLACK_S = 5
+"""A command sent more than this many seconds before the control started is ignored (sent while it was down)."""
+
 _RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 _HELP = "commands: /status /positions /orders /pnl /halt [reason] /resume [reason] /flatten [instrument]"
 
@@ -71,6 +75,7 @@ class TelegramControl:
         self._flatten: dict[str, tuple[str | None, float]] = {}  # chat -> (instrument, monotonic deadline)
         self.offset = 0
         self.handled = 0
+        self._started_s = time.time()
         self.__name__ = f"telegram_control_{name}"
 
     async def run(self, bot: TradingBot) -> None:
@@ -113,6 +118,10 @@ class TelegramControl:
                 _log.warning("telegram_command_ignored", channel=self._name, chat_id=chat_id,
                              reason="chat not in control_chat_ids")  # fmt: skip
             return
+        sent_s = message.get("date")
+        if isinstance(sent_s, int) and sent_s < self._started_s - STALE_SLACK_S:
+            _log.info("telegram_command_stale", channel=self._name, chat_id=chat_id, sent_s=sent_s)
+            return  # sent while the bot was down: not obeyed now (a /resume from yesterday would surprise)
         self.handled += 1
         reply = await self._answer(bot, chat_id, message["text"].strip())
         try:
