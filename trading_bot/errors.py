@@ -8,6 +8,7 @@ reaction by class, never by message::
      ├── StrategyError                  a strategy hook raised → that strategy is stopped, bot halts opens
      ├── RiskRejected                   an order broke a risk rule → OrderDenied event, never propagates
      ├── DataError                      malformed market data / replay file → exit 2 (startup) or skip + log
+     ├── AlertDeliveryError             an alert channel refused or missed a message → retried, then dropped
      ├── OperationalError               the bot cannot go on safely → cancel per config, persist, exit 1
      │    └── EmergencyStop             an account-protection rule fired → flatten, halt, exit 1
      └── ExchangeError                  anything the exchange or the network said no to
@@ -29,6 +30,7 @@ shutdown.
 from __future__ import annotations
 
 __all__ = [
+    "AlertDeliveryError",
     "AuthenticationError",
     "BadExchangeResponse",
     "ConfigError",
@@ -167,3 +169,16 @@ class AuthenticationError(ExchangeError):
     One failure is logged; repeated failures halt the bot with exit 1 and a message naming the keys'
     environment variables.
     """
+
+
+class AlertDeliveryError(TradingBotError):
+    """An alert channel (Telegram, a webhook, SMTP) did not take a message; trading is never affected.
+
+    Attributes:
+        retryable: a timeout, a refused connection, a 5xx or a 429 (tried again with backoff); False for
+            an answer that will not change (a 4xx: a wrong token or chat id), given up at once.
+    """
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -18,18 +18,23 @@ Secrets are removed twice:
 2. the renderer's output line is scrubbed again for registered secrets, which catches them inside
    exception texts, tracebacks and object reprs.
 
+``add_event_tap(fn)`` hands every event that is written (at or above the configured level), already
+redacted, to ``fn`` (the alerts' event source); taps survive later ``configure_logging`` calls.
+
 The CLI calls ``register_secret()`` with the loaded API key, secret and password, so they are
 scrubbed even if an exchange error message or a URL echoes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import re
 import sys
+from collections.abc import Callable
 from collections.abc import Mapping
 from datetime import date
 from datetime import datetime
@@ -53,11 +58,14 @@ __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
     "REDACTED",
+    "EventTap",
     "Logger",
+    "add_event_tap",
     "clear_registered_secrets",
     "configure_logging",
     "get_logger",
     "is_secret_key",
+    "redact_message",
     "redact_secrets",
     "redact_text",
     "register_secret",
@@ -177,6 +185,16 @@ def _scrub_text(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+def redact_message(text: str) -> str:
+    """Return ``text`` as a log line would show it: ``redact_text``, then every registered secret masked.
+
+    For text that leaves the process by another way than the log (an alert, a chat reply).
+    """
+    secrets = _secrets
+    masked = redact_text(text)
+    return _scrub_text(masked, secrets) if secrets else masked
+
+
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
         masked = redact_text(value)
@@ -231,6 +249,47 @@ def redact_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDic
             new = _scrub(value, secrets)
         if new is not value:
             event_dict[key] = new
+    return event_dict
+
+
+EventTap = Callable[[str, dict[str, Any]], None]
+"""A tap: called with the level name and a copy of the redacted event dict; must not raise nor log."""
+
+_taps: tuple[EventTap, ...] = ()
+_tapping = False  # True while the taps run: a tap that logs is not fed its own events
+
+
+def add_event_tap(tap: EventTap) -> Callable[[], None]:
+    """Hand every written event (redacted, a copy) to ``tap`` from now on; return the function that removes it.
+
+    The tap runs inline on the logging call, so it must be cheap (a dict lookup, a ``put_nowait``). An
+    exception it raises is swallowed, and events logged while a tap runs are not tapped. Taps persist
+    across ``configure_logging`` calls; none runs before ``configure_logging`` was first called.
+    """
+    global _taps
+    _taps = (*_taps, tap)
+
+    def remove() -> None:
+        global _taps
+        _taps = tuple(t for t in _taps if t is not tap)
+
+    return remove
+
+
+def _tap_events(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """Hand the event to the taps (a structlog processor, after ``redact_secrets``)."""
+    global _tapping
+    taps = _taps
+    if not taps or _tapping:
+        return event_dict
+    level = str(event_dict.get("level") or method_name)
+    _tapping = True
+    try:
+        for tap in taps:
+            with contextlib.suppress(Exception):  # a tap must never break logging
+                tap(level, dict(event_dict))
+    finally:
+        _tapping = False
     return event_dict
 
 
@@ -389,6 +448,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
         redact_secrets,
+        _tap_events,
     ]
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, *shared, renderer],

@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Awaitable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Annotated
@@ -192,19 +194,26 @@ def _refuse_perp_flags_on_spot(cfg: Any, leverage: str | None, margin_mode: str 
 
 
 def _run_bot(cfg: BotConfig, plan: Any, strat: Any, server: Any, notifier: Any, signals: Any, build: Any) -> Any:
-    """Bind the monitor (before the bot starts: a port taken stops the run here, exit 1), build and run the bot.
+    """Bind the monitor (before the bot starts: a port taken stops the run here, exit 1), build the bot with its
+    side services (the alert sender and Telegram control, the monitor server) and run it; the alerts' last
+    sends are awaited after the run.
 
     Returns ``(result, collector)``: the run's result and a replay's warning collector (``None`` otherwise).
     """
+    from trading_bot.alerts import alert_services
+    from trading_bot.alerts import finish_alerts
+
     try:
         if server is not None:
             server.bind()
         notify = notifier.notify if notifier is not None else None
-        bot = build(cfg, plan, strategy=strat, notify=notify, services=[] if server is None else [server.serve])
+        alerts = alert_services(cfg.alerts, cfg.bot.bot_id)
+        services = [*alerts, *([] if server is None else [server.serve])]
+        bot = build(cfg, plan, strategy=strat, notify=notify, services=services)
         if server is not None:
             server.attach(bot)
         collector = _watch_replay(bot) if plan.replay else None
-        return _run_with_signals(bot, signals), collector
+        return _run_with_signals(bot, signals, lambda: finish_alerts(alerts)), collector
     finally:
         if server is not None:
             server.close()
@@ -404,8 +413,8 @@ def _force_exit(limit_s: float) -> None:
     os._exit(EXIT_FAILURE)
 
 
-def _run_with_signals(bot: Any, signals: _StopSignals) -> Any:
-    """Run the bot's event loop with the stop signals handled in it (``_StopSignals``)."""
+def _run_with_signals(bot: Any, signals: _StopSignals, after: Callable[[], Awaitable[None]] | None = None) -> Any:
+    """Run the bot's event loop with the stop signals handled in it (``_StopSignals``); then await ``after()``."""
     import asyncio
 
     async def runner() -> Any:
@@ -414,7 +423,10 @@ def _run_with_signals(bot: Any, signals: _StopSignals) -> Any:
             loop.add_signal_handler(sig, signals.on_loop_signal, sig.name)
         signals.take_over(bot)
         try:
-            return await bot.run()
+            result = await bot.run()
+            if after is not None:
+                await after()  # the alerts' last sends (bounded)
+            return result
         finally:
             # Back to the recording handlers, not the defaults the loop would restore: a late signal must
             # not kill the process (143). Blocked meanwhile, so none lands in between.

@@ -20,6 +20,7 @@ from pydantic import field_validator
 
 from exchanges.config import ExchangeConfig
 from risk.config import RiskConfig
+from trading_bot.config.alerts import AlertsSection
 from trading_bot.config.monitor import MonitorSection
 from trading_bot.domain import decimal_text
 from trading_bot.domain.bounds import HeartbeatSeconds
@@ -248,6 +249,7 @@ class BotConfig(BaseModel):
     logging: LoggingSection = Field(default_factory=LoggingSection, description="log level and format")
     persistence: PersistenceSection = Field(default_factory=PersistenceSection, description="the journal")
     monitor: MonitorSection = Field(default_factory=MonitorSection, description="health, metrics and control API")
+    alerts: AlertsSection = Field(default_factory=AlertsSection, description="alert channels and delivery")
     venues: dict[str, ExchangeConfig] = Field(
         default_factory=dict,
         description="named exchange accounts, each like the exchange section (keys from "
@@ -380,6 +382,7 @@ class BotConfig(BaseModel):
             value = getattr(getattr(self, section_name), name)
             if value is not None:
                 found.append(value.get_secret_value())
+        found.extend(self.alerts.secret_values())
         return [text for text in dict.fromkeys(found) if text]
 
 

@@ -1,5 +1,7 @@
 """Secrets are read from the environment, ``.env`` and the credentials directory only.
 
+The alert channels' ``token``, ``webhook_url`` and ``password`` (``trading_bot.config.alerts``) too.
+
 A non-null secret field (``exchange.api_key`` ... and the same fields of every ``venues`` entry) in the
 config file or the CLI overrides is a ``ConfigError`` naming the variable to set, so keys do not end up
 in version control or in ``ps`` output. So is a secret-looking key (``trading_bot.log.is_secret_key``) at
@@ -15,6 +17,8 @@ import json
 import re
 from typing import Any
 
+from trading_bot.config.alerts import alert_secret_variable
+from trading_bot.config.alerts import channel_secrets_in
 from trading_bot.config.models import ENV_PREFIX
 from trading_bot.config.models import SECRET_FIELDS
 from trading_bot.config.models import SECTION_SECRETS
@@ -48,6 +52,11 @@ def reject_secrets(data: dict[str, Any], where: str) -> None:
                 dotted = ".".join((*at, name))
                 raise ConfigError(f"{dotted}: secrets are not read from {where}; set {_env_name(name, venue)}")
         trees.append(((*at, "ccxt_options"), account.get("ccxt_options")))
+    for channel, name in channel_secrets_in(data.get("alerts")):
+        raise ConfigError(
+            f"alerts.channels.{channel}.{name}: secrets are not read from {where}; "
+            f"set {alert_secret_variable(channel, name)} (or the credential alerts_{channel}_{name})"
+        )
     strategy = data.get("strategy")
     if isinstance(strategy, dict):
         trees.append((("strategy", "params"), strategy.get("params")))

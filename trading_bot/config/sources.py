@@ -25,6 +25,7 @@ from pydantic_settings import JsonConfigSettingsSource
 from pydantic_settings import PydanticBaseSettingsSource
 from pydantic_settings.sources.types import ConfigFileSourceType
 
+from trading_bot.config.alerts import ALERT_SECRET_FIELDS
 from trading_bot.config.models import SECRET_FIELDS
 from trading_bot.config.models import SECTION_SECRETS
 from trading_bot.config.reading import parse_json_or_text
@@ -130,8 +131,9 @@ class CredentialsSource(_EntriesSource):
     """The systemd credentials directory (``LoadCredential=``): secrets only, one file each.
 
     ``exchange_api_key``, ``exchange_secret``, ``exchange_password``, ``venues_<name>_api_key`` ...
-    for each venue, and ``monitor_token`` (``models.SECTION_SECRETS``). A file that is there must hold the
-    secret (an empty one is an error).
+    for each venue, ``monitor_token`` (``models.SECTION_SECRETS``), and ``alerts_<channel>_token`` /
+    ``_webhook_url`` / ``_password`` for each alert channel. A file that is there must hold the secret (an
+    empty one is an error).
     """
 
     def __init__(self, settings_cls: type[BaseSettings], directory: Path | None) -> None:
@@ -140,7 +142,7 @@ class CredentialsSource(_EntriesSource):
             return
         files = [(directory / f"exchange_{name}", ("exchange", name)) for name in SECRET_FIELDS]
         files += [(directory / f"{part}_{name}", (part, name)) for part, name in SECTION_SECRETS]
-        for file, at in files + _venue_credential_files(directory):
+        for file, at in files + _venue_credential_files(directory) + _alert_credential_files(directory):
             dotted = ".".join(at)
             try:
                 value = read_text(file).strip()
@@ -166,4 +168,20 @@ def _venue_credential_files(directory: Path) -> list[tuple[Path, tuple[str, ...]
             venue = stem.removesuffix(f"_{field}")
             if file_name.startswith("venues_") and venue != stem and venue:
                 found.append((directory / file_name, ("venues", venue, field)))
+    return found
+
+
+def _alert_credential_files(directory: Path) -> list[tuple[Path, tuple[str, ...]]]:
+    """Return the ``alerts_<channel>_<token|webhook_url|password>`` files of the credentials directory."""
+    try:
+        names = sorted(entry.name for entry in directory.iterdir() if entry.name.startswith("alerts_"))
+    except OSError:
+        return []
+    found: list[tuple[Path, tuple[str, ...]]] = []
+    for file_name in names:
+        stem = file_name.removeprefix("alerts_")
+        for field in ALERT_SECRET_FIELDS:
+            channel = stem.removesuffix(f"_{field}")
+            if channel != stem and channel:
+                found.append((directory / file_name, ("alerts", "channels", channel, field)))
     return found

@@ -206,15 +206,18 @@ class TradingBot:
         on_order_event: called with every order event as it is published, before the strategy sees it
             (``trading_bot.backtest.warnings.WarningCollector``: the backtest's and the replay's warnings);
             it must not raise. Also settable as the ``on_order_event`` attribute before ``run``; more
-            observers (the monitor's) go in the ``order_observers`` list, called after it.
-        services: long-lived side tasks started with the trading tasks once the bot has started (the
-            monitor server, the alert sender): each is called with the bot and awaited in the bot's
+            observers (the monitor's, the alerts') go in the ``order_observers`` list, called after it.
+        services: long-lived side tasks started with the trading tasks once the bot has started, ahead of
+            them, so a service's first step sees the first market event (the monitor server, the alert
+            sender): each is called with the bot and awaited in the bot's
             TaskGroup; one that fails is logged (``service_failed``) and ends alone — it never stops
             trading — and all are cancelled when the bot stops.
 
     Attributes:
         operator: the queue of operator commands (``trading_bot.runtime.operator``), executed between
             strategy passes.
+        order_observers: more callables like ``on_order_event``, each called with every order event after it
+            (the alerts' fills and rejections); each must be cheap and must not raise.
 
     Raises:
         ConfigError: an instrument on a venue not in ``venues``, or owned by two strategies.
@@ -397,6 +400,8 @@ class TradingBot:
         """Run the long-lived tasks until a stop request or a failure; set the exit code and reason."""
         try:
             async with asyncio.TaskGroup() as tg:
+                for i, service in enumerate(self._services):  # first: a service taps the first market event too
+                    tg.create_task(self._service(service), name=f"service_{i}")
                 if self.journal is not None:
                     tg.create_task(self.journal.run_writer(), name="journal_writer")
                 tg.create_task(self._market_loop(), name="market_data")
@@ -404,8 +409,6 @@ class TradingBot:
                     tg.create_task(self._user_stream(venue), name=f"user_stream_{venue.name}")
                 tg.create_task(self._heartbeat(), name="heartbeat")
                 tg.create_task(self._watch_stop(), name="stop_watcher")
-                for i, service in enumerate(self._services):
-                    tg.create_task(self._service(service), name=f"service_{i}")
         except* _StopRequested:
             pass
         except* ConfigError as group:
