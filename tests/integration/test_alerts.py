@@ -53,6 +53,8 @@ from trading_bot.domain import TradingState
 from trading_bot.log import clear_registered_secrets
 from trading_bot.log import configure_logging
 from trading_bot.log import get_logger
+from trading_bot.runtime.journal.link import JournalLink
+from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.supervisor import TradingBot
 
 D = Decimal
@@ -91,6 +93,7 @@ def _buy_first(i: int, md: MarketData, s: ScriptedStrategy) -> StrategyResult | 
 def live_bot(
     services: list[Callable[[TradingBot], Awaitable[None]]],
     script: Callable[[int, MarketData, ScriptedStrategy], StrategyResult | None] = _buy_first,
+    journal: JournalLink | None = None,
 ) -> tuple[TradingBot, ScriptedStrategy]:
     clock = SimulatedClock()
     source = LiveSource(clock)
@@ -98,7 +101,7 @@ def live_bot(
     strategy = ScriptedStrategy(script)
     bot = TradingBot(bot_id="t1", symbol=SYMBOL, exchange=exchange, strategy=strategy,
                      risk=RiskManager(RiskConfig(max_data_age_s=None)), clock=clock, heartbeat_s=0.05,
-                     services=services)  # fmt: skip
+                     services=services, journal=journal)  # fmt: skip
     return bot, strategy
 
 
@@ -379,11 +382,12 @@ async def test_a_full_queue_drops_the_oldest_counts_them_and_warns_once(log_line
 
 @pytest.mark.asyncio
 async def test_telegram_halt_from_an_unknown_chat_does_nothing_and_from_the_allowed_chat_halts_and_replies(
-    log_lines: io.StringIO, fake_telegram: FakeTelegram
+    log_lines: io.StringIO, fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
     channel = telegram(fake_telegram, control_chat_ids=[str(ALLOWED_CHAT)], poll_timeout_s=1, events=[])
     control = TelegramControl("tg", channel)
-    bot, _ = live_bot([control.run], lambda *a: None)
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
+    bot, _ = live_bot([control.run], lambda *a: None, JournalLink(db_url, "t1", "hash", venue="paper"))
     run = asyncio.create_task(bot.run())
     await until(lambda: len(fake_telegram.offsets) >= 1)
 
@@ -414,6 +418,12 @@ async def test_telegram_halt_from_an_unknown_chat_does_nothing_and_from_the_allo
     bot.request_stop("test over")
     assert (await run).exit_code == 0
     assert TOKEN not in log_lines.getvalue()
+    journal = await Journal.open(db_url)
+    try:  # the audit log: the allowed chat's halt and resume, nothing from the stranger
+        journaled = [(a.action, a.who) for a in await journal.operator_actions(bot_id="t1")]
+    finally:
+        await journal.close()
+    assert journaled == [("halt", f"telegram:{ALLOWED_CHAT}"), ("resume", f"telegram:{ALLOWED_CHAT}")]
 
 
 @pytest.mark.asyncio
