@@ -20,6 +20,7 @@ MODULES = (
     "trading_bot.cli.journal",
     "trading_bot.cli.emulator",
     "trading_bot.cli.doctor",
+    "trading_bot.cli.ctl",
 )
 """The modules whose decorators register commands, in ``--help`` order."""
 
