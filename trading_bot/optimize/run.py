@@ -24,7 +24,6 @@ from trading_bot.errors import ConfigError
 from trading_bot.optimize.folds import Fold
 from trading_bot.optimize.folds import holdout
 from trading_bot.optimize.folds import walk_forward
-from trading_bot.optimize.folds import whole
 from trading_bot.optimize.results import FoldResult
 from trading_bot.optimize.results import deflated_sharpe_of
 from trading_bot.optimize.results import ranked_trials
@@ -114,17 +113,16 @@ def _folds(spec: OptimizeSpec) -> tuple[list[Fold], float]:
     started = time.perf_counter()
     base = spec.base
     bars = tuple(p for p in base.data if data_kind(p) == "bars")
+    if spec.walk_forward is None and spec.oos is None:
+        return [Fold(1, _unbounded(), None)], 0.0  # every bar: no window to cut, nothing to read here
     if not bars or len(bars) != len(base.data) or base.symbols:
-        if spec.walk_forward or spec.oos:
-            raise ConfigError("--walk-forward/--oos: need one symbol's bar data")
-        return [Fold(1, _unbounded(), None)], 0.0
+        raise ConfigError("--walk-forward/--oos: need one symbol's bar data")
     ts = bar_times(load_bars(bars, base.start_ms, base.end_ms))
     seconds = time.perf_counter() - started
     if spec.walk_forward is not None:
         return walk_forward(ts, spec.walk_forward), seconds
-    if spec.oos is not None:
-        return [holdout(ts, spec.oos)], seconds
-    return [whole(ts)], seconds
+    assert spec.oos is not None
+    return [holdout(ts, spec.oos)], seconds
 
 
 def _unbounded() -> Any:
@@ -155,6 +153,7 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
     results: list[FoldResult] = []
     timing = {"data_load_parent": load_seconds, "optuna": 0.0, "prepare": 0.0, "engine": 0.0, "metrics": 0.0}
     interrupted = False
+    loads: dict[float, float] = {}
     started = time.perf_counter()
     with worker_pool(spec.jobs, init_worker, (spec.base,)) as pool:
         for fold in folds:
@@ -177,6 +176,7 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
             for outcome in stats.outcomes:
                 for key in ("prepare", "engine", "metrics"):
                     timing[key] += outcome.seconds.get(key, 0.0)
+                loads[outcome.seconds.get("pid", 0.0)] = outcome.seconds.get("worker_load", 0.0)
             ranked, rejected = ranked_trials(study)
             tried = len(ranked) + len([t for t in rejected if "constraint" not in str(t.user_attrs.get("rejected"))])
             result = FoldResult(fold=fold, study_name=name, ranked=ranked, rejected=rejected, trials_tried=tried,
@@ -191,6 +191,8 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
             if stats.interrupted:
                 interrupted = True
                 break
+    timing["data_load_workers"] = sum(loads.values())
+    timing["trials"] = float(sum(len(f.ranked) + len(f.rejected) for f in results))
     timing["wall"] = time.perf_counter() - started
     return OptimizeResult(spec=spec, direction=direction, folds=results, interrupted=interrupted, timing=timing)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from collections.abc import Callable
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED
@@ -75,8 +76,10 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     if url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=GRACE_PERIOD_S)  # fmt: skip
+        with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna's words; it is what we need
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_PERIOD_S)  # fmt: skip
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"--storage {_redact(url)}: cannot open the study storage: {first}") from None
@@ -119,7 +122,9 @@ def open_study(
             f"--study {name}: this study was made with other settings ({', '.join(diff)}); use another --study name"
         )
     if url is not None:
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
     return study
 
 

@@ -15,6 +15,7 @@ import asyncio
 import bisect
 import dataclasses
 import itertools
+import os
 import signal
 import time
 from collections.abc import Mapping
@@ -68,7 +69,8 @@ class TrialOutcome:
         fingerprint: the trade fingerprint.
         trades: round trips.
         stats: per-period return moments for the deflated Sharpe ratio (``ReturnStats`` fields), or ``None``.
-        seconds: where the time went: ``prepare`` (build, data slice), ``engine`` (the bot run), ``metrics``.
+        seconds: where the time went: ``prepare`` (build, data slice), ``engine`` (the bot run), ``metrics``;
+            ``worker_load`` is the process's one data read (``init_worker``), ``pid`` the process.
     """
 
     number: int
@@ -182,7 +184,8 @@ def run_trial(task: TrialTask) -> TrialOutcome:
     finished = time.perf_counter()
     result = out[0]
     engine = result.run_seconds
-    seconds = {"prepare": prepared_at - started, "engine": engine, "metrics": finished - prepared_at - engine}
+    seconds = {"prepare": prepared_at - started, "engine": engine, "metrics": finished - prepared_at - engine,
+               "worker_load": _STATE.load_seconds, "pid": float(os.getpid())}  # fmt: skip
     stats = return_stats(_curve_floats(result))
     metrics = result.metrics
     value = objective_value(metrics, task.objective)
