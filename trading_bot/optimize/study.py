@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -75,14 +77,19 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
-    try:
-        with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna's words; it is what we need
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                              grace_period=GRACE_PERIOD_S)  # fmt: skip
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"--storage {_redact(url)}: cannot open the study storage: {first}") from None
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna's words; it is what we need
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                                  grace_period=GRACE_PERIOD_S)  # fmt: skip
+        except Exception as exc:
+            if "already exists" in str(exc) and attempt < 4:  # another process is creating the schema right now
+                time.sleep(0.5)
+                continue
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"--storage {_redact(url)}: cannot open the study storage: {first}") from None
+    raise AssertionError("unreachable")
 
 
 def _redact(url: str) -> str:
@@ -195,18 +202,36 @@ def run_trials(
     A point that breaks a constraint is told pruned at once (``rejected``: the constraint) and not counted.
     """
     loop = _Loop(study, pool, space, make_task, trials, jobs, timeout_s, on_told)
-    while True:
-        try:
+    with _sigint_counter() as interrupts:
+        while True:
+            if interrupts[0]:
+                loop.stopping = loop.stats.interrupted = True
+            if interrupts[0] > 1:
+                loop.abandon()
+                break
             loop.fill()
             if not loop.running:
                 break
             loop.collect()
-        except KeyboardInterrupt:
-            if loop.stopping or not loop.running:
-                loop.abandon()
-                break
-            loop.stopping = loop.stats.interrupted = True
     return loop.stats
+
+
+@contextlib.contextmanager
+def _sigint_counter() -> Iterator[list[int]]:
+    """Count SIGINTs instead of raising ``KeyboardInterrupt`` (which could strike between ask and tell)."""
+    count = [0]
+    if threading.current_thread() is not threading.main_thread():
+        yield count
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        count[0] += 1
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield count
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Loop:
@@ -222,6 +247,7 @@ class _Loop:
         self.started = time.monotonic()
         self.asked = self.infeasible = 0
         self.stopping = False
+        self.last_beat = 0.0
         self.heartbeat = isinstance(study._storage, optuna.storages.RDBStorage)
 
     def count(self, state: str) -> None:
@@ -255,8 +281,9 @@ class _Loop:
             self.running[self.pool.submit(_run, self.make_task(trial.number, params))] = _Pending(trial, params)
 
     def collect(self) -> None:
-        done, _ = wait(list(self.running), timeout=HEARTBEAT_S / 2, return_when=FIRST_COMPLETED)
-        if self.heartbeat:
+        done, _ = wait(list(self.running), timeout=0.25, return_when=FIRST_COMPLETED)
+        if self.heartbeat and time.monotonic() - self.last_beat >= HEARTBEAT_S / 2:
+            self.last_beat = time.monotonic()
             storage: Any = self.study._storage  # the heartbeat API lives on the storage
             for pending in self.running.values():
                 storage.record_heartbeat(pending.trial._trial_id)
