@@ -30,8 +30,11 @@ def test_walk_forward_run_writes_table_report_and_a_best_json_that_backtest_repr
     best = doc["best"]
     assert best == {**doc["folds"][-1]["trials"][0], "reproduce": best["reproduce"]}
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "<script src=\"http" not in page and "plotly" in page.lower() and len(page) > 1_000_000  # offline
-    assert "optimisation history" in page and "contour" in page
+    assert "<script src=\"http" not in page
+    assert "plotly" in page.lower()
+    assert len(page) > 1_000_000
+    assert "optimisation history" in page
+    assert "contour" in page
     again = run_cli(*best["reproduce"][1:], "--json", cwd=workdir)
     assert again.returncode == 0, again.stderr[-2000:]
     rerun = json.loads(again.stdout)
@@ -44,7 +47,8 @@ def test_best_json_is_a_config_the_bot_accepts(workdir: Path) -> None:
     out = workdir / "out"
     proc = run_cli(*BASE, "--trials", "4", "--seed", "1", "--report", str(out), cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "best: #" in proc.stdout and "deflated Sharpe ratio" in proc.stdout
+    assert "best: #" in proc.stdout
+    assert "deflated Sharpe ratio" in proc.stdout
     check = run_cli("check-config", str(out / "best.json"), cwd=workdir)
     assert check.returncode == 0, check.stdout + check.stderr
     config = json.loads((out / "best.json").read_text(encoding="utf-8"))
@@ -70,7 +74,8 @@ def test_trials_with_too_few_round_trips_are_rejected_not_ranked(workdir: Path) 
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
     assert doc["best"] is None
-    assert doc["trials"] and all(t["state"] == "rejected" for t in doc["trials"])
+    assert doc["trials"]
+    assert all(t["state"] == "rejected" for t in doc["trials"])
     assert all("fewer than --min-trades" in t["rejected"] for t in doc["trials"])
 
 
@@ -93,4 +98,23 @@ def test_bad_input_exits_2_with_one_line(workdir: Path, args: tuple[str, ...], m
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+    assert lines[0].startswith("error: "), lines[0]
+    assert message in lines[0], lines[0]
+
+
+def test_grid_sampler_runs_every_point_once_then_stops(workdir: Path) -> None:
+    """Rule: --sampler grid visits each grid point once and stops when the grid is done, before --trials."""
+    args = ("optimize", "--strategy", "sma_cross", "--data", str(SAMPLE), "--space", "fast=2:4", "--space",
+            "slow=10:20:5", "--fix", "fraction=1", "--sampler", "grid", "--trials", "100", "--json")  # fmt: skip
+    proc = run_cli(*args, cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    points = [(t["params"]["fast"], t["params"]["slow"]) for t in json.loads(proc.stdout)["trials"]]
+    assert sorted(points) == [(f, s) for f in (2, 3, 4) for s in (10, 15, 20)]
+
+
+@pytest.mark.parametrize("sampler", ["random", "cmaes"])
+def test_other_samplers_run(workdir: Path, sampler: str) -> None:
+    """Rule: every documented sampler runs trials (cmaes through Optuna's CMA-ES sampler)."""
+    proc = run_cli(*BASE, "--trials", "3", "--seed", "1", "--sampler", sampler, "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len([t for t in json.loads(proc.stdout)["trials"] if t["state"] == "complete"]) == 3

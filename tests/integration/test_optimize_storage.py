@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -75,10 +76,8 @@ def test_two_processes_on_one_postgresql_study_share_the_trials(workdir: Path) -
     """Rule: the many-machine recipe: processes against one PostgreSQL study share it as on SQLite."""
     assert _PG_URL is not None
     url = _PG_URL.replace("postgresql+asyncpg://", "postgresql+psycopg://")
-    try:
+    with contextlib.suppress(KeyError):
         optuna.delete_study(study_name="shared", storage=url)
-    except KeyError:
-        pass
     _shared_study_is_split_between_processes(url, workdir)
 
 

@@ -166,12 +166,28 @@ class _Pending:
     params: dict[str, Any]
 
 
+def _tell_safely(study: optuna.Study, trial: optuna.Trial, value: float | None = None, **kwargs: Any) -> None:
+    """``study.tell``; the grid sampler's ``study.stop()`` once its grid is done is meant for ``optimize`` only.
+
+    Optuna records the trial before the sampler's ``after_trial`` hook raises, so the error is dropped here and
+    the loop stops on ``is_exhausted``.
+    """
+    try:
+        if value is None:
+            study.tell(trial, **kwargs)
+        else:
+            study.tell(trial, value, **kwargs)
+    except RuntimeError as exc:
+        if "Study.stop" not in str(exc):
+            raise
+
+
 def _tell(study: optuna.Study, pending: _Pending, outcome: TrialOutcome | None, note: str) -> str:
     trial = pending.trial
     trial.set_user_attr("strategy_params", pending.params)
     if outcome is None:
         trial.set_user_attr("rejected", note)
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        _tell_safely(study, trial, state=optuna.trial.TrialState.FAIL)
         return "failed"
     trial.set_user_attr("metrics", outcome.metrics)
     trial.set_user_attr("fingerprint", outcome.fingerprint)
@@ -180,9 +196,9 @@ def _tell(study: optuna.Study, pending: _Pending, outcome: TrialOutcome | None, 
         trial.set_user_attr("stats", outcome.stats)
     if outcome.rejected is not None:
         trial.set_user_attr("rejected", outcome.rejected)
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        _tell_safely(study, trial, state=optuna.trial.TrialState.PRUNED)
         return "rejected"
-    study.tell(trial, outcome.value)
+    _tell_safely(study, trial, outcome.value)
     return "complete"
 
 
@@ -270,7 +286,7 @@ class _Loop:
             if broken is not None:
                 trial.set_user_attr("strategy_params", params)
                 trial.set_user_attr("rejected", f"constraint {broken}")
-                self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                _tell_safely(self.study, trial, state=optuna.trial.TrialState.PRUNED)
                 self.stats.optuna_seconds += time.perf_counter() - t0
                 self.infeasible += 1
                 if self.infeasible > 100 * self.trials:

@@ -181,12 +181,12 @@ def run_trial(task: TrialTask) -> TrialOutcome:
         out.append(await prepared.run())
 
     asyncio.run(main())
-    finished = time.perf_counter()
     result = out[0]
+    stats = return_stats(_curve_floats(result))
+    finished = time.perf_counter()
     engine = result.run_seconds
     seconds = {"prepare": prepared_at - started, "engine": engine, "metrics": finished - prepared_at - engine,
                "worker_load": _STATE.load_seconds, "pid": float(os.getpid())}  # fmt: skip
-    stats = return_stats(_curve_floats(result))
     metrics = result.metrics
     value = objective_value(metrics, task.objective)
     rejected = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from trading_bot.errors import ConfigError
@@ -19,16 +21,18 @@ def test_walk_forward_out_of_sample_starts_after_in_sample_and_windows_do_not_ov
     for fold in folds:
         assert fold.out_of_sample is not None
         assert fold.in_sample.start_ms <= fold.in_sample.end_ms < fold.out_of_sample.start_ms  # no look-ahead
-    for earlier, later in zip(folds, folds[1:], strict=False):
+    for earlier, later in itertools.pairwise(folds):
         assert later.in_sample == earlier.out_of_sample  # rolling: the tested window is the next one optimised
     oos = [f.out_of_sample for f in folds]
     windows = [folds[0].in_sample, *oos]
-    for a, b in zip(windows, windows[1:], strict=False):
-        assert a is not None and b is not None
+    for a, b in itertools.pairwise(windows):
+        assert a is not None
+        assert b is not None
         assert a.end_ms < b.start_ms  # no overlap
     assert sum(w.bars for w in windows if w is not None) == len(TS)  # every bar in exactly one window
     assert windows[0].start_ms == TS[0]
-    assert windows[-1] is not None and windows[-1].end_ms == TS[-1]
+    assert windows[-1] is not None
+    assert windows[-1].end_ms == TS[-1]
 
 
 def test_window_bounds_are_bar_times_so_a_backtest_can_rerun_them() -> None:
@@ -50,12 +54,15 @@ def test_holdout_keeps_the_tail_out_of_sample() -> None:
     assert fold.out_of_sample.end_ms == TS[-1]
 
 
-@pytest.mark.parametrize(("fraction", "folds"), [(0.0, None), (1.0, None), (None, 0), (None, 500)])
-def test_bad_splits_are_refused(fraction: float | None, folds: int | None) -> None:
-    """Rule: a fraction outside (0, 1), no fold, or windows of fewer than 10 bars are ConfigErrors."""
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 0.999])
+def test_bad_holdouts_are_refused(fraction: float) -> None:
+    """Rule: a fraction outside (0, 1), or a side with fewer than 10 bars, is a ConfigError."""
     with pytest.raises(ConfigError):
-        if fraction is not None:
-            holdout(TS, fraction)
-        else:
-            assert folds is not None
-            walk_forward(TS, folds)
+        holdout(TS, fraction)
+
+
+@pytest.mark.parametrize("folds", [0, 500])
+def test_bad_walk_forwards_are_refused(folds: int) -> None:
+    """Rule: no fold, or windows of fewer than 10 bars, is a ConfigError."""
+    with pytest.raises(ConfigError):
+        walk_forward(TS, folds)

@@ -28,7 +28,8 @@ def test_grid_ships_ranges_with_a_log_scale() -> None:
     """Rule: the grid's take-profit and wait time are searched on a log scale, max_orders as an integer."""
     names = {r.name: r for r in search_space("grid", GridParams, fixes=["quantity=0.001"]).ranges}
     assert set(names) == {"take_profit", "max_orders", "wait_time"}
-    assert names["take_profit"].log and names["take_profit"].kind == "float"
+    assert names["take_profit"].log
+    assert names["take_profit"].kind == "float"
     assert names["max_orders"].kind == "int"
 
 
