@@ -154,7 +154,7 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
     timing = {"data_load_parent": load_seconds, "optuna": 0.0, "prepare": 0.0, "engine": 0.0, "metrics": 0.0}
     interrupted = False
     loads: dict[float, float] = {}
-    executed = 0
+    executed = told = 0
     started = time.perf_counter()
     with worker_pool(spec.jobs, init_worker, (spec.base,)) as pool:
         for fold in folds:
@@ -175,6 +175,7 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
                                on_told=on_told or (lambda state, s: None))  # fmt: skip
             timing["optuna"] += stats.optuna_seconds
             executed += len(stats.outcomes)
+            told += sum(stats.told.values())
             for outcome in stats.outcomes:
                 for key in ("prepare", "engine", "metrics"):
                     timing[key] += outcome.seconds.get(key, 0.0)
@@ -194,7 +195,8 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
                 interrupted = True
                 break
     timing["data_load_workers"] = sum(loads.values())
-    timing["trials"] = float(executed)
+    timing["trials"] = float(told)  # trials told to the study (repeated points included)
+    timing["backtests"] = float(executed)  # backtests run (a repeated point is not run again)
     timing["wall"] = time.perf_counter() - started
     return OptimizeResult(spec=spec, direction=direction, folds=results, interrupted=interrupted, timing=timing)
 

@@ -11,6 +11,9 @@ RDB storages keep a heartbeat for running trials (recorded by this loop); trials
 stop beating and are marked failed by ``fail_stale_trials`` when the next process opens the study (after
 ``grace_period`` seconds), so a resumed study never waits on them.
 
+A point this process already ran (TPE proposes integer points again) is told the same result without running
+the backtest again: a backtest is a pure function of its parameters and data.
+
 Ctrl-C (SIGINT): no new trial is asked, the running ones finish and are told; a second Ctrl-C tells them failed
 and stops the workers. Finished trials stay in the study.
 """
@@ -264,6 +267,7 @@ class _Loop:
         self.asked = self.infeasible = 0
         self.stopping = False
         self.last_beat = 0.0
+        self.results: dict[str, TrialOutcome] = {}
         self.heartbeat = isinstance(study._storage, optuna.storages.RDBStorage)
 
     def count(self, state: str) -> None:
@@ -292,8 +296,14 @@ class _Loop:
                 if self.infeasible > 100 * self.trials:
                     raise ConfigError("--space: the sampler keeps proposing points that break the constraints")
                 continue
-            self.stats.optuna_seconds += time.perf_counter() - t0
             self.asked += 1
+            known = self.results.get(_key(params))
+            if known is not None:  # a point already run here: a backtest is a pure function, tell the same result
+                trial.set_user_attr("same_as", known.number)
+                self.count(_tell(self.study, _Pending(trial, params), known, ""))
+                self.stats.optuna_seconds += time.perf_counter() - t0
+                continue
+            self.stats.optuna_seconds += time.perf_counter() - t0
             self.running[self.pool.submit(_run, self.make_task(trial.number, params))] = _Pending(trial, params)
 
     def collect(self) -> None:
@@ -312,6 +322,7 @@ class _Loop:
                 self.count(_tell(self.study, pending, None, f"crashed: {type(exc).__name__}: {exc}"))
                 continue
             self.stats.outcomes.append(outcome)
+            self.results[_key(pending.params)] = outcome
             state = _tell(self.study, pending, outcome, "")
             self.stats.optuna_seconds += time.perf_counter() - t0
             self.count(state)
@@ -321,6 +332,10 @@ class _Loop:
             self.count(_tell(self.study, pending, None, "interrupted"))
         self.running.clear()
         self.stats.interrupted = True
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def _grid_done(study: optuna.Study) -> bool:
