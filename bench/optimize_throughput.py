@@ -49,7 +49,8 @@ def main() -> None:
         backtest_rates[jobs] = t["backtests"] / t["process_wall"] * 60
         print(f"--jobs {jobs}: {t['trials']:.0f} trials ({t['backtests']:.0f} backtests run; repeated points are "
               f"not rerun) in {t['process_wall']:.1f} s (loop {t['wall']:.1f} s) = "
-              f"{rate:.1f} trials/min, {t['backtests'] / t['process_wall'] * 60:.1f} backtests/min; summed over workers: engine {t['engine']:.1f} s, metrics {t['metrics']:.1f} s, "
+              f"{rate:.1f} trials/min, {t['backtests'] / t['process_wall'] * 60:.1f} backtests/min; "
+              f"summed over workers: engine {t['engine']:.1f} s, metrics {t['metrics']:.1f} s, "
               f"build {t['prepare']:.1f} s, data load parent {t['data_load_parent']:.2f} s + workers "
               f"{t['data_load_workers']:.2f} s; Optuna (parent) {t['optuna']:.2f} s; load average {os.getloadavg()}")
     print(f"parallel efficiency at 2 jobs: {rates[2] / rates[1]:.2f}x trials/min, "
