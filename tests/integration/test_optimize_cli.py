@@ -118,3 +118,11 @@ def test_other_samplers_run(workdir: Path, sampler: str) -> None:
     proc = run_cli(*BASE, "--trials", "3", "--seed", "1", "--sampler", sampler, "--json", cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len([t for t in json.loads(proc.stdout)["trials"] if t["state"] == "complete"]) == 3
+
+
+def test_timeout_stops_asking_for_trials(workdir: Path) -> None:
+    """Rule: --timeout S stops asking for new trials after S seconds; the ones told are ranked."""
+    proc = run_cli(*BASE, "--trials", "1000", "--timeout", "0.5", "--seed", "1", "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert 1 <= len(doc["trials"]) < 1000

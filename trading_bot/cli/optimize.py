@@ -63,6 +63,9 @@ def optimize_command(
         _optimize(opts)
     except (ConfigError, DataError) as exc:
         raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    except KeyboardInterrupt:  # outside the trial loop (opening the study, the out-of-sample reruns)
+        raise fail("interrupted: the study keeps its finished trials; run the command again to go on",
+                   EXIT_FAILURE) from None  # fmt: skip
 
 
 def _spec(opts: dict[str, Any]) -> Any:
