@@ -126,3 +126,36 @@ def test_timeout_stops_asking_for_trials(workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
     assert 1 <= len(doc["trials"]) < 1000
+
+
+def test_grid_strategy_is_optimised_on_quotes_and_trades(workdir: Path) -> None:
+    """Rule: the grid's shipped ranges are searched on tick data (it needs a spread), --fix gives its quantity."""
+    data = SAMPLE.parent
+    proc = run_cli("optimize", "--strategy", "grid", "--data", str(data / "binance_BTCUSDT_quotes_2024-08-08.csv.gz"),
+                   "--data", str(data / "binance_BTCUSDT_trades_2024-08-08.csv.gz"), "--symbol", "BTC/USDT",
+                   "--fix", "quantity=0.001", "--space", "max_orders=1:10", "--trials", "2", "--seed", "1",
+                   "--min-trades", "0", "--objective", "return", "--json", cwd=workdir)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    best = json.loads(proc.stdout)["best"]
+    assert set(best["params"]) == {"quantity", "max_orders", "take_profit", "wait_time"}
+
+
+FIL = Path("/work/shared/data/binance_FILUSDT_1m.csv.gz")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FIL.is_file(), reason="shared data folder not available")
+def test_issue_15_done_when_command_on_fil(workdir: Path) -> None:
+    """Rule (issue 15): the done-when command on FIL 1m finishes with a table, report and a reproducible best.json."""
+    out = workdir / "out"
+    proc = run_cli("optimize", "--strategy", "sma_cross", "--data", str(FIL), "--space", "fast=5:30", "--space",
+                   "slow=20:120", "--fix", "fraction=1", "--trials", "50", "--jobs", "2", "--walk-forward", "3",
+                   "--report", str(out), "--seed", "1", cwd=workdir, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fold3of3" in proc.stdout
+    line = next(t for t in proc.stdout.splitlines() if t.startswith("reproduce: "))
+    fingerprint = next(t for t in proc.stdout.splitlines() if t.startswith("best: #")).rsplit(" ", 1)[1]
+    again = run_cli(*line.removeprefix("reproduce: runbot.py ").split(), "--json", cwd=workdir)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["fingerprint"] == fingerprint
+    assert (out / "report.html").stat().st_size > 1_000_000

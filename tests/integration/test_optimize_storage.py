@@ -75,7 +75,7 @@ def test_two_processes_on_one_sqlite_study_share_the_trials(workdir: Path) -> No
 def test_two_processes_on_one_postgresql_study_share_the_trials(workdir: Path) -> None:
     """Rule: the many-machine recipe: processes against one PostgreSQL study share it as on SQLite."""
     assert _PG_URL is not None
-    scheme, sep, rest = _PG_URL.partition("://")
+    _, sep, rest = _PG_URL.partition("://")
     url = f"postgresql+psycopg{sep}{rest}"  # the journal's URL may name asyncpg; Optuna's storage is synchronous
     with contextlib.suppress(KeyError):
         optuna.delete_study(study_name="shared", storage=url)
