@@ -113,3 +113,15 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(workdir: Path) -> None:
     trials = _trials(url)
     assert sum(t.state.is_finished() for t in trials) >= 3
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in trials)  # the running ones were told
+
+
+def test_a_study_made_for_another_objective_is_refused(workdir: Path) -> None:
+    """Rule: resuming a stored study with other settings (objective, space, data, costs) is exit 2, one line."""
+    url = f"sqlite:///{workdir / 'study.db'}"
+    first = run_cli(*BASE, "--storage", url, "--trials", "1", "--seed", "1", cwd=workdir)
+    assert first.returncode == 0, first.stderr[-2000:]
+    other = run_cli(*BASE, "--storage", url, "--trials", "1", "--objective", "sortino", cwd=workdir)
+    assert other.returncode == 2
+    assert other.stderr.strip().splitlines() == [
+        "error: --study shared: this study was made with other settings (objective); use another --study name"
+    ]

@@ -136,6 +136,20 @@ def _params(trial: Any) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
+def _in_vs_out(result: Any) -> dict[str, Any] | None:
+    """Mean objective of each fold's best trial in sample and out of sample (folds that have both)."""
+    pairs = []
+    for fold in result.folds:
+        best = fold.best
+        oos = fold.oos.get(best.number) if best is not None else None
+        if best is not None and oos is not None and oos.value is not None and best.value is not None:
+            pairs.append((best.value, oos.value))
+    if not pairs:
+        return None
+    return {"folds": len(pairs), "in_sample": sum(p[0] for p in pairs) / len(pairs),
+            "out_of_sample": sum(p[1] for p in pairs) / len(pairs)}  # fmt: skip
+
+
 def _document(result: Any, paths: dict[str, Path]) -> dict[str, Any]:
     from trading_bot.optimize.results import trial_document
 
@@ -160,6 +174,7 @@ def _document(result: Any, paths: dict[str, Path]) -> dict[str, Any]:
         best["reproduce"] = ["runbot.py", *reproduce_args(result, paths.get("best"))]
     return {
         "objective": result.spec.objective, "direction": result.direction, "interrupted": result.interrupted,
+        "in_vs_out_of_sample": _in_vs_out(result),
         "best": best, "trials": folds[-1]["trials"] if folds else [], "folds": folds,
         "warnings": [w for w in (f.warning(result.maximise) for f in result.folds) if w],
         "timing": {k: round(v, 4) for k, v in result.timing.items()},
@@ -185,6 +200,10 @@ def print_result(result: Any, paths: dict[str, Path], *, json_output: bool) -> N
         warning = fold.warning(result.maximise)
         if warning:
             typer.echo(f"  warning: {warning}")
+    summary = _in_vs_out(result)
+    if summary is not None:
+        typer.echo(f"best trials in vs out of sample over {summary['folds']} fold(s): mean {result.spec.objective} "
+                   f"{summary['in_sample']:.6g} in sample, {summary['out_of_sample']:.6g} out of sample")  # fmt: skip
     if result.interrupted:
         typer.echo("interrupted: the finished trials are kept")
     winner = result.winner

@@ -8,8 +8,9 @@ Overfitting figures of a fold (``FoldResult``):
 * ``oos``: the best ``top`` in-sample trials rerun on the out-of-sample window, each with its objective there;
 * ``best_oos_rank``: where the best in-sample trial ranks among them out of sample (1 = still the best); a
   warning is raised when it is not among the top ``OOS_TOP`` (``3``);
-* ``deflated_sharpe``: the DSR of the best in-sample trial for the number of trials tried
-  (``trading_bot.optimize.deflated``), ``None`` when the Sharpe ratios are undefined.
+* ``deflated_sharpe``: the DSR of the best in-sample trial for the number of distinct points tried (a point the
+  sampler proposed twice counts once; points that broke a constraint never ran and do not count) and the
+  variance of their per-period Sharpe ratios (``trading_bot.optimize.deflated``), ``None`` when undefined.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def ranked_trials(study: optuna.Study) -> tuple[list[optuna.trial.FrozenTrial], 
 
 def deflated_sharpe_of(ranked: Sequence[optuna.trial.FrozenTrial], tried: int) -> float | None:
     """The DSR of ``ranked[0]`` (per-period Sharpe, moments from its ``stats``) over ``tried`` trials."""
-    sharpes = [t.user_attrs["stats"]["sharpe"] for t in ranked if "stats" in t.user_attrs]
+    unique = {str(t.user_attrs.get("strategy_params")): t for t in reversed(ranked)}.values()  # a point once
+    sharpes = [t.user_attrs["stats"]["sharpe"] for t in unique if "stats" in t.user_attrs]
     if not ranked or "stats" not in ranked[0].user_attrs or len(sharpes) < 2:
         return None
     stats = ranked[0].user_attrs["stats"]

@@ -8,6 +8,7 @@ is the best in-sample trial of the last fold (the most recent window: what one w
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,7 +182,8 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
                     timing[key] += outcome.seconds.get(key, 0.0)
                 loads[outcome.seconds.get("pid", 0.0)] = outcome.seconds.get("worker_load", 0.0)
             ranked, rejected = ranked_trials(study)
-            tried = len(ranked) + len([t for t in rejected if "constraint" not in str(t.user_attrs.get("rejected"))])
+            tried = len({_point(t) for t in ranked}
+                        | {_point(t) for t in rejected if "constraint" not in str(t.user_attrs.get("rejected"))})
             result = FoldResult(fold=fold, study_name=name, ranked=ranked, rejected=rejected, trials_tried=tried,
                                 deflated_sharpe=deflated_sharpe_of(ranked, tried))  # fmt: skip
             if fold.out_of_sample is not None and ranked and not stats.interrupted:
@@ -199,6 +201,11 @@ def optimise(spec: OptimizeSpec, on_told: Callable[[str, optuna.Study], None] | 
     timing["backtests"] = float(executed)  # backtests run (a repeated point is not run again)
     timing["wall"] = time.perf_counter() - started
     return OptimizeResult(spec=spec, direction=direction, folds=results, interrupted=interrupted, timing=timing)
+
+
+def _point(trial: optuna.trial.FrozenTrial) -> str:
+    """The trial's parameters as one text: repeated points count once among the trials tried."""
+    return json.dumps(trial.user_attrs.get("strategy_params", trial.params), sort_keys=True, default=str)
 
 
 def _run(task: TrialTask) -> Any:
