@@ -15,7 +15,8 @@ A point this process already ran (TPE proposes integer points again) is told the
 the backtest again: a backtest is a pure function of its parameters and data.
 
 Ctrl-C (SIGINT): no new trial is asked, the running ones finish and are told; a second Ctrl-C tells them failed
-and stops the workers. Finished trials stay in the study.
+at once (their workers still finish the backtest in hand before the pool shuts down). Finished trials stay in
+the study. SIGINT is counted by a handler while the loop runs, so it never lands between an ask and its tell.
 """
 
 from __future__ import annotations
@@ -351,7 +352,7 @@ def _run(task: TrialTask) -> TrialOutcome:
 
 @contextlib.contextmanager
 def worker_pool(jobs: int, initializer: Callable[..., Any], initargs: tuple[Any, ...]) -> Iterator[ProcessPoolExecutor]:
-    """A pool of ``jobs`` spawned worker processes, each initialised once; on exit, stopped without waiting."""
+    """A pool of ``jobs`` spawned worker processes, each initialised once; on exit, queued work is cancelled."""
     import multiprocessing
 
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
