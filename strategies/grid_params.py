@@ -25,13 +25,27 @@ class GridParams(StrategyParams):
 
     quantity: BaseAmount = Field(description="size of every open order, base units (e.g. BTC)")
     take_profit: Decimal = Field(
-        default=Decimal("0.02"), gt=0, lt=100, description="take-profit distance in PERCENT: 0.02 means 0.02 %"
+        default=Decimal("0.02"),
+        gt=0,
+        lt=100,
+        description="take-profit distance in PERCENT: 0.02 means 0.02 %",
+        json_schema_extra={"search": {"low": 0.005, "high": 1.0, "log": True}},
     )
     direction: Literal["buy", "sell"] = Field(
         default="buy", description="buy = long grid (open buys, take-profit sells); sell = the mirror"
     )
-    max_orders: int = Field(default=40, ge=1, le=10_000, description="cap on resting take-profit orders (count)")
-    wait_time: WindowSeconds = Field(default=450.0, description="base cooldown between opens, seconds")
+    max_orders: int = Field(
+        default=40,
+        ge=1,
+        le=10_000,
+        description="cap on resting take-profit orders (count)",
+        json_schema_extra={"search": {"low": 1, "high": 100}},
+    )
+    wait_time: WindowSeconds = Field(
+        default=450.0,
+        description="base cooldown between opens, seconds",
+        json_schema_extra={"search": {"low": 5.0, "high": 3600.0, "log": True}},
+    )
     grid_step: Decimal = Field(
         default=Decimal(-100),
         ge=-100,

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from typing import ClassVar
 
 from pydantic import Field
 from pydantic import model_validator
@@ -55,8 +56,18 @@ _TERMINAL_EVENTS = (OrderFilled, OrderCanceled, OrderRejected, OrderDenied, Orde
 class SmaCrossParams(StrategyParams):
     """Parameters of ``sma_cross``."""
 
-    fast: Count = Field(default=10, description="fast SMA window, in bars")
-    slow: Count = Field(default=20, ge=2, description="slow SMA window, in bars")
+    search_constraints: ClassVar[tuple[str, ...]] = ("fast < slow",)
+    """Relations between parameters that ``runbot.py optimize`` keeps (the model validator refuses the rest)."""
+
+    fast: Count = Field(
+        default=10, description="fast SMA window, in bars", json_schema_extra={"search": {"low": 2, "high": 100}}
+    )
+    slow: Count = Field(
+        default=20,
+        ge=2,
+        description="slow SMA window, in bars",
+        json_schema_extra={"search": {"low": 5, "high": 400, "step": 5}},
+    )
     quantity: BaseAmount | None = Field(default=None, description="fixed order size, base units")
     fraction: Fraction | None = Field(default=None, description="fraction of equity invested on entry (1.0 = all in)")
     bar_seconds: int = Field(

@@ -54,6 +54,7 @@ from exchanges.base import BaseExchangeClient
 from exchanges.config import PaperConfig
 from exchanges.markets import load_market_snapshot
 from exchanges.paper import PaperExchange
+from exchanges.recorded import BarSeries
 from exchanges.recorded import check_data_symbol
 from exchanges.recorded import data_kind
 from exchanges.recorded import data_specs
@@ -106,6 +107,7 @@ __all__ = [
     "BacktestResult",
     "BacktestRun",
     "BacktestSpec",
+    "BarLoader",
     "InstrumentResult",
     "prepare_backtest",
     "relaxed_risk_config",
@@ -512,12 +514,20 @@ def _kind(paths: tuple[Path, ...]) -> str:
     return "bars" if kinds == {"bars"} else "ticks"
 
 
-def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | None = None) -> BacktestRun:
+BarLoader = Callable[[Sequence[Path], int | None, int | None], BarSeries]
+"""Loads bar files for ``[start_ms, end_ms]`` (``exchanges.recorded.load_bars``'s signature)."""
+
+
+def prepare_backtest(
+    spec: BacktestSpec, *, progress: Callable[[int], None] | None = None, load: BarLoader = load_bars
+) -> BacktestRun:
     """Load the data and build the bot (nothing runs yet).
 
     Args:
         spec: what to backtest.
         progress: bar data only: called with the number of bars done, now and then.
+        load: one-symbol bar data: reads the bars (default ``load_bars``); the optimiser passes a loader that
+            slices bars it read once per worker process (``trading_bot.optimize.worker``).
 
     Raises:
         ConfigError: bad strategy name or parameter, bad symbol (or one that a data file's name
@@ -550,7 +560,7 @@ def prepare_backtest(spec: BacktestSpec, *, progress: Callable[[int], None] | No
     sim: BarExchange | None = None
     feed: _SampledFeed | None = None
     if kind == "bars":
-        series = load_bars(spec.data, spec.start_ms, spec.end_ms)
+        series = load(spec.data, spec.start_ms, spec.end_ms)
         refuse_book_knobs_on_bars(latency_ms=spec.latency_ms, queue_position=spec.queue_position)
         market = resolve_market(
             symbol, series.price_decimals, spec.fee, spec.market, spec.exchange, _spec_of(spec, symbol)

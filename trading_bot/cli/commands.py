@@ -17,6 +17,7 @@ __all__ = ["MODULES", "load", "names"]
 MODULES = (
     "trading_bot.cli.run",
     "trading_bot.cli.backtest",
+    "trading_bot.cli.optimize",
     "trading_bot.cli.journal",
     "trading_bot.cli.emulator",
     "trading_bot.cli.doctor",
