@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FILLS",
+    "equity_now",
     "equity_view",
     "fills_view",
     "instruments_view",
@@ -163,6 +164,14 @@ def equity_view(observer: BotObserver, interval_s: float) -> dict[str, Any]:
         "max_points": observer.equity.maxlen,
         "points": [{"ts_ms": p.ts_ms, "equity": decimal_text(p.equity)} for p in observer.equity],
     }
+
+
+def equity_now(bot: TradingBot) -> dict[str, Any] | None:
+    """The account's equity at this moment (``{"ts_ms", "equity"}``), or ``None`` before it is valued."""
+    book = bot.book
+    if book is None or not book.valued:
+        return None
+    return {"ts_ms": bot.clock.now_ms(), "equity": decimal_text(book.equity())}
 
 
 def risk_view(bot: TradingBot, observer: BotObserver) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""``GET /api/v1/stream``: the dashboard's live feed, Server-Sent Events pushing one snapshot a second.
+
+Each event is ``event: snapshot`` with a JSON ``data`` line: ``status``, ``instruments``, ``positions``,
+``orders``, ``fills`` (the latest :data:`STREAM_FILLS`), ``risk`` and ``equity_now`` (the account's equity at
+this moment, ``{"ts_ms", "equity"}`` or ``null`` before it is valued: the dashboard appends it to the sampled
+curve of ``/api/v1/equity``). The same views as the JSON API, through the same secret redaction.
+
+The credential is checked when the stream opens (by the app's guard) and again before every event: a session
+that ended (logout, expiry) ends the stream. The stream ends when the client goes away or the server shuts
+down (the app's ``on_shutdown`` sets :data:`STOPPING`), so an open dashboard never delays the bot's stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from trading_bot.log import redact_secrets
+from trading_bot.monitor.api import API_PREFIX
+from trading_bot.monitor.api import ApiContext
+from trading_bot.monitor.views import equity_now
+from trading_bot.monitor.views import fills_view
+from trading_bot.monitor.views import instruments_view
+from trading_bot.monitor.views import orders_view
+from trading_bot.monitor.views import positions_view
+from trading_bot.monitor.views import risk_view
+from trading_bot.monitor.views import status_view
+
+__all__ = ["STOPPING", "STREAM_FILLS", "STREAM_INTERVAL_S", "add_stream_route", "snapshot"]
+
+STREAM_INTERVAL_S = 1.0
+"""Wall seconds between two events of the stream."""
+
+STREAM_FILLS = 50
+"""Fills each event carries (the latest)."""
+
+STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stream_stopping", asyncio.Event)
+"""Set when the app shuts down: every open stream ends."""
+
+
+def snapshot(ctx: ApiContext) -> dict[str, Any]:
+    """Return one event's data: the bot's state now (see the module docstring)."""
+    bot = ctx.bot
+    return {
+        "status": status_view(bot, ctx.auth.read_only),
+        "instruments": instruments_view(bot),
+        "positions": positions_view(bot),
+        "orders": orders_view(bot),
+        "fills": fills_view(bot, STREAM_FILLS),
+        "risk": risk_view(bot, ctx.observer),
+        "equity_now": equity_now(bot),
+    }
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    safe = redact_secrets(None, "api", {"body": data})["body"]
+    return b"event: snapshot\ndata: " + json.dumps(safe, default=str, sort_keys=True).encode() + b"\n\n"
+
+
+def add_stream_route(app: web.Application, ctx: ApiContext, interval_s: float = STREAM_INTERVAL_S) -> None:
+    """Add ``GET /api/v1/stream`` to ``app`` (behind the app's guard, like every read)."""
+    stopping = asyncio.Event()
+    app[STOPPING] = stopping
+
+    async def on_shutdown(_app: web.Application) -> None:
+        stopping.set()
+
+    app.on_shutdown.append(on_shutdown)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+            "X-Accel-Buffering": "no",
+        })  # fmt: skip
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            await response.write(b"retry: 2000\n\n")
+            while not stopping.is_set():
+                try:
+                    ctx.auth.check(request, control=False)
+                except web.HTTPException:
+                    break
+                await response.write(_event(snapshot(ctx)))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=interval_s)
+        return response
+
+    app.router.add_get(f"{API_PREFIX}/stream", handle)
