@@ -76,12 +76,13 @@ def _api(base: str, name: str) -> Any:
 
 
 @contextlib.contextmanager
-def _bot(tmp_path: Path, port: int) -> Iterator[subprocess.Popen[str]]:
+def _bot(tmp_path: Path, port: int, args: tuple[str, ...] = REPLAY, **env: str) -> Iterator[subprocess.Popen[str]]:
     log = (tmp_path / "bot.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "runbot.py"), *REPLAY, "--monitor", "--monitor-port", str(port),
+        [sys.executable, str(ROOT / "runbot.py"), *args, "--monitor", "--monitor-port", str(port),
          "--log-format", "json"],
-        cwd=tmp_path, env=cli_env(TRADING_BOT__MONITOR__TOKEN=TOKEN), stdout=log, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path, env=cli_env(TRADING_BOT__MONITOR__TOKEN=TOKEN, **env), stdout=log, stderr=subprocess.STDOUT,
+        text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 20
@@ -130,28 +131,41 @@ def _save_screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
     return path
 
 
-def test_the_dashboard_logs_in_shows_live_changes_and_its_confirmed_halt_stops_new_orders(tmp_path: Path) -> None:
+def _need_browser() -> None:
     missing = _missing()
     if missing is not None:
         if os.environ.get("CI"):
             pytest.fail(f"the browser test must run in CI: {missing}")
         pytest.skip(missing)
+
+
+def _log_in(driver: Any, base: str) -> Any:
+    """Open the dashboard, log in with the token, wait for the live feed; return the waiter."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 20, poll_frequency=0.1)
+    driver.get(base + "/")
+    wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(TOKEN)
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "app")))
+    wait.until(lambda d: d.find_element(By.ID, "state").get_attribute("data-state") == "active")
+    wait.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-mode") == "live")
+    return wait
+
+
+def test_the_dashboard_logs_in_shows_live_changes_and_its_confirmed_halt_stops_new_orders(tmp_path: Path) -> None:
+    _need_browser()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with _bot(tmp_path, port) as proc, _browser() as driver:
         assert proc.poll() is None, (tmp_path / "bot.log").read_text()[-3000:]
-        wait = WebDriverWait(driver, 20, poll_frequency=0.1)
         try:
-            driver.get(base + "/")
-            wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(TOKEN)
-            driver.find_element(By.ID, "login-submit").click()
-            wait.until(ec.visibility_of_element_located((By.ID, "app")))
-            wait.until(lambda d: d.find_element(By.ID, "state").get_attribute("data-state") == "active")
-            wait.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-mode") == "live")
+            wait = _log_in(driver, base)
             cookies = {c["name"]: c for c in driver.get_cookies()}
             assert cookies["tb_session"]["httpOnly"] is True
             assert cookies["tb_session"]["sameSite"] == "Strict"
@@ -196,3 +210,51 @@ def test_the_dashboard_logs_in_shows_live_changes_and_its_confirmed_halt_stops_n
     log = (tmp_path / "bot.log").read_text()
     assert TOKEN not in log
     assert proc.returncode == 0, log[-3000:]
+
+
+def test_the_dashboard_shows_every_instrument_and_cancels_the_orders_of_one(tmp_path: Path) -> None:
+    """Rule: one row per venue:symbol; the filter narrows the orders; a row's Cancel acts on that instrument only."""
+    _need_browser()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select
+
+    usdc = tmp_path / "binance_BTCUSDC_quotes_2024-08-08.csv.gz"  # the same quotes as a second symbol
+    shutil.copy(QUOTES, usdc)
+    args = ("--strategy", "grid", "--exchange", "binance", "--symbol", "BTC/USDT", "--symbol", "BTC/USDC",
+            "--replay", str(QUOTES), "--replay", str(TRADES), "--replay", str(usdc), "--quantity", "0.001",
+            "--take-profit", "0.02", "--max-orders", "10", "--wait-time", "35", "--speed", "15")  # fmt: skip
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    balances = '{"USDT": 10000, "USDC": 10000}'
+    with _bot(tmp_path, port, args, TRADING_BOT__EXCHANGE__PAPER__BALANCES=balances) as proc, _browser() as driver:
+        assert proc.poll() is None, (tmp_path / "bot.log").read_text()[-3000:]
+        try:
+            wait = _log_in(driver, base)
+            both = ["binance:BTC/USDT", "binance:BTC/USDC"]
+
+            def rows(selector: str) -> list[str]:
+                found = driver.find_elements(By.CSS_SELECTOR, selector)
+                return [str(row.get_attribute("data-instrument")) for row in found]
+
+            wait.until(lambda _d: rows("#positions tr[data-instrument]") == both)
+            wait.until(lambda _d: set(rows("#orders tr[data-coid]")) == set(both))
+            _save_screenshot(driver, tmp_path, "dashboard-two-instruments.png")
+
+            Select(driver.find_element(By.ID, "filter")).select_by_value("binance:BTC/USDC")
+            wait.until(lambda _d: rows("#positions tr[data-instrument]") == ["binance:BTC/USDC"])
+            wait.until(lambda _d: set(rows("#orders tr[data-coid]")) <= {"binance:BTC/USDC"})
+
+            cancel = 'button[data-action="cancel-all"][data-instrument="binance:BTC/USDC"]'
+            driver.find_element(By.CSS_SELECTOR, cancel).click()
+            wait.until(ec.visibility_of_element_located((By.ID, "confirm")))
+            assert "binance:BTC/USDC" in driver.find_element(By.ID, "confirm-title").text
+            driver.find_element(By.ID, "confirm-ok").click()
+            wait.until(lambda d: "cancel-all binance:BTC/USDC: done" in d.find_element(By.ID, "control-result").text)
+            usdt_orders = [o for o in _api(base, "orders") if o["instrument"] == "binance:BTC/USDT"]
+            assert usdt_orders, "the other instrument's orders stay"
+            assert driver.find_element(By.ID, "state").get_attribute("data-state") == "active"
+        except Exception:
+            with contextlib.suppress(Exception):
+                _save_screenshot(driver, tmp_path, "dashboard-two-instruments-failure.png")
+            raise

@@ -98,19 +98,43 @@
     state.dataset.state = status.trading_state || "";
     $("state-reason").textContent = status.trading_state_reason || "";
     $("controls").hidden = readOnly;
+  }
+
+  // The run's totals: the summary's figures; with several instruments the summary has them per instrument
+  // (orders) or not at all (realized, unrealized, fees), so they are added up here (quote currencies at par,
+  // as the bot's own book values them).
+  function total(rows, key) {
+    let sum = 0, any = false;
+    for (const row of rows) {
+      const n = Number(row && row[key]);
+      if (row && row[key] !== null && row[key] !== undefined && Number.isFinite(n)) { sum += n; any = true; }
+    }
+    return any ? String(sum) : null;
+  }
+
+  function renderSummary(status, positions, orders) {
     const s = status.summary || {};
-    const orders = s.orders || {};
+    const perInstrument = Object.values(s.instruments || {});
+    const counts = s.orders || {};
+    const count = (key) => counts[key] !== undefined ? counts[key]
+      : perInstrument.reduce((sum, i) => sum + ((i.orders || {})[key] || 0), 0);
+    const realized = s.realized_pnl !== undefined ? s.realized_pnl : total(positions, "realized_pnl");
+    const unrealized = s.unrealized_pnl !== undefined ? s.unrealized_pnl : total(positions, "unrealized_pnl");
+    const fees = s.fees !== undefined ? s.fees : total(positions, "fees");
     const cards = [
       ["equity", num(s.equity, 2)], ["net PnL", num(s.net_pnl, 4), s.net_pnl],
-      ["realized", num(s.realized_pnl, 4), s.realized_pnl], ["unrealized", num(s.unrealized_pnl, 4), s.unrealized_pnl],
-      ["fees", num(s.fees, 4)], ["fills", s.fills], ["orders submitted", orders.submitted],
-      ["denied", orders.denied], ["rejected", orders.rejected], ["market events", s.market_events],
+      ["realized", num(realized, 4), realized], ["unrealized", num(unrealized, 4), unrealized],
+      ["fees", num(fees, 4)], ["fills", s.fills], ["open orders", orders.length],
+      ["orders submitted", count("submitted")], ["denied", count("denied")], ["rejected", count("rejected")],
+      ["market events", s.market_events],
     ];
     $("summary").replaceChildren(...cards.map(([label, value, sign]) => {
       const n = Number(sign);
-      const cls = sign === undefined || !Number.isFinite(n) || n === 0 ? "value" : n > 0 ? "value pos" : "value neg";
+      const cls = sign === undefined || sign === null || !Number.isFinite(n) || n === 0 ? "value"
+        : n > 0 ? "value pos" : "value neg";
       return el("div", { className: "card", dataset: { card: label } },
-        el("div", { className: "label" }, label), el("div", { className: cls }, value === undefined ? "–" : value));
+        el("div", { className: "label" }, label),
+        el("div", { className: cls }, value === undefined || value === null ? "–" : value));
     }));
   }
 
@@ -151,7 +175,7 @@
   function renderOrders(orders) {
     const shown = filtered(orders);
     $("orders-count").textContent = `(${orders.length})`;
-    const rows = shown.slice().reverse().map((o) => el("tr", { dataset: { coid: o.client_order_id } },
+    const rows = shown.slice().reverse().map((o) => el("tr", { dataset: { coid: o.client_order_id, instrument: o.instrument } },
       cell(o.instrument), cell(o.side, { className: o.side }), cell(o.type), cell(num(o.quantity, 8)),
       cell(num(o.price, 8)), cell(num(o.filled_quantity, 8)), cell(o.status), cell(o.tag), cell(o.client_order_id)));
     fillRows($("orders").tBodies[0], rows, 9);
@@ -160,7 +184,7 @@
   function renderFills(fills) {
     const shown = filtered(fills);
     $("fills-count").textContent = `(latest ${fills.length})`;
-    const rows = shown.slice().reverse().map((f) => el("tr", { dataset: { trade: f.trade_id } },
+    const rows = shown.slice().reverse().map((f) => el("tr", { dataset: { trade: f.trade_id, instrument: f.instrument } },
       cell(time(f.ts_ms)), cell(f.instrument), cell(f.side, { className: f.side }), cell(num(f.quantity, 8)),
       cell(num(f.price, 8)), cell(`${num(f.fee, 6)} ${f.fee_currency || ""}`), cell(f.liquidity)));
     fillRows($("fills").tBodies[0], rows, 7);
@@ -233,6 +257,7 @@
   function render(snap) {
     last = snap;
     renderStatus(snap.status);
+    renderSummary(snap.status, snap.positions, snap.orders);
     renderPositions(snap.instruments, snap.positions, snap.orders);
     renderOrders(snap.orders);
     renderFills(snap.fills);
