@@ -50,7 +50,7 @@ def add_dashboard_routes(app: web.Application) -> None:
         raise web.HTTPFound(DASHBOARD_PREFIX)
 
     async def asset(request: web.Request) -> web.StreamResponse:
-        name = request.match_info.get("name") or "index.html"
+        name = request.match_info.get("asset") or "index.html"
         body = files.get(name)
         if body is None:
             raise web.HTTPNotFound(text="not found")
@@ -63,4 +63,4 @@ def add_dashboard_routes(app: web.Application) -> None:
     app.router.add_get("/", redirect)
     app.router.add_get(DASHBOARD_PREFIX.rstrip("/"), redirect)
     app.router.add_get(DASHBOARD_PREFIX, asset)
-    app.router.add_get(DASHBOARD_PREFIX + "{name}", asset)
+    app.router.add_get(DASHBOARD_PREFIX + "{asset}", asset)
