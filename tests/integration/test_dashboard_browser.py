@@ -213,7 +213,8 @@ def test_the_dashboard_logs_in_shows_live_changes_and_its_confirmed_halt_stops_n
 
 
 def test_the_dashboard_shows_every_instrument_and_cancels_the_orders_of_one(tmp_path: Path) -> None:
-    """Rule: one row per venue:symbol; the filter narrows the orders; a row's Cancel acts on that instrument only."""
+    """Rule: one row per venue:symbol; the filter narrows the orders; a row's Cancel acts on that instrument only;
+    without EventSource the page falls back to polling."""
     _need_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -254,6 +255,14 @@ def test_the_dashboard_shows_every_instrument_and_cancels_the_orders_of_one(tmp_
             usdt_orders = [o for o in _api(base, "orders") if o["instrument"] == "binance:BTC/USDT"]
             assert usdt_orders, "the other instrument's orders stay"
             assert driver.find_element(By.ID, "state").get_attribute("data-state") == "active"
+
+            # without EventSource the page polls; the session cookie opens it without a new login
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
+            driver.refresh()
+            wait.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-mode") == "polling")
+            assert not driver.find_element(By.ID, "login").is_displayed()
+            before = driver.find_element(By.ID, "summary").text
+            wait.until(lambda d: d.find_element(By.ID, "summary").text != before)
         except Exception:
             with contextlib.suppress(Exception):
                 _save_screenshot(driver, tmp_path, "dashboard-two-instruments-failure.png")
