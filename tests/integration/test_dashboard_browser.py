@@ -3,8 +3,9 @@
 Rules guarded (issue 14, "Done when"; README, "Dashboard"): the page served by a bot running a paper replay
 logs in with the token (the session cookie is HttpOnly), shows positions and orders changing live, and its
 Halt button, once confirmed, turns the state HALTED, after which no new order is submitted (the API's submitted
-count and the open orders stay as they were); the token is never in the page. A screenshot is saved under
-``tmp_path`` and, when ``TRADING_BOT_TEST_ARTIFACTS`` is set, in ``tests/artifacts/`` too.
+count and the open orders stay as they were); strings from the server are text, never HTML (a halt reason
+that is an ``<img onerror>`` shows as text and runs nothing); the token is never in the page. A screenshot is
+saved under ``tmp_path`` and, when ``TRADING_BOT_TEST_ARTIFACTS`` is set, in ``tests/artifacts/`` too.
 
 Without chromium, chromedriver or selenium the test is skipped locally, and fails in CI (``CI`` set), where
 ``.ci/run`` installs them.
@@ -38,6 +39,7 @@ TOKEN = "dashboard-browser-token-0123456789abcdef"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS_ENV = "TRADING_BOT_TEST_ARTIFACTS"
+HOSTILE = '<img src=x onerror="window.__xss=1">'  # a halt reason that would run as HTML
 QUIET_S = 3.0  # seconds the submitted count must stay put after the halt
 REPLAY = ("--strategy", "grid", "--exchange", "binance", "--symbol", "BTC/USDT", "--replay", str(QUOTES),
           "--replay", str(TRADES), "--quantity", "0.001", "--take-profit", "0.02", "--max-orders", "10",
@@ -182,10 +184,14 @@ def test_the_dashboard_logs_in_shows_live_changes_and_its_confirmed_halt_stops_n
             # halt through the confirmation dialog
             driver.find_element(By.ID, "ctl-halt").click()
             wait.until(ec.visibility_of_element_located((By.ID, "confirm")))
-            driver.find_element(By.ID, "confirm-reason").send_keys("browser test")
+            driver.find_element(By.ID, "confirm-reason").send_keys(HOSTILE)
             driver.find_element(By.ID, "confirm-ok").click()
             wait.until(lambda d: d.find_element(By.ID, "state").get_attribute("data-state") == "halted")
             assert driver.find_element(By.ID, "state").text == "HALTED"
+            # the reason comes back from the server in the state's reason: shown as text, never run as HTML
+            assert HOSTILE in driver.find_element(By.ID, "state-reason").text
+            assert driver.execute_script("return window.__xss === undefined")
+            assert driver.find_elements(By.CSS_SELECTOR, "#app img") == []
             assert proc.poll() is None, "the replay ended before the halt could be checked"
 
             submitted = _api(base, "status")["summary"]["orders"]["submitted"]

@@ -45,6 +45,17 @@ async def _events(answer: aiohttp.ClientResponse, count: int) -> list[dict[str, 
     return found
 
 
+async def _raw_get(port: int, path: str) -> tuple[int, bytes]:
+    """GET ``path`` exactly as written (no client-side normalisation); return the status and the body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
 @pytest.mark.asyncio
 async def test_the_dashboard_files_are_served_without_a_credential_with_a_strict_csp(tmp_path: Path) -> None:
     """Rule: the page holds no data, so it needs no token; it may load only from its own origin."""
@@ -63,10 +74,14 @@ async def test_the_dashboard_files_are_served_without_a_credential_with_a_strict
                 assert "frame-ancestors 'none'" in csp
                 assert answer.headers["Cache-Control"] == "no-store"
                 assert (await answer.read()) == (STATIC / name).read_bytes()
-        for path in ("/dashboard/../auth.py", "/dashboard/nope.js", "/dashboard/%2e%2e%2fapi.py"):
-            async with http.get(f"{run.base}{path}") as answer:
-                assert answer.status in (401, 404), path  # never a file outside the listed assets
-                assert "import" not in await answer.text()
+        async with http.get(f"{run.base}/dashboard/nope.js") as answer:
+            assert answer.status == 401  # not one of the files: behind the auth like any unknown path
+        for path in ("/dashboard/../api/v1/status", "/dashboard/%2e%2e/api/v1/status", "/dashboard/..%2fapi/v1/status",
+                     "/dashboard/../auth.py", "/dashboard/%2e%2e%2fapi.py", "/dashboard//api/v1/status"):  # fmt: skip
+            status, body = await _raw_get(run.server.port, path)  # sent as is (a client would normalise it)
+            assert status in (400, 401, 404), (path, status)
+            assert b"bot_id" not in body, path
+            assert b"import" not in body, path
         async with http.get(f"{run.base}/api/v1/nowhere") as answer:
             assert answer.status == 401  # the API's unknown routes stay hidden
 

@@ -1,7 +1,8 @@
 """The web dashboard's files: ``GET /`` and ``/dashboard/*``, served from the package (no CDN, no build step).
 
 The page (``static/index.html`` with ``dashboard.js`` and ``dashboard.css``) holds no data and no secret: it
-asks the API for everything after the login, so it is served without a credential. Only the files named in
+asks the API for everything after the login, so its exact paths (:data:`DASHBOARD_PATHS`) are served without a
+credential; any other path, under ``/dashboard/`` too, goes through the auth like the API. Only the files named in
 :data:`ASSETS` are served, read once from the package when the app is built (no path from the request ever
 reaches the file system). Every answer carries a strict Content-Security-Policy: scripts, styles and
 connections from this origin only, no frames.
@@ -13,7 +14,14 @@ from importlib import resources
 
 from aiohttp import web
 
-__all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "DASHBOARD_PREFIX", "add_dashboard_routes", "is_dashboard_path"]
+__all__ = [
+    "ASSETS",
+    "CONTENT_SECURITY_POLICY",
+    "DASHBOARD_PATHS",
+    "DASHBOARD_PREFIX",
+    "add_dashboard_routes",
+    "is_dashboard_path",
+]
 
 DASHBOARD_PREFIX = "/dashboard/"
 """Where the dashboard's files are served (``/`` redirects to it)."""
@@ -32,9 +40,15 @@ CONTENT_SECURITY_POLICY = (
 """The dashboard's Content-Security-Policy (no inline script, nothing from another origin)."""
 
 
+DASHBOARD_PATHS = frozenset(
+    {"/", DASHBOARD_PREFIX.rstrip("/"), DASHBOARD_PREFIX} | {DASHBOARD_PREFIX + name for name in ASSETS}
+)
+"""The exact paths served without a credential (any other path, under ``/dashboard/`` too, needs one)."""
+
+
 def is_dashboard_path(path: str) -> bool:
-    """Return True for the paths served without a credential: ``/`` and ``/dashboard/...``."""
-    return path == "/" or path == DASHBOARD_PREFIX.rstrip("/") or path.startswith(DASHBOARD_PREFIX)
+    """Return True for the dashboard's own paths (an exact match: no prefix, so no ``..`` trick gets past)."""
+    return path in DASHBOARD_PATHS
 
 
 def _load() -> dict[str, bytes]:
