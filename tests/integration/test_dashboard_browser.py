@@ -112,6 +112,7 @@ def _browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--window-size=1400,1100", "--no-first-run", "--disable-extensions"):  # fmt: skip
         options.add_argument(flag)
@@ -131,6 +132,12 @@ def _save_screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
         artifacts.mkdir(exist_ok=True)
         shutil.copy(path, artifacts / name)
     return path
+
+
+def _script_errors(driver: Any) -> list[str]:
+    """The page's console errors, less the browser's own lines for an HTTP error status (the 401 before login)."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]]  # fmt: skip
 
 
 def _need_browser() -> None:
@@ -207,6 +214,7 @@ def test_the_dashboard_logs_in_shows_live_changes_and_its_confirmed_halt_stops_n
             assert shown <= open_ids, "the dashboard shows an order placed after the halt"
             assert "halt: done" in text("#control-result")
             assert TOKEN not in driver.page_source
+            assert _script_errors(driver) == []
             shot = _save_screenshot(driver, tmp_path, "dashboard.png")
             assert shot.stat().st_size > 10_000
         except Exception:
@@ -269,6 +277,7 @@ def test_the_dashboard_shows_every_instrument_and_cancels_the_orders_of_one(tmp_
             assert not driver.find_element(By.ID, "login").is_displayed()
             before = driver.find_element(By.ID, "summary").text
             wait.until(lambda d: d.find_element(By.ID, "summary").text != before)
+            assert _script_errors(driver) == []
         except Exception:
             with contextlib.suppress(Exception):
                 _save_screenshot(driver, tmp_path, "dashboard-two-instruments-failure.png")
