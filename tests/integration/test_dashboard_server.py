@@ -24,6 +24,7 @@ import pytest
 from tests.integration.conftest import ROOT
 from tests.integration.test_monitor import TOKEN
 from tests.integration.test_monitor import running_bot
+from trading_bot.monitor import stream
 from trading_bot.monitor.dashboard import ASSETS
 
 STATIC = ROOT / "trading_bot" / "monitor" / "static"
@@ -151,6 +152,24 @@ async def test_the_stream_needs_the_token_pushes_snapshots_without_secrets_and_e
                 assert out.status == 200
             rest = await asyncio.wait_for(answer.content.read(), 10)  # the stream ends by itself
             assert b"event: snapshot" not in rest or rest.count(b"event: snapshot") <= 1
+
+
+@pytest.mark.asyncio
+async def test_open_streams_share_one_snapshot_per_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule: the work per second does not grow with the number of open dashboards (one event made, sent to all)."""
+    made: list[float] = []
+    real = stream.snapshot
+
+    def counted(ctx: Any) -> dict[str, Any]:
+        made.append(time.monotonic())
+        return real(ctx)
+
+    monkeypatch.setattr(stream, "snapshot", counted)
+    async with running_bot(tmp_path) as run, aiohttp.ClientSession() as http:
+        url = f"{run.base}/api/v1/stream"
+        async with http.get(url, headers=run.auth()) as one, http.get(url, headers=run.auth()) as two:
+            await asyncio.wait_for(asyncio.gather(_events(one, 3), _events(two, 3)), 10)
+    assert 3 <= len(made) <= 4, made  # 6 events sent, about 3 made (one a second)
 
 
 @pytest.mark.asyncio

@@ -5,9 +5,11 @@ Each event is ``event: snapshot`` with a JSON ``data`` line: ``status``, ``instr
 this moment, ``{"ts_ms", "equity"}`` or ``null`` before it is valued: the dashboard appends it to the sampled
 curve of ``/api/v1/equity``). The same views as the JSON API, through the same secret redaction.
 
-The credential is checked when the stream opens (by the app's guard) and again before every event: a session
-that ended (logout, expiry) ends the stream. The stream ends when the client goes away or the server shuts
-down (the app's ``on_shutdown`` sets :data:`STOPPING`), so an open dashboard never delays the bot's stop.
+An event is made at most once per 0.9 interval and sent to every open stream, so the work on the bot's event
+loop does not grow with the number of open dashboards. The credential is checked when the stream opens (by
+the app's guard) and again before every event: a session that ended (logout, expiry) ends the stream. The
+stream ends when the client goes away or the server shuts down (the app's ``on_shutdown`` sets
+:data:`STOPPING`), so an open dashboard never delays the bot's stop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +40,8 @@ STREAM_INTERVAL_S = 1.0
 
 STREAM_FILLS = 50
 """Fills each event carries (the latest)."""
+
+_REUSE = 0.9  # an event younger than this share of the interval is sent again rather than made anew
 
 STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stream_stopping", asyncio.Event)
 """Set when the app shuts down: every open stream ends."""
@@ -71,6 +76,14 @@ def add_stream_route(app: web.Application, ctx: ApiContext, interval_s: float = 
 
     app.on_shutdown.append(on_shutdown)
 
+    latest: list[tuple[float, bytes]] = []  # the last event made and when (monotonic s), shared by every stream
+
+    def current() -> bytes:
+        now = time.monotonic()
+        if not latest or now - latest[0][0] >= interval_s * _REUSE:
+            latest[:] = [(now, _event(snapshot(ctx)))]
+        return latest[0][1]
+
     async def handle(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
@@ -84,7 +97,7 @@ def add_stream_route(app: web.Application, ctx: ApiContext, interval_s: float = 
                     ctx.auth.check(request, control=False)
                 except web.HTTPException:
                     break
-                await response.write(_event(snapshot(ctx)))
+                await response.write(current())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=interval_s)
         return response
