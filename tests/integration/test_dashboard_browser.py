@@ -226,9 +226,9 @@ def test_the_dashboard_logs_in_shows_live_changes_and_its_confirmed_halt_stops_n
     assert proc.returncode == 0, log[-3000:]
 
 
-def test_the_dashboard_shows_every_instrument_and_cancels_the_orders_of_one(tmp_path: Path) -> None:
-    """Rule: one row per venue:symbol; the filter narrows the orders; a row's Cancel acts on that instrument only;
-    without EventSource the page falls back to polling."""
+def test_the_dashboard_shows_every_instrument_and_controls_one_of_them(tmp_path: Path) -> None:
+    """Rule: one row per venue:symbol; the filter narrows the orders; a row's Cancel and Flatten act on that
+    instrument only; without EventSource the page falls back to polling."""
     _need_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -268,6 +268,14 @@ def test_the_dashboard_shows_every_instrument_and_cancels_the_orders_of_one(tmp_
             wait.until(lambda d: "cancel-all binance:BTC/USDC: done" in d.find_element(By.ID, "control-result").text)
             usdt_orders = [o for o in _api(base, "orders") if o["instrument"] == "binance:BTC/USDT"]
             assert usdt_orders, "the other instrument's orders stay"
+
+            flatten = 'button[data-action="flatten"][data-instrument="binance:BTC/USDC"]'
+            driver.find_element(By.CSS_SELECTOR, flatten).click()
+            wait.until(ec.visibility_of_element_located((By.ID, "confirm")))
+            confirm_text = driver.find_element(By.ID, "confirm-text").text
+            assert "Close the position at market of binance:BTC/USDC" in confirm_text
+            driver.find_element(By.ID, "confirm-ok").click()
+            wait.until(lambda d: "flatten binance:BTC/USDC: done" in d.find_element(By.ID, "control-result").text)
             assert driver.find_element(By.ID, "state").get_attribute("data-state") == "active"
 
             # without EventSource the page polls; the session cookie opens it without a new login
