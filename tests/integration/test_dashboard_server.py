@@ -160,9 +160,9 @@ async def test_open_streams_share_one_snapshot_per_interval(tmp_path: Path, monk
     made: list[float] = []
     real = stream.snapshot
 
-    def counted(ctx: Any) -> dict[str, Any]:
+    def counted(ctx: Any, summary: dict[str, Any] | None = None) -> dict[str, Any]:
         made.append(time.monotonic())
-        return real(ctx)
+        return real(ctx, summary)
 
     monkeypatch.setattr(stream, "snapshot", counted)
     async with running_bot(tmp_path) as run, aiohttp.ClientSession() as http:
@@ -170,6 +170,34 @@ async def test_open_streams_share_one_snapshot_per_interval(tmp_path: Path, monk
         async with http.get(url, headers=run.auth()) as one, http.get(url, headers=run.auth()) as two:
             await asyncio.wait_for(asyncio.gather(_events(one, 3), _events(two, 3)), 10)
     assert 3 <= len(made) <= 4, made  # 6 events sent, about 3 made (one a second)
+
+
+@pytest.mark.asyncio
+async def test_costly_run_figures_are_taken_less_often_but_the_trading_state_is_always_fresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule: the summary (its cost grows with the run's fills) takes at most SUMMARY_BUDGET of the loop; the
+    trading state, positions and orders in every event are read when the event is made."""
+    monkeypatch.setattr(stream, "SUMMARY_BUDGET", 0.04)  # a 0.1 s summary: taken again after 2.5 s
+    async with running_bot(tmp_path) as run, aiohttp.ClientSession() as http:
+        taken: list[float] = []
+        real = run.bot.snapshot
+
+        def slow() -> dict[str, Any]:
+            time.sleep(0.1)  # a long run's trade fingerprint
+            taken.append(time.monotonic())
+            return real()
+
+        monkeypatch.setattr(run.bot, "snapshot", slow)
+        async with http.get(f"{run.base}/api/v1/stream", headers=run.auth()) as answer:
+            first = (await asyncio.wait_for(_events(answer, 1), 10))[0]
+            assert first["status"]["trading_state"] == "active"
+            async with http.post(f"{run.base}/api/v1/halt", json={}, headers=run.auth()) as halted:
+                assert halted.status == 200
+            later = await asyncio.wait_for(_events(answer, 2), 10)
+        assert [e["status"]["trading_state"] for e in later] == ["halted", "halted"]
+        assert all(e["status"]["summary"] == first["status"]["summary"] for e in later)
+        assert len(taken) == 1, taken  # three events in about 2 s, one summary
 
 
 @pytest.mark.asyncio

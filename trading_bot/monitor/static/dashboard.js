@@ -283,9 +283,21 @@
     return answer.json();
   }
 
+  // The run's figures (/status) cost the bot time proportional to its fills: polled every STATUS_EVERY-th
+  // time only; the trading state always comes fresh from /risk.
+  const STATUS_EVERY = 5;
+  let polls = 0;
+  let lastStatus = null;
+
   async function poll() {
-    const names = ["status", "instruments", "positions", "orders", "fills?limit=50", "risk"];
-    const [status, instruments, positions, orders, fills, risk] = await Promise.all(names.map(get));
+    const fresh = lastStatus === null || polls % STATUS_EVERY === 0;
+    polls += 1;
+    const names = ["instruments", "positions", "orders", "fills?limit=50", "risk"];
+    const [status, instruments, positions, orders, fills, risk] =
+      await Promise.all([fresh ? get("status") : Promise.resolve(lastStatus), ...names.map(get)]);
+    lastStatus = status;
+    status.trading_state = risk.trading_state;
+    status.trading_state_reason = risk.trading_state_reason;
     // the equity now, at the bot's clock (the latest market event's time), as the stream's equity_now
     const times = instruments.map((i) => i.last_ts_ms).filter((t) => typeof t === "number");
     const summary = status.summary || {};
@@ -405,6 +417,7 @@
     $("login").hidden = true;
     $("app").hidden = false;
     equity = [];
+    lastStatus = null;
     await loadEquity();
     await poll();
     startStream();
