@@ -121,7 +121,7 @@ def add_stream_route(app: web.Application, ctx: ApiContext, interval_s: float = 
             "X-Accel-Buffering": "no",
         })  # fmt: skip
         await response.prepare(request)
-        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+        with contextlib.suppress(ConnectionError):  # the client went away
             await response.write(b"retry: 2000\n\n")
             while not stopping.is_set():
                 try:
