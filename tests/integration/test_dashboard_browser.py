@@ -7,12 +7,16 @@ count and the open orders stay as they were); strings from the server are text, 
 that is an ``<img onerror>`` shows as text and runs nothing); the token is never in the page. A screenshot is
 saved under ``tmp_path`` and, when ``TRADING_BOT_TEST_ARTIFACTS`` is set, in ``tests/artifacts/`` too.
 
-Without chromium, chromedriver or selenium the test is skipped locally, and fails in CI (``CI`` set), where
+A third test drives an in-process bot in read-only mode: no control is offered, and a RiskManager denial is
+listed with its rule.
+
+Without chromium, chromedriver or selenium the tests are skipped locally, and fails in CI (``CI`` set), where
 ``.ci/run`` installs them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -290,3 +294,41 @@ def test_the_dashboard_shows_every_instrument_and_controls_one_of_them(tmp_path:
             with contextlib.suppress(Exception):
                 _save_screenshot(driver, tmp_path, "dashboard-two-instruments-failure.png")
             raise
+
+
+@pytest.mark.asyncio
+async def test_a_read_only_dashboard_shows_no_controls_and_lists_the_last_denial(tmp_path: Path) -> None:
+    """Rule: in read-only mode the page offers no control; a RiskManager denial shows with its rule and reason
+    (an in-process bot whose script has one order denied by max_order_notional)."""
+    _need_browser()
+    from selenium.webdriver.common.by import By
+
+    from tests.integration.test_monitor import TOKEN as BOT_TOKEN
+    from tests.integration.test_monitor import running_bot
+
+    def drive(base: str) -> tuple[bool, bool, str, str]:
+        with _browser() as driver:
+            from selenium.webdriver.support.ui import WebDriverWait
+
+            wait = WebDriverWait(driver, 20, poll_frequency=0.1)
+            driver.get(base + "/")
+            wait.until(lambda d: d.find_element(By.ID, "token").is_displayed())
+            driver.find_element(By.ID, "token").send_keys(BOT_TOKEN)
+            driver.find_element(By.ID, "login-submit").click()
+            wait.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-mode") == "live")
+            wait.until(lambda d: "max_order_notional" in d.find_element(By.CSS_SELECTOR, "#denials tbody").text)
+            controls = driver.find_element(By.ID, "controls").is_displayed()
+            row_buttons = bool(driver.find_elements(By.CSS_SELECTOR, "#positions button"))
+            denials = driver.find_element(By.CSS_SELECTOR, "#denials tbody").text
+            by_rule = driver.find_element(By.ID, "denials-by-rule").text
+            assert _script_errors(driver) == []
+            return controls, row_buttons, denials, by_rule
+
+    async with running_bot(tmp_path, read_only=True) as run:
+        controls, row_buttons, denials, by_rule = await asyncio.to_thread(drive, run.base)
+    assert controls is False
+    assert row_buttons is False
+    assert "max_order_notional" in denials
+    assert "buy" in denials
+    assert "max_order_notional" in by_rule
+    assert "1" in by_rule
