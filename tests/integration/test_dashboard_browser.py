@@ -277,7 +277,7 @@ def test_the_dashboard_shows_every_instrument_and_controls_one_of_them(tmp_path:
             driver.find_element(By.CSS_SELECTOR, flatten).click()
             wait.until(ec.visibility_of_element_located((By.ID, "confirm")))
             confirm_text = driver.find_element(By.ID, "confirm-text").text
-            assert "Close the position at market of binance:BTC/USDC" in confirm_text
+            assert "Close the position of binance:BTC/USDC at market." in confirm_text
             driver.find_element(By.ID, "confirm-ok").click()
             wait.until(lambda d: "flatten binance:BTC/USDC: done" in d.find_element(By.ID, "control-result").text)
             assert driver.find_element(By.ID, "state").get_attribute("data-state") == "active"

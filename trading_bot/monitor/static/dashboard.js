@@ -362,19 +362,20 @@
 
   // -- controls --------------------------------------------------------------------------------------------
   const WORDS = {
-    "halt": ["Halt trading", "No new order is sent until you resume. Open orders stay on the venue."],
-    "resume": ["Resume trading", "The strategies may place orders again."],
-    "reduce-only": ["Reduce only", "Only orders that reduce a position are sent."],
-    "cancel-all": ["Cancel orders", "Cancel every open order"],
-    "flatten": ["Flatten", "Close the position at market"],
+    "halt": ["Halt trading", () => "No new order is sent until you resume. Open orders stay on the venue."],
+    "resume": ["Resume trading", () => "The strategies may place orders again."],
+    "reduce-only": ["Reduce only", () => "Only orders that reduce a position are sent."],
+    "cancel-all": ["Cancel orders", (i) => i ? `Cancel every open order of ${i}.` : "Cancel every open order of every instrument."],
+    "flatten": ["Flatten", (i) => i ? `Close the position of ${i} at market.` : "Close every instrument's position at market."],
   };
   let pending = null;
 
   function confirmControl(action, instrument) {
     const [title, text] = WORDS[action];
     pending = { action, instrument: instrument || null };
-    $("confirm-title").textContent = title + (instrument ? ` — ${instrument}` : STATE_ACTIONS.has(action) ? "" : " — every instrument");
-    $("confirm-text").textContent = STATE_ACTIONS.has(action) ? text : `${text} of ${instrument || "every instrument"}.`;
+    const scope = instrument ? ` — ${instrument}` : STATE_ACTIONS.has(action) ? "" : " — every instrument";
+    $("confirm-title").textContent = title + scope;
+    $("confirm-text").textContent = text(instrument);
     $("confirm-reason").value = "";
     $("confirm").dataset.action = action;
     $("confirm").showModal();
