@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FILLS",
+    "equity_now",
     "equity_view",
     "fills_view",
     "instruments_view",
@@ -38,8 +39,12 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else decimal_text(value)
 
 
-def status_view(bot: TradingBot, read_only: bool) -> dict[str, Any]:
-    """The run's figures (``TradingBot.snapshot``: the end-of-run summary's), its state and its instruments."""
+def status_view(bot: TradingBot, read_only: bool, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's figures (``TradingBot.snapshot``: the end-of-run summary's), its state and its instruments.
+
+    ``summary``: figures already taken (the stream's, kept a while: taking them costs time proportional to
+    the run's fills); ``None`` takes them now. The trading state is always read now.
+    """
     return {
         "bot_id": bot.bot_id,
         "instruments": [str(i) for i in bot.instruments],
@@ -47,7 +52,7 @@ def status_view(bot: TradingBot, read_only: bool) -> dict[str, Any]:
         "trading_state": bot.risk.trading_state.value,
         "trading_state_reason": bot.risk.trading_state_reason,
         "read_only": read_only,
-        "summary": bot.snapshot(),
+        "summary": bot.snapshot() if summary is None else summary,
     }
 
 
@@ -150,10 +155,17 @@ def _fill(slot: InstrumentSlot, fill: Fill) -> dict[str, Any]:
 
 
 def fills_view(bot: TradingBot, limit: int) -> list[dict[str, Any]]:
-    """The latest ``limit`` fills of every instrument, oldest first."""
-    found = [(fill.ts_ms, i, slot, fill) for slot in bot.slots for i, fill in enumerate(slot.portfolio.fills)]
+    """The latest ``limit`` fills of every instrument, oldest first.
+
+    Only each instrument's last ``limit`` fills (in arrival order) are looked at, so the cost does not grow
+    with the run's length.
+    """
+    if limit <= 0:
+        return []
+    found = [(fill.ts_ms, i, slot, fill) for slot in bot.slots
+             for i, fill in enumerate(slot.portfolio.fills[-limit:])]  # fmt: skip
     found.sort(key=lambda item: (item[0], item[1]))
-    return [_fill(slot, fill) for _, _, slot, fill in found[-limit:]] if limit > 0 else []
+    return [_fill(slot, fill) for _, _, slot, fill in found[-limit:]]
 
 
 def equity_view(observer: BotObserver, interval_s: float) -> dict[str, Any]:
@@ -163,6 +175,14 @@ def equity_view(observer: BotObserver, interval_s: float) -> dict[str, Any]:
         "max_points": observer.equity.maxlen,
         "points": [{"ts_ms": p.ts_ms, "equity": decimal_text(p.equity)} for p in observer.equity],
     }
+
+
+def equity_now(bot: TradingBot) -> dict[str, Any] | None:
+    """The account's equity at this moment (``{"ts_ms", "equity"}``), or ``None`` before it is valued."""
+    book = bot.book
+    if book is None or not book.valued:
+        return None
+    return {"ts_ms": bot.clock.now_ms(), "equity": decimal_text(book.equity())}
 
 
 def risk_view(bot: TradingBot, observer: BotObserver) -> dict[str, Any]:
