@@ -45,8 +45,8 @@ STREAM_FILLS = 50
 
 SUMMARY_BUDGET = 0.02
 """Largest share of the bot's loop time the stream spends on the run's figures (``TradingBot.snapshot``, whose
-cost grows with the run's fills: its trade fingerprint hashes them all): they are taken again only after
-``cost / SUMMARY_BUDGET`` seconds (at least each event), so after 100,000 fills (0.2 s each) every 10 s."""
+cost grows with the instruments and open orders; it leaves out the trade fingerprint): taken again only after
+``cost / SUMMARY_BUDGET`` seconds (at least each event)."""
 
 _REUSE = 0.9  # an event younger than this share of the interval is sent again rather than made anew
 

@@ -53,7 +53,7 @@ def _strategy_summary(unit: StrategyUnit) -> dict[str, Any]:
         return {"error": repr(exc)}
 
 
-def _instrument_block(slot: InstrumentSlot) -> dict[str, Any]:
+def _instrument_block(slot: InstrumentSlot, fingerprint: bool = True) -> dict[str, Any]:
     """The figures of one instrument (amounts are strings of exact Decimals, in its quote currency)."""
     portfolio, tracker = slot.portfolio, slot.tracker
     position = portfolio.position
@@ -62,7 +62,7 @@ def _instrument_block(slot: InstrumentSlot) -> dict[str, Any]:
         "open_orders": dict(Counter(o.status.value for o in tracker.open_orders())),
         "duplicate_fills_ignored": tracker.duplicate_fills,
         "fills": len(portfolio.fills),
-        "trade_fingerprint": trade_fingerprint(portfolio.fills),
+        **({"trade_fingerprint": trade_fingerprint(portfolio.fills)} if fingerprint else {}),
         "fees": _num(portfolio.fees),
         "realized_pnl": _num(portfolio.realized_pnl),
         "unrealized_pnl": _num(portfolio.unrealized_pnl()),
@@ -89,7 +89,12 @@ def _balances(slot: InstrumentSlot) -> dict[str, Any]:
 
 
 def build_summary(
-    facts: RunFacts, units: Sequence[StrategyUnit], slots: Sequence[InstrumentSlot], book: Book | None
+    facts: RunFacts,
+    units: Sequence[StrategyUnit],
+    slots: Sequence[InstrumentSlot],
+    book: Book | None,
+    *,
+    fingerprint: bool = True,
 ) -> dict[str, Any]:
     """Collect the figures of a finished run (amounts are strings of exact Decimals).
 
@@ -113,7 +118,7 @@ def build_summary(
     }
     if len(slots) <= 1:
         if slots:
-            block = _instrument_block(slots[0])
+            block = _instrument_block(slots[0], fingerprint)
             summary.update({k: block[k] for k in ("orders", "open_orders", "duplicate_fills_ignored")})
             summary.update({k: v for k, v in block.items() if k not in summary})
             portfolio = slots[0].portfolio
@@ -126,19 +131,20 @@ def build_summary(
         return summary
     instruments: dict[str, Any] = {}
     for slot in slots:
-        block = _instrument_block(slot)
+        block = _instrument_block(slot, fingerprint)
         if len(slot.unit.instruments) == 1:
             block["strategy_summary"] = _strategy_summary(slot.unit)
         instruments[str(slot.instrument)] = block
-    all_fills = sorted((f for s in slots for f in s.portfolio.fills), key=lambda f: f.ts_ms)
+    fill_count = sum(len(s.portfolio.fills) for s in slots)
     net = sum((s.portfolio.net_pnl() for s in slots), ZERO)
     starting = book.starting_equity if book is not None else None
     venues = dict.fromkeys(s.venue for s in slots)
     summary.update(
         {
             "instrument_count": len(slots),
-            "fills": len(all_fills),
-            "trade_fingerprint": trade_fingerprint(all_fills),
+            "fills": fill_count,
+            **({"trade_fingerprint": trade_fingerprint(f for s in slots for f in s.portfolio.fills)} if fingerprint
+               else {}),
             "net_pnl": _num(net),
             "starting_equity": _num(starting) if starting else None,
             "equity": _num(book.equity()) if book is not None else None,

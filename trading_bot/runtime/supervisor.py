@@ -436,8 +436,9 @@ class TradingBot:
                        exc_info=exc)  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
-        """Return the run's figures now, as the end-of-run summary gives them (JSON-safe; no secrets)."""
-        return self._summary()
+        """Return the run's figures now, as the end-of-run summary gives them, without the trade fingerprint
+        (it hashes every fill: the end-of-run summary has it). JSON-safe; no secrets."""
+        return self._summary(fingerprint=False)
 
     def _fail(self, reason: str) -> None:
         self.exit_code = 1
@@ -1111,7 +1112,7 @@ class TradingBot:
             await asyncio.wait((opening,))  # stopped during the open: let it finish, then close its run row
         await journal.close(self.clock.now_ms(), self.stop_reason, self.exit_code, flush_timeout_s=flush_timeout_s)
 
-    def _summary(self) -> dict[str, Any]:
+    def _summary(self, *, fingerprint: bool = True) -> dict[str, Any]:
         facts = RunFacts(
             bot_id=self.bot_id,
             exit_code=self.exit_code,
@@ -1121,4 +1122,5 @@ class TradingBot:
             trading_state=self.risk.trading_state.value,
         )
         session = self._session
-        return build_summary(facts, self.units, session.slots if session else (), session.book if session else None)
+        return build_summary(facts, self.units, session.slots if session else (), session.book if session else None,
+                             fingerprint=fingerprint)  # fmt: skip
