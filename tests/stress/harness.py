@@ -27,6 +27,7 @@ from trading_bot.emulator import BinanceEmulator
 from trading_bot.runtime.journal.store import Journal
 
 __all__ = [
+    "FUNDING_SETTLE_SLACK_MS",
     "KEY",
     "ROOT",
     "SECRET",
