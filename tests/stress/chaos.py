@@ -5,6 +5,11 @@ request leaves (the bot kills itself through ``TRADING_BOT_CHAOS_KILL_AFTER_INTE
 emulator holds back the answer to an order it has already accepted (``accept_then_timeout``). After the
 kills, prices stop moving, one last orderly run reconciles and stops with SIGTERM, and the emulator's own
 logs are checked against the journal.
+
+The run targets the spot venue (``harness.SPOT``: a buy grid on BTC/USDT) or the USDⓈ-M venue
+(``harness.USDM``: a sell grid on the perpetual BTC/USDT:USDT, funding settled every
+``FUNDING_INTERVAL_MS``, the mark driven by the price walk); on the swap the ledger also checks the venue's
+position and its funding payments against the journal.
 """
 
 from __future__ import annotations
@@ -22,20 +27,27 @@ from typing import Any
 
 from tests.stress.harness import KEY
 from tests.stress.harness import SECRET
+from tests.stress.harness import SPOT
 from tests.stress.harness import Ledger
 from tests.stress.harness import RequestRecorder
+from tests.stress.harness import Target
 from tests.stress.harness import check_ledger
 from tests.stress.harness import grid_config
 from tests.stress.harness import start_bot
 from tests.stress.harness import wait_for_log
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
+from trading_bot.emulator.futures.config import FuturesConfig
 
 CHAOS_BOT = Path(__file__).resolve().parent / "chaos_bot.py"  # runbot.py + a SIGKILL after a journaled intent
 BOT_ID = "cx"
 D = Decimal
 PARAMS = {"quantity": "0.001", "take_profit": "0.004", "max_orders": 6, "wait_time": 1, "fill_timeout": 1,
           "recheck_interval": 1}  # fmt: skip
+PERP_PARAMS = {**PARAMS, "quantity": "0.002", "direction": "sell", "post_only_retries": 3}
+"""The swap's grid: shorts opened post-only, taken profit reduce-only (0.002 BTC: above the 5 USDT minimum)."""
+FUNDING_INTERVAL_MS = 1500
+"""The USDⓈ-M venue's funding interval in the chaos run, ms (Binance: 8 h)."""
 
 
 @dataclass
@@ -53,18 +65,18 @@ class ChaosResult:
 
 
 async def drive_prices(
-    emu: BinanceEmulator, rng: random.Random, stop: asyncio.Event, sell_below: Decimal = D(0)
+    emu: BinanceEmulator, rng: random.Random, stop: asyncio.Event, sell_below: Decimal = D(0), target: Target = SPOT
 ) -> None:
-    """A seeded walk of BTC/USDT around 60,000 with trades that fill resting orders (sells printed
+    """A seeded walk of ``target``'s symbol around 60,000 with trades that fill resting orders (sells printed
     ``sell_below`` under the bid, to reach bids resting deeper than the touch)."""
     mid = D("60000")
     while not stop.is_set():
         mid += D(rng.choice((-3, -2, -1, 0, 1, 2, 3)))
         bid, ask = mid - D("0.05"), mid + D("0.05")
-        await emu.set_quote("BTC/USDT", bid, ask, "1", "1")
+        await target.quote(emu, bid, ask)
         if rng.random() < 0.5:
             side = rng.choice(("buy", "sell"))
-            await emu.trade("BTC/USDT", ask if side == "buy" else bid - sell_below, "0.01", side)
+            await target.trade(emu, ask if side == "buy" else bid - sell_below, D("0.01"), side)
         await asyncio.sleep(0.02)
 
 
@@ -72,19 +84,24 @@ AFTER_INTENT_WAIT_S = 15.0
 """How long an ``after_intent`` run may live before the runner kills it instead of the seam, seconds."""
 
 
-async def run_chaos(workdir: Path, kills: int, seed: int = 20261121) -> ChaosResult:
-    """Run ``kills`` kill -9 cycles and one orderly final run; return what the logs show."""
+async def run_chaos(workdir: Path, kills: int, seed: int = 20261121, target: Target = SPOT) -> ChaosResult:
+    """Run ``kills`` kill -9 cycles and one orderly final run on ``target``'s venue; return what the logs show.
+
+    ``seed`` fixes the kill modes and moments, and (apart) the price walk: the two never share a generator,
+    so how far the walk got does not change which kills a seed makes."""
     rng = random.Random(seed)
     result = ChaosResult()
     log = workdir / "bot.log"
-    async with BinanceEmulator(EmulatorConfig(api_key=KEY, api_secret=SECRET, history_bars=20)) as emu:
-        await emu.set_quote("BTC/USDT", "59999.95", "60000.05", "1", "1")
-        config = grid_config(workdir, emu, bot_id=BOT_ID, params=PARAMS)
+    futures = FuturesConfig(funding_interval_ms=FUNDING_INTERVAL_MS) if target.swap else None
+    async with BinanceEmulator(EmulatorConfig(api_key=KEY, api_secret=SECRET, history_bars=20, futures=futures)) as emu:
+        await target.quote(emu, D("59999.95"), D("60000.05"))
+        params = PERP_PARAMS if target.swap else PARAMS
+        config = grid_config(workdir, emu, bot_id=BOT_ID, params=params, target=target)
         requests = RequestRecorder(emu)
         stop_prices, stop_recording = asyncio.Event(), asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             recorder = tg.create_task(requests.run(stop_recording))
-            driver = tg.create_task(drive_prices(emu, rng, stop_prices))
+            driver = tg.create_task(drive_prices(emu, random.Random(f"{seed}-prices"), stop_prices, target=target))
             for i in range(kills):
                 mode = rng.choice(("random", "random", "after_intent", "accept_hold"))
                 entry = [str(CHAOS_BOT), "0.5", str(seed + i)] if mode == "after_intent" else None
@@ -116,7 +133,7 @@ async def run_chaos(workdir: Path, kills: int, seed: int = 20261121) -> ChaosRes
             result.final_exit_code = await asyncio.wait_for(proc.wait(), timeout=30)
             stop_recording.set()
             await recorder
-        result.ledger = await check_ledger(emu, requests, workdir / "var" / "journal.db", BOT_ID)
+        result.ledger = await check_ledger(emu, requests, workdir / "var" / "journal.db", BOT_ID, target=target)
     return result
 
 
