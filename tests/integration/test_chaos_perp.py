@@ -6,9 +6,9 @@ Issue 13: the chaos run also covers a perp instrument. A sell grid on BTC/USDT:U
 the orderly final run: no client order id was sent twice, every fill and every funding payment is journaled
 once, and the journal's position equals the venue's.
 
-"Every funding payment" is checked for the payments due before the bot's latest funding catch-up (at its
-start): a live bot journals funding only then. ``test_funding_settled_while_the_bot_runs_is_journaled_by_that_run``
-states the stricter rule, which the runtime does not meet yet (xfail, reason there).
+"Every funding payment" is checked for the payments due before the bot's latest ask of the venue's income
+history. ``test_funding_settled_while_the_bot_runs_is_journaled_by_that_run`` checks that a running bot asks
+(after each announced funding time and once more at shutdown: ``trading_bot.runtime.funding_poll``).
 """
 
 from __future__ import annotations
@@ -75,11 +75,6 @@ async def _until(predicate: Callable[[], object], timeout_s: float) -> bool:
     return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a live (ccxt) bot journals funding only at its next start (reconcile's funding_sync): the ccxt "
-    "adapter delivers no FundingPayment while running and the supervisor never asks the income history again",
-)
 @pytest.mark.asyncio
 async def test_funding_settled_while_the_bot_runs_is_journaled_by_that_run(tmp_path: Path) -> None:
     futures = FuturesConfig(funding_interval_ms=FUNDING_INTERVAL_MS)

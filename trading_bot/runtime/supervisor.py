@@ -46,7 +46,8 @@ Start and stop (a stop request, SIGINT/SIGTERM/SIGHUP, or the end of a replay):
   during the start cancels it and goes straight to the shutdown, exit 0.
 * The shutdown has ONE deadline, ``shutdown_timeout_s`` counted from the stop request: strategy
   ``shutdown()`` → open orders cancelled or kept per ``on_shutdown`` → fills cross-checked with the
-  exchange (what the user stream did not deliver is applied and journaled) → balances → strategy state
+  exchange (what the user stream did not deliver is applied and journaled) → swaps' funding asked once
+  more (``funding_poll``) → balances → strategy state
   saved → journal closed (flush, run row) → exchanges closed → summary; each step covers every
   instrument and venue. Each step is guarded: a failure
   or a timeout is logged (``shutdown_step_failed`` / ``shutdown_step_timeout`` / ``shutdown_step_skipped``)
@@ -114,6 +115,7 @@ from trading_bot.runtime.account_guard import AccountGuard
 from trading_bot.runtime.book import Book
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.daily import DailyLossKeeper
+from trading_bot.runtime.funding_poll import FundingPoller
 from trading_bot.runtime.operator import OperatorDesk
 from trading_bot.runtime.operator import execute_command
 from trading_bot.runtime.orders.manager import OrderManager
@@ -304,6 +306,7 @@ class TradingBot:
         self._next_account_check_ms = 0
         self._next_position_check_ms = 0
         self._position_suspects: set[InstrumentId] = set()  # mismatched once: checked again before REDUCING
+        self._funding_poller: FundingPoller | None = None  # swaps: asks the venues for funding while running
         protection = risk.config.protection
         self._protection_on = (
             protection.emergency_enabled or protection.account_loss_enabled or protection.stall_enabled
@@ -554,6 +557,35 @@ class TradingBot:
             self._next_position_check_ms = now + _POSITION_CHECK_MS
             await self._check_positions(session, "periodic")
 
+    async def _final_funding(self) -> None:
+        """At shutdown, ask each swap's venue once more: every payment made before the stop is journaled by this run."""
+        if self._session is not None:
+            await self._poll_funding(self._session, self.clock.now_ms(), final=True)
+
+    async def _poll_funding(self, session: _Session, now: int, *, final: bool = False) -> None:
+        """Ask each swap's venue for the funding payments it made since the last ask (``funding_poll``)."""
+        poller = self._funding_poller
+        if poller is None:
+            if not any(slot.market.contract for slot in session.slots):
+                return
+            poller = self._funding_poller = FundingPoller(self._started_ms)
+        for slot in session.slots:
+            if not slot.market.contract or slot.venue.state is TradingState.HALTED:
+                continue
+            last = slot.view.last
+            since = poller.due(slot.instrument, last.next_funding_ms if last is not None else None, now, force=final)
+            if since is None:
+                continue
+            try:
+                payments = await slot.venue.client.fetch_funding_payments(slot.market.symbol, since_ms=since)
+            except ExchangeError as exc:
+                _log.warning("funding_poll_failed", instrument=str(slot.instrument), error=str(exc))
+                continue
+            poller.seen(slot.instrument, payments)
+            for payment in payments:
+                if payment.symbol == slot.market.symbol:
+                    self._on_account_update(slot, payment)  # a payment already counted is skipped there
+
     async def _check_positions(self, session: _Session, when: Literal["start", "periodic"]) -> None:
         """Cross-check each swap's position from the bot's fills with its venue's (``position_check``).
 
@@ -749,6 +781,7 @@ class TradingBot:
             if self._protection_on:
                 await session.guard.check(now)  # the stall rule needs no market data
             await self._position_check_due(session, now)
+            await self._poll_funding(session, now)
             daily = self._daily
             if daily is not None:
                 if daily.due(now):
@@ -1038,6 +1071,7 @@ class TradingBot:
             unit.call("shutdown", unit.strategy.shutdown)
         await run_step("orders", self._settle_orders, time_left(network_end))
         await run_step("drain_fills", self._drain_fills, time_left(network_end))
+        await run_step("funding", self._final_funding, time_left(network_end))
         await run_step("balances", self._final_balances, time_left(network_end))
         left = [o.client_order_id for t in self.trackers.values() for o in t.open_orders()]
         if self.on_shutdown == "cancel" and left:
