@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 
 from trading_bot.domain import Balance
+from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
 from trading_bot.domain import InstrumentId
@@ -151,6 +152,12 @@ class BaseStrategy(ABC, Generic[P]):
     """True for a strategy that prices inside the bid/ask spread and so cannot trade without one: a
     backtest on bar data (bid = ask = close) refuses it with a one-line error instead of a silent run
     with no order (``trading_bot.backtest.engine``)."""
+    timeframes: ClassVar[tuple[str, ...]] = ()
+    """The bar timeframes ``on_bar`` receives (``"1m"``, ``"5m"``, ``"1h"``...; ``<number><s|m|h|d|w>``).
+    Empty (the default): no bars are built and ``on_bar`` is never called (no cost per event)."""
+    warmup_bars: ClassVar[int] = 0
+    """Closed bars per timeframe handed to ``on_bar`` at start from the venue's history
+    (``fetch_ohlcv``), before the first market event; 0: none (see ``trading_bot.runtime.bars``)."""
 
     def __init__(self, params: P) -> None:
         self.params: P = params
@@ -188,6 +195,15 @@ class BaseStrategy(ABC, Generic[P]):
     @abstractmethod
     def execute_strategy(self, market_data: MarketData) -> StrategyResult:
         """Decide what to do on this market event."""
+
+    def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
+        """React to a closed bar of one of ``timeframes`` (``bar.ts_ms`` is its open time).
+
+        Called in the same supervisor pass as the market event that closed the bar, before
+        ``should_execute``; a result is handled as ``execute_strategy``'s is. During warm-up (history at
+        start) results are discarded. Default: nothing.
+        """
+        return None
 
     def on_order_update(self, event: OrderEvent) -> None:
         """React to an event of one of the strategy's own orders (default: ignore)."""

@@ -15,6 +15,7 @@ from trading_bot.domain import Balance
 from trading_bot.domain import Clock
 from trading_bot.domain import InstrumentId
 from trading_bot.domain import Market
+from trading_bot.runtime.bars import BarFeed
 from trading_bot.runtime.book import Book
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.orders.manager import OrderManager
@@ -73,6 +74,7 @@ def build_slots(
             slot = InstrumentSlot(
                 instrument=instrument, venue=venue, market=market, tracker=tracker, portfolio=portfolio,
                 orders=None, view=view, unit=unit,  # type: ignore[arg-type]  # set just below
+                bars=BarFeed(unit.strategy.timeframes) if unit.strategy.timeframes else None,
             )  # fmt: skip
             slot.orders = order_manager(slot)
             venue.slots[market.symbol] = slot
