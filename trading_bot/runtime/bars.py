@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from exchanges.recorded import parse_timeframe
+from strategies.lib.indicators import ATR
 from trading_bot.domain import ZERO
 from trading_bot.domain import Bar
 from trading_bot.domain import MarketData
@@ -74,19 +75,45 @@ class _Builder:
 class BarFeed:
     """Closed bars of ``timeframes`` from one instrument's market events (see the module docstring).
 
+    With ``atr_timeframe`` the feed also keeps an ``ATR(atr_period)`` over bars of that timeframe (the
+    ``volatility_target`` sizer's); those bars reach the strategy only if it declared the timeframe too.
+
     Raises:
         ConfigError: a timeframe is not ``<number><s|m|h|d|w>``, or is named twice.
     """
 
-    def __init__(self, timeframes: Sequence[str]) -> None:
+    def __init__(self, timeframes: Sequence[str], *, atr_timeframe: str | None = None, atr_period: int = 14) -> None:
         parsed = sorted(((parse_timeframe(t), t) for t in timeframes), key=lambda pair: pair[0])
         if len({ms for ms, _ in parsed}) != len(parsed):
             raise ConfigError(f"timeframes {list(timeframes)}: a timeframe is named twice")
         self.timeframes = tuple(name for _, name in parsed)
+        self._declared = frozenset(self.timeframes)
+        self.atr: ATR | None = None
+        self._atr_timeframe = ""
+        if atr_timeframe is not None:
+            atr_ms = parse_timeframe(atr_timeframe)
+            self.atr = ATR(atr_period)
+            same = [name for ms, name in parsed if ms == atr_ms]
+            self._atr_timeframe = same[0] if same else atr_timeframe
+            if not same:
+                parsed = sorted([*parsed, (atr_ms, atr_timeframe)], key=lambda pair: pair[0])
         self._builders = [_Builder(name, ms) for ms, name in parsed]
         self._trades = False
         self.pending: list[tuple[Bar, str]] = []
         """Closed bars not yet handed to the strategy (the supervisor takes them)."""
+
+    def atr_value(self) -> Decimal | None:
+        """Return the ATR (price units) of ``atr_timeframe`` bars, ``None`` without one or before it is ready."""
+        atr = self.atr
+        if atr is None or atr.value is None:
+            return None
+        return Decimal(repr(atr.value))
+
+    def _emit(self, bar: Bar, timeframe: str) -> None:
+        if timeframe == self._atr_timeframe and self.atr is not None:
+            self.atr.update(bar.high, bar.low, bar.close)
+        if timeframe in self._declared:
+            self.pending.append((bar, timeframe))
 
     def timeframe_ms(self, timeframe: str) -> int:
         """Return the length of one of the feed's timeframes, in milliseconds."""
@@ -125,7 +152,7 @@ class BarFeed:
             bucket = ts // builder.timeframe_ms
             if builder.bucket != bucket:
                 if builder.bucket >= 0:
-                    self.pending.append((builder.take(), builder.name))
+                    self._emit(builder.take(), builder.name)
                 if price is not None:
                     builder.start(bucket, price, price, price, price, volume)
             elif price is not None:
@@ -135,7 +162,7 @@ class BarFeed:
         for builder in self._builders:
             tf = builder.timeframe_ms
             if tf == interval_ms:
-                self.pending.append((bar, builder.name))
+                self._emit(bar, builder.name)
                 continue
             if interval_ms <= 0 or tf < interval_ms or tf % interval_ms:
                 raise ConfigError(
@@ -145,12 +172,12 @@ class BarFeed:
             bucket = bar.ts_ms // tf
             if builder.bucket != bucket:
                 if builder.bucket >= 0:  # a gap left the previous bucket unfinished: it closed all the same
-                    self.pending.append((builder.take(), builder.name))
+                    self._emit(builder.take(), builder.name)
                 builder.start(bucket, bar.open, bar.high, bar.low, bar.close, bar.volume)
             else:
                 builder.merge(bar.high, bar.low, bar.close, bar.volume)
             if bar.ts_ms + interval_ms >= (bucket + 1) * tf:
-                self.pending.append((builder.take(), builder.name))
+                self._emit(builder.take(), builder.name)
 
 
 async def warm_up(unit: StrategyUnit, now_ms: int) -> None:

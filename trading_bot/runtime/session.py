@@ -74,7 +74,7 @@ def build_slots(
             slot = InstrumentSlot(
                 instrument=instrument, venue=venue, market=market, tracker=tracker, portfolio=portfolio,
                 orders=None, view=view, unit=unit,  # type: ignore[arg-type]  # set just below
-                bars=BarFeed(unit.strategy.timeframes) if unit.strategy.timeframes else None,
+                bars=_bar_feed(unit, risk),
             )  # fmt: skip
             slot.orders = order_manager(slot)
             venue.slots[market.symbol] = slot
@@ -82,3 +82,13 @@ def build_slots(
             slots.append(slot)
         unit.context.link([s.view for s in unit.slots])
     return tuple(slots), book
+
+
+def _bar_feed(unit: StrategyUnit, risk: RiskManager) -> BarFeed | None:
+    """The bars of the unit's timeframes, plus the ATR the ``volatility_target`` sizer needs; ``None``: neither."""
+    sizing = risk.config.sizing
+    atr = sizing.mode == "volatility_target"
+    if not unit.strategy.timeframes and not atr:
+        return None
+    return BarFeed(unit.strategy.timeframes, atr_timeframe=sizing.atr_timeframe if atr else None,
+                   atr_period=sizing.atr_period)  # fmt: skip

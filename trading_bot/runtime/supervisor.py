@@ -955,6 +955,7 @@ class TradingBot:
             margin_mode=margin_mode,
             portfolio=session.book.totals(total_open),
             venue_state=slot.venue.state,
+            atr=None if slot.bars is None else slot.bars.atr_value(),
         )
 
     async def _refresh_dirty_balances(self) -> None:
