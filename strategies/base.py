@@ -235,10 +235,11 @@ class BaseStrategy(ABC, Generic[P]):
     """True for a strategy that prices inside the bid/ask spread and so cannot trade without one: a
     backtest on bar data (bid = ask = close) refuses it with a one-line error instead of a silent run
     with no order (``trading_bot.backtest.engine``)."""
-    timeframes: ClassVar[tuple[str, ...]] = ()
+    timeframes: tuple[str, ...] = ()
     """The bar timeframes ``on_bar`` receives (``"1m"``, ``"5m"``, ``"1h"``...; ``<number><s|m|h|d|w>``).
-    Empty (the default): no bars are built and ``on_bar`` is never called (no cost per event)."""
-    warmup_bars: ClassVar[int] = 0
+    Empty (the default): no bars are built and ``on_bar`` is never called (no cost per event). A class
+    attribute, or an instance attribute set in ``__init__`` from the params."""
+    warmup_bars: int = 0
     """Closed bars per timeframe handed to ``on_bar`` at start from the venue's history
     (``fetch_ohlcv``), before the first market event; 0: none (see ``trading_bot.runtime.bars``)."""
 

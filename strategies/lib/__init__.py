@@ -6,6 +6,7 @@ from strategies.lib.cross import crossed_below
 from strategies.lib.indicators import ATR
 from strategies.lib.indicators import EMA
 from strategies.lib.indicators import MACD
+from strategies.lib.indicators import ROC
 from strategies.lib.indicators import RSI
 from strategies.lib.indicators import SMA
 from strategies.lib.indicators import VWAP
@@ -19,6 +20,7 @@ __all__ = [
     "ATR",
     "EMA",
     "MACD",
+    "ROC",
     "RSI",
     "SMA",
     "VWAP",

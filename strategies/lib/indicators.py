@@ -17,6 +17,7 @@ The formulas are TA-Lib's definitions (the reference the tests compare against o
 - ``Bollinger(n, k)``: the SMA ± ``k`` × the population standard deviation of the last ``n`` closes.
 - ``ATR(n)``: Wilder's average of the true range ``max(high, prev close) − min(low, prev close)``, seeded
   with the mean of the first ``n`` true ranges (the first bar has no previous close and gives none).
+- ``ROC(n)``: the rate of change ``x / x[n bars ago] − 1`` (a fraction: 0.01 = +1 %).
 - ``RollingHigh(n)`` / ``RollingLow(n)``: the highest high / lowest low of the last ``n`` bars (a
   monotonic deque: amortised O(1)).
 - ``VWAP(reset_ms)``: Σ(typical price × volume) / Σ volume with the typical price ``(h + l + c) / 3``,
@@ -40,6 +41,7 @@ __all__ = [
     "ATR",
     "EMA",
     "MACD",
+    "ROC",
     "RSI",
     "SMA",
     "VWAP",
@@ -83,6 +85,30 @@ class SMA:
             self._sum -= window.popleft()
         if len(window) == self.period:
             self.value = self._sum / self.period
+        return self.value
+
+
+class ROC:
+    """Rate of change over ``period`` values: ``x / x[period ago] − 1``."""
+
+    def __init__(self, period: int) -> None:
+        _check_period(period)
+        self.period = period
+        self._window: deque[float] = deque(maxlen=period + 1)
+        self.value: float | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once ``period + 1`` values were seen."""
+        return self.value is not None
+
+    def update(self, x: Number) -> float | None:
+        """Add one value; return the rate of change (``None`` before ``period + 1`` values, or from 0)."""
+        window = self._window
+        window.append(float(x))
+        if len(window) > self.period:
+            old = window[0]
+            self.value = window[-1] / old - 1.0 if old != 0 else None
         return self.value
 
 

@@ -14,6 +14,7 @@ import pytest
 from strategies.lib import ATR
 from strategies.lib import EMA
 from strategies.lib import MACD
+from strategies.lib import ROC
 from strategies.lib import RSI
 from strategies.lib import SMA
 from strategies.lib import VWAP
@@ -62,6 +63,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "sma": lambda: SMA(20),
     "ema": lambda: EMA(20),
     "rsi": lambda: RSI(14),
+    "roc": lambda: ROC(10),
     "macd": lambda: MACD(12, 26, 9),
     "bollinger": lambda: Bollinger(20, 2.0),
     "atr": lambda: ATR(14),
@@ -138,6 +140,11 @@ def test_vwap_weights_the_typical_price_and_restarts_each_session() -> None:
     assert vwap.update(4, 4, 4, 1, ts_ms=1_000) == 4.0  # a new session
 
 
+def test_roc_is_the_change_over_period_values_as_a_fraction() -> None:
+    roc = ROC(2)
+    assert [roc.update(x) for x in (100, 50, 110, 100)] == [None, None, pytest.approx(0.1), 1.0]
+
+
 def test_period_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="period"):
         SMA(0)
@@ -175,6 +182,7 @@ def test_values_match_talib_on_fil_1m() -> None:
         "sma": talib.SMA(c, 20),
         "ema": talib.EMA(c, 20),
         "rsi": talib.RSI(c, 14),
+        "roc": talib.ROCR(c, 10) - 1,
         "atr": talib.ATR(h, lo, c, 14),
         "high": talib.MAX(h, 20),
         "low": talib.MIN(lo, 20),
