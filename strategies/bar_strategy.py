@@ -1,6 +1,6 @@
 """``BarStrategy``: the base of strategies that decide on closed bars (``on_bar``), long only.
 
-It declares one timeframe (``Params.timeframe``) and the warm-up its indicators need, answers
+It declares one timeframe (``Params.bar_timeframe``) and the warm-up its indicators need, answers
 ``should_execute`` with False (every decision is made in ``on_bar``), and gives two order helpers:
 
 - ``enter(tag)``: a market buy of ``Params.fraction`` of equity: ``quote_quantity`` = equity × fraction
@@ -35,7 +35,11 @@ __all__ = ["BarParams", "BarStrategy"]
 class BarParams(StrategyParams):
     """Parameters every ``BarStrategy`` has."""
 
-    timeframe: str = Field(default="1m", pattern=r"^\d+[smhdw]$", description="the bars decided on (1m, 5m, 1h...)")
+    bar_timeframe: str = Field(
+        default="1m",
+        pattern=r"^\d+[smhdw]$",
+        description="the bars decided on (1m, 5m, 1h...; bar data: its interval or a multiple)",
+    )
     fraction: Fraction = Field(default=Decimal(1), description="fraction of equity spent on an entry (1.0 = all in)")
 
 
@@ -43,11 +47,11 @@ P = TypeVar("P", bound=BarParams)
 
 
 class BarStrategy(BaseStrategy[P]):
-    """Long-only decisions on closed bars of ``params.timeframe`` (see the module docstring)."""
+    """Long-only decisions on closed bars of ``params.bar_timeframe`` (see the module docstring)."""
 
     def __init__(self, params: P) -> None:
         super().__init__(params)
-        self.timeframes = (params.timeframe,)
+        self.timeframes = (params.bar_timeframe,)
         self.entries = 0
 
     def should_execute(self, market_data: MarketData) -> bool:

@@ -1,6 +1,6 @@
 """bollinger_breakout: buy a close above the upper Bollinger band, sell a close back below the middle, long only.
 
-Rules, on each closed bar of ``timeframe``: the bands are ``SMA(period) ± k`` population standard
+Rules, on each closed bar of ``bar_timeframe``: the bands are ``SMA(period) ± k`` population standard
 deviations of the closes, this bar included; flat and ``close > upper``: buy ``fraction`` of equity at
 market; long and ``close < middle``: sell the whole position at market. On bar data the order fills at
 the next bar's open.

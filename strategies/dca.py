@@ -1,7 +1,7 @@
 """dca: dollar-cost averaging: buy ``amount`` of quote currency every ``interval_bars`` bars, and sell the
 whole position once the close is ``take_profit`` above its average entry price.
 
-Rules, on each closed bar of ``timeframe``: every ``interval_bars``-th bar (the first bar included) buys
+Rules, on each closed bar of ``bar_timeframe``: every ``interval_bars``-th bar (the first bar included) buys
 ``amount`` quote currency at market (no buy while an order is open, or when the free quote balance is
 below ``amount``); when long and ``close ≥ average price × (1 + take_profit)``, the take-profit sells the whole
 position at market instead (the average is over the bot's own fills: ``ctx.position.average_price``).

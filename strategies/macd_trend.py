@@ -1,6 +1,6 @@
 """macd_trend: follow the trend when the MACD line crosses its signal line, long only.
 
-Rules, on each closed bar of ``timeframe``: the MACD line (``EMA(fast) − EMA(slow)``) crossing above its
+Rules, on each closed bar of ``bar_timeframe``: the MACD line (``EMA(fast) − EMA(slow)``) crossing above its
 signal line (``EMA(signal)`` of it) buys ``fraction`` of equity at market when flat; crossing below sells
 the whole position. A cross is a change of side; a bar where the two are equal is no cross (the last
 side holds: ``strategies.lib.CrossTracker``). On bar data the order fills at the next bar's open.

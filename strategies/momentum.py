@@ -1,7 +1,7 @@
 """momentum: buy when the close rose more than ``threshold`` over ``lookback`` bars, sell when it fell
 more than ``threshold`` (seed 003's lookback/threshold strategy), long only.
 
-Rules, on each closed bar of ``timeframe``: ``roc = close / close[lookback bars ago] − 1``; flat and
+Rules, on each closed bar of ``bar_timeframe``: ``roc = close / close[lookback bars ago] − 1``; flat and
 ``roc > threshold``: buy ``fraction`` of equity at market; long and ``roc < −threshold``: sell the
 whole position at market. On bar data the order fills at the next bar's open.
 """

@@ -1,6 +1,6 @@
 """rsi_reversion: buy an oversold market, sell it once overbought (mean reversion on Wilder's RSI), long only.
 
-Rules, on each closed bar of ``timeframe``: flat and ``RSI(period) < oversold``: buy ``fraction`` of
+Rules, on each closed bar of ``bar_timeframe``: flat and ``RSI(period) < oversold``: buy ``fraction`` of
 equity at market; long and ``RSI > overbought``: sell the whole position at market. On bar data the
 order fills at the next bar's open.
 """

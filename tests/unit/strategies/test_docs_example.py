@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 exec(compile(sys.stdin.read(), "docs/strategies.md", "exec"), {"__name__": "ema_cross_example"})
 from trading_bot.backtest.engine import BacktestSpec, prepare_backtest
-spec = BacktestSpec(strategy="ema_cross", params={"timeframe": "5m"}, data=(Path(sys.argv[1]),),
+spec = BacktestSpec(strategy="ema_cross", params={"bar_timeframe": "5m"}, data=(Path(sys.argv[1]),),
                     symbol="FIL/USDT", end_ms=1_690_848_000_000 + 2_999 * 60_000, cash=Decimal(10_000))
 result = asyncio.run(prepare_backtest(spec).run())
 print(json.dumps({"fills": len(result.fills), "exit": result.exit_code, "events": result.events}))
