@@ -161,3 +161,14 @@ async def test_without_venue_history_the_strategy_warms_up_on_live_bars() -> Non
     await bot.run()
 
     assert [b.ts_ms for b, _ in strategy.bars] == [0, 60_000]
+
+
+@pytest.mark.asyncio
+async def test_a_strategy_without_timeframes_gets_no_bar_feed_so_events_cost_nothing_more() -> None:
+    from tests.kit.pipeline import ScriptedStrategy
+
+    bot, _exchange = make_bot(_minute_quotes(2), ScriptedStrategy(lambda i, md, s: None))
+
+    await bot.run()
+
+    assert [slot.bars for slot in bot.slots] == [None]
