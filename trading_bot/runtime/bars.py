@@ -16,9 +16,10 @@ shorter timeframe first when several close on one event.
 Warm-up (``warm_up``, at start after ``initialize``/``restore``): each declared timeframe asks the
 venue for ``warmup_bars`` closed bars (``fetch_ohlcv``) and hands them to ``on_bar``; their results are
 discarded (history is not traded). The bar still open at start seeds the feed, so the first live bar is
-whole. When the venue has no history (the simulators of paper, replay and backtest raise
-``NotImplementedError``) or the request fails, ``bar_warmup_unavailable`` is logged and the strategy
-warms up on the run's own first bars: in a replay or backtest the first ``warmup_bars`` bars of the data.
+whole. ``--paper`` on live data asks the live venue (``PaperExchange.fetch_ohlcv``). When the venue has no
+history (replays and backtests raise ``NotImplementedError``) or the request fails, ``bar_warmup_unavailable``
+is logged and the strategy warms up on the run's own first bars: in a replay or backtest the first
+``warmup_bars`` bars of the data. Indicator state is not journaled: a restart relies on the venue's history.
 """
 
 from __future__ import annotations
