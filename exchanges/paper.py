@@ -35,6 +35,7 @@ from exchanges.sim import MatchingCore
 from exchanges.sim.funding import FundingSchedule
 from exchanges.sim.model import PerpSettings
 from trading_bot.domain import Balance
+from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
 from trading_bot.domain import Fill
@@ -51,7 +52,7 @@ from trading_bot.errors import OrderRejected
 from trading_bot.log import get_logger
 from trading_bot.registry import did_you_mean
 
-__all__ = ["MarketDataSource", "MergingMarketDataSource", "PaperExchange"]
+__all__ = ["HistorySource", "MarketDataSource", "MergingMarketDataSource", "PaperExchange"]
 
 log = get_logger(__name__)
 
@@ -86,6 +87,17 @@ class MergingMarketDataSource(MarketDataSource, Protocol):
 
     def stream_markets(self, symbols: Sequence[Symbol]) -> AsyncIterator[MarketData]:
         """Yield the market events of ``symbols`` as one stream, each event naming its symbol."""
+        ...
+
+
+@runtime_checkable
+class HistorySource(Protocol):
+    """A source with bar history (the live venue's public API under ``--paper``); recorded data has none."""
+
+    async def fetch_ohlcv(
+        self, symbol: Symbol, timeframe: str, since_ms: int | None = None, limit: int | None = None
+    ) -> list[Bar]:
+        """Return bars, open time ascending (``NotImplementedError`` when the source keeps none)."""
         ...
 
 
@@ -281,6 +293,19 @@ class PaperExchange(BaseExchangeClient):
             md = await self.source.fetch_bbo(symbol)
             engine.set_quote(md)
         return md
+
+    async def fetch_ohlcv(
+        self, symbol: Symbol, timeframe: str, since_ms: int | None = None, limit: int | None = None
+    ) -> list[Bar]:
+        """Return the source's bar history (``--paper`` on live data: the venue's), so strategies warm up.
+
+        Raises:
+            NotImplementedError: the source keeps no history (a replay: its own first bars warm up).
+        """
+        source = self.source
+        if isinstance(source, HistorySource):
+            return await source.fetch_ohlcv(symbol, timeframe, since_ms, limit)
+        return await super().fetch_ohlcv(symbol, timeframe, since_ms, limit)
 
     async def stream_market_data(self, symbol: Symbol) -> AsyncIterator[MarketData]:
         """Yield the source's events, each matched against the resting orders before it is yielded."""

@@ -89,6 +89,8 @@ class RiskContext:
             only one (``portfolio_totals`` derives them from ``position`` and the mid).
         venue_state: the trading state of the order's venue alone (a venue that failed is HALTED while
             the others trade); the ``trading_state`` rule applies the stricter of it and the bot's state.
+        atr: the instrument's average true range (price units) on ``sizing.atr_timeframe`` bars, for the
+            ``volatility_target`` sizer; ``None`` in other modes and until enough bars closed.
     """
 
     market: Market
@@ -103,6 +105,7 @@ class RiskContext:
     margin_mode: MarginMode = MarginMode.CROSS
     portfolio: PortfolioTotals | None = None
     venue_state: TradingState = TradingState.ACTIVE
+    atr: Decimal | None = None
 
 
 def reference_price(params: OrderParams, market_data: MarketData | None) -> Decimal | None:

@@ -26,7 +26,7 @@ from trading_bot.domain.bounds import WindowSeconds
 
 __all__ = ["ProtectionConfig", "RiskConfig", "SizingConfig", "SizingMode"]
 
-SizingMode = Literal["fixed_quantity", "fixed_notional", "fraction_of_equity"]
+SizingMode = Literal["fixed_quantity", "fixed_notional", "fraction_of_equity", "volatility_target", "kelly"]
 """How the sizer picks a quantity the strategy left open."""
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -41,7 +41,9 @@ class SizingConfig(BaseModel):
         default="fixed_notional",
         description=(
             "fixed_quantity: value is base-currency units; fixed_notional: value is quote currency per "
-            "order; fraction_of_equity: value is a fraction (0.01 = 1 %) of account equity per order"
+            "order; fraction_of_equity: value is a fraction (0.01 = 1 %) of account equity per order; "
+            "volatility_target: value is the fraction of equity lost on an adverse move of atr_multiple ATRs; "
+            "kelly: value is the fraction of the Kelly bet placed (0.5 = half Kelly); both capped at max_fraction"
         ),
     )
     value: QuoteAmount = Field(
@@ -49,10 +51,35 @@ class SizingConfig(BaseModel):
         description="the sizing figure, in the unit the mode names (base units, quote currency, or a fraction)",
     )
 
+    max_fraction: Fraction = Field(
+        default=Decimal("0.25"),
+        description="volatility_target and kelly: the cap on one order's notional, as a fraction of equity",
+    )
+    atr_period: Count = Field(default=14, le=1_000, description="volatility_target: ATR length, in bars")
+    atr_timeframe: str = Field(
+        default="1h", pattern=r"^\d+[smhdw]$", description="volatility_target: the bars the ATR is computed on"
+    )
+    atr_multiple: Decimal = Field(
+        default=Decimal("2"), gt=0, le=100, description="volatility_target: the adverse move risked, in ATRs"
+    )
+    win_rate: Decimal | None = Field(
+        default=None, gt=0, lt=1, description="kelly: the probability that a trade wins (0.55 = 55 %)"
+    )
+    payoff_ratio: Decimal | None = Field(
+        default=None, gt=0, le=100, description="kelly: the average win divided by the average loss"
+    )
+
     @model_validator(mode="after")
     def _fraction_at_most_one(self) -> SizingConfig:
-        if self.mode == "fraction_of_equity" and self.value > 1:
-            raise ValueError(f"sizing.value is a fraction of equity (0.01 = 1 %); {self.value} is above 1")
+        if self.mode in ("fraction_of_equity", "volatility_target", "kelly") and self.value > 1:
+            unit = "a fraction of equity" if self.mode != "kelly" else "a fraction of the Kelly bet"
+            raise ValueError(f"sizing.value is {unit} (0.01 = 1 %) in mode {self.mode}; {self.value} is above 1")
+        return self
+
+    @model_validator(mode="after")
+    def _kelly_inputs(self) -> SizingConfig:
+        if self.mode == "kelly" and (self.win_rate is None or self.payoff_ratio is None):
+            raise ValueError("sizing mode kelly needs win_rate and payoff_ratio")
         return self
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 
 from trading_bot.domain import Balance
+from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
 from trading_bot.domain import InstrumentId
@@ -30,12 +31,16 @@ from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import Order
 from trading_bot.domain import OrderEvent
+from trading_bot.domain import OrderParams
+from trading_bot.domain import OrderSide
+from trading_bot.domain import OrderType
 from trading_bot.domain import Position
+from trading_bot.domain import PositionSide
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
 
-__all__ = ["BaseStrategy", "InstrumentView", "StrategyContext", "StrategyParams"]
+__all__ = ["BaseStrategy", "ContextHelpers", "InstrumentView", "StrategyContext", "StrategyParams"]
 
 
 class StrategyParams(BaseModel):
@@ -92,6 +97,65 @@ class InstrumentView(Protocol):
         ...
 
 
+class ContextHelpers:
+    """The conveniences every context offers on top of ``InstrumentView`` (one copy of their rules).
+
+    ``instrument`` (``None``: this view's instrument) picks another of the strategy's instruments.
+    A concrete context provides ``position``, ``open_orders()`` and ``view()``; the intent of
+    ``close_position`` names the view's instrument when ``_intent_instrument`` does.
+    """
+
+    @property
+    def position(self) -> Position:
+        """The strategy's position (provided by the concrete context)."""
+        raise NotImplementedError
+
+    def open_orders(self) -> Sequence[Order]:
+        """The strategy's own open orders (provided by the concrete context)."""
+        raise NotImplementedError
+
+    def view(self, instrument: InstrumentId | str) -> Any:
+        """Another instrument's view (provided by the concrete context)."""
+        raise NotImplementedError
+
+    def _intent_instrument(self) -> InstrumentId | None:
+        return None
+
+    def _helped(self, instrument: InstrumentId | str | None) -> ContextHelpers:
+        return self if instrument is None else self.view(instrument)
+
+    def orders_tagged(self, tag: str, instrument: InstrumentId | str | None = None) -> list[Order]:
+        """Return the strategy's open orders carrying ``client_tag == tag``, oldest first."""
+        return [o for o in self._helped(instrument).open_orders() if o.client_tag == tag]
+
+    def is_flat(self, instrument: InstrumentId | str | None = None) -> bool:
+        """Return True when the strategy holds no position there (quantity exactly 0)."""
+        return self._helped(instrument).position.quantity == 0
+
+    def position_side(self, instrument: InstrumentId | str | None = None) -> PositionSide:
+        """Return LONG (quantity > 0), SHORT (< 0) or FLAT."""
+        quantity = self._helped(instrument).position.quantity
+        return PositionSide.LONG if quantity > 0 else PositionSide.SHORT if quantity < 0 else PositionSide.FLAT
+
+    def position_size(self, instrument: InstrumentId | str | None = None) -> Decimal:
+        """Return the absolute position, base units (0 when flat)."""
+        return abs(self._helped(instrument).position.quantity)
+
+    def close_position(self, instrument: InstrumentId | str | None = None, *, tag: str = "close") -> OrderParams | None:
+        """Return the intent that closes the position: a reduce-only market order of its size; ``None`` if flat.
+
+        Return it in a ``StrategyResult.place(...)``; it goes through the sizer-free risk path like any
+        order (reduce-only passes the REDUCING state).
+        """
+        view = self._helped(instrument)
+        quantity = view.position.quantity
+        if quantity == 0:
+            return None
+        side = OrderSide.SELL if quantity > 0 else OrderSide.BUY
+        return OrderParams(side=side, quantity=abs(quantity), order_type=OrderType.MARKET, reduce_only=True,
+                           client_tag=tag, instrument=view._intent_instrument())  # fmt: skip
+
+
 class StrategyContext(InstrumentView, Protocol):
     """What a strategy may look at. Read-only: every change goes through a ``StrategyResult``.
 
@@ -137,6 +201,26 @@ class StrategyContext(InstrumentView, Protocol):
         """The balances of ``venue`` (default: the primary instrument's) as last reported by the exchange."""
         ...
 
+    def orders_tagged(self, tag: str, instrument: InstrumentId | str | None = None) -> list[Order]:
+        """The strategy's open orders carrying ``client_tag == tag``, oldest first (``ContextHelpers``)."""
+        ...
+
+    def is_flat(self, instrument: InstrumentId | str | None = None) -> bool:
+        """True when the strategy holds no position there."""
+        ...
+
+    def position_side(self, instrument: InstrumentId | str | None = None) -> PositionSide:
+        """LONG, SHORT or FLAT."""
+        ...
+
+    def position_size(self, instrument: InstrumentId | str | None = None) -> Decimal:
+        """The absolute position, base units."""
+        ...
+
+    def close_position(self, instrument: InstrumentId | str | None = None, *, tag: str = "close") -> OrderParams | None:
+        """A reduce-only market order of the position's size, or ``None`` when flat."""
+        ...
+
 
 class BaseStrategy(ABC, Generic[P]):
     """Base class of strategies.
@@ -151,6 +235,13 @@ class BaseStrategy(ABC, Generic[P]):
     """True for a strategy that prices inside the bid/ask spread and so cannot trade without one: a
     backtest on bar data (bid = ask = close) refuses it with a one-line error instead of a silent run
     with no order (``trading_bot.backtest.engine``)."""
+    timeframes: tuple[str, ...] = ()
+    """The bar timeframes ``on_bar`` receives (``"1m"``, ``"5m"``, ``"1h"``...; ``<number><s|m|h|d|w>``).
+    Empty (the default): no bars are built and ``on_bar`` is never called (no cost per event). A class
+    attribute, or an instance attribute set in ``__init__`` from the params."""
+    warmup_bars: int = 0
+    """Closed bars per timeframe handed to ``on_bar`` at start from the venue's history
+    (``fetch_ohlcv``), before the first market event; 0: none (see ``trading_bot.runtime.bars``)."""
 
     def __init__(self, params: P) -> None:
         self.params: P = params
@@ -188,6 +279,15 @@ class BaseStrategy(ABC, Generic[P]):
     @abstractmethod
     def execute_strategy(self, market_data: MarketData) -> StrategyResult:
         """Decide what to do on this market event."""
+
+    def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
+        """React to a closed bar of one of ``timeframes`` (``bar.ts_ms`` is its open time).
+
+        Called in the same supervisor pass as the market event that closed the bar, before
+        ``should_execute``; a result is handled as ``execute_strategy``'s is. During warm-up (history at
+        start) results are discarded. Default: nothing.
+        """
+        return None
 
     def on_order_update(self, event: OrderEvent) -> None:
         """React to an event of one of the strategy's own orders (default: ignore)."""

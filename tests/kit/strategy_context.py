@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from decimal import Decimal
 
+from strategies.base import ContextHelpers
 from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Fill
@@ -64,7 +65,7 @@ BTC_USDT = Market(
 """Binance-like BTC/USDT spot rules: tick 0.01 USDT, lot 0.00001 BTC, minimum notional 5 USDT."""
 
 
-class FakeStrategyContext:
+class FakeStrategyContext(ContextHelpers):
     """A ``StrategyContext`` whose state the test sets, plus helpers that play the exchange.
 
     Args:
@@ -84,7 +85,7 @@ class FakeStrategyContext:
     ) -> None:
         self.market = market
         self.clock = clock if clock is not None else SimulatedClock(1_700_000_000_000)
-        self.position = Position(symbol=market.symbol, quote_currency=market.quote)
+        self._position = Position(symbol=market.symbol, quote_currency=market.quote)
         self.trading_state = trading_state
         self.equity = Decimal(0)
         self.last_market_data: MarketData | None = None
@@ -101,6 +102,15 @@ class FakeStrategyContext:
     def symbol(self) -> Symbol:
         """The traded market's symbol."""
         return self.market.symbol
+
+    @property
+    def position(self) -> Position:
+        """The strategy's position (settable by a test)."""
+        return self._position
+
+    @position.setter
+    def position(self, value: Position) -> None:
+        self._position = value
 
     def open_orders(self) -> Sequence[Order]:
         """Return the orders that may still rest or fill, oldest first."""

@@ -20,6 +20,7 @@ from trading_bot.domain.enums import LiquiditySide
 from trading_bot.domain.enums import OrderSide
 from trading_bot.domain.enums import OrderStatus
 from trading_bot.domain.enums import OrderType
+from trading_bot.domain.enums import PositionSide
 from trading_bot.domain.enums import StrategyAction
 from trading_bot.domain.enums import TimeInForce
 from trading_bot.domain.enums import TradingState
@@ -104,6 +105,7 @@ __all__ = [
     "PerpPosition",
     "Position",
     "PositionReport",
+    "PositionSide",
     "Price",
     "Quantity",
     "SimulatedClock",

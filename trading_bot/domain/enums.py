@@ -9,6 +9,7 @@ __all__ = [
     "OrderSide",
     "OrderStatus",
     "OrderType",
+    "PositionSide",
     "StrategyAction",
     "TimeInForce",
     "TradingState",
@@ -106,6 +107,14 @@ class TradingState(StrEnum):
 
 
 _RESTRICTION = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
+
+class PositionSide(StrEnum):
+    """The side of a position: long (quantity > 0), short (< 0) or flat (0)."""
+
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
 
 
 class StrategyAction(StrEnum):

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from risk.manager import RiskManager
+from strategies.base import ContextHelpers
 from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Clock
@@ -38,7 +39,7 @@ class AccountValue(Protocol):
         ...
 
 
-class BotStrategyContext:
+class BotStrategyContext(ContextHelpers):
     """A live, read-only window on one instrument's tracker and portfolio, and on the risk state.
 
     Nothing here can change the bot: strategies act only through the ``StrategyResult`` they return.
@@ -75,6 +76,9 @@ class BotStrategyContext:
         self.last: MarketData | None = None
         self.event_instrument: InstrumentId = self._instrument
         """The instrument of the market event being handled (set by the supervisor before each pass)."""
+
+    def _intent_instrument(self) -> InstrumentId | None:
+        return self._instrument
 
     def link(self, views: Sequence[BotStrategyContext]) -> None:
         """Make this the context of a strategy over ``views`` (this one, the primary, first)."""

@@ -15,6 +15,7 @@ from trading_bot.domain import Balance
 from trading_bot.domain import Clock
 from trading_bot.domain import InstrumentId
 from trading_bot.domain import Market
+from trading_bot.runtime.bars import BarFeed
 from trading_bot.runtime.book import Book
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.orders.manager import OrderManager
@@ -73,6 +74,7 @@ def build_slots(
             slot = InstrumentSlot(
                 instrument=instrument, venue=venue, market=market, tracker=tracker, portfolio=portfolio,
                 orders=None, view=view, unit=unit,  # type: ignore[arg-type]  # set just below
+                bars=_bar_feed(unit, risk),
             )  # fmt: skip
             slot.orders = order_manager(slot)
             venue.slots[market.symbol] = slot
@@ -80,3 +82,13 @@ def build_slots(
             slots.append(slot)
         unit.context.link([s.view for s in unit.slots])
     return tuple(slots), book
+
+
+def _bar_feed(unit: StrategyUnit, risk: RiskManager) -> BarFeed | None:
+    """The bars of the unit's timeframes, plus the ATR the ``volatility_target`` sizer needs; ``None``: neither."""
+    sizing = risk.config.sizing
+    atr = sizing.mode == "volatility_target"
+    if not unit.strategy.timeframes and not atr:
+        return None
+    return BarFeed(unit.strategy.timeframes, atr_timeframe=sizing.atr_timeframe if atr else None,
+                   atr_period=sizing.atr_period)  # fmt: skip

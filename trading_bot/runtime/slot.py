@@ -18,6 +18,7 @@ from trading_bot.domain import InstrumentId
 from trading_bot.domain import Market
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
+from trading_bot.runtime.bars import BarFeed
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.orders.manager import OrderManager
 from trading_bot.runtime.orders.tracker import OrderTracker
@@ -68,3 +69,5 @@ class InstrumentSlot:
     orders: OrderManager
     view: BotStrategyContext
     unit: StrategyUnit
+    bars: BarFeed | None = None
+    """The closed bars of the owner's ``timeframes``; ``None`` when it declares none (no cost per event)."""

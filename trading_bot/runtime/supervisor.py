@@ -112,6 +112,7 @@ from trading_bot.errors import StrategyError
 from trading_bot.errors import TransientExchangeError
 from trading_bot.log import get_logger
 from trading_bot.runtime.account_guard import AccountGuard
+from trading_bot.runtime.bars import warm_up
 from trading_bot.runtime.book import Book
 from trading_bot.runtime.context import BotStrategyContext
 from trading_bot.runtime.daily import DailyLossKeeper
@@ -512,6 +513,7 @@ class TradingBot:
             unit.started = True
             if self.journal is not None:
                 await self._restore(unit, self.journal)
+            await warm_up(unit, self.clock.now_ms())  # nothing unless it declares timeframes and warmup_bars
         _log.info(
             "bot_started",
             bot_id=self.bot_id,
@@ -748,6 +750,11 @@ class TradingBot:
                 await self._live().guard.check(now)
             if daily is not None:
                 daily.check(now)
+        bars = slot.bars
+        if bars is not None:
+            bars.update(md)
+            if bars.pending and not self._in_pass and not unit.failed:
+                await self._bar_pass(unit, slot)
         wanted = self._wants_pass(unit, slot, md, now)
         if wanted is not None:
             await self._strategy_passes(unit, slot, md, now, checked=wanted)
@@ -838,20 +845,50 @@ class TradingBot:
         """
         self._in_pass = unit.in_pass = True
         try:
-            slots = unit.slots
-            if len(slots) == 1:
-                if slots[0].venue.balances_dirty:
-                    await self._refresh_balances(slots[0].venue)
-            else:
-                for venue in {s.venue for s in slots}:
-                    if venue.balances_dirty:
-                        await self._refresh_balances(venue)
+            await self._refresh_unit_balances(unit)
             for _ in range(_MAX_PASSES_PER_EVENT):
                 unit.pending_pass = False
                 await self._strategy_pass(unit, slot, md, now, checked=checked)
                 checked = False
                 if not unit.pending_pass or self._stop.is_set():
                     break
+        finally:
+            self._in_pass = unit.in_pass = False
+
+    async def _refresh_unit_balances(self, unit: StrategyUnit) -> None:
+        slots = unit.slots
+        if len(slots) == 1:
+            if slots[0].venue.balances_dirty:
+                await self._refresh_balances(slots[0].venue)
+        else:
+            for venue in {s.venue for s in slots}:
+                if venue.balances_dirty:
+                    await self._refresh_balances(venue)
+
+    async def _bar_pass(self, unit: StrategyUnit, slot: InstrumentSlot) -> None:
+        """Hand ``unit``'s strategy the bars ``slot``'s event closed (``on_bar``), before ``should_execute``.
+
+        Bars reach the strategy during a wait (``wait_time``) too, so its indicators miss none; their
+        results are handled as ``execute_strategy``'s are.
+        """
+        assert slot.bars is not None
+        strategy = unit.strategy
+        self._in_pass = unit.in_pass = True
+        try:
+            await self._refresh_unit_balances(unit)
+            if unit.multi:
+                unit.context.event_instrument = slot.instrument
+            for bar, timeframe in slot.bars.take():
+                result = unit.call("on_bar", strategy.on_bar, bar, timeframe, config_errors=True)
+                if result is not None and (
+                    result.action is not StrategyAction.NONE or result.cancel or result.state_request is not None
+                ):
+                    await self._handle_result(unit, result)
+                if unit.failed or self._stop.is_set():
+                    break
+            reason = unit.call("stop_reason", strategy.stop_reason)
+            if reason is not None:
+                self.request_stop(f"strategy stopped: {reason}")
         finally:
             self._in_pass = unit.in_pass = False
 
@@ -952,6 +989,7 @@ class TradingBot:
             margin_mode=margin_mode,
             portfolio=session.book.totals(total_open),
             venue_state=slot.venue.state,
+            atr=None if slot.bars is None else slot.bars.atr_value(),
         )
 
     async def _refresh_dirty_balances(self) -> None:

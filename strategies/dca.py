@@ -1,0 +1,63 @@
+"""dca: dollar-cost averaging: buy ``amount`` of quote currency every ``interval_bars`` bars, and sell the
+whole position once the close is ``take_profit`` above its average entry price.
+
+Rules, on each closed bar of ``bar_timeframe``: every ``interval_bars``-th bar (the first bar included) buys
+``amount`` quote currency at market (no buy while an order is open, or when the free quote balance is
+below ``amount``); when long and ``close ≥ average price × (1 + take_profit)``, the take-profit sells the whole
+position at market instead (the average is over the bot's own fills: ``ctx.position.average_price``).
+On bar data orders fill at the next bar's open.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+
+from strategies import STRATEGIES
+from strategies.bar_strategy import BarParams
+from strategies.bar_strategy import BarStrategy
+from trading_bot.domain import Bar
+from trading_bot.domain import StrategyResult
+from trading_bot.domain.bounds import QuoteAmount
+
+__all__ = ["DcaParams", "DcaStrategy"]
+
+
+class DcaParams(BarParams):
+    """Parameters of ``dca``."""
+
+    interval_bars: int = Field(default=60, ge=1, le=1_000_000, description="bars between two buys",
+                               json_schema_extra={"search": {"low": 10, "high": 1_440, "log": True}})  # fmt: skip
+    amount: QuoteAmount = Field(default=Decimal(100), description="quote currency spent per buy")
+    take_profit: Decimal = Field(default=Decimal("0.02"), gt=0, le=10,
+                                 description="sell all once the close is this far above the average entry (0.02 = 2 %)",
+                                 json_schema_extra={"search": {"low": 0.002, "high": 0.2, "log": True}})  # fmt: skip
+
+
+@STRATEGIES.register("dca")
+class DcaStrategy(BarStrategy[DcaParams]):
+    """Periodic buys with a take-profit (see the module docstring)."""
+
+    name = "dca"
+    Params = DcaParams
+
+    def __init__(self, params: DcaParams) -> None:
+        super().__init__(params)
+        self._bars = 0
+        self.take_profits = 0
+
+    def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
+        """Take the profit when it is there, else buy on every ``interval_bars``-th bar."""
+        index, self._bars = self._bars, self._bars + 1
+        position = self.ctx.position
+        if position.quantity > 0 and bar.close >= position.average_price * (1 + self.params.take_profit):
+            result = self.exit("tp")
+            self.take_profits += result is not None
+            return result
+        if index % self.params.interval_bars:
+            return None
+        cash = self.ctx.balances().get(self.ctx.market.quote)
+        if cash is None or cash.free < self.params.amount:
+            return None
+        return self.enter("buy", self.params.amount)
