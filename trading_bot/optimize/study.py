@@ -88,7 +88,8 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
                                                   grace_period=GRACE_PERIOD_S)  # fmt: skip
         except Exception as exc:
-            if "already exists" in str(exc) and attempt < 4:  # another process is creating the schema right now
+            racing = ("already exists", "UNIQUE constraint failed", "duplicate key", "database is locked")
+            if any(text in str(exc) for text in racing) and attempt < 4:  # another process is creating the schema
                 time.sleep(0.5)
                 continue
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
