@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from decimal import Decimal
+from typing import NamedTuple
 
 __all__ = [
     "ATR",
@@ -183,25 +184,12 @@ class RSI:
         return self.value
 
 
-class MACDValue(tuple[float, float, float]):
-    """``(macd, signal, histogram)``."""
+class MACDValue(NamedTuple):
+    """``(macd, signal, histogram)``: the fast EMA minus the slow EMA, its EMA, and ``macd − signal``."""
 
-    __slots__ = ()
-
-    @property
-    def macd(self) -> float:
-        """The fast EMA minus the slow EMA."""
-        return self[0]
-
-    @property
-    def signal(self) -> float:
-        """The EMA of ``macd``."""
-        return self[1]
-
-    @property
-    def histogram(self) -> float:
-        """``macd − signal``."""
-        return self[2]
+    macd: float
+    signal: float
+    histogram: float
 
 
 class MACD:
@@ -230,29 +218,16 @@ class MACD:
         signal = self._signal.update(macd)
         if signal is None:
             return None
-        self.value = MACDValue((macd, signal, macd - signal))
+        self.value = MACDValue(macd, signal, macd - signal)
         return self.value
 
 
-class BollingerValue(tuple[float, float, float]):
-    """``(lower, middle, upper)``."""
+class BollingerValue(NamedTuple):
+    """``(lower, middle, upper)``: the SMA ∓ k standard deviations, and the SMA."""
 
-    __slots__ = ()
-
-    @property
-    def lower(self) -> float:
-        """Middle − k × standard deviation."""
-        return self[0]
-
-    @property
-    def middle(self) -> float:
-        """The SMA."""
-        return self[1]
-
-    @property
-    def upper(self) -> float:
-        """Middle + k × standard deviation."""
-        return self[2]
+    lower: float
+    middle: float
+    upper: float
 
 
 class Bollinger:
@@ -288,7 +263,7 @@ class Bollinger:
         n = self.period
         mean = self._sum / n
         width = self.k * math.sqrt(max(self._sum_sq / n - mean * mean, 0.0))
-        self.value = BollingerValue((mean - width, mean, mean + width))
+        self.value = BollingerValue(mean - width, mean, mean + width)
         return self.value
 
 
