@@ -52,10 +52,20 @@ async def _quote(emu: BinanceEmulator, mid: int) -> None:
     await asyncio.sleep(BAR_GAP_S)
 
 
+def _streaming(emu: BinanceEmulator) -> bool:
+    """True once a market stream of the symbol is subscribed (a quote pushed earlier would be missed)."""
+    return any(key.startswith("btcusdt@") for conn in emu._hub._conns for key in conn.streams)
+
+
 async def _run(
-    tmp_path: Path, config: Path, name: str, drive: Callable[[], Awaitable[None]], done: Callable[[], bool]
+    emu: BinanceEmulator,
+    tmp_path: Path,
+    config: Path,
+    name: str,
+    drive: Callable[[], Awaitable[None]],
+    done: Callable[[], bool],
 ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
-    """Start the CLI, wait for ``bot_started``, ``drive()`` the market, wait for ``done()`` (≤ 20 s), SIGTERM."""
+    """Start the CLI; once it started and streams the symbol, ``drive()`` the market; SIGTERM on ``done()`` (≤ 20 s)."""
     log = tmp_path / f"{name}.log"
     env = cli_env(TRADING_BOT__EXCHANGE__API_KEY=KEY, TRADING_BOT__EXCHANGE__SECRET=SECRET)
     with log.open("wb") as err:  # a file, not a pipe: a full pipe would stall the bot's logging
@@ -65,7 +75,9 @@ async def _run(
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 45
-        while loop.time() < deadline and proc.returncode is None and "bot_started" not in log.read_text():
+        while loop.time() < deadline and proc.returncode is None:
+            if "bot_started" in log.read_text() and _streaming(emu):
+                break
             await asyncio.sleep(0.1)
         if proc.returncode is None:
             await drive()
@@ -94,7 +106,7 @@ async def test_a_restarted_live_sma_cross_trades_on_its_first_bar_after_the_rest
             for i in range(7):
                 await _quote(emu, 60_000 - 50 * i)
 
-        code1, first, events1 = await _run(tmp_path, config, "first", falling, lambda: True)
+        code1, first, events1 = await _run(emu, tmp_path, config, "first", falling, lambda: True)
         assert code1 == 0, events1[-5:]
         assert _own_buys(emu) == []
         assert first["strategy_summary"] == {"signals": 0}
@@ -103,7 +115,7 @@ async def test_a_restarted_live_sma_cross_trades_on_its_first_bar_after_the_rest
             await _quote(emu, 61_000)
             await _quote(emu, 61_010)  # a changed quote: an unchanged one is not published
 
-        code2, second, events2 = await _run(tmp_path, config, "second", jump, lambda: bool(_own_buys(emu)))
+        code2, second, events2 = await _run(emu, tmp_path, config, "second", jump, lambda: bool(_own_buys(emu)))
 
     assert code2 == 0, events2[-5:]
     restored = [e for e in events2 if e.get("event") == "strategy_state_restored"]
