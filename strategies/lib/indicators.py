@@ -7,7 +7,7 @@ or ``float`` (converted once per update).
 
 The formulas are TA-Lib's definitions (the reference the tests compare against on real data):
 
-- ``SMA(n)``: mean of the last ``n`` closes (a running sum).
+- ``SMA(n)``: mean of the last ``n`` closes (a running sum; exact for ``Decimal`` inputs).
 - ``EMA(n)``: ``alpha = 2 / (n + 1)``, seeded with the SMA of the first ``n`` values.
 - ``RSI(n)``: Wilder's: the first average gain/loss is the mean of the first ``n`` changes, then
   ``avg = (avg × (n − 1) + x) / n``; ``RSI = 100 × gain / (gain + loss)`` (0 when both are 0).
@@ -67,8 +67,9 @@ class SMA:
     def __init__(self, period: int) -> None:
         _check_period(period)
         self.period = period
-        self._window: deque[float] = deque()
+        self._window: deque[Number] = deque()
         self._sum = 0.0
+        self._exact_sum = Decimal(0)
         self.value: float | None = None
 
     @property
@@ -77,15 +78,26 @@ class SMA:
         return self.value is not None
 
     def update(self, x: Number) -> float | None:
-        """Add one value; return the average (``None`` before ``period`` values)."""
-        v = float(x)
+        """Add one value; return the average (``None`` before ``period`` values).
+
+        ``Decimal`` and ``int`` values are summed exactly (float inputs in floats), so two averages of
+        exact prices that are equal are equal floats: a tie stays a tie for ``CrossTracker`` (a float
+        running sum drifts, and SMA(10) = SMA(20) = 4.1999 on FIL/USDT came out as two different floats).
+        """
         window = self._window
-        window.append(v)
-        self._sum += v
+        window.append(x)
+        if isinstance(x, float):
+            self._sum += x
+        else:
+            self._exact_sum += x
         if len(window) > self.period:
-            self._sum -= window.popleft()
+            old = window.popleft()
+            if isinstance(old, float):
+                self._sum -= old
+            else:
+                self._exact_sum -= old
         if len(window) == self.period:
-            self.value = self._sum / self.period
+            self.value = float(self._exact_sum / self.period) + self._sum / self.period
         return self.value
 
 
