@@ -14,6 +14,7 @@ import json
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -71,30 +72,36 @@ def _write_config(tmp_path: Path, emu: BinanceEmulator, **params: str) -> Path:
 async def _run(
     tmp_path: Path, config: Path, seconds: float, emu: BinanceEmulator | None = None
 ) -> tuple[int | None, str, str]:
-    """Run the bot for ``seconds``, then SIGTERM it; return its exit code, stdout and stderr.
+    """Run the bot ``seconds`` past its start (``bot_started``; a slow start waits up to 60 s more), then
+    SIGTERM it; return its exit code, stdout and stderr.
 
     With ``emu``, a public buy is printed through the bot's first resting short as soon as it rests (so
     the walk's randomness never decides whether anything fills).
     """
     env = cli_env(TRADING_BOT__EXCHANGE__API_KEY=KEY, TRADING_BOT__EXCHANGE__SECRET=SECRET)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "runbot.py"), "--config", str(config), "--log-format", "json", "--json",
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    filled = emu is None
-    while loop.time() < deadline and proc.returncode is None:
-        if not filled and emu is not None:
-            resting = [o for o in emu.futures.engine.open_orders() if o.side == "SELL"]
-            if resting:
-                emu.futures.trade(BTC, resting[0].price, resting[0].orig_qty, "buy")
-                filled = True
-        await asyncio.sleep(0.2)
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
-    return proc.returncode, out.decode(), err.decode()
+    log = tmp_path / f"bot-{time.monotonic_ns()}.log"
+    with log.open("wb") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "runbot.py"), "--config", str(config), "--log-format", "json", "--json",
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=sink,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds + 60
+        started = False
+        filled = emu is None
+        while loop.time() < deadline and proc.returncode is None:
+            if not started and b'"event": "bot_started"' in log.read_bytes():
+                started, deadline = True, loop.time() + seconds
+            if not filled and emu is not None:
+                resting = [o for o in emu.futures.engine.open_orders() if o.side == "SELL"]
+                if resting:
+                    emu.futures.trade(BTC, resting[0].price, resting[0].orig_qty, "buy")
+                    filled = True
+            await asyncio.sleep(0.2)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    return proc.returncode, out.decode(), log.read_text()
 
 
 def _journal(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
