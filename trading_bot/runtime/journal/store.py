@@ -60,6 +60,7 @@ from decimal import Decimal
 from typing import Any
 from typing import Unpack
 
+from sqlalchemy import RowMapping
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -451,12 +452,8 @@ class Journal:
             stmt = stmt.where(table.c.run_id.in_(select(js.runs.c.id).where(js.runs.c.bot_id == bot_id)))
         if since_ms is not None:
             stmt = stmt.where(table.c.ts_ms >= since_ms)
-        stmt = stmt.order_by(table.c.ts_ms.desc(), table.c.id.desc())
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        async with self._read() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [js.funding_from_row(row) for row in reversed(rows)]
+        rows = await self._oldest_first(stmt.order_by(table.c.ts_ms.desc(), table.c.id.desc()), limit)
+        return [js.funding_from_row(row) for row in rows]
 
     async def last_funding_ms(self, symbol: str, venue: str | None = None) -> int | None:
         """Return the venue time (epoch ms) of the latest journaled funding payment of ``symbol`` (on ``venue``)."""
@@ -576,12 +573,8 @@ class Journal:
             stmt = stmt.where(js.fills.c.ts_ms >= since_ms)
         if client_order_id is not None:
             stmt = stmt.where(js.fills.c.client_order_id == client_order_id)
-        stmt = stmt.order_by(js.fills.c.ts_ms.desc(), js.fills.c.id.desc())
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        async with self._read() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [(row["venue"], js.fill_from_row(row)) for row in reversed(rows)]
+        rows = await self._oldest_first(stmt.order_by(js.fills.c.ts_ms.desc(), js.fills.c.id.desc()), limit)
+        return [(row["venue"], js.fill_from_row(row)) for row in rows]
 
     # -- strategy state and risk decisions -------------------------------------------------------
     async def save_strategy_state(
@@ -653,11 +646,8 @@ class Journal:
         stmt = _where(select(table).order_by(table.c.id.desc()), table, venue=venue)
         if since_ms is not None:
             stmt = stmt.where(table.c.ts_ms >= since_ms)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        async with self._read() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [RiskDecisionRecord(**(dict(row) | {"side": OrderSide(row["side"])})) for row in reversed(rows)]
+        rows = await self._oldest_first(stmt, limit)
+        return [RiskDecisionRecord(**(dict(row) | {"side": OrderSide(row["side"])})) for row in rows]
 
     # -- operator actions (the audit log) -------------------------------------------------------------
     async def operator_actions(
@@ -669,20 +659,19 @@ class Journal:
         stmt = _where(select(table).order_by(table.c.id.desc()), table, bot_id=bot_id)
         if since_ms is not None:
             stmt = stmt.where(table.c.ts_ms >= since_ms)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        async with self._read() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [js.operator_action_from_row(row) for row in reversed(rows)]
+        return [js.operator_action_from_row(row) for row in await self._oldest_first(stmt, limit)]
 
     # -- internals -------------------------------------------------------------------------------
     async def _select_orders(self, stmt: Select[Any], limit: int | None) -> list[tuple[str, Order]]:
         stmt = stmt.order_by(js.orders.c.created_ms.desc(), js.orders.c.client_order_id.desc())
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        return [(row["venue"], js.order_from_row(row)) for row in await self._oldest_first(stmt, limit)]
+
+    async def _oldest_first(self, newest_first: Select[Any], limit: int | None) -> list[RowMapping]:
+        """Run a query ordered newest first; return its latest ``limit`` rows (``None``: all), oldest first."""
+        stmt = newest_first if limit is None else newest_first.limit(limit)
         async with self._read() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
-        return [(row["venue"], js.order_from_row(row)) for row in reversed(rows)]
+        return list(reversed(rows))
 
     async def _upsert_order(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
         table = js.orders
