@@ -36,7 +36,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from decimal import Decimal
+from typing import Generic
 from typing import NamedTuple
+from typing import TypeVar
 
 __all__ = [
     "ATR",
@@ -61,7 +63,21 @@ def _check_period(period: int, least: int = 1) -> None:
         raise ValueError(f"period must be at least {least}, got {period}")
 
 
-class SMA:
+V = TypeVar("V")
+
+
+class _Indicator(Generic[V]):
+    """What every indicator has: ``value`` (``None`` until its warm-up is over) and ``ready``."""
+
+    value: V | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the indicator has a value (it has seen the bars its definition needs)."""
+        return self.value is not None
+
+
+class SMA(_Indicator[float]):
     """Simple moving average of the last ``period`` values."""
 
     def __init__(self, period: int) -> None:
@@ -72,10 +88,6 @@ class SMA:
         self._exact_sum = Decimal(0)
         self.value: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` values were seen."""
-        return self.value is not None
 
     def update(self, x: Number) -> float | None:
         """Add one value; return the average (``None`` before ``period`` values).
@@ -101,7 +113,7 @@ class SMA:
         return self.value
 
 
-class ROC:
+class ROC(_Indicator[float]):
     """Rate of change over ``period`` values: ``x / x[period ago] − 1``."""
 
     def __init__(self, period: int) -> None:
@@ -110,10 +122,6 @@ class ROC:
         self._window: deque[float] = deque(maxlen=period + 1)
         self.value: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once ``period + 1`` values were seen."""
-        return self.value is not None
 
     def update(self, x: Number) -> float | None:
         """Add one value; return the rate of change (``None`` before ``period + 1`` values, or from 0)."""
@@ -125,7 +133,7 @@ class ROC:
         return self.value
 
 
-class EMA:
+class EMA(_Indicator[float]):
     """Exponential moving average, ``alpha = 2 / (period + 1)``, seeded with the SMA of the first values."""
 
     def __init__(self, period: int) -> None:
@@ -136,10 +144,6 @@ class EMA:
         self._count = 0
         self.value: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` values were seen."""
-        return self.value is not None
 
     def update(self, x: Number) -> float | None:
         """Add one value; return the average (``None`` before ``period`` values)."""
@@ -154,7 +158,7 @@ class EMA:
         return self.value
 
 
-class RSI:
+class RSI(_Indicator[float]):
     """Wilder's relative strength index over ``period`` changes, 0–100."""
 
     def __init__(self, period: int = 14) -> None:
@@ -166,10 +170,6 @@ class RSI:
         self._count = 0
         self.value: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` changes (``period + 1`` values) were seen."""
-        return self.value is not None
 
     def update(self, x: Number) -> float | None:
         """Add one close; return the RSI (``None`` before ``period + 1`` closes)."""
@@ -204,7 +204,7 @@ class MACDValue(NamedTuple):
     histogram: float
 
 
-class MACD:
+class MACD(_Indicator[MACDValue]):
     """Moving average convergence/divergence: ``EMA(fast) − EMA(slow)``, its signal EMA and histogram."""
 
     def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
@@ -215,10 +215,6 @@ class MACD:
         self._signal = EMA(signal)
         self.value: MACDValue | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once the signal line has a value (``slow + signal − 1`` closes)."""
-        return self.value is not None
 
     def update(self, x: Number) -> MACDValue | None:
         """Add one close; return ``(macd, signal, histogram)`` once the signal line is seeded."""
@@ -242,7 +238,7 @@ class BollingerValue(NamedTuple):
     upper: float
 
 
-class Bollinger:
+class Bollinger(_Indicator[BollingerValue]):
     """Bollinger bands: the SMA of ``period`` closes ± ``k`` population standard deviations."""
 
     def __init__(self, period: int = 20, k: float = 2.0) -> None:
@@ -254,10 +250,6 @@ class Bollinger:
         self._sum_sq = 0.0
         self.value: BollingerValue | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` closes were seen."""
-        return self.value is not None
 
     def update(self, x: Number) -> BollingerValue | None:
         """Add one close; return ``(lower, middle, upper)`` (``None`` before ``period`` closes)."""
@@ -279,7 +271,7 @@ class Bollinger:
         return self.value
 
 
-class ATR:
+class ATR(_Indicator[float]):
     """Wilder's average true range over ``period`` bars (price units)."""
 
     def __init__(self, period: int = 14) -> None:
@@ -290,10 +282,6 @@ class ATR:
         self._count = 0
         self.value: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` true ranges (``period + 1`` bars) were seen."""
-        return self.value is not None
 
     def update(self, high: Number, low: Number, close: Number) -> float | None:
         """Add one bar; return the ATR (``None`` before ``period + 1`` bars)."""
@@ -313,7 +301,7 @@ class ATR:
         return self.value
 
 
-class _RollingExtreme:
+class _RollingExtreme(_Indicator[float]):
     def __init__(self, period: int, sign: float) -> None:
         _check_period(period)
         self.period = period
@@ -322,10 +310,6 @@ class _RollingExtreme:
         self._deque: deque[tuple[int, float]] = deque()
         self.value: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` values were seen."""
-        return self.value is not None
 
     def update(self, x: Number) -> float | None:
         """Add one value; return the extreme of the last ``period`` (``None`` before ``period`` values)."""
@@ -356,7 +340,7 @@ class RollingLow(_RollingExtreme):
         super().__init__(period, -1.0)
 
 
-class VWAP:
+class VWAP(_Indicator[float]):
     """Volume-weighted average of the typical price, restarted every ``reset_ms`` of bar open time."""
 
     def __init__(self, reset_ms: int = 86_400_000) -> None:
@@ -368,10 +352,6 @@ class VWAP:
         self._volume = 0.0
         self.value: float | None = None
 
-    @property
-    def ready(self) -> bool:
-        """True once a bar with volume was seen in the current session."""
-        return self.value is not None
 
     def update(self, high: Number, low: Number, close: Number, volume: Number, ts_ms: int = 0) -> float | None:
         """Add one bar (``ts_ms`` its open time); return the session's VWAP (``None`` before any volume)."""
