@@ -21,7 +21,7 @@ from trading_bot.emulator.klines import BarStore
 from trading_bot.emulator.market import MarketState
 from trading_bot.emulator.market import fmt
 
-__all__ = ["HELD_KEY", "PARAMS_KEY", "RAW_BODY_KEY", "RestApi"]
+__all__ = ["HELD_KEY", "PARAMS_KEY", "RAW_BODY_KEY", "RestApi", "signed_params"]
 
 PARAMS_KEY = web.RequestKey("emulator_params", dict[str, str])
 RAW_BODY_KEY = web.RequestKey("emulator_raw_body", str)
@@ -32,6 +32,20 @@ _RATE_LIMITS = [
     {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
     {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
 ]
+
+
+def signed_params(request: web.Request, api_key: str, api_secret: str, now_ms: int) -> dict[str, str]:
+    """Return a signed request's parameters after Binance's checks: API key, timestamp window, HMAC signature
+    (spot and USDⓈ-M alike).
+
+    Raises:
+        BinanceApiError: a missing or wrong key, a timestamp outside the window, a bad signature (Binance's codes).
+    """
+    check_api_key(request.headers.get("X-MBX-APIKEY"), api_key)
+    params = request[PARAMS_KEY]
+    check_timestamp(params, now_ms)
+    check_rest_signature(request.rel_url.raw_query_string, request[RAW_BODY_KEY], api_secret)
+    return params
 
 
 @dataclass(slots=True)
@@ -87,11 +101,7 @@ class RestApi:
     # -- helpers ---------------------------------------------------------------------------------------
 
     def _signed(self, request: web.Request) -> dict[str, str]:
-        check_api_key(request.headers.get("X-MBX-APIKEY"), self.api_key)
-        params = request[PARAMS_KEY]
-        check_timestamp(params, self.now_ms())
-        check_rest_signature(request.rel_url.raw_query_string, request[RAW_BODY_KEY], self.api_secret)
-        return params
+        return signed_params(request, self.api_key, self.api_secret, self.now_ms())
 
     def _market(self, params: Mapping[str, str]) -> MarketState:
         return self.engine.market(params)

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from trading_bot.emulator.auth import check_api_key
-from trading_bot.emulator.auth import check_rest_signature
-from trading_bot.emulator.auth import check_timestamp
 from trading_bot.emulator.errors import BinanceApiError
 from trading_bot.emulator.errors import mandatory
 from trading_bot.emulator.faults import FaultState
@@ -35,7 +33,7 @@ from trading_bot.emulator.futures.streams import FuturesStreams
 from trading_bot.emulator.klines import BarStore
 from trading_bot.emulator.rest import HELD_KEY
 from trading_bot.emulator.rest import PARAMS_KEY
-from trading_bot.emulator.rest import RAW_BODY_KEY
+from trading_bot.emulator.rest import signed_params
 
 __all__ = ["FuturesRest"]
 
@@ -146,11 +144,7 @@ class FuturesRest:
     # -- helpers ---------------------------------------------------------------------------------------
 
     def _signed(self, request: web.Request) -> dict[str, str]:
-        check_api_key(request.headers.get("X-MBX-APIKEY"), self.api_key)
-        params = request[PARAMS_KEY]
-        check_timestamp(params, self.now_ms())
-        check_rest_signature(request.rel_url.raw_query_string, request[RAW_BODY_KEY], self.api_secret)
-        return params
+        return signed_params(request, self.api_key, self.api_secret, self.now_ms())
 
     def _ids(self, params: Mapping[str, str]) -> list[str]:
         if params.get("symbol"):
