@@ -45,7 +45,7 @@ from trading_bot.emulator.errors import MSG_UNKNOWN_ORDER_CANCEL
 from trading_bot.emulator.errors import MSG_UNKNOWN_ORDER_QUERY
 from trading_bot.emulator.errors import MSG_WOULD_TAKE
 from trading_bot.emulator.errors import BinanceApiError
-from trading_bot.emulator.errors import mandatory
+from trading_bot.emulator.errors import market_named
 from trading_bot.emulator.market import MarketState
 from trading_bot.emulator.market import PublicTrade
 from trading_bot.emulator.market import fmt
@@ -154,13 +154,7 @@ class Engine:
         Raises:
             BinanceApiError: -1102 without a symbol, -1121 for an unknown one.
         """
-        symbol = params.get("symbol", "").upper()
-        if not symbol:
-            raise mandatory("symbol")
-        market = self.markets.get(symbol)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_named(self.markets, params)
 
     def find(self, params: Mapping[str, str], *, for_cancel: bool) -> EmuOrder:
         """Return the order named by ``orderId`` or ``origClientOrderId`` in ``symbol``.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
 __all__ = [
     "MSG_DUPLICATE",
     "MSG_INSUFFICIENT",
@@ -10,7 +13,10 @@ __all__ = [
     "MSG_WOULD_TAKE",
     "BinanceApiError",
     "mandatory",
+    "market_named",
 ]
+
+M = TypeVar("M")
 
 MSG_INSUFFICIENT = "Account has insufficient balance for requested action."
 MSG_DUPLICATE = "Duplicate order sent."
@@ -42,3 +48,18 @@ class BinanceApiError(Exception):
 def mandatory(name: str) -> BinanceApiError:
     """Return the -1102 error for a missing or malformed mandatory parameter ``name``."""
     return BinanceApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def market_named(markets: Mapping[str, M], params: Mapping[str, str]) -> M:
+    """Return the market ``params['symbol']`` names (Binance ids, any case), spot or USDⓈ-M alike.
+
+    Raises:
+        BinanceApiError: -1102 without a symbol, -1121 for an unknown one.
+    """
+    symbol = params.get("symbol", "").upper()
+    if not symbol:
+        raise mandatory("symbol")
+    market = markets.get(symbol)
+    if market is None:
+        raise BinanceApiError(-1121, "Invalid symbol.")
+    return market

@@ -40,7 +40,7 @@ from trading_bot.domain import TradeTick
 from trading_bot.emulator.engine import ServerClock
 from trading_bot.emulator.engine import random_client_id
 from trading_bot.emulator.errors import BinanceApiError
-from trading_bot.emulator.errors import mandatory
+from trading_bot.emulator.errors import market_named
 from trading_bot.emulator.futures.config import FuturesConfig
 from trading_bot.emulator.futures.market import PerpMarket
 from trading_bot.emulator.futures.market import num
@@ -133,13 +133,7 @@ class FuturesEngine:
         Raises:
             BinanceApiError: -1102 without a symbol, -1121 for an unknown one.
         """
-        symbol = params.get("symbol", "").upper()
-        if not symbol:
-            raise mandatory("symbol")
-        market = self.markets.get(symbol)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_named(self.markets, params)
 
     def find(self, params: Mapping[str, str], *, algo: bool, for_cancel: bool) -> FutOrder:
         """Return the order named by ``orderId``/``origClientOrderId`` (algo: ``algoId``/``clientAlgoId``).
