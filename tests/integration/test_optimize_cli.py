@@ -159,3 +159,16 @@ def test_issue_15_done_when_command_on_fil(workdir: Path) -> None:
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["fingerprint"] == fingerprint
     assert (out / "report.html").stat().st_size > 1_000_000
+
+
+def test_a_zero_fee_from_the_config_is_kept_as_backtest_keeps_it(workdir: Path) -> None:
+    """Rule: optimize takes cash, fee and slippage from the config as backtest does (a 0 is a value, not unset)."""
+    config = workdir / "fee0.json"
+    config.write_text(json.dumps({"exchange": {"paper": {"maker_fee": "0", "taker_fee": "0"}}}))
+    proc = run_cli(*BASE, "--trials", "2", "--seed", "1", "--min-trades", "0", "--config", str(config), "--json",
+                   cwd=workdir)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    trials = json.loads(proc.stdout)["trials"]
+
+    assert trials
+    assert all(t["metrics"]["fees_paid"] == "0" for t in trials if t["metrics"])

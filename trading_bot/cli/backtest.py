@@ -170,11 +170,8 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     from trading_bot.backtest.engine import BacktestSpec
     from trading_bot.backtest.engine import prepare_backtest
     from trading_bot.cli.values import check_flag
-    from trading_bot.domain.bounds import BasisPoints
-    from trading_bot.domain.bounds import FeeRate
     from trading_bot.domain.bounds import LatencyMs
     from trading_bot.domain.bounds import PeriodsPerYear
-    from trading_bot.domain.bounds import QuoteAmount
     from trading_bot.errors import ConfigError
     from trading_bot.log import configure_logging
     from trading_bot.runtime.builder import parse_strategy_args
@@ -195,6 +192,7 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
     params = {**(choices.params if choices.strategy in (None, strategy) else {}), **parse_strategy_args(extra)}
     symbols = list(opts["symbol"] or [])
     market_specs, flag_spec = _market_specs(opts, symbols or ([choices.symbol] if choices.symbol else []))
+    cash, fee, slippage = run_costs(opts, choices)
     spec = BacktestSpec(
         strategy=strategy,
         params=params,
@@ -202,13 +200,9 @@ def _run_backtest(extra: list[str], opts: dict[str, Any]) -> None:
         symbol=symbols[0] if len(symbols) == 1 else (None if symbols else choices.symbol),
         symbols=tuple(symbols) if len(symbols) > 1 else (),
         timeframe_ms=parse_timeframe(opts["timeframe"]) if opts["timeframe"] else None,
-        cash=check_flag("--cash", opts["cash"], QuoteAmount) if opts["cash"] else _or(choices.cash, Decimal(10_000)),
-        fee=check_flag("--fee", opts["fee"], FeeRate) if opts["fee"] else _or(choices.fee, Decimal("0.001")),
-        slippage_bps=(
-            check_flag("--slippage-bps", opts["slippage_bps"], BasisPoints)
-            if opts["slippage_bps"]
-            else _or(choices.slippage_bps, Decimal(0))
-        ),
+        cash=cash,
+        fee=fee,
+        slippage_bps=slippage,
         latency_ms=(
             check_flag("--latency-ms", opts["latency_ms"], LatencyMs)
             if opts["latency_ms"]
@@ -334,6 +328,25 @@ def _market_specs(opts: dict[str, Any], symbols: list[str]) -> tuple[dict[str, A
 
 def _or(value: _T | None, default: _T) -> _T:
     return default if value is None else value
+
+
+def run_costs(opts: dict[str, Any], choices: Any) -> tuple[Decimal, Decimal, Decimal]:
+    """The run's ``(cash, fee, slippage_bps)``: the flags, else the config's (a 0 is kept), else the defaults
+    (10,000 quote, 0.1 %, 0 bp); ``backtest`` and ``optimize`` share it.
+
+    Raises:
+        ConfigError: a flag outside its range, one line.
+    """
+    from trading_bot.cli.values import check_flag
+    from trading_bot.domain.bounds import BasisPoints
+    from trading_bot.domain.bounds import FeeRate
+    from trading_bot.domain.bounds import QuoteAmount
+
+    slip = opts["slippage_bps"]
+    cash = check_flag("--cash", opts["cash"], QuoteAmount) if opts["cash"] else _or(choices.cash, Decimal(10_000))
+    fee = check_flag("--fee", opts["fee"], FeeRate) if opts["fee"] else _or(choices.fee, Decimal("0.001"))
+    slippage = check_flag("--slippage-bps", slip, BasisPoints) if slip else _or(choices.slippage_bps, Decimal(0))
+    return cash, fee, slippage
 
 
 def _print_result(result: Any, spec: Any, report_path: Path | None, json_output: bool) -> None:

@@ -8,7 +8,6 @@ unknown parameter in ``--space``, an empty or inverted range, an unknown objecti
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from typing import Any
@@ -72,10 +71,7 @@ def _spec(opts: dict[str, Any]) -> Any:
     from strategies import STRATEGIES
     from trading_bot.backtest.engine import BacktestSpec
     from trading_bot.cli.backtest import _config_choices
-    from trading_bot.cli.values import check_flag
-    from trading_bot.domain.bounds import BasisPoints
-    from trading_bot.domain.bounds import FeeRate
-    from trading_bot.domain.bounds import QuoteAmount
+    from trading_bot.cli.backtest import run_costs
     from trading_bot.errors import ConfigError
     from trading_bot.optimize.run import OptimizeSpec
     from trading_bot.optimize.space import search_space
@@ -92,10 +88,7 @@ def _spec(opts: dict[str, Any]) -> Any:
     cls: Any = STRATEGIES.get(strategy)
     base_params = dict(choices.params) if choices.strategy in (None, strategy) else {}
     space = search_space(strategy, cls.Params, spaces=opts["space"] or (), fixes=opts["fix"] or (), base=base_params)
-    cash = check_flag("--cash", opts["cash"], QuoteAmount) if opts["cash"] else (choices.cash or Decimal(10_000))
-    fee = check_flag("--fee", opts["fee"], FeeRate) if opts["fee"] else (choices.fee or Decimal("0.001"))
-    slip = opts["slippage_bps"]
-    slippage = check_flag("--slippage-bps", slip, BasisPoints) if slip else (choices.slippage_bps or Decimal(0))
+    cash, fee, slippage = run_costs(opts, choices)
     base = BacktestSpec(strategy=strategy, params={}, data=tuple(opts["data"]), symbol=opts["symbol"] or choices.symbol,
                         cash=cash, fee=fee, slippage_bps=slippage, risk=choices.risk, bot_id=choices.bot_id or "bt",
                         exchange=choices.exchange, cash_currency=None if opts["cash"] else choices.cash_currency,
