@@ -32,13 +32,13 @@ from risk.base import RiskContext
 from risk.base import RiskRule
 from risk.base import fill_price
 from risk.base import reference_price
+from risk.base import signed
 from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
 from trading_bot.domain import MarginMode
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
-from trading_bot.domain import OrderSide
 from trading_bot.domain import PerpPosition
 from trading_bot.domain import closing_release
 from trading_bot.domain import decimal_text
@@ -222,7 +222,7 @@ class MaxLeverageRule(RiskRule):
         price = reference_price(params, ctx.market_data)
         if price is None:
             return "a market order cannot be valued without market data"
-        after = before + quantity if params.side is OrderSide.BUY else before - quantity
+        after = before + signed(params.side, quantity)
         notional = abs(after) * price
         tier = market.margin_tier(notional)
         if leverage > tier.max_leverage:

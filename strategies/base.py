@@ -130,7 +130,7 @@ class ContextHelpers:
 
     def is_flat(self, instrument: InstrumentId | str | None = None) -> bool:
         """Return True when the strategy holds no position there (quantity exactly 0)."""
-        return self._helped(instrument).position.quantity == 0
+        return self._helped(instrument).position.is_flat
 
     def position_side(self, instrument: InstrumentId | str | None = None) -> PositionSide:
         """Return LONG (quantity > 0), SHORT (< 0) or FLAT."""

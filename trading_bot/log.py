@@ -190,9 +190,7 @@ def redact_message(text: str) -> str:
 
     For text that leaves the process by another way than the log (an alert, a chat reply).
     """
-    secrets = _secrets
-    masked = redact_text(text)
-    return _scrub_text(masked, secrets) if secrets else masked
+    return str(_scrub(text, _secrets))
 
 
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:

@@ -74,7 +74,6 @@ class TelegramControl:
         self._warned: set[str] = set()
         self._flatten: dict[str, tuple[str | None, float]] = {}  # chat -> (instrument, monotonic deadline)
         self.offset = 0
-        self.handled = 0
         self._started_s = time.time()
         self.__name__ = f"telegram_control_{name}"
 
@@ -122,7 +121,6 @@ class TelegramControl:
         if isinstance(sent_s, int) and sent_s < self._started_s - STALE_SLACK_S:
             _log.info("telegram_command_stale", channel=self._name, chat_id=chat_id, sent_s=sent_s)
             return  # sent while the bot was down: not obeyed now (a /resume from yesterday would surprise)
-        self.handled += 1
         reply = await self._answer(bot, chat_id, message["text"].strip())
         try:
             await api.send_message(chat_id, redact_message(reply))

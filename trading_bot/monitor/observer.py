@@ -65,7 +65,6 @@ class BotObserver:
         self.round_trip = round_trip
         self.denials: Counter[str] = Counter()
         self.recent_denials: deque[DenialRecord] = deque(maxlen=RECENT_DENIALS)
-        self.events: Counter[str] = Counter()
         self.equity: deque[EquityPoint] = deque(maxlen=equity_points)
         self._submitted: OrderedDict[str, float] = OrderedDict()
 
@@ -75,7 +74,6 @@ class BotObserver:
 
     def observe(self, event: OrderEvent) -> None:
         """Take one order event (never raises)."""
-        self.events[event.name] += 1
         coid = str(event.client_order_id)
         if isinstance(event, OrderSubmitted):
             self._submitted[coid] = time.perf_counter()

@@ -147,7 +147,7 @@ class BarFeed:
         elif self._trades:
             price, volume = None, ZERO  # quotes only close buckets once the feed carries trades
         else:
-            price, volume = (md.bid + md.ask) / 2, ZERO
+            price, volume = md.mid, ZERO
         ts = md.ts_ms
         for builder in self._builders:
             bucket = ts // builder.timeframe_ms
@@ -189,7 +189,7 @@ async def warm_up(unit: StrategyUnit, now_ms: int) -> None:
         return
     for slot in unit.slots:
         feed = slot.bars
-        if feed is None or count <= 0:
+        if feed is None:
             continue
         for timeframe in feed.timeframes:
             bars = await _history(slot, timeframe, count + 1)

@@ -111,9 +111,6 @@ class OperatorDesk:
         self._wake = wake
         self.executed = 0
 
-    def set_wake(self, wake: Callable[[], None]) -> None:
-        """Set the callable run after each submission (``asyncio.Event.set`` of the supervisor)."""
-        self._wake = wake
 
     async def submit(self, command: OperatorCommand, timeout_s: float = 30.0) -> OperatorOutcome:
         """Queue ``command`` and wait for the bot to execute it (at most ``timeout_s`` seconds).

@@ -49,8 +49,6 @@ class Portfolio:
         self.fills: list[Fill] = []
         self.funding = ZERO
         """Swaps: the sum of funding payments (settle currency; negative = paid)."""
-        self.funding_payments = 0
-        """Swaps: how many funding payments ``funding`` sums (each payment id counted once)."""
         self._funding_ids: set[str] = set()
         self.liquidations: list[Liquidation] = []
 
@@ -70,14 +68,18 @@ class Portfolio:
             return False
         self._funding_ids.add(payment.id)
         self.funding += payment.amount
-        self.funding_payments += 1
         return True
 
     def restore_funding(self, payments: Iterable[FundingPayment]) -> None:
         """Replace the funding total and count with ``payments`` (the journal's, at a restart), each id once."""
-        self.funding, self.funding_payments, self._funding_ids = ZERO, 0, set()
+        self.funding, self._funding_ids = ZERO, set()
         for payment in payments:
             self.apply_funding(payment)
+
+    @property
+    def funding_payments(self) -> int:
+        """Swaps: how many funding payments ``funding`` sums (each payment id counted once)."""
+        return len(self._funding_ids)
 
     def has_funding(self, payment_id: str) -> bool:
         """Return True when the funding payment ``payment_id`` is counted in ``funding``."""
