@@ -48,6 +48,10 @@ class BaseExchangeClient(ABC):
     """One exchange account (or its simulation)."""
 
     name: str = ""
+    pushes_funding: bool = True
+    """True when the client emits each funding payment of a swap through the sink as it is settled (the
+    simulators); False when the runtime must ask for them (``fetch_funding_payments``: a live venue, whose
+    income history is the record)."""
 
     def __init__(self) -> None:
         self._sink: UpdateSink | None = None

@@ -90,6 +90,8 @@ class CcxtExchange(BaseExchangeClient):
             ``trading_bot.domain.checks``): counts per kind, an alert past a threshold (``rejections.py``).
     """
 
+    pushes_funding = False  # funding is read from the venue's income history (``funding_poll``)
+
     def __init__(
         self,
         config: ExchangeConfig,

@@ -11,8 +11,8 @@ history is the record) is asked again by the supervisor's heartbeat:
 
 Each ask covers the time since the newest payment seen (or the run's start less ``LOOKBACK_MS``). The payments
 go through the supervisor's account-update path, where a payment already counted (the same id from a push, a
-catch-up or an earlier ask) is skipped: each is journaled once. Simulators push theirs as they settle them,
-so asking them too changes nothing.
+catch-up or an earlier ask) is skipped: each is journaled once. Clients that push their payments as they settle
+them (``BaseExchangeClient.pushes_funding``: the simulators) are not asked.
 """
 
 from __future__ import annotations

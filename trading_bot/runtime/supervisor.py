@@ -566,13 +566,14 @@ class TradingBot:
 
     async def _poll_funding(self, session: _Session, now: int, *, final: bool = False) -> None:
         """Ask each swap's venue for the funding payments it made since the last ask (``funding_poll``)."""
+        asked = [s for s in session.slots if s.market.contract and not s.venue.client.pushes_funding]
+        if not asked:
+            return  # no swap, or every swap's client pushes its payments as they are settled (the simulators)
         poller = self._funding_poller
         if poller is None:
-            if not any(slot.market.contract for slot in session.slots):
-                return
             poller = self._funding_poller = FundingPoller(self._started_ms)
-        for slot in session.slots:
-            if not slot.market.contract or slot.venue.state is TradingState.HALTED:
+        for slot in asked:
+            if slot.venue.state is TradingState.HALTED:
                 continue
             last = slot.view.last
             since = poller.due(slot.instrument, last.next_funding_ms if last is not None else None, now, force=final)
