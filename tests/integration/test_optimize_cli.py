@@ -90,6 +90,9 @@ def test_trials_with_too_few_round_trips_are_rejected_not_ranked(workdir: Path) 
         (("--storage", "nosuchdb://x"), "cannot open the study storage"),
         (("--space", "fast=150:200", "--space", "slow=20:120"), "no point satisfies the constraint fast < slow"),
         (("--sampler", "annealing"), "--sampler"),
+        (("--seed", "-1"), "--seed: 0..4294967295"),
+        (("--seed", "4294967296"), "--seed: 0..4294967295"),
+        (("--jobs", "100000"), "--jobs: at most"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(workdir: Path, args: tuple[str, ...], message: str) -> None:

@@ -21,6 +21,17 @@ from trading_bot.cli.app import fail
 __all__ = ["optimize_command"]
 
 
+MAX_SEED = 2**32 - 1
+"""Largest sampler seed (numpy's, under Optuna's samplers)."""
+
+
+def max_jobs() -> int:
+    """Return the most worker processes ``--jobs`` may ask for: two per CPU (each holds the data and a run)."""
+    import os
+
+    return 2 * (os.cpu_count() or 1)
+
+
 @app.command("optimize", help="Search a strategy's parameters on Optuna; every trial is a real backtest.")
 def optimize_command(
     data: Annotated[list[Path], typer.Option(help="CSV/CSV.gz data file (as for backtest)")],
@@ -85,6 +96,11 @@ def _spec(opts: dict[str, Any]) -> Any:
         raise ConfigError("--walk-forward and --oos: give one of them")
     if opts["sampler"] not in SAMPLERS:
         raise ConfigError(f"--sampler: one of {', '.join(SAMPLERS)}, got {opts['sampler']!r}")
+    if opts["seed"] is not None and not 0 <= opts["seed"] <= MAX_SEED:
+        raise ConfigError(f"--seed: 0..{MAX_SEED} (the samplers' range), got {opts['seed']}")
+    most = max_jobs()
+    if opts["jobs"] > most:
+        raise ConfigError(f"--jobs: at most {most} on this machine (2 per CPU), got {opts['jobs']}")
     cls: Any = STRATEGIES.get(strategy)
     base_params = dict(choices.params) if choices.strategy in (None, strategy) else {}
     space = search_space(strategy, cls.Params, spaces=opts["space"] or (), fixes=opts["fix"] or (), base=base_params)
