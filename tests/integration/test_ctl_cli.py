@@ -94,6 +94,7 @@ async def test_ctl_reads_status_halts_the_bot_and_refuses_what_does_not_apply(tm
         (["explode"], 2, "unknown action 'explode'"),
         (["halt", "--instrument", "BTC/USDT"], 2, "--instrument applies to cancel-all and flatten only"),
         (["status", "--url", "ftp://x"], 2, "--url: expected http://HOST:PORT"),
+        (["status", "--url", "http://127.0.0.1:99999"], 2, "--url: the port must be 0..65535"),
         (["status", "--timeout", "nan"], 2, "--timeout"),
         (["status", "--token-file", "/nonexistent/token"], 2, "--token-file /nonexistent/token: cannot be read"),
         (["status", "--url", "http://127.0.0.1:9", "--timeout", "2"], 1, "cannot reach the bot's monitor"),

@@ -33,7 +33,7 @@ __all__ = ["CTL_ACTIONS", "ctl"]
 CTL_ACTIONS = ("status", "halt", "resume", "reduce-only", "cancel-all", "flatten")
 """What ``ctl`` can ask for; all but ``status`` are operator commands."""
 
-_TOKEN_ENV = "TRADING_BOT__MONITOR__TOKEN"  # noqa: S105 - the variable's name, not a secret
+_TOKEN_ENV = "TRADING_BOT__MONITOR__TOKEN"  # noqa: S105 - config.monitor.MONITOR_TOKEN_ENV (not imported: --help stays light)
 _DEFAULT_URL = "http://127.0.0.1:8787"
 
 
@@ -62,8 +62,7 @@ def ctl(
         raise fail(f"ctl: unknown action {action!r}; one of {', '.join(CTL_ACTIONS)}")
     if instrument is not None and action not in ("cancel-all", "flatten"):
         raise fail(f"ctl {action}: --instrument applies to cancel-all and flatten only (a state is bot-wide)")
-    if not url.startswith(("http://", "https://")) or "\n" in url:
-        raise fail(f"--url: expected http://HOST:PORT, got {url!r}")
+    _check_url(url)
     try:
         timeout_s: float = check_flag("--timeout", timeout, TimeoutSeconds)
     except ConfigError as exc:
@@ -82,6 +81,20 @@ def ctl(
         typer.echo(f"{action}: {answer.get('detail', '')}" + (f" (trading state {state})" if state else ""))
     if not answer.get("ok"):
         raise fail(f"ctl {action}: not done: {answer.get('detail', 'no detail')}", EXIT_FAILURE)
+
+
+def _check_url(url: str) -> None:
+    """Refuse a ``--url`` that is not ``http(s)://HOST[:PORT]`` with a port in 0..65535 (one line, exit 2)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise fail(f"--url: the port must be 0..65535, got {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in url for c in "\r\n "):
+        raise fail(f"--url: expected http://HOST:PORT, got {url!r}")
+    del port
 
 
 def _token(token_file: Path | None) -> str | None:
