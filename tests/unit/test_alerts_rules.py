@@ -239,3 +239,16 @@ def test_alert_services_are_none_without_channels_and_add_a_control_per_controll
     assert len(alert_services(section, "t1")) == 2
     assert alert_services(section.model_copy(update={"enabled": False}), "t1") == []
     clear_registered_secrets()
+
+
+@pytest.mark.parametrize(
+    ("channel", "message"),
+    [
+        ({"type": "telegram", "chat_id": "   ", "token": "1:abc"}, "needs the chat id"),
+        ({"type": "telegram", "chat_id": "5", "token": "1:abc", "control_chat_ids": ["", " "]}, "a chat id is empty"),
+    ],
+)
+def test_a_blank_telegram_chat_id_is_refused_not_sent_to(channel: dict[str, object], message: str) -> None:
+    """Rule: a chat id of spaces is no chat id (it was accepted and every send or command check would fail)."""
+    with pytest.raises(ValueError, match=message):  # pydantic's ValidationError is a ValueError
+        AlertsSection.model_validate({"channels": {"tg": channel}})

@@ -101,13 +101,16 @@ class AlertChannel(BaseModel):
     @field_validator("chat_id", mode="before")
     @classmethod
     def _chat_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return _chat(value)
 
     @field_validator("control_chat_ids", mode="before")
     @classmethod
     def _chat_texts(cls, value: object) -> object:
         if isinstance(value, list):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+            chats = [_chat(v) for v in value]
+            if any(c is None for c in chats):
+                raise ValueError("a chat id is empty; give each chat's numeric id, e.g. 123456789")
+            return chats
         return value
 
     @field_validator("token", "webhook_url", "password", mode="before")
@@ -205,3 +208,12 @@ def channel_secrets_in(data: Any) -> list[tuple[str, str]]:
         for field in ALERT_SECRET_FIELDS
         if channel.get(field) not in (None, "")
     ]
+
+
+def _chat(value: object) -> object:
+    """A chat id as text (an int is written as one), stripped; blank is unset (``None``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
