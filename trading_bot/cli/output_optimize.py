@@ -208,7 +208,10 @@ def print_result(result: Any, paths: dict[str, Path], *, json_output: bool) -> N
         typer.echo("interrupted: the finished trials are kept")
     winner = result.winner
     if winner is None:
-        typer.echo("no trial was ranked (all rejected: see --min-trades)")
+        rejected = [t for fold in result.folds for t in fold.rejected]
+        first = str(rejected[0].user_attrs.get("rejected", rejected[0].state.name.lower())) if rejected else ""
+        why = f"{len(rejected)} rejected, the first: {first}" if rejected else "no trial finished"
+        typer.echo(f"no trial was ranked: {why}")
         return
     typer.echo(f"best: #{winner.number} {_params(winner)} → {result.spec.objective} {winner.value:.6g}, "
                f"fingerprint {winner.user_attrs['fingerprint']}")  # fmt: skip
