@@ -74,8 +74,9 @@ def optimize_command(
     except (ConfigError, DataError) as exc:
         raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     except KeyboardInterrupt:  # outside the trial loop (opening the study, the out-of-sample reruns)
-        raise fail("interrupted: the study keeps its finished trials; run the command again to go on",
-                   EXIT_FAILURE) from None  # fmt: skip
+        kept = ("the study keeps its finished trials; run the command again to go on" if storage is not None
+                else "the study was in memory (give --storage sqlite:///study.db to keep and resume one)")
+        raise fail(f"interrupted: {kept}", EXIT_FAILURE) from None
 
 
 def _spec(opts: dict[str, Any]) -> Any:
