@@ -52,6 +52,7 @@ from trading_bot.domain.checks import bar_problem
 from trading_bot.domain.checks import file_symbol
 from trading_bot.domain.checks import file_symbol_problem
 from trading_bot.domain.instrument import split_venue
+from trading_bot.domain.timeframe import timeframe_ms
 from trading_bot.errors import ConfigError
 from trading_bot.errors import DataError
 from trading_bot.files import open_data_text
@@ -95,8 +96,6 @@ _KINDS = (
     ("bars", BAR_COLUMNS),
     ("funding", FUNDING_COLUMNS),
 )
-_UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
 _ZERO = Decimal(0)
 _SAMPLE_ROWS = 200
 _MEMO_MAX = 1 << 16
@@ -301,10 +300,10 @@ def parse_timeframe(text: str) -> int:
     Raises:
         ConfigError: the text is not ``<number><s|m|h|d|w>``.
     """
-    match = _TIMEFRAME.match(text.strip())
-    if match is None or int(match.group(1)) <= 0:
-        raise ConfigError(f"--timeframe: expected a number and a unit (s, m, h, d, w) such as 1m or 4h, got {text!r}")
-    return int(match.group(1)) * _UNITS_MS[match.group(2)]
+    try:
+        return timeframe_ms(text)
+    except ValueError as exc:
+        raise ConfigError(f"--timeframe: {exc}") from None
 
 
 def parse_date(text: str, *, end: bool = False) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from typing import TypeVar
 
 from pydantic import Field
+from pydantic import field_validator
 
 from strategies.base import BaseStrategy
 from strategies.base import StrategyParams
@@ -28,8 +29,20 @@ from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import StrategyResult
 from trading_bot.domain.bounds import Fraction
+from trading_bot.domain.timeframe import timeframe_ms
 
 __all__ = ["BarParams", "BarStrategy"]
+
+
+def _timeframe_ms(text: str) -> int:
+    try:
+        return timeframe_ms(text)
+    except ValueError:
+        raise ValueError("expected a number and a unit (s, m, h, d, w) such as 1m or 4h") from None
+
+
+MAX_BAR_TIMEFRAME_MS = 4 * 604_800_000
+"""The longest bar a strategy may decide on (4 weeks)."""
 
 
 class BarParams(StrategyParams):
@@ -37,10 +50,16 @@ class BarParams(StrategyParams):
 
     bar_timeframe: str = Field(
         default="1m",
-        pattern=r"^\d+[smhdw]$",
         description="the bars decided on (1m, 5m, 1h...; bar data: its interval or a multiple)",
     )
     fraction: Fraction = Field(default=Decimal(1), description="fraction of equity spent on an entry (1.0 = all in)")
+
+    @field_validator("bar_timeframe")
+    @classmethod
+    def _timeframe(cls, value: str) -> str:
+        if _timeframe_ms(value) > MAX_BAR_TIMEFRAME_MS:  # a ValueError, named by the params' error: --bar-timeframe
+            raise ValueError("at most 4w")
+        return value
 
 
 P = TypeVar("P", bound=BarParams)
