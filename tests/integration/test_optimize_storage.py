@@ -125,3 +125,31 @@ def test_a_study_made_for_another_objective_is_refused(workdir: Path) -> None:
     assert other.stderr.strip().splitlines() == [
         "error: --study shared: this study was made with other settings (objective); use another --study name"
     ]
+
+
+def _running(url: str) -> int:
+    try:
+        return sum(t.state == optuna.trial.TrialState.RUNNING for t in _trials(url))
+    except KeyError:
+        return 0
+
+
+def test_ctrl_c_to_the_group_while_workers_start_prints_no_worker_traceback(workdir: Path) -> None:
+    """Rule: a terminal's Ctrl-C reaches the whole process group; a worker still importing ignores it.
+
+    The first trial is sent as the pool spawns its workers, so the SIGINT lands during their start (before
+    ``init_worker``): no worker traceback, no broken pool, the table and exit 0.
+    """
+    url = f"sqlite:///{workdir / 'study.db'}"
+    proc = _start(*BASE, "--storage", url, "--trials", "500", "--seed", "1", "--jobs", "2", cwd=workdir)
+    deadline = time.monotonic() + 60
+    while _running(url) == 0:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no trial started in time"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err[-3000:]
+    assert "KeyboardInterrupt" not in err
+    assert proc.returncode == 0, err[-2000:]
+    assert "interrupted" in out

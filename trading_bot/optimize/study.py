@@ -306,7 +306,7 @@ class _Loop:
                 self.stats.optuna_seconds += time.perf_counter() - t0
                 continue
             self.stats.optuna_seconds += time.perf_counter() - t0
-            self.running[self.pool.submit(_run, self.make_task(trial.number, params))] = _Pending(trial, params)
+            self.running[_submit_trial(self.pool, self.make_task(trial.number, params))] = _Pending(trial, params)
 
     def collect(self) -> None:
         done, _ = wait(list(self.running), timeout=0.25, return_when=FIRST_COMPLETED)
@@ -349,6 +349,21 @@ def _run(task: TrialTask) -> TrialOutcome:
     from trading_bot.optimize.worker import run_trial
 
     return run_trial(task)
+
+
+def _submit_trial(pool: ProcessPoolExecutor, task: TrialTask) -> Future[TrialOutcome]:
+    """Submit ``task`` with SIGINT blocked in this thread, so a worker the pool spawns now starts with it blocked.
+
+    A spawned worker spends its first ~0.5 s importing before ``init_worker`` ignores SIGINT; a Ctrl-C to the
+    process group then would print that worker's ``KeyboardInterrupt`` traceback and break the pool. The
+    child inherits the blocked mask across exec, and ``init_worker`` ignores SIGINT before unblocking it; a
+    Ctrl-C that reaches this process meanwhile stays pending and is handled as soon as the mask is restored.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(_run, task)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager

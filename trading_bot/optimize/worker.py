@@ -101,8 +101,9 @@ def _is_bars(spec: BacktestSpec) -> bool:
 
 def init_worker(base: BacktestSpec, ignore_sigint: bool = True) -> float:
     """Read ``base``'s bar files once for this process; return the seconds it took (0 for quotes/trades)."""
-    if ignore_sigint:
+    if ignore_sigint:  # started with SIGINT blocked (``study._submit_trial``): ignore it, then let it through
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from trading_bot.log import configure_logging
 
     configure_logging("error", "json")
