@@ -21,7 +21,7 @@ run: $(VENV)/.installed
 
 ## test: the whole test suite (what CI runs), then lint, type and import-layering (DESIGN.md §3) checks
 test: $(VENV)/.installed
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --durations=30
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
