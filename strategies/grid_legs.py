@@ -127,6 +127,7 @@ class Leg:
     side: OrderSide
     quantity: Decimal
     price: Decimal | None
+    target: Decimal | None = None  # exits: the take-profit price; a retry at the touch never goes past it
     coid: ClientOrderId | None = None
     filled: Decimal = ZERO
     average: Decimal | None = None
@@ -150,16 +151,23 @@ class Leg:
         leg = cls(kind=str(data["kind"]), tag=str(data["tag"]), side=OrderSide(data["side"]), quantity=ZERO, price=None)
         if data.get("coid") is not None:
             leg.coid = ClientOrderId(str(data["coid"]))
-        for name in ("quantity", "price", "filled", "covered"):
+        for name in ("quantity", "price", "target", "filled", "covered"):
             if name in data:
                 setattr(leg, name, None if data[name] is None else Decimal(str(data[name])))
+        if leg.target is None and leg.kind == "tp":  # snapshots before targets were kept: the price it had
+            leg.target = leg.price
         leg.retries, leg.backoff = int(data.get("retries", 0)), int(data.get("backoff", 0))
         leg.at_touch = bool(data.get("at_touch", False))
         return leg
 
 
-_SENT = ("kind", "tag", "side", "coid", "quantity", "price", "filled", "covered")
-_PENDING = ("kind", "tag", "side", "quantity", "price", "retries", "backoff", "at_touch")
+_SENT = ("kind", "tag", "side", "coid", "quantity", "price", "target", "filled", "covered")
+_PENDING = ("kind", "tag", "side", "quantity", "price", "target", "retries", "backoff", "at_touch")
+
+
+def _not_past(side: OrderSide, price: Decimal, target: Decimal) -> Decimal:
+    """Return ``price``, or ``target`` when ``price`` is on the losing side of it (below for a sell)."""
+    return max(price, target) if side is OrderSide.SELL else min(price, target)
 
 
 def _plain(value: object) -> object:
@@ -325,16 +333,26 @@ class GridExits:
         return market.round_price(basis * (1 - rate), "down")
 
     def queue(
-        self, quantity: Decimal, price: Decimal | None, *, retries: int = 0, backoff: int = 0, at_touch: bool = False
+        self,
+        quantity: Decimal,
+        price: Decimal | None,
+        *,
+        target: Decimal | None = None,
+        retries: int = 0,
+        backoff: int = 0,
+        at_touch: bool = False,
     ) -> Leg:
-        """Queue a new exit: a take-profit at ``price``, or a boost market close when ``price`` is None."""
+        """Queue a new exit: a take-profit at ``price`` (``target``: its take-profit price, default ``price``),
+        or a boost market close when ``price`` is None."""
         leg = self.book.new("tp" if price is not None else "close", self.side, quantity, price)
+        leg.target = price if target is None else target
         leg.retries, leg.backoff, leg.at_touch = retries, backoff, at_touch
         return self.book.queue_exit(leg)
 
     def emit(self, ctx: StrategyContext, md: MarketData) -> list[OrderParams]:
         """Turn the due exits into intents priced against ``md`` (a crossing take-profit and a retry after a
-        post-only refusal go to the best price on their own side)."""
+        post-only refusal go to the best price on their own side, but never past the take-profit target: a
+        retry on a book that fell back below a sell's target rests at the target)."""
         out, reduce = [], ctx.market.contract
         for leg in self.book.take_due(md, ctx.clock.now_ms()):
             side, qty = leg.side, leg.quantity
@@ -346,7 +364,7 @@ class GridExits:
             own_best = md.ask if side is OrderSide.SELL else md.bid
             crosses = leg.price <= md.bid if side is OrderSide.SELL else leg.price >= md.ask
             if md.ask > md.bid > 0 and (crosses or leg.at_touch):
-                leg.price = own_best
+                leg.price = own_best if leg.target is None else _not_past(side, own_best, leg.target)
             self.counts["take_profits_placed"] += 1
             out.append(OrderParams(side=side, quantity=qty, price=leg.price, post_only=True, reduce_only=reduce,
                                    client_tag=leg.tag))  # fmt: skip
@@ -370,7 +388,9 @@ class GridExits:
             self._give_up(ctx, leg, status, reason, left)
             return
         self.counts["exit_retries"] += 1
-        retry = self.queue(left, leg.price, retries=leg.retries, backoff=leg.backoff, at_touch=leg.at_touch)
+        retry = self.queue(
+            left, leg.price, target=leg.target, retries=leg.retries, backoff=leg.backoff, at_touch=leg.at_touch
+        )
         if refusal is Refusal.CROSSED:  # the market is past the target: our own best price of a newer book
             retry.retries, retry.backoff, retry.at_touch, retry.refused_on = leg.retries + 1, 0, True, md
             if leg.retries >= params.post_only_retries:  # the quick tries are spent: every recheck_interval

@@ -245,6 +245,23 @@ def test_take_profit_post_only_rejection_retries_at_own_side_best() -> None:
     assert (retry.side, retry.quantity, retry.price, retry.post_only) == (OrderSide.SELL, QTY, Decimal("100.60"), True)
 
 
+def test_take_profit_retried_at_the_touch_never_rests_below_its_target_when_the_book_fell_back() -> None:
+    strategy, ctx = make()
+    order = open_order(strategy, ctx)
+    strategy.on_order_update(ctx.fill(order.client_order_id))
+    first = step(strategy, ctx, ctx.quote("100.00", "100.10"))
+    strategy.on_order_update(ctx.reject(ids(ctx, first)[0]))  # post-only would cross
+
+    retry = step(strategy, ctx, ctx.quote("99.80", "99.90"))  # a newer book, back below the target
+    strategy.on_order_update(ctx.reject(ids(ctx, retry)[0], transient=True, reason="5xx"))
+    again = step(strategy, ctx, ctx.quote("99.70", "99.80", after=60))
+
+    (target,) = [price for _, price in tps_of(first)]
+    assert target > Decimal("99.90")
+    assert tps_of(retry) == [(QTY, target)]  # the touch (99.90) would sell below the take-profit: rest at it
+    assert tps_of(again) == [(QTY, target)]  # the target survives a transient retry of an at-touch exit
+
+
 def test_take_profit_refused_as_crossing_is_retried_on_a_newer_book_not_the_one_that_saw_the_refusal() -> None:
     strategy, ctx = make()
     order = open_order(strategy, ctx)
