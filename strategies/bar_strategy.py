@@ -10,10 +10,16 @@ It declares one timeframe (``Params.bar_timeframe``) and the warm-up its indicat
 
 Both return ``None`` while an order of the strategy is still open, so a signal repeated on the next bar
 before the fill is not a second order.
+
+Every entry carries the exit plan of its params (``stop_loss``, ``take_profit``, ``trailing_stop``,
+``time_stop``; all off by default) unless ``enter`` is given another: ``strategies.lib.exits`` watches it on
+every market event (``should_execute``) and closes the position with a market order tagged ``sl``, ``tp``,
+``trail`` or ``time`` when a barrier is hit. The plan is in the snapshot, so it survives a restart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 from typing import TypeVar
@@ -23,6 +29,8 @@ from pydantic import field_validator
 
 from strategies.base import BaseStrategy
 from strategies.base import StrategyParams
+from strategies.lib.exits import ExitPlan
+from strategies.lib.exits import ExitWatch
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
@@ -53,6 +61,16 @@ class BarParams(StrategyParams):
         description="the bars decided on (1m, 5m, 1h...; bar data: its interval or a multiple)",
     )
     fraction: Fraction = Field(default=Decimal(1), description="fraction of equity spent on an entry (1.0 = all in)")
+    stop_loss: Decimal | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False,
+                                      description="exit when the price falls this far below the entry (0.02 = 2 %)"
+                                      )  # fmt: skip
+    take_profit: Decimal | None = Field(default=None, gt=0, le=10, allow_inf_nan=False,
+                                        description="exit when the price rises this far above the entry (0.05 = 5 %)"
+                                        )  # fmt: skip
+    trailing_stop: Decimal | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False,
+                                          description="exit when the price falls this far from its high since the "
+                                          "entry (0.03 = 3 %)")  # fmt: skip
+    time_stop: str | None = Field(default=None, description="exit this long after the entry filled (90m, 4h, 2d)")
 
     @field_validator("bar_timeframe")
     @classmethod
@@ -60,6 +78,18 @@ class BarParams(StrategyParams):
         if _timeframe_ms(value) > MAX_BAR_TIMEFRAME_MS:  # a ValueError, named by the params' error: --bar-timeframe
             raise ValueError("at most 4w")
         return value
+
+    @field_validator("time_stop")
+    @classmethod
+    def _time_stop(cls, value: str | None) -> str | None:
+        if value is not None and _timeframe_ms(value) > 52 * 604_800_000:
+            raise ValueError("at most 52w")
+        return value
+
+    def exit_plan(self) -> ExitPlan:
+        """Return the exit plan these params attach to every entry (empty when all four are off)."""
+        return ExitPlan.of(stop_loss=self.stop_loss, take_profit=self.take_profit, trailing_stop=self.trailing_stop,
+                           time_stop=self.time_stop)  # fmt: skip
 
 
 P = TypeVar("P", bound=BarParams)
@@ -72,17 +102,42 @@ class BarStrategy(BaseStrategy[P]):
         super().__init__(params)
         self.timeframes = (params.bar_timeframe,)
         self.entries = 0
+        self.exits = ExitWatch()
+        self._exit_plan = params.exit_plan()
+        self._barrier: str | None = None
+
+    def state_changed(self) -> bool:
+        """Return True when the exit plan changed since the last ``snapshot`` (see ``BaseStrategy``)."""
+        return self.exits.changed
 
     def should_execute(self, market_data: MarketData) -> bool:
-        """Return False: decisions are made in ``on_bar``."""
-        return False
+        """Return True only when an exit barrier was hit (entries and signal exits are decided in ``on_bar``)."""
+        exits = self.exits
+        if exits.plan is None:
+            return False
+        ctx = self.ctx
+        position = ctx.position
+        self._barrier = exits.check(position.quantity, position.average_price, bool(ctx.open_orders()), market_data,
+                                    ctx.clock.now_ms())  # fmt: skip
+        return self._barrier is not None
 
     def execute_strategy(self, market_data: MarketData) -> StrategyResult:
-        """Do nothing (see ``should_execute``)."""
-        return StrategyResult.nothing()
+        """Close the position for the barrier ``should_execute`` saw hit (else nothing)."""
+        barrier, self._barrier = self._barrier, None
+        if barrier is None:
+            return StrategyResult.nothing()
+        intent = self.ctx.close_position(tag=barrier)
+        if intent is None:
+            return StrategyResult.nothing()
+        return StrategyResult.place(intent, message=f"{self.name} exit {barrier}")
 
-    def enter(self, tag: str = "entry", amount: Decimal | None = None) -> StrategyResult | None:
-        """Return a market buy of ``amount`` quote currency (default equity × fraction), or ``None``."""
+    def enter(
+        self, tag: str = "entry", amount: Decimal | None = None, exits: ExitPlan | None = None
+    ) -> StrategyResult | None:
+        """Return a market buy of ``amount`` quote currency (default equity × fraction), or ``None``.
+
+        ``exits``: the barriers attached to this entry (default: the params'; ``ExitPlan()`` for none).
+        """
         ctx = self.ctx
         md = ctx.last_market_data
         if ctx.open_orders() or md is None or md.ask <= 0:
@@ -93,6 +148,9 @@ class BarStrategy(BaseStrategy[P]):
         if quantity <= 0 or budget <= 0:
             return None
         self.entries += 1
+        plan = self._exit_plan if exits is None else exits
+        if not plan.empty or self.exits.plan is not None:
+            self.exits.attach(plan, tag)
         order = OrderParams(side=OrderSide.BUY, quantity=quantity, order_type=OrderType.MARKET, client_tag=tag,
                             quote_quantity=budget)  # fmt: skip
         return StrategyResult.place(order, message=f"{self.name} {tag}")
@@ -104,6 +162,20 @@ class BarStrategy(BaseStrategy[P]):
         intent = self.ctx.close_position(tag=tag)
         return None if intent is None else StrategyResult.place(intent, message=f"{self.name} {tag}")
 
+    def snapshot(self) -> dict[str, Any]:
+        """Return the exit plan being watched (``{}`` when none); subclasses add their own keys."""
+        self.exits.changed = False
+        watched = self.exits.to_json()
+        return {"exits": watched} if watched else {}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Watch the journaled exit plan again."""
+        watched = state.get("exits")
+        if isinstance(watched, Mapping):
+            self.exits.restore(watched)
+        self.exits.changed = False
+
     def summary(self) -> dict[str, Any]:
-        """Return the number of entries sent."""
-        return {"entries": self.entries}
+        """Return the number of entries sent, and of exits fired per barrier when a plan was ever attached."""
+        fired = {f"exits_{name}": count for name, count in self.exits.fired.items() if count}
+        return {"entries": self.entries, **fired}

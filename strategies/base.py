@@ -302,6 +302,15 @@ class BaseStrategy(ABC, Generic[P]):
     def restore(self, state: Mapping[str, Any]) -> None:
         """Restore a ``snapshot`` taken before a restart (called after ``initialize``)."""
 
+    def state_changed(self) -> bool:
+        """Return True when state that must survive a crash changed since the last ``snapshot`` (default: False).
+
+        The supervisor asks after every pass and on every heartbeat; on True it journals the snapshot at once
+        (before the orders of a pass's result go out), instead of at the next periodic save (every 10 s). An
+        exit plan attached to an entry is journaled so before the entry is sent.
+        """
+        return False
+
     def stop_reason(self) -> str | None:
         """Return why the strategy wants the bot to stop (e.g. a stop price was hit), else ``None``.
 

@@ -5,18 +5,24 @@ Rules, on each closed bar of ``bar_timeframe``: every ``interval_bars``-th bar (
 ``amount`` quote currency at market (no buy while an order is open, or when the free quote balance is
 below ``amount``); when long and ``close ≥ average price × (1 + take_profit)``, the take-profit sells the whole
 position at market instead (the average is over the bot's own fills: ``ctx.position.average_price``).
-On bar data orders fill at the next bar's open.
+On bar data orders fill at the next bar's open. The bar count survives a restart (no buy at once on a
+restart unless one is due). ``take_profit`` is this rule, not the exit barrier of the same name; the other
+barriers (``--stop-loss``, ``--trailing-stop``, ``--time-stop``) attach to each buy, priced from the average.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from pydantic import Field
 
 from strategies import STRATEGIES
 from strategies.bar_strategy import BarParams
 from strategies.bar_strategy import BarStrategy
+from strategies.lib.exits import ExitPlan
 from trading_bot.domain import Bar
 from trading_bot.domain import StrategyResult
 from trading_bot.domain.bounds import QuoteAmount
@@ -33,6 +39,10 @@ class DcaParams(BarParams):
     take_profit: Decimal = Field(default=Decimal("0.02"), gt=0, le=10,
                                  description="sell all once the close is this far above the average entry (0.02 = 2 %)",
                                  json_schema_extra={"search": {"low": 0.002, "high": 0.2, "log": True}})  # fmt: skip
+
+    def exit_plan(self) -> ExitPlan:
+        """Return the barriers attached to each buy: ``take_profit`` is dca's own rule, so not one of them."""
+        return replace(super().exit_plan(), take_profit=None)
 
 
 @STRATEGIES.register("dca")
@@ -61,3 +71,13 @@ class DcaStrategy(BarStrategy[DcaParams]):
         if cash is None or cash.free < self.params.amount:
             return None
         return self.enter("buy", self.params.amount)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the bars seen and the take-profits taken (plus the exit plan being watched)."""
+        return {**super().snapshot(), "bars": self._bars, "take_profits": self.take_profits}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Go on counting bars where the journaled run stopped (the next buy is not at once)."""
+        super().restore(state)
+        self._bars = max(0, int(state.get("bars", 0)))
+        self.take_profits = max(0, int(state.get("take_profits", 0)))

@@ -1,8 +1,10 @@
-"""The strategy SDK's helpers: incremental indicators and crossing tests (see ``docs/strategies.md``)."""
+"""The strategy SDK's helpers: incremental indicators, crossing tests and exit barriers (``docs/strategies.md``)."""
 
 from strategies.lib.cross import CrossTracker
 from strategies.lib.cross import crossed_above
 from strategies.lib.cross import crossed_below
+from strategies.lib.exits import ExitPlan
+from strategies.lib.exits import ExitWatch
 from strategies.lib.indicators import ATR
 from strategies.lib.indicators import EMA
 from strategies.lib.indicators import MACD
@@ -27,6 +29,8 @@ __all__ = [
     "Bollinger",
     "BollingerValue",
     "CrossTracker",
+    "ExitPlan",
+    "ExitWatch",
     "MACDValue",
     "RollingHigh",
     "RollingLow",

@@ -59,3 +59,30 @@ def test_bars_built_from_quotes_and_trades_give_the_same_trades_in_backtest_and_
     replay = _run(workdir, "replay", "momentum", extra, (QUOTES, TRADES))
     assert backtest["metrics"]["fill_count"] == replay["fills"] > 0
     assert backtest["fingerprint"] == replay["trade_fingerprint"]
+
+
+EXITS = ("--stop-loss", "0.003", "--take-profit", "0.004", "--trailing-stop", "0.003", "--time-stop", "30m")
+
+
+def test_exit_barriers_fire_alike_in_backtest_and_replay_on_bar_data(workdir: Path) -> None:
+    """Rule: exits are watched by the same strategy code in every mode, so barriers close the same trades."""
+    bars = _first_bars(workdir, 600)
+    extra = (*ARGS["rsi_reversion"], *EXITS)
+    backtest = _run(workdir, "backtest", "rsi_reversion", extra, (bars,))
+    replay = _run(workdir, "replay", "rsi_reversion", extra, (bars,))
+    plain = _run(workdir, "backtest", "rsi_reversion", ARGS["rsi_reversion"], (bars,))
+
+    assert backtest["metrics"]["fill_count"] == replay["fills"]
+    assert backtest["fingerprint"] == replay["trade_fingerprint"] != plain["fingerprint"]
+    fired = replay["strategy_summary"]
+    assert all(fired.get(f"exits_{barrier}", 0) > 0 for barrier in ("sl", "tp", "trail", "time")), fired
+
+
+def test_exit_barriers_on_ticks_fire_alike_in_backtest_and_replay(workdir: Path) -> None:
+    extra = ("--bar-timeframe", "10s", *ARGS["momentum"], "--trailing-stop", "0.0003", "--time-stop", "1m")
+    backtest = _run(workdir, "backtest", "momentum", extra, (QUOTES, TRADES))
+    replay = _run(workdir, "replay", "momentum", extra, (QUOTES, TRADES))
+
+    assert backtest["metrics"]["fill_count"] == replay["fills"] > 0
+    assert backtest["fingerprint"] == replay["trade_fingerprint"]
+    assert replay["strategy_summary"].get("exits_trail", 0) + replay["strategy_summary"].get("exits_time", 0) > 0

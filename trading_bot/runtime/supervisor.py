@@ -795,9 +795,7 @@ class TradingBot:
                 if daily.due(now):
                     await daily.begin_day(now)  # midnight passed without market data
                 daily.check(now)
-            if self.journal is not None and now >= self._next_state_save_ms:
-                self._next_state_save_ms = now + _STATE_SAVE_MS
-                await self._save_strategy_states()
+            await self._save_states_due(now)
             for unit in self.units:
                 slot = unit.last_slot or unit.slots[0]
                 md = slot.view.last
@@ -921,6 +919,8 @@ class TradingBot:
             owner = next((s for s in unit.slots if s.tracker.get(coid) is not None), unit.slots[0])
             await self._guarded(owner, owner.orders.cancel(coid))
         action = result.action
+        if self.journal is not None and unit.call("state_changed", unit.strategy.state_changed):
+            await self._save_state(unit)  # e.g. the exit plan of an entry: journaled before the entry goes out
         if action is StrategyAction.PLACE_ORDER:
             for params in result.orders:
                 target = unit.slot_for(params.instrument)
@@ -1159,22 +1159,39 @@ class TradingBot:
         for venue in self._venues.values():
             await venue.client.close()
 
+    async def _save_states_due(self, now: int) -> None:
+        """Journal every changed snapshot each ``_STATE_SAVE_MS``, and in between those that say they changed."""
+        if self.journal is None:
+            return
+        if now >= self._next_state_save_ms:
+            self._next_state_save_ms = now + _STATE_SAVE_MS
+            await self._save_strategy_states()
+        else:
+            await self._save_changed_states()
+
     async def _save_strategy_states(self) -> None:
         """Store each strategy's snapshot in the journal when it changed since the last save."""
-        journal = self.journal
-        if journal is None or journal.run_id is None:
-            return
         for unit in self.units:
-            if not unit.started:
-                continue  # a start refused before the strategy ran must not overwrite its journaled state
-            try:
-                state = unit.strategy.snapshot()
-            except Exception as exc:
-                _log.error("strategy_snapshot_failed", strategy=unit.label, error=repr(exc))
-                continue
-            if state != unit.saved_state:
-                await journal.save_state(unit.name, self.clock.now_ms(), state, str(unit.instruments[0]))
-                unit.saved_state = state
+            await self._save_state(unit)
+
+    async def _save_changed_states(self) -> None:
+        """Store the snapshots of the strategies whose ``state_changed()`` says so (between periodic saves)."""
+        for unit in self.units:
+            if unit.started and unit.call("state_changed", unit.strategy.state_changed):
+                await self._save_state(unit)
+
+    async def _save_state(self, unit: StrategyUnit) -> None:
+        journal = self.journal
+        if journal is None or journal.run_id is None or not unit.started:
+            return  # a start refused before the strategy ran must not overwrite its journaled state
+        try:
+            state = unit.strategy.snapshot()
+        except Exception as exc:
+            _log.error("strategy_snapshot_failed", strategy=unit.label, error=repr(exc))
+            return
+        if state != unit.saved_state:
+            await journal.save_state(unit.name, self.clock.now_ms(), state, str(unit.instruments[0]))
+            unit.saved_state = state
 
     async def _close_journal(self, flush_timeout_s: float) -> None:
         journal = self.journal
