@@ -24,6 +24,7 @@ import pytest_asyncio
 
 from tests.integration.conftest import ROOT
 from tests.integration.conftest import cli_env
+from tests.integration.restart_live import write_config
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
 
@@ -38,15 +39,7 @@ async def walking_emulator() -> AsyncIterator[BinanceEmulator]:
 
 
 def _write_config(tmp_path: Path, emu: BinanceEmulator, strategy: str, params: dict[str, Any]) -> Path:
-    config = {
-        "bot": {"bot_id": "e2e", "data_dir": str(tmp_path / "var"), "heartbeat_s": 0.2, "shutdown_timeout_s": 10},
-        "exchange": {"name": "binance", "ccxt_options": emu.ccxt_options(), "request_timeout_s": 5},
-        "strategy": {"name": strategy, "params": params},
-        "risk": {"max_data_age_s": None, "max_orders_per_minute": None, "price_band_pct": None},
-    }
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    return path
+    return write_config(tmp_path, emu, "e2e", strategy, params)
 
 
 async def _run_bot_until(
