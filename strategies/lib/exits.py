@@ -17,7 +17,8 @@ holds it from the intent to the end of the position:
    The first barrier hit, checked in that order (stop-loss first: the conservative reading of an event
    that crosses two), closes the whole position with a reduce-only market order tagged with the barrier's
    name (``sl``, ``tp``, ``trail``, ``time``). Nothing fires while any order of the strategy is open (the
-   close in flight, or another), and a book without both sides (bid or ask 0) fires no price barrier.
+   close in flight, or another), and a book without both sides (bid or ask 0) fires no price barrier. A
+   close that was refused is asked for again while the barrier holds, at most once per second (``REFIRE_MS``).
 3. **over**: the position is flat again (the barrier's close, the strategy's own exit, a manual close) or the
    entry ended with nothing filled: the plan is dropped.
 
@@ -49,6 +50,10 @@ _log = structlog.get_logger(__name__)
 
 BARRIERS = ("sl", "trail", "tp", "time")
 """The barriers' names (their close's ``client_tag``), in the order they are checked."""
+
+REFIRE_MS = 1_000
+"""A close that was refused (by the risk rules or the venue) while its barrier stays hit is asked for again
+at most once per this many milliseconds of the clock (not on every quote)."""
 
 
 def _fraction(name: str, value: Decimal | None, *, below_one: bool) -> None:
@@ -147,6 +152,7 @@ class ExitWatch:
     changed: bool = False
     fired: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BARRIERS, 0))  # positions closed, per barrier
     _firing: str | None = None  # the barrier already counted for this position (its close may be retried)
+    _fired_ms: int = 0  # when its close was last asked for
 
     def attach(self, plan: ExitPlan, entry_tag: str) -> None:
         """Watch ``plan`` for the entry tagged ``entry_tag`` (replacing any earlier plan)."""
@@ -183,9 +189,9 @@ class ExitWatch:
             return None
         barrier = self._price_barrier(plan, md) if md.bid > 0 and md.ask > 0 else None
         if barrier is not None:
-            return self._fire(barrier)
+            return self._fire(barrier, now_ms)
         if plan.time_stop_ms is not None and now_ms >= self.armed_ms + plan.time_stop_ms:
-            return self._fire("time")
+            return self._fire("time", now_ms)
         return None
 
     def _price_barrier(self, plan: ExitPlan, md: MarketData) -> str | None:
@@ -212,10 +218,13 @@ class ExitWatch:
         _log.info("exit_armed", entry_tag=self.entry_tag, entry_price=str(average_price), side="long" if self.long
                   else "short", **{k: v for k, v in self.plan_json().items() if v is not None})  # fmt: skip
 
-    def _fire(self, barrier: str) -> str:
-        if self._firing == barrier:
-            return barrier  # the close was refused or is retried: counted and logged once
-        self._firing = barrier
+    def _fire(self, barrier: str, now_ms: int) -> str | None:
+        if self._firing == barrier:  # its close was refused (risk, venue) and the barrier is still hit
+            if now_ms - self._fired_ms < REFIRE_MS:
+                return None  # not on every quote: a refused close is asked again once per REFIRE_MS
+            self._fired_ms = now_ms
+            return barrier  # counted and logged once
+        self._firing, self._fired_ms = barrier, now_ms
         self.fired[barrier] += 1
         _log.info("exit_fired", barrier=barrier, entry_tag=self.entry_tag, entry_price=str(self.entry_price),
                   extreme=str(self.extreme))  # fmt: skip

@@ -153,10 +153,11 @@ def test_bar_params_attach_their_barriers_and_none_by_default() -> None:
     assert (plan.stop_loss, plan.time_stop_ms, plan.take_profit) == (D("0.01"), 5_400_000, None)
 
 
-def test_a_close_that_must_be_sent_again_fires_again_but_counts_once() -> None:
+def test_a_refused_close_is_asked_again_once_a_second_while_the_barrier_holds_and_counted_once() -> None:
     watch = armed(ExitPlan(stop_loss=D("0.02")))
 
-    assert hit(watch, "97", "97.1") == "sl"
-    assert hit(watch, "96", "96.1") == "sl"  # the close was refused: the barrier is still hit, so it goes again
+    assert hit(watch, "97", "97.1", now_ms=1_000) == "sl"
+    assert hit(watch, "96", "96.1", now_ms=1_500) is None  # refused (e.g. below the minimum): not every quote
+    assert hit(watch, "96", "96.1", now_ms=2_000) == "sl"  # a second later: asked again
 
     assert watch.fired["sl"] == 1
