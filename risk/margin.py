@@ -54,15 +54,9 @@ __all__ = [
     "mark_of",
     "opening_part",
     "order_margin",
-    "settle_currency",
 ]
 
 _HUNDRED = Decimal(100)
-
-
-def settle_currency(market: Market) -> str:
-    """Return the currency a swap's margin is held in: its settle currency, else its quote."""
-    return market.settle or market.quote
 
 
 def mark_of(market_data: MarketData) -> Decimal:
@@ -108,7 +102,7 @@ def margin_problem(params: OrderParams, quantity: Decimal, ctx: RiskContext) -> 
         return "a market order cannot be valued without market data"
     market = ctx.market
     needed = order_margin(opening, quantity, price, ctx.leverage, market.taker_fee)
-    settle = settle_currency(market)
+    settle = market.settle_currency
     free = _available(ctx, settle) + _released(quantity - opening, price, ctx)
     if needed > free:
         return (
@@ -228,7 +222,7 @@ class MaxLeverageRule(RiskRule):
         if leverage > tier.max_leverage:
             return (
                 f"leverage {lev}x exceeds the {decimal_text(tier.max_leverage)}x allowed for a position notional of "
-                f"{notional:,.2f} {settle_currency(market)} (bracket {tier.floor:,.0f} to {tier.cap:,.0f})"
+                f"{notional:,.2f} {market.settle_currency} (bracket {tier.floor:,.0f} to {tier.cap:,.0f})"
             )
         return None
 
@@ -265,7 +259,7 @@ class LiquidationDistanceRule(RiskRule):
             leverage=ctx.leverage, margin_mode=ctx.margin_mode,
         )  # fmt: skip
         after = before.apply_fill(params.side, quantity, price, quantity * price * market.taker_fee)
-        wallet = _balance(ctx.balances, settle_currency(market), total=True)
+        wallet = _balance(ctx.balances, market.settle_currency, total=True)
         wallet += after.realized_pnl - before.realized_pnl
         estimate = estimate_liquidation_price(
             after.quantity, after.entry_price, market, leverage=ctx.leverage, margin_mode=ctx.margin_mode,

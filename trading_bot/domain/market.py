@@ -94,6 +94,11 @@ class Market:
     margin_tiers: tuple[MarginTier, ...] = ()
     funding_interval_ms: int | None = None
 
+    @property
+    def settle_currency(self) -> str:
+        """The currency a swap's margin, PnL, fees and funding are in: ``settle``, else (spot) the quote."""
+        return self.settle or self.quote
+
     def margin_tier(self, notional: Decimal) -> MarginTier:
         """The tier with ``floor <= |notional| < cap``; beyond the last cap, the last tier.
 

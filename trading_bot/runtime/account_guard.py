@@ -26,7 +26,6 @@ from typing import Any
 
 from risk.manager import RiskManager
 from risk.margin import estimate_liquidation_price
-from risk.margin import settle_currency
 from risk.protection import AccountSnapshot
 from risk.protection import PositionView
 from risk.protection import ProtectionAction
@@ -135,7 +134,7 @@ def _view(name: Symbol, slot: InstrumentSlot) -> PositionView:
     if mark is None:
         return view
     leverage, margin_mode = slot.venue.client.perp_terms(market.symbol)
-    balance = portfolio.balances.get(settle_currency(market))
+    balance = portfolio.balances.get(market.settle_currency)
     estimate = estimate_liquidation_price(
         position.quantity, position.average_price, market, leverage=Decimal(leverage), margin_mode=margin_mode,
         wallet_balance=ZERO if balance is None else balance.total,

@@ -65,7 +65,7 @@ async def sync_funding(
     since = journaled[-1].payment.ts_ms if journaled else min((f.ts_ms for f in own_fills), default=None)
     if since is None:
         return FundingSync()  # the bot never held this swap: nothing can have been paid on its position
-    asset = market.settle or market.quote
+    asset = market.settle_currency
     caught_up: list[str] = []
     for payment in await exchange.fetch_funding_payments(symbol, since_ms=since):
         if payment.symbol != symbol or portfolio.has_funding(payment.id):

@@ -100,7 +100,7 @@ class Portfolio:
             quantity=abs(quantity),
             price=liquidation.price,
             fee=liquidation.fee,
-            fee_currency=self.market.settle or self.market.quote,
+            fee_currency=self.market.settle_currency,
             ts_ms=liquidation.ts_ms,
         )
         self.apply_fill(fill)

@@ -1045,7 +1045,7 @@ class TradingBot:
                 return  # already counted (and journaled): delivered twice
             if self.journal is not None:
                 market = slot.market
-                self.journal.record_funding(update, asset=market.settle or market.quote, venue=slot.venue.name)
+                self.journal.record_funding(update, asset=market.settle_currency, venue=slot.venue.name)
             _log.info("funding_payment", symbol=update.symbol, amount=str(update.amount), rate=str(update.rate),
                       id=update.id)  # fmt: skip
         else:

@@ -23,7 +23,7 @@ _ZERO = Decimal(0)
 
 
 def _settle(m: PerpMarket) -> str:
-    return m.rules.settle or m.rules.quote
+    return m.rules.settle_currency
 
 
 def _asset_row(engine: FuturesEngine, asset: str, now_ms: int) -> dict[str, object]:

@@ -315,7 +315,7 @@ class FuturesEngine:
             for order in self.open_orders(market.market_id) + self.open_orders(market.market_id, algo=True):
                 self._finish(market, order, "EXPIRED")
             self._realized[liquidation.symbol] = self.account.position(liquidation.symbol).realized_pnl
-            settle = market.rules.settle or market.rules.quote
+            settle = market.rules.settle_currency
             self._record_liquidation(market, liquidation, settle, now)
             self._income(liquidation.symbol, "REALIZED_PNL", liquidation.realized_pnl, settle, now)
             if liquidation.fee:
@@ -357,7 +357,7 @@ class FuturesEngine:
         symbol = market.rules.symbol
         self._realized[symbol] = self.account.position(symbol).realized_pnl
         row = IncomeRow(tran_id=tran_id, symbol=market.market_id, income_type="FUNDING_FEE", income=payment.amount,
-                        asset=market.rules.settle or market.rules.quote, time_ms=ts_ms)  # fmt: skip
+                        asset=market.rules.settle_currency, time_ms=ts_ms)  # fmt: skip
         self.income.append(row)
         _log.info("emulator_futures_funding", symbol=market.market_id, rate=str(rate), amount=str(payment.amount))
         self._push_account("FUNDING_FEE", [market])
@@ -471,7 +471,7 @@ class FuturesEngine:
     def _push_account(self, reason: str, markets: list[PerpMarket]) -> None:
         now = self._now()
         balances = []
-        for asset in sorted({m.rules.settle or m.rules.quote for m in self.markets.values()}):
+        for asset in sorted({m.rules.settle_currency for m in self.markets.values()}):
             cross = self.account.wallet_balance(asset)  # isolated margin is held apart from it
             wallet = cross + self.isolated_margin(asset)
             balances.append({"a": asset, "wb": num(wallet), "cw": num(cross), "bc": "0"})

@@ -235,7 +235,7 @@ class FuturesVenue:
     def state(self) -> dict[str, object]:
         """Return the positions, the wallet per asset and the position mode (control view)."""
         account = self.engine.account
-        assets = sorted({m.rules.settle or m.rules.quote for m in self.markets.values()})
+        assets = sorted({m.rules.settle_currency for m in self.markets.values()})
         return {"positions": self.positions(), "hedge_mode": self.engine.hedge_mode,
                 "wallet": {a: num(account.wallet_balance(a)) for a in assets},
                 "available": {a: num(max(Decimal(0), account.free(a))) for a in assets}}  # fmt: skip
