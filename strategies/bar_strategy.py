@@ -144,7 +144,7 @@ class BarStrategy(BaseStrategy[P]):
             return None
         budget = ctx.equity * self.params.fraction if amount is None else amount
         market = ctx.market
-        quantity = market.round_amount(budget / (md.ask * (1 + market.taker_fee)))
+        quantity = market.quantity_for_quote(budget, md.ask)
         if quantity <= 0 or budget <= 0:
             return None
         self.entries += 1

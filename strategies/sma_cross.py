@@ -195,7 +195,7 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         if price <= 0:
             return None
         budget = (self.ctx.equity - closing * price * market.taker_fee) * params.fraction
-        quantity = market.round_amount(budget / (price * (1 + market.taker_fee)))
+        quantity = market.quantity_for_quote(budget, price)
         return quantity if quantity > 0 else None
 
     def _entry_amount(self, side: OrderSide, position: Decimal) -> Decimal | None:

@@ -613,7 +613,7 @@ class MatchingCore:
         elif order.side is _BUY and order.order_type is not OrderType.LIMIT:
             available = self.account.free(market.quote) + w.locked
             if price * quantity * (_ONE + rate) > available:
-                quantity = market.round_amount(available / (price * (_ONE + rate)))
+                quantity = market.quantity_for_quote(available, price, rate)
                 if quantity <= 0:
                     reason = "insufficient quote at the fill price"
                     log.warning("sim_order_expired", client_order_id=order.client_order_id, reason=reason)

@@ -49,7 +49,7 @@ def quantity_for_amount(
     short). The one rule of every simulated mode.
     """
     if side is OrderSide.BUY or market.contract:
-        return market.round_amount(amount / (price * (1 + fee)))
+        return market.quantity_for_quote(amount, price, fee)
     return min(market.round_amount(amount / price), cap)
 
 

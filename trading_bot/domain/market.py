@@ -126,6 +126,12 @@ class Market:
         """Round a quantity down to the lot step (never buy more than asked)."""
         return round_to_increment(amount, self.amount_increment, "down")
 
+    def quantity_for_quote(self, amount: Decimal, price: Decimal, fee: Decimal | None = None) -> Decimal:
+        """Return the base quantity ``amount`` quote buys at ``price`` (quote per base) paying ``fee`` (a fraction;
+        default the taker fee) on top: ``amount / (price × (1 + fee))``, rounded down to the lot step."""
+        rate = self.taker_fee if fee is None else fee
+        return self.round_amount(amount / (price * (1 + rate)))
+
     def passive_price(self, side: OrderSide, price: Decimal) -> Decimal:
         """Round a limit price away from the touch: down for a buy, up for a sell."""
         return self.round_price(price, "down" if side is OrderSide.BUY else "up")
