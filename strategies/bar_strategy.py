@@ -29,6 +29,8 @@ from pydantic import field_validator
 
 from strategies.base import BaseStrategy
 from strategies.base import StrategyParams
+from strategies.lib.exits import STOP_BELOW
+from strategies.lib.exits import TAKE_PROFIT_MAX
 from strategies.lib.exits import ExitPlan
 from strategies.lib.exits import ExitWatch
 from trading_bot.domain import MarketData
@@ -61,13 +63,13 @@ class BarParams(StrategyParams):
         description="the bars decided on (1m, 5m, 1h...; bar data: its interval or a multiple)",
     )
     fraction: Fraction = Field(default=Decimal(1), description="fraction of equity spent on an entry (1.0 = all in)")
-    stop_loss: Decimal | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False,
+    stop_loss: Decimal | None = Field(default=None, gt=0, lt=STOP_BELOW, allow_inf_nan=False,
                                       description="exit when the price falls this far below the entry (0.02 = 2 %)"
                                       )  # fmt: skip
-    take_profit: Decimal | None = Field(default=None, gt=0, le=10, allow_inf_nan=False,
+    take_profit: Decimal | None = Field(default=None, gt=0, le=TAKE_PROFIT_MAX, allow_inf_nan=False,
                                         description="exit when the price rises this far above the entry (0.05 = 5 %)"
                                         )  # fmt: skip
-    trailing_stop: Decimal | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False,
+    trailing_stop: Decimal | None = Field(default=None, gt=0, lt=STOP_BELOW, allow_inf_nan=False,
                                           description="exit when the price falls this far from its high since the "
                                           "entry (0.03 = 3 %)")  # fmt: skip
     time_stop: str | None = Field(default=None, description="exit this long after the entry filled (90m, 4h, 2d)")

@@ -44,7 +44,7 @@ import structlog
 from trading_bot.domain import MarketData
 from trading_bot.domain.timeframe import timeframe_ms
 
-__all__ = ["ExitPlan", "ExitWatch"]
+__all__ = ["STOP_BELOW", "TAKE_PROFIT_MAX", "ExitPlan", "ExitWatch"]
 
 _log = structlog.get_logger(__name__)
 
@@ -56,11 +56,17 @@ REFIRE_MS = 1_000
 at most once per this many milliseconds of the clock (not on every quote)."""
 
 
+STOP_BELOW = Decimal(1)
+"""A stop-loss or trailing stop is a fraction above 0 and below this (a whole price lost)."""
+TAKE_PROFIT_MAX = Decimal(10)
+"""A take-profit is a fraction above 0 and at most this (+1,000 %). ``BarParams`` declares the same bounds."""
+
+
 def _fraction(name: str, value: Decimal | None, *, below_one: bool) -> None:
     if value is None:
         return
-    if not value.is_finite() or value <= 0 or (below_one and value >= 1) or value > 10:
-        bound = "below 1" if below_one else "at most 10"
+    if not value.is_finite() or value <= 0 or (below_one and value >= STOP_BELOW) or value > TAKE_PROFIT_MAX:
+        bound = f"below {STOP_BELOW}" if below_one else f"at most {TAKE_PROFIT_MAX}"
         raise ValueError(f"{name}: expected a fraction above 0 and {bound} (0.02 = 2 %), got {value}")
 
 
@@ -255,11 +261,17 @@ class ExitWatch:
             self.plan = ExitPlan.from_json(data["plan"])
             self.entry_tag = str(data.get("entry_tag", ""))
             self.entry_price = _decimal(data.get("entry_price"))
-            self.long = bool(data.get("long", True))
+            long = data.get("long", True)
             self.extreme = Decimal(str(data.get("extreme", "0")))
             self.armed_ms = int(data.get("armed_ms", 0))
-            if self.entry_price is not None and not (self.entry_price.is_finite() and self.extreme.is_finite()):
-                raise ValueError("not a finite price")
+            if not isinstance(long, bool):
+                raise ValueError(f"long: not true or false ({long!r})")
+            self.long = long
+            entry = self.entry_price
+            if entry is not None and not (entry.is_finite() and entry > 0 and self.extreme.is_finite()):
+                raise ValueError(f"entry_price {entry}, extreme {self.extreme}: not a positive finite price")
+            if self.extreme < 0 or self.armed_ms < 0:
+                raise ValueError(f"extreme {self.extreme}, armed_ms {self.armed_ms}: negative")
             if self.plan.empty:
                 raise ValueError("no barrier")
         except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:

@@ -118,8 +118,11 @@ def test_a_snapshot_restores_the_same_barriers_the_high_and_the_arming_time() ->
 
 
 @pytest.mark.parametrize(
-    "damage", [{"plan": "x"}, {"plan": {"stop_loss": "-1"}}, {"plan": {}, "entry_price": "NaN"}, {"entry_tag": "e"}]
-)
+    "damage",
+    [{"plan": "x"}, {"plan": {"stop_loss": "-1"}}, {"plan": {}, "entry_price": "NaN"}, {"entry_tag": "e"},
+     {"plan": {"stop_loss": "0.1"}, "entry_price": "-5"}, {"plan": {"stop_loss": "0.1"}, "long": "false"},
+     {"plan": {"stop_loss": "0.1"}, "entry_price": "100", "armed_ms": -1}],
+)  # fmt: skip
 def test_an_unreadable_journaled_plan_is_dropped_with_an_alert_not_a_crash(damage: dict[str, Any]) -> None:
     watch = ExitWatch()
 
