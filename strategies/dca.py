@@ -17,6 +17,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from pydantic import Field
 
 from strategies import STRATEGIES
@@ -28,6 +29,8 @@ from trading_bot.domain import StrategyResult
 from trading_bot.domain.bounds import QuoteAmount
 
 __all__ = ["DcaParams", "DcaStrategy"]
+
+_log = structlog.get_logger(__name__)
 
 
 class DcaParams(BarParams):
@@ -79,5 +82,13 @@ class DcaStrategy(BarStrategy[DcaParams]):
     def restore(self, state: Mapping[str, Any]) -> None:
         """Go on counting bars where the journaled run stopped (the next buy is not at once)."""
         super().restore(state)
-        self._bars = max(0, int(state.get("bars", 0)))
-        self.take_profits = max(0, int(state.get("take_profits", 0)))
+        self._bars, self.take_profits = _count(state, "bars"), _count(state, "take_profits")
+
+
+def _count(state: Mapping[str, Any], key: str) -> int:
+    """Return ``state[key]`` as a count; an unreadable one (a damaged journal) is logged and counts 0."""
+    value = state.get(key, 0)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    _log.error("dca_restore_unreadable", key=key, value=repr(value)[:80], alert=True)
+    return 0

@@ -109,3 +109,24 @@ def test_dca_buys_every_interval_and_takes_the_profit_above_the_average_entry() 
     assert tp is not None
     assert tp.orders[0].client_tag == "tp"
     assert tp.orders[0].quantity == ctx.position.quantity
+
+
+def test_a_restarted_dca_goes_on_counting_bars_so_it_does_not_buy_at_once() -> None:
+    first = DcaStrategy(DcaParams(interval_bars=3, amount=D(100)))
+    ctx = _setup(first)
+    assert _feed(first, ctx, ["100"])[0] is not None  # the first bar buys
+    restarted = DcaStrategy(DcaParams(interval_bars=3, amount=D(100)))
+    restarted.initialize(ctx)  # type: ignore[arg-type]
+    restarted.restore(first.snapshot())
+
+    assert [r is not None for r in _feed(restarted, ctx, ["100", "100", "100"])] == [False, False, True]
+
+
+def test_a_damaged_dca_snapshot_counts_from_zero_instead_of_failing_the_start() -> None:
+    strategy = DcaStrategy(DcaParams(interval_bars=3, amount=D(100)))
+    ctx = _setup(strategy)
+
+    strategy.restore({"bars": "lots", "take_profits": -4})
+
+    assert strategy.take_profits == 0
+    assert _feed(strategy, ctx, ["100"])[0] is not None  # bar 0 of the count: a buy, as on a fresh start
