@@ -17,11 +17,18 @@ from typing import Any
 from tests.integration.conftest import ROOT
 from tests.integration.conftest import cli_env
 from trading_bot.emulator import BinanceEmulator
+from trading_bot.emulator import EmulatorConfig
 
 SYMBOL = "BTC/USDT"
 BAR_GAP_S = 1.2
 """Seconds between two pushed quotes: each lands in a later 1 s bar, so it closes the previous one (the
 emulator publishes a quote only when it changes)."""
+
+
+def still_emulator(keys: tuple[str, str], seed: int) -> BinanceEmulator:
+    """An emulator of BTC/USDT at 60,000 whose price moves only by ``push_quote`` (no random walk)."""
+    return BinanceEmulator(EmulatorConfig(api_key=keys[0], api_secret=keys[1], walk_interval_s=None, seed=seed,
+                                          start_price=Decimal(60_000)))  # fmt: skip
 
 
 def write_config(tmp_path: Path, emu: BinanceEmulator, bot_id: str, strategy: str, params: dict[str, Any]) -> Path:

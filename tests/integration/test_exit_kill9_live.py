@@ -19,9 +19,9 @@ import pytest
 
 from tests.integration.restart_live import push_quote
 from tests.integration.restart_live import run_until
+from tests.integration.restart_live import still_emulator
 from tests.integration.restart_live import write_config
 from trading_bot.emulator import BinanceEmulator
-from trading_bot.emulator import EmulatorConfig
 
 KEYS = ("exit-key", "exit-secret")
 PARAMS = {"bar_timeframe": "1s", "interval_bars": 1000, "amount": "100", "take_profit": "10", "stop_loss": "0.01"}
@@ -34,9 +34,7 @@ def _own(emu: BinanceEmulator, side: str) -> list[dict[str, object]]:
 
 @pytest.mark.asyncio
 async def test_a_stop_loss_attached_on_entry_is_still_watched_after_a_kill_9_and_fires(tmp_path: Path) -> None:
-    emulator = BinanceEmulator(EmulatorConfig(api_key=KEYS[0], api_secret=KEYS[1], walk_interval_s=None, seed=7,
-                                              start_price=Decimal(60_000)))  # fmt: skip
-    async with emulator as emu:
+    async with still_emulator(KEYS, seed=7) as emu:
         config = write_config(tmp_path, emu, "ex", "dca", PARAMS)
 
         async def first_bar() -> None:  # the second quote closes the first bar: dca buys

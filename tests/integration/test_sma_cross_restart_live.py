@@ -17,9 +17,9 @@ import pytest
 
 from tests.integration.restart_live import push_quote
 from tests.integration.restart_live import run_until
+from tests.integration.restart_live import still_emulator
 from tests.integration.restart_live import write_config
 from trading_bot.emulator import BinanceEmulator
-from trading_bot.emulator import EmulatorConfig
 
 KEYS = ("restart-key", "restart-secret")
 PARAMS = {"fast": 2, "slow": 4, "bar_seconds": 1, "quantity": "0.001", "long_only": True}
@@ -31,9 +31,7 @@ def _own_buys(emu: BinanceEmulator) -> list[dict[str, object]]:
 
 @pytest.mark.asyncio
 async def test_a_restarted_live_sma_cross_trades_on_its_first_bar_after_the_restart(tmp_path: Path) -> None:
-    emulator = BinanceEmulator(EmulatorConfig(api_key=KEYS[0], api_secret=KEYS[1], walk_interval_s=None, seed=5,
-                                              start_price=Decimal(60_000)))  # fmt: skip
-    async with emulator as emu:
+    async with still_emulator(KEYS, seed=5) as emu:
         config = write_config(tmp_path, emu, "rs", "sma_cross", PARAMS)
 
         async def falling() -> None:  # 6 closed bars, fast below slow all along: no cross, no order
