@@ -82,6 +82,23 @@ async def drive_prices(
 
 AFTER_INTENT_WAIT_S = 15.0
 """How long an ``after_intent`` run may live before the runner kills it instead of the seam, seconds."""
+HOLD_DELAY_S = 5
+"""How long the emulator holds back an accepted order's answer in an ``accept_hold`` run, seconds."""
+HOLD_WAIT_S = 15.0
+"""How long an ``accept_hold`` run may take to send the order whose answer is held, seconds."""
+
+
+async def until_held(emu: BinanceEmulator, timeout_s: float) -> bool:
+    """Wait until the armed accept-then-timeout fault has taken an order POST (the emulator disarms it then);
+    False if none came within ``timeout_s``. The kill then lands while that answer is held back, however
+    slowly a loaded machine started the bot."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while emu.faults().get("accept_then_timeout"):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 async def run_chaos(workdir: Path, kills: int, seed: int = 20261121, target: Target = SPOT) -> ChaosResult:
@@ -109,9 +126,10 @@ async def run_chaos(workdir: Path, kills: int, seed: int = 20261121, target: Tar
                 proc = await start_bot(workdir, config, log, entry=entry)
                 started = await wait_for_log(proc, log, since)
                 if mode == "accept_hold" and started:
-                    emu.set_faults(accept_then_timeout=True, accept_timeout_delay_s=5)
+                    emu.set_faults(accept_then_timeout=True, accept_timeout_delay_s=HOLD_DELAY_S)
+                    await until_held(emu, HOLD_WAIT_S)
                 if started:
-                    wait_s = rng.uniform(0.3, 2.5)
+                    wait_s = rng.uniform(0.3, 2.5)  # accept_hold: less than HOLD_DELAY_S after the held POST
                     if mode == "after_intent":  # let the seam fire (p = 0.5 per intent), even on a loaded machine
                         wait_s = AFTER_INTENT_WAIT_S
                     with contextlib.suppress(TimeoutError):
