@@ -107,7 +107,7 @@ class GridStrategy(BaseStrategy[GridParams]):
         self._counts = dict.fromkeys(
             ("cycles_completed", "open_attempts", "opens_filled", "opens_unfilled", "opens_refused",
              "post_only_retries", "post_only_give_ups", "take_profits_placed", "exit_retries",
-             "exit_transient_retries", "boost_closes", "orders_lost", "exits_rebuilt"), 0,
+             "exit_transient_retries", "boost_closes", "orders_lost", "exits_released", "exits_rebuilt"), 0,
         )  # fmt: skip
         self._exits = GridExits(params, self._book, self._counts)
 
@@ -215,7 +215,7 @@ class GridStrategy(BaseStrategy[GridParams]):
             order = self.ctx.order(event.client_order_id)  # the final filled amount: the cancel-vs-fill race
             filled = max(event.filled_quantity, ZERO if order is None else order.filled_quantity)
             status = OrderStatus.CANCELED if isinstance(event, OrderCanceled) else OrderStatus.EXPIRED
-            self._progress(leg, filled, status, average=self._average(leg, None))
+            self._progress(leg, filled, status, average=self._average(leg, None), refusal=refusal_of(event))
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _tps(self) -> list[Leg]:

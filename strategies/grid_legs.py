@@ -19,6 +19,9 @@ The cause is classified once, by the order manager and the risk rules, and comes
 * permanent (filters, insufficient funds, a permanent risk rule; a cancel or expiry the grid did not
   ask for): given up: ``grid_exit_order_lost`` (alert), counted in ``orders_lost`` and
   ``unhedged_quantity``, and the grid's next result asks the supervisor for REDUCING.
+* cancelled by the operator (``cancel-all`` or ``flatten``: ``OrderCanceled.by_operator``): released:
+  ``grid_exit_released`` (a warning), counted in ``exits_released`` and ``unhedged_quantity``; not put
+  back, and no state request (the operator acted on one instrument; the others trade on).
 
 Across a restart the snapshot keeps the legs that were sent (with their client id) and the exits not yet
 known to be sent (queued, or handed to the supervisor without an id yet: ``pending_exits``). At the
@@ -45,6 +48,7 @@ from trading_bot.domain import ClientOrderId
 from trading_bot.domain import Market
 from trading_bot.domain import MarketData
 from trading_bot.domain import Order
+from trading_bot.domain import OrderCanceled
 from trading_bot.domain import OrderDenied
 from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
@@ -82,6 +86,7 @@ class Refusal(Enum):
     CROSSED = "crossed"  # post-only would have taken: retry at our own best price on a newer book
     TRANSIENT = "transient"  # rate limit, not received, a transient risk denial: retry the same order later
     PERMANENT = "permanent"  # the same order would be refused again (or a cancel/expiry we did not ask for)
+    OPERATOR = "operator"  # the operator's cancel-all or flatten pulled it: released, neither retried nor lost
 
 
 def refusal_of(event: OrderEvent) -> Refusal:
@@ -92,6 +97,8 @@ def refusal_of(event: OrderEvent) -> Refusal:
         return Refusal.TRANSIENT if event.transient else Refusal.PERMANENT
     if isinstance(event, OrderDenied) and event.transient:
         return Refusal.TRANSIENT
+    if isinstance(event, OrderCanceled) and event.by_operator:
+        return Refusal.OPERATOR
     return Refusal.PERMANENT
 
 
@@ -384,6 +391,9 @@ class GridExits:
             md: the book of the pass that saw a post-only refusal (the retry waits for a newer one).
         """
         left, params, now = leg.quantity - leg.filled, self.params, ctx.clock.now_ms()
+        if refusal is Refusal.OPERATOR:
+            self._release(leg, left)
+            return
         if refusal is Refusal.PERMANENT:
             self._give_up(ctx, leg, status, reason, left)
             return
@@ -405,6 +415,13 @@ class GridExits:
         capped = wait_ms >= int(cap_s * 1000) > earlier_ms  # the first wait at the cap: say so, loudly
         _log.warning("grid_exit_retry", tag=leg.tag, retry_tag=retry.tag, status=status.value, reason=reason,
                      attempt=retry.backoff, retry_in_s=wait_ms / 1000, quantity=str(left), alert=capped)  # fmt: skip
+
+    def _release(self, leg: Leg, left: Decimal) -> None:
+        """The operator cancelled the exit: the rest of its fill is the operator's to manage (a warning, no
+        state request: the cancel of one instrument must not restrict the others)."""
+        self.counts["exits_released"] += 1
+        self.unhedged += left
+        _log.warning("grid_exit_released", tag=leg.tag, unhedged=str(left), reason="cancelled by the operator")
 
     def _give_up(self, ctx: StrategyContext, leg: Leg, status: OrderStatus, reason: str, left: Decimal) -> None:
         self.counts["orders_lost"] += 1

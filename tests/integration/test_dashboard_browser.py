@@ -280,6 +280,11 @@ def test_the_dashboard_shows_every_instrument_and_controls_one_of_them(tmp_path:
             assert "Close the position of binance:BTC/USDC at market." in confirm_text
             driver.find_element(By.ID, "confirm-ok").click()
             wait.until(lambda d: "flatten binance:BTC/USDC: done" in d.find_element(By.ID, "control-result").text)
+            # one instrument's cancel and flatten restrict no other: the grid releases the exits it lost
+            assert _api(base, "status")["trading_state"] == "active"
+            log = (tmp_path / "bot.log").read_text()
+            assert "strategy_requested_state" not in log
+            assert "grid_exit_order_lost" not in log
             assert driver.find_element(By.ID, "state").get_attribute("data-state") == "active"
 
             # without EventSource the page polls; the session cookie opens it without a new login

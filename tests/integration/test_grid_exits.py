@@ -45,6 +45,7 @@ from tests.kit.pipeline import quote
 from trading_bot.domain import Fill
 from trading_bot.domain import LiveClock
 from trading_bot.domain import MarketData
+from trading_bot.domain import OrderCanceled
 from trading_bot.domain import OrderDenied
 from trading_bot.domain import OrderEvent
 from trading_bot.domain import OrderParams
@@ -202,6 +203,28 @@ async def test_cancel_answered_429_after_the_order_filled_meanwhile_leaves_it_fi
 
         assert order.status is OrderStatus.FILLED
         assert manager.rate_limited_until_ms > 0  # the 429 still slows the next requests down
+
+
+@pytest.mark.parametrize("by_operator", [True, False])
+async def test_cancel_all_marks_its_cancels_by_operator_only_when_the_operator_asked(by_operator: bool) -> None:
+    # The grid releases an exit the operator pulled, but treats any other cancel it did not ask for as lost; a
+    # cancel of the operator's that did not happen (429: the order rests) leaves no mark on a later cancel.
+    async with emulated() as (emulator, client, _):
+        manager, events = await _manager(client)
+        await manager.submit(_sell("60100"), None)
+        await manager.submit(OrderParams(side=OrderSide.SELL, quantity=QTY, price=D("60200"), post_only=True,
+                                         client_tag="tp:2"), None)  # fmt: skip
+
+        def canceled() -> dict[str, bool]:
+            found = {e.client_tag: e.by_operator for e in events if isinstance(e, OrderCanceled)}
+            events.clear()
+            return found
+
+        emulator.set_faults(next_n_429=1, retry_after_s=0)  # tp:1's cancel is refused: it rests on
+        await manager.cancel_all(by_operator=by_operator)
+        assert canceled() == {"tp:2": by_operator}
+        await manager.cancel_all()
+        assert canceled() == {"tp:1": False}
 
 
 # -- the supervisor: a strategy may restrict trading, never relax it -----------------------------------------

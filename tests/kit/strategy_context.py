@@ -285,8 +285,9 @@ class FakeStrategyContext(ContextHelpers):
             leaves_quantity=order.leaves_quantity,
         )
 
-    def cancel(self, client_order_id: ClientOrderId) -> OrderCanceled:
-        """Take an order off the book; the event carries what filled before the cancel."""
+    def cancel(self, client_order_id: ClientOrderId, *, by_operator: bool = False) -> OrderCanceled:
+        """Take an order off the book; the event carries what filled before the cancel (and whether the
+        operator's cancel-all or flatten asked for it)."""
         order = self.orders[client_order_id]
         now = self.clock.now_ms()
         order.transition(OrderStatus.CANCELED, now)
@@ -297,4 +298,5 @@ class FakeStrategyContext(ContextHelpers):
             ts_ms=now,
             client_tag=order.client_tag,
             filled_quantity=order.filled_quantity,
+            by_operator=by_operator,
         )

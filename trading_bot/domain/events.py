@@ -112,9 +112,14 @@ class OrderFilled(OrderEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCanceled(OrderEvent):
-    """The order left the book by cancellation; ``filled_quantity`` is what filled before that."""
+    """The order left the book by cancellation; ``filled_quantity`` is what filled before that.
+
+    ``by_operator`` is True when the operator's ``cancel-all`` or ``flatten`` pulled it
+    (``trading_bot.runtime.operator``): a strategy should neither put it back nor count it as lost.
+    """
 
     filled_quantity: Decimal = ZERO
+    by_operator: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -188,7 +188,7 @@ async def execute_command(
         if isinstance(targets, str):
             return _outcome(command, False, targets, risk, now_ms)
         for slot in targets:
-            await guarded(slot, slot.orders.cancel_all())
+            await guarded(slot, slot.orders.cancel_all(by_operator=True))
         if action is OperatorAction.FLATTEN:
             for slot in targets:
                 await guard.close_position(slot, why)

@@ -783,6 +783,35 @@ def test_take_profit_refused_permanently_is_reported_lost_and_the_grid_asks_for_
     assert lost["alert"] is True
 
 
+@pytest.mark.parametrize("by_operator", [True, False])
+def test_take_profit_cancelled_by_the_operator_is_released_without_a_state_request(by_operator: bool) -> None:
+    """Rule: the operator's cancel-all/flatten of a take-profit releases it (not put back, no REDUCING for the
+    whole bot); a cancel nobody here asked for (the venue's, a human's on the website) is still a lost exit."""
+    strategy, ctx = make(wait_time=4)
+    _, tp_id = filled_take_profit(strategy, ctx)
+
+    with capture_logs() as logs:
+        strategy.on_order_update(ctx.cancel(tp_id, by_operator=by_operator))
+        after = step(strategy, ctx, ctx.quote("100.00", "100.10", after=1))
+        later = step(strategy, ctx, ctx.quote("100.00", "100.10", after=3600))
+
+    summary = strategy.summary()
+    assert tps_of(after) == []
+    assert tps_of(later) == []
+    assert summary["unhedged_quantity"] == "1"
+    events = {e["event"] for e in logs}
+    if by_operator:
+        assert after.state_request is None
+        assert later.state_request is None
+        assert (summary["exits_released"], summary["orders_lost"]) == (1, 0)
+        assert "grid_exit_released" in events
+        assert "grid_exit_order_lost" not in events
+    else:
+        assert after.state_request is not None
+        assert after.state_request.state is TradingState.REDUCING
+        assert (summary["exits_released"], summary["orders_lost"]) == (0, 1)
+
+
 def test_crossing_refusal_after_a_transient_one_goes_to_the_touch_and_resets_the_back_off() -> None:
     strategy, ctx = make(recheck_interval=5, exit_retry_max=60)
     _, tp_id = filled_take_profit(strategy, ctx)

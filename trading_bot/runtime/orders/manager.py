@@ -334,13 +334,18 @@ class OrderManager:
         for coid in list(self.unknown_outcomes):
             await self.resolve(coid)
 
-    async def cancel_all(self) -> None:
-        """Cancel every open order of the bot (used at shutdown and by protection rules)."""
+    async def cancel_all(self, *, by_operator: bool = False) -> None:
+        """Cancel every open order of the bot (at shutdown, by protection rules, and by the operator: then
+        ``by_operator`` marks each order's ``OrderCanceled``)."""
         for order in self.tracker.open_orders():
+            if by_operator:
+                self.tracker.note_operator_cancel(order.client_order_id)
             try:
                 await self.cancel(order.client_order_id)
             except ExchangeError as exc:
                 _log.error("cancel_failed", client_order_id=order.client_order_id, error=str(exc))
+            if by_operator and order.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+                self.tracker.note_operator_cancel(order.client_order_id, asked=False)  # it rests again
 
 
 def _gone(order: Order, ts_ms: int) -> OrderStatusReport:

@@ -39,12 +39,6 @@ _log = get_logger(__name__)
 
 _RECENT_CLOSED_MAX = 10_000
 
-_LEFT_BOOK_EVENTS: dict[OrderStatus, type[OrderCanceled] | type[OrderExpired]] = {
-    OrderStatus.CANCELED: OrderCanceled,
-    OrderStatus.EXPIRED: OrderExpired,
-}
-"""The event of an order that left the book with ``filled_quantity`` filled before that."""
-
 
 class OrderTracker:
     """In-flight and recently closed orders of one bot, keyed by client order id.
@@ -57,6 +51,7 @@ class OrderTracker:
         self.client_id_prefix = client_id_prefix
         self._open: dict[ClientOrderId, Order] = {}
         self._closed: OrderedDict[ClientOrderId, Order] = OrderedDict()
+        self._operator_cancels: set[ClientOrderId] = set()
         self._seen_trades: set[tuple[str, str]] = set()
         self._foreign_seen: set[str] = set()
         self.duplicate_fills = 0
@@ -113,8 +108,17 @@ class OrderTracker:
         """Mark fills as applied (used when restoring from the journal)."""
         self._seen_trades.update(keys)
 
+    def note_operator_cancel(self, client_order_id: ClientOrderId, asked: bool = True) -> None:
+        """Mark an open order whose cancel the operator asked for (its ``OrderCanceled`` says ``by_operator``);
+        ``asked=False`` drops the mark of a cancel that did not happen (the order rests again)."""
+        if asked and client_order_id in self._open:
+            self._operator_cancels.add(client_order_id)
+        else:
+            self._operator_cancels.discard(client_order_id)
+
     def _remember_closed(self, order: Order) -> None:
         self._open.pop(order.client_order_id, None)
+        self._operator_cancels.discard(order.client_order_id)
         self._closed[order.client_order_id] = order
         if len(self._closed) > _RECENT_CLOSED_MAX:
             self._closed.popitem(last=False)
@@ -219,18 +223,19 @@ class OrderTracker:
             )
             return None
         order.transition(status, ts, reason=reason)
-        self._settle(order)
         coid, symbol, side, tag = order.client_order_id, order.symbol, order.side, order.client_tag
-        left_book = _LEFT_BOOK_EVENTS.get(status)
-        if left_book is not None:
-            return left_book(
-                client_order_id=coid,
-                symbol=symbol,
-                side=side,
-                ts_ms=ts,
-                client_tag=tag,
+        by_operator = coid in self._operator_cancels
+        self._settle(order)
+        if status is OrderStatus.CANCELED:
+            return OrderCanceled(
+                client_order_id=coid, symbol=symbol, side=side, ts_ms=ts, client_tag=tag,
+                filled_quantity=order.filled_quantity, by_operator=by_operator,
+            )  # fmt: skip
+        if status is OrderStatus.EXPIRED:
+            return OrderExpired(
+                client_order_id=coid, symbol=symbol, side=side, ts_ms=ts, client_tag=tag,
                 filled_quantity=order.filled_quantity,
-            )
+            )  # fmt: skip
         if status is OrderStatus.REJECTED:
             return OrderRejected(
                 client_order_id=coid,
