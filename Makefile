@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
+	# bytecode now: a run that may not write it (PYTHONDONTWRITEBYTECODE, a read-only service) starts 0.1 s sooner
+	$(PY) -m compileall -q -j 0 runbot.py trading_bot strategies exchanges risk
 	touch $@
 
 ## run: replay 11 minutes of real Binance BTC/USDT quotes and trades through the grid strategy (paper fills)

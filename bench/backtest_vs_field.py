@@ -11,18 +11,23 @@ seeded random walk (written once to bench/.cache). Trades are compared on entry/
 Times exclude imports and data loading: ours is ``TradingBot.run()`` (plus metrics, shown apart),
 backtesting.py ``Backtest.run()``, backtrader ``Cerebro.run()``.
 
-    python bench/backtest_vs_field.py [--dataset fil|walk|both] [--profile]
+With ``--whole``, each engine also runs as a whole process, the way a user runs it: interpreter start,
+imports, loading the CSV, the run and its statistics (ours: ``runbot.py backtest ... --json``, which
+prints every round trip; theirs: the same strategy in a script that loads the CSV with pandas and prints
+its statistics). Each command runs once untimed (so every engine starts with its bytecode cache; the
+bench clears ``PYTHONDONTWRITEBYTECODE`` for all of them), then ``--repeat`` times; wall time (min and
+median) and peak RSS (``wait4``'s ``ru_maxrss``) per process.
+
+    python bench/backtest_vs_field.py [--dataset fil|walk|both] [--profile] [--whole [--repeat N]]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import cProfile
-import io
 import json
-import pstats
+import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -38,8 +43,8 @@ WALK_BARS = 1_000_000
 
 
 # --------------------------------------------------------------------------- the reference engines
-def field_worker(path: str, decimals: int) -> None:  # noqa: C901 - one self-contained script for the other venv
-    """Run inside the field venv: both reference engines on ``path``; print one JSON line.
+def field_worker(path: str, decimals: int, only: str | None = None) -> dict[str, Any]:
+    """Run inside the field venv: both reference engines (or ``only`` one) on ``path``; print one JSON line.
 
     The averages are compared exactly, as ours are (``Decimal`` sums): both engines get the closes as
     integer ticks (``close × 10**decimals``), sum them over 10 and 20 bars (integer sums, exact in
@@ -49,16 +54,27 @@ def field_worker(path: str, decimals: int) -> None:  # noqa: C901 - one self-con
     ``CrossOver`` rule). backtesting.py's ``crossover()`` needs a strict change over two bars and misses
     a cross that passes through a tie, so its strategy applies the same rule in ``next()``.
     """
-    import backtrader as bt
     import numpy as np
     import pandas as pd
-    from backtesting import Backtest
-    from backtesting import Strategy
 
     df = pd.read_csv(path, usecols=["timestamp", "open", "high", "low", "close", "volume"])
     df.index = pd.to_datetime(df["timestamp"], unit="ms")
     df = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
     df["Ticks"] = np.rint(df["Close"].to_numpy() * 10**decimals).astype(np.int64)
+    out: dict[str, Any] = {}
+    if only in (None, "backtesting"):
+        out["backtesting"] = _run_backtesting_py(df)
+    if only in (None, "backtrader"):
+        out["backtrader"] = _run_backtrader(df)
+    print(json.dumps(out))
+    return out
+
+
+def _run_backtesting_py(df: Any) -> dict[str, Any]:
+    """backtesting.py's ``Backtest.run()`` (its statistics included) on ``df``; seconds and trades."""
+    import numpy as np
+    from backtesting import Backtest
+    from backtesting import Strategy
 
     def side_of_averages(ticks: Any) -> Any:
         """Return sign(20 × sum10 − 10 × sum20) per bar, exact (integer arithmetic); NaN before bar 20."""
@@ -85,21 +101,26 @@ def field_worker(path: str, decimals: int) -> None:  # noqa: C901 - one self-con
             elif crossed and side < 0 and self.position:
                 self.position.close()
 
-    out: dict[str, Any] = {}
     bt_scaled = df.copy()
     scale = 1e6  # backtesting.py trades whole units: price per micro-unit keeps sizes fractional
     bt_scaled[["Open", "High", "Low", "Close"]] = bt_scaled[["Open", "High", "Low", "Close"]] / scale
     test = Backtest(bt_scaled, SmaCross, cash=10_000, commission=0, finalize_trades=False)
     start = time.perf_counter()
     stats = test.run()
-    out["backtesting"] = {
+    return {
         "seconds": time.perf_counter() - start,
         "trades": [
             [int(t.EntryTime.value // 1_000_000), round(t.EntryPrice * scale, 8),
              int(t.ExitTime.value // 1_000_000), round(t.ExitPrice * scale, 8)]
             for t in stats["_trades"].itertuples()
         ],
+        "statistics": str(stats),
     }  # fmt: skip
+
+
+def _run_backtrader(df: Any) -> dict[str, Any]:
+    """backtrader's ``Cerebro.run()`` on ``df``; seconds and trades."""
+    import backtrader as bt
 
     class TickData(bt.feeds.PandasData):  # type: ignore[misc]
         lines = ("ticks",)
@@ -143,8 +164,7 @@ def field_worker(path: str, decimals: int) -> None:  # noqa: C901 - one self-con
         elif entry is not None:
             trades.append([*entry, ts, round(price, 8)])
             entry = None
-    out["backtrader"] = {"seconds": seconds, "trades": trades}
-    print(json.dumps(out))
+    return {"seconds": seconds, "trades": trades}
 
 
 def ensure_field_venv() -> Path:
@@ -178,6 +198,11 @@ def random_walk(path: Path, bars: int = WALK_BARS, seed: int = 42) -> Path:
 
 def run_ours(path: Path, symbol: str, profile: bool) -> dict[str, Any]:
     """Run sma_cross through the full pipeline; return timings and trades."""
+    import asyncio
+    import cProfile
+    import io
+    import pstats
+
     from exchanges.recorded import synthetic_market
     from trading_bot.backtest.engine import BacktestSpec
     from trading_bot.backtest.engine import prepare_backtest
@@ -245,20 +270,73 @@ def bench(name: str, path: Path, symbol: str, profile: bool) -> None:
               f"{len(field[engine]['trades']):>6}  {verdict}")  # fmt: skip
 
 
+def _timed(command: list[str]) -> tuple[float, int, str]:
+    """Run ``command`` with the bytecode cache allowed; return its wall seconds, peak RSS (MB) and stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS (KB on Linux)
+    seconds = time.perf_counter() - start
+    proc.stdout.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(command[:4])} ... exited {proc.returncode}")
+    return seconds, usage.ru_maxrss // 1024, stdout.decode()
+
+
+def whole_process(name: str, path: Path, symbol: str, repeat: int) -> None:
+    """Time each engine as a whole process (module docstring) and print the table."""
+    python = ensure_field_venv()
+    decimals = 3 if "FIL" in symbol else 2
+    tick = f"{Decimal(1).scaleb(-decimals)}"
+    ours = [sys.executable, str(ROOT / "runbot.py"), "backtest", "--strategy", "sma_cross", "--data", str(path),
+            "--symbol", symbol, "--fast", "10", "--slow", "20", "--fraction", "1", "--fee", "0",
+            "--tick-size", tick, "--lot-step", "0.00000001", "--json"]  # fmt: skip
+    engines = {"ours": ours}
+    for engine in ("backtesting", "backtrader"):
+        engines[engine] = [str(python), __file__, "--field-worker", str(path), str(decimals), engine]
+    rows: dict[str, tuple[list[float], int, int]] = {}
+    for engine, command in engines.items():
+        _timed(command)  # untimed: writes the bytecode cache
+        walls, peak, trades = [], 0, 0
+        for _ in range(repeat):
+            seconds, rss, stdout = _timed(command)
+            walls.append(seconds)
+            peak = max(peak, rss)
+            data = json.loads(stdout.strip().splitlines()[-1])
+            trades = len(data["trades"] if engine == "ours" else data[engine]["trades"])
+        rows[engine] = (walls, peak, trades)
+    base = statistics.median(rows["ours"][0])
+    print(f"\n## {name}: whole process, {repeat} runs each")
+    print(f"{'engine':<16}{'min s':>8}{'median s':>10}{'ours ×':>9}{'peak MB':>9}  trades")
+    for engine, (walls, peak, trades) in rows.items():
+        median = statistics.median(walls)
+        print(f"{engine:<16}{min(walls):>8.2f}{median:>10.2f}{median / base:>9.2f}{peak:>9}  {trades:>6}")
+
+
 def main() -> None:
     """Parse the arguments and run the benchmark."""
-    if len(sys.argv) == 4 and sys.argv[1] == "--field-worker":
-        field_worker(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--field-worker":  # in the field venv: stdlib imports only
+        field_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) == 5 else None)
         return
     sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", choices=("fil", "walk", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="print our top functions by own time")
+    parser.add_argument("--whole", action="store_true", help="also time each engine as a whole process")
+    parser.add_argument("--repeat", type=int, default=3, help="--whole: timed runs per engine (default 3)")
     args = parser.parse_args()
+    datasets = []
     if args.dataset in ("fil", "both"):
-        bench("(a) Binance FIL/USDT 1m", FIL, "FIL/USDT", args.profile)
+        datasets.append(("(a) Binance FIL/USDT 1m", FIL, "FIL/USDT"))
     if args.dataset in ("walk", "both"):
-        bench("(b) random walk", random_walk(CACHE / "walk_1m.csv"), "RW/USD", args.profile)
+        datasets.append(("(b) random walk", random_walk(CACHE / "walk_1m.csv"), "RW/USD"))
+    for name, path, symbol in datasets:
+        bench(name, path, symbol, args.profile)
+        if args.whole:
+            whole_process(name, path, symbol, max(1, args.repeat))
 
 
 if __name__ == "__main__":
