@@ -282,6 +282,11 @@ class BarExchange(BaseExchangeClient):
             events = self._prepared = _BarEvents(self.bars, self._market.symbol, self.bar_ms)
         return events
 
+    def bars_ahead(self, symbol: Symbol) -> tuple[Sequence[Bar], int] | None:
+        """Return the bars the stream will yield (all of them, in order) and their interval (ms)."""
+        self.market(symbol)
+        return self.bars, self.bar_ms
+
     def prepare(self) -> None:
         """Set up the per-bar market events now (each is built when streamed: none is held per bar)."""
         self._events()

@@ -225,6 +225,13 @@ class BarColumns(Sequence[Bar]):
     def __reversed__(self) -> Iterator[Bar]:
         return iter(self[::-1])
 
+    def column_arrays(self) -> tuple[array[int], list[array[int] | list[Decimal]], range]:
+        """Return the stored columns as they are (times; open, high, low, close, volume) and this view's rows.
+
+        For a reader that converts whole columns at once (``strategies.lib.batch``); not to be modified.
+        """
+        return self._ts, self._columns, self._rows
+
     def times_and_closes(self, stop: int) -> Iterator[tuple[int, Decimal]]:
         """Yield (open time ms, close) of the first ``stop`` bars without building a ``Bar`` each."""
         ts, closes, decode = self._ts, self._columns[3], self._decoders[3]

@@ -194,6 +194,11 @@ class BarVenue(BaseExchangeClient):
     async def run_user_stream(self) -> None:
         """Return at once: fills are delivered inline."""
 
+    def bars_ahead(self, symbol: Symbol) -> tuple[Sequence[Bar], int] | None:
+        """Return ``symbol``'s bars and their interval (ms): the venue streams each market's bars in full."""
+        sim = self._sims.get(symbol)
+        return None if sim is None else sim.bars_ahead(symbol)
+
     def prepare(self) -> None:
         """Build every market's per-bar events now (part of data loading), not at the first bar."""
         for sim in self._sims.values():

@@ -139,6 +139,14 @@ class BaseExchangeClient(ABC):
     async def fetch_balance(self) -> dict[str, Balance]:
         """Return the account's balances by currency."""
 
+    def bars_ahead(self, symbol: Symbol) -> tuple[Sequence[Bar], int] | None:
+        """Return every bar the market stream of ``symbol`` will deliver, and their interval in ms, when known
+        before the run (a backtest over recorded bars); ``None`` otherwise (live, paper, replays).
+
+        Only a precomputation reads it (``strategies.lib.declared``); the strategy sees each bar at its close.
+        """
+        return None
+
     async def fetch_ohlcv(
         self, symbol: Symbol, timeframe: str, since_ms: int | None = None, limit: int | None = None
     ) -> list[Bar]:

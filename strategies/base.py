@@ -22,6 +22,8 @@ from typing import TypeVar
 from pydantic import BaseModel
 from pydantic import ConfigDict
 
+from strategies.lib.declared import DeclaredIndicators
+from strategies.lib.indicators import Indicator
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
@@ -50,6 +52,7 @@ class StrategyParams(BaseModel):
 
 
 P = TypeVar("P", bound=StrategyParams)
+IndicatorT = TypeVar("IndicatorT", bound=Indicator[Any])
 
 
 class InstrumentView(Protocol):
@@ -246,6 +249,18 @@ class BaseStrategy(ABC, Generic[P]):
     def __init__(self, params: P) -> None:
         self.params: P = params
         self._ctx: StrategyContext | None = None
+        self.indicators = DeclaredIndicators()
+        """The indicators declared with ``indicator``: fed by the bot before each ``on_bar``."""
+
+    def indicator(self, indicator: IndicatorT, timeframe: str | None = None) -> IndicatorT:
+        """Declare ``indicator`` (``strategies.lib``); return it. Call in ``__init__``.
+
+        The bot feeds it every closed bar of ``timeframe`` (default: the first of ``timeframes``) just
+        before ``on_bar`` (warm-up history included), so ``on_bar`` reads its ``value``, ``None`` until it
+        is ready. In a backtest it may be computed over the whole series at once; the values are the same
+        (``strategies.lib.declared``). One instance per symbol: a multi-instrument strategy feeds its own.
+        """
+        return self.indicators.add(indicator, timeframe)
 
     @classmethod
     def required_parameters(cls) -> list[str]:
@@ -288,6 +303,16 @@ class BaseStrategy(ABC, Generic[P]):
         start) results are discarded. Default: nothing.
         """
         return None
+
+    def bar_closed(self, bar: Bar, timeframe: str) -> StrategyResult | None:
+        """Feed the declared indicators ``bar``, then return ``on_bar``'s result: what the bot calls per bar.
+
+        Strategies override ``on_bar``, not this.
+        """
+        indicators = self.indicators
+        if indicators.declared:
+            indicators.feed(bar, timeframe, self.timeframes[0] if self.timeframes else timeframe)
+        return self.on_bar(bar, timeframe)
 
     def on_order_update(self, event: OrderEvent) -> None:
         """React to an event of one of the strategy's own orders (default: ignore)."""

@@ -39,11 +39,11 @@ class BollingerBreakoutStrategy(BarStrategy[BollingerBreakoutParams]):
     def __init__(self, params: BollingerBreakoutParams) -> None:
         super().__init__(params)
         self.warmup_bars = params.period
-        self._bands = Bollinger(params.period, params.k)
+        self._bands = self.indicator(Bollinger(params.period, params.k))
 
     def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
         """Buy above the upper band, sell below the middle."""
-        bands = self._bands.update(bar.close)
+        bands = self._bands.value
         if bands is None:
             return None
         close = float(bar.close)

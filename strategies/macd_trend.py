@@ -53,12 +53,12 @@ class MacdTrendStrategy(BarStrategy[MacdTrendParams]):
     def __init__(self, params: MacdTrendParams) -> None:
         super().__init__(params)
         self.warmup_bars = params.slow + params.signal
-        self._macd = MACD(params.fast, params.slow, params.signal)
+        self._macd = self.indicator(MACD(params.fast, params.slow, params.signal))
         self._cross = CrossTracker()
 
     def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
         """Buy on an up-cross of MACD over its signal, sell on a down-cross."""
-        value = self._macd.update(bar.close)
+        value = self._macd.value
         if value is None:
             return None
         cross = self._cross.update(value.macd, value.signal)

@@ -41,12 +41,12 @@ class MomentumStrategy(BarStrategy[MomentumParams]):
     def __init__(self, params: MomentumParams) -> None:
         super().__init__(params)
         self.warmup_bars = params.lookback + 1
-        self._roc = ROC(params.lookback)
+        self._roc = self.indicator(ROC(params.lookback))
         self._threshold = float(params.threshold)
 
     def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
         """Buy on a rise above the threshold, sell on a fall below its negative."""
-        roc = self._roc.update(bar.close)
+        roc = self._roc.value
         if roc is None:
             return None
         if self.ctx.is_flat():

@@ -51,11 +51,11 @@ class RsiReversionStrategy(BarStrategy[RsiReversionParams]):
     def __init__(self, params: RsiReversionParams) -> None:
         super().__init__(params)
         self.warmup_bars = params.period + 1
-        self._rsi = RSI(params.period)
+        self._rsi = self.indicator(RSI(params.period))
 
     def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
         """Buy when oversold, sell when overbought."""
-        rsi = self._rsi.update(bar.close)
+        rsi = self._rsi.value
         if rsi is None:
             return None
         if self.ctx.is_flat():

@@ -40,6 +40,8 @@ from typing import Generic
 from typing import NamedTuple
 from typing import TypeVar
 
+from trading_bot.domain import Bar
+
 __all__ = [
     "ATR",
     "EMA",
@@ -50,6 +52,7 @@ __all__ = [
     "VWAP",
     "Bollinger",
     "BollingerValue",
+    "Indicator",
     "MACDValue",
     "RollingHigh",
     "RollingLow",
@@ -66,7 +69,7 @@ def _check_period(period: int, least: int = 1) -> None:
 V = TypeVar("V")
 
 
-class _Indicator(Generic[V]):
+class Indicator(Generic[V]):
     """What every indicator has: ``value`` (``None`` until its warm-up is over) and ``ready``."""
 
     value: V | None = None
@@ -76,8 +79,12 @@ class _Indicator(Generic[V]):
         """True once the indicator has a value (it has seen the bars its definition needs)."""
         return self.value is not None
 
+    def feed(self, bar: Bar) -> V | None:
+        """Add one closed bar (its close; ATR and VWAP their fields, RollingHigh/Low the high/low); return ``value``."""
+        raise NotImplementedError
 
-class SMA(_Indicator[float]):
+
+class SMA(Indicator[float]):
     """Simple moving average of the last ``period`` values."""
 
     def __init__(self, period: int) -> None:
@@ -112,8 +119,12 @@ class SMA(_Indicator[float]):
             self.value = float(self._exact_sum / self.period) + self._sum / self.period
         return self.value
 
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar's close; return the value."""
+        return self.update(bar.close)
 
-class ROC(_Indicator[float]):
+
+class ROC(Indicator[float]):
     """Rate of change over ``period`` values: ``x / x[period ago] − 1``."""
 
     def __init__(self, period: int) -> None:
@@ -132,8 +143,12 @@ class ROC(_Indicator[float]):
             self.value = window[-1] / old - 1.0 if old != 0 else None
         return self.value
 
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar's close; return the value."""
+        return self.update(bar.close)
 
-class EMA(_Indicator[float]):
+
+class EMA(Indicator[float]):
     """Exponential moving average, ``alpha = 2 / (period + 1)``, seeded with the SMA of the first values."""
 
     def __init__(self, period: int) -> None:
@@ -157,8 +172,12 @@ class EMA(_Indicator[float]):
             self.value = self._seed / self.period
         return self.value
 
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar's close; return the value."""
+        return self.update(bar.close)
 
-class RSI(_Indicator[float]):
+
+class RSI(Indicator[float]):
     """Wilder's relative strength index over ``period`` changes, 0–100."""
 
     def __init__(self, period: int = 14) -> None:
@@ -195,6 +214,10 @@ class RSI(_Indicator[float]):
         self.value = 100.0 * self._gain / total if total > 0 else 0.0
         return self.value
 
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar's close; return the value."""
+        return self.update(bar.close)
+
 
 class MACDValue(NamedTuple):
     """``(macd, signal, histogram)``: the fast EMA minus the slow EMA, its EMA, and ``macd − signal``."""
@@ -204,7 +227,7 @@ class MACDValue(NamedTuple):
     histogram: float
 
 
-class MACD(_Indicator[MACDValue]):
+class MACD(Indicator[MACDValue]):
     """Moving average convergence/divergence: ``EMA(fast) − EMA(slow)``, its signal EMA and histogram."""
 
     def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
@@ -229,6 +252,10 @@ class MACD(_Indicator[MACDValue]):
         self.value = MACDValue(macd, signal, macd - signal)
         return self.value
 
+    def feed(self, bar: Bar) -> MACDValue | None:
+        """Add the bar's close; return the value."""
+        return self.update(bar.close)
+
 
 class BollingerValue(NamedTuple):
     """``(lower, middle, upper)``: the SMA ∓ k standard deviations, and the SMA."""
@@ -238,7 +265,7 @@ class BollingerValue(NamedTuple):
     upper: float
 
 
-class Bollinger(_Indicator[BollingerValue]):
+class Bollinger(Indicator[BollingerValue]):
     """Bollinger bands: the SMA of ``period`` closes ± ``k`` population standard deviations."""
 
     def __init__(self, period: int = 20, k: float = 2.0) -> None:
@@ -270,8 +297,12 @@ class Bollinger(_Indicator[BollingerValue]):
         self.value = BollingerValue(mean - width, mean, mean + width)
         return self.value
 
+    def feed(self, bar: Bar) -> BollingerValue | None:
+        """Add the bar's close; return the value."""
+        return self.update(bar.close)
 
-class ATR(_Indicator[float]):
+
+class ATR(Indicator[float]):
     """Wilder's average true range over ``period`` bars (price units)."""
 
     def __init__(self, period: int = 14) -> None:
@@ -300,8 +331,12 @@ class ATR(_Indicator[float]):
             self.value = self._seed / n
         return self.value
 
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar's high, low and close; return the ATR."""
+        return self.update(bar.high, bar.low, bar.close)
 
-class _RollingExtreme(_Indicator[float]):
+
+class _RollingExtreme(Indicator[float]):
     def __init__(self, period: int, sign: float) -> None:
         _check_period(period)
         self.period = period
@@ -332,6 +367,10 @@ class RollingHigh(_RollingExtreme):
     def __init__(self, period: int) -> None:
         super().__init__(period, 1.0)
 
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar's high; return the highest of the last ``period``."""
+        return self.update(bar.high)
+
 
 class RollingLow(_RollingExtreme):
     """The lowest of the last ``period`` values (feed bar lows)."""
@@ -339,8 +378,12 @@ class RollingLow(_RollingExtreme):
     def __init__(self, period: int) -> None:
         super().__init__(period, -1.0)
 
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar's low; return the lowest of the last ``period``."""
+        return self.update(bar.low)
 
-class VWAP(_Indicator[float]):
+
+class VWAP(Indicator[float]):
     """Volume-weighted average of the typical price, restarted every ``reset_ms`` of bar open time."""
 
     def __init__(self, reset_ms: int = 86_400_000) -> None:
@@ -364,3 +407,7 @@ class VWAP(_Indicator[float]):
         if self._volume > 0:
             self.value = self._pv / self._volume
         return self.value
+
+    def feed(self, bar: Bar) -> float | None:
+        """Add the bar (its open time the session clock); return the VWAP."""
+        return self.update(bar.high, bar.low, bar.close, bar.volume, bar.ts_ms)

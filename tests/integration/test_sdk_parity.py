@@ -28,7 +28,9 @@ ARGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _run(workdir: Path, mode: str, strategy: str, extra: tuple[str, ...], data: tuple[Path, ...]) -> dict[str, Any]:
+def _run(
+    workdir: Path, mode: str, strategy: str, extra: tuple[str, ...], data: tuple[Path, ...], *, logs: list[str] | None = None
+) -> dict[str, Any]:
     flag = "--data" if mode == "backtest" else "--replay"
     files = [a for path in data for a in (flag, str(path))]
     if mode == "backtest":
@@ -38,19 +40,34 @@ def _run(workdir: Path, mode: str, strategy: str, extra: tuple[str, ...], data: 
         paper = {"balances": {"USDT": "10000"}, "maker_fee": "0.001", "taker_fee": "0.001"}
         config.write_text(json.dumps({"exchange": {"paper": paper}}))
         cmd = ["--config", str(config), "--strategy", strategy, *extra, "--symbol", "BTC/USDT", *files, "--json"]
+    if logs is not None:
+        cmd += ["--log-level", "info"]
     proc = run_cli(*cmd, cwd=workdir)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    if logs is not None:
+        logs.extend(proc.stderr.splitlines())
     doc: dict[str, Any] = json.loads(proc.stdout)
     return doc
 
 
+def _precomputed(logs: list[str]) -> int:
+    events = [json.loads(line) for line in logs if '"indicators_precomputed"' in line]
+    return sum(int(e["indicators"]) for e in events)
+
+
 @pytest.mark.parametrize("strategy", sorted(ARGS))
 def test_bar_data_gives_the_same_trades_in_backtest_and_replay(workdir: Path, strategy: str) -> None:
+    """Both know their bars ahead and precompute the declared indicators (``test_precomputed_indicators``
+    compares that with bar-by-bar indicators)."""
     bars = _first_bars(workdir, 600)
-    backtest = _run(workdir, "backtest", strategy, ARGS[strategy], (bars,))
-    replay = _run(workdir, "replay", strategy, ARGS[strategy], (bars,))
+    backtest_logs: list[str] = []
+    replay_logs: list[str] = []
+    backtest = _run(workdir, "backtest", strategy, ARGS[strategy], (bars,), logs=backtest_logs)
+    replay = _run(workdir, "replay", strategy, ARGS[strategy], (bars,), logs=replay_logs)
     assert backtest["metrics"]["fill_count"] == replay["fills"] > 0
     assert backtest["fingerprint"] == replay["trade_fingerprint"]
+    assert _precomputed(backtest_logs) == (0 if strategy == "dca" else 1)
+    assert _precomputed(replay_logs) == _precomputed(backtest_logs)
 
 
 def test_bars_built_from_quotes_and_trades_give_the_same_trades_in_backtest_and_replay(workdir: Path) -> None:

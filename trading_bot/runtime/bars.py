@@ -20,6 +20,10 @@ whole. ``--paper`` on live data asks the live venue (``PaperExchange.fetch_ohlcv
 history (replays and backtests raise ``NotImplementedError``) or the request fails, ``bar_warmup_unavailable``
 is logged and the strategy warms up on the run's own first bars: in a replay or backtest the first
 ``warmup_bars`` bars of the data. Indicator state is not journaled: a restart relies on the venue's history.
+
+Declared indicators (``BaseStrategy.indicator``) are fed each bar by ``BaseStrategy.bar_closed`` before
+``on_bar``. When the venue knows the bars ahead (a backtest: ``bars_ahead``), those on the data's own
+timeframe are computed over the whole series first (``strategies.lib.declared``): same values, one pass.
 """
 
 from __future__ import annotations
@@ -182,11 +186,51 @@ class BarFeed:
 
 
 async def warm_up(unit: StrategyUnit, now_ms: int) -> None:
-    """Hand ``unit``'s strategy its declared history at start (see the module docstring)."""
+    """Hand ``unit``'s strategy its declared history at start, and precompute what it can (module docstring)."""
     strategy = unit.strategy
     count = strategy.warmup_bars
-    if count <= 0 or not strategy.timeframes:
-        return
+    if count > 0 and strategy.timeframes:
+        await _warm_up_history(unit, now_ms, count)
+    if strategy.indicators.declared:
+        _check_declared(unit)
+        _precompute(unit)
+
+
+def _check_declared(unit: StrategyUnit) -> None:
+    strategy = unit.strategy
+    for declared in strategy.indicators.declared:
+        timeframe = declared.timeframe
+        if not strategy.timeframes or (timeframe is not None and timeframe not in strategy.timeframes):
+            raise ConfigError(
+                f"strategy {unit.label}: {type(declared.indicator).__name__} is declared on timeframe "
+                f"{timeframe or '(the first)'}, which is not in its timeframes {list(strategy.timeframes)}: "
+                "add it to timeframes"
+            )
+
+
+def _precompute(unit: StrategyUnit) -> None:
+    strategy = unit.strategy
+    if unit.multi:
+        raise ConfigError(
+            f"strategy {unit.label}: declared indicators are fed one instrument's bars; a multi-instrument "
+            "strategy updates its own (indicator.feed)"
+        )
+    first = strategy.timeframes[0]
+    for slot in unit.slots:
+        feed = slot.bars
+        ahead = slot.venue.client.bars_ahead(slot.market.symbol)
+        if feed is None or ahead is None:
+            continue
+        bars, bar_ms = ahead
+        for timeframe in feed.timeframes:
+            if feed.timeframe_ms(timeframe) == bar_ms:  # merged timeframes stay incremental
+                done = strategy.indicators.precompute(timeframe, first, bars)
+                _log.info("indicators_precomputed", strategy=unit.label, instrument=str(slot.instrument),
+                          timeframe=timeframe, indicators=done, bars=len(bars))  # fmt: skip
+
+
+async def _warm_up_history(unit: StrategyUnit, now_ms: int, count: int) -> None:
+    strategy = unit.strategy
     for slot in unit.slots:
         feed = slot.bars
         if feed is None:
@@ -204,7 +248,7 @@ async def warm_up(unit: StrategyUnit, now_ms: int) -> None:
             for bar in closed:
                 if unit.failed:  # a hook raised (restore, or on_bar just now): no more calls
                     return
-                result = unit.call("on_bar", strategy.on_bar, bar, timeframe, config_errors=True)
+                result = unit.call("on_bar", strategy.bar_closed, bar, timeframe, config_errors=True)
                 discarded += result is not None and bool(result.orders or result.cancel)
             if still_open:
                 feed.seed(timeframe, still_open[-1])

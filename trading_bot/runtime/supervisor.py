@@ -513,7 +513,7 @@ class TradingBot:
             unit.started = True
             if self.journal is not None:
                 await self._restore(unit, self.journal)
-            await warm_up(unit, self.clock.now_ms())  # nothing unless it declares timeframes and warmup_bars
+            await warm_up(unit, self.clock.now_ms())  # history (warmup_bars), declared indicators precomputed
         _log.info(
             "bot_started",
             bot_id=self.bot_id,
@@ -878,7 +878,7 @@ class TradingBot:
             if unit.multi:
                 unit.context.event_instrument = slot.instrument
             for bar, timeframe in slot.bars.take():
-                result = unit.call("on_bar", strategy.on_bar, bar, timeframe, config_errors=True)
+                result = unit.call("on_bar", strategy.bar_closed, bar, timeframe, config_errors=True)
                 if result is not None and (
                     result.action is not StrategyAction.NONE or result.cancel or result.state_request is not None
                 ):

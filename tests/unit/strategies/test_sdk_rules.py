@@ -35,7 +35,7 @@ def _feed(strategy: BarStrategy, ctx: FakeStrategyContext, closes: list[str]) ->
     for i, close in enumerate(closes):
         ctx.quote(close, close, after=60)
         c = D(close)
-        out.append(strategy.on_bar(Bar(ts_ms=i * 60_000, open=c, high=c, low=c, close=c), "1m"))
+        out.append(strategy.bar_closed(Bar(ts_ms=i * 60_000, open=c, high=c, low=c, close=c), "1m"))
     return out
 
 
