@@ -9,7 +9,9 @@ It declares one timeframe (``Params.bar_timeframe``) and the warm-up its indicat
 - ``exit(tag)``: ``ctx.close_position()``: a reduce-only market sell of the whole position.
 
 Both return ``None`` while an order of the strategy is still open, so a signal repeated on the next bar
-before the fill is not a second order.
+before the fill is not a second order. ``enter`` also returns ``None`` when the size breaks the market's
+minimum amount or notional (``Market.order_problem``): once equity × fraction is too small, each signal is
+counted (``entries_below_minimum`` in the summary; the first one is logged) instead of a denied order a bar.
 
 Every entry carries the exit plan of its params (``stop_loss``, ``take_profit``, ``trailing_stop``,
 ``time_stop``; all off by default) unless ``enter`` is given another: ``strategies.lib.exits`` watches it on
@@ -40,8 +42,11 @@ from trading_bot.domain import OrderType
 from trading_bot.domain import StrategyResult
 from trading_bot.domain.bounds import Fraction
 from trading_bot.domain.timeframe import timeframe_ms
+from trading_bot.log import get_logger
 
 __all__ = ["BarParams", "BarStrategy"]
+
+_log = get_logger(__name__)
 
 
 def _timeframe_ms(text: str) -> int:
@@ -104,6 +109,8 @@ class BarStrategy(BaseStrategy[P]):
         super().__init__(params)
         self.timeframes = (params.bar_timeframe,)
         self.entries = 0
+        self.entries_below_minimum = 0
+        """Entry signals not sent: their size broke the market's minimum amount or notional."""
         self.exits = ExitWatch()
         self._exit_plan = params.exit_plan()
         self._barrier: str | None = None
@@ -149,6 +156,13 @@ class BarStrategy(BaseStrategy[P]):
         quantity = market.quantity_for_quote(budget, md.ask)
         if quantity <= 0 or budget <= 0:
             return None
+        breach = market.order_problem(quantity, reference=md.ask)
+        if breach is not None:  # the venue would refuse it: wait (a denial on every bar helps nobody)
+            if not self.entries_below_minimum:
+                _log.warning("bar_entry_below_market_minimum", strategy=self.name, budget=str(budget),
+                             reason=breach.reason)  # fmt: skip
+            self.entries_below_minimum += 1
+            return None
         self.entries += 1
         plan = self._exit_plan if exits is None else exits
         if not plan.empty or self.exits.plan is not None:
@@ -180,4 +194,5 @@ class BarStrategy(BaseStrategy[P]):
     def summary(self) -> dict[str, Any]:
         """Return the number of entries sent, and of exits fired per barrier when a plan was ever attached."""
         fired = {f"exits_{name}": count for name, count in self.exits.fired.items() if count}
-        return {"entries": self.entries, **fired}
+        skipped = {"entries_below_minimum": self.entries_below_minimum} if self.entries_below_minimum else {}
+        return {"entries": self.entries, **skipped, **fired}

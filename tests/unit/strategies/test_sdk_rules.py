@@ -79,6 +79,20 @@ def test_a_signal_repeated_while_the_entry_is_open_sends_no_second_order() -> No
     assert _feed(strategy, ctx, ["97"]) == [None]
 
 
+def test_an_entry_below_the_market_minimum_is_not_sent_but_counted() -> None:
+    # Rule (BarStrategy.enter): a size the venue would refuse (BTC/USDT: notional under 5 USDT) is no
+    # order; each such signal is counted in the summary instead of a denied order on every bar.
+    strategy = RsiReversionStrategy(RsiReversionParams(period=2))
+    ctx = _setup(strategy)
+    ctx.equity = D(4)
+    assert _feed(strategy, ctx, ["100", "99", "98", "97"]) == [None] * 4  # oversold twice: two signals
+    assert strategy.summary()["entries_below_minimum"] == 2
+    assert strategy.summary()["entries"] == 0
+    ctx.equity = D(10_000)
+    (entry,) = _feed(strategy, ctx, ["96"])
+    assert entry is not None
+
+
 def test_bollinger_breakout_buys_above_the_upper_band_and_sells_below_the_middle() -> None:
     strategy = BollingerBreakoutStrategy(BollingerBreakoutParams(period=3, k=1.0))
     ctx = _setup(strategy)
