@@ -29,7 +29,13 @@ ARGS: dict[str, tuple[str, ...]] = {
 
 
 def _run(
-    workdir: Path, mode: str, strategy: str, extra: tuple[str, ...], data: tuple[Path, ...], *, logs: list[str] | None = None
+    workdir: Path,
+    mode: str,
+    strategy: str,
+    extra: tuple[str, ...],
+    data: tuple[Path, ...],
+    *,
+    logs: list[str] | None = None,
 ) -> dict[str, Any]:
     flag = "--data" if mode == "backtest" else "--replay"
     files = [a for path in data for a in (flag, str(path))]
