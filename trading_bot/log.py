@@ -69,6 +69,7 @@ __all__ = [
     "redact_secrets",
     "redact_text",
     "register_secret",
+    "reset_logging",
     "url_passwords",
 ]
 
@@ -411,6 +412,18 @@ class Logger:
     def critical(self, event: str, **kw: Any) -> Any:
         """Log ``event`` at critical level with ``kw`` as fields."""
         return self._logger().critical(event, **kw)
+
+
+def reset_logging() -> None:
+    """Undo ``configure_logging``: structlog's defaults again, and every module ``Logger`` rebinds.
+
+    ``structlog.reset_defaults()`` alone leaves each ``Logger`` bound to the old configuration (it rebinds
+    only when ``configure_logging`` runs), so a test's ``capture_logs`` would miss their events.
+    """
+    global _configuration, _level_no
+    structlog.reset_defaults()
+    _configuration += 1
+    _level_no = logging.NOTSET
 
 
 def get_logger(name: str) -> Logger:

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import structlog
 
 from exchanges.config import PaperConfig
 from exchanges.paper import PaperExchange
@@ -53,6 +52,7 @@ from trading_bot.domain import TradingState
 from trading_bot.log import clear_registered_secrets
 from trading_bot.log import configure_logging
 from trading_bot.log import get_logger
+from trading_bot.log import reset_logging
 from trading_bot.runtime.journal.link import JournalLink
 from trading_bot.runtime.journal.store import Journal
 from trading_bot.runtime.supervisor import TradingBot
@@ -135,7 +135,7 @@ def log_lines() -> Iterator[io.StringIO]:
     configure_logging("debug", "json", buffer)
     yield buffer
     clear_registered_secrets()
-    structlog.reset_defaults()
+    reset_logging()
     root.handlers[:] = handlers
     root.setLevel(level)
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import structlog
 
 from trading_bot.alerts import alert_services
 from trading_bot.alerts.events import DenialBurst
@@ -33,6 +32,7 @@ from trading_bot.log import clear_registered_secrets
 from trading_bot.log import configure_logging
 from trading_bot.log import get_logger
 from trading_bot.log import register_secret
+from trading_bot.log import reset_logging
 
 D = Decimal
 _log = get_logger("tests.alerts.rules")
@@ -44,7 +44,7 @@ def _isolated_logging() -> Iterator[None]:
     handlers, level = list(root.handlers), root.level
     yield
     clear_registered_secrets()
-    structlog.reset_defaults()
+    reset_logging()
     root.handlers[:] = handlers
     root.setLevel(level)
 

@@ -21,6 +21,7 @@ from trading_bot.log import is_secret_key
 from trading_bot.log import redact_secrets
 from trading_bot.log import redact_text
 from trading_bot.log import register_secret
+from trading_bot.log import reset_logging
 
 API_SECRET = "Zq9-api-secret-77x"
 FORMATS = ["json", "console"]
@@ -38,7 +39,7 @@ def _isolated_logging() -> Iterator[None]:
     clear_registered_secrets()
     yield
     clear_registered_secrets()
-    structlog.reset_defaults()
+    reset_logging()
     root.handlers[:] = handlers
     root.setLevel(level)
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import structlog
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import CollectorRegistry
@@ -25,6 +24,7 @@ from trading_bot.config.monitor import MonitorSection
 from trading_bot.errors import ConfigError
 from trading_bot.log import configure_logging
 from trading_bot.log import get_logger
+from trading_bot.log import reset_logging
 from trading_bot.monitor import monitor_settings
 from trading_bot.monitor.auth import MAX_SESSIONS
 from trading_bot.monitor.auth import SESSION_COOKIE
@@ -105,7 +105,7 @@ def _logging() -> Iterator[None]:
     handlers, level = list(root.handlers), root.level
     configure_logging(level="info", fmt="json", stream=io.StringIO())
     yield
-    structlog.reset_defaults()
+    reset_logging()
     root.handlers[:] = handlers
     root.setLevel(level)
 
