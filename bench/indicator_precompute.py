@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from exchanges.backtest import BarExchange
 from trading_bot.backtest.engine import BacktestSpec
 from trading_bot.backtest.engine import prepare_backtest
+from trading_bot.log import configure_logging
 
 FIL = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_FILUSDT_1m.csv.gz"
 STRATEGIES = ("macd_trend", "rsi_reversion", "bollinger_breakout", "momentum")
@@ -46,6 +47,7 @@ def main() -> int:
         print(f"error: {args.data} not found (--data FILE)", file=sys.stderr)
         return 2
     repeat = max(1, args.repeat)
+    configure_logging("error", "json")  # as runbot.py backtest (warning) without the denied-order lines
     print(f"data: {args.data.name}; {repeat} run(s) each, alternating; median run_seconds")
     print(f"{'strategy':<20} {'fills':>7} {'bar by bar':>11} {'precomputed':>12} {'ratio':>7}")
     for strategy in args.strategy or STRATEGIES:
