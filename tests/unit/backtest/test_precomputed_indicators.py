@@ -14,8 +14,12 @@ from typing import Any
 import pytest
 
 from exchanges.backtest import BarExchange
+from strategies import STRATEGIES
+from strategies.lib import RSI
+from strategies.rsi_reversion import RsiReversionStrategy
 from trading_bot.backtest.engine import BacktestSpec
 from trading_bot.backtest.engine import prepare_backtest
+from trading_bot.errors import ConfigError
 
 FIL = Path("/work/shared/data/binance_FILUSDT_1m.csv.gz")
 START_MS = 1_690_848_000_000  # 2023-08-01
@@ -59,3 +63,24 @@ async def test_precomputed_indicators_give_the_incremental_trades(
 
     assert len(precomputed.fills) == len(incremental.fills) > 10
     assert precomputed.fingerprint == incremental.fingerprint
+
+
+class _DeclaresOnAnotherTimeframe(RsiReversionStrategy):
+    name = "rsi_on_5m_without_5m"
+
+    def __init__(self, params: Any) -> None:
+        super().__init__(params)
+        self.indicator(RSI(3), timeframe="5m")  # not in self.timeframes: it would never be fed
+
+
+@pytest.mark.asyncio
+async def test_an_indicator_declared_on_a_timeframe_the_strategy_lacks_is_a_start_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Rule (trading_bot.runtime.bars): declared indicators must be fed; one that never would be (its value
+    # None for ever, the strategy silently idle) stops the start with a ConfigError naming the fix.
+    if not FIL.exists():
+        pytest.skip(f"{FIL} not present")
+    monkeypatch.setitem(STRATEGIES._factories, _DeclaresOnAnotherTimeframe.name, _DeclaresOnAnotherTimeframe)
+    with pytest.raises(ConfigError, match=r"RSI is declared on timeframe 5m, .* add it to timeframes"):
+        await _run(_DeclaresOnAnotherTimeframe.name, {})
