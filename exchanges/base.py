@@ -141,7 +141,8 @@ class BaseExchangeClient(ABC):
 
     def bars_ahead(self, symbol: Symbol) -> tuple[Sequence[Bar], int] | None:
         """Return every bar the market stream of ``symbol`` will deliver, and their interval in ms, when known
-        before the run (a backtest over recorded bars); ``None`` otherwise (live, paper, replays).
+        before the run (a backtest, or a paper replay, over recorded bars); ``None`` otherwise (live,
+        paper on live data, quotes and trades).
 
         Only a precomputation reads it (``strategies.lib.declared``); the strategy sees each bar at its close.
         """

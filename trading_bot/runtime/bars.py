@@ -22,8 +22,9 @@ is logged and the strategy warms up on the run's own first bars: in a replay or 
 ``warmup_bars`` bars of the data. Indicator state is not journaled: a restart relies on the venue's history.
 
 Declared indicators (``BaseStrategy.indicator``) are fed each bar by ``BaseStrategy.bar_closed`` before
-``on_bar``. When the venue knows the bars ahead (a backtest: ``bars_ahead``), those on the data's own
+``on_bar``. When the venue knows the bars ahead (a backtest or a replay over bar files: ``bars_ahead``), those on the data's own
 timeframe are computed over the whole series first (``strategies.lib.declared``): same values, one pass.
+Declaring on a timeframe the strategy does not list, or in a multi-instrument strategy, is a ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -198,6 +199,11 @@ async def warm_up(unit: StrategyUnit, now_ms: int) -> None:
 
 def _check_declared(unit: StrategyUnit) -> None:
     strategy = unit.strategy
+    if unit.multi:
+        raise ConfigError(
+            f"strategy {unit.label}: declared indicators are fed one instrument's bars; a multi-instrument "
+            "strategy updates its own (indicator.feed)"
+        )
     for declared in strategy.indicators.declared:
         timeframe = declared.timeframe
         if not strategy.timeframes or (timeframe is not None and timeframe not in strategy.timeframes):
@@ -210,11 +216,6 @@ def _check_declared(unit: StrategyUnit) -> None:
 
 def _precompute(unit: StrategyUnit) -> None:
     strategy = unit.strategy
-    if unit.multi:
-        raise ConfigError(
-            f"strategy {unit.label}: declared indicators are fed one instrument's bars; a multi-instrument "
-            "strategy updates its own (indicator.feed)"
-        )
     first = strategy.timeframes[0]
     for slot in unit.slots:
         feed = slot.bars
