@@ -23,7 +23,8 @@ is logged and the strategy warms up on the run's own first bars: in a replay or 
 
 Declared indicators (``BaseStrategy.indicator``) are fed each bar by ``BaseStrategy.bar_closed`` before
 ``on_bar``. When the venue knows the bars ahead (a backtest or a replay over bar files: ``bars_ahead``),
-those on the data's own timeframe are computed over the whole series first (``strategies.lib.declared``): same values, one pass.
+those on the data's own timeframe are computed over the whole series first (``strategies.lib.declared``):
+the same values, in one pass.
 Declaring on a timeframe the strategy does not list, or in a multi-instrument strategy, is a ``ConfigError``.
 """
 
