@@ -138,6 +138,22 @@ def _save_screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def _click_row_button(wait: Any, selector: str) -> None:
+    """Click what ``selector`` finds, finding it again when the page re-rendered its table in between (the
+    rows are rebuilt on every update: a button found just before a refresh is stale by the click)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    def attempt(driver: Any) -> bool:
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    wait.until(attempt)
+
+
 def _script_errors(driver: Any) -> list[str]:
     """The page's console errors, less the browser's own lines for an HTTP error status (the 401 before login)."""
     return [entry["message"] for entry in driver.get_log("browser")
@@ -265,7 +281,7 @@ def test_the_dashboard_shows_every_instrument_and_controls_one_of_them(tmp_path:
             wait.until(lambda _d: set(rows("#orders tr[data-coid]")) <= {"binance:BTC/USDC"})
 
             cancel = 'button[data-action="cancel-all"][data-instrument="binance:BTC/USDC"]'
-            driver.find_element(By.CSS_SELECTOR, cancel).click()
+            _click_row_button(wait, cancel)
             wait.until(ec.visibility_of_element_located((By.ID, "confirm")))
             assert "binance:BTC/USDC" in driver.find_element(By.ID, "confirm-title").text
             driver.find_element(By.ID, "confirm-ok").click()
@@ -274,7 +290,7 @@ def test_the_dashboard_shows_every_instrument_and_controls_one_of_them(tmp_path:
             assert usdt_orders, "the other instrument's orders stay"
 
             flatten = 'button[data-action="flatten"][data-instrument="binance:BTC/USDC"]'
-            driver.find_element(By.CSS_SELECTOR, flatten).click()
+            _click_row_button(wait, flatten)
             wait.until(ec.visibility_of_element_located((By.ID, "confirm")))
             confirm_text = driver.find_element(By.ID, "confirm-text").text
             assert "Close the position of binance:BTC/USDC at market." in confirm_text
