@@ -156,7 +156,7 @@ class BarStrategy(BaseStrategy[P]):
         quantity = market.quantity_for_quote(budget, md.ask)
         if quantity <= 0 or budget <= 0:
             return None
-        breach = market.order_problem(quantity, reference=md.ask)
+        breach = market.order_problem(quantity, reference=md.mid)  # the mid: what the risk gate values it at
         if breach is not None:  # the venue would refuse it: wait (a denial on every bar helps nobody)
             if not self.entries_below_minimum:
                 _log.warning("bar_entry_below_market_minimum", strategy=self.name, budget=str(budget),
