@@ -37,7 +37,6 @@ from itertools import islice
 from itertools import pairwise
 from itertools import repeat
 from typing import Any
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -67,14 +66,6 @@ _POW10 = 10.0 ** np.arange(16)
 """10^0 .. 10^15 as floats: each exact."""
 
 
-class Columnar(Protocol):
-    """A bar store that exposes its packed columns (``exchanges.bar_columns.BarColumns``)."""
-
-    def column_arrays(self) -> tuple[array[int], list[array[int] | list[Decimal]], range]:
-        """Return the open times, the five value columns (packed ``coefficient × 16 + places``), the rows."""
-        ...  # pragma: no cover
-
-
 @dataclass(frozen=True, eq=False)
 class BarArrays:
     """A bar series as float columns (``float(Decimal)`` of each value) plus the closes as exact integers.
@@ -101,6 +92,7 @@ class BarArrays:
 
 
 def _from_packed(bars: Sequence[Bar]) -> BarArrays | None:
+    """Read ``exchanges.bar_columns.BarColumns``' packed ``coefficient × 16 + places`` columns directly."""
     columns_of: Callable[[], tuple[array[int], list[array[int] | list[Decimal]], range]] | None
     columns_of = getattr(bars, "column_arrays", None)
     if columns_of is None:

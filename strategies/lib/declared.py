@@ -49,7 +49,8 @@ class _Declared:
         _log.debug("indicator_precompute_left", indicator=type(self.indicator).__name__, bar_ts_ms=bar.ts_ms,
                    bars_passed=passed)  # fmt: skip
         bars, self.cursor, self.bars = self.bars, None, ()
-        feed = self.indicator.feed
+        self.indicator.value = None  # its state was never updated: with no value it is new again (EMA, ATR
+        feed = self.indicator.feed  # read ``value`` to know whether they are seeded)
         for old in bars[:passed]:
             feed(old)
         self.fed = passed
