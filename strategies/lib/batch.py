@@ -17,8 +17,8 @@ operations in the same order, or exactly.
   the incremental arithmetic (no method call, no ``Decimal`` conversion per bar). TA-Lib was tried for the
   EMA and ATR: its compiled loops differ from Python's arithmetic by one unit in the last place on some bars
   (EMA(20) on BTC daily: 83 of 5,000; likely a fused multiply-add), which is enough to move a tie; its
-  ``RSI`` and ``BBANDS`` also read a sum below 1e-8 as zero (the RSI of a coin priced under ~1e-6 would be 0
-  on every bar). It stays the tests' reference.
+  ``RSI`` (``100 × (gain / total)``) and ``BBANDS`` (a running sum updated at another step) agree to ~1e-13,
+  not bit for bit. It stays the tests' reference.
 
 ``series`` returns ``None`` where the exact form does not apply (closes whose integer window sums could
 exceed 2^53): the indicator then runs incrementally, as live. Memory: 8 bytes a bar per value field.

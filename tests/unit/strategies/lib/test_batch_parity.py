@@ -7,8 +7,8 @@ Rules guarded (``strategies.lib.batch``, ``strategies.lib.declared``):
 - a declared indicator fed a bar that is not the next precomputed one falls back to incremental and still
   gives the incremental values.
 
-Data: FIL/USDT 1m (prices ~4, three decimals), XRP/ETH 1m (prices ~0.0003: sums below 1e-8, where
-TA-Lib's RSI and BBANDS would read zero) and BTC/USD daily (prices up to ~69,000, two decimals).
+Data: FIL/USDT 1m (prices ~4, three decimals), XRP/ETH 1m (2,469 bars, prices ~0.0014, the
+smallest bundled) and BTC/USD daily (prices up to ~69,000, two decimals).
 """
 
 from __future__ import annotations
