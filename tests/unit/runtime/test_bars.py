@@ -8,6 +8,7 @@ import pytest
 
 from strategies.base import BaseStrategy
 from strategies.base import StrategyParams
+from strategies.lib import SMA
 from tests.kit.pipeline import SYMBOL
 from tests.kit.pipeline import make_bot
 from tests.kit.pipeline import quote
@@ -172,3 +173,37 @@ async def test_a_strategy_without_timeframes_gets_no_bar_feed_so_events_cost_not
     await bot.run()
 
     assert [slot.bars for slot in bot.slots] == [None]
+
+
+class _DeclaresAnSma(_BarStrategy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sma = self.indicator(SMA(3))
+        self.sma_at_bar: list[float | None] = []
+
+    def on_bar(self, bar: Bar, timeframe: str) -> StrategyResult | None:
+        self.sma_at_bar.append(self.sma.value)  # already fed this bar (BaseStrategy.bar_closed)
+        return super().on_bar(bar, timeframe)
+
+
+@pytest.mark.asyncio
+async def test_a_declared_indicator_is_fed_the_warm_up_history_so_a_restart_reads_it_ready() -> None:
+    # Rule (BaseStrategy.indicator, runtime.bars.warm_up): live, a declared indicator is fed every bar
+    # before on_bar, the venue's history included, so the first live bar already sees a full window.
+    strategy = _DeclaresAnSma()
+    events = [quote(600_000 + 1_000, "60000", "60001"), quote(660_500, "60000", "60001")]
+    bot, exchange = make_bot(events, strategy)
+    history = [Bar(ts_ms=m * 60_000, open=D(m), high=D(m), low=D(m), close=D(m)) for m in range(6, 11)]
+
+    async def fetch_ohlcv(symbol: object, timeframe: str, since_ms: int | None = None,
+                          limit: int | None = None) -> list[Bar]:  # fmt: skip
+        return history
+
+    exchange.fetch_ohlcv = fetch_ohlcv  # type: ignore[method-assign]
+    bot.clock.advance_to(600_500)  # type: ignore[attr-defined]
+
+    await bot.run()
+
+    # history closes 7, 8, 9; then the live minute 10, seeded at 10 and closed at the mid 60000.5
+    assert strategy.sma_at_bar == [None, None, 8.0, float((D(8) + D(9) + D("60000.5")) / 3)]
+    assert exchange.bars_ahead(SYMBOL) is None  # live data: nothing to precompute
