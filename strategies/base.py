@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 
 from strategies.lib.declared import DeclaredIndicators
-from strategies.lib.indicators import Indicator
+from strategies.lib.declared import IndicatorT
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
@@ -52,7 +52,6 @@ class StrategyParams(BaseModel):
 
 
 P = TypeVar("P", bound=StrategyParams)
-IndicatorT = TypeVar("IndicatorT", bound=Indicator[Any])
 
 
 class InstrumentView(Protocol):

@@ -27,7 +27,7 @@ from strategies.lib.indicators import Indicator
 from trading_bot.domain import Bar
 from trading_bot.log import get_logger
 
-__all__ = ["DeclaredIndicators"]
+__all__ = ["DeclaredIndicators", "IndicatorT"]
 
 _log = get_logger(__name__)
 IndicatorT = TypeVar("IndicatorT", bound=Indicator[Any])
@@ -72,9 +72,6 @@ class DeclaredIndicators:
         self._on.clear()
         return indicator
 
-    def __len__(self) -> int:
-        return len(self.declared)
-
     def _targets(self, timeframe: str, first: str) -> list[_Declared]:
         targets = self._on.get(timeframe)
         if targets is None:
@@ -103,12 +100,8 @@ class DeclaredIndicators:
         targets = [d for d in self._targets(timeframe, first) if d.cursor is None and not d.fed]
         if not targets or not bars:
             return 0
-        try:
-            from strategies.lib.batch import BarArrays
-            from strategies.lib.batch import series
-        except ImportError as exc:  # pragma: no cover - numpy is a dependency
-            _log.info("indicator_precompute_unavailable", reason=str(exc))
-            return 0
+        from strategies.lib.batch import BarArrays  # NumPy is imported only when a run precomputes
+        from strategies.lib.batch import series
         arrays = BarArrays.of(bars)
         times = arrays.ts.tolist()
         done = 0

@@ -190,11 +190,13 @@ class BarFeed:
 async def warm_up(unit: StrategyUnit, now_ms: int) -> None:
     """Hand ``unit``'s strategy its declared history at start, and precompute what it can (module docstring)."""
     strategy = unit.strategy
+    declared = bool(strategy.indicators.declared)
+    if declared:
+        _check_declared(unit)  # before any request: a misdeclared strategy fails at once
     count = strategy.warmup_bars
     if count > 0 and strategy.timeframes:
         await _warm_up_history(unit, now_ms, count)
-    if strategy.indicators.declared:
-        _check_declared(unit)
+    if declared:
         _precompute(unit)
 
 
@@ -220,7 +222,7 @@ def _precompute(unit: StrategyUnit) -> None:
     first = strategy.timeframes[0]
     for slot in unit.slots:
         feed = slot.bars
-        ahead = slot.venue.client.bars_ahead(slot.market.symbol)
+        ahead = None if feed is None else slot.venue.client.bars_ahead(slot.market.symbol)
         if feed is None or ahead is None:
             continue
         bars, bar_ms = ahead

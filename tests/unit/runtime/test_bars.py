@@ -128,9 +128,9 @@ async def test_on_bar_runs_in_the_pass_of_the_event_that_closed_the_bar_and_its_
     assert submitted[0].ts_ms == 121_000
 
 
-@pytest.mark.asyncio
-async def test_warm_up_hands_the_declared_closed_bars_from_the_venue_and_seeds_the_open_one() -> None:
-    strategy = _BarStrategy()
+async def _run_with_venue_history(strategy: _BarStrategy) -> list[tuple[str, int | None]]:
+    """Run ``strategy`` from minute 10 (open at start) over two live quotes, the venue holding 1m bars of
+    minutes 6-10 (close = the minute); return the ``(timeframe, limit)`` of each history request."""
     events = [quote(600_000 + 1_000, "60000", "60001"), quote(660_500, "60000", "60001")]
     bot, exchange = make_bot(events, strategy)
     history = [Bar(ts_ms=m * 60_000, open=D(m), high=D(m), low=D(m), close=D(m)) for m in range(6, 11)]
@@ -143,8 +143,15 @@ async def test_warm_up_hands_the_declared_closed_bars_from_the_venue_and_seeds_t
 
     exchange.fetch_ohlcv = fetch_ohlcv  # type: ignore[method-assign]
     bot.clock.advance_to(600_500)  # type: ignore[attr-defined]  # the 10th minute is open at start
-
     await bot.run()
+    assert exchange.bars_ahead(SYMBOL) is None  # live data: nothing to precompute
+    return asked
+
+
+@pytest.mark.asyncio
+async def test_warm_up_hands_the_declared_closed_bars_from_the_venue_and_seeds_the_open_one() -> None:
+    strategy = _BarStrategy()
+    asked = await _run_with_venue_history(strategy)
 
     assert asked == [("1m", 4)]
     # closed history: minutes 7, 8, 9 (the last warmup_bars=3); minute 10 was open: it seeded the live bar
@@ -191,19 +198,7 @@ async def test_a_declared_indicator_is_fed_the_warm_up_history_so_a_restart_read
     # Rule (BaseStrategy.indicator, runtime.bars.warm_up): live, a declared indicator is fed every bar
     # before on_bar, the venue's history included, so the first live bar already sees a full window.
     strategy = _DeclaresAnSma()
-    events = [quote(600_000 + 1_000, "60000", "60001"), quote(660_500, "60000", "60001")]
-    bot, exchange = make_bot(events, strategy)
-    history = [Bar(ts_ms=m * 60_000, open=D(m), high=D(m), low=D(m), close=D(m)) for m in range(6, 11)]
-
-    async def fetch_ohlcv(symbol: object, timeframe: str, since_ms: int | None = None,
-                          limit: int | None = None) -> list[Bar]:  # fmt: skip
-        return history
-
-    exchange.fetch_ohlcv = fetch_ohlcv  # type: ignore[method-assign]
-    bot.clock.advance_to(600_500)  # type: ignore[attr-defined]
-
-    await bot.run()
+    await _run_with_venue_history(strategy)
 
     # history closes 7, 8, 9; then the live minute 10, seeded at 10 and closed at the mid 60000.5
     assert strategy.sma_at_bar == [None, None, 8.0, float((D(8) + D(9) + D("60000.5")) / 3)]
-    assert exchange.bars_ahead(SYMBOL) is None  # live data: nothing to precompute
