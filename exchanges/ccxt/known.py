@@ -31,6 +31,8 @@ class KnownOrders:
         open_seen: exchange order id → (symbol, client id) of the orders last reported open.
         fills_since_ms: symbol → time of the newest fill parsed, epoch ms.
         symbols: the symbols the user stream's cross-check walks.
+        triggers: client ids of our conditional (stop) orders on contract markets: Binance USDⓈ-M keeps them
+            apart (the Algo Order API), so their lookup and cancel say so (ccxt ``{'trigger': True}``).
     """
 
     def __init__(self, max_ids: int = ID_CACHE_SIZE) -> None:
@@ -39,6 +41,7 @@ class KnownOrders:
         self.open_seen: dict[str, tuple[Symbol, ClientOrderId]] = {}
         self.fills_since_ms: dict[Symbol, int] = {}
         self.symbols: set[Symbol] = set()
+        self.triggers: set[ClientOrderId] = set()
 
     def remember(self, exchange_id: Any, client_id: Any) -> None:
         """Record that ``exchange_id`` is our ``client_id`` (ignored when either is unset)."""

@@ -210,6 +210,8 @@ class OrderDesk:
             order_request=True,
         )
         order_type, amount, price, extra = self._order_args(market, params, quantity, client_order_id, ctx)
+        if "triggerPrice" in extra and market.contract:
+            self._known.triggers.add(client_order_id)
         sent_at = time.monotonic()
         try:
             raw = await session.call(
@@ -254,11 +256,10 @@ class OrderDesk:
         await session.load_markets()
         ctx = session.ctx("cancel_order", symbol, client_order_id=client_order_id, order_request=True)
         exchange_id = self._known.exchange_id(client_order_id)
+        extra = {"clientOrderId": client_order_id, **self._trigger_flag(client_order_id)}
         sent_at = time.monotonic()
         try:
-            raw = await session.call(
-                ctx, session.client.cancel_order, exchange_id, symbol, {"clientOrderId": client_order_id}
-            )
+            raw = await session.call(ctx, session.client.cancel_order, exchange_id, symbol, extra)
         except OrderOutcomeUnknown as e:
             report = await self._resolve_outcome(ctx, sent_at, e)
             if report is None:
@@ -277,13 +278,28 @@ class OrderDesk:
         except (TypeError, ValueError):
             return 0.0
 
+    def _trigger_flag(self, client_order_id: ClientOrderId) -> dict[str, Any]:
+        """Return ccxt's ``{'trigger': True}`` for one of our conditional orders on a contract market."""
+        return {"trigger": True} if client_order_id in self._known.triggers else {}
+
     async def _lookup(self, symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport | None:
+        """Look one order up by client id; on a contract market an order not found among the plain ones is
+        looked for among the conditional ones too (after a restart the session does not know which it is)."""
         session = self._session
         ctx = session.ctx("fetch_order", symbol, client_order_id=client_order_id)
+        flag = self._trigger_flag(client_order_id)
         try:
-            raw = await session.call(ctx, session.client.fetch_order, None, symbol, {"clientOrderId": client_order_id})
+            raw = await session.call(ctx, session.client.fetch_order, None, symbol,
+                                     {"clientOrderId": client_order_id, **flag})  # fmt: skip
         except OrderNotFound:
-            return None
+            if flag or not session.market(symbol).contract:
+                return None
+            try:
+                raw = await session.call(ctx, session.client.fetch_order, None, symbol,
+                                         {"clientOrderId": client_order_id, "trigger": True})  # fmt: skip
+            except OrderNotFound:
+                return None
+            self._known.triggers.add(client_order_id)
         return self._ack_report(raw, symbol, client_order_id)
 
     async def _resolve_outcome(
@@ -347,9 +363,17 @@ class OrderDesk:
         session = self._session
         await session.load_markets()
         self._known.symbols.add(symbol)
-        raw = await session.call(session.ctx("fetch_open_orders", symbol), session.client.fetch_open_orders, symbol)
+        ctx = session.ctx("fetch_open_orders", symbol)
+        raw = list(await session.call(ctx, session.client.fetch_open_orders, symbol) or ())
+        if session.market(symbol).contract:  # the conditional orders are listed apart (Binance's Algo Order API)
+            conditional = await session.call(ctx, session.client.fetch_open_orders, symbol, None, None,
+                                             {"trigger": True})  # fmt: skip
+            for o in conditional or ():
+                if o.get("clientOrderId"):
+                    self._known.triggers.add(ClientOrderId(str(o["clientOrderId"])))
+                raw.append(o)
         reports = []
-        for o in raw or ():
+        for o in raw:
             try:
                 report = self.report(o, symbol)
             except BadExchangeResponse as e:
