@@ -16,12 +16,16 @@ counted (``entries_below_minimum`` in the summary; the first one is logged) inst
 Every entry carries the exit plan of its params (``stop_loss``, ``take_profit``, ``trailing_stop``,
 ``time_stop``; all off by default) unless ``enter`` is given another: ``strategies.lib.exits`` watches it on
 every market event (``should_execute``) and closes the position with a market order tagged ``sl``, ``tp``,
-``trail`` or ``time`` when a barrier is hit. The plan is in the snapshot, so it survives a restart.
+``trail`` or ``time`` when a barrier is hit. The plan is in the snapshot, so it survives a restart. On a
+contract market the stop-loss rests on the venue as a reduce-only stop order instead
+(``strategies.lib.venue_stop``); that order does not count as "an order of the strategy is open" for
+``enter`` and ``exit``, and the strategy's exits and the other barriers' closes cancel it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from typing import TypeVar
@@ -35,7 +39,16 @@ from strategies.lib.exits import STOP_BELOW
 from strategies.lib.exits import TAKE_PROFIT_MAX
 from strategies.lib.exits import ExitPlan
 from strategies.lib.exits import ExitWatch
+from strategies.lib.venue_stop import STOP_TAG
+from strategies.lib.venue_stop import VenueStop
+from strategies.lib.venue_stop import cancellable
+from strategies.lib.venue_stop import stop_orders
+from strategies.lib.venue_stop import wanted_stop
+from trading_bot.domain import ClientOrderId
 from trading_bot.domain import MarketData
+from trading_bot.domain import Order
+from trading_bot.domain import OrderEvent
+from trading_bot.domain import OrderFilled
 from trading_bot.domain import OrderParams
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
@@ -112,33 +125,64 @@ class BarStrategy(BaseStrategy[P]):
         self.entries_below_minimum = 0
         """Entry signals not sent: their size broke the market's minimum amount or notional."""
         self.exits = ExitWatch()
+        self.venue_stop = VenueStop()
         self._exit_plan = params.exit_plan()
         self._barrier: str | None = None
+        self._stop_step: StrategyResult | None = None  # what keeps the venue's stop-loss right (should_execute)
+        self._stop_cancels: tuple[ClientOrderId, ...] = ()  # the venue stops a barrier's close cancels
 
     def state_changed(self) -> bool:
         """Return True when the exit plan changed since the last ``snapshot`` (see ``BaseStrategy``)."""
         return self.exits.changed
 
     def should_execute(self, market_data: MarketData) -> bool:
-        """Return True only when an exit barrier was hit (entries and signal exits are decided in ``on_bar``)."""
+        """Return True when an exit barrier was hit or the venue's stop-loss needs an order (entries and signal
+        exits are decided in ``on_bar``)."""
         exits = self.exits
-        if exits.plan is None:
+        if exits.plan is None and not self.venue_stop.live:
             return False
         ctx = self.ctx
         position = ctx.position
-        self._barrier = exits.check(position.quantity, position.average_price, bool(ctx.open_orders()), market_data,
-                                    ctx.clock.now_ms())  # fmt: skip
-        return self._barrier is not None
+        mine = ctx.open_orders()
+        stops = stop_orders(mine)
+        busy = len(mine) > len(stops)
+        held = self.venue_stop.holds(wanted_stop(ctx.market, position.quantity, exits.stop_level()), stops)
+        self._barrier = exits.check(position.quantity, position.average_price, busy, market_data,
+                                    ctx.clock.now_ms(), stop_on_venue=held)  # fmt: skip
+        if self._barrier is not None:
+            self._stop_cancels = cancellable(stops)
+            return True
+        wanted = wanted_stop(ctx.market, position.quantity, exits.stop_level())  # check may have armed or ended it
+        self._stop_step = self.venue_stop.update(wanted, stops, busy)
+        return self._stop_step is not None
 
     def execute_strategy(self, market_data: MarketData) -> StrategyResult:
-        """Close the position for the barrier ``should_execute`` saw hit (else nothing)."""
+        """Close the position for the barrier ``should_execute`` saw hit (cancelling the venue's stop), else
+        send what keeps the venue's stop-loss right (else nothing)."""
         barrier, self._barrier = self._barrier, None
+        step, self._stop_step = self._stop_step, None
         if barrier is None:
-            return StrategyResult.nothing()
+            return step or StrategyResult.nothing()
         intent = self.ctx.close_position(tag=barrier)
         if intent is None:
             return StrategyResult.nothing()
-        return StrategyResult.place(intent, message=f"{self.name} exit {barrier}")
+        return replace(StrategyResult.place(intent, message=f"{self.name} exit {barrier}"), cancel=self._stop_cancels)
+
+    def on_order_update(self, event: OrderEvent) -> None:
+        """Count the venue's stop-loss filling as the ``sl`` barrier firing."""
+        if not isinstance(event, OrderFilled) or event.client_tag != STOP_TAG:
+            return
+        order = self.ctx.order(event.client_order_id)
+        if order is not None and order.order_type is OrderType.STOP_MARKET:
+            self.exits.fired["sl"] += 1
+            _log.info("exit_fired", barrier="sl", entry_tag=self.exits.entry_tag, on_venue=True,
+                      trigger=str(order.trigger_price), price=str(order.average_price))  # fmt: skip
+
+    def _open_besides_stops(self) -> tuple[bool, list[Order]]:
+        """Return whether an order of the strategy other than its venue stop-loss is open, and those stops."""
+        mine = self.ctx.open_orders()
+        stops = stop_orders(mine)
+        return len(mine) > len(stops), stops
 
     def enter(
         self, tag: str = "entry", amount: Decimal | None = None, exits: ExitPlan | None = None
@@ -149,7 +193,7 @@ class BarStrategy(BaseStrategy[P]):
         """
         ctx = self.ctx
         md = ctx.last_market_data
-        if ctx.open_orders() or md is None or md.ask <= 0:
+        if self._open_besides_stops()[0] or md is None or md.ask <= 0:
             return None
         budget = ctx.equity * self.params.fraction if amount is None else amount
         market = ctx.market
@@ -172,11 +216,15 @@ class BarStrategy(BaseStrategy[P]):
         return StrategyResult.place(order, message=f"{self.name} {tag}")
 
     def exit(self, tag: str = "exit") -> StrategyResult | None:
-        """Return the order closing the position (reduce-only market), or ``None`` when flat or busy."""
-        if self.ctx.open_orders():
+        """Return the order closing the position (reduce-only market; it cancels the venue's stop-loss), or
+        ``None`` when flat or busy."""
+        busy, stops = self._open_besides_stops()
+        if busy:
             return None
         intent = self.ctx.close_position(tag=tag)
-        return None if intent is None else StrategyResult.place(intent, message=f"{self.name} {tag}")
+        if intent is None:
+            return None
+        return replace(StrategyResult.place(intent, message=f"{self.name} {tag}"), cancel=cancellable(stops))
 
     def snapshot(self) -> dict[str, Any]:
         """Return the exit plan being watched (``{}`` when none); subclasses add their own keys."""

@@ -19,6 +19,8 @@ holds it from the intent to the end of the position:
    name (``sl``, ``tp``, ``trail``, ``time``). Nothing fires while any order of the strategy is open (the
    close in flight, or another), and a book without both sides (bid or ask 0) fires no price barrier. A
    close that was refused is asked for again while the barrier holds, at most once per second (``REFIRE_MS``).
+   On a contract market the stop-loss rests on the venue as a reduce-only stop order instead
+   (``strategies.lib.venue_stop``); while it is held there, ``check(stop_on_venue=True)`` leaves it out.
 3. **over**: the position is flat again (the barrier's close, the strategy's own exit, a manual close) or the
    entry ended with nothing filled: the plan is dropped.
 
@@ -172,15 +174,26 @@ class ExitWatch:
         if self.plan is not None:
             self.plan, self.entry_price, self.changed = None, None, True
 
-    def check(self, quantity: Decimal, average_price: Decimal, busy: bool, md: MarketData, now_ms: int) -> str | None:
+    def check(
+        self,
+        quantity: Decimal,
+        average_price: Decimal,
+        busy: bool,
+        md: MarketData,
+        now_ms: int,
+        stop_on_venue: bool = False,
+    ) -> str | None:
         """Return the barrier ``md`` hit (``"sl"``, ``"trail"``, ``"tp"``, ``"time"``), else ``None``.
 
         Args:
             quantity: the strategy's position, base units (signed: negative is short).
             average_price: its average entry price, quote per base.
-            busy: an order of the strategy is open (nothing is armed or fired meanwhile).
+            busy: an order of the strategy is open (nothing is armed or fired meanwhile); a stop order
+                resting on the venue for this plan does not count.
             md: the market event (its best bid and ask are watched).
             now_ms: the clock, ms since the epoch (the time stop).
+            stop_on_venue: the venue holds a stop order at ``stop_level()`` for the whole position
+                (``strategies.lib.venue_stop``), so the stop-loss is not watched here.
         """
         plan = self.plan
         if plan is None or busy:
@@ -193,14 +206,22 @@ class ExitWatch:
         elif quantity == 0 or (quantity > 0) != self.long:  # closed (or flipped) by something else
             self.clear()
             return None
-        barrier = self._price_barrier(plan, md) if md.bid > 0 and md.ask > 0 else None
+        barrier = self._price_barrier(plan, md, stop_on_venue) if md.bid > 0 and md.ask > 0 else None
         if barrier is not None:
             return self._fire(barrier, now_ms)
         if plan.time_stop_ms is not None and now_ms >= self.armed_ms + plan.time_stop_ms:
             return self._fire("time", now_ms)
         return None
 
-    def _price_barrier(self, plan: ExitPlan, md: MarketData) -> str | None:
+    def stop_level(self) -> Decimal | None:
+        """Return the armed stop-loss price, quote per base: ``E × (1 − stop_loss)`` long, ``E × (1 + stop_loss)``
+        short; ``None`` while pending, or when the plan has no stop-loss."""
+        plan, entry = self.plan, self.entry_price
+        if plan is None or plan.stop_loss is None or entry is None:
+            return None
+        return entry * (1 - plan.stop_loss) if self.long else entry * (1 + plan.stop_loss)
+
+    def _price_barrier(self, plan: ExitPlan, md: MarketData, stop_on_venue: bool) -> str | None:
         """Return the price barrier hit: long on the bid, short on the ask (``sign`` mirrors every level)."""
         entry = self.entry_price
         assert entry is not None
@@ -208,7 +229,8 @@ class ExitWatch:
         price = md.bid if self.long else md.ask
         if (price - self.extreme) * sign > 0:  # a new high (long) or low (short) since arming
             self.extreme, self.changed = price, True
-        if plan.stop_loss is not None and (price - entry * (1 - sign * plan.stop_loss)) * sign <= 0:
+        stop = None if stop_on_venue else plan.stop_loss
+        if stop is not None and (price - entry * (1 - sign * stop)) * sign <= 0:
             return "sl"
         if plan.trailing_stop is not None and (price - self.extreme * (1 - sign * plan.trailing_stop)) * sign <= 0:
             return "trail"

@@ -72,5 +72,10 @@ class StrategyResult:
         """Return a PLACE_ORDER result for ``orders``."""
         return cls(action=StrategyAction.PLACE_ORDER, orders=orders, message=message)
 
+    @classmethod
+    def cancel_orders(cls, *client_order_ids: ClientOrderId, message: str = "") -> StrategyResult:
+        """Return a CANCEL_ORDER result for the strategy's own orders ``client_order_ids``."""
+        return cls(action=StrategyAction.CANCEL_ORDER, cancel=client_order_ids, message=message)
+
 
 _NOTHING = StrategyResult()
