@@ -64,21 +64,26 @@ async def run_until(
     drive: Callable[[], Awaitable[None]],
     done: Callable[[], bool] | None = None,
     stop: signal.Signals = signal.SIGTERM,
+    *,
+    symbol: str = SYMBOL,
+    ready: Callable[[], bool] | None = None,
 ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
-    """Start the CLI; once it started and streams the symbol, ``drive()`` the market; send ``stop`` as soon as
-    ``done()`` holds (checked every 20 ms while driving, then for up to 25 s; ``None``: once ``drive()``
-    returned). Return the exit code, the ``--json`` summary and the JSON log events."""
+    """Start the CLI on ``symbol``; once it started and streams it (``ready()``, default: the spot stream is
+    subscribed), ``drive()`` the market; send ``stop`` as soon as ``done()`` holds (checked every 20 ms while
+    driving, then for up to 25 s; ``None``: once ``drive()`` returned). Return the exit code, the ``--json``
+    summary and the JSON log events."""
+    streams = ready if ready is not None else lambda: streaming(emu)
     log = tmp_path / f"{name}.log"
     env = cli_env(TRADING_BOT__EXCHANGE__API_KEY=keys[0], TRADING_BOT__EXCHANGE__SECRET=keys[1])
     with log.open("wb") as err:  # a file, not a pipe: a full pipe would stall the bot's logging
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "runbot.py"), "--config", str(config), "--log-format", "json", "--json",
-            "--symbol", SYMBOL, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=err,
+            "--symbol", symbol, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=err,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 45
         while loop.time() < deadline and proc.returncode is None:
-            if "bot_started" in log.read_text() and streaming(emu):
+            if "bot_started" in log.read_text() and streams():
                 break
             await asyncio.sleep(0.1)
         if proc.returncode is None:

@@ -164,3 +164,12 @@ def test_a_refused_close_is_asked_again_once_a_second_while_the_barrier_holds_an
     assert hit(watch, "96", "96.1", now_ms=2_000) == "sl"  # a second later: asked again
 
     assert watch.fired["sl"] == 1
+
+
+def test_a_stop_loss_held_on_the_venue_is_not_watched_by_the_bot_and_the_other_barriers_are() -> None:
+    watch = armed(ExitPlan(stop_loss=D("0.02"), take_profit=D("0.05")))
+
+    assert watch.stop_level() == D(98)
+    assert watch.check(QTY, ENTRY, False, quote(1, "97", "97.1"), 1, stop_on_venue=True) is None
+    assert watch.check(QTY, ENTRY, False, quote(2, "105", "105.1"), 2, stop_on_venue=True) == "tp"
+    assert hit(watch, "97", "97.1", now_ms=3) == "sl"  # no stop on the venue: the bot watches it again
