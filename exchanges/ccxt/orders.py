@@ -119,12 +119,31 @@ class OrderDesk:
         session = self._session
         ctx = session.ctx("fetch_order", symbol)
         try:  # a fill of an order we have not seen in this session: ask the exchange whose it is
-            o = await session.call(ctx, session.client.fetch_order, str(order_id), symbol)
+            o = await self._order_by_exchange_id(ctx, str(order_id), symbol)
         except (OrderNotFound, TransientExchangeError, BadExchangeResponse) as e:
             _log.warning("fill_order_unknown", symbol=symbol, exchange_order_id=order_id, error=str(e))
             return None
         self._known.remember(order_id, o.get("clientOrderId"))
         return ClientOrderId(self._known.client_id(order_id)) or None
+
+    async def _order_by_exchange_id(self, ctx: ErrorContext, order_id: str, symbol: Symbol) -> Mapping[str, Any]:
+        """Fetch one order by the exchange's id; on a contract market, a miss among the plain orders is looked
+        for among the conditional ones (a stop that filled while the bot was down).
+
+        Raises:
+            OrderNotFound: neither knows it.
+        """
+        session = self._session
+        try:
+            found: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, order_id, symbol)
+            return found
+        except OrderNotFound:
+            if not session.market(symbol).contract:
+                raise
+        o: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, order_id, symbol, {"trigger": True})
+        if o.get("clientOrderId"):
+            self._known.triggers.add(ClientOrderId(str(o["clientOrderId"])))
+        return o
 
     async def fill(self, t: Mapping[str, Any], fallback_symbol: Symbol) -> Fill | None:
         """Return the fill of one ccxt trade dict, or ``None`` when it is not of an order of ours we can name.

@@ -6,7 +6,8 @@ buy filled, the bot places a reduce-only STOP_MARKET sell for the whole position
 (``strategies.lib.venue_stop``), and is killed with SIGKILL the moment that order rests. While it is down the
 stop is still on the venue. The second run must find it again (reconciled from the journal, not sent twice),
 leave the stop-loss to the venue, and count it when the venue fills it on a 1.7 % fall: no bot-side close,
-no second buy.
+no second buy. When the venue fills the stop while the bot is down, the restart names that fill (it is of a
+conditional order: ``OrderDesk`` looks it up with ccxt's trigger flag) and journals it: flat, nothing sent.
 """
 
 from __future__ import annotations
@@ -75,26 +76,30 @@ async def _mark(emu: BinanceEmulator, price: int) -> None:
     await asyncio.sleep(BAR_GAP_S)
 
 
+async def _buy_then_kill(emu: BinanceEmulator, tmp_path: Path, config: Path) -> tuple[FutOrder, FutOrder]:
+    """Run the bot until its stop rests on the venue after the first buy, SIGKILL it; return (buy, stop)."""
+
+    async def first_bar() -> None:  # the second mark closes the first bar: dca buys; the next arms the stop
+        for price in (60_000, 60_010, 60_020, 60_030):
+            await _mark(emu, price)
+        await asyncio.sleep(30)
+
+    code, _, events = await run_until(emu, tmp_path, config, "first", KEYS, first_bar, lambda: bool(_open_stops(emu)),
+                                      signal.SIGKILL, symbol=BTC, ready=lambda: _streaming(emu))  # fmt: skip
+    assert code == -signal.SIGKILL, events[-5:]
+    (buy,) = _orders(emu, algo=False)
+    (stop,) = _open_stops(emu)
+    assert (stop.side, stop.type, stop.reduce_only) == ("SELL", "STOP_MARKET", True)
+    assert stop.orig_qty == buy.executed_qty  # the whole position
+    assert stop.stop_price == (buy.avg_price * Decimal("0.99")).quantize(Decimal("0.1"), rounding=ROUND_CEILING)
+    return buy, stop
+
+
 @pytest.mark.asyncio
 async def test_a_perp_stop_loss_rests_on_the_venue_through_a_kill_9_and_fires_there(tmp_path: Path) -> None:
     async with _emulator() as emu:
         config = _config(tmp_path, emu)
-
-        async def first_bar() -> None:  # the second mark closes the first bar: dca buys; the next arms the stop
-            for price in (60_000, 60_010, 60_020, 60_030):
-                await _mark(emu, price)
-            await asyncio.sleep(30)
-
-        code1, _, events1 = await run_until(emu, tmp_path, config, "first", KEYS, first_bar,
-                                            lambda: bool(_open_stops(emu)), signal.SIGKILL, symbol=BTC,
-                                            ready=lambda: _streaming(emu))  # fmt: skip
-        assert code1 == -signal.SIGKILL, events1[-5:]
-        (buy,) = _orders(emu, algo=False)
-        (stop,) = _open_stops(emu)
-        entry = buy.avg_price
-        assert (stop.side, stop.type, stop.reduce_only) == ("SELL", "STOP_MARKET", True)
-        assert stop.orig_qty == buy.executed_qty  # the whole position
-        assert stop.stop_price == (entry * Decimal("0.99")).quantize(Decimal("0.1"), rounding=ROUND_CEILING)
+        _, stop = await _buy_then_kill(emu, tmp_path, config)
 
         async def fall() -> None:  # a few quiet bars first: the restarted bot must hold the stop, not resend it
             for price in (60_020, 60_010):
@@ -119,3 +124,29 @@ async def test_a_perp_stop_loss_rests_on_the_venue_through_a_kill_9_and_fires_th
     fired = [e for e in events2 if e.get("event") == "exit_fired"]
     assert [(e["barrier"], e.get("on_venue")) for e in fired] == [("sl", True)], tail
     assert second["strategy_summary"]["exits_sl"] == 1
+
+
+@pytest.mark.asyncio
+async def test_a_perp_stop_loss_the_venue_filled_while_the_bot_was_down_is_journaled_at_the_restart(
+    tmp_path: Path,
+) -> None:
+    async with _emulator() as emu:
+        config = _config(tmp_path, emu)
+        _, stop = await _buy_then_kill(emu, tmp_path, config)
+        emu.futures.set_mark(BTC, Decimal(59_000))  # the bot is down: only the venue can close the position
+        assert stop.status == "FILLED"
+
+        async def quiet() -> None:
+            for price in (58_990, 58_980, 58_970):
+                await _mark(emu, price)
+
+        code2, second, events2 = await run_until(emu, tmp_path, config, "second", KEYS, quiet, symbol=BTC,
+                                                 ready=lambda: _streaming(emu))  # fmt: skip
+
+    tail = [e.get("event") for e in events2[-15:]]
+    assert code2 == 0, tail
+    assert len(_orders(emu, algo=False)) == 1, "a bot-side close or a second buy was sent"
+    assert [o.client_order_id for o in _orders(emu, algo=True)] == [stop.client_order_id], "a second stop was sent"
+    assert not [e for e in events2 if e.get("event") in ("venue_stop_placing", "order_denied")], tail
+    assert not [e for e in events2 if e.get("event") == "fill_order_unknown"], "the stop's fill was not named"
+    assert (second["position"], second["fills"], second["open_orders"]) == ("0", 2, {}), tail  # buy + stop, flat
