@@ -143,9 +143,7 @@ class BarStrategy(BaseStrategy[P]):
             return False
         ctx = self.ctx
         position = ctx.position
-        mine = ctx.open_orders()
-        stops = stop_orders(mine)
-        busy = len(mine) > len(stops)
+        busy, stops = self._open_besides_stops()
         held = self.venue_stop.holds(wanted_stop(ctx.market, position.quantity, exits.stop_level()), stops)
         self._barrier = exits.check(position.quantity, position.average_price, busy, market_data,
                                     ctx.clock.now_ms(), stop_on_venue=held)  # fmt: skip
