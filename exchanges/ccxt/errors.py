@@ -3,7 +3,7 @@
 Mapping (most specific first; every translation is ``raise ... from`` the ccxt error)::
 
     ccxt exception                                   → trading_bot.errors
-    OrderImmediatelyFillable, InvalidOrder "…immediately match…"
+    OrderImmediatelyFillable, InvalidOrder "…immediately match…", USD-M -5022 (post-only refused)
                                                      → PostOnlyWouldCross
     OrderNotFound                                    → OrderNotFound
     InsufficientFunds, "Margin is insufficient." (USD-M -2019, a plain ExchangeError in ccxt)
@@ -71,6 +71,9 @@ _log = get_logger(__name__)
 
 _MAX_MESSAGE = 400
 _CROSS_TEXTS = ("immediately match", "would immediately")
+_POST_ONLY_REFUSED = re.compile(r'"code"\s*:\s*-5022\b|could not be executed as maker')
+"""Binance USDⓈ-M -5022, its post-only (GTX) refusal: an ``InvalidOrder`` (``OrderNotFillable``) on
+``fapi.binance.com``, a plain ``ExchangeError`` on any other base URL. It is the same "would cross" as spot's."""
 _MARGIN_TEXTS = ("margin is insufficient",)
 """Binance USD-M -2019, which ccxt leaves a plain ``ExchangeError``: the venue's margin refusal."""
 _FAPI_REFUSALS = re.compile(r'"code"\s*:\s*(-2022|-4164|-2021|-5021|-4116)\b')
@@ -194,8 +197,10 @@ def translate_ccxt_error(exc: BaseException, context: ErrorContext) -> ExchangeE
         return None
     msg = _message(context, exc)
     text = str(exc).lower()
-    if isinstance(exc, ccxt.OrderImmediatelyFillable) or (
-        isinstance(exc, ccxt.InvalidOrder) and any(t in text for t in _CROSS_TEXTS)
+    if (
+        isinstance(exc, ccxt.OrderImmediatelyFillable)
+        or (isinstance(exc, ccxt.InvalidOrder) and any(t in text for t in _CROSS_TEXTS))
+        or _POST_ONLY_REFUSED.search(text)
     ):
         return PostOnlyWouldCross(msg)
     if isinstance(exc, ccxt.OrderNotFound):

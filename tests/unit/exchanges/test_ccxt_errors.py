@@ -34,6 +34,18 @@ TABLE = [
         READ,
         errors.PostOnlyWouldCross,
     ),
+    (  # USD-M -5022, the post-only (GTX) refusal: a plain ExchangeError off fapi.binance.com, OrderNotFillable on it
+        ccxt.ExchangeError('binanceusdm {"code":-5022,"msg":"Due to the order could not be executed as maker, the '
+                           'Post Only order will be rejected."}'),
+        PLACE,
+        errors.PostOnlyWouldCross,
+    ),
+    (
+        ccxt.OrderNotFillable("binanceusdm Due to the order could not be executed as maker, the Post Only order "
+                              "will be rejected."),
+        PLACE,
+        errors.PostOnlyWouldCross,
+    ),
     (ccxt.OrderNotFound("binance Unknown order sent."), READ, errors.OrderNotFound),
     (ccxt.InsufficientFunds("binance Account has insufficient balance"), PLACE, errors.InsufficientFunds),
     (  # USD-M -2019: ccxt 4.5.90 raises a plain ExchangeError; it is the venue's margin refusal
