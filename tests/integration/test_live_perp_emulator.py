@@ -2,9 +2,10 @@
 
 Issue 13's live done-when: a grid with ``--direction sell`` on ``BTC/USDT:USDT`` opens with post-only
 sells (GTX) and takes profit with reduce-only buys for exactly what filled; after SIGTERM the journal's
-position equals the venue's ``positionRisk``; every funding payment the venue settled — also those settled
-while the bot was down — is journaled once; a hedge-mode account is refused in one line. The emulator's
-marks follow a seeded random walk and funding settles every 2 s.
+position equals the venue's fills up to the shutdown's cross-check (``positionRisk`` is that plus what the
+kept orders filled since); every funding payment the venue settled — also those settled while the bot was
+down — is journaled once; a hedge-mode account is refused in one line. The emulator's marks follow a seeded
+random walk and funding settles every 2 s.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from typing import cast
 
 import ccxt.pro as ccxtpro
 import pytest
@@ -36,9 +40,12 @@ from trading_bot.domain import Symbol
 from trading_bot.emulator import BinanceEmulator
 from trading_bot.emulator import EmulatorConfig
 from trading_bot.emulator.futures.config import FuturesConfig
+from trading_bot.emulator.futures.orders import FutFill
 
 KEY, SECRET = "perp-key", "perp-secret"
 BTC = "BTC/USDT:USDT"
+BTC_ID = "BTCUSDT"  # the venue's id of BTC
+USER_TRADES = "/fapi/v1/userTrades"  # what ccxt's fetch_my_trades asks (the shutdown's fill cross-check)
 GRID = {"quantity": "0.01", "direction": "sell", "take_profit": "0.05", "max_orders": "3", "wait_time": "5",
         "post_only_retries": "3"}  # fmt: skip
 
@@ -121,38 +128,114 @@ async def _venue(emu: BinanceEmulator) -> tuple[Decimal, set[str]]:
     return net, {str(h["id"]) for h in history}
 
 
+async def _venue_with_fills(emu: BinanceEmulator) -> tuple[Decimal, set[str], list[FutFill]]:
+    """``_venue``, with the account's BTC fills of that moment (asked again while a fill lands in between)."""
+    for _ in range(10):
+        before = len(emu.futures.engine.fills)
+        net, funding = await _venue(emu)
+        fills = [f for f in emu.futures.engine.fills if f.symbol == BTC_ID]
+        if len(emu.futures.engine.fills) == before:
+            return net, funding, fills
+    raise AssertionError("the venue filled during every one of 10 positionRisk requests")
+
+
+def _signed(fills: Iterable[tuple[str, Decimal]]) -> Decimal:
+    """The net position of ``(side, quantity)`` fills: buys add, sells subtract (either case of side)."""
+    return sum((q if s.lower() == "buy" else -q for s, q in fills), Decimal(0))
+
+
+def _events(err: str, name: str) -> list[dict[str, Any]]:
+    """The bot's JSON log events named ``name``, oldest first."""
+    found = []
+    for line in err.splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and event.get("event") == name:
+            found.append(event)
+    return found
+
+
+def _epoch_ms(event: dict[str, Any]) -> int:
+    """The epoch ms (floored, as the emulator's clock) of a log event's ISO-8601 UTC ``timestamp``."""
+    return round(datetime.fromisoformat(event["timestamp"]).timestamp() * 1_000_000) // 1000
+
+
+def _tail(out: str, err: str, lines: int = 40) -> str:
+    """The end of the bot's log (stderr: its JSON events) and of its stdout, for an assertion's message."""
+    log = "\n".join(err.splitlines()[-lines:])[-8000:]
+    return f"\n--- bot log, last {lines} lines ---\n{log}\n--- bot stdout ---\n{out[-2000:]}"
+
+
 @pytest.mark.asyncio
 async def test_a_sell_grid_shorts_post_only_takes_profit_reduce_only_and_the_journal_matches_the_venue(
     tmp_path: Path, usdm_emulator: BinanceEmulator
 ) -> None:
     config = _write_config(tmp_path, usdm_emulator)
     code, out, err = await _run(tmp_path, config, 14, usdm_emulator)
+    log = _tail(out, err)
 
-    assert code == 0, err[-3000:]
-    assert "Traceback" not in err
-    assert '"event": "perp_configured"' in err  # leverage and margin mode set at connect
+    assert code == 0, log
+    assert "Traceback" not in err, log
+    assert '"event": "perp_configured"' in err, log  # leverage and margin mode set at connect
     orders = _journal(tmp_path, "SELECT client_order_id, side, post_only, reduce_only, client_tag, quantity, "
-                                "filled_quantity FROM orders")  # fmt: skip
+                                "filled_quantity, status FROM orders")  # fmt: skip
     opens = [o for o in orders if o[4].startswith("open")]
     take_profits = [o for o in orders if o[4].startswith("tp")]
-    assert opens, orders
-    assert all(o[1] == "sell" and o[2] and not o[3] for o in opens)  # short opens: post-only sells
-    assert take_profits, orders  # at least one open filled (the test prints a trade through the first)
-    assert all(o[1] == "buy" and o[3] for o in take_profits)  # exits: reduce-only buys
+    assert opens, f"{orders}{log}"
+    assert all(o[1] == "sell" and o[2] and not o[3] for o in opens), f"{orders}{log}"  # short opens: post-only sells
+    assert take_profits, f"{orders}{log}"  # at least one open filled (the test prints a trade through the first)
+    assert all(o[1] == "buy" and o[3] for o in take_profits), f"{orders}{log}"  # exits: reduce-only buys
+    # One take-profit per filled quantity: sent, or — for a fill the bot learned of only after the stop request
+    # (the shutdown's cross-check applies it; no strategy pass runs any more) — queued in the strategy's saved
+    # state, which the next start sends.
+    (state,) = _journal(tmp_path, "SELECT state FROM strategy_state")[0]
+    sent = {o[4] for o in take_profits}
+    queued = [e for e in json.loads(state)["exits"] if e["kind"] == "tp" and e["tag"] not in sent]
     filled_opens = sum(Decimal(o[6]) for o in opens)
-    assert sum(Decimal(o[5]) for o in take_profits) == filled_opens  # one take-profit per filled quantity
+    # A take-profit the venue refused as post-only crossing (-5022) is re-placed, so only the refused ones drop out.
+    placed = [o for o in take_profits if o[7] not in ("rejected", "denied")]
+    covered = sum(Decimal(o[5]) for o in placed) + sum(Decimal(e["quantity"]) for e in queued)
+    assert covered == filled_opens, f"{orders}\nqueued exits: {queued}{log}"
 
-    fills = _journal(tmp_path, "SELECT side, quantity FROM fills")
-    journal_position = sum((Decimal(q) * (1 if s == "buy" else -1) for s, q in fills), Decimal(0))
-    venue_position, venue_funding = await _venue(usdm_emulator)
-    assert journal_position == venue_position  # after SIGTERM, fills journaled = the venue's positionRisk
+    # The venue at the bot's last look. The shutdown cross-checks the run's fills with the venue's userTrades
+    # (fills_cross_checked; fills_recovered_at_shutdown when it applied some the user stream had not delivered)
+    # after the user stream stopped; the bot has exited and this test asks no userTrades, so the last such
+    # request is that look. The emulator logs a request's server time and answers it in the same event-loop
+    # step, so every fill stamped before that millisecond was in the answer and none stamped after it.
+    stops = _events(err, "stop_requested")
+    assert stops, log
+    assert _events(err, "fills_cross_checked") or _events(err, "fills_recovered_at_shutdown"), log
+    looks = [r for r in usdm_emulator.request_log() if r["path"] == USER_TRADES and r["status"] == 200]
+    assert looks, log
+    look_ms = cast(int, looks[-1]["ts"])
+    assert look_ms >= _epoch_ms(stops[-1]), f"the last userTrades request is not the shutdown's: {looks[-1]}{log}"
+    venue_position, venue_funding, venue_fills = await _venue_with_fills(usdm_emulator)
+    by_id = {str(f.trade_id): f for f in venue_fills}
+    before = {i for i, f in by_id.items() if f.time_ms < look_ms}
+    same_ms = {i for i, f in by_id.items() if f.time_ms == look_ms}  # before or after the answer: either is right
+    rows = _journal(tmp_path, "SELECT trade_id, side, quantity FROM fills")
+    journaled = {r[0] for r in rows}
+    trail = f"\nlook at {look_ms}; venue fills: {venue_fills}\njournal fills: {rows}{log}"
+    # The rule: the bot journals every fill the venue had when the cross-check asked — delivered by the user
+    # stream or recovered by the cross-check, a fill it had time to see is never lost — and none the venue did
+    # not have then (none invented, none twice: the journal's position is the venue's at the look). A kept
+    # order may fill while the bot stops (on_shutdown keep): the next start reconciles it, so it is not
+    # journaled now, and positionRisk is the journal's position plus those later fills.
+    assert before <= journaled <= before | same_ms, trail
+    journal_position = _signed((s, Decimal(q)) for _i, s, q in rows)
+    at_look = _signed((f.side, f.qty) for i, f in by_id.items() if i in journaled)
+    assert journal_position == at_look, trail  # the journal's sides and quantities are the venue's
+    since_look = _signed((f.side, f.qty) for i, f in by_id.items() if i not in journaled)
+    assert venue_position == journal_position + since_look, trail  # the venue's positionRisk agrees
     summary = json.loads(out)
-    assert Decimal(summary["position"]) == venue_position
-    assert summary["leverage"] == 5
+    assert Decimal(summary["position"]) == journal_position, log  # the bot's own figure is its journal's
+    assert summary["leverage"] == 5, log
 
-    journaled = {r[0] for r in _journal(tmp_path, "SELECT payment_id FROM funding_payments")}
-    assert journaled <= venue_funding  # every journaled payment is the venue's own, by its id
-    assert len(journaled) == len(_journal(tmp_path, "SELECT payment_id FROM funding_payments"))  # once each
+    funding = {r[0] for r in _journal(tmp_path, "SELECT payment_id FROM funding_payments")}
+    assert funding <= venue_funding, log  # every journaled payment is the venue's own, by its id
+    assert len(funding) == len(_journal(tmp_path, "SELECT payment_id FROM funding_payments")), log  # once each
 
 
 @pytest.mark.asyncio
