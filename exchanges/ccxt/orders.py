@@ -133,16 +133,30 @@ class OrderDesk:
         Raises:
             OrderNotFound: neither knows it.
         """
+        return await self._fetch_plain_or_conditional(ctx, order_id, symbol, {})
+
+    async def _fetch_plain_or_conditional(
+        self, ctx: ErrorContext, order_id: str | None, symbol: Symbol, params: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """``fetch_order(order_id, symbol, params)``; on a contract market, when ``params`` did not already ask
+        for a conditional order, a miss is asked again with ccxt's ``{'trigger': True}`` (Binance USDⓈ-M keeps
+        conditional orders apart) and the order's client id is remembered as conditional.
+
+        Raises:
+            OrderNotFound: neither knows it.
+        """
         session = self._session
         try:
-            found: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, order_id, symbol)
+            found: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, order_id, symbol, params)
             return found
         except OrderNotFound:
-            if not session.market(symbol).contract:
+            if params.get("trigger") or not session.market(symbol).contract:
                 raise
-        o: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, order_id, symbol, {"trigger": True})
-        if o.get("clientOrderId"):
-            self._known.triggers.add(ClientOrderId(str(o["clientOrderId"])))
+        o: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, order_id, symbol,
+                                                  {**params, "trigger": True})  # fmt: skip
+        client_id = o.get("clientOrderId") or params.get("clientOrderId")
+        if client_id:
+            self._known.triggers.add(ClientOrderId(str(client_id)))
         return o
 
     async def fill(self, t: Mapping[str, Any], fallback_symbol: Symbol) -> Fill | None:
@@ -304,21 +318,12 @@ class OrderDesk:
     async def _lookup(self, symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport | None:
         """Look one order up by client id; on a contract market an order not found among the plain ones is
         looked for among the conditional ones too (after a restart the session does not know which it is)."""
-        session = self._session
-        ctx = session.ctx("fetch_order", symbol, client_order_id=client_order_id)
-        flag = self._trigger_flag(client_order_id)
+        ctx = self._session.ctx("fetch_order", symbol, client_order_id=client_order_id)
+        params = {"clientOrderId": client_order_id, **self._trigger_flag(client_order_id)}
         try:
-            raw = await session.call(ctx, session.client.fetch_order, None, symbol,
-                                     {"clientOrderId": client_order_id, **flag})  # fmt: skip
+            raw = await self._fetch_plain_or_conditional(ctx, None, symbol, params)
         except OrderNotFound:
-            if flag or not session.market(symbol).contract:
-                return None
-            try:
-                raw = await session.call(ctx, session.client.fetch_order, None, symbol,
-                                         {"clientOrderId": client_order_id, "trigger": True})  # fmt: skip
-            except OrderNotFound:
-                return None
-            self._known.triggers.add(client_order_id)
+            return None
         return self._ack_report(raw, symbol, client_order_id)
 
     async def _resolve_outcome(

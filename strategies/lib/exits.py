@@ -229,8 +229,8 @@ class ExitWatch:
         price = md.bid if self.long else md.ask
         if (price - self.extreme) * sign > 0:  # a new high (long) or low (short) since arming
             self.extreme, self.changed = price, True
-        stop = None if stop_on_venue else plan.stop_loss
-        if stop is not None and (price - entry * (1 - sign * stop)) * sign <= 0:
+        stop = None if stop_on_venue else self.stop_level()
+        if stop is not None and (price - stop) * sign <= 0:
             return "sl"
         if plan.trailing_stop is not None and (price - self.extreme * (1 - sign * plan.trailing_stop)) * sign <= 0:
             return "trail"
