@@ -7,6 +7,8 @@ the tests pin that, and the Binance code is always in the message.
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import ccxt.pro as ccxtpro
 import pytest
@@ -150,6 +152,38 @@ async def test_stop_market_goes_through_the_algo_order_api_and_triggers_on_the_t
     assert [o["id"] for o in pending] == [stop["id"]]
     assert "/fapi/v1/algoOrder" in paths
     assert positions == []
+
+
+@pytest.mark.asyncio
+async def test_a_triggered_stop_places_a_new_order_whose_fills_name_it_as_binances_algo_service(
+    futures_emulator: BinanceEmulator, usdm: ccxtpro.binanceusdm
+) -> None:
+    await usdm.create_order(BTC, "market", "buy", 0.01)
+    stop = await usdm.create_order(BTC, "market", "sell", 0.01, None,
+                                   {"triggerPrice": 59000, "reduceOnly": True, "clientOrderId": "sl-1"})  # fmt: skip
+    seen: list[tuple[str, str]] = []  # (ALGO_UPDATE or ORDER_TRADE_UPDATE, status) from the user stream
+
+    async def watch() -> None:
+        while ("algo", "FINISHED") not in seen:
+            for o in await usdm.watch_orders(BTC):
+                seen.append(("algo" if "aid" in o["info"] else "order", o["info"]["X"]))
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.3)  # the listen-key stream subscribes
+    await _control(futures_emulator, "mark", {"symbol": BTC, "price": "58990"})
+    await asyncio.wait_for(watcher, 5)
+    algo = await usdm.fetch_order(stop["id"], BTC, {"trigger": True})
+    placed_id = algo["info"]["actualOrderId"]
+    placed = await usdm.fetch_order(placed_id, BTC)
+    trades = [t for t in await usdm.fetch_my_trades(BTC) if t["side"] == "sell"]
+
+    assert (algo["info"]["algoStatus"], algo["filled"]) == ("FINISHED", 0)  # Binance's answer has no filled qty
+    assert placed_id not in ("", stop["id"])
+    assert (placed["clientOrderId"], placed["status"], placed["filled"]) == ("sl-1", "closed", 0.01)
+    assert [t["order"] for t in trades] == [placed_id]
+    # ccxt's order cache may merge the placed order's NEW into its FILLED: the algo order brackets it
+    assert (seen[0], seen[-1]) == (("algo", "TRIGGERED"), ("algo", "FINISHED"))
+    assert [s for s in seen[1:-1] if s[0] == "order"][-1] == ("order", "FILLED")
 
 
 @pytest.mark.asyncio

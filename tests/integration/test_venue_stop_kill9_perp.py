@@ -54,7 +54,14 @@ def _config(tmp_path: Path, emu: BinanceEmulator) -> Path:
 
 
 def _orders(emu: BinanceEmulator, *, algo: bool) -> list[FutOrder]:
-    return [o for o in emu.futures.engine.orders.values() if o.client_order_id.startswith("vs-") and o.algo is algo]
+    """The bot's own orders (plain or conditional), without the plain orders its stops placed when they triggered."""
+    return [o for o in emu.futures.engine.orders.values()
+            if o.client_order_id.startswith("vs-") and o.algo is algo and o.parent_algo_id is None]  # fmt: skip
+
+
+def _placed_by(emu: BinanceEmulator, stop: FutOrder) -> list[FutOrder]:
+    """The plain orders ``stop`` placed in the matching engine when it triggered (``actualOrderId``)."""
+    return [o for o in emu.futures.engine.orders.values() if o.parent_algo_id == stop.order_id]
 
 
 def _open_stops(emu: BinanceEmulator) -> list[FutOrder]:
@@ -119,6 +126,8 @@ async def test_a_perp_stop_loss_rests_on_the_venue_through_a_kill_9_and_fires_th
     assert stop.status == "FILLED", tail
     assert position == 0, tail
     assert [o.client_order_id for o in _orders(emu, algo=True)] == [stop.client_order_id], "a second stop was sent"
+    (placed,) = _placed_by(emu, stop)  # the venue filled the stop under a new order id, as Binance does
+    assert (placed.order_id, placed.status) == (stop.actual_order_id, "FILLED")
     assert len(_orders(emu, algo=False)) == 1, "a bot-side close or a second buy was sent"  # only the buy
     assert not [e for e in events2 if e.get("event") == "venue_stop_placing"], tail
     fired = [e for e in events2 if e.get("event") == "exit_fired"]
@@ -147,6 +156,8 @@ async def test_a_perp_stop_loss_the_venue_filled_while_the_bot_was_down_is_journ
     assert code2 == 0, tail
     assert len(_orders(emu, algo=False)) == 1, "a bot-side close or a second buy was sent"
     assert [o.client_order_id for o in _orders(emu, algo=True)] == [stop.client_order_id], "a second stop was sent"
+    (placed,) = _placed_by(emu, stop)  # the venue filled the stop under a new order id, as Binance does
+    assert (placed.order_id, placed.status) == (stop.actual_order_id, "FILLED")
     assert not [e for e in events2 if e.get("event") in ("venue_stop_placing", "order_denied")], tail
     assert not [e for e in events2 if e.get("event") == "fill_order_unknown"], "the stop's fill was not named"
     assert (second["position"], second["fills"], second["open_orders"]) == ("0", 2, {}), tail  # buy + stop, flat

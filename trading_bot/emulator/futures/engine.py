@@ -6,8 +6,10 @@ only Binance's: order parsing and error codes (-2019 margin insufficient, -2022 
 -4164 min notional, -5022 post-only would take, -5021 FOK not filled, -2021 stop would trigger, -4116
 duplicate client id), integer ids, the records and their renderings, income rows (REALIZED_PNL,
 COMMISSION, FUNDING_FEE, INSURANCE_CLEAR for liquidation fees), a liquidation's closing order
-(``autoclose-<ms>``, execution type CALCULATED, its trade in ``userTrades``) and the user-stream events
-(``ORDER_TRADE_UPDATE``, ``ACCOUNT_UPDATE`` with reason ORDER, FUNDING_FEE or DEPOSIT).
+(``autoclose-<ms>``, execution type CALCULATED, its trade in ``userTrades``), a triggered conditional
+order's new plain order (``FutOrder.actual_order_id``: its fills name that order) and the user-stream events
+(``ORDER_TRADE_UPDATE``; ``ALGO_UPDATE`` NEW, TRIGGERED, FINISHED, CANCELED or EXPIRED for conditional
+orders; ``ACCOUNT_UPDATE`` with reason ORDER, FUNDING_FEE or DEPOSIT).
 Fees are charged in the settle currency, rounded up to 8 decimals; no queue model (own resting orders
 are in the visible book).
 """
@@ -74,7 +76,7 @@ class FuturesListener(Protocol):
     """Receives what the futures engine changes: user-stream events, visible books, public trades."""
 
     def user_event(self, event: dict[str, object]) -> None:
-        """Push one user-stream event (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE)."""
+        """Push one user-stream event (ORDER_TRADE_UPDATE, ALGO_UPDATE, ACCOUNT_UPDATE)."""
 
     def book_changed(self, market: PerpMarket) -> None:
         """Publish the visible book of ``market`` after own orders changed."""
@@ -252,7 +254,7 @@ class FuturesEngine:
             self._by_client[(market.market_id, client_id)] = order.order_id
             _log.info("emulator_futures_order_new", symbol=order.symbol, side=order.side, type=order.type,
                       price=str(order.price), qty=str(order.orig_qty), client_order_id=client_id)  # fmt: skip
-            self._listener.user_event(order.trade_update(now, "NEW"))
+            self._listener.user_event(order.algo_update(now) if algo else order.trade_update(now, "NEW"))
         fills = self._apply(market, held)
         if order.is_open and (order.type == "MARKET" or order.time_in_force in ("IOC", "FOK")):
             self._finish(market, order, "EXPIRED")
@@ -420,11 +422,45 @@ class FuturesEngine:
             if order_id is None:  # refused inside the request (FOK): never an order
                 continue
             order = self.orders[order_id]
+            if order.algo and (isinstance(update, Fill) or order.actual_order_id is not None):
+                order = self._triggered(order)  # from its trigger on, the core's updates are of the order it placed
             if isinstance(update, Fill):
                 fills.append(self._fill(market, order, update, realized))
             elif update.status in _CLOSED and order.is_open:
                 self._finish(market, order, _CLOSED[update.status])
+            if order.parent_algo_id is not None and not order.is_open:
+                self._algo_finished(self.orders[order.parent_algo_id], order)
         return fills
+
+    def _triggered(self, algo: FutOrder) -> FutOrder:
+        """Return the plain order ``algo`` placed when it triggered, placing it at the first call (its first fill).
+
+        As Binance's Algo Service: a MARKET order with a new ``orderId`` and the algo order's client id; the
+        algo order turns TRIGGERED (``ALGO_UPDATE`` with ``ai``) before the new order's NEW event.
+        """
+        if algo.actual_order_id is not None:
+            return self.orders[algo.actual_order_id]
+        now = self._now()
+        child = FutOrder(order_id=next(self._order_ids), client_order_id=algo.client_order_id, symbol=algo.symbol,
+                         side=algo.side, type="MARKET", time_in_force="GTC", price=Decimal(0), stop_price=Decimal(0),
+                         orig_qty=algo.orig_qty, reduce_only=algo.reduce_only, time_ms=now, update_ms=now,
+                         parent_algo_id=algo.order_id)  # fmt: skip
+        self.orders[child.order_id] = child
+        algo.actual_order_id, algo.trigger_ms, algo.update_ms = child.order_id, now, now
+        _log.info("emulator_futures_algo_triggered", symbol=algo.symbol, algo_id=algo.order_id,
+                  order_id=child.order_id)  # fmt: skip
+        self._listener.user_event(algo.algo_update(now))
+        self._listener.user_event(child.trade_update(now, "NEW"))
+        return child
+
+    def _algo_finished(self, algo: FutOrder, child: FutOrder) -> None:
+        """Close ``algo`` (FINISHED on the wire) now that the order it placed is done; it takes that order's fills."""
+        if not algo.is_open:
+            return
+        now = self._now()
+        algo.status, algo.update_ms = child.status, now
+        algo.executed_qty, algo.cum_quote = child.executed_qty, child.cum_quote
+        self._listener.user_event(algo.algo_update(now))
 
     def _fill(self, market: PerpMarket, order: FutOrder, fill: Fill, realized: Decimal) -> FutFill:
         now = self._now()
@@ -466,7 +502,7 @@ class FuturesEngine:
         order.status = status
         order.update_ms = now
         _log.info("emulator_futures_order_closed", symbol=order.symbol, order_id=order.order_id, status=status)
-        self._listener.user_event(order.trade_update(now, status))
+        self._listener.user_event(order.algo_update(now) if order.algo else order.trade_update(now, status))
 
     def _push_account(self, reason: str, markets: list[PerpMarket]) -> None:
         now = self._now()

@@ -1,8 +1,14 @@
 """The futures venue's order, fill and income records and their Binance USDⓈ-M renderings.
 
 REST shapes follow ``POST /fapi/v1/order`` (``newOrderRespType=RESULT``), ``GET /fapi/v1/userTrades``,
-``GET /fapi/v1/income`` and the Algo Order API (``POST /fapi/v1/algoOrder``); the user-stream event is
-``ORDER_TRADE_UPDATE``. Money in the settle currency, prices in quote per base.
+``GET /fapi/v1/income`` and the Algo Order API (``POST /fapi/v1/algoOrder``); the user-stream events are
+``ORDER_TRADE_UPDATE`` (plain orders) and ``ALGO_UPDATE`` (conditional ones). Money in the settle currency,
+prices in quote per base.
+
+A conditional order that triggers places a **new** plain order in the matching engine, as Binance's Algo
+Service does: a MARKET order with its own ``orderId`` (the algo order's ``actualOrderId``, ``ai`` in
+``ALGO_UPDATE``) and the algo order's client id, whose fills name that new id. The algo order itself is
+TRIGGERED while that order works and FINISHED once it is done.
 """
 
 from __future__ import annotations
@@ -97,6 +103,12 @@ class FutOrder:
     time_ms: int
     update_ms: int
     algo: bool = False
+    actual_order_id: int | None = None
+    """A conditional order that triggered: the ``orderId`` of the plain order it placed (``actualOrderId``)."""
+    parent_algo_id: int | None = None
+    """A plain order placed by a conditional one that triggered: that order's ``algoId``."""
+    trigger_ms: int = 0
+    """When a conditional order triggered, epoch ms (0: not yet)."""
     executed_qty: Decimal = Decimal(0)
     cum_quote: Decimal = Decimal(0)
     status: str = "NEW"
@@ -145,10 +157,11 @@ class FutOrder:
         return body
 
     def algo_status(self) -> str:
-        """Return the Algo Order API status: NEW until triggered, FINISHED once filled, or the close status."""
-        if self.is_open:
-            return "NEW" if self.executed_qty == 0 else "TRIGGERED"
-        return "FINISHED" if self.status == "FILLED" else self.status
+        """Return the Algo Order API status: NEW until triggered, TRIGGERED while the order it placed works,
+        FINISHED once that order is done; CANCELED or EXPIRED when it closed untriggered."""
+        if self.actual_order_id is None:
+            return "NEW" if self.is_open else self.status
+        return "TRIGGERED" if self.is_open else "FINISHED"
 
     def rest_algo(self) -> dict[str, object]:
         """Return the order in the Algo Order API's shape (``algoId``, ``clientAlgoId``, ``algoStatus``)."""
@@ -163,6 +176,8 @@ class FutOrder:
             "timeInForce": self.time_in_force,
             "quantity": num(self.orig_qty),
             "algoStatus": self.algo_status(),
+            "actualOrderId": "" if self.actual_order_id is None else str(self.actual_order_id),
+            "actualPrice": num(self.avg_price),
             "triggerPrice": num(self.stop_price),
             "price": "0",
             "selfTradePreventionMode": "EXPIRE_MAKER",
@@ -173,8 +188,42 @@ class FutOrder:
             "reduceOnly": self.reduce_only,
             "createTime": self.time_ms,
             "updateTime": self.update_ms,
-            "triggerTime": self.update_ms if self.executed_qty else 0,
+            "triggerTime": self.trigger_ms,
             "goodTillDate": 0,
+        }
+
+    def algo_update(self, now_ms: int) -> dict[str, object]:
+        """Return the user-stream ``ALGO_UPDATE`` event of this conditional order's latest change."""
+        return {
+            "e": "ALGO_UPDATE",
+            "T": now_ms,
+            "E": now_ms,
+            "o": {
+                "caid": self.client_order_id,
+                "aid": self.order_id,
+                "at": "CONDITIONAL",
+                "o": self.type,
+                "s": self.symbol,
+                "S": self.side,
+                "ps": "BOTH",
+                "f": self.time_in_force,
+                "q": num(self.orig_qty),
+                "X": self.algo_status(),
+                "ai": "" if self.actual_order_id is None else str(self.actual_order_id),
+                "ap": num(self.avg_price),
+                "aq": num(self.executed_qty),
+                "act": "0" if self.actual_order_id is None else "MARKET",
+                "tp": num(self.stop_price),
+                "p": "0",
+                "V": "EXPIRE_MAKER",
+                "wt": "CONTRACT_PRICE",
+                "pm": "NONE",
+                "cp": False,
+                "pP": False,
+                "R": self.reduce_only,
+                "tt": self.trigger_ms,
+                "gtd": 0,
+            },
         }
 
     def trade_update(self, now_ms: int, exec_type: str, fill: FutFill | None = None) -> dict[str, object]:
