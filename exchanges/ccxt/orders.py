@@ -29,6 +29,7 @@ from exchanges.ccxt.parse import to_balances
 from exchanges.ccxt.parse import to_fill
 from exchanges.ccxt.parse import to_report
 from exchanges.ccxt.parse import trades_of_order_answer
+from exchanges.ccxt.parse import triggered_order_id
 from exchanges.ccxt.retry import retry_transient
 from trading_bot.domain import Balance
 from trading_bot.domain import ClientOrderId
@@ -87,9 +88,14 @@ class OrderDesk:
     # -- answers → reports and fills -------------------------------------------------------------------
 
     def report(self, o: Mapping[str, Any], fallback_symbol: Symbol | None = None) -> OrderStatusReport:
-        """Return the report of one ccxt order dict and remember its client id (see ``parse.to_report``)."""
+        """Return the report of one ccxt order dict and remember its client id (see ``parse.to_report``).
+
+        A triggered conditional order's client id is remembered for the order it placed too
+        (``parse.triggered_order_id``), so that order's fills are named without asking the exchange.
+        """
         report = to_report(o, self._known.client_id(o.get("id")), fallback_symbol, self._clock.now_ms())
         self._known.remember(report.exchange_order_id, report.client_order_id)
+        self._known.remember(triggered_order_id(o), report.client_order_id)
         return report
 
     def _ack_report(self, raw: Mapping[str, Any], symbol: Symbol, client_order_id: ClientOrderId) -> OrderStatusReport:
@@ -142,12 +148,17 @@ class OrderDesk:
         for a conditional order, a miss is asked again with ccxt's ``{'trigger': True}`` (Binance USDⓈ-M keeps
         conditional orders apart) and the order's client id is remembered as conditional.
 
+        A conditional order that triggered is answered with the fill state of the order it placed
+        (``_with_triggered_fills``): Binance's answer for it says "finished" but carries no filled quantity.
+
         Raises:
             OrderNotFound: neither knows it.
         """
         session = self._session
         try:
             found: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, order_id, symbol, params)
+            if params.get("trigger"):
+                return await self._with_triggered_fills(ctx, found, symbol)
             return found
         except OrderNotFound:
             if params.get("trigger") or not session.market(symbol).contract:
@@ -157,7 +168,25 @@ class OrderDesk:
         client_id = o.get("clientOrderId") or params.get("clientOrderId")
         if client_id:
             self._known.triggers.add(ClientOrderId(str(client_id)))
-        return o
+        return await self._with_triggered_fills(ctx, o, symbol)
+
+    async def _with_triggered_fills(self, ctx: ErrorContext, o: Mapping[str, Any], symbol: Symbol) -> Mapping[str, Any]:
+        """Return the conditional order ``o`` with the status, filled quantity and average price of the plain
+        order it placed when it triggered (``parse.triggered_order_id``); ``o`` itself when it has not
+        triggered or that order is not found. The ids stay the conditional order's (those the journal holds).
+        """
+        placed = triggered_order_id(o)
+        if placed is None:
+            return o
+        session = self._session
+        try:
+            child: Mapping[str, Any] = await session.call(ctx, session.client.fetch_order, placed, symbol, {})
+        except OrderNotFound:
+            _log.warning("triggered_order_not_found", symbol=symbol, exchange_order_id=o.get("id"),
+                         placed_order_id=placed)  # fmt: skip
+            return o
+        keys = ("status", "filled", "average", "cost", "lastTradeTimestamp", "lastUpdateTimestamp")
+        return {**o, **{k: child[k] for k in keys if child.get(k) is not None}}
 
     async def fill(self, t: Mapping[str, Any], fallback_symbol: Symbol) -> Fill | None:
         """Return the fill of one ccxt trade dict, or ``None`` when it is not of an order of ours we can name.

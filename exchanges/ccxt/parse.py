@@ -58,6 +58,7 @@ __all__ = [
     "to_trade_event",
     "to_trade_tick",
     "trades_of_order_answer",
+    "triggered_order_id",
 ]
 
 FALLBACK_INCREMENT = Decimal("1e-8")
@@ -209,6 +210,20 @@ def to_report(
         filled_quantity=filled,
         average_price=average,
     )
+
+
+def triggered_order_id(o: Mapping[str, Any]) -> str | None:
+    """Return the id of the plain order a triggered conditional order placed, ``None`` when it has none.
+
+    Binance USDⓈ-M's Algo Service places a new matching-engine order when a conditional order triggers; its
+    fills name that order's id, given as ``actualOrderId`` in the Algo Order API's answers and as ``ai`` in
+    ``ALGO_UPDATE`` (both ``""`` before the trigger), in the raw ``info`` of ccxt's order.
+    """
+    info = o.get("info")
+    if not isinstance(info, Mapping):
+        return None
+    placed = info.get("actualOrderId") or info.get("ai")
+    return str(placed) if placed not in (None, "", 0, "0") else None
 
 
 def trades_of_order_answer(raw: Mapping[str, Any], side: OrderSide, symbol: Symbol) -> list[dict[str, Any]]:
