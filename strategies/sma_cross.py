@@ -32,6 +32,7 @@ from pydantic import model_validator
 from strategies import STRATEGIES
 from strategies.base import BaseStrategy
 from strategies.base import StrategyParams
+from strategies.lib.cross import CrossTracker
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderCanceled
 from trading_bot.domain import OrderDenied
@@ -100,7 +101,7 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         self._slow: deque[Decimal] = deque(maxlen=params.slow)
         self._fast_sum = Decimal(0)
         self._slow_sum = Decimal(0)
-        self._above: bool | None = None
+        self._cross = CrossTracker()  # the side of fast − slow, a tie holding the last side
         self._signal: OrderSide | None = None
         self._bucket = -1
         self._bucket_close: Decimal | None = None
@@ -144,14 +145,11 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         self._slow_sum += close
         if len(slow) < self.params.slow:
             return
-        difference = self._fast_sum * self.params.slow - self._slow_sum * self.params.fast
-        if difference == 0:
-            return  # a tie is not a cross: the last side holds (as backtrader's CrossOver)
-        above = difference > 0
-        if self._above is not None and above != self._above:
-            self._signal = OrderSide.BUY if above else OrderSide.SELL
+        # the averages compared exactly: fast_sum / fast against slow_sum / slow, both sides times fast × slow
+        crossed = self._cross.update(self._fast_sum * self.params.slow, self._slow_sum * self.params.fast)
+        if crossed:
+            self._signal = OrderSide.BUY if crossed > 0 else OrderSide.SELL
             self.signals += 1
-        self._above = above
 
     # -- decisions ----------------------------------------------------------------------------
     def execute_strategy(self, market_data: MarketData) -> StrategyResult:
@@ -234,7 +232,7 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
             "version": 2,
             "fast": [str(p) for p in self._fast],
             "slow": [str(p) for p in self._slow],
-            "above": self._above,
+            "above": self._cross.above,
             "signal": None if self._signal is None else self._signal.value,
             "bucket": self._bucket,
             "bucket_close": None if self._bucket_close is None else str(self._bucket_close),
@@ -259,7 +257,7 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         self._fast_sum = sum(self._fast, Decimal(0))
         self._slow_sum = sum(self._slow, Decimal(0))
         above = state.get("above")
-        self._above = bool(above) if above is not None else self._side_of_windows()
+        self._cross.above = bool(above) if above is not None else self._side_of_windows()
         signal = state.get("signal")
         self._signal = None if signal is None else OrderSide(signal)
         self._bucket = int(state.get("bucket", -1))
