@@ -1,8 +1,11 @@
 """sma_cross: go long when the fast simple moving average crosses above the slow one, exit when it
 crosses back below (or go short, with ``long_only = false`` on derivatives).
 
-A cross is a change of side of ``fast − slow``; bars where the two averages are exactly equal do not
-change the side (a tie is not a cross), so a touch followed by a return is no trade.
+The averages are the SDK's ``SMA`` (``strategies.lib``: ``Decimal`` closes summed exactly, so equal averages
+are equal floats) and a cross is ``CrossTracker``'s: a change of side of ``fast − slow``; bars where the two
+averages are equal do not change the side (a tie is not a cross), so a touch followed by a return is no
+trade. An order is pending while the strategy has an open order (``ctx.open_orders``): a cross seen
+meanwhile waits for it to end.
 
 Prices: on bar data the bar's close; on quote/trade data the mid price, sampled into bars of
 ``bar_seconds`` of clock time (the last mid of each bucket is its close). A signal is decided on a
@@ -20,7 +23,6 @@ without quote-amount orders, fills the estimate).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -33,14 +35,9 @@ from strategies import STRATEGIES
 from strategies.base import BaseStrategy
 from strategies.base import StrategyParams
 from strategies.lib.cross import CrossTracker
+from strategies.lib.indicators import SMA
 from trading_bot.domain import MarketData
-from trading_bot.domain import OrderCanceled
-from trading_bot.domain import OrderDenied
-from trading_bot.domain import OrderEvent
-from trading_bot.domain import OrderExpired
-from trading_bot.domain import OrderFilled
 from trading_bot.domain import OrderParams
-from trading_bot.domain import OrderRejected
 from trading_bot.domain import OrderSide
 from trading_bot.domain import OrderType
 from trading_bot.domain import StrategyResult
@@ -50,8 +47,6 @@ from trading_bot.domain.bounds import Count
 from trading_bot.domain.bounds import Fraction
 
 __all__ = ["SmaCrossParams", "SmaCrossStrategy"]
-
-_TERMINAL_EVENTS = (OrderFilled, OrderCanceled, OrderRejected, OrderDenied, OrderExpired)
 
 
 class SmaCrossParams(StrategyParams):
@@ -97,29 +92,26 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
 
     def __init__(self, params: SmaCrossParams) -> None:
         super().__init__(params)
-        self._fast: deque[Decimal] = deque(maxlen=params.fast)
-        self._slow: deque[Decimal] = deque(maxlen=params.slow)
-        self._fast_sum = Decimal(0)
-        self._slow_sum = Decimal(0)
+        self._fast = SMA(params.fast)
+        self._slow = SMA(params.slow)
         self._cross = CrossTracker()  # the side of fast − slow, a tie holding the last side
         self._signal: OrderSide | None = None
         self._bucket = -1
         self._bucket_close: Decimal | None = None
         self._bar_ms = params.bar_seconds * 1000
-        self._pending: str | None = None
         self._last_seen: MarketData | None = None
         self._seq = 0
         self.signals = 0
 
     # -- price sampling -----------------------------------------------------------------------
     def should_execute(self, market_data: MarketData) -> bool:
-        """Return True when a bar closed and produced a cross (or an order is pending a decision).
+        """Return True when a cross waits to be acted on and no order of the strategy is open.
 
         The supervisor may ask again about the same event (a pass after an order event); an event is
         sampled once.
         """
         if market_data is self._last_seen:
-            return self._signal is not None and self._pending is None
+            return self._signal is not None and not self.ctx.open_orders()
         self._last_seen = market_data
         bar = market_data.bar
         if bar is not None:
@@ -131,22 +123,14 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
                     self._close_bar(self._bucket_close)
                 self._bucket = bucket
             self._bucket_close = (market_data.bid + market_data.ask) / 2
-        return self._signal is not None and self._pending is None
+        return self._signal is not None and not self.ctx.open_orders()
 
     def _close_bar(self, close: Decimal) -> None:
-        fast, slow = self._fast, self._slow
-        if len(fast) == fast.maxlen:
-            self._fast_sum -= fast[0]
-        if len(slow) == slow.maxlen:
-            self._slow_sum -= slow[0]
-        fast.append(close)
-        slow.append(close)
-        self._fast_sum += close
-        self._slow_sum += close
-        if len(slow) < self.params.slow:
+        fast = self._fast.update(close)
+        slow = self._slow.update(close)
+        if fast is None or slow is None:
             return
-        # the averages compared exactly: fast_sum / fast against slow_sum / slow, both sides times fast × slow
-        crossed = self._cross.update(self._fast_sum * self.params.slow, self._slow_sum * self.params.fast)
+        crossed = self._cross.update(fast, slow)
         if crossed:
             self._signal = OrderSide.BUY if crossed > 0 else OrderSide.SELL
             self.signals += 1
@@ -175,7 +159,6 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
             return StrategyResult.nothing()
         self._seq += 1
         tag = f"{side.value}:{self._seq}"
-        self._pending = tag
         order = OrderParams(side=side, quantity=quantity, order_type=OrderType.MARKET, client_tag=tag,
                             quote_quantity=self._entry_amount(side, position))  # fmt: skip
         return StrategyResult.place(order, message=f"sma cross {side.value}")
@@ -215,28 +198,25 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         amount = self.ctx.equity * fraction
         return amount if amount > 0 else None
 
-    def on_order_update(self, event: OrderEvent) -> None:
-        """Clear the pending flag when the strategy's order reached a final state."""
-        if isinstance(event, _TERMINAL_EVENTS) and event.client_tag == self._pending:
-            self._pending = None
-
     def snapshot(self) -> dict[str, Any]:
         """Return the state a restart needs to go on as if it had not stopped (JSON-safe; Decimals as strings).
 
         The price windows (so a restart does not wait ``slow`` bars again), the side of the last
         comparison (so the first bar after a restart can be a cross), a cross not yet acted on, the
-        quote-sampling bucket (epoch ms // bar length) and its last mid, the tag of the order awaiting its
-        outcome, the tag sequence and the number of crosses seen.
+        quote-sampling bucket (epoch ms // bar length) and its last mid, the tag of the open order awaiting
+        its outcome (for the record: a restart reads the open orders from reconciliation), the tag sequence
+        and the number of crosses seen.
         """
+        pending = self.ctx.open_orders()
         return {
             "version": 2,
-            "fast": [str(p) for p in self._fast],
-            "slow": [str(p) for p in self._slow],
+            "fast": [str(p) for p in self._fast.window],
+            "slow": [str(p) for p in self._slow.window],
             "above": self._cross.above,
             "signal": None if self._signal is None else self._signal.value,
             "bucket": self._bucket,
             "bucket_close": None if self._bucket_close is None else str(self._bucket_close),
-            "pending": self._pending,
+            "pending": pending[0].client_tag if pending else None,
             "seq": self._seq,
             "signals": self.signals,
         }
@@ -244,18 +224,17 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
     def restore(self, state: Mapping[str, Any]) -> None:
         """Restore a ``snapshot`` (version 1: the windows only; version 2: everything it holds).
 
-        Called after ``initialize``, once reconciliation has rebuilt the open orders: a pending tag is kept
-        only while an open order carries it (a market order that finished while the bot was down has no
-        event left to clear it). Windows longer than the current parameters keep their newest prices.
+        Called after ``initialize``, once reconciliation has rebuilt the open orders: what is pending is
+        what they show open (a market order that finished while the bot was down is not). Windows longer
+        than the current parameters keep their newest prices.
         """
         if not state:
             return
-        self._fast.clear()
-        self._slow.clear()
-        self._fast.extend(Decimal(str(p)) for p in state.get("fast", []))
-        self._slow.extend(Decimal(str(p)) for p in state.get("slow", []))
-        self._fast_sum = sum(self._fast, Decimal(0))
-        self._slow_sum = sum(self._slow, Decimal(0))
+        self._fast, self._slow = SMA(self.params.fast), SMA(self.params.slow)
+        for price in state.get("fast", []):
+            self._fast.update(Decimal(str(price)))
+        for price in state.get("slow", []):
+            self._slow.update(Decimal(str(price)))
         above = state.get("above")
         self._cross.above = bool(above) if above is not None else self._side_of_windows()
         signal = state.get("signal")
@@ -263,18 +242,13 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         self._bucket = int(state.get("bucket", -1))
         close = state.get("bucket_close")
         self._bucket_close = None if close is None else Decimal(str(close))
-        pending = state.get("pending")
-        open_tags = {order.client_tag for order in self.ctx.open_orders()}
-        self._pending = str(pending) if pending is not None and pending in open_tags else None
         self._seq = int(state.get("seq", 0))
         self.signals = int(state.get("signals", 0))
 
     def _side_of_windows(self) -> bool | None:
         """Return whether fast > slow on full windows, ``None`` on a tie or before ``slow`` bars."""
-        if len(self._slow) < self.params.slow or len(self._fast) < self.params.fast:
-            return None
-        difference = self._fast_sum * self.params.slow - self._slow_sum * self.params.fast
-        return None if difference == 0 else difference > 0
+        fast, slow = self._fast.value, self._slow.value
+        return None if fast is None or slow is None or fast == slow else fast > slow
 
     def summary(self) -> dict[str, Any]:
         """Return the number of crosses seen."""

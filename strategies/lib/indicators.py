@@ -92,6 +92,7 @@ class SMA(Indicator[float]):
         self.period = period
         self._window: deque[Number] = deque()
         self._sum = 0.0
+        self._floats = 0  # float values in the window (the float sum is 0.0 again when none is left)
         self._exact_sum = Decimal(0)
         self.value: float | None = None
 
@@ -107,17 +108,26 @@ class SMA(Indicator[float]):
         window.append(x)
         if isinstance(x, float):
             self._sum += x
+            self._floats += 1
         else:
             self._exact_sum += x
         if len(window) > self.period:
             old = window.popleft()
             if isinstance(old, float):
-                self._sum -= old
+                self._floats -= 1
+                self._sum = self._sum - old if self._floats else 0.0
             else:
                 self._exact_sum -= old
-        if len(window) == self.period:
-            self.value = float(self._exact_sum / self.period) + self._sum / self.period
+        elif len(window) < self.period:
+            return self.value
+        average = float(self._exact_sum / self.period)
+        self.value = average + self._sum / self.period if self._floats else average
         return self.value
+
+    @property
+    def window(self) -> tuple[Number, ...]:
+        """The last ``period`` values given (fewer before that), oldest first, as given (``Decimal`` stays exact)."""
+        return tuple(self._window)
 
     def feed(self, bar: Bar) -> float | None:
         """Add the bar's close; return the value."""

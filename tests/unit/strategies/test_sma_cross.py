@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from strategies.sma_cross import SmaCrossParams
 from strategies.sma_cross import SmaCrossStrategy
+from tests.kit.strategy_context import FakeStrategyContext
 from trading_bot.domain import Bar
 from trading_bot.domain import MarketData
 from trading_bot.domain import Symbol
@@ -17,8 +18,14 @@ def _bar_event(i: int, close: int) -> MarketData:
     return MarketData(symbol=Symbol("X/USDT"), ts_ms=i * 60_000 + 60_000, bid=c, ask=c, last=c, bar=bar)
 
 
+def _started(params: SmaCrossParams) -> SmaCrossStrategy:
+    strategy = SmaCrossStrategy(params)
+    strategy.initialize(FakeStrategyContext())  # the supervisor initializes a strategy before asking it
+    return strategy
+
+
 def _signals(asks_per_event: int) -> list[int]:
-    strategy = SmaCrossStrategy(SmaCrossParams(fast=2, slow=4))
+    strategy = _started(SmaCrossParams(fast=2, slow=4))
     fired = []
     for i, close in enumerate(CLOSES):
         md = _bar_event(i, close)
@@ -41,7 +48,7 @@ def test_crosses_fire_on_the_bar_where_the_fast_average_crosses_the_slow() -> No
 
 def test_a_tie_between_the_averages_is_not_a_cross() -> None:
     # fast(2)/slow(4): the averages meet at index 5 (10.5 = 10.5) and part the same way again: no signal
-    strategy = SmaCrossStrategy(SmaCrossParams(fast=2, slow=4))
+    strategy = _started(SmaCrossParams(fast=2, slow=4))
     closes = [12, 12, 11, 11, 10, 11, 10, 10]
     fired = []
     for i, close in enumerate(closes):
