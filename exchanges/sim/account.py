@@ -84,22 +84,29 @@ class SimAccount:
 
     def fill(
         self, order: Order, market: Market, *, unlock: Decimal, quantity: Decimal, price: Decimal, fee: Decimal,
-        ts_ms: int, liquidity: LiquiditySide,
+        ts_ms: int, liquidity: LiquiditySide, fee_in_base: bool = False,
     ) -> Fill:  # fmt: skip
         """Settle a spot fill of ``order`` and apply it to the order; return the fill.
 
         A buy pays ``price × quantity + fee`` quote out of ``unlock`` (its locked quote; the difference
         returns to free) and receives ``quantity`` base; a sell delivers ``quantity`` base out of
-        ``unlock`` and receives ``price × quantity − fee`` quote. The fee is in quote currency.
+        ``unlock`` and receives ``price × quantity − fee`` quote. The fee is in quote currency, except for a
+        buy with ``fee_in_base`` (``FillModel.buy_fee_in_base``): it pays ``price × quantity`` quote and
+        receives ``quantity − fee`` base.
         """
         notional = price * quantity
-        if order.side is OrderSide.BUY:
+        fee_currency = market.quote
+        if order.side is OrderSide.BUY and fee_in_base:
+            self.settle(market.quote, unlock, notional)
+            self.credit(market.base, quantity - fee)
+            fee_currency = market.base
+        elif order.side is OrderSide.BUY:
             self.settle(market.quote, unlock, notional + fee)
             self.credit(market.base, quantity)
         else:
             self.settle(market.base, unlock, quantity)
             self.credit(market.quote, notional - fee)
         fill = simulated_fill(order, trade_id=self.next_trade_id(), quantity=quantity, price=price, fee=fee,
-                              fee_currency=market.quote, ts_ms=ts_ms, liquidity=liquidity)  # fmt: skip
+                              fee_currency=fee_currency, ts_ms=ts_ms, liquidity=liquidity)  # fmt: skip
         order.apply_fill(fill)
         return fill

@@ -558,19 +558,21 @@ class MatchingCore:
         buy = order.side is _BUY
         margin = self._margin
         notional = price * quantity
-        fee = notional * rate
+        fee_in_base = buy and margin is None and self.model.buy_fee_in_base
+        fee = (quantity if fee_in_base else notional) * rate
         if self._fee_quantum is not None:
             fee = fee.quantize(self._fee_quantum, rounding=ROUND_UP)
         completes = quantity >= order.leaves_quantity
         unlock = w.locked if completes else min(w.locked, w.lock_per_unit * quantity)
-        if buy and margin is None and notional + fee > unlock:  # the price moved past the lock: take it from free
-            extra = notional + fee - unlock
+        paid = notional if fee_in_base else notional + fee
+        if buy and margin is None and paid > unlock:  # the price moved past the lock: take it from free
+            extra = paid - unlock
             self.account.lock(market.quote, extra)
             w.locked += extra
             unlock += extra
         w.locked -= unlock
         fill = self.account.fill(order, market, unlock=unlock, quantity=quantity, price=price, fee=fee,
-                                 ts_ms=self.clock.now_ms(), liquidity=liquidity)  # fmt: skip
+                                 ts_ms=self.clock.now_ms(), liquidity=liquidity, fee_in_base=fee_in_base)  # fmt: skip
         self.fills.append(fill)
         if not order.status.is_open:
             if w.locked:  # sized at the fill (its quantity became what filled): the rest of the lock returns

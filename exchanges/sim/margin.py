@@ -285,7 +285,7 @@ class MarginAccount(SimAccount):
 
     def fill(
         self, order: Order, market: Market, *, unlock: Decimal, quantity: Decimal, price: Decimal, fee: Decimal,
-        ts_ms: int, liquidity: LiquiditySide,
+        ts_ms: int, liquidity: LiquiditySide, fee_in_base: bool = False,
     ) -> Fill:  # fmt: skip
         """Settle a swap fill: release its order margin, move the position, book realized PnL and the fee.
 
@@ -294,7 +294,7 @@ class MarginAccount(SimAccount):
         symbol = market.symbol
         if symbol not in self._markets:
             return super().fill(order, market, unlock=unlock, quantity=quantity, price=price, fee=fee, ts_ms=ts_ms,
-                                liquidity=liquidity)  # fmt: skip
+                                liquidity=liquidity, fee_in_base=fee_in_base)  # fmt: skip
         settle = self._settle(symbol)
         self.settle(settle, unlock, _ZERO)
         before = self.position(symbol)

@@ -37,6 +37,9 @@ class FillModel:
             comes on top, as Binance's ``quoteOrderQty``).
         fee_decimals: fees are rounded up to this many decimal places, as a venue charges them (Binance:
             8); ``None`` keeps them exact.
+        buy_fee_in_base: a spot buy pays its fee in the base currency it receives (``quantity × rate``, so it
+            receives ``quantity − fee``), as Binance spot does without BNB fee payment; off (every mode's
+            default), every fee is in quote currency. Contract markets always pay in the settle currency.
     """
 
     maker_fee: Decimal
@@ -47,6 +50,7 @@ class FillModel:
     partial_fills: bool = True
     quote_amount_includes_fee: bool = True
     fee_decimals: int | None = None
+    buy_fee_in_base: bool = False
 
     def __post_init__(self) -> None:
         for name in ("maker_fee", "taker_fee"):

@@ -166,8 +166,10 @@ class EmulatorConfig:
         seed: Seed of the random walk and of random faults.
         walk_interval_s: Random-walk tick period in seconds; None = prices move only by control/replay.
         history_bars: One-minute bars of seeded history synthesized before start (random-walk markets).
-        maker_fee: Fee rate of maker fills, charged in the quote asset.
-        taker_fee: Fee rate of taker fills, charged in the quote asset.
+        maker_fee: Fee rate of maker fills, charged in the quote asset (see ``buy_fee_in_base``).
+        taker_fee: Fee rate of taker fills, charged in the quote asset (see ``buy_fee_in_base``).
+        buy_fee_in_base: Charge a buy's fee in the base asset it receives, as Binance spot does for an account
+            that does not pay fees in BNB (``commissionAsset`` is then the base asset); off by default.
         filters: Per-symbol filter overrides; others are derived from the price magnitude.
         faults: Faults active from the start.
         futures: The USDⓈ-M futures venue served beside spot (``/fapi``, ``/fstream``); ``None`` = spot only.
@@ -191,6 +193,7 @@ class EmulatorConfig:
     history_bars: int = 500
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
+    buy_fee_in_base: bool = False
     filters: Mapping[str, MarketFilters] = field(default_factory=dict)
     faults: FaultConfig = field(default_factory=FaultConfig)
     futures: FuturesConfig | None = None

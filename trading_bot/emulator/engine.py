@@ -111,6 +111,7 @@ class Engine:
         taker_fee: Fee rate of taker fills.
         now_ms: Server clock in epoch milliseconds.
         listener: Receiver of events.
+        buy_fee_in_base: Charge a buy's fee in the base asset it receives (``FillModel.buy_fee_in_base``).
     """
 
     def __init__(
@@ -121,6 +122,8 @@ class Engine:
         taker_fee: Decimal,
         now_ms: Callable[[], int],
         listener: EngineListener,
+        *,
+        buy_fee_in_base: bool = False,
     ) -> None:
         self.markets = markets
         self.maker_fee = maker_fee
@@ -133,7 +136,7 @@ class Engine:
                 if asset not in balances:
                     self.account_model.set_free(asset, Decimal(0))
         model = FillModel(maker_fee=maker_fee, taker_fee=taker_fee, queue_position=False,
-                          quote_amount_includes_fee=False, fee_decimals=8)  # fmt: skip
+                          quote_amount_includes_fee=False, fee_decimals=8, buy_fee_in_base=buy_fee_in_base)  # fmt: skip
         clock = ServerClock(now_ms)
         self._cores = {
             market_id: MatchingCore(m.rules, clock, model, self.account_model, self._on_update)

@@ -124,7 +124,8 @@ class BinanceEmulator:
                     history = RandomWalk(cfg.seed * 7919 + index, filters.tick_size, filters.step_size)
                     store.extend(history.history(price, now, cfg.history_bars))
             self._bars[market.market_id] = store
-        self._engine = Engine(self._markets, cfg.balances, cfg.maker_fee, cfg.taker_fee, self.now_ms, self)
+        self._engine = Engine(self._markets, cfg.balances, cfg.maker_fee, cfg.taker_fee, self.now_ms, self,
+                              buy_fee_in_base=cfg.buy_fee_in_base)  # fmt: skip
         if cfg.futures is not None:
             self._futures = FuturesVenue(cfg.futures, self.now_ms, cfg.api_key, cfg.api_secret, self._faults,
                                          self._stopping)  # fmt: skip

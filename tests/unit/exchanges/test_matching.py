@@ -450,3 +450,23 @@ def test_a_quote_quantity_that_buys_less_than_one_lot_is_rejected() -> None:
     with pytest.raises(OrderRejected, match="less than one lot step"):
         sim.submit(OrderSide.BUY, "0.0001", quote_quantity=D("0.5"))
     assert sim.balance("USDT") == (D(10000), D(0))
+
+
+def test_with_buy_fee_in_base_a_buy_pays_the_notional_and_receives_the_quantity_less_its_fee() -> None:
+    """Rule (``FillModel.buy_fee_in_base``, Binance spot without BNB): the buy's fee is ``quantity × rate`` base."""
+    clock = SimulatedClock(1_000)
+    updates: list[OrderStatusReport | Fill] = []
+    model = FillModel(maker_fee=D("0.001"), taker_fee=D("0.002"), fee_decimals=8, buy_fee_in_base=True)
+    account = SimAccount({"USDT": D("10000"), "BTC": D("0")})
+    core = MatchingCore(MARKET, clock, model, account, updates.append)
+    core.on_market_data(MarketData(symbol=SYMBOL, ts_ms=1_000, bid=D("99"), ask=D("100"), bid_size=D(5),
+                                   ask_size=D(5)))  # fmt: skip
+    core.submit(OrderParams(side=BUY, order_type=OrderType.MARKET), D("0.5"), ClientOrderId("t-1"))
+    core.submit(OrderParams(side=SELL, order_type=OrderType.MARKET), D("0.4"), ClientOrderId("t-2"))
+    buy, sell = [u for u in updates if isinstance(u, Fill)]
+    balances = core.balances()
+
+    assert (buy.fee, buy.fee_currency) == (D("0.001"), "BTC")  # 0.5 × 0.002
+    assert (sell.fee, sell.fee_currency) == (D("0.0792"), "USDT")  # a sell pays in quote: 0.4 × 99 × 0.002
+    assert balances["BTC"].free == D("0.5") - D("0.001") - D("0.4")
+    assert balances["USDT"].free == D("10000") - D("50") + D("39.6") - D("0.0792")
