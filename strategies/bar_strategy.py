@@ -142,15 +142,15 @@ class BarStrategy(BaseStrategy[P]):
         if exits.plan is None and not self.venue_stop.live:
             return False
         ctx = self.ctx
-        position = ctx.position
+        quantity = ctx.tradable_quantity()  # dust (a base-currency fee's remainder) is no position to protect
         busy, stops = self._open_besides_stops()
-        held = self.venue_stop.holds(wanted_stop(ctx.market, position.quantity, exits.stop_level()), stops)
-        self._barrier = exits.check(position.quantity, position.average_price, busy, market_data,
+        held = self.venue_stop.holds(wanted_stop(ctx.market, quantity, exits.stop_level()), stops)
+        self._barrier = exits.check(quantity, ctx.position.average_price, busy, market_data,
                                     ctx.clock.now_ms(), stop_on_venue=held)  # fmt: skip
         if self._barrier is not None:
             self._stop_cancels = cancellable(stops)
             return True
-        wanted = wanted_stop(ctx.market, position.quantity, exits.stop_level())  # check may have armed or ended it
+        wanted = wanted_stop(ctx.market, quantity, exits.stop_level())  # check may have armed or ended it
         self._stop_step = self.venue_stop.update(wanted, stops, busy)
         return self._stop_step is not None
 

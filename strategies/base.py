@@ -24,6 +24,7 @@ from pydantic import ConfigDict
 
 from strategies.lib.declared import DeclaredIndicators
 from strategies.lib.declared import IndicatorT
+from trading_bot.domain import ZERO
 from trading_bot.domain import Balance
 from trading_bot.domain import Bar
 from trading_bot.domain import ClientOrderId
@@ -108,6 +109,11 @@ class ContextHelpers:
     """
 
     @property
+    def market(self) -> Market:
+        """The instrument's market (provided by the concrete context)."""
+        raise NotImplementedError
+
+    @property
     def position(self) -> Position:
         """The strategy's position (provided by the concrete context)."""
         raise NotImplementedError
@@ -130,27 +136,45 @@ class ContextHelpers:
         """Return the strategy's open orders carrying ``client_tag == tag``, oldest first."""
         return [o for o in self._helped(instrument).open_orders() if o.client_tag == tag]
 
+    def tradable_quantity(self, instrument: InstrumentId | str | None = None) -> Decimal:
+        """Return the position one order can close, signed base units: rounded toward zero to the lot step,
+        and 0 when that is below the market's minimum amount.
+
+        The rest is **dust**: what a fee charged in the base currency leaves (Binance spot charges a buy's
+        fee in the asset received), which no order can sell. Every helper below counts positions this way.
+        """
+        view = self._helped(instrument)
+        quantity = view.position.quantity
+        market = view.market
+        if quantity == 0 or market.amount_increment <= 0:
+            return quantity
+        size = market.round_amount(abs(quantity))
+        if size < market.min_amount:
+            return ZERO
+        return size if quantity > 0 else -size
+
     def is_flat(self, instrument: InstrumentId | str | None = None) -> bool:
-        """Return True when the strategy holds no position there (quantity exactly 0)."""
-        return self._helped(instrument).position.is_flat
+        """Return True when the strategy holds no tradable position there (``tradable_quantity`` is 0)."""
+        return self.tradable_quantity(instrument) == 0
 
     def position_side(self, instrument: InstrumentId | str | None = None) -> PositionSide:
-        """Return LONG (quantity > 0), SHORT (< 0) or FLAT."""
-        quantity = self._helped(instrument).position.quantity
+        """Return LONG (tradable quantity > 0), SHORT (< 0) or FLAT."""
+        quantity = self.tradable_quantity(instrument)
         return PositionSide.LONG if quantity > 0 else PositionSide.SHORT if quantity < 0 else PositionSide.FLAT
 
     def position_size(self, instrument: InstrumentId | str | None = None) -> Decimal:
-        """Return the absolute position, base units (0 when flat)."""
-        return abs(self._helped(instrument).position.quantity)
+        """Return the absolute tradable position, base units (0 when flat)."""
+        return abs(self.tradable_quantity(instrument))
 
     def close_position(self, instrument: InstrumentId | str | None = None, *, tag: str = "close") -> OrderParams | None:
-        """Return the intent that closes the position: a reduce-only market order of its size; ``None`` if flat.
+        """Return the intent that closes the position: a reduce-only market order of its tradable size
+        (``tradable_quantity``); ``None`` if flat.
 
         Return it in a ``StrategyResult.place(...)``; it goes through the sizer-free risk path like any
         order (reduce-only passes the REDUCING state).
         """
         view = self._helped(instrument)
-        quantity = view.position.quantity
+        quantity = self.tradable_quantity(instrument)
         if quantity == 0:
             return None
         side = OrderSide.SELL if quantity > 0 else OrderSide.BUY
@@ -207,8 +231,12 @@ class StrategyContext(InstrumentView, Protocol):
         """The strategy's open orders carrying ``client_tag == tag``, oldest first (``ContextHelpers``)."""
         ...
 
+    def tradable_quantity(self, instrument: InstrumentId | str | None = None) -> Decimal:
+        """The position one order can close, signed base units (``ContextHelpers``: dust left out)."""
+        ...
+
     def is_flat(self, instrument: InstrumentId | str | None = None) -> bool:
-        """True when the strategy holds no position there."""
+        """True when the strategy holds no tradable position there."""
         ...
 
     def position_side(self, instrument: InstrumentId | str | None = None) -> PositionSide:

@@ -64,7 +64,7 @@ class DcaStrategy(BarStrategy[DcaParams]):
         """Take the profit when it is there, else buy on every ``interval_bars``-th bar."""
         index, self._bars = self._bars, self._bars + 1
         position = self.ctx.position
-        if position.quantity > 0 and bar.close >= position.average_price * (1 + self.params.take_profit):
+        if self.ctx.tradable_quantity() > 0 and bar.close >= position.average_price * (1 + self.params.take_profit):
             result = self.exit("tp")
             self.take_profits += result is not None
             return result

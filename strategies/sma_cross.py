@@ -141,7 +141,7 @@ class SmaCrossStrategy(BaseStrategy[SmaCrossParams]):
         side, self._signal = self._signal, None
         if side is None:
             return StrategyResult.nothing()
-        position = self.ctx.position.quantity
+        position = self.ctx.tradable_quantity()  # what one order can close (no dust)
         if side is OrderSide.BUY:
             quantity = -position if position < 0 else self._entry_quantity(market_data)
             if position < 0 and not self.params.long_only:

@@ -83,7 +83,7 @@ class FakeStrategyContext(ContextHelpers):
         trading_state: TradingState = TradingState.ACTIVE,
         bot_id: str = "test",
     ) -> None:
-        self.market = market
+        self._market = market
         self.clock = clock if clock is not None else SimulatedClock(1_700_000_000_000)
         self._position = Position(symbol=market.symbol, quote_currency=market.quote)
         self.trading_state = trading_state
@@ -102,6 +102,15 @@ class FakeStrategyContext(ContextHelpers):
     def symbol(self) -> Symbol:
         """The traded market's symbol."""
         return self.market.symbol
+
+    @property
+    def market(self) -> Market:
+        """The traded market (settable by a test)."""
+        return self._market
+
+    @market.setter
+    def market(self, value: Market) -> None:
+        self._market = value
 
     @property
     def position(self) -> Position:

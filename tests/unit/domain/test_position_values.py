@@ -1,5 +1,6 @@
 """Position accounting and Decimal value helpers."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -35,6 +36,24 @@ def test_position_when_long_then_partly_closed_realizes_pnl_on_closed_part_only(
     assert pos.quantity == D("3")
     assert pos.fees == D("0.12")
     assert pos.unrealized_pnl(D("100")) == D("-15")
+
+
+def test_a_fee_charged_in_the_base_currency_reduces_the_position_at_the_same_average() -> None:
+    """Rule: Binance spot charges a buy's fee in the asset received: the position is what the account holds."""
+    pos = Position(symbol=Symbol("BTC/USDT"), quote_currency="USDT")
+    buy = _fill(OrderSide.BUY, "0.00166", "60000", fee="0.00000166")
+    pos.apply(replace(buy, fee_currency="BTC"))
+    assert pos.quantity == D("0.00165834")
+    assert pos.average_price == D("60000")
+    assert pos.fees == D("0.0996")  # the fee's cost, valued at the fill price
+
+
+def test_a_fee_in_a_third_currency_moves_neither_the_quantity_nor_the_quote_fees() -> None:
+    """Rule: a BNB fee cannot be valued without BNB's price: it stays on the fill, out of ``fees``."""
+    pos = Position(symbol=Symbol("BTC/USDT"), quote_currency="USDT")
+    buy = _fill(OrderSide.BUY, "0.01", "60000", fee="0.0004")
+    pos.apply(replace(buy, fee_currency="BNB"))
+    assert (pos.quantity, pos.fees) == (D("0.01"), D(0))
 
 
 def test_position_when_sell_flips_long_to_short_resets_entry_to_fill_price() -> None:

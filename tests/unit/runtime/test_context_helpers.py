@@ -99,3 +99,18 @@ async def test_close_position_through_the_supervisor_leaves_the_strategy_flat() 
     fills = [e for e in strategy.events if isinstance(e, OrderFilled)]
     assert [f.client_tag for f in fills] == ["entry", "close"]
     assert strategy.ctx.is_flat()
+
+
+@pytest.mark.parametrize(
+    ("quantity", "tradable"),
+    [("0.00165834", "0.00165"), ("-0.00165834", "-0.00165"), ("0.00000834", "0"), ("0.3", "0.3")],
+)
+def test_a_remainder_below_one_lot_step_is_dust_not_a_position(quantity: str, tradable: str) -> None:
+    """Rule: the helpers count what one order can close (lot step 0.00001 on Binance BTC/USDT); dust is flat."""
+    ctx, _, portfolio = _ctx()
+    portfolio.position = Position(symbol=BTC, quantity=D(quantity))
+    intent = ctx.close_position()
+    assert ctx.tradable_quantity() == D(tradable)
+    assert ctx.is_flat() is (D(tradable) == 0)
+    assert ctx.position_size() == abs(D(tradable))
+    assert (intent.quantity if intent is not None else D(0)) == abs(D(tradable))
