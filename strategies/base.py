@@ -151,6 +151,8 @@ class ContextHelpers:
         size = market.round_amount(abs(quantity))
         if size < market.min_amount:
             return ZERO
+        if size == abs(quantity):
+            return quantity  # on the step already: the position's own digits
         return size if quantity > 0 else -size
 
     def is_flat(self, instrument: InstrumentId | str | None = None) -> bool:

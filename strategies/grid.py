@@ -11,6 +11,10 @@ Decisions where GRID.md leaves room (each guarded by a test in ``tests/unit/stra
   of the open order, partial or full, gets a take-profit for the newly filled amount at once; amounts
   below the market minimum wait for more fills and, if the order ends below it, are logged as
   ``unhedged_quantity``. ``covered`` per open order guarantees nothing is hedged twice.
+* "Exactly the filled amount" is what the fill delivered: a fee the venue keeps in the base asset
+  (Binance spot charges a buy's fee in the coin bought, unless the account pays fees in BNB) is not
+  sold, and the take-profit is rounded down to the lot step. The remainder below one lot step is
+  dust (``dust`` in the snapshot), carried into the next take-profit, so it never grows past a lot.
 * The take-profit basis is the order's cumulative average fill price; a buy-grid take-profit is rounded
   UP to the tick and a sell-grid one DOWN, so the profit is never below ``take_profit``. If it would
   cross, it goes to the best price on its own side (a sell take-profit to the best ask).
@@ -53,6 +57,7 @@ from strategies.grid_params import check_notional
 from strategies.grid_params import check_quantity
 from trading_bot.domain import ZERO
 from trading_bot.domain import ClientOrderId
+from trading_bot.domain import Fill
 from trading_bot.domain import MarketData
 from trading_bot.domain import OrderCanceled
 from trading_bot.domain import OrderDenied
@@ -208,8 +213,10 @@ class GridStrategy(BaseStrategy[GridParams]):
         elif isinstance(event, OrderRejected):
             self._progress(leg, ZERO, OrderStatus.REJECTED, reason=event.reason, refusal=refusal_of(event))
         elif isinstance(event, OrderFilled):
+            self._fee_kept(leg, event.fill)
             self._progress(leg, event.filled_quantity, OrderStatus.FILLED, average=event.average_price)
         elif isinstance(event, OrderPartiallyFilled):
+            self._fee_kept(leg, event.fill)
             self._progress(leg, event.filled_quantity, None, average=self._average(leg, event.fill.price))
         elif isinstance(event, OrderCanceled | OrderExpired):
             order = self.ctx.order(event.client_order_id)  # the final filled amount: the cancel-vs-fill race
@@ -218,6 +225,12 @@ class GridStrategy(BaseStrategy[GridParams]):
             self._progress(leg, filled, status, average=self._average(leg, None), refusal=refusal_of(event))
 
     # -- bookkeeping ---------------------------------------------------------------------------
+    def _fee_kept(self, leg: Leg, fill: Fill | None) -> None:
+        """Note the fee an open order's fill paid in the base asset: the account did not receive it."""
+        market = self.ctx.market
+        if leg.kind == "open" and fill is not None and fill.fee and fill.fee_currency == market.base:
+            leg.fee_kept += fill.fee
+
     def _tps(self) -> list[Leg]:
         return self._book.tps()
 
@@ -445,7 +458,7 @@ class GridStrategy(BaseStrategy[GridParams]):
         """
         position = self.ctx.position
         hedged = self._book.hedged()
-        shortfall = position.quantity * self._side.sign - hedged - self._exits.unhedged
+        shortfall = position.quantity * self._side.sign - hedged - self._exits.unhedged - self._exits.dust
         if shortfall < 0:
             _log.warning("grid_exits_exceed_position", position=str(position.quantity), hedged=str(hedged))
             return
@@ -470,6 +483,7 @@ class GridStrategy(BaseStrategy[GridParams]):
             "last_open_ms": self._last_open_ms,
             "last_count": self._last_count,
             "unhedged": str(self._exits.unhedged),
+            "dust": str(self._exits.dust),
             "counts": dict(self._counts),
         }
 
@@ -485,6 +499,7 @@ class GridStrategy(BaseStrategy[GridParams]):
         self._last_open_ms = None if last_open is None else int(last_open)
         self._last_count = int(state.get("last_count", 0))
         self._exits.unhedged = Decimal(str(state.get("unhedged", "0")))  # a halt is not restored: the restart clears it
+        self._exits.dust = Decimal(str(state.get("dust", "0")))
         for key, value in dict(state.get("counts", {})).items():
             if key in self._counts:
                 self._counts[key] = int(value)

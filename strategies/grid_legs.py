@@ -138,7 +138,9 @@ class Leg:
     coid: ClientOrderId | None = None
     filled: Decimal = ZERO
     average: Decimal | None = None
-    covered: Decimal = ZERO  # open orders: filled quantity already handed to take-profits / closes
+    covered: Decimal = ZERO  # open orders: filled quantity already handed to take-profits / closes (or to dust)
+    fee_kept: Decimal = ZERO  # open orders: the part of the fills the venue kept as its fee (a spot buy's fee in
+    # the base asset, Binance without BNB): the account never received it, so no exit sells it
     retries: int = 0  # exits: post-only refusals so far (the first post_only_retries go on the next book)
     backoff: int = 0  # exits: transient refusals so far (the exponent of the retry wait)
     at_touch: bool = False  # exits: re-place at the best price on our own side (after a post-only refusal)
@@ -158,7 +160,7 @@ class Leg:
         leg = cls(kind=str(data["kind"]), tag=str(data["tag"]), side=OrderSide(data["side"]), quantity=ZERO, price=None)
         if data.get("coid") is not None:
             leg.coid = ClientOrderId(str(data["coid"]))
-        for name in ("quantity", "price", "target", "filled", "covered"):
+        for name in ("quantity", "price", "target", "filled", "covered", "fee_kept"):
             if name in data:
                 setattr(leg, name, None if data[name] is None else Decimal(str(data[name])))
         if leg.target is None and leg.kind == "tp":  # snapshots before targets were kept: the price it had
@@ -168,7 +170,7 @@ class Leg:
         return leg
 
 
-_SENT = ("kind", "tag", "side", "coid", "quantity", "price", "target", "filled", "covered")
+_SENT = ("kind", "tag", "side", "coid", "quantity", "price", "target", "filled", "covered", "fee_kept")
 _PENDING = ("kind", "tag", "side", "quantity", "price", "target", "retries", "backoff", "at_touch")
 
 
@@ -210,7 +212,7 @@ class LegBook:
 
     @staticmethod
     def _hedges(leg: Leg) -> Decimal:
-        return leg.filled - leg.covered if leg.kind == "open" else leg.quantity - leg.filled
+        return leg.filled - leg.fee_kept - leg.covered if leg.kind == "open" else leg.quantity - leg.filled
 
     def queue_exit(self, leg: Leg) -> Leg:
         """Make ``leg`` live and queue it for the next pass."""
@@ -302,22 +304,39 @@ class GridExits:
         self.counts = counts
         self.side = params.side.opposite
         self.unhedged = ZERO
+        self.dust = ZERO
+        """Base units received that no exit sells yet because they are below one lot step (what a base-asset
+        fee leaves of a fill); the next exit takes them along once they reach a lot step."""
         self.state_request: StateRequest | None = None
 
     def cover(self, ctx: StrategyContext, leg: Leg, *, final: bool) -> None:
-        """Queue an exit for what ``leg`` (an open order) filled since the last call; ``final``: it ended."""
-        amount = leg.filled - leg.covered
+        """Queue an exit for what ``leg`` (an open order) filled since the last call; ``final``: it ended.
+
+        The exit is for what the fills delivered (the filled amount less a fee the venue kept in the base
+        asset, ``fee_kept``) plus the ``dust`` of earlier fills, rounded down to the lot step; the remainder
+        below one lot step becomes the new ``dust``. With fees in quote, that is exactly the filled amount.
+        """
+        delivered = leg.filled - leg.fee_kept - leg.covered
         basis = leg.average if leg.average is not None else leg.price
-        if amount <= 0 or basis is None:
+        if delivered <= 0 or basis is None:
             return
         market = ctx.market
+        total = delivered + self.dust
+        rounded = market.round_amount(total) if market.amount_increment > 0 else total
+        amount = total if rounded == total else rounded  # on the step already: keep the fill's own digits
+        if amount <= 0:  # below one lot step, with what earlier fills left: kept for the next exit
+            leg.covered += delivered
+            self.dust += delivered
+            return
         if amount < market.min_amount or amount * basis < market.min_notional:
             if final:  # the order is over and the remainder cannot be hedged: say so
-                leg.covered += amount
-                self.unhedged += amount
-                _log.error("grid_fill_below_minimum", tag=leg.tag, unhedged=str(amount), alert=True)
+                leg.covered += delivered
+                self.unhedged += delivered + self.dust
+                self.dust = ZERO
+                _log.error("grid_fill_below_minimum", tag=leg.tag, unhedged=str(delivered), alert=True)
             return
-        leg.covered += amount
+        leg.covered += delivered
+        self.dust = delivered + self.dust - amount
         self.queue(amount, None if self.params.boost else self._tp_price(ctx.market, basis))
 
     def rebuild(self, ctx: StrategyContext, amount: Decimal, basis: Decimal) -> Leg | None:
@@ -326,7 +345,9 @@ class GridExits:
         it is below the market's minimum."""
         market = ctx.market
         amount = market.round_amount(amount)
-        if amount <= 0 or amount < market.min_amount or amount * basis < market.min_notional:
+        if amount <= 0:  # dust: below one lot step, nothing could sell it
+            return None
+        if amount < market.min_amount or amount * basis < market.min_notional:
             self.unhedged += amount
             _log.error("grid_fill_below_minimum", tag=None, unhedged=str(amount), alert=True)
             return None

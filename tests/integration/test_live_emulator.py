@@ -126,6 +126,41 @@ async def test_grid_cycles_open_and_take_profit_live_on_the_emulator(
 
 
 @pytest.mark.asyncio
+async def test_grid_take_profits_sell_what_the_buys_received_when_the_fee_is_charged_in_the_base_asset(
+    tmp_path: Path,
+) -> None:
+    """Rule: with Binance spot's default (a buy's fee in the coin bought), every take-profit sells what its
+    fills delivered, on the lot step; none asks for coins the buys did not bring (no denial, no retry), and
+    the journal's position is what the account received."""
+    config_ = EmulatorConfig(api_key=KEY, api_secret=SECRET, walk_interval_s=0.02, seed=11, history_bars=30,
+                             buy_fee_in_base=True)  # fmt: skip
+    async with BinanceEmulator(config_) as emu:
+        start_btc = Decimal(str(emu.state()["balances"]["BTC"]["free"]))  # type: ignore[index]
+        params = {"quantity": "0.00166", "take_profit": "0.005", "max_orders": 5, "wait_time": 1, "fill_timeout": 2,
+                  "recheck_interval": 1}  # fmt: skip
+        config = _write_config(tmp_path, emu, "grid", params)
+
+        def two_cycles() -> bool:
+            return len([f for f in _own(emu.fills(), "clientOrderId") if f.get("side") in ("SELL", "sell")]) >= 2
+
+        code, summary, logs = await _run_bot_until(tmp_path, config, two_cycles, timeout_s=60)
+        held = Decimal(str(emu.state()["balances"]["BTC"]["free"])) - start_btc  # type: ignore[index]
+        own = _own(emu.orders(), "clientOrderId")
+        fills = _own(emu.fills(), "clientOrderId")
+
+    assert code == 0, logs[-3000:]
+    buy_fees = {f["commissionAsset"] for f in fills if f["side"] in ("BUY", "buy")}
+    assert buy_fees == {"BTC"}  # the emulator charged the buys' fees in BTC
+    received = sum((Decimal(str(f["qty"])) - Decimal(str(f["commission"])) for f in fills
+                    if f["side"] in ("BUY", "buy")), Decimal(0))  # fmt: skip
+    offered = sum((Decimal(str(o["origQty"])) for o in own if o["side"] == "SELL"), Decimal(0))
+    assert offered <= received  # never a take-profit for coins the buys did not deliver
+    assert summary["strategy_summary"]["cycles_completed"] >= 2
+    assert not [line for line in logs.splitlines() if '"order_denied"' in line or '"grid_exit_retry"' in line]
+    assert Decimal(summary["position"]) == held  # the journal's position is what the account holds
+
+
+@pytest.mark.asyncio
 async def test_faults_during_a_live_run_do_not_stop_the_bot_lose_fills_or_send_an_order_twice(
     tmp_path: Path, walking_emulator: BinanceEmulator
 ) -> None:

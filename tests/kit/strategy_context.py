@@ -237,14 +237,16 @@ class FakeStrategyContext(ContextHelpers):
         )
 
     def fill(
-        self, client_order_id: ClientOrderId, quantity: Decimal | str | None = None, price: Decimal | str | None = None
-    ) -> OrderPartiallyFilled | OrderFilled:
+        self, client_order_id: ClientOrderId, quantity: Decimal | str | None = None, price: Decimal | str | None = None,
+        *, base_fee: Decimal | str | None = None,
+    ) -> OrderPartiallyFilled | OrderFilled:  # fmt: skip
         """Execute (part of) an order and update the position, as the tracker would.
 
         Args:
             client_order_id: the order.
             quantity: base units to fill (default: all that is left).
             price: execution price (default: the order's limit price).
+            base_fee: a fee the venue keeps in the base asset (Binance spot buys without BNB); default none.
 
         Returns:
             ``OrderFilled`` when the order is now completely filled and was live, else
@@ -263,8 +265,8 @@ class FakeStrategyContext(ContextHelpers):
             side=order.side,
             quantity=qty,
             price=px,
-            fee=Decimal(0),
-            fee_currency=self.market.quote,
+            fee=Decimal(0) if base_fee is None else Decimal(base_fee),
+            fee_currency=self.market.quote if base_fee is None else self.market.base,
             ts_ms=now,
             liquidity=LiquiditySide.MAKER,
         )

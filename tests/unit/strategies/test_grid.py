@@ -356,6 +356,24 @@ def test_partial_fill_places_take_profit_for_partial_amount_and_never_more_than_
     assert kinds(third) == []
 
 
+def test_a_fee_kept_in_the_base_asset_is_not_sold_and_the_dust_it_leaves_joins_a_later_take_profit() -> None:
+    """Rule: a take-profit sells what the fill delivered (Binance spot charges a buy's fee in the coin bought),
+    on the lot step (0.00001 BTC); the remainder below a lot step is carried to the next take-profit."""
+    strategy, ctx = make(quantity=Decimal("0.00166"))
+    first = open_order(strategy, ctx, "62000.00", "62000.01")
+    strategy.on_order_update(ctx.fill(first.client_order_id, base_fee="0.00000166"))  # receives 0.00165834
+    tp1 = step(strategy, ctx, ctx.quote("62000.00", "62000.01"))
+    ctx.advance(3_600)
+    second = open_order(strategy, ctx, "61000.00", "61000.01")
+    strategy.on_order_update(ctx.fill(second.client_order_id, base_fee="0.00000166"))
+    tp2 = step(strategy, ctx, ctx.quote("61000.00", "61000.01"))
+
+    assert [p.quantity for p in tp1.orders] == [Decimal("0.00165")]  # 0.00000834 of dust left
+    assert [p.quantity for p in tp2.orders] == [Decimal("0.00166")]  # 0.00165834 + 0.00000834, on the lot step
+    assert ctx.position.quantity == Decimal("0.00331668")  # what the account received
+    assert strategy.snapshot()["dust"] == "0.00000668"
+
+
 def test_duplicate_fill_event_is_applied_once() -> None:
     strategy, ctx = make()
     order = open_order(strategy, ctx)
