@@ -1,4 +1,4 @@
-"""``runbot.py emulator --futures`` as a subprocess: it prints the binanceusdm options and serves them."""
+"""``runbot.py emulator`` as a subprocess: ``--futures`` serves binanceusdm; ``--buy-fee-in-base`` spot fees."""
 
 from __future__ import annotations
 
@@ -54,3 +54,25 @@ async def test_emulator_futures_flag_serves_binanceusdm_and_settles_funding_on_t
     assert "BTC/USDT:USDT" in markets
     assert history
     assert all(h["amount"] < 0 for h in history)  # a long pays the default +0.01 %
+
+
+@pytest.mark.asyncio
+async def test_emulator_buy_fee_in_base_flag_charges_a_spot_buys_fee_in_the_coin_bought() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "runbot.py"), "emulator", "--port", "0", "--buy-fee-in-base",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        (spot,) = await _read_configs(process.stdout)
+        ex = ccxtpro.binance({**spot, "apiKey": "test-key", "secret": "test-secret"})
+        try:
+            await ex.load_markets()
+            await ex.create_order("BTC/USDT", "market", "buy", 0.01)
+            (trade,) = await ex.fetch_my_trades("BTC/USDT")
+        finally:
+            await ex.close()
+    finally:
+        process.terminate()
+        await process.wait()
+    assert (trade["fee"]["currency"], trade["fee"]["cost"]) == ("BTC", 0.00001)  # 0.01 × 0.1 %

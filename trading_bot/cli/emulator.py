@@ -44,6 +44,9 @@ def emulator_command(
         typer.Option(help="futures: ms between funding settlements, 10 to 86400000 (default: 8 h)", min=10,
                      max=86_400_000),
     ] = None,
+    buy_fee_in_base: Annotated[
+        bool, typer.Option(help="charge a spot buy's fee in the coin bought, as Binance does without BNB fees")
+    ] = False,
 ) -> None:
     """Run the emulator until Ctrl-C; print the ``exchange.ccxt_options`` that point the bot at it."""
     import asyncio
@@ -76,7 +79,7 @@ def emulator_command(
         raise fail("--funding-interval-ms: applies to the futures venue; add --futures")
     perps = FuturesConfig(funding_interval_ms=funding_interval_ms) if futures else None
     config = EmulatorConfig(port=port, replay=replay, replay_speed=replay_speed, walk_interval_s=walk_s, seed=seed,
-                            faults=faults, futures=perps)  # fmt: skip
+                            faults=faults, futures=perps, buy_fee_in_base=buy_fee_in_base)  # fmt: skip
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_emulator(config))
