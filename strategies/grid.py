@@ -213,10 +213,10 @@ class GridStrategy(BaseStrategy[GridParams]):
         elif isinstance(event, OrderRejected):
             self._progress(leg, ZERO, OrderStatus.REJECTED, reason=event.reason, refusal=refusal_of(event))
         elif isinstance(event, OrderFilled):
-            self._fee_kept(leg, event.fill)
+            self._fee_kept(leg, event.fill, event.filled_quantity)
             self._progress(leg, event.filled_quantity, OrderStatus.FILLED, average=event.average_price)
         elif isinstance(event, OrderPartiallyFilled):
-            self._fee_kept(leg, event.fill)
+            self._fee_kept(leg, event.fill, event.filled_quantity)
             self._progress(leg, event.filled_quantity, None, average=self._average(leg, event.fill.price))
         elif isinstance(event, OrderCanceled | OrderExpired):
             order = self.ctx.order(event.client_order_id)  # the final filled amount: the cancel-vs-fill race
@@ -225,10 +225,12 @@ class GridStrategy(BaseStrategy[GridParams]):
             self._progress(leg, filled, status, average=self._average(leg, None), refusal=refusal_of(event))
 
     # -- bookkeeping ---------------------------------------------------------------------------
-    def _fee_kept(self, leg: Leg, fill: Fill | None) -> None:
-        """Note the fee an open order's fill paid in the base asset: the account did not receive it."""
-        market = self.ctx.market
-        if leg.kind == "open" and fill is not None and fill.fee and fill.fee_currency == market.base:
+    def _fee_kept(self, leg: Leg, fill: Fill | None, filled: Decimal) -> None:
+        """Note the fee an open order's new fill (its cumulative ``filled`` grew) paid in the base asset: the
+        account did not receive it. A repeated event of a fill already counted adds nothing."""
+        if leg.kind != "open" or fill is None or not fill.fee or filled <= leg.filled:
+            return
+        if fill.fee_currency == self.ctx.market.base:
             leg.fee_kept += fill.fee
 
     def _tps(self) -> list[Leg]:

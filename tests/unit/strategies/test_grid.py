@@ -361,7 +361,9 @@ def test_a_fee_kept_in_the_base_asset_is_not_sold_and_the_dust_it_leaves_joins_a
     on the lot step (0.00001 BTC); the remainder below a lot step is carried to the next take-profit."""
     strategy, ctx = make(quantity=Decimal("0.00166"))
     first = open_order(strategy, ctx, "62000.00", "62000.01")
-    strategy.on_order_update(ctx.fill(first.client_order_id, base_fee="0.00000166"))  # receives 0.00165834
+    filled = ctx.fill(first.client_order_id, base_fee="0.00000166")  # receives 0.00165834
+    strategy.on_order_update(filled)
+    strategy.on_order_update(filled)  # the same event again: its fee is counted once
     tp1 = step(strategy, ctx, ctx.quote("62000.00", "62000.01"))
     ctx.advance(3_600)
     second = open_order(strategy, ctx, "61000.00", "61000.01")
