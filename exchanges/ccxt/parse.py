@@ -266,6 +266,8 @@ def to_fill(t: Mapping[str, Any], symbol: Symbol, client_id: ClientOrderId, now_
     ts = int(t.get("timestamp") or now_ms)
     quantity, price = dec(t.get("amount"), "trade.amount"), dec(t.get("price"), "trade.price")
     problem = fill_problem(ts, price, quantity)
+    if problem is None and fee_currency == symbol.partition("/")[0] and abs(fee) >= quantity:
+        problem = f"a fee of {fee} {fee_currency} takes all of the {quantity} traded"  # it would turn the position
     if problem is not None:
         raise BadExchangeResponse(f"trade {t['id']} in {symbol}: {problem}")
     return Fill(
