@@ -230,7 +230,7 @@ class GridStrategy(BaseStrategy[GridParams]):
         account did not receive it. A repeated event of a fill already counted adds nothing."""
         if leg.kind != "open" or fill is None or not fill.fee or filled <= leg.filled:
             return
-        if fill.fee_currency == self.ctx.market.base:
+        if fill.fee_in_base:
             leg.fee_kept += fill.fee
 
     def _tps(self) -> list[Leg]:

@@ -266,11 +266,9 @@ def to_fill(t: Mapping[str, Any], symbol: Symbol, client_id: ClientOrderId, now_
     ts = int(t.get("timestamp") or now_ms)
     quantity, price = dec(t.get("amount"), "trade.amount"), dec(t.get("price"), "trade.price")
     problem = fill_problem(ts, price, quantity)
-    if problem is None and fee_currency == symbol.partition("/")[0] and abs(fee) >= quantity:
-        problem = f"a fee of {fee} {fee_currency} takes all of the {quantity} traded"  # it would turn the position
     if problem is not None:
         raise BadExchangeResponse(f"trade {t['id']} in {symbol}: {problem}")
-    return Fill(
+    fill = Fill(
         trade_id=TradeId(str(t["id"])),
         client_order_id=client_id,
         symbol=symbol,
@@ -283,6 +281,10 @@ def to_fill(t: Mapping[str, Any], symbol: Symbol, client_id: ClientOrderId, now_
         liquidity=liquidity,
         exchange_order_id=ExchangeOrderId(str(order_id)) if order_id is not None else None,
     )
+    if fill.fee_in_base and abs(fee) >= quantity:  # it would take all the position gained and turn it over
+        raise BadExchangeResponse(f"trade {t['id']} in {symbol}: a fee of {fee} {fee_currency} takes all of the "
+                                  f"{quantity} traded")  # fmt: skip
+    return fill
 
 
 def to_balances(raw: Mapping[str, Any]) -> dict[str, Balance]:

@@ -176,18 +176,9 @@ class Metrics:
         return out
 
 
-def _split_symbol(symbol: str) -> tuple[str, str]:
-    base, _, rest = symbol.partition("/")
-    quote = rest.partition(":")[0]
-    return base, quote
-
-
 def fee_in_quote(fill: Fill) -> Decimal:
     """Return the fill's fee in quote currency (a base-currency fee is converted at the fill price)."""
-    base, quote = _split_symbol(fill.symbol)
-    if fill.fee_currency and fill.fee_currency == base and base != quote:
-        return fill.fee * fill.price
-    return fill.fee
+    return fill.fee * fill.price if fill.fee_in_base else fill.fee
 
 
 class _Cycle:

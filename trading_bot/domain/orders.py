@@ -137,6 +137,13 @@ class Fill:
         """Return ``price × quantity`` in quote currency."""
         return self.price * self.quantity
 
+    @property
+    def fee_in_base(self) -> bool:
+        """Return True when the fee is charged in the base currency of ``symbol`` (``BASE/QUOTE[:SETTLE]``), as
+        Binance spot charges a buy's fee in the coin bought: the account then received ``quantity − fee``."""
+        base, _, rest = self.symbol.partition("/")
+        return bool(self.fee_currency) and self.fee_currency == base and base != rest.partition(":")[0]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderStatusReport:

@@ -43,7 +43,7 @@ class Position:
         fee_in_base = False
         if not fill.fee_currency or not self.quote_currency or fill.fee_currency == self.quote_currency:
             self.fees += fill.fee
-        elif fill.fee_currency == self.symbol.partition("/")[0]:
+        elif fill.fee_in_base:
             self.fees += fill.fee * fill.price
             fee_in_base = fill.fee != 0
         realized = self._trade(signed, fill.price, fill.quantity)

@@ -42,7 +42,7 @@ def test_a_fee_charged_in_the_base_currency_reduces_the_position_at_the_same_ave
     """Rule: Binance spot charges a buy's fee in the asset received: the position is what the account holds."""
     pos = Position(symbol=Symbol("BTC/USDT"), quote_currency="USDT")
     buy = _fill(OrderSide.BUY, "0.00166", "60000", fee="0.00000166")
-    pos.apply(replace(buy, fee_currency="BTC"))
+    pos.apply(replace(buy, symbol=Symbol("BTC/USDT"), fee_currency="BTC"))
     assert pos.quantity == D("0.00165834")
     assert pos.average_price == D("60000")
     assert pos.fees == D("0.0996")  # the fee's cost, valued at the fill price
@@ -52,7 +52,7 @@ def test_a_fee_in_a_third_currency_moves_neither_the_quantity_nor_the_quote_fees
     """Rule: a BNB fee cannot be valued without BNB's price: it stays on the fill, out of ``fees``."""
     pos = Position(symbol=Symbol("BTC/USDT"), quote_currency="USDT")
     buy = _fill(OrderSide.BUY, "0.01", "60000", fee="0.0004")
-    pos.apply(replace(buy, fee_currency="BNB"))
+    pos.apply(replace(buy, symbol=Symbol("BTC/USDT"), fee_currency="BNB"))
     assert (pos.quantity, pos.fees) == (D("0.01"), D(0))
 
 
