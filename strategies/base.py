@@ -13,6 +13,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from typing import ClassVar
 from typing import Generic
@@ -42,6 +43,7 @@ from trading_bot.domain import PositionSide
 from trading_bot.domain import StrategyResult
 from trading_bot.domain import Symbol
 from trading_bot.domain import TradingState
+from trading_bot.domain import round_to_increment
 
 __all__ = ["BaseStrategy", "ContextHelpers", "InstrumentView", "StrategyContext", "StrategyParams"]
 
@@ -100,6 +102,18 @@ class InstrumentView(Protocol):
         ...
 
 
+@lru_cache(maxsize=1024)
+def _tradable(quantity: Decimal, step: Decimal, min_amount: Decimal) -> Decimal:
+    """``ContextHelpers.tradable_quantity`` of a non-zero position on a market with a lot step (memoised: it is
+    asked on every market event, and a position changes only with a fill)."""
+    size = round_to_increment(abs(quantity), step, "down")
+    if size < min_amount:
+        return ZERO
+    if size == abs(quantity):
+        return quantity  # on the step already: the position's own digits
+    return size if quantity > 0 else -size
+
+
 class ContextHelpers:
     """The conveniences every context offers on top of ``InstrumentView`` (one copy of their rules).
 
@@ -145,15 +159,10 @@ class ContextHelpers:
         """
         view = self._helped(instrument)
         quantity = view.position.quantity
-        market = view.market
-        if quantity == 0 or market.amount_increment <= 0:
+        if quantity == 0:
             return quantity
-        size = market.round_amount(abs(quantity))
-        if size < market.min_amount:
-            return ZERO
-        if size == abs(quantity):
-            return quantity  # on the step already: the position's own digits
-        return size if quantity > 0 else -size
+        step = view.market.amount_increment
+        return _tradable(quantity, step, view.market.min_amount) if step > 0 else quantity
 
     def is_flat(self, instrument: InstrumentId | str | None = None) -> bool:
         """Return True when the strategy holds no tradable position there (``tradable_quantity`` is 0)."""
